@@ -1,0 +1,55 @@
+# Thin wrapper over Meson. The README's two commands are `make demo` and
+# `make check`; the rest are for developers.
+MESON ?= meson
+BUILD ?= build
+JOBS ?= $(shell nproc)
+
+.PHONY: all setup build demo check bench fuzz format format-check install clean
+
+all: build
+
+setup:
+	@scripts/setup
+
+$(BUILD)/build.ninja:
+	$(MESON) setup $(BUILD) --werror
+
+build-asan/build.ninja:
+	$(MESON) setup build-asan --werror -Db_sanitize=address,undefined \
+	  -Dc_args=-fno-sanitize-recover=all -Db_lundef=false
+
+build-fuzz/build.ninja:
+	CC=clang-14 $(MESON) setup build-fuzz -Dfuzz=true -Db_sanitize=address,undefined \
+	  -Dc_args=-fno-sanitize-recover=all -Db_lundef=false
+
+build: setup $(BUILD)/build.ninja
+	ninja -C $(BUILD) -j $(JOBS)
+
+demo: build
+	@scripts/demo
+
+check: build build-asan/build.ninja build-fuzz/build.ninja
+	ninja -C build-asan -j $(JOBS)
+	ninja -C build-fuzz -j $(JOBS)
+	@scripts/check
+
+bench: setup
+	$(MESON) setup build-bench --buildtype=release >/dev/null 2>&1 || true
+	ninja -C build-bench -j $(JOBS)
+	@scripts/bench
+
+fuzz: setup build-fuzz/build.ninja
+	ninja -C build-fuzz -j $(JOBS)
+	@scripts/fuzz $(FUZZ_SECONDS)
+
+format:
+	@scripts/format
+
+format-check:
+	@scripts/format --check
+
+install: build
+	$(MESON) install -C $(BUILD)
+
+clean:
+	rm -rf $(BUILD) build-asan build-fuzz build-bench

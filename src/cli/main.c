@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* keep: run programs in Keeps and verify attestation evidence. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/commands.h"
+
+struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+};
+
+static const struct command commands[] = {
+#ifdef KEEP_HAVE_CMD_RUN
+    {"run", cmd_run, "run a static x86-64 Linux program inside a Keep"},
+#endif
+#ifdef KEEP_HAVE_CMD_PLATFORM
+    {"platform", cmd_platform, "show which Keep backends this machine can run"},
+#endif
+#ifdef KEEP_HAVE_CMD_MEASURE
+    {"measure", cmd_measure, "print the launch measurement of a Keep"},
+#endif
+#ifdef KEEP_HAVE_CMD_ATTEST
+    {"attest", cmd_attest, "verify or show attestation evidence (attest verify|show)"},
+#endif
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: keep <command> [options]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\n'keep <command> --help' describes each command.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return KEEP_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("keep %s\n", KEEP_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+    }
+    fprintf(stderr, "keep: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return KEEP_EXIT_USAGE;
+}
