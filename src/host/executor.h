@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The host-call executor: the host's half of the channel (src/common/channel.h).
+ *
+ * It treats the guest as hostile. Every offset and length in a request is
+ * checked against the channel or the workload's memory before use, syscall
+ * numbers are allow-listed, paths resolve only inside volumes and sockets
+ * reach only the --listen/--connect addresses. A bad request is answered with
+ * -errno in its item; it never crashes or confuses the host.
+ *
+ * Backends call keep_executor_run_batch() once per channel exit (one OUT).
+ */
+#ifndef KEEP_HOST_EXECUTOR_H
+#define KEEP_HOST_EXECUTOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "host/config.h"
+#include "keep/error.h"
+
+/* The workload's memory as the host sees it (direct path only). */
+struct keep_guest_mem {
+    uint8_t *host;  /* host address of guest-physical address `base` */
+    uint64_t base;  /* guest-physical address where workload memory starts */
+    uint64_t size;  /* bytes */
+};
+
+/* What a batch did to the Keep as a whole. */
+struct keep_exec_outcome {
+    bool ended;        /* the Keep must stop: exit, fault or a host-result violation */
+    int exit_status;   /* process exit status for keep run: 0..255, 128+signal on a fault */
+    char reason[256];  /* one line for stderr when the Keep ended abnormally, else "" */
+};
+
+struct keep_executor;
+
+/*
+ * measurement: the Keep's launch measurement (SHA-384), bound into the
+ * evidence that keep_get_evidence() returns.
+ */
+int keep_executor_new(const struct keep_config *cfg, const uint8_t measurement[48],
+                      struct keep_executor **out, struct keep_error *err);
+void keep_executor_free(struct keep_executor *exec);
+
+/*
+ * Run the batch of requests in the channel pages at chan (the host's mapping,
+ * chan_size bytes, shared with a guest that may change them at any time: the
+ * executor copies what it reads before checking it). mem is the workload's
+ * memory for direct-path buffers. Returns KEEP_OK after answering every item
+ * (bad requests get -errno), or an error only for a host-side failure that
+ * must end the Keep.
+ */
+int keep_executor_run_batch(struct keep_executor *exec, volatile void *chan, size_t chan_size,
+                            const struct keep_guest_mem *mem, struct keep_exec_outcome *outcome,
+                            struct keep_error *err);
+
+#endif /* KEEP_HOST_EXECUTOR_H */
