@@ -24,13 +24,14 @@ static const struct command commands[] = {
 #ifdef KEEP_HAVE_CMD_ATTEST
     {"attest", cmd_attest, "verify or show attestation evidence (attest verify|show)"},
 #endif
+    {NULL, NULL, NULL},
 };
 
 static void usage(FILE *out)
 {
     fprintf(out, "usage: keep <command> [options]\n\ncommands:\n");
-    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    for (const struct command *c = commands; c->name; c++)
+        fprintf(out, "  %-10s %s\n", c->name, c->summary);
     fprintf(out, "\n'keep <command> --help' describes each command.\n");
 }
 
@@ -49,9 +50,9 @@ int main(int argc, char **argv)
         printf("keep %s\n", KEEP_VERSION);
         return 0;
     }
-    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
-        if (strcmp(argv[1], commands[i].name) == 0)
-            return commands[i].run(argc - 1, argv + 1);
+    for (const struct command *c = commands; c->name; c++) {
+        if (strcmp(argv[1], c->name) == 0)
+            return c->run(argc - 1, argv + 1);
     }
     fprintf(stderr, "keep: unknown command '%s'\n", argv[1]);
     usage(stderr);
