@@ -22,14 +22,19 @@ build-fuzz/build.ninja:
 	CC=clang-14 $(MESON) setup build-fuzz -Dfuzz=true -Db_sanitize=address,undefined \
 	  -Dc_args=-fno-sanitize-recover=all -Db_lundef=false
 
+# Sources are picked up from lists by existence (fs.exists), which Meson
+# evaluates at configure time: reconfigure so new files are seen.
 build: setup $(BUILD)/build.ninja
+	$(MESON) setup --reconfigure $(BUILD) >/dev/null
 	ninja -C $(BUILD) -j $(JOBS)
 
 demo: build
 	@scripts/demo
 
 check: build build-asan/build.ninja build-fuzz/build.ninja
+	$(MESON) setup --reconfigure build-asan >/dev/null
 	ninja -C build-asan -j $(JOBS)
+	$(MESON) setup --reconfigure build-fuzz >/dev/null
 	ninja -C build-fuzz -j $(JOBS)
 	@scripts/check
 
@@ -39,6 +44,7 @@ bench: setup
 	@scripts/bench
 
 fuzz: setup build-fuzz/build.ninja
+	$(MESON) setup --reconfigure build-fuzz >/dev/null
 	ninja -C build-fuzz -j $(JOBS)
 	@scripts/fuzz $(FUZZ_SECONDS)
 

@@ -39,19 +39,19 @@ __attribute__((format(printf, 2, 3), unused)) static int ok(int cond, const char
     return cond;
 }
 
-#define is_int(got, want, ...)                                                                     \
-    do {                                                                                           \
-        long long tap_g_ = (long long)(got), tap_w_ = (long long)(want);                           \
-        if (!ok(tap_g_ == tap_w_, __VA_ARGS__))                                                    \
-            printf("#   got %lld, want %lld (%s:%d)\n", tap_g_, tap_w_, __FILE__, __LINE__);       \
+#define is_int(got, want, ...)                                                               \
+    do {                                                                                     \
+        long long tap_g_ = (long long)(got), tap_w_ = (long long)(want);                     \
+        if (!ok(tap_g_ == tap_w_, __VA_ARGS__))                                              \
+            printf("#   got %lld, want %lld (%s:%d)\n", tap_g_, tap_w_, __FILE__, __LINE__); \
     } while (0)
 
-#define is_str(got, want, ...)                                                                     \
-    do {                                                                                           \
-        const char *tap_g_ = (got), *tap_w_ = (want);                                              \
-        if (!ok(tap_g_ && tap_w_ && strcmp(tap_g_, tap_w_) == 0, __VA_ARGS__))                     \
-            printf("#   got '%s', want '%s' (%s:%d)\n", tap_g_ ? tap_g_ : "(null)",                \
-                   tap_w_ ? tap_w_ : "(null)", __FILE__, __LINE__);                                \
+#define is_str(got, want, ...)                                                      \
+    do {                                                                            \
+        const char *tap_g_ = (got), *tap_w_ = (want);                               \
+        if (!ok(tap_g_ && tap_w_ && strcmp(tap_g_, tap_w_) == 0, __VA_ARGS__))      \
+            printf("#   got '%s', want '%s' (%s:%d)\n", tap_g_ ? tap_g_ : "(null)", \
+                   tap_w_ ? tap_w_ : "(null)", __FILE__, __LINE__);                 \
     } while (0)
 
 __attribute__((format(printf, 1, 2), unused)) static void diag(const char *fmt, ...)

@@ -19,9 +19,9 @@
 #include <stddef.h>
 
 #if defined(__GNUC__)
-#define KEEP_API __attribute__((visibility("default")))
+#define KEEP_API          __attribute__((visibility("default")))
 #define KEEP_PRINTF(a, b) __attribute__((format(printf, a, b)))
-#define KEEP_WARN_UNUSED __attribute__((warn_unused_result))
+#define KEEP_WARN_UNUSED  __attribute__((warn_unused_result))
 #else
 #define KEEP_API
 #define KEEP_PRINTF(a, b)
@@ -59,8 +59,8 @@ enum keep_err {
 #define KEEP_ERROR_MESSAGE_SIZE 512
 
 struct keep_error {
-    int code;                               /* enum keep_err, KEEP_OK when none */
-    char message[KEEP_ERROR_MESSAGE_SIZE];  /* names the field and the values */
+    int code;                              /* enum keep_err, KEEP_OK when none */
+    char message[KEEP_ERROR_MESSAGE_SIZE]; /* names the field and the values */
 };
 
 /* Stable dotted name of a code ("snp.signature_invalid"), or "unknown". */
@@ -72,8 +72,7 @@ KEEP_API const char *keep_err_description(int code);
  * Record a failure: sets err->code and formats err->message (err may be NULL).
  * Returns code, so callers write  return keep_fail(err, KEEP_E_X, "...", ...);
  */
-KEEP_API int keep_fail(struct keep_error *err, int code, const char *fmt, ...)
-    KEEP_PRINTF(3, 4);
+KEEP_API int keep_fail(struct keep_error *err, int code, const char *fmt, ...) KEEP_PRINTF(3, 4);
 KEEP_API int keep_vfail(struct keep_error *err, int code, const char *fmt, va_list ap)
     KEEP_PRINTF(3, 0);
 /* Reset to KEEP_OK with an empty message. */

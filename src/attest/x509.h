@@ -23,16 +23,16 @@ int keep_x509_parse_cert(const uint8_t *data, size_t size, const char *what, X50
  * Parse a bundle: PEM with one or more certificates, or one or more DER
  * certificates back to back. Order is kept. Fails when it holds none.
  */
-int keep_x509_parse_chain(const uint8_t *data, size_t size, const char *what,
-                          STACK_OF(X509) **out, struct keep_error *err);
+int keep_x509_parse_chain(const uint8_t *data, size_t size, const char *what, STACK_OF(X509) * *out,
+                          struct keep_error *err);
 /* Parse a CRL, DER or PEM. */
 int keep_x509_parse_crl(const uint8_t *data, size_t size, const char *what, X509_CRL **out,
                         struct keep_error *err);
 
 struct keep_x509_verify_opts {
-    int64_t time;                /* verification time, seconds since the epoch */
-    STACK_OF(X509_CRL) *crls;    /* CRLs to apply, or NULL */
-    bool require_crls;           /* every CA in the chain must have a CRL in crls */
+    int64_t time;              /* verification time, seconds since the epoch */
+    STACK_OF(X509_CRL) * crls; /* CRLs to apply, or NULL */
+    bool require_crls;         /* every CA in the chain must have a CRL in crls */
 };
 
 /*
@@ -42,7 +42,7 @@ struct keep_x509_verify_opts {
  * with codes KEEP_E_X509_EXPIRED, _NOT_YET_VALID, _SIGNATURE, _UNTRUSTED,
  * _REVOKED, _CRL_EXPIRED, _CRL_MISSING or _CHAIN. `what` names the chain.
  */
-int keep_x509_verify_chain(X509 *leaf, STACK_OF(X509) *intermediates, STACK_OF(X509) *roots,
+int keep_x509_verify_chain(X509 *leaf, STACK_OF(X509) * intermediates, STACK_OF(X509) * roots,
                            const struct keep_x509_verify_opts *opts, const char *what,
                            struct keep_error *err);
 
@@ -63,7 +63,6 @@ int keep_x509_extension(X509 *cert, const char *oid, const uint8_t **value, size
 const char *keep_x509_subject_cn(X509 *cert, char *buf, size_t size);
 
 /* notBefore/notAfter as seconds since the epoch. */
-int keep_x509_validity(X509 *cert, int64_t *not_before, int64_t *not_after,
-                       struct keep_error *err);
+int keep_x509_validity(X509 *cert, int64_t *not_before, int64_t *not_after, struct keep_error *err);
 
 #endif /* KEEP_ATTEST_X509_H */

@@ -4,8 +4,7 @@
 #include <string.h>
 
 /* The single bounds check that every read goes through. */
-static int need(const struct keep_cursor *c, const char *field, size_t size,
-                struct keep_error *err)
+static int need(const struct keep_cursor *c, const char *field, size_t size, struct keep_error *err)
 {
     if (size > keep_cursor_remaining(c))
         return keep_fail(err, KEEP_E_TRUNCATED,
@@ -37,15 +36,14 @@ int keep_cursor_copy(struct keep_cursor *c, const char *field, void *out, size_t
     return KEEP_OK;
 }
 
-int keep_cursor_skip(struct keep_cursor *c, const char *field, size_t size,
-                     struct keep_error *err)
+int keep_cursor_skip(struct keep_cursor *c, const char *field, size_t size, struct keep_error *err)
 {
     const uint8_t *p;
     return keep_cursor_view(c, field, &p, size, err);
 }
 
-int keep_cursor_sub(struct keep_cursor *c, const char *field, struct keep_cursor *sub,
-                    size_t size, struct keep_error *err)
+int keep_cursor_sub(struct keep_cursor *c, const char *field, struct keep_cursor *sub, size_t size,
+                    struct keep_error *err)
 {
     const uint8_t *p;
     int rc = keep_cursor_view(c, field, &p, size, err);
@@ -91,8 +89,7 @@ int keep_cursor_u8(struct keep_cursor *c, const char *field, uint8_t *out, struc
     return rc;
 }
 
-int keep_cursor_u16(struct keep_cursor *c, const char *field, uint16_t *out,
-                    struct keep_error *err)
+int keep_cursor_u16(struct keep_cursor *c, const char *field, uint16_t *out, struct keep_error *err)
 {
     uint64_t v;
     int rc = read_int(c, field, 2, false, &v, err);
@@ -101,8 +98,7 @@ int keep_cursor_u16(struct keep_cursor *c, const char *field, uint16_t *out,
     return rc;
 }
 
-int keep_cursor_u32(struct keep_cursor *c, const char *field, uint32_t *out,
-                    struct keep_error *err)
+int keep_cursor_u32(struct keep_cursor *c, const char *field, uint32_t *out, struct keep_error *err)
 {
     uint64_t v;
     int rc = read_int(c, field, 4, false, &v, err);
@@ -111,8 +107,7 @@ int keep_cursor_u32(struct keep_cursor *c, const char *field, uint32_t *out,
     return rc;
 }
 
-int keep_cursor_u64(struct keep_cursor *c, const char *field, uint64_t *out,
-                    struct keep_error *err)
+int keep_cursor_u64(struct keep_cursor *c, const char *field, uint64_t *out, struct keep_error *err)
 {
     return read_int(c, field, 8, false, out, err);
 }

@@ -20,8 +20,8 @@
 
 struct keep_cursor {
     const uint8_t *data;
-    size_t size;  /* bytes in data */
-    size_t pos;   /* next byte to read, always <= size */
+    size_t size; /* bytes in data */
+    size_t pos;  /* next byte to read, always <= size */
 };
 
 static inline void keep_cursor_init(struct keep_cursor *c, const void *data, size_t size)
@@ -66,10 +66,9 @@ int keep_cursor_copy(struct keep_cursor *c, const char *field, void *out, size_t
 int keep_cursor_view(struct keep_cursor *c, const char *field, const uint8_t **out, size_t size,
                      struct keep_error *err);
 /* Split off the next size bytes as a cursor of their own and advance past them. */
-int keep_cursor_sub(struct keep_cursor *c, const char *field, struct keep_cursor *sub,
-                    size_t size, struct keep_error *err);
-int keep_cursor_skip(struct keep_cursor *c, const char *field, size_t size,
-                     struct keep_error *err);
+int keep_cursor_sub(struct keep_cursor *c, const char *field, struct keep_cursor *sub, size_t size,
+                    struct keep_error *err);
+int keep_cursor_skip(struct keep_cursor *c, const char *field, size_t size, struct keep_error *err);
 /*
  * Skip size bytes that the specification reserves and requires to be zero;
  * fails with KEEP_E_RESERVED_NONZERO naming the first nonzero offset.

@@ -55,8 +55,7 @@ int keep_hex_decode_alloc(const char *text, size_t text_len, uint8_t **out, size
                          text_len);
     uint8_t *buf = malloc(text_len / 2 + 1);
     if (!buf)
-        return keep_fail(err, KEEP_E_NOMEM, "%s: out of memory for %zu bytes", field,
-                         text_len / 2);
+        return keep_fail(err, KEEP_E_NOMEM, "%s: out of memory for %zu bytes", field, text_len / 2);
     int rc = keep_hex_decode(text, text_len, buf, text_len / 2, field, err);
     if (rc) {
         free(buf);

@@ -31,10 +31,10 @@ struct keep_volume {
 
 /* One --listen or --connect rule: an exact address and port. */
 struct keep_net_rule {
-    char *text;        /* as given, for messages and the measurement */
-    int family;        /* AF_INET or AF_INET6 */
-    uint8_t addr[16];  /* network order; first 4 bytes for AF_INET */
-    uint16_t port;     /* host order */
+    char *text;       /* as given, for messages and the measurement */
+    int family;       /* AF_INET or AF_INET6 */
+    uint8_t addr[16]; /* network order; first 4 bytes for AF_INET */
+    uint16_t port;    /* host order */
 };
 
 /*
@@ -54,10 +54,10 @@ struct keep_config {
     enum keep_channel_path channel;
     uint64_t memory_size; /* bytes of workload memory (--memory), page aligned */
 
-    const char *program;  /* host path of the ELF to run */
-    char **argv;          /* argv[0..argc-1] passed to the workload; argv[argc] == NULL */
+    const char *program; /* host path of the ELF to run */
+    char **argv;         /* argv[0..argc-1] passed to the workload; argv[argc] == NULL */
     size_t argc;
-    char **env;           /* NAME=VALUE strings from --env, in order given */
+    char **env; /* NAME=VALUE strings from --env, in order given */
     size_t env_count;
 
     struct keep_volume *volumes;

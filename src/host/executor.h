@@ -22,16 +22,16 @@
 
 /* The workload's memory as the host sees it (direct path only). */
 struct keep_guest_mem {
-    uint8_t *host;  /* host address of guest-physical address `base` */
-    uint64_t base;  /* guest-physical address where workload memory starts */
-    uint64_t size;  /* bytes */
+    uint8_t *host; /* host address of guest-physical address `base` */
+    uint64_t base; /* guest-physical address where workload memory starts */
+    uint64_t size; /* bytes */
 };
 
 /* What a batch did to the Keep as a whole. */
 struct keep_exec_outcome {
-    bool ended;        /* the Keep must stop: exit, fault or a host-result violation */
-    int exit_status;   /* process exit status for keep run: 0..255, 128+signal on a fault */
-    char reason[256];  /* one line for stderr when the Keep ended abnormally, else "" */
+    bool ended;       /* the Keep must stop: exit, fault or a host-result violation */
+    int exit_status;  /* process exit status for keep run: 0..255, 128+signal on a fault */
+    char reason[256]; /* one line for stderr when the Keep ended abnormally, else "" */
 };
 
 struct keep_executor;

@@ -4,8 +4,8 @@
 
 static void test_integers(void)
 {
-    const uint8_t buf[] = {0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b,
-                           0x0c, 0x0d, 0x0e, 0x0f};
+    const uint8_t buf[] = {0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08,
+                           0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f};
     struct keep_cursor c;
     struct keep_error err;
     uint8_t u8;
@@ -72,8 +72,7 @@ static void test_reserved(void)
     is_int(keep_cursor_reserved_zero(&c, "r1", 3, &err), KEEP_OK, "zero reserved ok");
     is_int(keep_cursor_reserved_zero(&c, "r2", 2, &err), KEEP_E_RESERVED_NONZERO,
            "nonzero reserved fails");
-    ok(strstr(err.message, "0x07 at offset 3") != NULL, "names value and offset: %s",
-       err.message);
+    ok(strstr(err.message, "0x07 at offset 3") != NULL, "names value and offset: %s", err.message);
     is_int(keep_cursor_offset(&c), 3, "position unchanged");
 }
 
