@@ -317,9 +317,10 @@ int keep_snp_signer_new(const uint8_t *cert, size_t cert_size,
     mpz_clear(x);
     mpz_clear(y);
     if (!on_curve) {
+        const char *kind = keep_amd_key_kind_name(s->endorsement.kind);
         keep_snp_signer_free(s);
         return keep_fail(err, KEEP_E_SNP_CERT_KEY, "the %s public key is not a point on P-384",
-                         keep_amd_key_kind_name(s->endorsement.kind));
+                         kind);
     }
     *out = s;
     return KEEP_OK;
