@@ -122,6 +122,15 @@ void keep_amd_tcb_decode(uint64_t raw, enum keep_amd_product product, struct kee
     out->microcode = (uint8_t)(raw >> 56);
 }
 
+uint64_t keep_amd_tcb_encode(const struct keep_amd_tcb *tcb, enum keep_amd_product product)
+{
+    uint64_t raw = (uint64_t)tcb->microcode << 56;
+    if (product == KEEP_AMD_TURIN)
+        return raw | tcb->fmc | (uint64_t)tcb->bootloader << 8 | (uint64_t)tcb->tee << 16 |
+               (uint64_t)tcb->snp << 24;
+    return raw | tcb->bootloader | (uint64_t)tcb->tee << 8 | (uint64_t)tcb->snp << 48;
+}
+
 static bool dir_exists(const char *path)
 {
     struct stat st;

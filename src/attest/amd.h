@@ -73,6 +73,8 @@ struct keep_amd_tcb {
 
 /* Split raw with the layout of product (Turin layout for Turin, else Milan/Genoa). */
 void keep_amd_tcb_decode(uint64_t raw, enum keep_amd_product product, struct keep_amd_tcb *out);
+/* The inverse: the raw TCB_VERSION of the components of tcb (reserved bytes zero). */
+uint64_t keep_amd_tcb_encode(const struct keep_amd_tcb *tcb, enum keep_amd_product product);
 
 #define KEEP_AMD_HWID_MAX 64
 
