@@ -116,7 +116,7 @@ static int parse_one(const uint8_t *data, size_t size, const char *what, int cod
         else
             X509_CRL_free(*out);
         *out = NULL;
-        return keep_fail(err, code, "%s: %zu trailing bytes after a %zu-byte DER object", what,
+        return keep_fail(err, code, "%s: %zu trailing byte(s) after a %zu-byte DER object", what,
                          size - used, used);
     }
     return KEEP_OK;

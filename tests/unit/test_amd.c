@@ -204,8 +204,33 @@ static void test_crls(struct snp_gen *g)
     is_int(endorse(g, &c, &opts, &e, &err), KEEP_E_X509_CRL_PARSE, "garbage CRL");
 }
 
+/*
+ * The shipped bundles (data/roots/amd) load for every product and kind: a
+ * synthetic certificate under the shipped roots gets as far as OpenSSL's
+ * signature check, which a missing or malformed bundle never reaches.
+ */
+static void test_shipped_roots(void)
+{
+    for (int p = KEEP_AMD_MILAN; p <= KEEP_AMD_TURIN; p++) {
+        struct snp_gen *g = snp_gen_new(p);
+        for (int kind = KEEP_AMD_VCEK; kind <= KEEP_AMD_VLEK; kind++) {
+            struct snp_gen_cert c;
+            struct keep_amd_endorsement e;
+            struct keep_error err;
+            snp_gen_cert_defaults(g, kind, &c);
+            struct keep_amd_chain_opts opts = {.time = SNP_GEN_TIME,
+                                               .roots_dir = keep_amd_default_roots_dir()};
+            is_int(endorse(g, &c, &opts, &e, &err), KEEP_E_X509_SIGNATURE,
+                   "shipped %s %s roots load; a synthetic leaf fails its signature (%s)",
+                   keep_amd_product_name(p), keep_amd_key_kind_name(kind), err.message);
+        }
+        snp_gen_free(g);
+    }
+}
+
 int main(void)
 {
+    test_shipped_roots();
     test_products();
     test_tcb_layouts();
     test_good_chains();
