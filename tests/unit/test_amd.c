@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 #include "attest/amd.h"
 #include "common/util.h"
 #include "support/snp_gen.h"
@@ -86,6 +89,31 @@ static void test_good_chains(void)
         }
         snp_gen_free(g);
     }
+}
+
+/* A VCEK given as PEM verifies like its DER. */
+static void test_pem_leaf(struct snp_gen *g)
+{
+    uint8_t *der;
+    size_t size;
+    snp_gen_default_cert_der(g, KEEP_AMD_VCEK, &der, &size);
+    const unsigned char *p = der;
+    X509 *x = d2i_X509(NULL, &p, (long)size);
+    BIO *b = BIO_new(BIO_s_mem());
+    char *pem = NULL;
+    long pem_size = 0;
+    if (x && b && PEM_write_bio_X509(b, x))
+        pem_size = BIO_get_mem_data(b, &pem);
+    struct keep_amd_chain_opts opts = {.time = SNP_GEN_TIME, .roots_dir = snp_gen_roots_dir(g)};
+    struct keep_amd_endorsement e;
+    struct keep_error err = {0};
+    int rc = pem_size > 0 ? keep_amd_verify_endorsement((const uint8_t *)pem, (size_t)pem_size,
+                                                        &opts, &e, &err)
+                          : -1;
+    is_int(rc, KEEP_OK, "VCEK as PEM verifies (%s)", err.message);
+    BIO_free(b);
+    X509_free(x);
+    free(der);
 }
 
 static void test_chain_failures(struct snp_gen *g, struct snp_gen *other)
@@ -236,6 +264,7 @@ int main(void)
     test_good_chains();
     struct snp_gen *g = snp_gen_new(KEEP_AMD_MILAN);
     struct snp_gen *other = snp_gen_new(KEEP_AMD_MILAN);
+    test_pem_leaf(g);
     test_chain_failures(g, other);
     test_crls(g);
     snp_gen_free(other);

@@ -163,6 +163,13 @@ static void test_parse(const struct pki *p)
     is_int(keep_x509_parse_cert((uint8_t *)pem, m, "leaf", &x, &err), KEEP_OK,
            "PEM certificate (after a newline) parses");
     X509_free(x);
+    static const char preamble[] = "subject=CN = Test Leaf\n";
+    char with_text[8192];
+    memcpy(with_text, preamble, sizeof(preamble) - 1);
+    memcpy(with_text + sizeof(preamble) - 1, pem, m);
+    is_int(keep_x509_parse_cert((uint8_t *)with_text, m + sizeof(preamble) - 1, "leaf", &x, &err),
+           KEEP_OK, "PEM after a text line parses");
+    X509_free(x);
     pem[20] ^= 0x01;
     is_int(keep_x509_parse_cert((uint8_t *)pem, m, "leaf", &x, &err), KEEP_E_X509_PARSE,
            "damaged PEM -> parse");
