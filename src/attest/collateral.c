@@ -81,8 +81,8 @@ static const char *wanted_type_name(json_type type)
     }
 }
 
-int keep_coll_member(json_t *obj, const char *path, const char *key, json_type type,
-                     json_t **out, struct keep_error *err)
+int keep_coll_member(json_t *obj, const char *path, const char *key, json_type type, json_t **out,
+                     struct keep_error *err)
 {
     json_t *v = json_object_get(obj, key);
     if (!v)
@@ -198,8 +198,7 @@ int keep_coll_advisories(json_t *obj, const char *path, const char ***ids, size_
     return KEEP_OK;
 }
 
-int keep_coll_signature(const char *hex, const char *what, uint8_t out[64],
-                        struct keep_error *err)
+int keep_coll_signature(const char *hex, const char *what, uint8_t out[64], struct keep_error *err)
 {
     size_t len = strlen(hex);
     if (len != 128)
@@ -286,8 +285,8 @@ static bool skip_balanced(struct keep_cursor *c)
 
 static int range_fail(struct keep_error *err, const char *key, const char *why)
 {
-    return keep_fail(err, KEEP_E_COLLATERAL_SIGNED_RANGE, "the text of \"%s\" cannot be cut out: %s",
-                     key, why);
+    return keep_fail(err, KEEP_E_COLLATERAL_SIGNED_RANGE,
+                     "the text of \"%s\" cannot be cut out: %s", key, why);
 }
 
 /* At a depth-1 key that equals `key`: record its object value's range. */
@@ -355,8 +354,8 @@ static int find_member_range(const char *text, size_t size, const char *key, siz
     return KEEP_OK;
 }
 
-int keep_json_member_text(const char *text, size_t size, json_t *root, const char *key,
-                          size_t *off, size_t *len, struct keep_error *err)
+int keep_json_member_text(const char *text, size_t size, json_t *root, const char *key, size_t *off,
+                          size_t *len, struct keep_error *err)
 {
     json_error_t jerr;
     json_t *member = json_object_get(root, key);
@@ -391,8 +390,8 @@ static int check_signing_key(EVP_PKEY *key, const char *what, struct keep_error 
 }
 
 /* ECDSA P-256 / SHA-256 over data, signature given as raw r||s. */
-static int verify_raw_ecdsa(EVP_PKEY *key, const uint8_t *data, size_t size,
-                            const uint8_t sig[64], const char *what, struct keep_error *err)
+static int verify_raw_ecdsa(EVP_PKEY *key, const uint8_t *data, size_t size, const uint8_t sig[64],
+                            const char *what, struct keep_error *err)
 {
     int rc = KEEP_E_CRYPTO;
     unsigned char *der = NULL;
@@ -407,8 +406,7 @@ static int verify_raw_ecdsa(EVP_PKEY *key, const uint8_t *data, size_t size,
     }
     int der_size = i2d_ECDSA_SIG(es, &der);
     ctx = EVP_MD_CTX_new();
-    if (der_size <= 0 || !ctx ||
-        EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, key) != 1) {
+    if (der_size <= 0 || !ctx || EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, key) != 1) {
         rc = keep_fail(err, KEEP_E_CRYPTO, "%s: OpenSSL failed to set up ECDSA", what);
         goto out;
     }
@@ -425,9 +423,9 @@ out:
 }
 
 int keep_coll_verify_signed(const char *what, const char *signed_text, size_t signed_size,
-                            bool has_signature, const uint8_t signature[64],
-                            STACK_OF(X509) *chain, STACK_OF(X509) *roots, X509_CRL *root_ca_crl,
-                            int64_t time, struct keep_error *err)
+                            bool has_signature, const uint8_t signature[64], STACK_OF(X509) * chain,
+                            STACK_OF(X509) * roots, X509_CRL *root_ca_crl, int64_t time,
+                            struct keep_error *err)
 {
     if (!chain || sk_X509_num(chain) < 1)
         return keep_fail(err, KEEP_E_COLLATERAL_MISSING,
@@ -473,8 +471,8 @@ out:
     return rc;
 }
 
-int keep_coll_check_dates(const char *what, int64_t issue_date, int64_t next_update,
-                          int64_t time, struct keep_error *err)
+int keep_coll_check_dates(const char *what, int64_t issue_date, int64_t next_update, int64_t time,
+                          struct keep_error *err)
 {
     char t[32], d[32];
     keep_format_time(time, t, sizeof(t));
@@ -485,8 +483,8 @@ int keep_coll_check_dates(const char *what, int64_t issue_date, int64_t next_upd
     }
     if (time > next_update) {
         keep_format_time(next_update, d, sizeof(d));
-        return keep_fail(err, KEEP_E_COLLATERAL_STALE, "%s is stale at %s: nextUpdate was %s",
-                         what, t, d);
+        return keep_fail(err, KEEP_E_COLLATERAL_STALE, "%s is stale at %s: nextUpdate was %s", what,
+                         t, d);
     }
     return KEEP_OK;
 }
@@ -545,9 +543,8 @@ int keep_collateral_set_tcb_info_issuer_chain(struct keep_collateral *coll, cons
     return keep_tcb_info_set_issuer_chain(coll->tcb_info, data, size, err);
 }
 
-int keep_collateral_set_qe_identity_issuer_chain(struct keep_collateral *coll,
-                                                 const uint8_t *data, size_t size,
-                                                 struct keep_error *err)
+int keep_collateral_set_qe_identity_issuer_chain(struct keep_collateral *coll, const uint8_t *data,
+                                                 size_t size, struct keep_error *err)
 {
     if (!coll->qe_identity)
         return keep_fail(err, KEEP_E_USAGE, "qe_identity_issuer_chain given before qe_identity");
@@ -598,8 +595,8 @@ static int parse_crl_any(const uint8_t *data, size_t size, const char *what, X50
     return rc;
 }
 
-int keep_collateral_set_root_ca_crl(struct keep_collateral *coll, const uint8_t *data,
-                                    size_t size, struct keep_error *err)
+int keep_collateral_set_root_ca_crl(struct keep_collateral *coll, const uint8_t *data, size_t size,
+                                    struct keep_error *err)
 {
     X509_CRL *crl = NULL;
     int rc = parse_crl_any(data, size, "root_ca_crl", &crl, err);
@@ -639,8 +636,7 @@ static int optional_string(json_t *root, const char *key, const char **out, size
     return KEEP_OK;
 }
 
-typedef int (*bytes_setter)(struct keep_collateral *, const uint8_t *, size_t,
-                            struct keep_error *);
+typedef int (*bytes_setter)(struct keep_collateral *, const uint8_t *, size_t, struct keep_error *);
 
 static int set_optional(struct keep_collateral *coll, json_t *root, const char *key,
                         bytes_setter set, struct keep_error *err)
@@ -673,8 +669,7 @@ static int parse_json_items(struct keep_collateral *coll, json_t *root, struct k
                                              keep_collateral_set_tcb_info_issuer_chain, err)))
         return rc;
     if (coll->qe_identity && (rc = set_optional(coll, root, "qe_identity_issuer_chain",
-                                                keep_collateral_set_qe_identity_issuer_chain,
-                                                err)))
+                                                keep_collateral_set_qe_identity_issuer_chain, err)))
         return rc;
     if ((rc = set_optional(coll, root, "pck_crl_issuer_chain",
                            keep_collateral_set_pck_crl_issuer_chain, err)) ||
@@ -756,7 +751,7 @@ int keep_collateral_from_files(const struct keep_collateral_files *files,
 }
 
 /* The root in `roots` whose subject is the CRL's issuer and whose key signed it. */
-static X509 *crl_signer_in(STACK_OF(X509) *certs, X509_CRL *crl)
+static X509 *crl_signer_in(STACK_OF(X509) * certs, X509_CRL *crl)
 {
     for (int i = 0; certs && i < sk_X509_num(certs); i++) {
         X509 *c = sk_X509_value(certs, i);
@@ -766,7 +761,7 @@ static X509 *crl_signer_in(STACK_OF(X509) *certs, X509_CRL *crl)
     return NULL;
 }
 
-static int verify_root_ca_crl(const struct keep_collateral *coll, STACK_OF(X509) *roots,
+static int verify_root_ca_crl(const struct keep_collateral *coll, STACK_OF(X509) * roots,
                               int64_t time, struct keep_error *err)
 {
     if (!coll->root_ca_crl)
@@ -779,8 +774,8 @@ static int verify_root_ca_crl(const struct keep_collateral *coll, STACK_OF(X509)
 }
 
 /* [PCS] "PCK CRL": issued by the PCK Platform or Processor CA, itself issued by the root. */
-static int verify_pck_crl(const struct keep_collateral *coll, STACK_OF(X509) *roots,
-                          int64_t time, struct keep_error *err)
+static int verify_pck_crl(const struct keep_collateral *coll, STACK_OF(X509) * roots, int64_t time,
+                          struct keep_error *err)
 {
     if (!coll->pck_crl)
         return keep_fail(err, KEEP_E_COLLATERAL_MISSING, "pck_crl was not given");
@@ -819,8 +814,8 @@ out:
     return rc;
 }
 
-int keep_collateral_verify(const struct keep_collateral *coll, STACK_OF(X509) *roots,
-                           int64_t time, struct keep_error *err)
+int keep_collateral_verify(const struct keep_collateral *coll, STACK_OF(X509) * roots, int64_t time,
+                           struct keep_error *err)
 {
     int rc;
     if (!coll->tcb_info)
@@ -835,7 +830,7 @@ int keep_collateral_verify(const struct keep_collateral *coll, STACK_OF(X509) *r
     return KEEP_OK;
 }
 
-int keep_collateral_crls(const struct keep_collateral *coll, STACK_OF(X509_CRL) **out,
+int keep_collateral_crls(const struct keep_collateral *coll, STACK_OF(X509_CRL) * *out,
                          struct keep_error *err)
 {
     STACK_OF(X509_CRL) *crls = sk_X509_CRL_new_null();
@@ -879,9 +874,9 @@ json_t *keep_collateral_summary(const struct keep_collateral *coll)
         return NULL;
     json_object_set_new(o, "tcb_info",
                         coll->tcb_info ? keep_tcb_info_summary(coll->tcb_info) : json_null());
-    json_object_set_new(o, "qe_identity", coll->qe_identity
-                                              ? keep_qe_identity_summary(coll->qe_identity)
-                                              : json_null());
+    json_object_set_new(o, "qe_identity",
+                        coll->qe_identity ? keep_qe_identity_summary(coll->qe_identity)
+                                          : json_null());
     json_object_set_new(o, "root_ca_crl", crl_summary(coll->root_ca_crl));
     json_object_set_new(o, "pck_crl", crl_summary(coll->pck_crl));
     json_object_set_new(o, "pck_crl_issuer_chain",

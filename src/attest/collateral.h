@@ -44,11 +44,11 @@
 #include "attest/tcb.h"
 
 struct keep_collateral {
-    struct keep_tcb_info *tcb_info;       /* NULL when not given */
-    struct keep_qe_identity *qe_identity; /* NULL when not given */
-    X509_CRL *root_ca_crl;                /* issued by the Intel SGX Root CA */
-    X509_CRL *pck_crl;                    /* issued by the PCK Platform or Processor CA */
-    STACK_OF(X509) *pck_crl_issuer_chain; /* PCK Platform/Processor CA first */
+    struct keep_tcb_info *tcb_info;        /* NULL when not given */
+    struct keep_qe_identity *qe_identity;  /* NULL when not given */
+    X509_CRL *root_ca_crl;                 /* issued by the Intel SGX Root CA */
+    X509_CRL *pck_crl;                     /* issued by the PCK Platform or Processor CA */
+    STACK_OF(X509) * pck_crl_issuer_chain; /* PCK Platform/Processor CA first */
 };
 
 /* An empty collateral set, to be filled with the setters below. */
@@ -56,8 +56,8 @@ KEEP_API int keep_collateral_new(struct keep_collateral **out, struct keep_error
 KEEP_API void keep_collateral_free(struct keep_collateral *coll);
 
 /* Parse the single collateral.json form (see the top of this file). */
-KEEP_API int keep_collateral_parse_json(const char *text, size_t size,
-                                        struct keep_collateral **out, struct keep_error *err);
+KEEP_API int keep_collateral_parse_json(const char *text, size_t size, struct keep_collateral **out,
+                                        struct keep_error *err);
 
 /* Setters for the separate-file form. Each replaces what was set before. */
 KEEP_API int keep_collateral_set_tcb_info(struct keep_collateral *coll, const char *text,
@@ -82,9 +82,9 @@ KEEP_API int keep_collateral_set_pck_crl(struct keep_collateral *coll, const uin
 
 /* Paths of the separate files; NULL for an item not given. */
 struct keep_collateral_files {
-    const char *tcb_info;             /* tcb_info.json */
+    const char *tcb_info; /* tcb_info.json */
     const char *tcb_info_issuer_chain;
-    const char *qe_identity;          /* qe_identity.json */
+    const char *qe_identity; /* qe_identity.json */
     const char *qe_identity_issuer_chain;
     const char *root_ca_crl;
     const char *pck_crl;
@@ -94,7 +94,7 @@ KEEP_API int keep_collateral_from_files(const struct keep_collateral_files *file
                                         struct keep_collateral **out, struct keep_error *err);
 
 /* Every check listed at the top of this file, at `time`, anchored at `roots`. */
-KEEP_API int keep_collateral_verify(const struct keep_collateral *coll, STACK_OF(X509) *roots,
+KEEP_API int keep_collateral_verify(const struct keep_collateral *coll, STACK_OF(X509) * roots,
                                     int64_t time, struct keep_error *err);
 
 /*
@@ -102,7 +102,7 @@ KEEP_API int keep_collateral_verify(const struct keep_collateral *coll, STACK_OF
  * given), as a new stack of new references: free with
  * sk_X509_CRL_pop_free(crls, X509_CRL_free).
  */
-KEEP_API int keep_collateral_crls(const struct keep_collateral *coll, STACK_OF(X509_CRL) **out,
+KEEP_API int keep_collateral_crls(const struct keep_collateral *coll, STACK_OF(X509_CRL) * *out,
                                   struct keep_error *err);
 
 /*
@@ -124,16 +124,16 @@ KEEP_API json_t *keep_collateral_summary(const struct keep_collateral *coll);
  * text is parsed again and must equal root[key] (see collateral.c for why
  * this is enough).
  */
-int keep_json_member_text(const char *text, size_t size, json_t *root, const char *key,
-                          size_t *off, size_t *len, struct keep_error *err);
+int keep_json_member_text(const char *text, size_t size, json_t *root, const char *key, size_t *off,
+                          size_t *len, struct keep_error *err);
 
 /* Parse JSON text strictly: no duplicate keys, the whole input is one value. */
 int keep_coll_json_load(const char *text, size_t size, const char *what, json_t **out,
                         struct keep_error *err);
 
 /* Typed member readers. path names the object ("tcbInfo.tcbLevels[3].tcb"). */
-int keep_coll_member(json_t *obj, const char *path, const char *key, json_type type,
-                     json_t **out, struct keep_error *err);
+int keep_coll_member(json_t *obj, const char *path, const char *key, json_type type, json_t **out,
+                     struct keep_error *err);
 int keep_coll_uint(json_t *obj, const char *path, const char *key, uint64_t max, uint64_t *out,
                    struct keep_error *err);
 int keep_coll_string(json_t *obj, const char *path, const char *key, const char **out,
@@ -148,8 +148,7 @@ int keep_coll_status(json_t *obj, const char *path, const char *key, enum keep_t
 int keep_coll_advisories(json_t *obj, const char *path, const char ***ids, size_t *count,
                          struct keep_error *err);
 /* Hex r||s into 64 bytes. */
-int keep_coll_signature(const char *hex, const char *what, uint8_t out[64],
-                        struct keep_error *err);
+int keep_coll_signature(const char *hex, const char *what, uint8_t out[64], struct keep_error *err);
 
 /*
  * The checks TCB Info and QE Identity share: chain (first cert signs) to
@@ -157,11 +156,11 @@ int keep_coll_signature(const char *hex, const char *what, uint8_t out[64],
  * (r||s) over the exact bytes. `what` names the item ("tcbInfo").
  */
 int keep_coll_verify_signed(const char *what, const char *signed_text, size_t signed_size,
-                            bool has_signature, const uint8_t signature[64],
-                            STACK_OF(X509) *chain, STACK_OF(X509) *roots, X509_CRL *root_ca_crl,
-                            int64_t time, struct keep_error *err);
+                            bool has_signature, const uint8_t signature[64], STACK_OF(X509) * chain,
+                            STACK_OF(X509) * roots, X509_CRL *root_ca_crl, int64_t time,
+                            struct keep_error *err);
 /* issueDate <= time <= nextUpdate, naming the item and the dates. */
-int keep_coll_check_dates(const char *what, int64_t issue_date, int64_t next_update,
-                          int64_t time, struct keep_error *err);
+int keep_coll_check_dates(const char *what, int64_t issue_date, int64_t next_update, int64_t time,
+                          struct keep_error *err);
 
 #endif /* KEEP_ATTEST_COLLATERAL_H */

@@ -169,8 +169,8 @@ out:
     return rc;
 }
 
-int keep_qe_identity_set_issuer_chain(struct keep_qe_identity *qe, const uint8_t *data,
-                                      size_t size, struct keep_error *err)
+int keep_qe_identity_set_issuer_chain(struct keep_qe_identity *qe, const uint8_t *data, size_t size,
+                                      struct keep_error *err)
 {
     STACK_OF(X509) *chain = NULL;
     int rc = keep_x509_parse_chain(data, size, "qe_identity_issuer_chain", &chain, err);
@@ -200,7 +200,7 @@ int keep_qe_identity_check_fresh(const struct keep_qe_identity *qe, int64_t time
     return keep_coll_check_dates("enclaveIdentity", qe->issue_date, qe->next_update, time, err);
 }
 
-int keep_qe_identity_verify(const struct keep_qe_identity *qe, STACK_OF(X509) *roots,
+int keep_qe_identity_verify(const struct keep_qe_identity *qe, STACK_OF(X509) * roots,
                             X509_CRL *root_ca_crl, int64_t time, struct keep_error *err)
 {
     int rc = keep_coll_verify_signed("enclaveIdentity", qe->signed_text, qe->signed_size,

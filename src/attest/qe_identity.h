@@ -41,9 +41,9 @@ struct keep_qe_identity {
     int64_t issue_date;
     int64_t next_update;
     uint32_t tcb_evaluation_data_number;
-    uint32_t miscselect;      /* hex text of the number, as Intel writes it */
+    uint32_t miscselect; /* hex text of the number, as Intel writes it */
     uint32_t miscselect_mask;
-    uint8_t attributes[16];   /* bytes in report order */
+    uint8_t attributes[16]; /* bytes in report order */
     uint8_t attributes_mask[16];
     uint8_t mrsigner[32];
     uint16_t isvprodid;
@@ -54,7 +54,7 @@ struct keep_qe_identity {
     size_t signed_size;
     bool has_signature;
     uint8_t signature[64];
-    STACK_OF(X509) *issuer_chain; /* TCB Signing cert first; NULL when not given */
+    STACK_OF(X509) * issuer_chain; /* TCB Signing cert first; NULL when not given */
 
     json_t *json; /* the parsed enclaveIdentity object; owns the strings */
 };
@@ -64,16 +64,15 @@ KEEP_API int keep_qe_identity_parse(const char *text, size_t size, struct keep_q
                                     struct keep_error *err);
 /* The signed object text alone, signature as hex or NULL (collateral.json form). */
 KEEP_API int keep_qe_identity_parse_body(const char *body, size_t body_size,
-                                         const char *signature_hex,
-                                         struct keep_qe_identity **out, struct keep_error *err);
+                                         const char *signature_hex, struct keep_qe_identity **out,
+                                         struct keep_error *err);
 KEEP_API int keep_qe_identity_set_issuer_chain(struct keep_qe_identity *qe, const uint8_t *data,
                                                size_t size, struct keep_error *err);
 KEEP_API void keep_qe_identity_free(struct keep_qe_identity *qe);
 
 /* Chain, signature and freshness at time; see keep_tcb_info_verify. */
-KEEP_API int keep_qe_identity_verify(const struct keep_qe_identity *qe, STACK_OF(X509) *roots,
-                                     X509_CRL *root_ca_crl, int64_t time,
-                                     struct keep_error *err);
+KEEP_API int keep_qe_identity_verify(const struct keep_qe_identity *qe, STACK_OF(X509) * roots,
+                                     X509_CRL *root_ca_crl, int64_t time, struct keep_error *err);
 KEEP_API int keep_qe_identity_check_fresh(const struct keep_qe_identity *qe, int64_t time,
                                           struct keep_error *err);
 
@@ -90,7 +89,7 @@ struct keep_qe_identity_result {
     enum keep_tcb_status status; /* of the first level with isvsvn <= the QE's */
     size_t level_index;
     int64_t tcb_date;
-    const char **advisory_ids;   /* the matched level's (owned by the identity) */
+    const char **advisory_ids; /* the matched level's (owned by the identity) */
     size_t advisory_count;
 };
 
@@ -103,8 +102,7 @@ struct keep_qe_identity_result {
  */
 KEEP_API int keep_qe_identity_check(const struct keep_qe_identity *qe, enum keep_tee_type tee,
                                     const struct keep_qe_report_input *report,
-                                    struct keep_qe_identity_result *result,
-                                    struct keep_error *err);
+                                    struct keep_qe_identity_result *result, struct keep_error *err);
 
 KEEP_API json_t *keep_qe_identity_summary(const struct keep_qe_identity *qe);
 

@@ -196,8 +196,8 @@ static int parse_module_identity(json_t *obj, const char *path,
     if (!json_is_object(obj))
         return keep_fail(err, KEEP_E_COLLATERAL_JSON_TYPE, "%s is not an object", path);
     if ((rc = keep_coll_string(obj, path, "id", &out->id, err)) ||
-        (rc = parse_module_fields(obj, path, out->mrsigner, out->attributes,
-                                  out->attributes_mask, err)) ||
+        (rc = parse_module_fields(obj, path, out->mrsigner, out->attributes, out->attributes_mask,
+                                  err)) ||
         (rc = keep_coll_member(obj, path, "tcbLevels", JSON_ARRAY, &arr, err)))
         return rc;
     if (json_array_size(arr) == 0)
@@ -328,8 +328,7 @@ int keep_tcb_info_parse_body(const char *body, size_t body_size, const char *sig
     if (rc)
         return rc;
     if (signature_hex) {
-        if ((rc = keep_coll_signature(signature_hex, "tcb_info_signature", info->signature,
-                                      err))) {
+        if ((rc = keep_coll_signature(signature_hex, "tcb_info_signature", info->signature, err))) {
             keep_tcb_info_free(info);
             return rc;
         }
@@ -397,7 +396,7 @@ int keep_tcb_info_check_fresh(const struct keep_tcb_info *info, int64_t time,
     return keep_coll_check_dates("tcbInfo", info->issue_date, info->next_update, time, err);
 }
 
-int keep_tcb_info_verify(const struct keep_tcb_info *info, STACK_OF(X509) *roots,
+int keep_tcb_info_verify(const struct keep_tcb_info *info, STACK_OF(X509) * roots,
                          X509_CRL *root_ca_crl, int64_t time, struct keep_error *err)
 {
     int rc = keep_coll_verify_signed("tcbInfo", info->signed_text, info->signed_size,
@@ -516,8 +515,7 @@ static int no_level(const struct keep_tcb_info *info, const struct keep_tcb_inpu
  * module status.
  */
 static int find_module_identity(const struct keep_tcb_info *info, uint8_t major,
-                                const struct keep_tdx_module_identity **out,
-                                struct keep_error *err)
+                                const struct keep_tdx_module_identity **out, struct keep_error *err)
 {
     char want[16];
     snprintf(want, sizeof(want), "TDX_%02X", major);
@@ -572,16 +570,15 @@ static int match_module(const struct keep_tcb_info *info, const struct keep_tcb_
     if ((rc = find_module_identity(info, major, &id, err)))
         return rc;
     snprintf(what, sizeof(what), "tcbInfo.tdxModuleIdentities[%s]", id->id);
-    if ((rc = check_module_signer(what, id->mrsigner, id->attributes, id->attributes_mask, in,
-                                  err)))
+    if ((rc =
+             check_module_signer(what, id->mrsigner, id->attributes, id->attributes_mask, in, err)))
         return rc;
     for (size_t i = 0; i < id->level_count; i++) {
         if (isvsvn >= id->levels[i].isvsvn) {
             r->has_module_status = true;
             r->module_status = id->levels[i].status;
             r->module_identity_id = id->id;
-            return add_advisories(r, id->levels[i].advisory_ids, id->levels[i].advisory_count,
-                                  err);
+            return add_advisories(r, id->levels[i].advisory_ids, id->levels[i].advisory_count, err);
         }
     }
     return keep_fail(err, KEEP_E_COLLATERAL_NO_MATCHING_TDX_MODULE_LEVEL,
@@ -621,8 +618,8 @@ enum keep_tcb_status keep_tcb_converge_with_qe(enum keep_tcb_status platform,
     return platform;
 }
 
-static int match_levels(const struct keep_tcb_info *info, const struct keep_tcb_input *in,
-                        bool tdx, struct keep_tcb_result *r, struct keep_error *err)
+static int match_levels(const struct keep_tcb_info *info, const struct keep_tcb_input *in, bool tdx,
+                        struct keep_tcb_result *r, struct keep_error *err)
 {
     bool sgx_found = false;
     for (size_t i = 0; i < info->level_count; i++) {
@@ -695,6 +692,6 @@ json_t *keep_tcb_info_summary(const struct keep_tcb_info *info)
                      "pce_id", pceid, "issue_date", issue, "next_update", next,
                      "tcb_evaluation_data_number", (json_int_t)info->tcb_evaluation_data_number,
                      "tcb_type", (json_int_t)info->tcb_type, "tcb_levels",
-                     (json_int_t)info->level_count, "signed", info->has_signature,
-                     "issuer_chain", info->issuer_chain != NULL);
+                     (json_int_t)info->level_count, "signed", info->has_signature, "issuer_chain",
+                     info->issuer_chain != NULL);
 }

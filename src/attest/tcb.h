@@ -76,7 +76,7 @@ struct keep_tdx_module_level {
 };
 
 struct keep_tdx_module_identity {
-    const char *id;           /* "TDX_01", ...; owned by the tcb_info */
+    const char *id; /* "TDX_01", ...; owned by the tcb_info */
     uint8_t mrsigner[48];
     uint8_t attributes[8];
     uint8_t attributes_mask[8];
@@ -85,8 +85,8 @@ struct keep_tdx_module_identity {
 };
 
 struct keep_tcb_info {
-    enum keep_tee_type id;    /* "SGX" or "TDX" (v2 has no id: SGX) */
-    unsigned version;         /* 2 or 3 */
+    enum keep_tee_type id; /* "SGX" or "TDX" (v2 has no id: SGX) */
+    unsigned version;      /* 2 or 3 */
     int64_t issue_date;
     int64_t next_update;
     uint8_t fmspc[6];
@@ -94,7 +94,7 @@ struct keep_tcb_info {
     unsigned tcb_type;
     uint32_t tcb_evaluation_data_number;
 
-    bool has_tdx_module;      /* tdxModule (TDX) */
+    bool has_tdx_module; /* tdxModule (TDX) */
     uint8_t tdx_module_mrsigner[48];
     uint8_t tdx_module_attributes[8];
     uint8_t tdx_module_attributes_mask[8];
@@ -109,9 +109,9 @@ struct keep_tcb_info {
     size_t signed_size;
     bool has_signature;
     uint8_t signature[64];
-    STACK_OF(X509) *issuer_chain; /* TCB Signing cert first; NULL when not given */
+    STACK_OF(X509) * issuer_chain; /* TCB Signing cert first; NULL when not given */
 
-    json_t *json;                 /* the parsed tcbInfo object; owns the strings */
+    json_t *json; /* the parsed tcbInfo object; owns the strings */
 };
 
 /*
@@ -127,9 +127,8 @@ KEEP_API int keep_tcb_info_parse(const char *text, size_t size, struct keep_tcb_
  * separately as hex (NULL when there is none: verification then reports
  * the signature missing).
  */
-KEEP_API int keep_tcb_info_parse_body(const char *body, size_t body_size,
-                                      const char *signature_hex, struct keep_tcb_info **out,
-                                      struct keep_error *err);
+KEEP_API int keep_tcb_info_parse_body(const char *body, size_t body_size, const char *signature_hex,
+                                      struct keep_tcb_info **out, struct keep_error *err);
 /* Attach the TCB Info issuer chain (PEM or DER bundle, TCB Signing cert first). */
 KEEP_API int keep_tcb_info_set_issuer_chain(struct keep_tcb_info *info, const uint8_t *data,
                                             size_t size, struct keep_error *err);
@@ -141,7 +140,7 @@ KEEP_API void keep_tcb_info_free(struct keep_tcb_info *info);
  * over the exact signed bytes, and issueDate <= time <= nextUpdate.
  * A missing chain or signature fails with KEEP_E_COLLATERAL_MISSING.
  */
-KEEP_API int keep_tcb_info_verify(const struct keep_tcb_info *info, STACK_OF(X509) *roots,
+KEEP_API int keep_tcb_info_verify(const struct keep_tcb_info *info, STACK_OF(X509) * roots,
                                   X509_CRL *root_ca_crl, int64_t time, struct keep_error *err);
 
 /* issueDate <= time <= nextUpdate only (part of keep_tcb_info_verify). */
@@ -170,17 +169,17 @@ KEEP_API int keep_tcb_info_check_platform(const struct keep_tcb_info *info,
                                           struct keep_error *err);
 
 struct keep_tcb_result {
-    enum keep_tcb_status status;       /* converged status of the matched level(s) */
-    enum keep_tcb_status sgx_status;   /* the first level matching the SGX TCB */
+    enum keep_tcb_status status;     /* converged status of the matched level(s) */
+    enum keep_tcb_status sgx_status; /* the first level matching the SGX TCB */
     size_t sgx_level_index;
-    bool tdx;                          /* the TDX parts below are filled */
-    enum keep_tcb_status tdx_status;   /* the first level matching SGX and TDX TCB */
+    bool tdx;                        /* the TDX parts below are filled */
+    enum keep_tcb_status tdx_status; /* the first level matching SGX and TDX TCB */
     size_t tdx_level_index;
-    bool has_module_status;            /* a tdxModuleIdentities level was matched */
+    bool has_module_status; /* a tdxModuleIdentities level was matched */
     enum keep_tcb_status module_status;
-    const char *module_identity_id;    /* "TDX_01" (owned by the tcb_info) */
-    int64_t tcb_date;                  /* tcbDate of the level that gave the status */
-    char **advisory_ids;               /* union over the matched levels, first seen first */
+    const char *module_identity_id; /* "TDX_01" (owned by the tcb_info) */
+    int64_t tcb_date;               /* tcbDate of the level that gave the status */
+    char **advisory_ids;            /* union over the matched levels, first seen first */
     size_t advisory_count;
 };
 
