@@ -51,10 +51,11 @@ static int parse_header(struct keep_cursor *c, struct keep_quote_header *h, stru
         return keep_fail(err, KEEP_E_QUOTE_TEE_TYPE,
                          "header.tee_type is 0x%08x; must be 0x00000000 (SGX) or 0x00000081 (TDX)",
                          h->tee_type);
+    /* [TDX] A.3: TDX quotes start at version 4; version 3 is SGX only ([SGX] A.3). */
     if (h->version == 3 && h->tee_type != KEEP_QUOTE_TEE_SGX)
-        return keep_fail(err, KEEP_E_QUOTE_TEE_TYPE,
-                         "header.tee_type is 0x%08x in a version 3 quote; v3 quotes are SGX "
-                         "(0x00000000)",
+        return keep_fail(err, KEEP_E_QUOTE_VERSION,
+                         "header.version is 3 with header.tee_type 0x%08x (TDX); TDX quotes "
+                         "are versions 4 and 5",
                          h->tee_type);
     return KEEP_OK;
 }
