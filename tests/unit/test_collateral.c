@@ -180,6 +180,29 @@ static void test_chain_and_time(void)
            "signing certificate expired (%s)", err.message);
     free(file);
 
+    /* The root CA CRL lists the TCB Signing certificate. */
+    struct keep_test_pki *revoked =
+        keep_test_pki_new(t_issue - 86400, t_next + 365 * 86400LL, t_next + 86400);
+    if (ok(revoked && keep_test_pki_revoke_tcb_signer(revoked), "root CRL revoking TCB Signing")) {
+        STACK_OF(X509) *rroots = keep_test_pki_roots(revoked);
+        char *rfile = keep_test_pcs_file(revoked, "tcbInfo", tcb_body, NULL, NULL, NULL);
+        char *rchain = keep_test_chain_pem(revoked, revoked->tcb_signer);
+        struct keep_tcb_info *rinfo = NULL;
+        keep_tcb_info_parse(rfile, strlen(rfile), &rinfo, &err);
+        if (rinfo && keep_tcb_info_set_issuer_chain(rinfo, (const uint8_t *)rchain, strlen(rchain),
+                                                    &err) == KEEP_OK) {
+            is_int(keep_tcb_info_verify(rinfo, rroots, revoked->root_crl, t_mid, &err),
+                   KEEP_E_X509_REVOKED, "revoked TCB Signing certificate (%s)", err.message);
+            is_int(keep_tcb_info_verify(rinfo, rroots, NULL, t_mid, &err), KEEP_OK,
+                   "the same without the CRL verifies");
+        }
+        keep_tcb_info_free(rinfo);
+        free(rfile);
+        free(rchain);
+        sk_X509_pop_free(rroots, X509_free);
+    }
+    keep_test_pki_free(revoked);
+
     /* Signed by another TCB Signing key than the chain's. */
     file = keep_test_pcs_file(other_pki, "tcbInfo", tcb_body, NULL, NULL, NULL);
     is_int(verify_file(file, roots, t_mid, &err), KEEP_E_COLLATERAL_SIGNATURE,
