@@ -253,14 +253,17 @@ static bool skip_string(struct keep_cursor *c)
     return false;
 }
 
+static bool peek_byte(const struct keep_cursor *c, uint8_t *b)
+{
+    struct keep_cursor probe = *c;
+    return next_byte(&probe, b);
+}
+
 static void skip_space(struct keep_cursor *c)
 {
-    while (!keep_cursor_at_end(c)) {
-        uint8_t b = c->data[c->pos];
-        if (b != ' ' && b != '\t' && b != '\n' && b != '\r')
-            return;
-        c->pos++;
-    }
+    uint8_t b;
+    while (peek_byte(c, &b) && (b == ' ' || b == '\t' || b == '\n' || b == '\r'))
+        (void)next_byte(c, &b);
 }
 
 /* The cursor is just past the value's opening '{'; move it past the matching '}'. */
