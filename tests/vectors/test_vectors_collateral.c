@@ -277,6 +277,22 @@ static void test_spr_2023(void)
            "%s: collateral set reports the missing chain", set);
     is_int(keep_tcb_info_check_fresh(coll->tcb_info, t, &err), KEEP_OK,
            "%s: TCB Info fresh at 2023-07-01", set);
+    json_t *report = keep_collateral_report(coll, roots, t);
+    char *report_text = json_dumps(report, JSON_COMPACT);
+    diag("%s", report_text);
+    const char *want[][2] = {{"tcb_info.signature", "skipped"},
+                             {"tcb_info.freshness", "ok"},
+                             {"qe_identity.signature", "skipped"},
+                             {"qe_identity.freshness", "ok"},
+                             {"root_ca_crl", "ok"},
+                             {"pck_crl", "skipped"}};
+    for (size_t i = 0; i < 6; i++) {
+        json_t *c = json_array_get(report, i);
+        is_str(json_string_value(json_object_get(c, "result")), want[i][1], "%s: report %s", set,
+               want[i][0]);
+    }
+    free(report_text);
+    json_decref(report);
     is_int(keep_qe_identity_check_fresh(coll->qe_identity, t, &err), KEEP_OK,
            "%s: QE Identity fresh at 2023-07-01", set);
 
