@@ -316,10 +316,18 @@ static int check_quote_root(X509 *root_in_quote, X509 *intel_root, struct keep_e
                          "PCK chain: root certificate '%s' in the quote: its self-signature does "
                          "not verify",
                          cn);
+    uint8_t got[32], want[32];
+    char got_hex[65], want_hex[65];
+    unsigned int n = 0;
+    if (X509_digest(root_in_quote, EVP_sha256(), got, &n) != 1 ||
+        X509_digest(intel_root, EVP_sha256(), want, &n) != 1)
+        return keep_fail(err, KEEP_E_CRYPTO, "PCK chain: SHA-256 of a root certificate failed");
+    keep_hex_encode(got, 32, got_hex);
+    keep_hex_encode(want, 32, want_hex);
     return keep_fail(err, KEEP_E_QUOTE_ROOT_NOT_INTEL,
-                     "PCK chain: root certificate '%s' in the quote is not the trusted Intel SGX "
-                     "Root CA (SHA-256 %s)",
-                     cn, KEEP_PCK_INTEL_ROOT_SHA256);
+                     "PCK chain: root certificate '%s' in the quote (SHA-256 %s) is not the "
+                     "trusted Intel SGX Root CA (SHA-256 %s)",
+                     cn, got_hex, want_hex);
 }
 
 static int ca_kind(X509 *ca, enum keep_pck_ca *kind, struct keep_error *err)
