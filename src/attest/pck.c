@@ -395,7 +395,8 @@ static int verify_parsed_chain(STACK_OF(X509) * chain, X509 *intel_root, X509_CR
     int n = sk_X509_num(chain);
     enum keep_pck_ca kind = KEEP_PCK_CA_PLATFORM;
     int rc;
-    /* [TDX] A.3.6 / [SGX] A.4: type 5 holds PCK || Platform/Processor CA || Root CA. */
+    /* [SGX] "QE Certification Data" / [TDX] "Certification Data": type 5 holds PCK ||
+     * Platform/Processor CA || Root CA. */
     if (n < 2 || n > 3)
         return keep_fail(err, KEEP_E_QUOTE_PCK_CHAIN_SHAPE,
                          "PCK chain holds %d certificates; must be PCK, CA and optionally the "

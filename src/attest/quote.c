@@ -25,7 +25,7 @@ const uint8_t keep_quote_intel_qe_vendor_id[16] = {0x93, 0x9a, 0x72, 0x33, 0xf7,
 
 /* ---- Parsing ------------------------------------------------------------ */
 
-/* [SGX] A.3 Quote Header; [TDX] A.3.1 (v4) and A.4 (v5) use the same 48 bytes. */
+/* [SGX] "Quote Header"; [TDX] "Quote Header" (v4 and v5) use the same 48 bytes. */
 static int parse_header(struct keep_cursor *c, struct keep_quote_header *h, struct keep_error *err)
 {
     int rc;
@@ -41,17 +41,18 @@ static int parse_header(struct keep_cursor *c, struct keep_quote_header *h, stru
         return keep_fail(err, KEEP_E_QUOTE_VERSION,
                          "header.version is %u; quote versions 3 (SGX), 4 and 5 are supported",
                          h->version);
-    /* [SGX] A.3 and [TDX] A.3.1: 2 = ECDSA-256-with-P-256 (3, P-384, is never issued). */
+    /* [SGX] and [TDX] "Quote Header": 2 = ECDSA-256-with-P-256 (3, P-384, is never issued). */
     if (h->att_key_type != KEEP_QUOTE_KEY_ECDSA_P256)
         return keep_fail(err, KEEP_E_QUOTE_KEY_TYPE,
                          "header.att_key_type is %u; only 2 (ECDSA-256-with-P-256) is supported",
                          h->att_key_type);
-    /* [SGX] A.3: the v3 field is reserved (zero), which is the SGX TEE type of v4/v5. */
+    /* [SGX] "Quote Header": the v3 field is reserved (zero), which is the SGX TEE type of v4/v5. */
     if (h->tee_type != KEEP_QUOTE_TEE_SGX && h->tee_type != KEEP_QUOTE_TEE_TDX)
         return keep_fail(err, KEEP_E_QUOTE_TEE_TYPE,
                          "header.tee_type is 0x%08x; must be 0x00000000 (SGX) or 0x00000081 (TDX)",
                          h->tee_type);
-    /* [TDX] A.3: TDX quotes start at version 4; version 3 is SGX only ([SGX] A.3). */
+    /* [TDX] "Quote Header": TDX quotes start at version 4; version 3 is SGX only ([SGX] "Quote
+     * Header"). */
     if (h->version == 3 && h->tee_type != KEEP_QUOTE_TEE_SGX)
         return keep_fail(err, KEEP_E_QUOTE_VERSION,
                          "header.version is 3 with header.tee_type 0x%08x (TDX); TDX quotes "
@@ -67,7 +68,7 @@ static int reserved(struct keep_cursor *c, const char *field, size_t size, struc
 }
 
 /*
- * [SGX] A.4 Enclave Report Body (Intel SDM Vol. 3D, 38.15 REPORT), 384 bytes.
+ * [SGX] "Enclave Report Body" (Intel SDM Vol. 3D, 38.15 REPORT), 384 bytes.
  * `who` is "body" or "qe_report" so messages name the right structure.
  */
 static int parse_sgx_body(struct keep_cursor *c, const char *who, struct keep_sgx_report_body *b,
@@ -109,7 +110,7 @@ static int parse_sgx_body(struct keep_cursor *c, const char *who, struct keep_sg
     return KEEP_OK;
 }
 
-/* [TDX] A.3.2 TD Quote Body (584 bytes); v1.5 appends two fields (A.4.2). */
+/* [TDX] "TD Quote Body" (584 bytes); "TD Quote Body v1.5" appends two fields. */
 static int parse_td_body(struct keep_cursor *c, bool v15, struct keep_td_report_body *b,
                          struct keep_error *err)
 {
@@ -164,7 +165,8 @@ static int sized_end(const struct keep_cursor *sub, const char *field, struct ke
                      field, sub->size, keep_cursor_offset(sub), keep_cursor_remaining(sub));
 }
 
-/* Certification Data: u16 type, u32 size, data ([SGX] A.4, [TDX] A.3.4). */
+/* Certification Data: u16 type, u32 size, data ([SGX] "QE Certification Data", [TDX] "Certification
+ * Data"). */
 static int parse_cert_header(struct keep_cursor *c, const char *what, uint16_t want, uint16_t *type,
                              struct keep_cursor *data, struct keep_error *err)
 {
@@ -187,8 +189,8 @@ static int parse_cert_header(struct keep_cursor *c, const char *what, uint16_t w
 
 /*
  * QE Report, its signature and the QE authentication data, then the PCK
- * chain: [SGX] A.4 ECDSA Quote Signature Data (after the two keys) and
- * [TDX] A.3.5 QE Report Certification Data use the same sequence.
+ * chain: [SGX] "ECDSA Quote Signature Data" (after the two keys) and
+ * [TDX] "QE Report Certification Data" use the same sequence.
  */
 static int parse_qe_part(struct keep_cursor *c, const char *what, struct keep_quote *q,
                          struct keep_error *err)
@@ -220,8 +222,8 @@ static int parse_qe_part(struct keep_cursor *c, const char *what, struct keep_qu
 }
 
 /*
- * Quote Signature Data: [SGX] A.4 (v3: signature, key, QE report part,
- * type 5) or [TDX] A.3.3 (v4/v5: signature, key, type 6 holding the QE
+ * Quote Signature Data: [SGX] "ECDSA Quote Signature Data" (v3: signature, key, QE report part,
+ * type 5) or [TDX] "Quote Signature Data" (v4/v5: signature, key, type 6 holding the QE
  * report part). The whole of `sig` must be used.
  */
 static int parse_sig_data(struct keep_cursor *sig, struct keep_quote *q, struct keep_error *err)
@@ -248,7 +250,7 @@ static int parse_sig_data(struct keep_cursor *sig, struct keep_quote *q, struct 
     return sized_end(sig, "signature_data_len", err);
 }
 
-/* The body kind of a v3/v4 quote follows from the TEE type ([TDX] A.3). */
+/* The body kind of a v3/v4 quote follows from the TEE type ([TDX] "Quote Header", TEE type). */
 static enum keep_quote_body_kind body_kind_from_tee(const struct keep_quote_header *h)
 {
     return h->tee_type == KEEP_QUOTE_TEE_TDX ? KEEP_QUOTE_BODY_KIND_TD10 : KEEP_QUOTE_BODY_KIND_SGX;
@@ -267,7 +269,7 @@ static size_t body_size_of(enum keep_quote_body_kind kind)
     return 0;
 }
 
-/* [TDX] A.4.1 Quote Body Descriptor (v5): u16 type, u32 size. */
+/* [TDX] "Quote Body Descriptor" (v5): u16 type, u32 size. */
 static int parse_body_descriptor(struct keep_cursor *c, const struct keep_quote_header *h,
                                  enum keep_quote_body_kind *kind, struct keep_error *err)
 {
@@ -323,7 +325,8 @@ int keep_quote_parse_ex(const uint8_t *buf, size_t size, unsigned flags, struct 
         q->body_kind = body_kind_from_tee(&q->header);
     if (rc || (rc = parse_body(&c, q, err)))
         return rc;
-    /* The quote signature covers everything read so far ([SGX] A.4, [TDX] A.3.3). */
+    /* The quote signature covers everything read so far ([SGX] and [TDX] "Quote Signature Data").
+     */
     q->signed_data = buf;
     q->signed_size = keep_cursor_offset(&c);
     if ((rc = keep_cursor_u32(&c, "signature_data_len", &q->sig_data_size, err)) ||
@@ -431,7 +434,8 @@ int keep_quote_p256_verify(const uint8_t key_xy[64], const uint8_t sig_rs[64], c
 }
 
 /*
- * [SGX] A.4 / [TDX] A.3.5: QE report_data[0..32) = SHA-256(attestation key
+ * [SGX] "ECDSA Quote Signature Data" / [TDX] "QE Report Certification Data": QE report_data[0..32)
+ * = SHA-256(attestation key
  * || QE authentication data), report_data[32..64) = 0. This binds the key
  * that signs the quote to the QE that the PCK vouches for.
  */
@@ -474,7 +478,7 @@ int keep_quote_verify(const struct keep_quote *q, const struct keep_quote_verify
     if (!q || !opts || !opts->intel_root || !q->signed_data)
         return keep_fail(err, KEEP_E_USAGE,
                          "keep_quote_verify: a parsed quote and the Intel root are required");
-    /* [SGX] A.3: only Intel's QE is vouched for by the Intel PCK hierarchy. */
+    /* [SGX] "Quote Header": only Intel's QE is vouched for by the Intel PCK hierarchy. */
     if (memcmp(q->header.qe_vendor_id, keep_quote_intel_qe_vendor_id, 16) != 0) {
         char hex[33];
         keep_hex_encode(q->header.qe_vendor_id, 16, hex);
