@@ -452,6 +452,47 @@ int keep_pck_verify_chain(const uint8_t *pem, size_t pem_size, X509 *intel_root,
     return rc;
 }
 
+/* ---- Claims ---------------------------------------------------------------- */
+
+static void set_hex(json_t *o, const char *key, const uint8_t *data, size_t size)
+{
+    char buf[2 * 16 + 1];
+    keep_hex_encode(data, size, buf);
+    json_object_set_new(o, key, json_string(buf));
+}
+
+json_t *keep_pck_info_json(const struct keep_pck_info *info)
+{
+    static const char *const sgx_types[] = {"Standard", "Scalable", "ScalableWithIntegrity"};
+    json_t *o = json_object();
+    json_t *comps = json_array();
+    if (!o || !comps || !info) {
+        json_decref(o);
+        json_decref(comps);
+        return NULL;
+    }
+    json_object_set_new(o, "ca",
+                        json_string(info->ca == KEEP_PCK_CA_PROCESSOR ? "processor" : "platform"));
+    set_hex(o, "fmspc", info->fmspc, sizeof(info->fmspc));
+    set_hex(o, "pceid", info->pceid, sizeof(info->pceid));
+    set_hex(o, "cpusvn", info->cpusvn, sizeof(info->cpusvn));
+    json_object_set_new(o, "pcesvn", json_integer(info->pcesvn));
+    for (size_t i = 0; i < KEEP_ARRAY_LEN(info->cpusvn_components); i++)
+        json_array_append_new(comps, json_integer(info->cpusvn_components[i]));
+    json_object_set_new(o, "sgx_tcb_comp_svn", comps);
+    if (info->sgx_type < KEEP_ARRAY_LEN(sgx_types))
+        json_object_set_new(o, "sgx_type", json_string(sgx_types[info->sgx_type]));
+    if (info->has_platform_instance_id)
+        set_hex(o, "platform_instance_id", info->platform_instance_id,
+                sizeof(info->platform_instance_id));
+    if (info->has_configuration)
+        json_object_set_new(o, "configuration",
+                            json_pack("{sbsbsb}", "dynamic_platform", info->dynamic_platform,
+                                      "cached_keys", info->cached_keys, "smt_enabled",
+                                      info->smt_enabled));
+    return o;
+}
+
 /* ---- The shipped root ------------------------------------------------------ */
 
 #define INTEL_ROOT_FILE "intel/intel_sgx_root_ca.der"

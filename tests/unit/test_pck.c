@@ -75,6 +75,17 @@ static void extension_values(void)
        "Configuration: dynamic platform, no cached keys, SMT");
     is_int(info.pcesvn, 65535, "PCESVN 65535");
     is_int(info.cpusvn_components[15], 255, "component 16 SVN 255");
+
+    json_t *j = keep_pck_info_json(&info);
+    is_str(json_string_value(json_object_get(j, "fmspc")), "00a067110000", "JSON fmspc");
+    is_int(json_integer_value(json_object_get(j, "pcesvn")), 65535, "JSON pcesvn");
+    is_int(json_integer_value(json_array_get(json_object_get(j, "sgx_tcb_comp_svn"), 15)), 255,
+           "JSON sgx_tcb_comp_svn[15]");
+    is_str(json_string_value(json_object_get(j, "sgx_type")), "Scalable", "JSON sgx_type");
+    ok(json_is_true(json_object_get(json_object_get(j, "configuration"), "smt_enabled")),
+       "JSON configuration.smt_enabled");
+    ok(json_object_get(j, "ppid") == NULL, "JSON leaves the PPID out");
+    json_decref(j);
 }
 
 static void extension_missing(void)
