@@ -350,6 +350,12 @@ int keep_quote_parse(const uint8_t *buf, size_t size, struct keep_quote *q, stru
 
 /* ---- Signatures --------------------------------------------------------- */
 
+/*
+ * ECDSA P-256 through OpenSSL, not nettle: bench/bench_quote measured
+ * OpenSSL (x86-64 assembly P-256) at about 12,000 verifications/s and nettle
+ * at about 7,000/s on this machine (unlike P-384, where nettle wins).
+ */
+
 /* An EVP_PKEY for the P-256 public point x || y (uncompressed SEC1 0x04 || x || y). */
 static EVP_PKEY *p256_key(const uint8_t key_xy[64])
 {
