@@ -9,9 +9,10 @@
  *   }
  *
  * done_testing() returns 0 when every check passed, 1 otherwise. skip_all()
- * exits 77, which meson reports as SKIP: use it only when the hardware (or
- * the shared vectors, which a fresh clone lacks) a test needs is absent, and
- * say why.
+ * prints the TAP plan "1..0 # SKIP <why>", which meson reports as SKIP: use it
+ * only when the hardware (or the shared vectors, which a fresh clone lacks) a
+ * test needs is absent, and say why. (Under meson's TAP protocol the plan is
+ * what marks a skip; exit status 77 would be read as an error.)
  */
 #ifndef KEEP_TESTS_TAP_H
 #define KEEP_TESTS_TAP_H
@@ -68,7 +69,7 @@ __attribute__((noreturn, unused)) static void skip_all(const char *why)
 {
     printf("1..0 # SKIP %s\n", why);
     fprintf(stderr, "SKIP: %s\n", why);
-    exit(77);
+    exit(0);
 }
 
 __attribute__((unused)) static int done_testing(void)
