@@ -117,15 +117,23 @@ static int resolve_for_change(struct exec_call *c, int dirfd_arg, int path_arg, 
     return vol;
 }
 
+/*
+ * The kernel's O_LARGEFILE on x86-64 (glibc defines O_LARGEFILE as 0 there,
+ * musl passes 0100000 on every open).
+ */
+#define KERNEL_O_LARGEFILE 0100000
+
 /* Flags a guest may pass to open: no O_ASYNC (SIGIO would hit the host). */
-#define OPEN_FLAGS_ALLOWED                                                                         \
-    (O_ACCMODE | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_APPEND | O_NONBLOCK | O_DSYNC |         \
-     O_SYNC | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_LARGEFILE | O_NOATIME | O_DIRECT | O_PATH | \
-     __O_TMPFILE)
+#define OPEN_FLAGS_ALLOWED                                                                       \
+    (O_ACCMODE | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_APPEND | O_NONBLOCK | O_DSYNC |       \
+     O_SYNC | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | KERNEL_O_LARGEFILE | O_NOATIME | O_DIRECT | \
+     O_PATH | __O_TMPFILE)
 
 static bool open_changes(int flags)
 {
-    return (flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC | __O_TMPFILE));
+    /* __O_TMPFILE includes O_DIRECTORY's bit: test all of it. */
+    return (flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC)) ||
+           (flags & __O_TMPFILE) == __O_TMPFILE;
 }
 
 static int64_t open_common(struct exec_call *c, int dirfd_arg, int path_arg, uint64_t flags64,
