@@ -442,12 +442,16 @@ static void test_outcomes(struct keep_executor *x)
     ok(outcome.ended, "fault ends the Keep");
     is_int(outcome.exit_status, 128 + SIGSEGV, "page fault: 128 + SIGSEGV");
     is_str(outcome.reason,
-           "keep: workload killed by page fault (SIGSEGV) at rip 0x401234 address 0x0, error "
-           "code 0x4",
+           "keep: workload killed by page fault (#PF, SIGSEGV) at rip 0x401234 address 0x0, "
+           "error code 0x4",
            "page fault reason names the fault, rip, address and error code");
     CALL(x, KEEP_HC_FAULT, 6, 0, 0x401000, 0);
     is_int(outcome.exit_status, 128 + SIGILL, "invalid opcode: 128 + SIGILL");
-    ok(strstr(outcome.reason, "invalid opcode") != NULL, "reason: %s", outcome.reason);
+    ok(strstr(outcome.reason, "invalid opcode (#UD vector 6, SIGILL) at rip 0x401000") != NULL,
+       "reason: %s", outcome.reason);
+    CALL(x, KEEP_HC_FAULT, 13, 0x10, 0x401000, 0);
+    is_int(outcome.exit_status, 128 + SIGSEGV, "general protection: 128 + SIGSEGV");
+    ok(strstr(outcome.reason, "#GP") != NULL, "reason: %s", outcome.reason);
     CALL(x, KEEP_HC_FAULT, 0, 0, 0x401000, 0);
     is_int(outcome.exit_status, 128 + SIGFPE, "divide error: 128 + SIGFPE");
     CALL(x, KEEP_HC_VIOLATION, KEEP_NR_read, 4097, 4096, KEEP_VIOLATION_RESULT_TOO_BIG);
