@@ -34,6 +34,7 @@ struct nil_plan {
     bool new_mount_ns; /* volumes */
     bool new_net_ns;   /* no --listen / --connect: no network at all */
     const char *root;  /* empty directory the new root is mounted on */
+    char **envp;       /* cfg->env plus NULL, built before fork: the child does not allocate */
 };
 
 __attribute__((noreturn, format(printf, 3, 4))) static void
@@ -162,17 +163,7 @@ __attribute__((noreturn)) static void child(const struct nil_plan *p, uid_t uid,
             child_fail(p, KEEP_E_NIL_SPAWN, "limiting memory to %llu bytes: %s",
                        (unsigned long long)cfg->memory_size, strerror(errno));
     }
-    char *empty_env[1] = {NULL};
-    char **envp = cfg->env_count ? NULL : empty_env;
-    char **env_copy = NULL;
-    if (cfg->env_count) {
-        env_copy = calloc(cfg->env_count + 1, sizeof(char *));
-        if (!env_copy)
-            child_fail(p, KEEP_E_NOMEM, "out of memory for the environment");
-        memcpy(env_copy, cfg->env, cfg->env_count * sizeof(char *));
-        envp = env_copy;
-    }
-    syscall(SYS_execveat, p->program_fd, "", cfg->argv, envp, AT_EMPTY_PATH);
+    syscall(SYS_execveat, p->program_fd, "", cfg->argv, p->envp, AT_EMPTY_PATH);
     child_fail(p, KEEP_E_NIL_SPAWN, "cannot execute %s: %s", cfg->program, strerror(errno));
 }
 
@@ -257,6 +248,14 @@ int keep_nil_run(const struct keep_config *cfg, int *exit_status, struct keep_er
         }
         plan.root = root;
     }
+    plan.envp = calloc(cfg->env_count + 1, sizeof(char *));
+    if (!plan.envp) {
+        rc = keep_fail(err, KEEP_E_NOMEM, "out of memory for %zu environment strings",
+                       cfg->env_count);
+        goto out;
+    }
+    if (cfg->env_count)
+        memcpy(plan.envp, cfg->env, cfg->env_count * sizeof(char *));
     if (pipe2(pipefd, O_CLOEXEC) < 0) {
         rc = keep_fail(err, KEEP_E_NIL_SPAWN, "pipe: %s", strerror(errno));
         goto out;
@@ -294,6 +293,7 @@ out:
     if (pipefd[1] >= 0)
         close(pipefd[1]);
     close(plan.program_fd);
+    free(plan.envp);
     if (plan.root)
         rmdir(plan.root);
     return rc;
