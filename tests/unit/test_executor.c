@@ -404,6 +404,10 @@ static void test_batches(struct keep_executor *x)
     is_int(status(), -EINVAL, "nonzero reserved field: EINVAL");
     is_int(keep_executor_run_batch(x, chan, 16, &gmem, &outcome, &err), KEEP_E_EXEC_CHANNEL_SIZE,
            "a channel smaller than the header is a host error");
+    struct keep_guest_mem wrap = {.host = mem, .base = UINT64_MAX - 10, .size = MEM_SIZE};
+    header(1, KEEP_CHAN_PATH_DIRECT);
+    is_int(keep_executor_run_batch(x, chan, CHAN_SIZE, &wrap, &outcome, &err),
+           KEEP_E_EXEC_GUEST_MEM, "a guest memory range that wraps is a host error");
     still_healthy(x, "bad batch headers");
 
     /* Several items in one batch: a pipe written and read in one exit. */
