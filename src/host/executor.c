@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "attest/kvm_evidence.h"
@@ -50,6 +51,22 @@ void keep_exec_fd_release(struct keep_executor *x, int guest)
 }
 
 /* ---- new / free --------------------------------------------------------- */
+
+/*
+ * The guest may hold KEEP_CHAN_MAX_FDS fds beside the host's own (stdio,
+ * KVM, volume roots); the common soft limit of 1024 would make the host's
+ * calls fail first. Raise the soft limit toward the hard one; if that is
+ * refused the guest simply sees -EMFILE earlier.
+ */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    const rlim_t want = 2 * KEEP_CHAN_MAX_FDS + 256;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < want) {
+        rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
 
 int keep_executor_new(const struct keep_config *cfg, const uint8_t measurement[48],
                       struct keep_executor **out, struct keep_error *err)
@@ -95,6 +112,7 @@ int keep_executor_new(const struct keep_config *cfg, const uint8_t measurement[4
      * the host with SIGPIPE. The executor owns the process while it runs.
      */
     signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit();
     *out = x;
     return KEEP_OK;
 }

@@ -9,6 +9,8 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -611,6 +613,129 @@ static void test_fd_table(struct keep_executor *x)
     still_healthy(x, "filling the fd table");
 }
 
+static void test_more_calls(struct keep_executor *x)
+{
+    uint64_t ts = galloc(16), tv = galloc(16), tz = gput("\x11\x11\x11\x11\x11\x11\x11\x11", 8);
+    is_int(CALL(x, KEEP_NR_gettimeofday, tv, tz), 0, "gettimeofday");
+    uint64_t sec;
+    memcpy(&sec, host(tv), 8);
+    ok(sec > 1600000000u, "gettimeofday: a plausible time (%llu)", (unsigned long long)sec);
+    ok(host(tz)[0] == 0 && host(tz)[7] == 0, "gettimeofday: the timezone is UTC, zero-filled");
+    int64_t req[2] = {0, 1000};
+    is_int(CALL(x, KEEP_NR_nanosleep, gput(req, 16), 0), 0, "nanosleep 1 us");
+    int64_t bad[2] = {0, 1000000000};
+    is_int(CALL(x, KEEP_NR_nanosleep, gput(bad, 16), 0), -EINVAL, "nanosleep tv_nsec 1e9: EINVAL");
+    is_int(CALL(x, KEEP_NR_clock_nanosleep, CLOCK_MONOTONIC, 0, gput(req, 16), ts), 0,
+           "clock_nanosleep 1 us");
+    is_int(CALL(x, KEEP_NR_clock_nanosleep, CLOCK_MONOTONIC, 2, gput(req, 16), ts), -EINVAL,
+           "clock_nanosleep with unknown flags: EINVAL");
+
+    int64_t fd = open_path(x, "/data/rw.txt", O_RDWR | O_CREAT | O_TRUNC);
+    ok(fd >= 0, "create /data/rw.txt");
+    is_int(CALL(x, KEEP_NR_pwrite64, fd, gstr("0123456789"), 10, 0), 10, "pwrite64");
+    uint64_t a = galloc(4), b = galloc(6);
+    uint64_t iov[4] = {a, 4, b, 6};
+    is_int(CALL(x, KEEP_NR_readv, fd, gput(iov, 32), 2), 10, "readv into two buffers");
+    ok(memcmp(host(a), "0123", 4) == 0 && memcmp(host(b), "456789", 6) == 0,
+       "readv split the bytes 4 + 6");
+    uint64_t stx = galloc(KEEP_SIZEOF_STATX);
+    is_int(CALL(x, KEEP_NR_statx, fd, gstr(""), AT_EMPTY_PATH, 0x7ff, stx), 0,
+           "statx AT_EMPTY_PATH on an fd");
+    ok(((struct statx *)host(stx))->stx_size == 10, "statx: 10 bytes");
+    is_int(CALL(x, KEEP_NR_statx, (uint64_t)(int64_t)AT_FDCWD, gstr(""), AT_EMPTY_PATH, 0, stx),
+           -ENOENT, "statx AT_EMPTY_PATH on the cwd /: ENOENT");
+    is_int(CALL(x, KEEP_NR_statx, fd, gstr("x"), 0x80000000u, 0, stx), -EINVAL,
+           "statx with unknown flags: EINVAL");
+    uint64_t ws = galloc(8);
+    is_int(CALL(x, KEEP_NR_ioctl, fd, KEEP_IOCTL_TIOCGWINSZ, ws), -ENOTTY,
+           "TIOCGWINSZ on a regular file: ENOTTY from the kernel");
+    uint64_t nread = galloc(4);
+    CALL(x, KEEP_NR_lseek, fd, 4, SEEK_SET);
+    is_int(CALL(x, KEEP_NR_ioctl, fd, KEEP_IOCTL_FIONREAD, nread), 0, "FIONREAD on a file");
+    is_int(CALL(x, KEEP_NR_fcntl, fd, F_SETFL, O_NONBLOCK), 0, "F_SETFL O_NONBLOCK");
+    ok(CALL(x, KEEP_NR_fcntl, fd, F_GETFL, 0) & O_NONBLOCK, "F_GETFL shows O_NONBLOCK");
+    is_int(CALL(x, KEEP_NR_fcntl, fd, F_SETFL, O_ASYNC), 0, "F_SETFL O_ASYNC is dropped");
+    ok(!(CALL(x, KEEP_NR_fcntl, fd, F_GETFL, 0) & O_ASYNC), "... and O_ASYNC is not set");
+    is_int(CALL(x, KEEP_NR_lseek, fd, 0, 99), -EINVAL, "lseek whence 99: EINVAL");
+    CALL(x, KEEP_NR_close, fd);
+    is_int(CALL(x, KEEP_NR_unlinkat, (uint64_t)(int64_t)AT_FDCWD, gstr("/data/rw.txt"), 0x4000),
+           -EINVAL, "unlinkat with unknown flags: EINVAL");
+    is_int(CALL(x, KEEP_NR_renameat2, (uint64_t)(int64_t)AT_FDCWD, gstr("/data/rw.txt"),
+                (uint64_t)(int64_t)AT_FDCWD, gstr("/data/x"), 4 /* RENAME_WHITEOUT */),
+           -EINVAL, "renameat2 RENAME_WHITEOUT refused");
+    is_int(CALL(x, KEEP_NR_unlink, gstr("/data/rw.txt")), 0, "unlink it");
+
+    /* ppoll on a pipe: not readable, then readable. */
+    uint64_t fds = galloc(8);
+    CALL(x, KEEP_NR_pipe, fds);
+    int32_t p[2];
+    memcpy(p, host(fds), 8);
+    int32_t pf[2] = {p[0], POLLIN};
+    uint64_t gpf = gput(pf, 8);
+    int64_t zero[2] = {0, 0};
+    is_int(CALL(x, KEEP_NR_ppoll, gpf, 1, gput(zero, 16), 0, 8), 0, "ppoll: empty pipe not ready");
+    CALL(x, KEEP_NR_write, (uint64_t)p[1], gstr("!"), 1);
+    is_int(CALL(x, KEEP_NR_ppoll, gpf, 1, gput(zero, 16), 0, 8), 1, "ppoll: readable after write");
+    uint16_t rev;
+    memcpy(&rev, host(gpf) + 6, 2);
+    ok(rev & POLLIN, "ppoll: revents has POLLIN");
+    CALL(x, KEEP_NR_close, (uint64_t)p[0]);
+    is_int(CALL(x, KEEP_NR_write, (uint64_t)p[1], gstr("!"), 1), -EPIPE,
+           "write to a pipe with no reader: EPIPE, and the host survives (SIGPIPE ignored)");
+    CALL(x, KEEP_NR_close, (uint64_t)p[1]);
+    still_healthy(x, "the other call families");
+}
+
+/* A guest that rewrites the channel while the host reads it (another vCPU, say). */
+static atomic_bool racing;
+
+static void *rewrite_channel(void *arg)
+{
+    volatile struct keep_chan_header *h = (volatile struct keep_chan_header *)chan;
+    volatile struct keep_chan_item *it =
+        (volatile struct keep_chan_item *)(chan + KEEP_CHAN_ITEMS_OFFSET);
+    uint64_t good = *(const uint64_t *)arg;
+    for (unsigned i = 0; atomic_load(&racing); i++) {
+        h->item_count = (i & 1) ? 1 : 0xffffffffu;
+        it->args[1] = (i & 2) ? good : UINT64_MAX - 2;
+        it->args[2] = (i & 4) ? 4 : UINT64_MAX;
+        h->data_size = (i & 8) ? 0 : UINT64_MAX;
+    }
+    return NULL;
+}
+
+static void test_race(struct keep_executor *x)
+{
+    uint64_t fds = galloc(8);
+    CALL(x, KEEP_NR_pipe2, fds, O_NONBLOCK);
+    int32_t p[2];
+    memcpy(p, host(fds), 8);
+    uint64_t good = gstr("race");
+    header(1, KEEP_CHAN_PATH_DIRECT);
+    *item(0) = (struct keep_chan_item){KEEP_NR_write, {(uint64_t)p[1], good, 4}, 0};
+    pthread_t t;
+    atomic_store(&racing, true);
+    pthread_create(&t, NULL, rewrite_channel, &good);
+    struct keep_error err;
+    int bad = 0;
+    for (int i = 0; i < 20000; i++) {
+        item(0)->result = 0x5555;
+        if (keep_executor_run_batch(x, chan, CHAN_SIZE, &gmem, &outcome, &err) != KEEP_OK)
+            bad++;
+        int64_t st = status(), r = item(0)->result;
+        if (st != 0 && st != -E2BIG)
+            bad++;
+        if (st == 0 && r != 4 && r != -EFAULT && r != -EAGAIN)
+            bad++;
+    }
+    atomic_store(&racing, false);
+    pthread_join(t, NULL);
+    is_int(bad, 0, "20000 batches rewritten while the host ran them: every answer is a valid one");
+    CALL(x, KEEP_NR_close, (uint64_t)p[0]);
+    CALL(x, KEEP_NR_close, (uint64_t)p[1]);
+    still_healthy(x, "a guest racing the host on the channel");
+}
+
 static void test_hostile_host(const struct keep_config *base)
 {
     struct keep_config cfg = *base;
@@ -720,6 +845,8 @@ int main(void)
     test_evidence(x);
     test_sockets(x, lport, (uint16_t)(lport + 2));
     test_fd_table(x);
+    test_more_calls(x);
+    test_race(x);
     keep_executor_free(x);
     test_hostile_host(&cfg);
     test_bounce(&cfg);
