@@ -88,6 +88,11 @@ int main(void)
                 rules_ok = false;
         }
     }
+    bool below_limit = true;
+    for (size_t i = 0; i < KEEP_CHAN_CALL_COUNT; i++)
+        if (keep_chan_calls[i].nr >= KEEP_CHAN_NR_LIMIT && keep_chan_calls[i].nr < KEEP_HC_BASE)
+            below_limit = false;
+    ok(below_limit, "every Linux call number is below KEEP_CHAN_NR_LIMIT");
     ok(sorted, "the call table is sorted by number and keep_chan_find_call finds each");
     ok(names_ok, "every call has a name");
     ok(rules_ok, "every length rule names a real argument, every buffer a direction");

@@ -663,6 +663,36 @@ static void test_more_calls(struct keep_executor *x)
     is_int(CALL(x, KEEP_NR_renameat2, (uint64_t)(int64_t)AT_FDCWD, gstr("/data/rw.txt"),
                 (uint64_t)(int64_t)AT_FDCWD, gstr("/data/x"), 4 /* RENAME_WHITEOUT */),
            -EINVAL, "renameat2 RENAME_WHITEOUT refused");
+    fd = open_path(x, "/data/rw.txt", O_RDWR);
+    is_int(CALL(x, KEEP_NR_ftruncate, fd, 3), 0, "ftruncate to 3 bytes");
+    is_int(CALL(x, KEEP_NR_fsync, fd), 0, "fsync");
+    is_int(CALL(x, KEEP_NR_fdatasync, fd), 0, "fdatasync");
+    uint64_t st = galloc(KEEP_SIZEOF_STAT);
+    CALL(x, KEEP_NR_fstat, fd, st);
+    ok(((struct stat *)host(st))->st_size == 3, "the file is 3 bytes now");
+    CALL(x, KEEP_NR_close, fd);
+    fd = open_path(x, "/ro/readme", O_RDONLY);
+    ok(CALL(x, KEEP_NR_ftruncate, fd, 0) < 0, "ftruncate of a file in a ro volume fails");
+    CALL(x, KEEP_NR_close, fd);
+    is_int(CALL(x, KEEP_NR_access, gstr("/data/rw.txt"), R_OK | W_OK), 0, "access R_OK|W_OK");
+    is_int(CALL(x, KEEP_NR_access, gstr("/ro/readme"), R_OK), 0, "access R_OK in a ro volume");
+    is_int(CALL(x, KEEP_NR_access, gstr("/ro/readme"), W_OK), -EROFS,
+           "access W_OK in a ro volume: EROFS");
+    is_int(CALL(x, KEEP_NR_access, gstr("/ro/missing"), W_OK), -ENOENT,
+           "access of a missing file in a ro volume: ENOENT first");
+    is_int(CALL(x, KEEP_NR_access, gstr("/etc/passwd"), R_OK), -ENOENT,
+           "access outside the volumes: ENOENT");
+    is_int(CALL(x, KEEP_NR_faccessat2, (uint64_t)(int64_t)AT_FDCWD, gstr("/data/escape"), R_OK, 0),
+           -EXDEV, "faccessat2 through an escaping symlink: EXDEV");
+    is_int(CALL(x, KEEP_NR_faccessat, (uint64_t)(int64_t)AT_FDCWD, gstr("/data/rw.txt"), 8),
+           -EINVAL, "faccessat with an unknown mode bit: EINVAL");
+    uint64_t cwd = galloc(8);
+    is_int(CALL(x, KEEP_NR_getcwd, cwd, 8), 2, "getcwd returns 2 (\"/\" and its NUL)");
+    ok(strcmp((const char *)host(cwd), "/") == 0, "getcwd: /");
+    is_int(CALL(x, KEEP_NR_getcwd, cwd, 1), -ERANGE, "getcwd into 1 byte: ERANGE");
+    is_int(CALL(x, KEEP_NR_mkdir, gstr("/data/dd"), 0700), 0, "mkdir /data/dd");
+    is_int(CALL(x, KEEP_NR_rmdir, gstr("/data/dd")), 0, "rmdir /data/dd");
+    is_int(CALL(x, KEEP_NR_rmdir, gstr("/ro")), -EROFS, "rmdir of a ro volume root: EROFS");
     is_int(CALL(x, KEEP_NR_unlink, gstr("/data/rw.txt")), 0, "unlink it");
 
     /* ppoll on a pipe: not readable, then readable. */
@@ -684,6 +714,22 @@ static void test_more_calls(struct keep_executor *x)
            "write to a pipe with no reader: EPIPE, and the host survives (SIGPIPE ignored)");
     CALL(x, KEEP_NR_close, (uint64_t)p[1]);
     still_healthy(x, "the other call families");
+}
+
+/* Every call the shared table lists has a host handler: none answers ENOSYS. */
+static void test_table_has_handlers(struct keep_executor *x)
+{
+    int missing = 0;
+    for (size_t i = 0; i < KEEP_CHAN_CALL_COUNT; i++) {
+        /* fd 999 is never open and address 999 is outside memory: nothing can block. */
+        int64_t r = CALL(x, keep_chan_calls[i].nr, 999, 0, 0, 0, 0, 0);
+        if (r == -ENOSYS) {
+            diag("%s (%u) has no handler", keep_chan_calls[i].name, keep_chan_calls[i].nr);
+            missing++;
+        }
+    }
+    is_int(missing, 0, "all %zu calls in keep_chan_calls[] have a host handler",
+           (size_t)KEEP_CHAN_CALL_COUNT);
 }
 
 /* A guest that rewrites the channel while the host reads it (another vCPU, say). */
@@ -847,6 +893,7 @@ int main(void)
     test_fd_table(x);
     test_more_calls(x);
     test_race(x);
+    test_table_has_handlers(x);
     keep_executor_free(x);
     test_hostile_host(&cfg);
     test_bounce(&cfg);
