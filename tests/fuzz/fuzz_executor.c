@@ -12,6 +12,9 @@
  * the fuzzer (sleeps dropped, fds non-blocking, zero poll timeouts) and
  * gives it a read-only volume, /dev/null stdio and no socket rules. ASan and
  * UBSan catch any out-of-bounds access, the checks below any wrong outcome.
+ *
+ * The same input is also given to the "kvm" evidence parser, and evidence the
+ * executor builds for the batch must parse back.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -21,6 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "attest/kvm_evidence.h"
 #include "common/channel.h"
 #include "host/exec_internal.h"
 #include "host/executor.h"
@@ -130,6 +134,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         make_volume();
         ready = true;
     }
+    struct keep_kvm_evidence ev;
+    struct keep_error perr;
+    if (keep_kvm_evidence_parse(data, size, &ev, &perr) == KEEP_OK &&
+        size != KEEP_KVM_EVIDENCE_SIZE)
+        abort(); /* only exactly 136 bytes can be evidence */
     if (size == 0)
         return 0;
     uint8_t mode = data[0];
