@@ -179,6 +179,26 @@ static bool namespaces_work(int flags)
     return WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }
 
+/*
+ * Settle how the child gets the namespaces the plan asks for: as root with
+ * CAP_SYS_ADMIN directly, otherwise inside a new user namespace. False when
+ * neither works.
+ */
+static bool choose_namespaces(struct nil_plan *p)
+{
+    int flags = (p->new_mount_ns ? CLONE_NEWNS : 0) | (p->new_net_ns ? CLONE_NEWNET : 0);
+    p->new_user_ns = false;
+    if (!flags)
+        return true;
+    if (geteuid() == 0 && namespaces_work(flags))
+        return true;
+    p->new_user_ns = true;
+    if (namespaces_work(CLONE_NEWUSER | flags))
+        return true;
+    p->new_user_ns = false;
+    return false;
+}
+
 static void warn_limits(const struct keep_config *cfg, bool net_isolated)
 {
     keep_log(KEEP_LOG_WARN,
@@ -222,18 +242,18 @@ int keep_nil_run(const struct keep_config *cfg, int *exit_status, struct keep_er
     int pipefd[2] = {-1, -1};
     int rc = KEEP_OK;
 
-    plan.new_user_ns = geteuid() != 0;
     plan.new_mount_ns = cfg->volume_count > 0;
     plan.new_net_ns = cfg->listen_count == 0 && cfg->connect_count == 0;
-    int user = plan.new_user_ns ? CLONE_NEWUSER : 0;
-    if (plan.new_mount_ns && !namespaces_work(user | CLONE_NEWNS))
+    /* The network namespace is a bonus: without it nil still runs, and says so. */
+    if (!choose_namespaces(&plan) && plan.new_net_ns) {
+        plan.new_net_ns = false;
+        choose_namespaces(&plan);
+    }
+    if (plan.new_mount_ns && !choose_namespaces(&plan))
         return keep_fail(err, KEEP_E_NIL_NAMESPACES,
                          "nil backend: --volume needs user and mount namespaces, which this "
                          "machine refuses (see /proc/sys/user/max_user_namespaces); run without "
                          "--volume or use the kvm backend");
-    if (plan.new_net_ns && !namespaces_work(user | CLONE_NEWNET))
-        plan.new_net_ns = false;
-    plan.new_user_ns = plan.new_user_ns && (plan.new_mount_ns || plan.new_net_ns);
     warn_limits(cfg, plan.new_net_ns);
 
     plan.program_fd = open(cfg->program, O_RDONLY | O_CLOEXEC);
