@@ -67,8 +67,7 @@ struct keep_elf {
  * Parse and check image (size bytes). out->image points into image, which
  * must outlive out.
  */
-int keep_elf_parse(const uint8_t *image, size_t size, struct keep_elf *out,
-                   struct keep_error *err);
+int keep_elf_parse(const uint8_t *image, size_t size, struct keep_elf *out, struct keep_error *err);
 
 /* Bytes of address space the PT_LOAD segments span, page aligned. */
 static inline uint64_t keep_elf_span(const struct keep_elf *elf)
