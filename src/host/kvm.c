@@ -414,6 +414,39 @@ static void copy_report(const struct vm *vm, struct keep_shim_report *r)
 
 enum step { STEP_CONTINUE, STEP_DONE };
 
+static void set_status(struct vm *vm, int64_t status)
+{
+    uint64_t v = (uint64_t)status;
+    memcpy(vm->mem + KEEP_GUEST_BOOT + offsetof(struct keep_shim_boot, report.status), &v, 8);
+}
+
+/*
+ * A privileged operation for the CPL3 shim (PVM). The request is guest data:
+ * PROTECT may only change workload pages, to present user pages or to not
+ * present; SET_FS takes a canonical user address. Bad requests get -EINVAL.
+ */
+static int handle_privileged(struct vm *vm, const struct keep_shim_report *r,
+                             struct keep_error *err)
+{
+    struct keep_error ignored;
+    struct kvm_sregs s;
+    if (ioctl(vm->vcpu_fd, KVM_GET_SREGS, &s) < 0)
+        return ioctl_fail("KVM_GET_SREGS", errno, NULL, err);
+    if (r->vector == KEEP_PRIV_SET_FS && r->addr < (1ull << 47)) {
+        s.fs.base = r->addr;
+    } else if (r->vector != KEEP_PRIV_PROTECT ||
+               keep_kvm_layout_protect(&vm->layout, vm->mem, r->addr, r->error_code,
+                                       (r->status & KEEP_PTE_P) != 0, r->status, &ignored)) {
+        set_status(vm, -22 /* EINVAL */);
+        return KEEP_OK;
+    }
+    /* For PROTECT, reloading the unchanged CR3 through KVM_SET_SREGS flushes the guest TLB. */
+    set_status(vm, 0);
+    if (ioctl(vm->vcpu_fd, KVM_SET_SREGS, &s) < 0)
+        return ioctl_fail("KVM_SET_SREGS", errno, NULL, err);
+    return KEEP_OK;
+}
+
 static int handle_port(struct vm *vm, uint32_t request, struct keep_executor *exec,
                        int *exit_status, enum step *step, struct keep_error *err)
 {
@@ -447,6 +480,9 @@ static int handle_port(struct vm *vm, uint32_t request, struct keep_executor *ex
     case KEEP_REQ_PANIC:
         return keep_fail(err, KEEP_E_KVM_SHIM_PANIC, "the shim stopped the Keep: %s %#llx",
                          r.message, (unsigned long long)r.addr);
+    case KEEP_REQ_PRIVILEGED:
+        *step = STEP_CONTINUE;
+        return handle_privileged(vm, &r, err);
     case KEEP_REQ_LOG:
         keep_log(KEEP_LOG_DEBUG, "shim: %s %llu", r.message, (unsigned long long)r.addr);
         *step = STEP_CONTINUE;

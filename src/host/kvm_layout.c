@@ -69,8 +69,7 @@ int keep_kvm_layout_place_shim(uint8_t *mem, const uint8_t *image, size_t image_
     bool ok = hdr->text_end > lo && hdr->text_end <= hdr->bss_end &&
               hdr->bss_end <= KEEP_GUEST_SHIM + KEEP_GUEST_SHIM_MAX && hdr->text_end % PAGE == 0 &&
               hdr->bss_end % PAGE == 0 && hdr->syscall_entry >= lo &&
-              hdr->syscall_entry < hdr->text_end && hdr->int80_entry >= lo &&
-              hdr->int80_entry < hdr->text_end;
+              hdr->syscall_entry < hdr->text_end;
     for (int v = 0; v < 32; v++)
         ok = ok && hdr->exception_entry[v] >= lo && hdr->exception_entry[v] < hdr->text_end;
     if (!ok || hi > hdr->bss_end)
@@ -156,14 +155,13 @@ static void build_idt(uint8_t *mem, const struct keep_shim_header *hdr)
         int dpl = (v == 3 || v == 4) ? 3 : 0;
         idt_gate(mem, v, hdr->exception_entry[v], dpl, 1);
     }
-    idt_gate(mem, 0x80, hdr->int80_entry, 3, 0);
 }
 
 static void build_tss(uint8_t *mem)
 {
     uint8_t *tss = mem + KEEP_GUEST_TSS;
     uint64_t stack0_top = KEEP_GUEST_STACK0 + KEEP_GUEST_STACK0_SIZE;
-    memcpy(tss + 4, &stack0_top, 8);  /* RSP0: stack for CPL3 -> CPL0 (int $0x80) */
+    memcpy(tss + 4, &stack0_top, 8);  /* RSP0: stack for CPL3 -> CPL0 */
     memcpy(tss + 36, &stack0_top, 8); /* IST1: exceptions, whatever the stack was */
     uint16_t iopb = KEEP_TSS_IOPB_OFFSET;
     memcpy(tss + 102, &iopb, 2);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Shim entry points: the image header, the SYSCALL entry (LSTAR), the CPU
- * exception stubs and the int $0x80 gate. docs/KEEP.md, "Entering the shim".
+ * exception stubs. docs/KEEP.md, "Entering the shim".
  *
  * SYSCALL lands here at CPL0 on hardware KVM, but at CPL3 under a software
  * hypervisor that cannot switch rings on SYSCALL (PVM). The stub reads the
@@ -19,7 +19,6 @@ keep_shim_header:
     .irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
     .quad exception_\n
     .endr
-    .quad int80_entry
     .quad __text_end
     .quad __bss_end
 
@@ -111,36 +110,5 @@ exception_common:
     call shim_exception
 2:  hlt
     jmp 2b
-
-/*
- * int $0x80, a DPL3 interrupt gate: the CPL3 shim asks for what needs CPL0
- * (page-table changes and their TLB flush, the FS base MSR). rax = op,
- * rdi/rsi/rdx = arguments, result in rax. Every other register is preserved.
- */
-    .globl int80_entry
-int80_entry:
-    pushq %rcx
-    pushq %rdx
-    pushq %rsi
-    pushq %rdi
-    pushq %r8
-    pushq %r9
-    pushq %r10
-    pushq %r11
-    movq %rdx, %rcx
-    movq %rsi, %rdx
-    movq %rdi, %rsi
-    movq %rax, %rdi
-    cld
-    call shim_gate
-    popq %r11
-    popq %r10
-    popq %r9
-    popq %r8
-    popq %rdi
-    popq %rsi
-    popq %rdx
-    popq %rcx
-    iretq
 
     .section .note.GNU-stack, "", @progbits

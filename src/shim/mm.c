@@ -4,7 +4,7 @@
  * hands out pages top-down from just below the stack guard, both inside the
  * --memory bytes the host gave (ENOMEM beyond). The host mapped all of it
  * user read-write no-execute, so allocation touches no page table: only
- * mprotect and munmap of re-protected pages go through the CPL0 gate.
+ * mprotect and munmap of re-protected pages are privileged operations.
  *
  * Anonymous memory must read as zero. Pages never handed out are zero
  * already (fresh host memory), so only reused pages are cleared, at the
@@ -83,7 +83,7 @@ long shim_brk(uint64_t addr)
 
 static void reset_protection(uint64_t start, uint64_t end)
 {
-    shim_privileged(KEEP_GATE_PROTECT, start, end - start, KEEP_PTE_P | KEEP_PTE_W | KEEP_PTE_NX);
+    shim_privileged(KEEP_PRIV_PROTECT, start, end - start, KEEP_PTE_P | KEEP_PTE_W | KEEP_PTE_NX);
 }
 
 /* Remove [start, end) from the area list, splitting areas it cuts. */
@@ -206,7 +206,7 @@ long shim_mprotect(uint64_t addr, uint64_t len, uint64_t prot)
     uint64_t pte = (prot & (PROT_READ | PROT_WRITE | PROT_EXEC)) ? KEEP_PTE_P : 0;
     pte |= (prot & PROT_WRITE) ? KEEP_PTE_W : 0;
     pte |= (prot & PROT_EXEC) ? 0 : KEEP_PTE_NX;
-    long rc = shim_privileged(KEEP_GATE_PROTECT, addr, size, pte);
+    long rc = shim_privileged(KEEP_PRIV_PROTECT, addr, size, pte);
     for (size_t i = 0; i < area_count; i++)
         if (areas[i].start < addr + size && addr < areas[i].end)
             areas[i].reprotected = true;

@@ -113,35 +113,33 @@ void shim_log(const char *what, uint64_t value)
     shim_port(KEEP_REQ_LOG);
 }
 
-long shim_privileged(uint64_t op, uint64_t a, uint64_t b, uint64_t c);
-long shim_gate(uint64_t op, uint64_t a, uint64_t b, uint64_t c);
-
-long shim_privileged(uint64_t op, uint64_t a, uint64_t b, uint64_t c)
-{
-    long ret;
-    if (shim_entry_cpl == 0)
-        return shim_gate(op, a, b, c);
-    __asm__ volatile("int $0x80" : "=a"(ret) : "a"(op), "D"(a), "S"(b), "d"(c) : "memory");
-    return ret;
-}
-
 /*
- * The int $0x80 gate, at CPL0. The workload can reach it too, so it checks
- * its arguments like a system call: only workload pages change, only to
- * present user pages or not present.
+ * At CPL0 (hardware KVM) the shim edits its page tables and MSRs itself; at
+ * CPL3 (PVM) it cannot, so it asks the host, which checks the request like
+ * any other (src/host/kvm.c, handle_privileged).
  */
-long shim_gate(uint64_t op, uint64_t a, uint64_t b, uint64_t c)
+long shim_privileged(uint64_t op, uint64_t addr, uint64_t size, uint64_t flags)
 {
-    if (op == KEEP_GATE_SET_FS) {
-        __asm__ volatile("wrmsr" : : "c"(0xc0000100u), "a"((uint32_t)a), "d"((uint32_t)(a >> 32)));
+    if (shim_entry_cpl != 0) {
+        BOOT->report.vector = op;
+        BOOT->report.addr = addr;
+        BOOT->report.error_code = size;
+        BOOT->report.status = flags;
+        shim_port(KEEP_REQ_PRIVILEGED);
+        return (long)BOOT->report.status;
+    }
+    if (op == KEEP_PRIV_SET_FS) {
+        __asm__ volatile("wrmsr"
+                         :
+                         : "c"(0xc0000100u), "a"((uint32_t)addr), "d"((uint32_t)(addr >> 32)));
         return 0;
     }
-    if (op != KEEP_GATE_PROTECT || (a | b) & 4095 || !shim_user_ok(a, b))
+    if (op != KEEP_PRIV_PROTECT || (addr | size) & 4095 || !shim_user_ok(addr, size))
         return -SHIM_EINVAL;
-    volatile uint64_t *pte = (volatile uint64_t *)BOOT->in.ptes + (a >> 12);
-    uint64_t keep = c & (KEEP_PTE_P | KEEP_PTE_W | KEEP_PTE_NX);
-    for (uint64_t p = a; p < a + b; p += 4096, pte++)
-        *pte = (keep & KEEP_PTE_P) ? p | keep | KEEP_PTE_U | KEEP_PTE_A : 0;
+    volatile uint64_t *pte = (volatile uint64_t *)BOOT->in.ptes + (addr >> 12);
+    uint64_t bits = flags & (KEEP_PTE_P | KEEP_PTE_W | KEEP_PTE_NX);
+    for (uint64_t p = addr; p < addr + size; p += 4096, pte++)
+        *pte = (bits & KEEP_PTE_P) ? p | bits | KEEP_PTE_U | KEEP_PTE_A : 0;
     uint64_t cr3;
     __asm__ volatile("mov %%cr3, %0; mov %0, %%cr3" : "=r"(cr3) : : "memory");
     return 0;
@@ -186,7 +184,7 @@ static long do_arch_prctl(uint64_t code, uint64_t addr)
         if (BOOT->in.have_fsgsbase)
             __asm__ volatile("wrfsbase %0" : : "r"(addr));
         else
-            shim_privileged(KEEP_GATE_SET_FS, addr, 0, 0);
+            shim_privileged(KEEP_PRIV_SET_FS, addr, 0, 0);
         return 0;
     }
     if (code == ARCH_GET_FS && BOOT->in.have_fsgsbase) {

@@ -58,8 +58,8 @@ long shim_mremap(uint64_t old, uint64_t old_len, uint64_t new_len, uint64_t flag
                  uint64_t new_addr);
 long shim_madvise(uint64_t addr, uint64_t len, uint64_t advice);
 
-/* Privileged operations: a direct call at CPL0, int $0x80 at CPL3. */
-long shim_privileged(uint64_t op, uint64_t a, uint64_t b, uint64_t c);
+/* Privileged operations (enum keep_priv_op): done directly at CPL0, by the host at CPL3. */
+long shim_privileged(uint64_t op, uint64_t addr, uint64_t size, uint64_t flags);
 
 /* Forwarding to the host through the channel (forward.c); returns the checked result. */
 long shim_forward(const struct shim_frame *f);

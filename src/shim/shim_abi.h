@@ -13,7 +13,7 @@
  *   0x0000_2000  IDT                     supervisor, read-only
  *   0x0000_3000  TSS + I/O bitmap        supervisor (3 pages)
  *   0x0000_6000  boot page               user read-write (host -> shim, shim -> host reports)
- *   0x0000_8000  CPL0 stack (32 KiB)     supervisor: exceptions, int $0x80
+ *   0x0000_8000  CPL0 stack (32 KiB)     supervisor: exceptions
  *   0x0001_0000  channel (64 KiB)        user read-write, shared with the host
  *   0x0002_0000  shim syscall stack      user read-write (128 KiB)
  *   0x0010_0000  shim image (<= 2 MiB)   text user read-exec, data user read-write
@@ -56,12 +56,13 @@
 #define KEEP_PORT 0x4b50u
 #ifndef __ASSEMBLER__
 enum keep_port_request {
-    KEEP_REQ_CHANNEL = 1, /* run the batch in the channel pages */
-    KEEP_REQ_EXIT = 2,    /* workload exited: boot.report.status */
-    KEEP_REQ_FAULT = 3,   /* CPU exception: boot.report.{vector,error_code,rip,addr,cs} */
-    KEEP_REQ_PANIC = 4,   /* shim refused a host result or hit a bug: boot.report.message */
-    KEEP_REQ_LOG = 5,     /* debug log line (with --log debug): boot.report.message */
-    KEEP_REQ_PROBE = 6,   /* first syscall: boot.report.status = CPL the stub ran at */
+    KEEP_REQ_CHANNEL = 1,    /* run the batch in the channel pages */
+    KEEP_REQ_EXIT = 2,       /* workload exited: boot.report.status */
+    KEEP_REQ_FAULT = 3,      /* CPU exception: boot.report.{vector,error_code,rip,addr,cs} */
+    KEEP_REQ_PANIC = 4,      /* shim refused a host result or hit a bug: boot.report.message */
+    KEEP_REQ_LOG = 5,        /* debug log line (with --log debug): boot.report.message */
+    KEEP_REQ_PROBE = 6,      /* first syscall: boot.report.status = CPL the stub ran at */
+    KEEP_REQ_PRIVILEGED = 7, /* CPL3 shim asks for a privileged operation (enum keep_priv_op) */
 };
 
 #endif
@@ -73,8 +74,7 @@ struct keep_shim_header {
     uint64_t magic;
     uint64_t syscall_entry; /* LSTAR */
     uint64_t exception_entry[32];
-    uint64_t int80_entry; /* DPL3 gate: privileged operations asked for by the CPL3 shim */
-    uint64_t text_end;    /* [0, text_end) read-exec; [text_end, bss_end) read-write */
+    uint64_t text_end; /* [0, text_end) read-exec; [text_end, bss_end) read-write */
     uint64_t bss_end;
 };
 
@@ -112,10 +112,16 @@ struct keep_shim_boot {
     struct keep_shim_report report;
 };
 
-/* Requests of the int $0x80 gate (rax), arguments in rdi, rsi, rdx. */
-enum keep_gate_op {
-    KEEP_GATE_PROTECT = 1, /* rdi start, rsi size (pages aligned), rdx KEEP_PTE_* bits */
-    KEEP_GATE_SET_FS = 2,  /* rdi: new FS base (when FSGSBASE is not usable at CPL3) */
+/*
+ * Privileged operations. At CPL0 the shim does them itself; at CPL3 (PVM)
+ * it asks the host with KEEP_REQ_PRIVILEGED: boot.report.{vector = op,
+ * addr, error_code = size, status = flags}, result in boot.report.status.
+ * (A DPL3 interrupt gate would be the hardware way; PVM answers every
+ * `int n` from CPL3 with #UD, measured.)
+ */
+enum keep_priv_op {
+    KEEP_PRIV_PROTECT = 1, /* addr start, size (page aligned), flags KEEP_PTE_P/W/NX */
+    KEEP_PRIV_SET_FS = 2,  /* addr: new FS base (CPUID has no FSGSBASE under PVM) */
 };
 
 #endif /* __ASSEMBLER__ */
