@@ -2,15 +2,12 @@
 /*
  * Backend-neutral `keep run`: check PROGRAM, measure, pick a backend, run.
  *
- * The ELF checks here are the early ones a user needs a clear line for
- * (not ELF, not x86-64, dynamic, too big). They read the file only through
- * the bounds-checked cursor: PROGRAM is the user's file, not yet trusted to
- * be well formed. The loader of each backend applies its own, complete
- * checks when it maps the segments.
+ * PROGRAM is checked with the ELF parser (src/host/elf.c) before any
+ * backend starts, so not-ELF, wrong architecture, dynamic linking and
+ * "too big for --memory" each get one precise line and exit status 126.
  */
 #include "host/run.h"
 
-#include <elf.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,6 +16,7 @@
 #include <sys/stat.h>
 
 #include "common/cursor.h"
+#include "host/elf.h"
 #include "host/platform.h"
 #if KEEP_HAVE_KVM_BACKEND
 #include "host/executor.h"
@@ -34,128 +32,11 @@
 #define KEEP_HAVE_SHIM 0
 #endif
 
-#define PAGE_4K 4096ull
-
 /* ---- PROGRAM checks ---------------------------------------------------- */
 
-struct elf_header {
-    uint16_t type, machine;
-    uint64_t phoff;
-    uint16_t phentsize, phnum;
-};
-
-/* ELF-64 Object File Format 1.5, section 3 (header) and figure 2 (e_ident). */
-static int read_elf_header(const char *path, struct keep_cursor *c, struct elf_header *h,
-                           struct keep_error *err)
+static bool is_elf_code(int code)
 {
-    const uint8_t *ident;
-    if (keep_cursor_remaining(c) < EI_NIDENT || memcmp(c->data, ELFMAG, SELFMAG) != 0)
-        return keep_fail(err, KEEP_E_RUN_NOT_ELF,
-                         "%s is not an ELF file (no \\x7fELF magic); keep runs static x86-64 "
-                         "Linux executables",
-                         path);
-    int rc = keep_cursor_view(c, "e_ident", &ident, EI_NIDENT, err);
-    if (rc)
-        return rc;
-    if (ident[EI_CLASS] != ELFCLASS64 || ident[EI_DATA] != ELFDATA2LSB)
-        return keep_fail(err, KEEP_E_RUN_NOT_X86_64,
-                         "%s is a %s %s-endian ELF file; keep runs 64-bit little-endian x86-64 "
-                         "executables",
-                         path, ident[EI_CLASS] == ELFCLASS32 ? "32-bit" : "non-64-bit",
-                         ident[EI_DATA] == ELFDATA2MSB ? "big" : "little");
-    uint32_t version;
-    uint64_t entry, shoff;
-    uint32_t flags;
-    uint16_t ehsize;
-    if ((rc = keep_cursor_u16(c, "e_type", &h->type, err)) ||
-        (rc = keep_cursor_u16(c, "e_machine", &h->machine, err)) ||
-        (rc = keep_cursor_u32(c, "e_version", &version, err)) ||
-        (rc = keep_cursor_u64(c, "e_entry", &entry, err)) ||
-        (rc = keep_cursor_u64(c, "e_phoff", &h->phoff, err)) ||
-        (rc = keep_cursor_u64(c, "e_shoff", &shoff, err)) ||
-        (rc = keep_cursor_u32(c, "e_flags", &flags, err)) ||
-        (rc = keep_cursor_u16(c, "e_ehsize", &ehsize, err)) ||
-        (rc = keep_cursor_u16(c, "e_phentsize", &h->phentsize, err)) ||
-        (rc = keep_cursor_u16(c, "e_phnum", &h->phnum, err)))
-        return keep_fail(err, KEEP_E_RUN_NOT_ELF, "%s: truncated ELF header: %s", path,
-                         err ? err->message : "");
-    if (h->machine != EM_X86_64)
-        return keep_fail(err, KEEP_E_RUN_NOT_X86_64,
-                         "%s is an ELF file for machine %u (e_machine); keep runs x86-64 (%u)",
-                         path, h->machine, EM_X86_64);
-    if (h->type != ET_EXEC && h->type != ET_DYN)
-        return keep_fail(err, KEEP_E_RUN_NOT_EXECUTABLE,
-                         "%s has e_type %u; keep runs executables (ET_EXEC, or static-pie "
-                         "ET_DYN)",
-                         path, h->type);
-    if (h->phentsize != sizeof(Elf64_Phdr) || h->phnum == 0)
-        return keep_fail(err, KEEP_E_RUN_NOT_EXECUTABLE,
-                         "%s has e_phentsize %u and e_phnum %u; an executable needs program "
-                         "headers of %zu bytes",
-                         path, h->phentsize, h->phnum, sizeof(Elf64_Phdr));
-    return KEEP_OK;
-}
-
-static int check_segments(const char *path, const uint8_t *data, size_t size,
-                          const struct elf_header *h, uint64_t memory_size,
-                          struct keep_program *prog, struct keep_error *err)
-{
-    struct keep_cursor c;
-    uint64_t table_size = (uint64_t)h->phnum * sizeof(Elf64_Phdr);
-    if (!keep_range_ok(h->phoff, table_size, size))
-        return keep_fail(err, KEEP_E_RUN_NOT_ELF,
-                         "%s: program headers at e_phoff %llu (%llu bytes) lie outside the "
-                         "%zu-byte file",
-                         path, (unsigned long long)h->phoff, (unsigned long long)table_size, size);
-    keep_cursor_init(&c, data + h->phoff, (size_t)table_size);
-    uint64_t lo = UINT64_MAX, hi = 0;
-    bool has_interp = false, has_load = false;
-    for (uint16_t i = 0; i < h->phnum; i++) {
-        uint32_t type, flags;
-        uint64_t offset, vaddr, paddr, filesz, memsz, align, end;
-        if (keep_cursor_u32(&c, "p_type", &type, err) ||
-            keep_cursor_u32(&c, "p_flags", &flags, err) ||
-            keep_cursor_u64(&c, "p_offset", &offset, err) ||
-            keep_cursor_u64(&c, "p_vaddr", &vaddr, err) ||
-            keep_cursor_u64(&c, "p_paddr", &paddr, err) ||
-            keep_cursor_u64(&c, "p_filesz", &filesz, err) ||
-            keep_cursor_u64(&c, "p_memsz", &memsz, err) ||
-            keep_cursor_u64(&c, "p_align", &align, err))
-            return KEEP_E_TRUNCATED;
-        if (type == PT_INTERP)
-            has_interp = true;
-        if (type != PT_LOAD)
-            continue;
-        has_load = true;
-        if (!keep_range_ok(offset, filesz, size) || filesz > memsz ||
-            keep_add_overflows(vaddr, memsz, &end))
-            return keep_fail(err, KEEP_E_RUN_NOT_EXECUTABLE,
-                             "%s: PT_LOAD segment %u (p_offset %llu, p_filesz %llu, p_memsz "
-                             "%llu) does not fit the file or the address space",
-                             path, i, (unsigned long long)offset, (unsigned long long)filesz,
-                             (unsigned long long)memsz);
-        if (vaddr < lo)
-            lo = vaddr;
-        if (end > hi)
-            hi = end;
-    }
-    /* A PT_INTERP names the dynamic loader: the program needs shared libraries. */
-    if (has_interp)
-        return keep_fail(err, KEEP_E_RUN_DYNAMIC,
-                         "%s is dynamically linked (it has PT_INTERP); a Keep runs only static "
-                         "executables: rebuild it with -static or -static-pie",
-                         path);
-    if (!has_load)
-        return keep_fail(err, KEEP_E_RUN_NOT_EXECUTABLE, "%s has no PT_LOAD segment", path);
-    uint64_t image = ((hi + PAGE_4K - 1) & ~(PAGE_4K - 1)) - (lo & ~(PAGE_4K - 1));
-    if (image >= memory_size)
-        return keep_fail(err, KEEP_E_RUN_TOO_BIG,
-                         "%s needs %llu bytes of memory for its segments; --memory is %llu "
-                         "bytes: raise --memory",
-                         path, (unsigned long long)image, (unsigned long long)memory_size);
-    prog->image_size = image;
-    prog->pie = h->type == ET_DYN;
-    return KEEP_OK;
+    return code > KEEP_E_KVM_BASE && code <= KEEP_E_ELF_ADDRESS;
 }
 
 int keep_program_load(const struct keep_config *cfg, struct keep_program *prog,
@@ -169,24 +50,29 @@ int keep_program_load(const struct keep_config *cfg, struct keep_program *prog,
         return keep_fail(err, KEEP_E_RUN_PROGRAM_MISSING, "%s: %s", cfg->program, strerror(errno));
     if (!S_ISREG(st.st_mode))
         return keep_fail(err, KEEP_E_RUN_PROGRAM_MISSING, "%s is not a regular file", cfg->program);
+    /* Refuse before reading: a file larger than --memory cannot fit in it. */
     if ((uint64_t)st.st_size >= cfg->memory_size)
-        return keep_fail(err, KEEP_E_RUN_TOO_BIG,
+        return keep_fail(err, KEEP_E_ELF_TOO_BIG,
                          "%s is %lld bytes, more than --memory (%llu bytes): raise --memory",
                          cfg->program, (long long)st.st_size, (unsigned long long)cfg->memory_size);
     int rc = keep_read_file(cfg->program, KEEP_MAX_PROGRAM_SIZE, &prog->data, &prog->size, err);
     if (rc)
         return keep_fail(err, KEEP_E_RUN_PROGRAM_MISSING, "%s", err ? err->message : "");
-    struct keep_cursor c;
-    struct elf_header h;
-    keep_cursor_init(&c, prog->data, prog->size);
-    rc = read_elf_header(cfg->program, &c, &h, err);
+    /*
+     * The early check needs no guest layout: the segments must span less
+     * than --memory. The backend's loader checks placement and the stack
+     * and heap reserve against its own layout.
+     */
+    rc = keep_elf_parse(prog->data, prog->size, &prog->elf, err);
     if (rc == KEEP_OK)
-        rc = check_segments(cfg->program, prog->data, prog->size, &h, cfg->memory_size, prog, err);
-    if (rc == KEEP_E_TRUNCATED)
-        rc = keep_fail(err, KEEP_E_RUN_NOT_ELF, "%s: truncated program header table", cfg->program);
-    if (rc)
+        rc = keep_elf_check_fits(&prog->elf, prog->elf.min_vaddr, cfg->memory_size, 0, err);
+    if (rc) {
+        char message[KEEP_ERROR_MESSAGE_SIZE];
+        snprintf(message, sizeof(message), "%s", err ? err->message : "");
         keep_program_free(prog);
-    return rc;
+        return keep_fail(err, rc, "%s: %s", cfg->program, message);
+    }
+    return KEEP_OK;
 }
 
 void keep_program_free(struct keep_program *prog)
@@ -355,13 +241,7 @@ int keep_run_exit_status(int code)
         return KEEP_RUN_EXIT_USAGE;
     case KEEP_E_RUN_PROGRAM_MISSING:
         return KEEP_RUN_EXIT_NOT_FOUND;
-    case KEEP_E_RUN_NOT_ELF:
-    case KEEP_E_RUN_NOT_X86_64:
-    case KEEP_E_RUN_DYNAMIC:
-    case KEEP_E_RUN_NOT_EXECUTABLE:
-    case KEEP_E_RUN_TOO_BIG:
-        return KEEP_RUN_EXIT_CANNOT_RUN;
     default:
-        return KEEP_RUN_EXIT_FAILED;
+        return is_elf_code(code) ? KEEP_RUN_EXIT_CANNOT_RUN : KEEP_RUN_EXIT_FAILED;
     }
 }

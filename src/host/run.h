@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "host/config.h"
+#include "host/elf.h"
 #include "host/measure.h"
 #include "keep/error.h"
 
@@ -38,15 +39,14 @@
 struct keep_program {
     uint8_t *data;
     size_t size;
-    uint64_t image_size; /* bytes spanned by its PT_LOAD segments, page rounded */
-    bool pie;            /* static-pie (ET_DYN without PT_INTERP) */
+    struct keep_elf elf; /* parsed and checked; points into data */
 };
 
 /*
- * Read cfg->program and check it: an ELF64 little-endian x86-64 ET_EXEC or
- * static-pie ET_DYN without PT_INTERP, whose loaded image fits in
- * cfg->memory_size. Fails with run.program_missing, run.not_elf,
- * run.not_x86_64, run.not_executable, run.dynamic or run.too_big.
+ * Read cfg->program and check it with keep_elf_parse(): a static or
+ * static-pie x86-64 ELF64 executable whose segments span less than
+ * cfg->memory_size. Fails with run.program_missing or an elf.* code, the
+ * message starting with the program's path.
  */
 int keep_program_load(const struct keep_config *cfg, struct keep_program *prog,
                       struct keep_error *err);
