@@ -109,6 +109,9 @@ static volatile sig_atomic_t stop_signal;
 static void on_stop_signal(int sig)
 {
     stop_signal = sig;
+#if KEEP_HAVE_KVM_BACKEND
+    keep_kvm_request_stop();
+#endif
 }
 
 bool keep_run_stop_requested(void)
@@ -188,7 +191,7 @@ static int run_on(enum keep_backend backend, const struct keep_config *cfg,
         struct keep_executor *exec = NULL;
         int rc = keep_executor_new(cfg, measurement, &exec, err);
         if (rc == KEEP_OK)
-            rc = keep_kvm_run(cfg, prog->data, prog->size, exec, exit_status, err);
+            rc = keep_kvm_run(cfg, &prog->elf, exec, exit_status, err);
         keep_executor_free(exec);
         return rc;
     }
@@ -201,6 +204,26 @@ static int run_on(enum keep_backend backend, const struct keep_config *cfg,
     (void)exit_status;
     return keep_fail(err, KEEP_E_RUN_BACKEND_UNAVAILABLE, "backend %d is not built in",
                      (int)backend);
+}
+
+/*
+ * A Keep stopped by Ctrl-C or SIGTERM ended the way the user asked: that is
+ * not a failure of keep, and the status is the shell's 128 + signal.
+ */
+static int stopped_by_signal(int rc, int *exit_status, struct keep_error *err)
+{
+    if (!keep_run_stop_requested())
+        return rc;
+    if (rc != KEEP_OK && rc != KEEP_E_RUN_INTERRUPTED
+#if KEEP_HAVE_KVM_BACKEND
+        && rc != KEEP_E_KVM_INTERRUPTED
+#endif
+    )
+        return rc;
+    keep_log(KEEP_LOG_INFO, "stopped by signal %d", keep_run_stop_signal());
+    keep_error_clear(err);
+    *exit_status = 128 + keep_run_stop_signal();
+    return KEEP_OK;
 }
 
 int keep_run(const struct keep_config *cfg, int *exit_status, struct keep_error *err)
@@ -223,6 +246,7 @@ int keep_run(const struct keep_config *cfg, int *exit_status, struct keep_error 
         install_stop_handlers(old);
         rc = run_on(backend, cfg, &prog, measurement, exit_status, err);
         restore_stop_handlers(old);
+        rc = stopped_by_signal(rc, exit_status, err);
     }
     keep_program_free(&prog);
     return rc;

@@ -20,8 +20,11 @@
 #include "host/measure.h"
 #include "keep/error.h"
 
-/* The backends this build contains (their sources land independently). */
-#if __has_include("host/kvm.h")
+/*
+ * The backends this build contains. The kvm backend needs the host-call
+ * executor beside it (exec_internal.h comes with executor.c).
+ */
+#if __has_include("host/kvm.h") && __has_include("host/exec_internal.h")
 #define KEEP_HAVE_KVM_BACKEND 1
 #else
 #define KEEP_HAVE_KVM_BACKEND 0
