@@ -59,9 +59,11 @@ out_has() { grep -Eq -- "$1" "$TMP/out"; }
 err_has() { grep -Eq -- "$1" "$TMP/err"; }
 err_lines() { wc -l <"$TMP/err"; }
 
+# Under protocol 'tap' meson reads the "1..0 # SKIP" plan; exit 77 would be
+# an ERROR there, so a skipped script exits 0.
 skip_all() {
   echo "1..0 # SKIP $1"
-  exit 77
+  exit 0
 }
 
 done_testing() {
