@@ -490,7 +490,7 @@ static int handle_port(struct vm *vm, uint32_t request, struct keep_executor *ex
     default:
         return keep_fail(err, KEEP_E_KVM_EXIT_UNEXPECTED,
                          "the guest wrote %#x to port %#x; requests are 1..%d", request, KEEP_PORT,
-                         KEEP_REQ_PROBE);
+                         KEEP_REQ_PRIVILEGED);
     }
 }
 

@@ -61,8 +61,7 @@ enum keep_port_request {
     KEEP_REQ_FAULT = 3,      /* CPU exception: boot.report.{vector,error_code,rip,addr,cs} */
     KEEP_REQ_PANIC = 4,      /* shim refused a host result or hit a bug: boot.report.message */
     KEEP_REQ_LOG = 5,        /* debug log line (with --log debug): boot.report.message */
-    KEEP_REQ_PROBE = 6,      /* first syscall: boot.report.status = CPL the stub ran at */
-    KEEP_REQ_PRIVILEGED = 7, /* CPL3 shim asks for a privileged operation (enum keep_priv_op) */
+    KEEP_REQ_PRIVILEGED = 6, /* CPL3 shim asks for a privileged operation (enum keep_priv_op) */
 };
 
 #endif
@@ -95,9 +94,9 @@ struct keep_shim_boot_in {
     uint64_t have_fsgsbase; /* CR4.FSGSBASE is set: wrfsbase works at CPL3 */
 };
 
-/* What the shim reports to the host with KEEP_REQ_EXIT/FAULT/PANIC/LOG. */
+/* What the shim reports to the host with KEEP_REQ_EXIT/FAULT/PANIC/LOG/PRIVILEGED. */
 struct keep_shim_report {
-    uint64_t status; /* exit status, or the CPL for KEEP_REQ_PROBE */
+    uint64_t status; /* exit status; operation flags and result for KEEP_REQ_PRIVILEGED */
     uint64_t vector;
     uint64_t error_code;
     uint64_t rip;
