@@ -86,6 +86,8 @@ struct keep_chan_item {
 #define KEEP_CHAN_EPOLL_MAX   1024u
 #define KEEP_CHAN_SOCKLEN_MAX 128u /* sizeof(struct sockaddr_storage) */
 #define KEEP_CHAN_OPTLEN_MAX  256u
+/* Guest fd numbers are 0..KEEP_CHAN_MAX_FDS-1; the host never returns a larger one. */
+#define KEEP_CHAN_MAX_FDS 1024u
 
 /* Sizes of the kernel structures that cross the channel (x86-64 Linux ABI). */
 #define KEEP_SIZEOF_STAT        144u /* struct stat */
