@@ -114,7 +114,7 @@ static bool args_in_workload(const struct keep_chan_call *c, const uint64_t *arg
             if (size != ~0ull && shim_user_ok(v, size)) {
                 const volatile uint64_t *iov = (const volatile uint64_t *)v;
                 for (uint64_t k = 0; k < size / 16; k++)
-                    if (!shim_user_ok(iov[2 * k], iov[2 * k + 1]))
+                    if (iov[2 * k + 1] != 0 && !shim_user_ok(iov[2 * k], iov[2 * k + 1]))
                         return false;
             }
             break;
@@ -129,7 +129,8 @@ static bool args_in_workload(const struct keep_chan_call *c, const uint64_t *arg
         default:
             size = buf_size(a, args);
         }
-        if (size == ~0ull || !shim_user_ok(v, size))
+        /* A zero-length buffer names no memory (Linux accepts read(fd, NULL, 0)). */
+        if (size == ~0ull || (size != 0 && !shim_user_ok(v, size)))
             return false;
     }
     return true;
@@ -240,7 +241,7 @@ static int64_t forward_bounce(const struct keep_chan_call *c, const uint64_t *in
 static int64_t bounce_chunked(const struct keep_chan_call *c, const uint64_t *args)
 {
     uint64_t done = 0, len = args[2];
-    if (!shim_user_ok(args[1], len))
+    if (len != 0 && !shim_user_ok(args[1], len))
         return -SHIM_EFAULT;
     while (done < len || len == 0) {
         uint64_t a[6] = {args[0], args[1] + done, len - done, args[3], args[4], args[5]};
@@ -302,7 +303,7 @@ static int64_t forward_bounce(const struct keep_chan_call *c, const uint64_t *in
         } else {
             size[i] = a->kind == KEEP_ARG_PATH ? path_size(in_args[i]) : buf_size(a, in_args);
         }
-        if (size[i] == ~0ull || !shim_user_ok(in_args[i], size[i]) ||
+        if (size[i] == ~0ull || (size[i] != 0 && !shim_user_ok(in_args[i], size[i])) ||
             size[i] > DATA_OFF + DATA_SIZE - next)
             return size[i] > DATA_SIZE ? -SHIM_EINVAL : -SHIM_EFAULT;
         args[i] = next;
