@@ -363,19 +363,20 @@ static const char *vector_name(uint64_t v)
 static int vector_signal(uint64_t v)
 {
     switch (v) {
-    case 0:
-    case 16:
-    case 19:
+    case 0:  /* #DE */
+    case 16: /* #MF */
+    case 19: /* #XM */
         return SIGFPE;
-    case 1:
-    case 3:
+    case 1: /* #DB */
+    case 3: /* #BP */
         return SIGTRAP;
-    case 6:
+    case 6: /* #UD */
         return SIGILL;
-    case 7:
-    case 17:
+    case 11: /* #NP */
+    case 12: /* #SS */
+    case 17: /* #AC */
         return SIGBUS;
-    default:
+    default: /* #PF, #GP, #OF, #BR, #TS, ... */
         return SIGSEGV;
     }
 }
