@@ -25,22 +25,25 @@
 
 #ifndef __ASSEMBLER__
 #include <stdint.h>
+#define KEEP_U64(x) x##ull
+#else
+#define KEEP_U64(x) x /* the assembler takes no C integer suffixes */
 #endif
 
-#define KEEP_GUEST_GDT             0x1000ull
-#define KEEP_GUEST_IDT             0x2000ull
-#define KEEP_GUEST_TSS             0x3000ull
-#define KEEP_GUEST_TSS_SIZE        0x3000ull
-#define KEEP_GUEST_BOOT            0x6000ull
-#define KEEP_GUEST_STACK0          0x8000ull
-#define KEEP_GUEST_STACK0_SIZE     0x8000ull
-#define KEEP_GUEST_CHANNEL         0x10000ull
-#define KEEP_GUEST_CHANNEL_SIZE    0x10000ull
-#define KEEP_GUEST_SHIM_STACK      0x20000ull
-#define KEEP_GUEST_SHIM_STACK_SIZE 0x20000ull
-#define KEEP_GUEST_SHIM            0x100000ull
-#define KEEP_GUEST_SHIM_MAX        0x200000ull
-#define KEEP_GUEST_WORKLOAD        0x400000ull
+#define KEEP_GUEST_GDT             KEEP_U64(0x1000)
+#define KEEP_GUEST_IDT             KEEP_U64(0x2000)
+#define KEEP_GUEST_TSS             KEEP_U64(0x3000)
+#define KEEP_GUEST_TSS_SIZE        KEEP_U64(0x3000)
+#define KEEP_GUEST_BOOT            KEEP_U64(0x6000)
+#define KEEP_GUEST_STACK0          KEEP_U64(0x8000)
+#define KEEP_GUEST_STACK0_SIZE     KEEP_U64(0x8000)
+#define KEEP_GUEST_CHANNEL         KEEP_U64(0x10000)
+#define KEEP_GUEST_CHANNEL_SIZE    KEEP_U64(0x10000)
+#define KEEP_GUEST_SHIM_STACK      KEEP_U64(0x20000)
+#define KEEP_GUEST_SHIM_STACK_SIZE KEEP_U64(0x20000)
+#define KEEP_GUEST_SHIM            KEEP_U64(0x100000)
+#define KEEP_GUEST_SHIM_MAX        KEEP_U64(0x200000)
+#define KEEP_GUEST_WORKLOAD        KEEP_U64(0x400000)
 
 /* GDT selectors. STAR puts SYSRET's CS/SS at USER_DATA-8+16 / +8 (AMD64 APM vol 2, 6.1.1). */
 #define KEEP_SEL_KCODE 0x08
@@ -67,7 +70,7 @@ enum keep_port_request {
 #endif
 
 /* The shim image begins with this header (src/shim/entry.S); offsets are from the image start. */
-#define KEEP_SHIM_MAGIC 0x4d4948535045454bull /* "KEEPSHIM" */
+#define KEEP_SHIM_MAGIC KEEP_U64(0x4d4948535045454b) /* "KEEPSHIM" */
 #ifndef __ASSEMBLER__
 struct keep_shim_header {
     uint64_t magic;
