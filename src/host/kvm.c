@@ -484,6 +484,9 @@ static int handle_port(struct vm *vm, uint32_t request, struct keep_executor *ex
     case KEEP_REQ_PRIVILEGED:
         *step = STEP_CONTINUE;
         return handle_privileged(vm, &r, err);
+    case KEEP_REQ_NOP:
+        *step = STEP_CONTINUE;
+        return KEEP_OK;
     case KEEP_REQ_LOG:
         keep_log(KEEP_LOG_DEBUG, "shim: %s %llu", r.message, (unsigned long long)r.addr);
         *step = STEP_CONTINUE;
@@ -491,7 +494,7 @@ static int handle_port(struct vm *vm, uint32_t request, struct keep_executor *ex
     default:
         return keep_fail(err, KEEP_E_KVM_EXIT_UNEXPECTED,
                          "the guest wrote %#x to port %#x; requests are 1..%d", request, KEEP_PORT,
-                         KEEP_REQ_PRIVILEGED);
+                         KEEP_REQ_NOP);
     }
 }
 

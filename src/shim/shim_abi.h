@@ -65,9 +65,17 @@ enum keep_port_request {
     KEEP_REQ_PANIC = 4,      /* shim refused a host result or hit a bug: boot.report.message */
     KEEP_REQ_LOG = 5,        /* debug log line (with --log debug): boot.report.message */
     KEEP_REQ_PRIVILEGED = 6, /* CPL3 shim asks for a privileged operation (enum keep_priv_op) */
+    KEEP_REQ_NOP = 7,        /* nothing: one bare exit (the benchmark floor of a forwarded call) */
 };
 
 #endif
+
+/*
+ * The workload-visible syscall number the shim answers with one bare
+ * KEEP_REQ_NOP exit and no channel work (KEEP_SYS_BASE + 2 in keep/keep.h's
+ * numbering): what a forwarded call costs at least (bench/bench_run.sh).
+ */
+#define KEEP_SHIM_SYS_NOP 0x4b4502
 
 /* The shim image begins with this header (src/shim/entry.S); offsets are from the image start. */
 #define KEEP_SHIM_MAGIC KEEP_U64(0x4d4948535045454b) /* "KEEPSHIM" */
