@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -205,9 +206,17 @@ struct vm {
 
 static void vm_close(struct vm *vm)
 {
+    /*
+     * keep_kvm_request_stop() may run in a signal handler on another thread:
+     * with signals blocked here, it sees either the live kvm_run or NULL.
+     */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
     current_run = NULL;
     if (vm->run && vm->run != MAP_FAILED)
         munmap(vm->run, (size_t)vcpu_mmap_size);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (vm->vcpu_fd >= 0)
         close(vm->vcpu_fd);
     if (vm->vm_fd >= 0)
