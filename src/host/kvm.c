@@ -207,8 +207,10 @@ struct vm {
 static void vm_close(struct vm *vm)
 {
     /*
-     * keep_kvm_request_stop() may run in a signal handler on another thread:
-     * with signals blocked here, it sees either the live kvm_run or NULL.
+     * keep_kvm_request_stop() runs in a signal handler: with signals blocked
+     * on this thread while kvm_run goes away, a handler here sees either the
+     * live mapping or NULL. (keep runs the vCPU on its only thread; a
+     * process that adds threads must block SIGINT/SIGTERM in them.)
      */
     sigset_t all, old;
     sigfillset(&all);
