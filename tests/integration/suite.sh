@@ -6,6 +6,19 @@
 
 kr() { "$KEEP" run --backend "$SUITE_BACKEND" --channel "$SUITE_CHANNEL" "$@"; }
 
+# Start keep in the background as the shell's direct child: $! is keep
+# itself, so a signal sent to it reaches keep and not a subshell. A
+# non-interactive shell starts background jobs with SIGINT ignored; keep
+# installs its own handler, so SIGINT still stops it. The timeout bounds a
+# hung Keep so the suite cannot hang.
+kr_bg() { # output-prefix args...
+  local prefix=$1
+  shift
+  rm -f "$prefix.out" "$prefix.err" # a stale file would answer the readiness poll
+  timeout -s KILL 60 "$KEEP" run --backend "$SUITE_BACKEND" --channel "$SUITE_CHANNEL" "$@" \
+    >"$prefix.out" 2>"$prefix.err" &
+}
+
 suite_hello() {
   local v
   for v in wl_hello wl_hello-pie wl_hello-musl; do
@@ -102,8 +115,7 @@ suite_faults() {
 suite_tcp_server() {
   local port
   port=$(free_port)
-  kr --listen "127.0.0.1:$port" "$WL/wl_echo_server" 127.0.0.1 "$port" 2 \
-    >"$TMP/srv.out" 2>"$TMP/srv.err" &
+  kr_bg "$TMP/srv" --listen "127.0.0.1:$port" "$WL/wl_echo_server" 127.0.0.1 "$port" 2
   local pid=$!
   local i
   for i in $(seq 1 100); do
@@ -135,20 +147,25 @@ suite_tcp_client() {
   local port refused
   port=$(free_port)
   refused=$(free_port)
+  rm -f "$TMP/pong.log" # a stale file would answer the readiness poll
   python3 - "$port" >"$TMP/pong.log" 2>&1 <<'PY' &
 import socket, sys
 s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.1", int(sys.argv[1])))
 s.listen(1)
+print("ready", flush=True)
 s.settimeout(30)
 c, _ = s.accept()
 if c.recv(5) == b"ping\n":
     c.sendall(b"pong\n")
 c.close()
 PY
-  local spid=$!
-  sleep 0.3
+  local spid=$! i
+  for i in $(seq 1 100); do
+    grep -q '^ready' "$TMP/pong.log" 2>/dev/null && break
+    sleep 0.05
+  done
   expect_status 0 "$P TCP client: allowed address answers, other address refused" \
     kr --connect "127.0.0.1:$port" "$WL/wl_tcp_client" 127.0.0.1 "$port" 127.0.0.1 "$refused"
   grep '^not ok' "$TMP/out" | sed 's/^/#   /' || true
@@ -171,7 +188,7 @@ suite_hostile_guest() {
 suite_ctrl_c() {
   local port
   port=$(free_port)
-  kr --listen "127.0.0.1:$port" "$WL/wl_echo_server" 127.0.0.1 "$port" >"$TMP/int.out" 2>&1 &
+  kr_bg "$TMP/int" --listen "127.0.0.1:$port" "$WL/wl_echo_server" 127.0.0.1 "$port"
   local pid=$! i
   for i in $(seq 1 100); do
     grep -q '^listening' "$TMP/int.out" 2>/dev/null && break
@@ -181,6 +198,7 @@ suite_ctrl_c() {
   local st=0
   wait $pid || st=$?
   check "$P SIGINT stops a blocked Keep with status 130 (got $st)" [ "$st" -eq 130 ]
+  check "$P   and says nothing alarming on stderr" bash -c "! grep -qi 'error' '$TMP/int.err'"
 }
 
 run_suite() { # backend channel
