@@ -16,6 +16,8 @@
 /* Reserved syscall numbers, far above Linux's own (equal to KEEP_HC_* in src/common/channel.h). */
 #define KEEP_SYS_BASE         0x4b4500
 #define KEEP_SYS_GET_EVIDENCE (KEEP_SYS_BASE + 1)
+/* Does nothing and returns 0; the shim answers it with one bare exit (benchmarks). */
+#define KEEP_SYS_NOP (KEEP_SYS_BASE + 2)
 
 /* Bytes of caller data bound into evidence (SEV-SNP REPORT_DATA, TDX REPORTDATA). */
 #define KEEP_REPORT_DATA_SIZE 64
@@ -48,6 +50,12 @@ static inline long keep_get_evidence(const uint8_t report_data[KEEP_REPORT_DATA_
                                      size_t size)
 {
     return keep_syscall3(KEEP_SYS_GET_EVIDENCE, (long)report_data, (long)buf, (long)size);
+}
+
+/* One round trip to the host and back, carrying nothing: 0 in a Keep, -ENOSYS outside. */
+static inline long keep_nop(void)
+{
+    return keep_syscall3(KEEP_SYS_NOP, 0, 0, 0);
 }
 
 #endif /* KEEP_KEEP_H */

@@ -196,6 +196,7 @@ enum keep_nr {
     KEEP_NR_pwrite64 = 18,
     KEEP_NR_readv = 19,
     KEEP_NR_writev = 20,
+    KEEP_NR_access = 21,
     KEEP_NR_pipe = 22,
     KEEP_NR_dup = 32,
     KEEP_NR_dup2 = 33,
@@ -215,8 +216,13 @@ enum keep_nr {
     KEEP_NR_setsockopt = 54,
     KEEP_NR_getsockopt = 55,
     KEEP_NR_fcntl = 72,
+    KEEP_NR_fsync = 74,
+    KEEP_NR_fdatasync = 75,
+    KEEP_NR_ftruncate = 77,
+    KEEP_NR_getcwd = 79,
     KEEP_NR_rename = 82,
     KEEP_NR_mkdir = 83,
+    KEEP_NR_rmdir = 84,
     KEEP_NR_unlink = 87,
     KEEP_NR_readlink = 89,
     KEEP_NR_gettimeofday = 96,
@@ -231,6 +237,7 @@ enum keep_nr {
     KEEP_NR_unlinkat = 263,
     KEEP_NR_renameat = 264,
     KEEP_NR_readlinkat = 267,
+    KEEP_NR_faccessat = 269,
     KEEP_NR_ppoll = 271,
     KEEP_NR_epoll_pwait = 281,
     KEEP_NR_accept4 = 288,
@@ -239,7 +246,11 @@ enum keep_nr {
     KEEP_NR_pipe2 = 293,
     KEEP_NR_renameat2 = 316,
     KEEP_NR_statx = 332,
+    KEEP_NR_faccessat2 = 439,
 };
+
+/* Every forwarded Linux call has a number below this (host lookup tables are this long). */
+#define KEEP_CHAN_NR_LIMIT 512u
 
 /* Shorthands for the table below. */
 #define KA_VAL                      \
@@ -317,6 +328,7 @@ __attribute__((unused)) static const struct keep_chan_call keep_chan_calls[] = {
     {KEEP_NR_pwrite64, "pwrite64", {KA_FD, KA_BUF(KEEP_DIR_IN, 2, 0), KA_VAL, KA_VAL}},
     {KEEP_NR_readv, "readv", {KA_FD, KA_IOV(KEEP_DIR_OUT, 2), KA_VAL}},
     {KEEP_NR_writev, "writev", {KA_FD, KA_IOV(KEEP_DIR_IN, 2), KA_VAL}},
+    {KEEP_NR_access, "access", {KA_PATH, KA_VAL}},
     {KEEP_NR_pipe, "pipe", {KA_FIX(KEEP_DIR_OUT, KEEP_SIZEOF_FDPAIR, 0)}},
     {KEEP_NR_dup, "dup", {KA_FD}},
     {KEEP_NR_dup2, "dup2", {KA_FD, KA_VAL}},
@@ -360,8 +372,14 @@ __attribute__((unused)) static const struct keep_chan_call keep_chan_calls[] = {
      {KA_FD, KA_VAL, KA_VAL, KA_PLEN(KEEP_DIR_OUT, 4, KEEP_CHAN_OPTLEN_MAX, 0),
       KA_FIX(KEEP_DIR_INOUT, KEEP_SIZEOF_INT, 0)}},
     {KEEP_NR_fcntl, "fcntl", {KA_FD, KA_VAL, KA_VAL}},
+    {KEEP_NR_fsync, "fsync", {KA_FD}},
+    {KEEP_NR_fdatasync, "fdatasync", {KA_FD}},
+    {KEEP_NR_ftruncate, "ftruncate", {KA_FD, KA_VAL}},
+    /* The guest's cwd is always "/": answered by the host without a host call. */
+    {KEEP_NR_getcwd, "getcwd", {KA_BUF(KEEP_DIR_OUT, 1, KEEP_ARGF_RESULT_LEN), KA_VAL}},
     {KEEP_NR_rename, "rename", {KA_PATH, KA_PATH}},
     {KEEP_NR_mkdir, "mkdir", {KA_PATH, KA_VAL}},
+    {KEEP_NR_rmdir, "rmdir", {KA_PATH}},
     {KEEP_NR_unlink, "unlink", {KA_PATH}},
     {KEEP_NR_readlink,
      "readlink",
@@ -398,6 +416,7 @@ __attribute__((unused)) static const struct keep_chan_call keep_chan_calls[] = {
     {KEEP_NR_readlinkat,
      "readlinkat",
      {KA_DIRFD, KA_PATH, KA_BUF(KEEP_DIR_OUT, 3, KEEP_ARGF_RESULT_LEN), KA_VAL}},
+    {KEEP_NR_faccessat, "faccessat", {KA_DIRFD, KA_PATH, KA_VAL}},
     /* The signal mask (arg 3) is not forwarded: the Keep delivers no signals. */
     {KEEP_NR_ppoll,
      "ppoll",
@@ -419,6 +438,7 @@ __attribute__((unused)) static const struct keep_chan_call keep_chan_calls[] = {
     {KEEP_NR_statx,
      "statx",
      {KA_DIRFD, KA_PATH, KA_VAL, KA_VAL, KA_FIX(KEEP_DIR_OUT, KEEP_SIZEOF_STATX, 0)}},
+    {KEEP_NR_faccessat2, "faccessat2", {KA_DIRFD, KA_PATH, KA_VAL, KA_VAL}},
     {KEEP_HC_GET_EVIDENCE,
      "keep_get_evidence",
      {KA_FIX(KEEP_DIR_IN, 64, 0),

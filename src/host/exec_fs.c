@@ -71,6 +71,30 @@ static int64_t do_writev(struct exec_call *c)
     return neg_errno(writev(c->hfd[0], c->x->iov, (int)c->iov_count));
 }
 
+static int64_t do_fsync(struct exec_call *c)
+{
+    return neg_errno(fsync(c->hfd[0]));
+}
+
+static int64_t do_fdatasync(struct exec_call *c)
+{
+    return neg_errno(fdatasync(c->hfd[0]));
+}
+
+static int64_t do_ftruncate(struct exec_call *c)
+{
+    /* A file in a read-only volume was opened read-only: the kernel refuses this. */
+    return neg_errno(ftruncate(c->hfd[0], (off_t)c->a[1]));
+}
+
+static int64_t do_getcwd(struct exec_call *c)
+{
+    if (c->n[0] < 2)
+        return -ERANGE; /* getcwd(2): the buffer cannot hold "/" */
+    memcpy(c->p[0], "/", 2);
+    return 2; /* the kernel's getcwd returns the length with the NUL */
+}
+
 static int64_t do_lseek(struct exec_call *c)
 {
     int whence = (int)c->a[2];
@@ -117,15 +141,23 @@ static int resolve_for_change(struct exec_call *c, int dirfd_arg, int path_arg, 
     return vol;
 }
 
+/*
+ * The kernel's O_LARGEFILE on x86-64 (glibc defines O_LARGEFILE as 0 there,
+ * musl passes 0100000 on every open).
+ */
+#define KERNEL_O_LARGEFILE 0100000
+
 /* Flags a guest may pass to open: no O_ASYNC (SIGIO would hit the host). */
-#define OPEN_FLAGS_ALLOWED                                                                         \
-    (O_ACCMODE | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_APPEND | O_NONBLOCK | O_DSYNC |         \
-     O_SYNC | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_LARGEFILE | O_NOATIME | O_DIRECT | O_PATH | \
-     __O_TMPFILE)
+#define OPEN_FLAGS_ALLOWED                                                                       \
+    (O_ACCMODE | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_APPEND | O_NONBLOCK | O_DSYNC |       \
+     O_SYNC | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | KERNEL_O_LARGEFILE | O_NOATIME | O_DIRECT | \
+     O_PATH | __O_TMPFILE)
 
 static bool open_changes(int flags)
 {
-    return (flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC | __O_TMPFILE));
+    /* __O_TMPFILE includes O_DIRECTORY's bit: test all of it. */
+    return (flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC)) ||
+           (flags & __O_TMPFILE) == __O_TMPFILE;
 }
 
 static int64_t open_common(struct exec_call *c, int dirfd_arg, int path_arg, uint64_t flags64,
@@ -268,6 +300,60 @@ static int64_t do_statx(struct exec_call *c)
     return 0;
 }
 
+static int64_t access_common(struct exec_call *c, int dirfd_arg, int path_arg, uint64_t mode,
+                             uint64_t flags)
+{
+    int h, owned = 0;
+    if (mode & ~(uint64_t)(R_OK | W_OK | X_OK))
+        return -EINVAL;
+    if (flags & ~(uint64_t)(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH))
+        return -EINVAL;
+    const struct exec_fd *f = NULL;
+    if ((flags & AT_EMPTY_PATH) && c->path[path_arg][0] == '\0') {
+        if (dirfd_arg < 0 || c->hfd[dirfd_arg] == AT_FDCWD)
+            return -ENOENT;
+        h = c->hfd[dirfd_arg];
+        f = keep_exec_fd(c->x, c->gfd[dirfd_arg]);
+    } else {
+        const char *rel;
+        int vol = resolve(c, dirfd_arg, path_arg, 0, &rel);
+        if (vol < 0)
+            return vol;
+        h = keep_volumes_openat(&c->x->vols, vol, rel,
+                                O_PATH | ((flags & AT_SYMLINK_NOFOLLOW) ? O_NOFOLLOW : 0), 0);
+        if (h < 0)
+            return h;
+        owned = 1;
+        /* access(2): W_OK on a read-only file system is EROFS, once the file is known to exist. */
+        if ((mode & W_OK) && c->x->vols.roots[vol].read_only) {
+            close(h);
+            return -EROFS;
+        }
+    }
+    if (f && (mode & W_OK) && f->volume >= 0 && c->x->vols.roots[f->volume].read_only)
+        return -EROFS;
+    long r = syscall(SYS_faccessat2, h, "", (int)mode, AT_EMPTY_PATH | (int)(flags & AT_EACCESS));
+    int saved = errno;
+    if (owned)
+        close(h);
+    return r < 0 ? -saved : 0;
+}
+
+static int64_t do_access(struct exec_call *c)
+{
+    return access_common(c, -1, 0, c->a[1], 0);
+}
+
+static int64_t do_faccessat(struct exec_call *c)
+{
+    return access_common(c, 0, 1, c->a[2], 0);
+}
+
+static int64_t do_faccessat2(struct exec_call *c)
+{
+    return access_common(c, 0, 1, c->a[2], c->a[3]);
+}
+
 static int64_t readlink_common(struct exec_call *c, int dirfd_arg, int path_arg, int buf_arg)
 {
     if ((int64_t)c->a[buf_arg + 1] <= 0 || c->a[buf_arg + 1] > 0x7fffffffu)
@@ -306,6 +392,11 @@ static int64_t unlink_common(struct exec_call *c, int dirfd_arg, int path_arg, u
     int saved = errno;
     close(p);
     return r < 0 ? -saved : 0;
+}
+
+static int64_t do_rmdir(struct exec_call *c)
+{
+    return unlink_common(c, -1, 0, AT_REMOVEDIR);
 }
 
 static int64_t do_unlink(struct exec_call *c)
@@ -826,6 +917,22 @@ exec_handler keep_exec_fs_handler(uint64_t nr)
         return do_renameat2;
     case KEEP_NR_statx:
         return do_statx;
+    case KEEP_NR_access:
+        return do_access;
+    case KEEP_NR_fsync:
+        return do_fsync;
+    case KEEP_NR_fdatasync:
+        return do_fdatasync;
+    case KEEP_NR_ftruncate:
+        return do_ftruncate;
+    case KEEP_NR_getcwd:
+        return do_getcwd;
+    case KEEP_NR_rmdir:
+        return do_rmdir;
+    case KEEP_NR_faccessat:
+        return do_faccessat;
+    case KEEP_NR_faccessat2:
+        return do_faccessat2;
     default:
         return NULL;
     }

@@ -52,8 +52,8 @@ struct keep_executor {
     enum keep_hostile_host hostile;
     struct keep_volumes vols;
     struct exec_fd fds[KEEP_CHAN_MAX_FDS];
-    const struct keep_chan_call *desc_by_nr[KEEP_NR_statx + 1];
-    exec_handler handler_by_nr[KEEP_NR_statx + 1];
+    const struct keep_chan_call *desc_by_nr[KEEP_CHAN_NR_LIMIT];
+    exec_handler handler_by_nr[KEEP_CHAN_NR_LIMIT];
     uint8_t enosys_logged[KEEP_CHAN_MAX_FDS / 8]; /* one bit per syscall nr < 1024 */
     bool enosys_logged_big;
     /* Scratch space reused by every call: nothing is allocated per call. */

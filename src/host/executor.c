@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "attest/kvm_evidence.h"
@@ -50,6 +51,22 @@ void keep_exec_fd_release(struct keep_executor *x, int guest)
 }
 
 /* ---- new / free --------------------------------------------------------- */
+
+/*
+ * The guest may hold KEEP_CHAN_MAX_FDS fds beside the host's own (stdio,
+ * KVM, volume roots); the common soft limit of 1024 would make the host's
+ * calls fail first. Raise the soft limit toward the hard one; if that is
+ * refused the guest simply sees -EMFILE earlier.
+ */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    const rlim_t want = 2 * KEEP_CHAN_MAX_FDS + 256;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < want) {
+        rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
 
 int keep_executor_new(const struct keep_config *cfg, const uint8_t measurement[48],
                       struct keep_executor **out, struct keep_error *err)
@@ -95,6 +112,7 @@ int keep_executor_new(const struct keep_config *cfg, const uint8_t measurement[4
      * the host with SIGPIPE. The executor owns the process while it runs.
      */
     signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit();
     *out = x;
     return KEEP_OK;
 }
@@ -123,6 +141,7 @@ void keep_exec_outcome_exit(struct keep_exec_outcome *o, uint64_t status)
 }
 
 struct vector_info {
+    const char *mnemonic;
     const char *name;
     int signal;
     const char *signame;
@@ -133,37 +152,37 @@ static struct vector_info vector_info(uint64_t vector)
 {
     switch (vector) {
     case 0:
-        return (struct vector_info){"divide error", SIGFPE, "SIGFPE"};
+        return (struct vector_info){"#DE", "divide error", SIGFPE, "SIGFPE"};
     case 1:
-        return (struct vector_info){"debug exception", SIGTRAP, "SIGTRAP"};
+        return (struct vector_info){"#DB", "debug exception", SIGTRAP, "SIGTRAP"};
     case 3:
-        return (struct vector_info){"breakpoint", SIGTRAP, "SIGTRAP"};
+        return (struct vector_info){"#BP", "breakpoint", SIGTRAP, "SIGTRAP"};
     case 4:
-        return (struct vector_info){"overflow", SIGSEGV, "SIGSEGV"};
+        return (struct vector_info){"#OF", "overflow", SIGSEGV, "SIGSEGV"};
     case 5:
-        return (struct vector_info){"bound range exceeded", SIGSEGV, "SIGSEGV"};
+        return (struct vector_info){"#BR", "bound range exceeded", SIGSEGV, "SIGSEGV"};
     case 6:
-        return (struct vector_info){"invalid opcode", SIGILL, "SIGILL"};
+        return (struct vector_info){"#UD", "invalid opcode", SIGILL, "SIGILL"};
     case 7:
-        return (struct vector_info){"device not available", SIGFPE, "SIGFPE"};
+        return (struct vector_info){"#NM", "device not available", SIGFPE, "SIGFPE"};
     case 10:
-        return (struct vector_info){"invalid TSS", SIGSEGV, "SIGSEGV"};
+        return (struct vector_info){"#TS", "invalid TSS", SIGSEGV, "SIGSEGV"};
     case 11:
-        return (struct vector_info){"segment not present", SIGBUS, "SIGBUS"};
+        return (struct vector_info){"#NP", "segment not present", SIGBUS, "SIGBUS"};
     case 12:
-        return (struct vector_info){"stack-segment fault", SIGBUS, "SIGBUS"};
+        return (struct vector_info){"#SS", "stack-segment fault", SIGBUS, "SIGBUS"};
     case 13:
-        return (struct vector_info){"general protection fault", SIGSEGV, "SIGSEGV"};
+        return (struct vector_info){"#GP", "general protection fault", SIGSEGV, "SIGSEGV"};
     case 14:
-        return (struct vector_info){"page fault", SIGSEGV, "SIGSEGV"};
+        return (struct vector_info){"#PF", "page fault", SIGSEGV, "SIGSEGV"};
     case 16:
-        return (struct vector_info){"x87 floating-point error", SIGFPE, "SIGFPE"};
+        return (struct vector_info){"#MF", "x87 floating-point error", SIGFPE, "SIGFPE"};
     case 17:
-        return (struct vector_info){"alignment check", SIGBUS, "SIGBUS"};
+        return (struct vector_info){"#AC", "alignment check", SIGBUS, "SIGBUS"};
     case 19:
-        return (struct vector_info){"SIMD floating-point exception", SIGFPE, "SIGFPE"};
+        return (struct vector_info){"#XM", "SIMD floating-point exception", SIGFPE, "SIGFPE"};
     default:
-        return (struct vector_info){"CPU exception", SIGKILL, "SIGKILL"};
+        return (struct vector_info){"#??", "CPU exception", SIGKILL, "SIGKILL"};
     }
 }
 
@@ -175,14 +194,15 @@ void keep_exec_outcome_fault(struct keep_exec_outcome *o, uint64_t vector, uint6
     o->exit_status = 128 + v.signal;
     if (vector == 14)
         snprintf(o->reason, sizeof(o->reason),
-                 "keep: workload killed by %s (%s) at rip 0x%llx address 0x%llx, error code 0x%llx",
-                 v.name, v.signame, (unsigned long long)rip, (unsigned long long)addr,
-                 (unsigned long long)error_code);
+                 "keep: workload killed by page fault (#PF, SIGSEGV) at rip 0x%llx address 0x%llx, "
+                 "error code 0x%llx",
+                 (unsigned long long)rip, (unsigned long long)addr, (unsigned long long)error_code);
     else
-        snprintf(o->reason, sizeof(o->reason),
-                 "keep: workload killed by %s (vector %llu, %s) at rip 0x%llx, error code 0x%llx",
-                 v.name, (unsigned long long)vector, v.signame, (unsigned long long)rip,
-                 (unsigned long long)error_code);
+        snprintf(
+            o->reason, sizeof(o->reason),
+            "keep: workload killed by %s (%s vector %llu, %s) at rip 0x%llx, error code 0x%llx",
+            v.name, v.mnemonic, (unsigned long long)vector, v.signame, (unsigned long long)rip,
+            (unsigned long long)error_code);
 }
 
 static const char *violation_text(uint64_t kind)

@@ -38,7 +38,11 @@ struct keep_executor;
 
 /*
  * measurement: the Keep's launch measurement (SHA-384), bound into the
- * evidence that keep_get_evidence() returns.
+ * evidence that keep_get_evidence() returns. cfg must outlive the executor
+ * (its --listen/--connect rules are consulted on every bind and connect).
+ * Guest fds 0, 1 and 2 become duplicates of the host's stdio; SIGPIPE is
+ * ignored from here on, so a write to a closed pipe is -EPIPE for the guest.
+ * One executor serves one vCPU: calls on it must not run concurrently.
  */
 int keep_executor_new(const struct keep_config *cfg, const uint8_t measurement[48],
                       struct keep_executor **out, struct keep_error *err);

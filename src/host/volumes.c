@@ -181,7 +181,8 @@ int keep_volumes_openat(const struct keep_volumes *vols, int vol, const char *re
 {
     const struct keep_volume_root *r = &vols->roots[vol];
     const char *path = rel[0] ? rel : ".";
-    if (!(flags & (O_CREAT | __O_TMPFILE)))
+    /* __O_TMPFILE includes O_DIRECTORY's bit: test all of it. */
+    if (!(flags & O_CREAT) && (flags & __O_TMPFILE) != __O_TMPFILE)
         mode = 0; /* openat2 refuses a mode without O_CREAT / O_TMPFILE */
     if (vols->use_openat2) {
         struct open_how how = {.flags = (uint64_t)(flags | O_CLOEXEC),
