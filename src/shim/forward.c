@@ -86,6 +86,9 @@ static uint64_t buf_size(const struct keep_chan_arg *a, const uint64_t *args)
     return count * a->elem_size;
 }
 
+#define PATH_TOO_LONG (~0ull - 1)
+
+/* Bytes of the path at p with its NUL; ~0 when it leaves workload memory, PATH_TOO_LONG. */
 static uint64_t path_size(uint64_t p)
 {
     for (uint64_t n = 0; n < KEEP_CHAN_PATH_MAX; n++) {
@@ -94,11 +97,11 @@ static uint64_t path_size(uint64_t p)
         if (*(const volatile char *)(p + n) == 0)
             return n + 1;
     }
-    return ~0ull;
+    return PATH_TOO_LONG;
 }
 
-/* Direct path: every buffer the host will touch must lie in workload memory. */
-static bool args_in_workload(const struct keep_chan_call *c, const uint64_t *args)
+/* Direct path: every buffer the host will touch must lie in workload memory (0 or -errno). */
+static int64_t check_direct_args(const struct keep_chan_call *c, const uint64_t *args)
 {
     for (int i = 0; i < 6; i++) {
         const struct keep_chan_arg *a = arg_of(c, i);
@@ -108,14 +111,16 @@ static bool args_in_workload(const struct keep_chan_call *c, const uint64_t *arg
         switch (a->kind) {
         case KEEP_ARG_PATH:
             size = path_size(v);
+            if (size == PATH_TOO_LONG)
+                return -SHIM_ENAMETOOLONG;
             break;
         case KEEP_ARG_IOVEC:
             size = buf_size(a, args);
             if (size != ~0ull && shim_user_ok(v, size)) {
                 const volatile uint64_t *iov = (const volatile uint64_t *)v;
                 for (uint64_t k = 0; k < size / 16; k++)
-                    if (!shim_user_ok(iov[2 * k], iov[2 * k + 1]))
-                        return false;
+                    if (iov[2 * k + 1] != 0 && !shim_user_ok(iov[2 * k], iov[2 * k + 1]))
+                        return -SHIM_EFAULT;
             }
             break;
         case KEEP_ARG_MSGHDR:
@@ -129,10 +134,11 @@ static bool args_in_workload(const struct keep_chan_call *c, const uint64_t *arg
         default:
             size = buf_size(a, args);
         }
-        if (size == ~0ull || !shim_user_ok(v, size))
-            return false;
+        /* A zero-length buffer names no memory (Linux accepts read(fd, NULL, 0)). */
+        if (size == ~0ull || (size != 0 && !shim_user_ok(v, size)))
+            return -SHIM_EFAULT;
     }
-    return true;
+    return 0;
 }
 
 static int64_t submit(const struct keep_chan_call *c, const uint64_t *args, uint32_t path)
@@ -218,9 +224,10 @@ static uint64_t read_fd_pair(uint64_t addr, uint64_t *pair)
 
 static int64_t forward_direct(const struct keep_chan_call *c, const uint64_t *args)
 {
-    if (!args_in_workload(c, args))
-        return -SHIM_EFAULT;
-    int64_t r = submit(c, args, KEEP_CHAN_PATH_DIRECT);
+    int64_t r = check_direct_args(c, args);
+    if (r)
+        return r;
+    r = submit(c, args, KEEP_CHAN_PATH_DIRECT);
     uint64_t pair[2];
     bool is_pipe = c->nr == KEEP_NR_pipe || c->nr == KEEP_NR_pipe2;
     if (is_pipe && r == 0)
@@ -240,7 +247,7 @@ static int64_t forward_bounce(const struct keep_chan_call *c, const uint64_t *in
 static int64_t bounce_chunked(const struct keep_chan_call *c, const uint64_t *args)
 {
     uint64_t done = 0, len = args[2];
-    if (!shim_user_ok(args[1], len))
+    if (len != 0 && !shim_user_ok(args[1], len))
         return -SHIM_EFAULT;
     while (done < len || len == 0) {
         uint64_t a[6] = {args[0], args[1] + done, len - done, args[3], args[4], args[5]};
@@ -282,39 +289,63 @@ static int64_t bounce_vectored(uint64_t nr, const uint64_t *args)
     return total;
 }
 
+/*
+ * A byte buffer whose length comes from a plain argument may be shortened
+ * to what the data area has left: the call then does less, which a read,
+ * recv or send is allowed to (short result), and the workload retries.
+ */
+static void clamp_to_space(const struct keep_chan_arg *a, uint64_t *val, uint64_t space)
+{
+    if (a->kind == KEEP_ARG_BUF && a->elem_size == 1 && a->len_arg < 6 && val[a->len_arg] > space)
+        val[a->len_arg] = space;
+}
+
 static int64_t forward_bounce(const struct keep_chan_call *c, const uint64_t *in_args)
 {
-    uint64_t args[6], size[6] = {0}, next = DATA_OFF;
+    uint64_t args[6], val[6], size[6] = {0}, next = DATA_OFF;
     bool chunked = c->nr == KEEP_NR_read || c->nr == KEEP_NR_write || c->nr == KEEP_NR_pread64 ||
                    c->nr == KEEP_NR_pwrite64;
     if (chunked && in_args[2] > DATA_SIZE)
         return bounce_chunked(c, in_args);
+    for (int i = 0; i < 6; i++)
+        val[i] = in_args[i];
     for (int i = 0; i < 6; i++) {
         const struct keep_chan_arg *a = arg_of(c, i);
-        args[i] = in_args[i];
-        if (a->kind < KEEP_ARG_BUF || (args[i] == 0 && (a->flags & KEEP_ARGF_NULLABLE)))
+        if (a->kind < KEEP_ARG_BUF || (in_args[i] == 0 && (a->flags & KEEP_ARGF_NULLABLE)))
             continue;
         if (a->kind == KEEP_ARG_MSGHDR)
             return -SHIM_ENOSYS; /* sendmsg/recvmsg need the direct path */
         if (a->kind == KEEP_ARG_IOCTL) {
             const struct keep_chan_ioctl *io = keep_chan_find_ioctl(in_args[1]);
             size[i] = io ? io->size : 0;
+        } else if (a->kind == KEEP_ARG_PATH) {
+            size[i] = path_size(in_args[i]);
+            if (size[i] == PATH_TOO_LONG)
+                return -SHIM_ENAMETOOLONG;
         } else {
-            size[i] = a->kind == KEEP_ARG_PATH ? path_size(in_args[i]) : buf_size(a, in_args);
+            clamp_to_space(a, val, DATA_OFF + DATA_SIZE - next);
+            size[i] = buf_size(a, val);
         }
-        if (size[i] == ~0ull || !shim_user_ok(in_args[i], size[i]) ||
-            size[i] > DATA_OFF + DATA_SIZE - next)
-            return size[i] > DATA_SIZE ? -SHIM_EINVAL : -SHIM_EFAULT;
-        args[i] = next;
+        if (size[i] == ~0ull || (size[i] != 0 && !shim_user_ok(in_args[i], size[i])))
+            return -SHIM_EFAULT;
+        if (size[i] > DATA_OFF + DATA_SIZE - next)
+            return -SHIM_EINVAL;
         memcpy((void *)(KEEP_GUEST_CHANNEL + next), (const void *)in_args[i], size[i]);
+        val[i] = next; /* the host sees the offset in the channel */
         next += (size[i] + 15) & ~15ull;
     }
+    for (int i = 0; i < 6; i++)
+        args[i] = val[i];
     int64_t r = submit(c, args, KEEP_CHAN_PATH_BOUNCE);
+    /* Check against what was asked of the host: the workload's pointers, the clamped lengths. */
+    for (int i = 0; i < 6; i++)
+        if (size[i] || arg_of(c, i)->kind >= KEEP_ARG_BUF)
+            val[i] = in_args[i];
     uint64_t pair[2];
     bool is_pipe = c->nr == KEEP_NR_pipe || c->nr == KEEP_NR_pipe2;
     if (is_pipe && r == 0)
         read_fd_pair(KEEP_GUEST_CHANNEL + args[0], pair);
-    check_result(c, in_args, r, is_pipe && r == 0 ? pair : 0);
+    check_result(c, val, r, is_pipe && r == 0 ? pair : 0);
     if (r < 0)
         return r;
     for (int i = 0; i < 6; i++) {

@@ -34,7 +34,9 @@ enum {
     NR_arch_prctl = 158,
     NR_gettid = 186,
     NR_futex = 202,
+    NR_time = 201,
     NR_sched_getaffinity = 204,
+    NR_clock_gettime = 228,
     NR_set_tid_address = 218,
     NR_exit_group = 231,
     NR_set_robust_list = 273,
@@ -307,6 +309,27 @@ static long do_sched_getaffinity(uint64_t len, uint64_t mask)
     return 8;
 }
 
+/*
+ * time(2) is clock_gettime(CLOCK_REALTIME) in seconds. The timespec goes
+ * below the workload's red zone, as a signal frame would, so the same
+ * forwarded call works on both data paths.
+ */
+static long do_time(const struct shim_frame *f)
+{
+    uint64_t ts = (f->rsp - 128 - 16) & ~15ull;
+    struct shim_frame g = {.nr = NR_clock_gettime, .rdi = 0 /* CLOCK_REALTIME */, .rsi = ts};
+    long r = shim_forward(&g);
+    if (r < 0)
+        return r;
+    int64_t seconds = *(volatile int64_t *)ts;
+    if (f->rdi) {
+        if (!shim_user_ok(f->rdi, 8))
+            return -SHIM_EFAULT;
+        *(int64_t *)f->rdi = seconds;
+    }
+    return seconds;
+}
+
 long shim_syscall(struct shim_frame *f);
 long shim_syscall(struct shim_frame *f)
 {
@@ -363,8 +386,13 @@ long shim_syscall(struct shim_frame *f)
         return (f->rdi != 0 && f->rdi != KEEP_PID) ? -SHIM_EPERM : do_rlimit(f->rsi, f->r10);
     case NR_sched_getaffinity:
         return do_sched_getaffinity(f->rsi, f->rdx);
+    case NR_time:
+        return do_time(f);
     case NR_futex:
         return do_futex(f->rdi, f->rsi, f->rdx, f->r10);
+    case KEEP_SHIM_SYS_NOP:
+        shim_port(KEEP_REQ_NOP);
+        return 0;
     case NR_exit:
     case NR_exit_group:
         shim_exit((int)f->rdi);

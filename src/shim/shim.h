@@ -30,6 +30,7 @@ enum {
     SHIM_EFAULT = 14,
     SHIM_EINVAL = 22,
     SHIM_ERANGE = 34,
+    SHIM_ENAMETOOLONG = 36,
     SHIM_ENOSYS = 38,
     SHIM_ETIMEDOUT = 110,
 };

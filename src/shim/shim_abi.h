@@ -25,22 +25,25 @@
 
 #ifndef __ASSEMBLER__
 #include <stdint.h>
+#define KEEP_U64(x) x##ull
+#else
+#define KEEP_U64(x) x /* the assembler takes no C integer suffixes */
 #endif
 
-#define KEEP_GUEST_GDT             0x1000ull
-#define KEEP_GUEST_IDT             0x2000ull
-#define KEEP_GUEST_TSS             0x3000ull
-#define KEEP_GUEST_TSS_SIZE        0x3000ull
-#define KEEP_GUEST_BOOT            0x6000ull
-#define KEEP_GUEST_STACK0          0x8000ull
-#define KEEP_GUEST_STACK0_SIZE     0x8000ull
-#define KEEP_GUEST_CHANNEL         0x10000ull
-#define KEEP_GUEST_CHANNEL_SIZE    0x10000ull
-#define KEEP_GUEST_SHIM_STACK      0x20000ull
-#define KEEP_GUEST_SHIM_STACK_SIZE 0x20000ull
-#define KEEP_GUEST_SHIM            0x100000ull
-#define KEEP_GUEST_SHIM_MAX        0x200000ull
-#define KEEP_GUEST_WORKLOAD        0x400000ull
+#define KEEP_GUEST_GDT             KEEP_U64(0x1000)
+#define KEEP_GUEST_IDT             KEEP_U64(0x2000)
+#define KEEP_GUEST_TSS             KEEP_U64(0x3000)
+#define KEEP_GUEST_TSS_SIZE        KEEP_U64(0x3000)
+#define KEEP_GUEST_BOOT            KEEP_U64(0x6000)
+#define KEEP_GUEST_STACK0          KEEP_U64(0x8000)
+#define KEEP_GUEST_STACK0_SIZE     KEEP_U64(0x8000)
+#define KEEP_GUEST_CHANNEL         KEEP_U64(0x10000)
+#define KEEP_GUEST_CHANNEL_SIZE    KEEP_U64(0x10000)
+#define KEEP_GUEST_SHIM_STACK      KEEP_U64(0x20000)
+#define KEEP_GUEST_SHIM_STACK_SIZE KEEP_U64(0x20000)
+#define KEEP_GUEST_SHIM            KEEP_U64(0x100000)
+#define KEEP_GUEST_SHIM_MAX        KEEP_U64(0x200000)
+#define KEEP_GUEST_WORKLOAD        KEEP_U64(0x400000)
 
 /* GDT selectors. STAR puts SYSRET's CS/SS at USER_DATA-8+16 / +8 (AMD64 APM vol 2, 6.1.1). */
 #define KEEP_SEL_KCODE 0x08
@@ -61,14 +64,21 @@ enum keep_port_request {
     KEEP_REQ_FAULT = 3,      /* CPU exception: boot.report.{vector,error_code,rip,addr,cs} */
     KEEP_REQ_PANIC = 4,      /* shim refused a host result or hit a bug: boot.report.message */
     KEEP_REQ_LOG = 5,        /* debug log line (with --log debug): boot.report.message */
-    KEEP_REQ_PROBE = 6,      /* first syscall: boot.report.status = CPL the stub ran at */
-    KEEP_REQ_PRIVILEGED = 7, /* CPL3 shim asks for a privileged operation (enum keep_priv_op) */
+    KEEP_REQ_PRIVILEGED = 6, /* CPL3 shim asks for a privileged operation (enum keep_priv_op) */
+    KEEP_REQ_NOP = 7,        /* nothing: one bare exit (the benchmark floor of a forwarded call) */
 };
 
 #endif
 
+/*
+ * The workload-visible syscall number the shim answers with one bare
+ * KEEP_REQ_NOP exit and no channel work (KEEP_SYS_BASE + 2 in keep/keep.h's
+ * numbering): what a forwarded call costs at least (bench/bench_run.sh).
+ */
+#define KEEP_SHIM_SYS_NOP 0x4b4502
+
 /* The shim image begins with this header (src/shim/entry.S); offsets are from the image start. */
-#define KEEP_SHIM_MAGIC 0x4d4948535045454bull /* "KEEPSHIM" */
+#define KEEP_SHIM_MAGIC KEEP_U64(0x4d4948535045454b) /* "KEEPSHIM" */
 #ifndef __ASSEMBLER__
 struct keep_shim_header {
     uint64_t magic;
@@ -95,9 +105,9 @@ struct keep_shim_boot_in {
     uint64_t have_fsgsbase; /* CR4.FSGSBASE is set: wrfsbase works at CPL3 */
 };
 
-/* What the shim reports to the host with KEEP_REQ_EXIT/FAULT/PANIC/LOG. */
+/* What the shim reports to the host with KEEP_REQ_EXIT/FAULT/PANIC/LOG/PRIVILEGED. */
 struct keep_shim_report {
-    uint64_t status; /* exit status, or the CPL for KEEP_REQ_PROBE */
+    uint64_t status; /* exit status; operation flags and result for KEEP_REQ_PRIVILEGED */
     uint64_t vector;
     uint64_t error_code;
     uint64_t rip;
