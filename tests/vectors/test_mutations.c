@@ -409,6 +409,44 @@ static void random_inputs(const char *dir)
     keep_attest_policy_free(policy);
 }
 
+/*
+ * The README's SNP verdicts with the default policy (the sweep above uses
+ * permissive ones): test_vectors_snp covers the SNP layer, this the API.
+ */
+static void snp_default_verdicts(const char *dir)
+{
+    struct keep_attest_input in = {0};
+    in.evidence = vec_load(dir, "snp/milan-debug/report.bin");
+    in.vcek = vec_load(dir, "snp/milan-debug/vcek.der");
+    vec_expect(verifier, &in, NULL, KEEP_ATTEST_REJECT, KEEP_E_POLICY_DEBUG,
+               "snp/milan-debug, default policy");
+    vec_expect(verifier, &in, "{\"allow_debug\": true}", KEEP_ATTEST_ACCEPT, KEEP_OK,
+               "snp/milan-debug, debug allowed");
+    vec_expect(
+        verifier, &in,
+        "{\"allow_debug\": true, \"report_data\": \"0102030405\","
+        " \"measurement\": [\"b07af9620f3b839b47996422ddec6058338951d984e312115131ea82705eaf5b"
+        "6bdf8a9ece31a5a608eb0cf2e4872b01\"], \"vmpl\": [0],"
+        " \"min_tcb\": {\"bootloader\": 2, \"snp\": 5, \"microcode\": 68}}",
+        KEEP_ATTEST_ACCEPT, KEEP_OK, "snp/milan-debug, every README value pinned");
+    vec_expect(verifier, &in, "{\"allow_debug\": true, \"min_tcb\": {\"microcode\": 69}}",
+               KEEP_ATTEST_REJECT, KEEP_E_POLICY_MIN_TCB, "snp/milan-debug, microcode 68 < 69");
+    vec_free(&in.evidence);
+    vec_free(&in.vcek);
+    in.evidence = vec_load(dir, "snp/milan-vlek-expired/report.bin");
+    in.vcek = vec_load(dir, "snp/milan-vlek-expired/vlek.der");
+    vec_expect(verifier, &in, NULL, KEEP_ATTEST_INVALID, KEEP_E_X509_EXPIRED,
+               "snp/milan-vlek-expired today");
+    in.has_time = true;
+    in.time = vec_time("2025-06-01T00:00:00Z");
+    vec_expect(verifier, &in, NULL, KEEP_ATTEST_ACCEPT, KEEP_OK,
+               "snp/milan-vlek-expired at 2025-06-01, default policy");
+    vec_expect(verifier, &in, "{\"vmpl\": [0]}", KEEP_ATTEST_REJECT, KEEP_E_POLICY_VMPL,
+               "snp/milan-vlek-expired at 2025-06-01, vmpl 1 not in [0]");
+    vec_free(&in.evidence);
+    vec_free(&in.vcek);
+}
+
 int main(void)
 {
     const char *dir = tap_vectors_dir();
@@ -416,6 +454,7 @@ int main(void)
     for (size_t i = 0; i < KEEP_ARRAY_LEN(vectors); i++)
         run_vector(dir, &vectors[i]);
     random_inputs(dir);
+    snp_default_verdicts(dir);
     ok(keep_attest_verifier_cached_signers(verifier) >= 4,
        "the verifier cached the SNP signers (%zu)", keep_attest_verifier_cached_signers(verifier));
     diag("%lu mutated, truncated or random inputs verified in total", total_mutations);
