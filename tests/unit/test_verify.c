@@ -1,0 +1,456 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * libkeep-attest end to end through the public API (include/keep/attest.h)
+ * on synthetic evidence: SEV-SNP reports under a generated AMD PKI
+ * (tests/support/snp_gen.h) and SGX/TDX quotes under a generated Intel PCK
+ * hierarchy (tests/support/quote_gen.h). Genuineness failures must give
+ * INVALID, policy failures REJECT, and the verifier's cache must neither be
+ * bypassed nor trusted beyond a certificate's validity.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "attest/quote.h"
+#include "attest/verify.h"
+#include "keep/attest.h"
+#include "support/quote_gen.h"
+#include "support/snp_gen.h"
+#include "tap.h"
+
+static struct keep_attest_verifier *verifier;
+
+static struct keep_attest_result *verify(const struct keep_attest_input *in, const char *policy)
+{
+    struct keep_attest_policy *p = NULL;
+    struct keep_attest_result *r = NULL;
+    struct keep_error err = {0};
+    if (policy && keep_attest_policy_parse(policy, strlen(policy), &p, &err)) {
+        printf("Bail out! policy %s: %s\n", policy, err.message);
+        exit(1);
+    }
+    if (keep_attest_verify(verifier, in, p, &r, &err)) {
+        printf("Bail out! keep_attest_verify: %s\n", err.message);
+        exit(1);
+    }
+    keep_attest_policy_free(p);
+    return r;
+}
+
+/* The verdict is `want` and, when code != 0, an error has that code. */
+static void expect(const struct keep_attest_input *in, const char *policy,
+                   enum keep_attest_verdict want, int code, const char *what)
+{
+    struct keep_attest_result *r = verify(in, policy);
+    bool good = keep_attest_result_verdict(r) == want &&
+                (code ? keep_attest_result_has_error(r, code)
+                      : (want == KEEP_ATTEST_ACCEPT) == (keep_attest_result_error_count(r) == 0));
+    ok(good, "%s: %s%s%s", what, keep_attest_verdict_name(want), code ? " with " : "",
+       code ? keep_err_name(code) : "");
+    if (!good) {
+        diag("got %s", keep_attest_verdict_name(keep_attest_result_verdict(r)));
+        for (size_t i = 0; i < keep_attest_result_error_count(r); i++)
+            diag("  %s: %s", keep_err_name(keep_attest_result_error(r, i)->code),
+                 keep_attest_result_error(r, i)->message);
+    }
+    keep_attest_result_free(r);
+}
+
+static const struct keep_attest_check *find_check(const struct keep_attest_result *r,
+                                                  const char *name)
+{
+    for (size_t i = 0; i < keep_attest_result_check_count(r); i++)
+        if (strcmp(keep_attest_result_check(r, i)->name, name) == 0)
+            return keep_attest_result_check(r, i);
+    return NULL;
+}
+
+/* ---- SEV-SNP ------------------------------------------------------------ */
+
+/* A roots folder for the verifier: amd/ -> the generated AMD PKI, intel/ -> the shipped root. */
+static char roots_dir[256];
+
+static void make_roots_dir(struct snp_gen *g)
+{
+    char link[512], target[512];
+    const char *src = getenv("KEEP_SOURCE_ROOT");
+    snprintf(roots_dir, sizeof(roots_dir), "/tmp/keep-test-verify-XXXXXX");
+    if (!mkdtemp(roots_dir) || !src) {
+        printf("Bail out! cannot make the roots folder (KEEP_SOURCE_ROOT %s)\n",
+               src ? src : "unset");
+        exit(1);
+    }
+    snprintf(link, sizeof(link), "%s/amd", roots_dir);
+    if (symlink(snp_gen_roots_dir(g), link) != 0)
+        exit(1);
+    snprintf(link, sizeof(link), "%s/intel", roots_dir);
+    snprintf(target, sizeof(target), "%s/data/roots/intel", src);
+    if (symlink(target, link) != 0)
+        exit(1);
+}
+
+static void remove_roots_dir(void)
+{
+    char link[512];
+    snprintf(link, sizeof(link), "%s/amd", roots_dir);
+    unlink(link);
+    snprintf(link, sizeof(link), "%s/intel", roots_dir);
+    unlink(link);
+    rmdir(roots_dir);
+}
+
+static char *der_to_pem(const uint8_t *der, size_t size)
+{
+    const unsigned char *p = der;
+    X509 *x = d2i_X509(NULL, &p, (long)size);
+    BIO *bio = BIO_new(BIO_s_mem());
+    PEM_write_bio_X509(bio, x);
+    char *data = NULL;
+    long n = BIO_get_mem_data(bio, &data);
+    char *out = strndup(data, (size_t)n);
+    BIO_free(bio);
+    X509_free(x);
+    return out;
+}
+
+static void test_snp(struct snp_gen *g)
+{
+    uint8_t report[KEEP_SNP_REPORT_SIZE], vlek_report[KEEP_SNP_REPORT_SIZE];
+    uint8_t *vcek = NULL, *vlek = NULL;
+    size_t vcek_size, vlek_size;
+    snp_gen_default_cert_der(g, KEEP_AMD_VCEK, &vcek, &vcek_size);
+    snp_gen_default_cert_der(g, KEEP_AMD_VLEK, &vlek, &vlek_size);
+    snp_gen_report(g, KEEP_AMD_VCEK, 2, report);
+    snp_gen_report(g, KEEP_AMD_VLEK, 3, vlek_report);
+
+    struct keep_attest_input in = {.has_time = true, .time = SNP_GEN_TIME};
+    in.evidence = (struct keep_attest_blob){report, sizeof(report)};
+    in.vcek = (struct keep_attest_blob){vcek, vcek_size};
+
+    struct keep_attest_result *r = verify(&in, NULL);
+    is_int(keep_attest_result_verdict(r), KEEP_ATTEST_ACCEPT, "SNP v2 report, default policy");
+    is_int(keep_attest_result_tee(r), KEEP_ATTEST_TEE_SNP, "tee is snp");
+    ok(strstr(keep_attest_result_claims(r), "4d4d4d4d") != NULL, "claims carry the measurement");
+    ok(strstr(keep_attest_result_claims(r), "\"endorsement\"") != NULL,
+       "claims carry what the VCEK endorses");
+    static const char *const ran[] = {"snp.report_format", "snp.endorsement_chain",
+                                      "snp.report_signature", "policy"};
+    for (size_t i = 0; i < sizeof(ran) / sizeof(ran[0]); i++) {
+        const struct keep_attest_check *c = find_check(r, ran[i]);
+        ok(c && c->state == KEEP_ATTEST_CHECK_PASSED, "check %s passed", ran[i]);
+    }
+    const struct keep_attest_check *crl_check = find_check(r, "amd.crl");
+    ok(crl_check && crl_check->state == KEEP_ATTEST_CHECK_SKIPPED &&
+           strstr(crl_check->detail, "CRL"),
+       "check amd.crl skipped, saying why");
+    ok(keep_attest_result_tcb_status(r) == NULL, "no Intel TCB status for SNP");
+    ok(strstr(keep_attest_result_json(r), "\"verdict\": \"accept\"") != NULL,
+       "the JSON result says accept");
+    keep_attest_result_free(r);
+
+    /* The cache: one signer for many reports, re-checked against each time. */
+    for (int i = 0; i < 3; i++)
+        expect(&in, NULL, KEEP_ATTEST_ACCEPT, 0, "SNP report again (cached signer)");
+    is_int(keep_attest_verifier_cached_signers(verifier), 1, "one cached signer");
+    in.time = SNP_GEN_TIME + 6 * 365 * 86400LL; /* 2031-12: after the VCEK's notAfter */
+    expect(&in, NULL, KEEP_ATTEST_INVALID, KEEP_E_X509_EXPIRED,
+           "cached signer used after the VCEK expired");
+    in.time = SNP_GEN_TIME;
+
+    /* Genuineness failures are INVALID. */
+    report[0x90] ^= 1;
+    expect(&in, NULL, KEEP_ATTEST_INVALID, KEEP_E_SNP_SIGNATURE_INVALID, "measurement changed");
+    report[0x90] ^= 1;
+    in.vcek = (struct keep_attest_blob){vlek, vlek_size};
+    expect(&in, NULL, KEEP_ATTEST_INVALID, KEEP_E_SNP_KEY_SELECTION, "VCEK report with the VLEK");
+    in.vcek = (struct keep_attest_blob){0};
+    expect(&in, NULL, KEEP_ATTEST_INVALID, KEEP_E_ATTEST_ENDORSEMENT_MISSING, "no certificate");
+    in.vcek = (struct keep_attest_blob){vcek, vcek_size};
+    struct keep_amd_tcb tcb = snp_gen_default_tcb(g);
+    uint8_t bumped[KEEP_SNP_REPORT_SIZE];
+    memcpy(bumped, report, sizeof(bumped));
+    bumped[0x180] = (uint8_t)(tcb.bootloader + 1); /* reported_tcb.bootloader */
+    snp_gen_sign(g, KEEP_AMD_VCEK, bumped);
+    in.evidence = (struct keep_attest_blob){bumped, sizeof(bumped)};
+    expect(&in, NULL, KEEP_ATTEST_INVALID, KEEP_E_SNP_TCB_MISMATCH,
+           "signed report claiming a TCB its VCEK does not endorse");
+
+    /* Policy failures are REJECT, only after the signature verified. */
+    memcpy(bumped, report, sizeof(bumped));
+    snp_gen_put_u64(bumped, 0x008, 0x30000 | (1u << 19)); /* POLICY.DEBUG */
+    snp_gen_sign(g, KEEP_AMD_VCEK, bumped);
+    expect(&in, NULL, KEEP_ATTEST_REJECT, KEEP_E_POLICY_DEBUG, "debug guest, default policy");
+    expect(&in, "{\"allow_debug\": true}", KEEP_ATTEST_ACCEPT, 0, "debug guest, debug allowed");
+    bumped[0x90] ^= 1;
+    expect(&in, "{\"allow_debug\": true}", KEEP_ATTEST_INVALID, KEEP_E_SNP_SIGNATURE_INVALID,
+           "forged debug guest with debug allowed");
+    in.evidence = (struct keep_attest_blob){report, sizeof(report)};
+    char policy[512];
+    snprintf(policy, sizeof(policy),
+             "{\"min_tcb\": {\"bootloader\": %u, \"microcode\": %u}, \"vmpl\": [0],"
+             " \"report_data\": {\"sha256_of\": \"00\"}}",
+             tcb.bootloader, tcb.microcode + 1);
+    r = verify(&in, policy);
+    ok(keep_attest_result_verdict(r) == KEEP_ATTEST_REJECT &&
+           keep_attest_result_has_error(r, KEEP_E_POLICY_MIN_TCB) &&
+           keep_attest_result_has_error(r, KEEP_E_POLICY_REPORT_DATA) &&
+           keep_attest_result_error_count(r) == 2,
+       "microcode below the minimum and report_data unbound: both reported");
+    keep_attest_result_free(r);
+
+    /* The VLEK, and the --cert-chain form (leaf first, then ASVK and ARK). */
+    in.evidence = (struct keep_attest_blob){vlek_report, sizeof(vlek_report)};
+    in.vcek = (struct keep_attest_blob){vlek, vlek_size};
+    expect(&in, NULL, KEEP_ATTEST_ACCEPT, 0, "SNP v3 report signed by the VLEK");
+    uint8_t *chain = NULL;
+    size_t chain_size = 0;
+    snp_gen_chain_pem(g, KEEP_AMD_VLEK, true, &chain, &chain_size);
+    char *leaf = der_to_pem(vlek, vlek_size);
+    size_t bundle_size = strlen(leaf) + chain_size;
+    char *bundle = malloc(bundle_size);
+    memcpy(bundle, leaf, strlen(leaf));
+    memcpy(bundle + strlen(leaf), chain, chain_size);
+    in.vcek = (struct keep_attest_blob){0};
+    in.cert_chain = (struct keep_attest_blob){bundle, bundle_size};
+    expect(&in, NULL, KEEP_ATTEST_ACCEPT, 0, "VLEK, ASVK and ARK as one --cert-chain bundle");
+    in.cert_chain = (struct keep_attest_blob){chain, chain_size};
+    expect(&in, NULL, KEEP_ATTEST_INVALID, 0, "a bundle without the VLEK");
+
+    /* An ARK CRL revoking the ASK: not cached, checked every time. */
+    uint8_t *crl = NULL;
+    size_t crl_size = 0;
+    snp_gen_crl_der(g, true, SNP_GEN_TIME - 86400, SNP_GEN_TIME + 86400, &crl, &crl_size);
+    in.evidence = (struct keep_attest_blob){report, sizeof(report)};
+    in.cert_chain = (struct keep_attest_blob){0};
+    in.vcek = (struct keep_attest_blob){vcek, vcek_size};
+    in.amd_crl = (struct keep_attest_blob){crl, crl_size};
+    expect(&in, NULL, KEEP_ATTEST_INVALID, KEEP_E_X509_REVOKED, "ASK revoked by the ARK CRL");
+    free(crl);
+    snp_gen_crl_der(g, false, SNP_GEN_TIME - 86400, SNP_GEN_TIME + 86400, &crl, &crl_size);
+    in.amd_crl = (struct keep_attest_blob){crl, crl_size};
+    r = verify(&in, NULL);
+    const struct keep_attest_check *c = find_check(r, "amd.crl");
+    ok(keep_attest_result_verdict(r) == KEEP_ATTEST_ACCEPT && c &&
+           c->state == KEEP_ATTEST_CHECK_PASSED,
+       "an ARK CRL revoking nothing: accepted, amd.crl passed");
+    keep_attest_result_free(r);
+
+    free(crl);
+    free(bundle);
+    free(leaf);
+    free(chain);
+    free(vcek);
+    free(vlek);
+}
+
+static void test_snp_turin(void)
+{
+    struct snp_gen *g = snp_gen_new(KEEP_AMD_TURIN);
+    uint8_t report[KEEP_SNP_REPORT_SIZE];
+    uint8_t *vcek = NULL;
+    size_t vcek_size;
+    snp_gen_default_cert_der(g, KEEP_AMD_VCEK, &vcek, &vcek_size);
+    snp_gen_report(g, KEEP_AMD_VCEK, 3, report);
+    /* Its own roots folder: the Turin PKI is another generated one. */
+    char saved[256];
+    memcpy(saved, roots_dir, sizeof(saved));
+    struct keep_attest_verifier *main_verifier = verifier;
+    make_roots_dir(g);
+    struct keep_error err = {0};
+    ok(keep_attest_verifier_new(roots_dir, &verifier, &err) == KEEP_OK, "Turin verifier (%s)",
+       err.message);
+    struct keep_attest_input in = {.has_time = true, .time = SNP_GEN_TIME};
+    in.evidence = (struct keep_attest_blob){report, sizeof(report)};
+    in.vcek = (struct keep_attest_blob){vcek, vcek_size};
+    struct keep_amd_tcb tcb = snp_gen_default_tcb(g);
+    char policy[128];
+    snprintf(policy, sizeof(policy), "{\"min_tcb\": {\"fmc\": %u}}", tcb.fmc);
+    expect(&in, policy, KEEP_ATTEST_ACCEPT, 0, "Turin report at the fmc minimum");
+    snprintf(policy, sizeof(policy), "{\"min_tcb\": {\"fmc\": %u}}", tcb.fmc + 1);
+    expect(&in, policy, KEEP_ATTEST_REJECT, KEEP_E_POLICY_MIN_TCB, "Turin report below fmc");
+    keep_attest_verifier_free(verifier);
+    remove_roots_dir();
+    verifier = main_verifier;
+    memcpy(roots_dir, saved, sizeof(saved));
+    free(vcek);
+    snp_gen_free(g);
+}
+
+/* ---- SGX and TDX -------------------------------------------------------- */
+
+static uint8_t *crl_der(X509_CRL *crl, size_t *size)
+{
+    unsigned char *der = NULL;
+    int n = i2d_X509_CRL(crl, &der);
+    *size = n > 0 ? (size_t)n : 0;
+    return der;
+}
+
+static void test_quotes(void)
+{
+    struct qgen_pki pki;
+    struct keep_error err = {0};
+    if (qgen_pki_new(&pki, NULL) != 0) {
+        ok(0, "generate the Intel test PKI");
+        return;
+    }
+    ok(keep_attest_verifier_set_intel_root(verifier, pki.root, &err) == KEEP_OK,
+       "trust the test Intel root");
+    static const char no_coll[] = "{\"allow_missing_collateral\": true}";
+    struct qgen_quote_opts o = {.version = 3};
+    memset(o.measurement, 0x5e, sizeof(o.measurement));
+    const uint8_t nonce[] = "nonce-1234";
+    unsigned md_size;
+    EVP_Digest(nonce, sizeof(nonce) - 1, o.report_data, &md_size, EVP_sha256(), NULL);
+    uint8_t *q = NULL;
+    size_t size = 0;
+    struct qgen_layout layout;
+    if (qgen_quote(&pki, &o, &q, &size, &layout) != 0) {
+        ok(0, "generate an SGX quote");
+        return;
+    }
+    struct keep_attest_input in = {0};
+    in.evidence = (struct keep_attest_blob){q, size};
+    struct keep_attest_result *r = verify(&in, NULL);
+    ok(keep_attest_result_verdict(r) == KEEP_ATTEST_REJECT &&
+           keep_attest_result_error_count(r) == 1 &&
+           keep_attest_result_has_error(r, KEEP_E_POLICY_COLLATERAL_MISSING),
+       "SGX quote without collateral: rejected for that alone by the default policy");
+    const struct keep_attest_check *c = find_check(r, "tcb.level");
+    ok(c && c->state == KEEP_ATTEST_CHECK_SKIPPED, "tcb.level skipped: %s", c ? c->detail : "");
+    keep_attest_result_free(r);
+    expect(&in, no_coll, KEEP_ATTEST_ACCEPT, 0, "SGX quote, collateral not required");
+    expect(&in,
+           "{\"allow_missing_collateral\": true, \"mrenclave\": "
+           "[\"5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e\"],"
+           " \"report_data\": {\"sha256_of\": \"6e6f6e63652d31323334\"}}",
+           KEEP_ATTEST_ACCEPT, 0, "SGX quote, mrenclave and nonce binding");
+    expect(&in, "{\"allow_missing_collateral\": true, \"report_data\": {\"sha256_of\": \"00\"}}",
+           KEEP_ATTEST_REJECT, KEEP_E_POLICY_REPORT_DATA, "SGX quote, another nonce");
+    expect(&in, "{\"allow_missing_collateral\": true, \"measurement\": []}", KEEP_ATTEST_REJECT,
+           KEEP_E_POLICY_NOT_APPLICABLE, "SGX quote, an SNP measurement rule");
+    q[layout.body_off + 64] ^= 1; /* mr_enclave */
+    expect(&in, no_coll, KEEP_ATTEST_INVALID, KEEP_E_QUOTE_SIGNATURE, "SGX body changed");
+    q[layout.body_off + 64] ^= 1;
+    q[layout.qe_report_sig_off] ^= 1;
+    expect(&in, no_coll, KEEP_ATTEST_INVALID, KEEP_E_QUOTE_QE_REPORT_SIGNATURE,
+           "QE report signature changed");
+    q[layout.qe_report_sig_off] ^= 1;
+
+    /* CRLs: the PCK revoked by its CA's CRL; a CRL that is fine. */
+    X509_CRL *revoking = qgen_crl(pki.ca, pki.ca_key, pki.pck, 1577836800, 2208988800);
+    X509_CRL *clean = qgen_crl(pki.root, pki.root_key, NULL, 1577836800, 2208988800);
+    size_t rev_size, clean_size;
+    uint8_t *rev_der = crl_der(revoking, &rev_size), *clean_der = crl_der(clean, &clean_size);
+    in.pck_crl = (struct keep_attest_blob){rev_der, rev_size};
+    in.root_ca_crl = (struct keep_attest_blob){clean_der, clean_size};
+    expect(&in, no_coll, KEEP_ATTEST_INVALID, KEEP_E_X509_REVOKED, "PCK revoked by the PCK CRL");
+    in.pck_crl = (struct keep_attest_blob){0};
+    r = verify(&in, NULL);
+    const struct keep_error *e = keep_attest_result_error(r, 0);
+    ok(e && e->code == KEEP_E_POLICY_COLLATERAL_MISSING && strstr(e->message, "pck_crl") &&
+           !strstr(e->message, "root_ca_crl"),
+       "root CA CRL given: only the others are missing (%s)", e ? e->message : "");
+    keep_attest_result_free(r);
+    in.root_ca_crl = (struct keep_attest_blob){0};
+    OPENSSL_free(rev_der);
+    OPENSSL_free(clean_der);
+    X509_CRL_free(revoking);
+    X509_CRL_free(clean);
+
+    /* Debug enclave. */
+    free(q);
+    o.attributes_flags = KEEP_SGX_ATTR_INIT | KEEP_SGX_ATTR_MODE64BIT | KEEP_SGX_ATTR_DEBUG;
+    qgen_quote(&pki, &o, &q, &size, &layout);
+    in.evidence = (struct keep_attest_blob){q, size};
+    expect(&in, no_coll, KEEP_ATTEST_REJECT, KEEP_E_POLICY_DEBUG, "SGX debug enclave");
+    expect(&in, "{\"allow_missing_collateral\": true, \"allow_debug\": true}", KEEP_ATTEST_ACCEPT,
+           0, "SGX debug enclave, debug allowed");
+    free(q);
+
+    /* TDX v4 and v5. */
+    struct qgen_quote_opts t = {.version = 4};
+    memset(t.measurement, 0x7d, sizeof(t.measurement));
+    qgen_quote(&pki, &t, &q, &size, &layout);
+    in.evidence = (struct keep_attest_blob){q, size};
+    in.format = KEEP_ATTEST_FORMAT_TDX;
+    expect(&in, no_coll, KEEP_ATTEST_ACCEPT, 0, "TDX v4 quote");
+    expect(&in,
+           "{\"allow_missing_collateral\": true, \"mrtd\": {\"deny\": "
+           "[\"7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d"
+           "7d7d7d7d7d7d7d7d\"]}}",
+           KEEP_ATTEST_REJECT, KEEP_E_POLICY_MRTD_DENIED, "TDX v4 quote, mrtd denied");
+    in.format = KEEP_ATTEST_FORMAT_SGX;
+    expect(&in, no_coll, KEEP_ATTEST_INVALID, KEEP_E_ATTEST_FORMAT_MISMATCH, "TDX quote as SGX");
+    in.format = KEEP_ATTEST_FORMAT_AUTO;
+    free(q);
+    t.td_attributes = KEEP_TD_ATTR_DEBUG;
+    t.version = 5;
+    qgen_quote(&pki, &t, &q, &size, &layout);
+    in.evidence = (struct keep_attest_blob){q, size};
+    r = verify(&in, no_coll);
+    ok(keep_attest_result_verdict(r) == KEEP_ATTEST_REJECT &&
+           keep_attest_result_has_error(r, KEEP_E_POLICY_DEBUG) &&
+           keep_attest_result_tee(r) == KEEP_ATTEST_TEE_TDX,
+       "TDX v5 debug TD: rejected for debug");
+    keep_attest_result_free(r);
+
+    /* keep_attest_show parses without verifying. */
+    enum keep_attest_tee tee;
+    char *claims = NULL;
+    ok(keep_attest_show(KEEP_ATTEST_FORMAT_AUTO, q, size, &tee, &claims, &err) == KEEP_OK &&
+           tee == KEEP_ATTEST_TEE_TDX && strstr(claims, "\"mr_td\""),
+       "show: a TDX v5 quote's claims");
+    free(claims);
+    ok(keep_attest_show(KEEP_ATTEST_FORMAT_AUTO, q, 10, &tee, &claims, &err) != KEEP_OK && !claims,
+       "show: a truncated quote fails (%s)", err.message);
+    free(q);
+    qgen_pki_free(&pki);
+}
+
+static void test_api_misuse(void)
+{
+    struct keep_attest_result *r = NULL;
+    struct keep_error err = {0};
+    struct keep_attest_input in = {0};
+    is_int(keep_attest_verify(NULL, &in, NULL, &r, &err), KEEP_E_USAGE, "verify without verifier");
+    is_int(keep_attest_verify(verifier, NULL, NULL, &r, &err), KEEP_E_USAGE,
+           "verify without input");
+    in.format = KEEP_ATTEST_FORMAT_KVM;
+    in.evidence = (struct keep_attest_blob){"kvm", 3};
+    expect(&in, "{\"allow_insecure\": true}", KEEP_ATTEST_INVALID, KEEP_E_ATTEST_FORMAT_UNSUPPORTED,
+           "kvm evidence in a build without its parser");
+    struct keep_attest_verifier *none = NULL;
+    is_int(keep_attest_verifier_new("/nonexistent", &none, &err) != KEEP_OK && !none, 1,
+           "a roots folder without the Intel root is refused (%s)", err.message);
+    struct keep_attest_result *res = verify(&in, NULL);
+    ok(keep_attest_result_error(res, keep_attest_result_error_count(res)) == NULL &&
+           keep_attest_result_check(res, keep_attest_result_check_count(res)) == NULL &&
+           keep_attest_result_advisory(res, 0) == NULL,
+       "accessors return NULL past the end");
+    keep_attest_result_free(res);
+}
+
+int main(void)
+{
+    struct snp_gen *g = snp_gen_new(KEEP_AMD_MILAN);
+    struct keep_error err = {0};
+    make_roots_dir(g);
+    if (keep_attest_verifier_new(roots_dir, &verifier, &err) != KEEP_OK) {
+        printf("Bail out! keep_attest_verifier_new(%s): %s\n", roots_dir, err.message);
+        return 1;
+    }
+    test_snp(g);
+    test_snp_turin();
+    test_quotes();
+    test_api_misuse();
+    keep_attest_verifier_free(verifier);
+    remove_roots_dir();
+    snp_gen_free(g);
+    return done_testing();
+}
