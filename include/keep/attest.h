@@ -44,7 +44,8 @@
  * result lists such checks as skipped and the policy decides).
  *
  * Thread safety: a verifier may be used by one thread at a time (its caches
- * are not locked); policies and results are immutable and may be shared.
+ * are not locked); a policy is immutable and may be shared; a result may be
+ * read by one thread at a time (its JSON texts are made on first use).
  */
 #ifndef KEEP_ATTEST_H
 #define KEEP_ATTEST_H

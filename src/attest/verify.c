@@ -73,6 +73,7 @@ struct keep_attest_verifier {
     size_t signer_count, signer_next;
     struct collateral_entry colls[CACHE_MAX];
     size_t coll_count, coll_next;
+    struct keep_attest_policy *default_policy; /* used when the caller passes none */
 };
 
 static void signer_entry_clear(struct signer_entry *e)
@@ -105,6 +106,7 @@ void keep_attest_verifier_free(struct keep_attest_verifier *v)
     keep_attest_verifier_clear_cache(v);
     sk_X509_pop_free(v->intel_roots, X509_free);
     X509_free(v->intel_root);
+    keep_policy_free(v->default_policy);
     free(v->amd_roots_dir);
     free(v);
 }
@@ -146,7 +148,12 @@ int keep_attest_verifier_new(const char *roots_dir, struct keep_attest_verifier 
         return keep_fail(err, KEEP_E_NOMEM, "verifier: out of memory");
     }
     X509 *root = NULL;
-    int rc = keep_pck_load_intel_root(dir && *dir ? dir : NULL, &root, err);
+    int rc = keep_policy_default(&v->default_policy, err);
+    if (rc) {
+        keep_attest_verifier_free(v);
+        return rc;
+    }
+    rc = keep_pck_load_intel_root(dir && *dir ? dir : NULL, &root, err);
     if (rc == KEEP_OK) {
         rc = keep_attest_verifier_set_intel_root(v, root, err);
         X509_free(root);
@@ -186,6 +193,7 @@ struct keep_attest_result {
     bool nomem; /* an allocation failed while recording; the verdict is INVALID */
 };
 
+static char *result_to_json(const struct keep_attest_result *r);
 static void add_check(struct keep_attest_result *r, const char *name,
                       enum keep_attest_check_state state, const char *fmt, ...) KEEP_PRINTF(4, 5);
 
@@ -307,9 +315,13 @@ const char *keep_attest_result_advisory(const struct keep_attest_result *r, size
     return i < r->advisory_count ? r->advisories[i] : NULL;
 }
 
+/* The texts are made on first use: the result's only mutable state (see attest.h). */
 const char *keep_attest_result_claims(const struct keep_attest_result *r)
 {
-    return r->claims_text;
+    struct keep_attest_result *m = (struct keep_attest_result *)(uintptr_t)r;
+    if (!m->claims_text && m->claims)
+        m->claims_text = json_dumps(m->claims, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    return m->claims_text;
 }
 
 size_t keep_attest_result_check_count(const struct keep_attest_result *r)
@@ -325,7 +337,10 @@ const struct keep_attest_check *keep_attest_result_check(const struct keep_attes
 
 const char *keep_attest_result_json(const struct keep_attest_result *r)
 {
-    return r->json_text;
+    struct keep_attest_result *m = (struct keep_attest_result *)(uintptr_t)r;
+    if (!m->json_text)
+        m->json_text = result_to_json(m);
+    return m->json_text;
 }
 
 static const char *check_state_name(enum keep_attest_check_state s)
@@ -335,7 +350,7 @@ static const char *check_state_name(enum keep_attest_check_state s)
                                            : "skipped";
 }
 
-/* Build the --json object and the claims text once, when the result is final. */
+/* An allocation failure while recording makes the result INVALID, and says so. */
 static void result_finish(struct keep_attest_result *r)
 {
     if (r->nomem) {
@@ -344,13 +359,18 @@ static void result_finish(struct keep_attest_result *r)
         keep_fail(&e, KEEP_E_NOMEM, "out of memory while verifying");
         keep_error_list_push(&r->errors, &e);
     }
+}
+
+/* The --json object, built on first use (a service that only reads the verdict never pays). */
+static char *result_to_json(const struct keep_attest_result *r)
+{
     json_t *o = json_object();
     json_t *errors = json_array();
     json_t *advisories = json_array();
     json_t *checks = json_array();
     if (!o || !errors || !advisories || !checks) {
         json_decref(o), json_decref(errors), json_decref(advisories), json_decref(checks);
-        return;
+        return NULL;
     }
     json_object_set_new(o, "verdict", json_string(keep_attest_verdict_name(r->verdict)));
     json_object_set_new(o, "tee", json_string(keep_attest_tee_name(r->tee)));
@@ -369,10 +389,9 @@ static void result_finish(struct keep_attest_result *r)
                                                 check_state_name(r->checks[i].state), "detail",
                                                 r->checks[i].detail));
     json_object_set_new(o, "checks", checks);
-    r->json_text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    char *text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(o);
-    if (r->claims)
-        r->claims_text = json_dumps(r->claims, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    return text;
 }
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -1047,18 +1066,11 @@ int keep_attest_verify(struct keep_attest_verifier *v, const struct keep_attest_
         return keep_fail(err, KEEP_E_USAGE,
                          "keep_attest_verify: verifier, in and out are required");
     *out = NULL;
-    struct keep_attest_policy *default_policy = NULL;
-    if (!policy) {
-        int rc = keep_policy_default(&default_policy, err);
-        if (rc)
-            return rc;
-        policy = default_policy;
-    }
+    if (!policy)
+        policy = v->default_policy;
     struct keep_attest_result *r = calloc(1, sizeof(*r));
-    if (!r) {
-        keep_policy_free(default_policy);
+    if (!r)
         return keep_fail(err, KEEP_E_NOMEM, "keep_attest_verify: out of memory");
-    }
     int64_t time_now = in->has_time ? in->time : (int64_t)time(NULL);
     enum keep_attest_format format = in->format;
     struct keep_error e = {0};
@@ -1097,7 +1109,6 @@ int keep_attest_verify(struct keep_attest_verifier *v, const struct keep_attest_
     else
         check_skipped(r, "policy", "the evidence is not proven genuine");
     result_finish(r);
-    keep_policy_free(default_policy);
     *out = r;
     return KEEP_OK;
 }
