@@ -231,6 +231,16 @@ static int load_roots(const char *dir, enum keep_amd_key_kind kind, enum keep_am
                        sk_X509_num(sk), kind == KEEP_AMD_VLEK ? "ASVK" : "ASK");
         goto out;
     }
+    X509 *ca = sk_X509_value(sk, 0);
+    snprintf(want_cn, sizeof(want_cn), "SEV-%s%s", kind == KEEP_AMD_VLEK ? "VLEK-" : "",
+             keep_amd_product_name(product));
+    keep_x509_subject_cn(ca, cn, sizeof(cn));
+    if (strcmp(cn, want_cn) != 0) {
+        rc = keep_fail(err, KEEP_E_SNP_ROOTS,
+                       "AMD roots: the first certificate of %s is '%s'; expected '%s'", path, cn,
+                       want_cn);
+        goto out;
+    }
     X509 *ark = sk_X509_value(sk, 1);
     snprintf(want_cn, sizeof(want_cn), "ARK-%s", keep_amd_product_name(product));
     keep_x509_subject_cn(ark, cn, sizeof(cn));

@@ -20,18 +20,16 @@
 
 #include "common/util.h"
 
-/* PEM input is recognised by its armour; anything else is taken as DER. */
+/*
+ * DER always starts with a SEQUENCE tag (0x30); anything else that holds PEM
+ * armour is PEM, which may follow text such as "subject=..." lines.
+ */
 static bool looks_like_pem(const uint8_t *data, size_t size)
 {
     static const char armour[] = "-----BEGIN ";
-    for (size_t i = 0; i + sizeof(armour) - 1 <= size; i++) {
-        if (memcmp(data + i, armour, sizeof(armour) - 1) == 0)
-            return true;
-        /* Only leading whitespace may precede the armour. */
-        if (data[i] != ' ' && data[i] != '\t' && data[i] != '\r' && data[i] != '\n')
-            return false;
-    }
-    return false;
+    if (size == 0 || data[0] == 0x30)
+        return false;
+    return memmem(data, size, armour, sizeof(armour) - 1) != NULL;
 }
 
 /* The first OpenSSL error as text, for messages; clears the queue. */
@@ -116,7 +114,7 @@ static int parse_one(const uint8_t *data, size_t size, const char *what, int cod
         else
             X509_CRL_free(*out);
         *out = NULL;
-        return keep_fail(err, code, "%s: %zu trailing bytes after a %zu-byte DER object", what,
+        return keep_fail(err, code, "%s: %zu trailing byte(s) after a %zu-byte DER object", what,
                          size - used, used);
     }
     return KEEP_OK;

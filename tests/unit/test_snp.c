@@ -3,6 +3,7 @@
  * SEV-SNP report parser and verifier against synthetic evidence
  * (tests/support/snp_gen): every field check fails with its own code.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -342,16 +343,56 @@ static void test_sizes_and_binding(void)
     keep_snp_signer_free(s);
 }
 
+/*
+ * With KEEP_WRITE_SNP_SEEDS=<dir>, write the fuzz seeds of
+ * tests/fuzz/corpus/snp_report/ (synthetic: the vectors are never copied).
+ */
+static void write_seed(const char *dir, const char *name, const uint8_t *data, size_t size)
+{
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    ok(f && fwrite(data, 1, size, f) == size && fclose(f) == 0, "seed %s written", path);
+}
+
+static void write_seeds(const char *dir)
+{
+    uint8_t r[KEEP_SNP_REPORT_SIZE];
+    struct snp_gen *m = gen(KEEP_AMD_MILAN), *g = gen(KEEP_AMD_GENOA), *t = gen(KEEP_AMD_TURIN);
+    snp_gen_report(m, KEEP_AMD_VCEK, 2, r);
+    write_seed(dir, "milan_vcek_v2.bin", r, sizeof(r));
+    snp_gen_report(m, KEEP_AMD_VCEK, 3, r);
+    write_seed(dir, "milan_vcek_v3.bin", r, sizeof(r));
+    write_seed(dir, "truncated_1000.bin", r, 1000);
+    snp_gen_report(g, KEEP_AMD_VLEK, 3, r);
+    write_seed(dir, "genoa_vlek_v3.bin", r, sizeof(r));
+    snp_gen_report(t, KEEP_AMD_VCEK, 5, r);
+    write_seed(dir, "turin_vcek_v5.bin", r, sizeof(r));
+    /* Debug policy (bits 16, 17, 19) and a masked chip_id. */
+    snp_gen_report(m, KEEP_AMD_VCEK, 5, r);
+    r[0x008] = 0;
+    r[0x00a] = 0x0b;
+    r[0x048] |= 0x02;
+    memset(r + 0x1a0, 0, 64);
+    snp_gen_sign(m, KEEP_AMD_VCEK, r);
+    write_seed(dir, "milan_masked_debug_v5.bin", r, sizeof(r));
+}
+
 int main(void)
 {
-    test_good_reports();
-    test_parsed_fields();
-    test_field_checks();
-    test_messages();
-    test_every_signed_byte();
-    test_hwid_and_masking();
-    test_tcb_from_certificate();
-    test_sizes_and_binding();
+    const char *seeds = getenv("KEEP_WRITE_SNP_SEEDS");
+    if (seeds && *seeds) {
+        write_seeds(seeds);
+    } else {
+        test_good_reports();
+        test_parsed_fields();
+        test_field_checks();
+        test_messages();
+        test_every_signed_byte();
+        test_hwid_and_masking();
+        test_tcb_from_certificate();
+        test_sizes_and_binding();
+    }
     for (size_t i = 0; i < KEEP_ARRAY_LEN(gens); i++)
         snp_gen_free(gens[i]);
     return done_testing();
