@@ -316,10 +316,18 @@ static int check_quote_root(X509 *root_in_quote, X509 *intel_root, struct keep_e
                          "PCK chain: root certificate '%s' in the quote: its self-signature does "
                          "not verify",
                          cn);
+    uint8_t got[32], want[32];
+    char got_hex[65], want_hex[65];
+    unsigned int n = 0;
+    if (X509_digest(root_in_quote, EVP_sha256(), got, &n) != 1 ||
+        X509_digest(intel_root, EVP_sha256(), want, &n) != 1)
+        return keep_fail(err, KEEP_E_CRYPTO, "PCK chain: SHA-256 of a root certificate failed");
+    keep_hex_encode(got, 32, got_hex);
+    keep_hex_encode(want, 32, want_hex);
     return keep_fail(err, KEEP_E_QUOTE_ROOT_NOT_INTEL,
-                     "PCK chain: root certificate '%s' in the quote is not the trusted Intel SGX "
-                     "Root CA (SHA-256 %s)",
-                     cn, KEEP_PCK_INTEL_ROOT_SHA256);
+                     "PCK chain: root certificate '%s' in the quote (SHA-256 %s) is not the "
+                     "trusted Intel SGX Root CA (SHA-256 %s)",
+                     cn, got_hex, want_hex);
 }
 
 static int ca_kind(X509 *ca, enum keep_pck_ca *kind, struct keep_error *err)
@@ -387,7 +395,8 @@ static int verify_parsed_chain(STACK_OF(X509) * chain, X509 *intel_root, X509_CR
     int n = sk_X509_num(chain);
     enum keep_pck_ca kind = KEEP_PCK_CA_PLATFORM;
     int rc;
-    /* [TDX] A.3.6 / [SGX] A.4: type 5 holds PCK || Platform/Processor CA || Root CA. */
+    /* [SGX] "QE Certification Data" / [TDX] "Certification Data": type 5 holds PCK ||
+     * Platform/Processor CA || Root CA. */
     if (n < 2 || n > 3)
         return keep_fail(err, KEEP_E_QUOTE_PCK_CHAIN_SHAPE,
                          "PCK chain holds %d certificates; must be PCK, CA and optionally the "
@@ -441,6 +450,47 @@ int keep_pck_verify_chain(const uint8_t *pem, size_t pem_size, X509 *intel_root,
     }
     sk_X509_pop_free(chain, X509_free);
     return rc;
+}
+
+/* ---- Claims ---------------------------------------------------------------- */
+
+static void set_hex(json_t *o, const char *key, const uint8_t *data, size_t size)
+{
+    char buf[2 * 16 + 1];
+    keep_hex_encode(data, size, buf);
+    json_object_set_new(o, key, json_string(buf));
+}
+
+json_t *keep_pck_info_json(const struct keep_pck_info *info)
+{
+    static const char *const sgx_types[] = {"Standard", "Scalable", "ScalableWithIntegrity"};
+    json_t *o = json_object();
+    json_t *comps = json_array();
+    if (!o || !comps || !info) {
+        json_decref(o);
+        json_decref(comps);
+        return NULL;
+    }
+    json_object_set_new(o, "ca",
+                        json_string(info->ca == KEEP_PCK_CA_PROCESSOR ? "processor" : "platform"));
+    set_hex(o, "fmspc", info->fmspc, sizeof(info->fmspc));
+    set_hex(o, "pceid", info->pceid, sizeof(info->pceid));
+    set_hex(o, "cpusvn", info->cpusvn, sizeof(info->cpusvn));
+    json_object_set_new(o, "pcesvn", json_integer(info->pcesvn));
+    for (size_t i = 0; i < KEEP_ARRAY_LEN(info->cpusvn_components); i++)
+        json_array_append_new(comps, json_integer(info->cpusvn_components[i]));
+    json_object_set_new(o, "sgx_tcb_comp_svn", comps);
+    if (info->sgx_type < KEEP_ARRAY_LEN(sgx_types))
+        json_object_set_new(o, "sgx_type", json_string(sgx_types[info->sgx_type]));
+    if (info->has_platform_instance_id)
+        set_hex(o, "platform_instance_id", info->platform_instance_id,
+                sizeof(info->platform_instance_id));
+    if (info->has_configuration)
+        json_object_set_new(o, "configuration",
+                            json_pack("{sbsbsb}", "dynamic_platform", info->dynamic_platform,
+                                      "cached_keys", info->cached_keys, "smt_enabled",
+                                      info->smt_enabled));
+    return o;
 }
 
 /* ---- The shipped root ------------------------------------------------------ */

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
 #include <openssl/x509.h>
 
 #include "keep/error.h"
@@ -81,6 +82,16 @@ int keep_pck_parse_extension(X509 *pck, struct keep_pck_info *info, struct keep_
 int keep_pck_verify_chain(const uint8_t *pem, size_t pem_size, X509 *intel_root,
                           X509_CRL *root_ca_crl, X509_CRL *pck_crl, int64_t time,
                           struct keep_pck_info *info, X509 **pck_out, struct keep_error *err);
+
+/*
+ * The PCK values as a new JSON object: "ca" ("platform" | "processor"),
+ * "fmspc", "pceid", "cpusvn" (hex), "pcesvn" (number), "sgx_tcb_comp_svn"
+ * (16 numbers), "sgx_type" ("Standard" | "Scalable" |
+ * "ScalableWithIntegrity"), and "platform_instance_id" / "configuration"
+ * when present. The PPID is left out: it identifies the platform and no
+ * appraisal needs it. NULL when out of memory.
+ */
+json_t *keep_pck_info_json(const struct keep_pck_info *info);
 
 /*
  * Load the Intel SGX Root CA shipped with keep: dir/intel/intel_sgx_root_ca.der

@@ -3,14 +3,16 @@
  * Intel DCAP quotes: SGX ECDSA quote v3, TDX quote v4 and v5 (and the SGX
  * body forms of v4/v5).
  *
- * Specifications (cited at each field check in quote.c):
- *   [SGX]  "Intel SGX ECDSA Quote Library API" (DCAP), Appendix A
- *          "ECDSA Quote Format": A.3 Quote Header, A.4 ECDSA Quote Signature
- *          Data / Enclave Report Body / QE Certification Data.
- *   [TDX]  "Intel TDX DCAP Quoting Library API", Appendix A.3 (quote v4:
- *          header, TD Quote Body, Quote Signature Data, Certification Data
- *          type 6 "QE Report Certification Data") and A.4 (quote v5: Quote
- *          Body Descriptor, TD Quote Body v1.5).
+ * Specifications, cited at each field check in quote.c by the title of the
+ * table that defines the field (table titles are stable across revisions of
+ * these documents; section numbers are not):
+ *   [SGX]  "Intel SGX ECDSA Quote Library API" (DCAP), Appendix A "ECDSA
+ *          Quote Format": "Quote Header", "Enclave Report Body", "ECDSA
+ *          Quote Signature Data", "QE Certification Data".
+ *   [TDX]  "Intel TDX DCAP Quoting Library API", Appendix A, quote v4:
+ *          "Quote Header", "TD Quote Body", "Quote Signature Data",
+ *          "Certification Data", "QE Report Certification Data" (type 6);
+ *          quote v5: "Quote Body Descriptor", "TD Quote Body v1.5".
  *
  * Three separate steps, so that policy and collateral stay out of parsing:
  *
@@ -43,9 +45,9 @@
 #include "keep/error.h"
 
 #define KEEP_QUOTE_HEADER_SIZE    48
-#define KEEP_QUOTE_SGX_BODY_SIZE  384 /* [SGX] A.4 Enclave Report Body */
-#define KEEP_QUOTE_TD10_BODY_SIZE 584 /* [TDX] A.3.2 TD Quote Body (TDX 1.0) */
-#define KEEP_QUOTE_TD15_BODY_SIZE 648 /* [TDX] A.4.2 TD Quote Body v1.5 */
+#define KEEP_QUOTE_SGX_BODY_SIZE  384 /* [SGX] "Enclave Report Body" */
+#define KEEP_QUOTE_TD10_BODY_SIZE 584 /* [TDX] "TD Quote Body" (TDX 1.0) */
+#define KEEP_QUOTE_TD15_BODY_SIZE 648 /* [TDX] "TD Quote Body v1.5" */
 #define KEEP_QUOTE_ECDSA_SIG_SIZE 64  /* r || s, big-endian, 32 bytes each */
 #define KEEP_QUOTE_ECDSA_KEY_SIZE 64  /* x || y, big-endian, 32 bytes each */
 #define KEEP_QUOTE_TEE_SGX        0x00000000u
@@ -53,12 +55,12 @@
 #define KEEP_QUOTE_KEY_ECDSA_P256 2
 #define KEEP_QUOTE_CERT_PCK_CHAIN 5 /* PCK leaf || CA || root, PEM */
 #define KEEP_QUOTE_CERT_QE_REPORT 6 /* QE report, its signature, auth data, type 5 */
-#define KEEP_QUOTE_BODY_SGX       1 /* v5 body descriptor types, [TDX] A.4.1 */
+#define KEEP_QUOTE_BODY_SGX       1 /* v5 body descriptor types, [TDX] "Quote Body Descriptor" */
 #define KEEP_QUOTE_BODY_TD10      2
 #define KEEP_QUOTE_BODY_TD15      3
 #define KEEP_QUOTE_MAX_SIZE       (1u << 20) /* far above any real quote (~5 KiB) */
 
-/* Intel's QE vendor ID, [SGX] A.3: 939A7233-F79C-4CA9-940A-0DB3957F0607. */
+/* Intel's QE vendor ID, [SGX] "Quote Header": 939A7233-F79C-4CA9-940A-0DB3957F0607. */
 extern const uint8_t keep_quote_intel_qe_vendor_id[16];
 
 /* SGX ATTRIBUTES.FLAGS bits (Intel SDM Vol. 3D, 38.7.1 ATTRIBUTES). */
@@ -77,7 +79,7 @@ extern const uint8_t keep_quote_intel_qe_vendor_id[16];
 #define KEEP_TD_ATTR_KL              (1ull << 31)
 #define KEEP_TD_ATTR_PERFMON         (1ull << 63)
 
-/* [SGX] A.3 Quote Header (48 bytes), same layout in [TDX] A.3.1. */
+/* [SGX] "Quote Header" (48 bytes), same layout in [TDX] "Quote Header". */
 struct keep_quote_header {
     uint16_t version;      /* 3, 4 or 5 */
     uint16_t att_key_type; /* 2 = ECDSA-256-with-P-256 */
@@ -88,7 +90,7 @@ struct keep_quote_header {
     uint8_t user_data[20]; /* first 16 bytes: QE platform identifier */
 };
 
-/* [SGX] A.4 Enclave Report Body (384 bytes); also the QE report. */
+/* [SGX] "Enclave Report Body" (384 bytes); also the QE report. */
 struct keep_sgx_report_body {
     uint8_t cpu_svn[16];
     uint32_t misc_select;
@@ -106,7 +108,7 @@ struct keep_sgx_report_body {
     uint8_t report_data[64];
 };
 
-/* [TDX] A.3.2 TD Quote Body; the last two fields only in v1.5 (A.4.2). */
+/* [TDX] "TD Quote Body"; the last two fields only in "TD Quote Body v1.5". */
 struct keep_td_report_body {
     uint8_t tee_tcb_svn[16];
     uint8_t mr_seam[48];

@@ -169,6 +169,15 @@ static void signature_failures(void)
         is_int(flip(&o, 12, 0x01, &err), KEEP_E_QUOTE_QE_VENDOR,
                "v%d: a QE vendor ID other than Intel's is refused (%s)", v, err.message);
     }
+    /* A struct whose parse failed is not verified. */
+    struct gen g = make(NULL);
+    struct keep_quote q;
+    g.buf[0] = 9;
+    parse(&g, &q, &err);
+    struct keep_quote_verify_opts vo = {.time = T_2025, .intel_root = pki.root};
+    is_int(keep_quote_verify(&q, &vo, NULL, &err), KEEP_E_USAGE,
+           "a quote whose parse failed is refused by verify (%s)", err.message);
+    free(g.buf);
     /* The key check on its own: (1, 1) is not on P-256. */
     uint8_t key[64] = {0}, sig[64] = {0};
     key[31] = 1;
