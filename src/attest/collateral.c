@@ -253,14 +253,17 @@ static bool skip_string(struct keep_cursor *c)
     return false;
 }
 
+static bool peek_byte(const struct keep_cursor *c, uint8_t *b)
+{
+    struct keep_cursor probe = *c;
+    return next_byte(&probe, b);
+}
+
 static void skip_space(struct keep_cursor *c)
 {
-    while (!keep_cursor_at_end(c)) {
-        uint8_t b = c->data[c->pos];
-        if (b != ' ' && b != '\t' && b != '\n' && b != '\r')
-            return;
-        c->pos++;
-    }
+    uint8_t b;
+    while (peek_byte(c, &b) && (b == ' ' || b == '\t' || b == '\n' || b == '\r'))
+        (void)next_byte(c, &b);
 }
 
 /* The cursor is just past the value's opening '{'; move it past the matching '}'. */
@@ -828,6 +831,64 @@ int keep_collateral_verify(const struct keep_collateral *coll, STACK_OF(X509) * 
         (rc = verify_pck_crl(coll, roots, time, err)))
         return rc;
     return KEEP_OK;
+}
+
+static void report_add(json_t *checks, const char *check, int rc, const struct keep_error *err)
+{
+    const char *result = rc == KEEP_OK                     ? "ok"
+                         : rc == KEEP_E_COLLATERAL_MISSING ? "skipped"
+                                                           : "failed";
+    json_t *o = json_pack("{s:s, s:s}", "check", check, "result", result);
+    if (o && rc != KEEP_OK) {
+        json_object_set_new(o, "error", json_string(keep_err_name(rc)));
+        json_object_set_new(o, "message", json_string(err->message));
+    }
+    json_array_append_new(checks, o);
+}
+
+static int tcb_info_signature(const struct keep_collateral *coll, STACK_OF(X509) * roots,
+                              int64_t time, struct keep_error *err)
+{
+    const struct keep_tcb_info *i = coll->tcb_info;
+    if (!i)
+        return keep_fail(err, KEEP_E_COLLATERAL_MISSING, "tcb_info was not given");
+    return keep_coll_verify_signed("tcbInfo", i->signed_text, i->signed_size, i->has_signature,
+                                   i->signature, i->issuer_chain, roots, coll->root_ca_crl, time,
+                                   err);
+}
+
+static int qe_identity_signature(const struct keep_collateral *coll, STACK_OF(X509) * roots,
+                                 int64_t time, struct keep_error *err)
+{
+    const struct keep_qe_identity *q = coll->qe_identity;
+    if (!q)
+        return keep_fail(err, KEEP_E_COLLATERAL_MISSING, "qe_identity was not given");
+    return keep_coll_verify_signed("enclaveIdentity", q->signed_text, q->signed_size,
+                                   q->has_signature, q->signature, q->issuer_chain, roots,
+                                   coll->root_ca_crl, time, err);
+}
+
+json_t *keep_collateral_report(const struct keep_collateral *coll, STACK_OF(X509) * roots,
+                               int64_t time)
+{
+    struct keep_error err = {0};
+    json_t *checks = json_array();
+    int rc;
+    if (!checks)
+        return NULL;
+    report_add(checks, "tcb_info.signature", tcb_info_signature(coll, roots, time, &err), &err);
+    rc = coll->tcb_info ? keep_tcb_info_check_fresh(coll->tcb_info, time, &err)
+                        : keep_fail(&err, KEEP_E_COLLATERAL_MISSING, "tcb_info was not given");
+    report_add(checks, "tcb_info.freshness", rc, &err);
+    report_add(checks, "qe_identity.signature", qe_identity_signature(coll, roots, time, &err),
+               &err);
+    rc = coll->qe_identity
+             ? keep_qe_identity_check_fresh(coll->qe_identity, time, &err)
+             : keep_fail(&err, KEEP_E_COLLATERAL_MISSING, "qe_identity was not given");
+    report_add(checks, "qe_identity.freshness", rc, &err);
+    report_add(checks, "root_ca_crl", verify_root_ca_crl(coll, roots, time, &err), &err);
+    report_add(checks, "pck_crl", verify_pck_crl(coll, roots, time, &err), &err);
+    return checks;
 }
 
 int keep_collateral_crls(const struct keep_collateral *coll, STACK_OF(X509_CRL) * *out,

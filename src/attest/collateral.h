@@ -98,6 +98,19 @@ KEEP_API int keep_collateral_verify(const struct keep_collateral *coll, STACK_OF
                                     int64_t time, struct keep_error *err);
 
 /*
+ * Every check of keep_collateral_verify run on its own, so that a missing
+ * or failing item does not hide the others: a new JSON array of
+ *   {"check": "tcb_info.signature", "result": "ok" | "failed" | "skipped",
+ *    "error": "<dotted code>", "message": "..."}   (error and message unless ok)
+ * in the order tcb_info.signature (issuer chain and signature),
+ * tcb_info.freshness, qe_identity.signature, qe_identity.freshness,
+ * root_ca_crl, pck_crl. "skipped" means an item the check needs was not
+ * given. NULL when out of memory.
+ */
+KEEP_API json_t *keep_collateral_report(const struct keep_collateral *coll, STACK_OF(X509) * roots,
+                                        int64_t time);
+
+/*
  * The CRLs for the PCK chain verification (root CA CRL and PCK CRL, those
  * given), as a new stack of new references: free with
  * sk_X509_CRL_pop_free(crls, X509_CRL_free).

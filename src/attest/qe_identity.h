@@ -5,7 +5,8 @@
  * Enclave Identity V2/V4 responses).
  *
  * What this file checks, BearSSL style:
- *   keep_qe_identity_parse*   types, ranges and hex lengths of every field.
+ *   keep_qe_identity_parse*   types, ranges and hex lengths of every field
+ *                             (members the schema does not list are ignored).
  *   keep_qe_identity_verify   issuer chain to the roots at time, the ECDSA
  *                             P-256 signature over the exact signed bytes,
  *                             issueDate <= time <= nextUpdate.

@@ -286,6 +286,11 @@ static int parse_body(struct keep_tcb_info *info, json_t *body, struct keep_erro
         (rc = keep_coll_uint(body, "tcbInfo", "tcbType", UINT32_MAX, &n, err)))
         return rc;
     info->tcb_type = (unsigned)n;
+    /* [PCS] tcbType 0: each SVN compared on its own; no other type is defined. */
+    if (info->tcb_type != 0)
+        return keep_fail(err, KEEP_E_COLLATERAL_TCB_TYPE_UNSUPPORTED,
+                         "tcbInfo.tcbType is %u; only 0 (component-wise comparison) is defined",
+                         info->tcb_type);
     if ((rc = keep_coll_uint(body, "tcbInfo", "tcbEvaluationDataNumber", UINT32_MAX, &n, err)))
         return rc;
     info->tcb_evaluation_data_number = (uint32_t)n;

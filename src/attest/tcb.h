@@ -14,7 +14,9 @@
  *   keep_tcb_info_parse*   the JSON is well formed and every field of the
  *                          tcbInfo schema has its type, range and hex length.
  *                          Nothing is trusted yet: the signature is checked
- *                          by keep_tcb_info_verify.
+ *                          by keep_tcb_info_verify. Members the schema does
+ *                          not list are ignored (Intel adds fields), but
+ *                          they are covered by the signature.
  *   keep_tcb_info_verify   the TCB Signing certificate chains to one of the
  *                          given roots at the given time (with the root CA
  *                          CRL when given), the ECDSA P-256 signature covers
@@ -157,7 +159,7 @@ struct keep_tcb_input {
     /* TDX only (TD report in the quote body): */
     uint8_t tee_tcb_svn[KEEP_TCB_COMPONENTS];
     uint8_t mrsignerseam[48];
-    uint8_t seam_attributes[8];
+    uint8_t seam_attributes[8]; /* bytes as in the TD report (LE u64) */
 };
 
 /*

@@ -53,7 +53,20 @@ static X509 *make_cert(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *is
     return x;
 }
 
-static X509_CRL *make_crl(X509 *issuer, EVP_PKEY *key, int64_t this_update, int64_t next_update)
+static bool add_revoked(X509_CRL *crl, X509 *cert, int64_t when)
+{
+    X509_REVOKED *rev = X509_REVOKED_new();
+    ASN1_TIME *t = ASN1_TIME_set(NULL, (time_t)when);
+    bool ok = rev && t && X509_REVOKED_set_serialNumber(rev, X509_get_serialNumber(cert)) &&
+              X509_REVOKED_set_revocationDate(rev, t) && X509_CRL_add0_revoked(crl, rev);
+    ASN1_TIME_free(t);
+    if (!ok)
+        X509_REVOKED_free(rev);
+    return ok;
+}
+
+static X509_CRL *make_crl(X509 *issuer, EVP_PKEY *key, int64_t this_update, int64_t next_update,
+                          X509 *revoked)
 {
     X509_CRL *crl = X509_CRL_new();
     ASN1_TIME *t1 = ASN1_TIME_set(NULL, (time_t)this_update);
@@ -61,6 +74,7 @@ static X509_CRL *make_crl(X509 *issuer, EVP_PKEY *key, int64_t this_update, int6
     bool ok = crl && t1 && t2 && X509_CRL_set_version(crl, 1) &&
               X509_CRL_set_issuer_name(crl, X509_get_subject_name(issuer)) &&
               X509_CRL_set1_lastUpdate(crl, t1) && X509_CRL_set1_nextUpdate(crl, t2) &&
+              (!revoked || add_revoked(crl, revoked, this_update)) && X509_CRL_sort(crl) &&
               X509_CRL_sign(crl, key, EVP_sha256()) > 0;
     ASN1_TIME_free(t1);
     ASN1_TIME_free(t2);
@@ -91,10 +105,10 @@ struct keep_test_pki *keep_test_pki_new(int64_t not_before, int64_t not_after,
                               not_before, not_after, 2);
     p->pck_ca = make_cert("keep test PCK Platform CA", p->pck_ca_key, p->root, p->root_key, true,
                           not_before, not_after, 3);
-    p->root_crl = make_crl(p->root, p->root_key, not_before, crl_next_update);
+    p->root_crl = make_crl(p->root, p->root_key, not_before, crl_next_update, NULL);
     if (!p->tcb_signer || !p->pck_ca || !p->root_crl)
         goto fail;
-    p->pck_crl = make_crl(p->pck_ca, p->pck_ca_key, not_before, crl_next_update);
+    p->pck_crl = make_crl(p->pck_ca, p->pck_ca_key, not_before, crl_next_update, NULL);
     if (!p->pck_crl)
         goto fail;
     return p;
@@ -102,6 +116,22 @@ fail:
     fprintf(stderr, "keep_test_pki_new: OpenSSL failed\n");
     keep_test_pki_free(p);
     return NULL;
+}
+
+bool keep_test_pki_revoke_tcb_signer(struct keep_test_pki *p)
+{
+    const ASN1_TIME *this_update = X509_CRL_get0_lastUpdate(p->root_crl);
+    const ASN1_TIME *next_update = X509_CRL_get0_nextUpdate(p->root_crl);
+    struct tm a, b;
+    if (!ASN1_TIME_to_tm(this_update, &a) || !ASN1_TIME_to_tm(next_update, &b))
+        return false;
+    X509_CRL *crl =
+        make_crl(p->root, p->root_key, (int64_t)timegm(&a), (int64_t)timegm(&b), p->tcb_signer);
+    if (!crl)
+        return false;
+    X509_CRL_free(p->root_crl);
+    p->root_crl = crl;
+    return true;
 }
 
 void keep_test_pki_free(struct keep_test_pki *p)

@@ -34,6 +34,8 @@ struct keep_test_pki {
 struct keep_test_pki *keep_test_pki_new(int64_t not_before, int64_t not_after,
                                         int64_t crl_next_update);
 void keep_test_pki_free(struct keep_test_pki *pki);
+/* Re-issue root_crl (same dates) listing the TCB Signing certificate. */
+bool keep_test_pki_revoke_tcb_signer(struct keep_test_pki *pki);
 
 /* A stack holding one new reference to pki->root (free with sk_X509_pop_free). */
 STACK_OF(X509) * keep_test_pki_roots(const struct keep_test_pki *pki);

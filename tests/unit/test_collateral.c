@@ -81,6 +81,19 @@ static int verify_file(const char *file, STACK_OF(X509) * with_roots, int64_t at
     return verify_file_crl(file, with_roots, pki->root_crl, at, err);
 }
 
+/* The result of one check in a keep_collateral_report array. */
+static const char *check_result(json_t *report, const char *check)
+{
+    size_t i;
+    json_t *c;
+    json_array_foreach(report, i, c)
+    {
+        if (strcmp(json_string_value(json_object_get(c, "check")), check) == 0)
+            return json_string_value(json_object_get(c, "result"));
+    }
+    return "(absent)";
+}
+
 static void test_exact_bytes(void)
 {
     struct keep_error err = {0};
@@ -180,6 +193,29 @@ static void test_chain_and_time(void)
            "signing certificate expired (%s)", err.message);
     free(file);
 
+    /* The root CA CRL lists the TCB Signing certificate. */
+    struct keep_test_pki *revoked =
+        keep_test_pki_new(t_issue - 86400, t_next + 365 * 86400LL, t_next + 86400);
+    if (ok(revoked && keep_test_pki_revoke_tcb_signer(revoked), "root CRL revoking TCB Signing")) {
+        STACK_OF(X509) *rroots = keep_test_pki_roots(revoked);
+        char *rfile = keep_test_pcs_file(revoked, "tcbInfo", tcb_body, NULL, NULL, NULL);
+        char *rchain = keep_test_chain_pem(revoked, revoked->tcb_signer);
+        struct keep_tcb_info *rinfo = NULL;
+        keep_tcb_info_parse(rfile, strlen(rfile), &rinfo, &err);
+        if (rinfo && keep_tcb_info_set_issuer_chain(rinfo, (const uint8_t *)rchain, strlen(rchain),
+                                                    &err) == KEEP_OK) {
+            is_int(keep_tcb_info_verify(rinfo, rroots, revoked->root_crl, t_mid, &err),
+                   KEEP_E_X509_REVOKED, "revoked TCB Signing certificate (%s)", err.message);
+            is_int(keep_tcb_info_verify(rinfo, rroots, NULL, t_mid, &err), KEEP_OK,
+                   "the same without the CRL verifies");
+        }
+        keep_tcb_info_free(rinfo);
+        free(rfile);
+        free(rchain);
+        sk_X509_pop_free(rroots, X509_free);
+    }
+    keep_test_pki_free(revoked);
+
     /* Signed by another TCB Signing key than the chain's. */
     file = keep_test_pcs_file(other_pki, "tcbInfo", tcb_body, NULL, NULL, NULL);
     is_int(verify_file(file, roots, t_mid, &err), KEEP_E_COLLATERAL_SIGNATURE,
@@ -217,6 +253,19 @@ static void test_collateral_json(void)
            "root CRL not signed by the given root (%s)", err.message);
     is_int(keep_collateral_verify(coll, roots, t_next + 2 * 86400, &err), KEEP_E_X509_CRL_EXPIRED,
            "root CRL expired later (%s)", err.message);
+    json_t *report = keep_collateral_report(coll, roots, t_mid);
+    is_int(json_array_size(report), 6, "report has six checks");
+    size_t n_ok = 0;
+    for (size_t i = 0; i < json_array_size(report); i++) {
+        const char *res = json_string_value(json_object_get(json_array_get(report, i), "result"));
+        n_ok += res && strcmp(res, "ok") == 0;
+    }
+    is_int(n_ok, 6, "every check ok at a valid time");
+    json_decref(report);
+    report = keep_collateral_report(coll, roots, t_next + 1);
+    is_str(check_result(report, "tcb_info.freshness"), "failed", "report: stale TCB Info");
+    is_str(check_result(report, "tcb_info.signature"), "ok", "report: its signature still ok");
+    json_decref(report);
     STACK_OF(X509_CRL) *crls = NULL;
     is_int(keep_collateral_crls(coll, &crls, &err), KEEP_OK, "CRLs for the PCK chain");
     is_int(sk_X509_CRL_num(crls), 2, "root CA CRL and PCK CRL");
@@ -322,6 +371,12 @@ static void test_files(void)
         is_int(keep_collateral_verify(coll, roots, t_mid, &err), KEEP_E_COLLATERAL_MISSING,
                "TCB Info check reported missing its chain");
         ok(strstr(err.message, "tcbInfo issuer chain") != NULL, "message: %s", err.message);
+        json_t *report = keep_collateral_report(coll, roots, t_mid);
+        is_str(check_result(report, "tcb_info.signature"), "skipped",
+               "report: TCB Info signature skipped");
+        is_str(check_result(report, "qe_identity.signature"), "ok", "report: QE Identity ok");
+        is_str(check_result(report, "pck_crl"), "ok", "report: PCK CRL ok");
+        json_decref(report);
     }
     keep_collateral_free(coll);
     coll = NULL;

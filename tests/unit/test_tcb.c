@@ -435,6 +435,10 @@ static void id_other(json_t *o)
 {
     json_object_set_new(o, "id", json_string("SEV"));
 }
+static void tcb_type_1(json_t *o)
+{
+    json_object_set_new(o, "tcbType", json_integer(1));
+}
 static void no_levels(json_t *o)
 {
     json_object_del(o, "tcbLevels");
@@ -473,6 +477,8 @@ static void test_parse_errors(void)
                "tcbInfo.tcbLevels[0].tcbStatus", "unknown status");
     expect_bad(version_4, KEEP_E_COLLATERAL_VERSION_UNSUPPORTED, "is 4", "version 4");
     expect_bad(id_other, KEEP_E_COLLATERAL_ID_UNSUPPORTED, "SEV", "id SEV");
+    expect_bad(tcb_type_1, KEEP_E_COLLATERAL_TCB_TYPE_UNSUPPORTED, "tcbInfo.tcbType is 1",
+               "tcbType 1");
     expect_bad(no_levels, KEEP_E_COLLATERAL_JSON_MISSING, "tcbInfo.tcbLevels is missing",
                "no tcbLevels");
     expect_bad(empty_levels, KEEP_E_COLLATERAL_JSON_TYPE, "empty", "empty tcbLevels");
