@@ -970,22 +970,6 @@ static void quote_policy_evidence(const struct keep_quote *q, bool tdx,
     }
 }
 
-static json_t *pck_json(const struct keep_pck_info *p)
-{
-    char fmspc[13], pceid[5], cpusvn[33], ppid[33];
-    keep_hex_encode(p->fmspc, sizeof(p->fmspc), fmspc);
-    keep_hex_encode(p->pceid, sizeof(p->pceid), pceid);
-    keep_hex_encode(p->cpusvn, sizeof(p->cpusvn), cpusvn);
-    keep_hex_encode(p->ppid, sizeof(p->ppid), ppid);
-    json_t *components = json_array();
-    for (size_t i = 0; components && i < sizeof(p->cpusvn_components); i++)
-        json_array_append_new(components, json_integer(p->cpusvn_components[i]));
-    return json_pack("{s:s,s:s,s:i,s:s,s:o,s:s,s:i,s:s}", "fmspc", fmspc, "pceid", pceid, "pcesvn",
-                     p->pcesvn, "cpusvn", cpusvn, "tcb_components",
-                     components ? components : json_null(), "ppid", ppid, "sgx_type", p->sgx_type,
-                     "ca", p->ca == KEEP_PCK_CA_PROCESSOR ? "processor" : "platform");
-}
-
 /*
  * Parse a quote, tolerating bytes after its signature data: TDX quotes are
  * produced into fixed-size buffers and often saved with that padding, and
@@ -1173,7 +1157,7 @@ static void verify_quote(struct keep_attest_verifier *v, const struct keep_attes
     if (cached)
         check_passed(r, "quote.pck_chain_cached");
     if (r->claims)
-        json_object_set_new(r->claims, "pck", pck_json(&pck));
+        json_object_set_new(r->claims, "pck", keep_pck_info_json(&pck));
 
     /* What is missing decides the policy's allow_missing_collateral rule. */
     char missing[160] = "";
