@@ -38,7 +38,11 @@ struct keep_executor;
 
 /*
  * measurement: the Keep's launch measurement (SHA-384), bound into the
- * evidence that keep_get_evidence() returns.
+ * evidence that keep_get_evidence() returns. cfg must outlive the executor
+ * (its --listen/--connect rules are consulted on every bind and connect).
+ * Guest fds 0, 1 and 2 become duplicates of the host's stdio; SIGPIPE is
+ * ignored from here on, so a write to a closed pipe is -EPIPE for the guest.
+ * One executor serves one vCPU: calls on it must not run concurrently.
  */
 int keep_executor_new(const struct keep_config *cfg, const uint8_t measurement[48],
                       struct keep_executor **out, struct keep_error *err);
@@ -55,5 +59,20 @@ void keep_executor_free(struct keep_executor *exec);
 int keep_executor_run_batch(struct keep_executor *exec, volatile void *chan, size_t chan_size,
                             const struct keep_guest_mem *mem, struct keep_exec_outcome *outcome,
                             struct keep_error *err);
+
+/*
+ * How a Keep ends, formatted the same way whether the shim reports it in a
+ * channel item (KEEP_HC_EXIT / _FAULT / _VIOLATION) or by another route:
+ * exit: status & 0xff, no reason;
+ * fault: 128 + the signal Linux would send for the vector, and a reason
+ *   "keep: workload killed by page fault (SIGSEGV) at rip 0x401234 address 0x0, error code 0x4";
+ * violation (the shim caught the host returning an impossible result):
+ *   128 + SIGKILL, and a reason naming the call, the value and the bound.
+ */
+void keep_exec_outcome_exit(struct keep_exec_outcome *o, uint64_t status);
+void keep_exec_outcome_fault(struct keep_exec_outcome *o, uint64_t vector, uint64_t error_code,
+                             uint64_t rip, uint64_t addr);
+void keep_exec_outcome_violation(struct keep_exec_outcome *o, uint64_t nr, uint64_t value,
+                                 uint64_t bound, uint64_t kind);
 
 #endif /* KEEP_HOST_EXECUTOR_H */

@@ -1,0 +1,501 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The channel: how the guest shim asks the host to run a system call.
+ *
+ * Freestanding (only <stdint.h> and <stddef.h>): the shim and the host
+ * include this one file, so both sides share ONE description of every
+ * forwarded call, down to which argument is a buffer, which way its bytes
+ * flow and where its length comes from. docs/KEEP.md, "The channel".
+ *
+ * Layout of the channel pages (KEEP_GUEST_CHANNEL in src/shim/shim_abi.h;
+ * the host sees them through its own mapping):
+ *
+ *   0                       struct keep_chan_header            64 bytes
+ *   KEEP_CHAN_ITEMS_OFFSET  struct keep_chan_item[item_count]  64 bytes each
+ *   header.data_offset      data area (bounce path buffers)    header.data_size bytes
+ *
+ * The shim fills the header and item_count items, then writes
+ * KEEP_REQ_CHANNEL to KEEP_CHAN_PORT with one OUT: one exit per batch. The
+ * host copies every field it reads out of the shared pages before checking
+ * it (the guest may change them at any time), runs the items in order and
+ * writes each item's result; then the guest resumes.
+ *
+ * Everything is little-endian x86-64. No pointers: a buffer argument is a
+ * number whose meaning depends on the batch's data path (header.path):
+ *
+ *   KEEP_CHAN_PATH_DIRECT  guest-physical address inside workload memory
+ *                          (identity-mapped, so the workload's own pointer).
+ *                          The host checks [addr, addr + len) against the
+ *                          workload memory range and reads/writes it in place.
+ *   KEEP_CHAN_PATH_BOUNCE  byte offset from the start of the channel, inside
+ *                          [data_offset, data_offset + data_size). The shim
+ *                          copies buffers through the data area (needed when
+ *                          the host cannot see workload memory: SEV-SNP, TDX).
+ *
+ * Address 0 means NULL in both paths (workload memory never starts at 0 and
+ * offset 0 is the header), and is accepted only where the table says
+ * KEEP_ARGF_NULLABLE. Results are Linux-style: >= 0 success, -errno failure.
+ */
+#ifndef KEEP_COMMON_CHANNEL_H
+#define KEEP_COMMON_CHANNEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- Header ------------------------------------------------------------ */
+
+#define KEEP_CHAN_MAGIC   0x4e4148435045454bull /* "KEEPCHAN" as little-endian bytes */
+#define KEEP_CHAN_VERSION 1u
+/* The I/O port the shim writes KEEP_REQ_CHANNEL (1) to; equals KEEP_PORT in shim_abi.h. */
+#define KEEP_CHAN_PORT        0x4b50u
+#define KEEP_CHAN_REQ_CHANNEL 1u
+
+enum keep_chan_path {
+    KEEP_CHAN_PATH_DIRECT = 0, /* equals KEEP_CHANNEL_DIRECT in host/config.h */
+    KEEP_CHAN_PATH_BOUNCE = 1, /* equals KEEP_CHANNEL_BOUNCE */
+};
+
+struct keep_chan_header {
+    uint64_t magic;       /* KEEP_CHAN_MAGIC */
+    uint32_t version;     /* KEEP_CHAN_VERSION */
+    uint32_t item_count;  /* 1..KEEP_CHAN_MAX_ITEMS items follow at KEEP_CHAN_ITEMS_OFFSET */
+    uint32_t path;        /* enum keep_chan_path; must equal the Keep's configured path */
+    uint32_t flags;       /* reserved, 0 */
+    uint64_t data_offset; /* data area start, from the channel start; after the items */
+    uint64_t data_size;   /* data area bytes */
+    int64_t status;       /* host writes: 0, or -errno when the batch as a whole was refused */
+    uint64_t reserved[2]; /* 0 */
+};
+
+struct keep_chan_item {
+    uint64_t nr;      /* Linux x86-64 syscall number, or a KEEP_HC_* host call */
+    uint64_t args[6]; /* as the syscall ABI passes them (rdi, rsi, rdx, r10, r8, r9) */
+    int64_t result;   /* host writes: >= 0 or -errno */
+};
+
+#define KEEP_CHAN_HEADER_SIZE  64u
+#define KEEP_CHAN_ITEM_SIZE    64u
+#define KEEP_CHAN_ITEMS_OFFSET 64u
+/* Header plus items fit the first 4 KiB page; the data area may start at 4096. */
+#define KEEP_CHAN_MAX_ITEMS 63u
+/* Longest path a call may pass, including the terminating NUL (Linux PATH_MAX). */
+#define KEEP_CHAN_PATH_MAX 4096u
+/* Caps on counted arrays, so one item cannot make the host work without bound. */
+#define KEEP_CHAN_IOV_MAX     1024u /* Linux UIO_MAXIOV */
+#define KEEP_CHAN_POLLFD_MAX  1024u
+#define KEEP_CHAN_EPOLL_MAX   1024u
+#define KEEP_CHAN_SOCKLEN_MAX 128u /* sizeof(struct sockaddr_storage) */
+#define KEEP_CHAN_OPTLEN_MAX  256u
+/* Guest fd numbers are 0..KEEP_CHAN_MAX_FDS-1; the host never returns a larger one. */
+#define KEEP_CHAN_MAX_FDS 1024u
+
+/* Sizes of the kernel structures that cross the channel (x86-64 Linux ABI). */
+#define KEEP_SIZEOF_STAT        144u /* struct stat */
+#define KEEP_SIZEOF_STATX       256u /* struct statx */
+#define KEEP_SIZEOF_TIMESPEC    16u
+#define KEEP_SIZEOF_TIMEVAL     16u
+#define KEEP_SIZEOF_TIMEZONE    8u
+#define KEEP_SIZEOF_IOVEC       16u /* { u64 base; u64 len } */
+#define KEEP_SIZEOF_POLLFD      8u  /* { i32 fd; i16 events; i16 revents } */
+#define KEEP_SIZEOF_EPOLL_EVENT 12u /* packed on x86-64: { u32 events; u64 data } */
+#define KEEP_SIZEOF_MSGHDR \
+    56u /* name@0 namelen@8 iov@16 iovlen@24 control@32 controllen@40 flags@48 */
+#define KEEP_SIZEOF_TERMIOS 36u /* kernel struct termios (TCGETS) */
+#define KEEP_SIZEOF_WINSIZE 8u
+#define KEEP_SIZEOF_INT     4u
+#define KEEP_SIZEOF_FDPAIR  8u /* int[2] of pipe2 */
+
+/* ---- Host calls (not Linux syscalls) ------------------------------------ */
+
+/*
+ * Numbers far above any Linux syscall. KEEP_HC_GET_EVIDENCE is also the
+ * workload-visible syscall number (KEEP_SYS_GET_EVIDENCE in keep/keep.h):
+ * the shim forwards it unchanged.
+ */
+#define KEEP_HC_BASE 0x4b4500u
+enum keep_host_call {
+    /* a0 report_data (64 bytes in), a1 buf (out, a2 bytes), a2 size.
+     * Result: evidence size written; with a1 == 0 and a2 == 0, the size needed;
+     * -ERANGE when a2 is too small. */
+    KEEP_HC_GET_EVIDENCE = KEEP_HC_BASE + 1,
+    /* a0 exit status (exit_group). Ends the Keep; later items are not run. */
+    KEEP_HC_EXIT = KEEP_HC_BASE + 0x100,
+    /* a0 vector, a1 error code, a2 RIP, a3 address (CR2 for #PF). Ends the Keep. */
+    KEEP_HC_FAULT = KEEP_HC_BASE + 0x101,
+    /* The shim caught the host lying: a0 syscall nr, a1 value the host returned,
+     * a2 the bound it broke, a3 enum keep_violation. Ends the Keep. */
+    KEEP_HC_VIOLATION = KEEP_HC_BASE + 0x102,
+    /* a0 syscall nr the shim does not implement; the host logs it once (--log debug). */
+    KEEP_HC_LOG_ENOSYS = KEEP_HC_BASE + 0x103,
+};
+
+enum keep_violation {
+    KEEP_VIOLATION_RESULT_TOO_BIG = 1, /* e.g. read returned more than asked */
+    KEEP_VIOLATION_BAD_FD = 2,         /* a returned fd the guest's table cannot hold / never had */
+    KEEP_VIOLATION_STRUCT_SIZE = 3,    /* a returned structure size exceeds the buffer */
+    KEEP_VIOLATION_OTHER = 4,
+};
+
+/* ---- Per-call argument description -------------------------------------- */
+
+enum keep_chan_arg_kind {
+    KEEP_ARG_NONE = 0, /* not an argument of this call */
+    KEEP_ARG_VAL,      /* plain integer, passed unchanged */
+    KEEP_ARG_FD,       /* guest fd number; the host maps it through its fd table */
+    KEEP_ARG_DIRFD,    /* guest fd or AT_FDCWD (-100) */
+    KEEP_ARG_BUF,      /* bytes: direction, length rule below */
+    KEEP_ARG_PATH,     /* NUL-terminated, in, at most KEEP_CHAN_PATH_MAX bytes with the NUL */
+    KEEP_ARG_IOVEC,    /* struct iovec[count]; dir is the direction of the buffers they name */
+    KEEP_ARG_MSGHDR,   /* struct msghdr (KEEP_SIZEOF_MSGHDR); dir IN = sendmsg, OUT = recvmsg */
+    KEEP_ARG_IOCTL,    /* size and direction from keep_chan_ioctls[] by the request in arg 1 */
+};
+
+enum keep_chan_dir {
+    KEEP_DIR_IN = 1,    /* guest -> host */
+    KEEP_DIR_OUT = 2,   /* host -> guest */
+    KEEP_DIR_INOUT = 3, /* both */
+};
+
+/* Length rules (len_arg): another argument's value times elem_size, ... */
+#define KEEP_LEN_FIXED 0xffu /* ... or exactly elem_size bytes, ... */
+#define KEEP_LEN_PTR   0x80u /* ... or (KEEP_LEN_PTR | i): the u32 that argument i points to */
+
+/* Flags */
+#define KEEP_ARGF_NULLABLE 0x01u /* 0 (NULL) is accepted and passed as NULL */
+#define KEEP_ARGF_RESULT_LEN \
+    0x02u /* out: only result * elem_size bytes are written (read, epoll_wait) */
+
+struct keep_chan_arg {
+    uint8_t kind;       /* enum keep_chan_arg_kind */
+    uint8_t dir;        /* enum keep_chan_dir, for BUF, IOVEC, MSGHDR */
+    uint8_t len_arg;    /* length rule, see KEEP_LEN_* */
+    uint8_t flags;      /* KEEP_ARGF_* */
+    uint16_t elem_size; /* bytes per element (1 for bytes), or the fixed size */
+    uint16_t max_count; /* cap on the counted length (0: bounded by memory only) */
+};
+
+struct keep_chan_call {
+    uint32_t nr;
+    const char *name;
+    struct keep_chan_arg args[6];
+};
+
+/* Linux x86-64 syscall numbers of the forwarded calls (arch/x86/entry/syscalls/syscall_64.tbl). */
+enum keep_nr {
+    KEEP_NR_read = 0,
+    KEEP_NR_write = 1,
+    KEEP_NR_open = 2,
+    KEEP_NR_close = 3,
+    KEEP_NR_stat = 4,
+    KEEP_NR_fstat = 5,
+    KEEP_NR_lstat = 6,
+    KEEP_NR_poll = 7,
+    KEEP_NR_lseek = 8,
+    KEEP_NR_ioctl = 16,
+    KEEP_NR_pread64 = 17,
+    KEEP_NR_pwrite64 = 18,
+    KEEP_NR_readv = 19,
+    KEEP_NR_writev = 20,
+    KEEP_NR_access = 21,
+    KEEP_NR_pipe = 22,
+    KEEP_NR_dup = 32,
+    KEEP_NR_dup2 = 33,
+    KEEP_NR_nanosleep = 35,
+    KEEP_NR_socket = 41,
+    KEEP_NR_connect = 42,
+    KEEP_NR_accept = 43,
+    KEEP_NR_sendto = 44,
+    KEEP_NR_recvfrom = 45,
+    KEEP_NR_sendmsg = 46,
+    KEEP_NR_recvmsg = 47,
+    KEEP_NR_shutdown = 48,
+    KEEP_NR_bind = 49,
+    KEEP_NR_listen = 50,
+    KEEP_NR_getsockname = 51,
+    KEEP_NR_getpeername = 52,
+    KEEP_NR_setsockopt = 54,
+    KEEP_NR_getsockopt = 55,
+    KEEP_NR_fcntl = 72,
+    KEEP_NR_fsync = 74,
+    KEEP_NR_fdatasync = 75,
+    KEEP_NR_ftruncate = 77,
+    KEEP_NR_getcwd = 79,
+    KEEP_NR_rename = 82,
+    KEEP_NR_mkdir = 83,
+    KEEP_NR_rmdir = 84,
+    KEEP_NR_unlink = 87,
+    KEEP_NR_readlink = 89,
+    KEEP_NR_gettimeofday = 96,
+    KEEP_NR_getdents64 = 217,
+    KEEP_NR_clock_gettime = 228,
+    KEEP_NR_clock_nanosleep = 230,
+    KEEP_NR_epoll_wait = 232,
+    KEEP_NR_epoll_ctl = 233,
+    KEEP_NR_openat = 257,
+    KEEP_NR_mkdirat = 258,
+    KEEP_NR_newfstatat = 262,
+    KEEP_NR_unlinkat = 263,
+    KEEP_NR_renameat = 264,
+    KEEP_NR_readlinkat = 267,
+    KEEP_NR_faccessat = 269,
+    KEEP_NR_ppoll = 271,
+    KEEP_NR_epoll_pwait = 281,
+    KEEP_NR_accept4 = 288,
+    KEEP_NR_epoll_create1 = 291,
+    KEEP_NR_dup3 = 292,
+    KEEP_NR_pipe2 = 293,
+    KEEP_NR_renameat2 = 316,
+    KEEP_NR_statx = 332,
+    KEEP_NR_faccessat2 = 439,
+};
+
+/* Every forwarded Linux call has a number below this (host lookup tables are this long). */
+#define KEEP_CHAN_NR_LIMIT 512u
+
+/* Shorthands for the table below. */
+#define KA_VAL                      \
+    {                               \
+        KEEP_ARG_VAL, 0, 0, 0, 0, 0 \
+    }
+#define KA_FD                      \
+    {                              \
+        KEEP_ARG_FD, 0, 0, 0, 0, 0 \
+    }
+#define KA_DIRFD                      \
+    {                                 \
+        KEEP_ARG_DIRFD, 0, 0, 0, 0, 0 \
+    }
+#define KA_PATH                                \
+    {                                          \
+        KEEP_ARG_PATH, KEEP_DIR_IN, 0, 0, 1, 0 \
+    }
+/* bytes, length in argument i */
+#define KA_BUF(dir, i, fl)                   \
+    {                                        \
+        KEEP_ARG_BUF, (dir), (i), (fl), 1, 0 \
+    }
+/* count elements of size sz in argument i, capped at max */
+#define KA_ARR(dir, i, sz, max, fl)                 \
+    {                                               \
+        KEEP_ARG_BUF, (dir), (i), (fl), (sz), (max) \
+    }
+/* exactly sz bytes */
+#define KA_FIX(dir, sz, fl)                                \
+    {                                                      \
+        KEEP_ARG_BUF, (dir), KEEP_LEN_FIXED, (fl), (sz), 0 \
+    }
+/* length in the u32 argument i points to */
+#define KA_PLEN(dir, i, max, fl)                                \
+    {                                                           \
+        KEEP_ARG_BUF, (dir), KEEP_LEN_PTR | (i), (fl), 1, (max) \
+    }
+#define KA_IOV(dir, i)                                                      \
+    {                                                                       \
+        KEEP_ARG_IOVEC, (dir), (i), 0, KEEP_SIZEOF_IOVEC, KEEP_CHAN_IOV_MAX \
+    }
+#define KA_MSG(dir)                                                      \
+    {                                                                    \
+        KEEP_ARG_MSGHDR, (dir), KEEP_LEN_FIXED, 0, KEEP_SIZEOF_MSGHDR, 0 \
+    }
+#define KA_IOCTL                                       \
+    {                                                  \
+        KEEP_ARG_IOCTL, 0, 0, KEEP_ARGF_NULLABLE, 0, 0 \
+    }
+#define KA_SOCKLEN KA_FIX(KEEP_DIR_INOUT, KEEP_SIZEOF_INT, KEEP_ARGF_NULLABLE)
+
+/*
+ * Every forwarded call. A syscall not listed here is answered -ENOSYS.
+ * Sorted by nr. Buffer rules name the argument the length comes from, e.g.
+ * read: arg 1 is an OUT buffer of arg-2 bytes of which `result` are written.
+ */
+__attribute__((unused)) static const struct keep_chan_call keep_chan_calls[] = {
+    {KEEP_NR_read, "read", {KA_FD, KA_BUF(KEEP_DIR_OUT, 2, KEEP_ARGF_RESULT_LEN), KA_VAL}},
+    {KEEP_NR_write, "write", {KA_FD, KA_BUF(KEEP_DIR_IN, 2, 0), KA_VAL}},
+    {KEEP_NR_open, "open", {KA_PATH, KA_VAL, KA_VAL}},
+    {KEEP_NR_close, "close", {KA_FD}},
+    {KEEP_NR_stat, "stat", {KA_PATH, KA_FIX(KEEP_DIR_OUT, KEEP_SIZEOF_STAT, 0)}},
+    {KEEP_NR_fstat, "fstat", {KA_FD, KA_FIX(KEEP_DIR_OUT, KEEP_SIZEOF_STAT, 0)}},
+    {KEEP_NR_lstat, "lstat", {KA_PATH, KA_FIX(KEEP_DIR_OUT, KEEP_SIZEOF_STAT, 0)}},
+    {KEEP_NR_poll,
+     "poll",
+     {KA_ARR(KEEP_DIR_INOUT, 1, KEEP_SIZEOF_POLLFD, KEEP_CHAN_POLLFD_MAX, KEEP_ARGF_NULLABLE),
+      KA_VAL, KA_VAL}},
+    {KEEP_NR_lseek, "lseek", {KA_FD, KA_VAL, KA_VAL}},
+    {KEEP_NR_ioctl, "ioctl", {KA_FD, KA_VAL, KA_IOCTL}},
+    {KEEP_NR_pread64,
+     "pread64",
+     {KA_FD, KA_BUF(KEEP_DIR_OUT, 2, KEEP_ARGF_RESULT_LEN), KA_VAL, KA_VAL}},
+    {KEEP_NR_pwrite64, "pwrite64", {KA_FD, KA_BUF(KEEP_DIR_IN, 2, 0), KA_VAL, KA_VAL}},
+    {KEEP_NR_readv, "readv", {KA_FD, KA_IOV(KEEP_DIR_OUT, 2), KA_VAL}},
+    {KEEP_NR_writev, "writev", {KA_FD, KA_IOV(KEEP_DIR_IN, 2), KA_VAL}},
+    {KEEP_NR_access, "access", {KA_PATH, KA_VAL}},
+    {KEEP_NR_pipe, "pipe", {KA_FIX(KEEP_DIR_OUT, KEEP_SIZEOF_FDPAIR, 0)}},
+    {KEEP_NR_dup, "dup", {KA_FD}},
+    {KEEP_NR_dup2, "dup2", {KA_FD, KA_VAL}},
+    {KEEP_NR_nanosleep,
+     "nanosleep",
+     {KA_FIX(KEEP_DIR_IN, KEEP_SIZEOF_TIMESPEC, 0),
+      KA_FIX(KEEP_DIR_OUT, KEEP_SIZEOF_TIMESPEC, KEEP_ARGF_NULLABLE)}},
+    {KEEP_NR_socket, "socket", {KA_VAL, KA_VAL, KA_VAL}},
+    {KEEP_NR_connect,
+     "connect",
+     {KA_FD, KA_ARR(KEEP_DIR_IN, 2, 1, KEEP_CHAN_SOCKLEN_MAX, 0), KA_VAL}},
+    {KEEP_NR_accept,
+     "accept",
+     {KA_FD, KA_PLEN(KEEP_DIR_OUT, 2, KEEP_CHAN_SOCKLEN_MAX, KEEP_ARGF_NULLABLE), KA_SOCKLEN}},
+    {KEEP_NR_sendto,
+     "sendto",
+     {KA_FD, KA_BUF(KEEP_DIR_IN, 2, 0), KA_VAL, KA_VAL,
+      KA_ARR(KEEP_DIR_IN, 5, 1, KEEP_CHAN_SOCKLEN_MAX, KEEP_ARGF_NULLABLE), KA_VAL}},
+    {KEEP_NR_recvfrom,
+     "recvfrom",
+     {KA_FD, KA_BUF(KEEP_DIR_OUT, 2, KEEP_ARGF_RESULT_LEN), KA_VAL, KA_VAL,
+      KA_PLEN(KEEP_DIR_OUT, 5, KEEP_CHAN_SOCKLEN_MAX, KEEP_ARGF_NULLABLE), KA_SOCKLEN}},
+    {KEEP_NR_sendmsg, "sendmsg", {KA_FD, KA_MSG(KEEP_DIR_IN), KA_VAL}},
+    {KEEP_NR_recvmsg, "recvmsg", {KA_FD, KA_MSG(KEEP_DIR_OUT), KA_VAL}},
+    {KEEP_NR_shutdown, "shutdown", {KA_FD, KA_VAL}},
+    {KEEP_NR_bind, "bind", {KA_FD, KA_ARR(KEEP_DIR_IN, 2, 1, KEEP_CHAN_SOCKLEN_MAX, 0), KA_VAL}},
+    {KEEP_NR_listen, "listen", {KA_FD, KA_VAL}},
+    {KEEP_NR_getsockname,
+     "getsockname",
+     {KA_FD, KA_PLEN(KEEP_DIR_OUT, 2, KEEP_CHAN_SOCKLEN_MAX, 0),
+      KA_FIX(KEEP_DIR_INOUT, KEEP_SIZEOF_INT, 0)}},
+    {KEEP_NR_getpeername,
+     "getpeername",
+     {KA_FD, KA_PLEN(KEEP_DIR_OUT, 2, KEEP_CHAN_SOCKLEN_MAX, 0),
+      KA_FIX(KEEP_DIR_INOUT, KEEP_SIZEOF_INT, 0)}},
+    {KEEP_NR_setsockopt,
+     "setsockopt",
+     {KA_FD, KA_VAL, KA_VAL, KA_ARR(KEEP_DIR_IN, 4, 1, KEEP_CHAN_OPTLEN_MAX, 0), KA_VAL}},
+    {KEEP_NR_getsockopt,
+     "getsockopt",
+     {KA_FD, KA_VAL, KA_VAL, KA_PLEN(KEEP_DIR_OUT, 4, KEEP_CHAN_OPTLEN_MAX, 0),
+      KA_FIX(KEEP_DIR_INOUT, KEEP_SIZEOF_INT, 0)}},
+    {KEEP_NR_fcntl, "fcntl", {KA_FD, KA_VAL, KA_VAL}},
+    {KEEP_NR_fsync, "fsync", {KA_FD}},
+    {KEEP_NR_fdatasync, "fdatasync", {KA_FD}},
+    {KEEP_NR_ftruncate, "ftruncate", {KA_FD, KA_VAL}},
+    /* The guest's cwd is always "/": answered by the host without a host call. */
+    {KEEP_NR_getcwd, "getcwd", {KA_BUF(KEEP_DIR_OUT, 1, KEEP_ARGF_RESULT_LEN), KA_VAL}},
+    {KEEP_NR_rename, "rename", {KA_PATH, KA_PATH}},
+    {KEEP_NR_mkdir, "mkdir", {KA_PATH, KA_VAL}},
+    {KEEP_NR_rmdir, "rmdir", {KA_PATH}},
+    {KEEP_NR_unlink, "unlink", {KA_PATH}},
+    {KEEP_NR_readlink,
+     "readlink",
+     {KA_PATH, KA_BUF(KEEP_DIR_OUT, 2, KEEP_ARGF_RESULT_LEN), KA_VAL}},
+    {KEEP_NR_gettimeofday,
+     "gettimeofday",
+     {KA_FIX(KEEP_DIR_OUT, KEEP_SIZEOF_TIMEVAL, KEEP_ARGF_NULLABLE),
+      KA_FIX(KEEP_DIR_OUT, KEEP_SIZEOF_TIMEZONE, KEEP_ARGF_NULLABLE)}},
+    {KEEP_NR_getdents64,
+     "getdents64",
+     {KA_FD, KA_BUF(KEEP_DIR_OUT, 2, KEEP_ARGF_RESULT_LEN), KA_VAL}},
+    {KEEP_NR_clock_gettime,
+     "clock_gettime",
+     {KA_VAL, KA_FIX(KEEP_DIR_OUT, KEEP_SIZEOF_TIMESPEC, 0)}},
+    {KEEP_NR_clock_nanosleep,
+     "clock_nanosleep",
+     {KA_VAL, KA_VAL, KA_FIX(KEEP_DIR_IN, KEEP_SIZEOF_TIMESPEC, 0),
+      KA_FIX(KEEP_DIR_OUT, KEEP_SIZEOF_TIMESPEC, KEEP_ARGF_NULLABLE)}},
+    {KEEP_NR_epoll_wait,
+     "epoll_wait",
+     {KA_FD,
+      KA_ARR(KEEP_DIR_OUT, 2, KEEP_SIZEOF_EPOLL_EVENT, KEEP_CHAN_EPOLL_MAX, KEEP_ARGF_RESULT_LEN),
+      KA_VAL, KA_VAL}},
+    {KEEP_NR_epoll_ctl,
+     "epoll_ctl",
+     {KA_FD, KA_VAL, KA_FD, KA_FIX(KEEP_DIR_IN, KEEP_SIZEOF_EPOLL_EVENT, KEEP_ARGF_NULLABLE)}},
+    {KEEP_NR_openat, "openat", {KA_DIRFD, KA_PATH, KA_VAL, KA_VAL}},
+    {KEEP_NR_mkdirat, "mkdirat", {KA_DIRFD, KA_PATH, KA_VAL}},
+    {KEEP_NR_newfstatat,
+     "newfstatat",
+     {KA_DIRFD, KA_PATH, KA_FIX(KEEP_DIR_OUT, KEEP_SIZEOF_STAT, 0), KA_VAL}},
+    {KEEP_NR_unlinkat, "unlinkat", {KA_DIRFD, KA_PATH, KA_VAL}},
+    {KEEP_NR_renameat, "renameat", {KA_DIRFD, KA_PATH, KA_DIRFD, KA_PATH}},
+    {KEEP_NR_readlinkat,
+     "readlinkat",
+     {KA_DIRFD, KA_PATH, KA_BUF(KEEP_DIR_OUT, 3, KEEP_ARGF_RESULT_LEN), KA_VAL}},
+    {KEEP_NR_faccessat, "faccessat", {KA_DIRFD, KA_PATH, KA_VAL}},
+    /* The signal mask (arg 3) is not forwarded: the Keep delivers no signals. */
+    {KEEP_NR_ppoll,
+     "ppoll",
+     {KA_ARR(KEEP_DIR_INOUT, 1, KEEP_SIZEOF_POLLFD, KEEP_CHAN_POLLFD_MAX, KEEP_ARGF_NULLABLE),
+      KA_VAL, KA_FIX(KEEP_DIR_IN, KEEP_SIZEOF_TIMESPEC, KEEP_ARGF_NULLABLE), KA_VAL, KA_VAL}},
+    {KEEP_NR_epoll_pwait,
+     "epoll_pwait",
+     {KA_FD,
+      KA_ARR(KEEP_DIR_OUT, 2, KEEP_SIZEOF_EPOLL_EVENT, KEEP_CHAN_EPOLL_MAX, KEEP_ARGF_RESULT_LEN),
+      KA_VAL, KA_VAL, KA_VAL, KA_VAL}},
+    {KEEP_NR_accept4,
+     "accept4",
+     {KA_FD, KA_PLEN(KEEP_DIR_OUT, 2, KEEP_CHAN_SOCKLEN_MAX, KEEP_ARGF_NULLABLE), KA_SOCKLEN,
+      KA_VAL}},
+    {KEEP_NR_epoll_create1, "epoll_create1", {KA_VAL}},
+    {KEEP_NR_dup3, "dup3", {KA_FD, KA_VAL, KA_VAL}},
+    {KEEP_NR_pipe2, "pipe2", {KA_FIX(KEEP_DIR_OUT, KEEP_SIZEOF_FDPAIR, 0), KA_VAL}},
+    {KEEP_NR_renameat2, "renameat2", {KA_DIRFD, KA_PATH, KA_DIRFD, KA_PATH, KA_VAL}},
+    {KEEP_NR_statx,
+     "statx",
+     {KA_DIRFD, KA_PATH, KA_VAL, KA_VAL, KA_FIX(KEEP_DIR_OUT, KEEP_SIZEOF_STATX, 0)}},
+    {KEEP_NR_faccessat2, "faccessat2", {KA_DIRFD, KA_PATH, KA_VAL, KA_VAL}},
+    {KEEP_HC_GET_EVIDENCE,
+     "keep_get_evidence",
+     {KA_FIX(KEEP_DIR_IN, 64, 0),
+      KA_BUF(KEEP_DIR_OUT, 2, KEEP_ARGF_NULLABLE | KEEP_ARGF_RESULT_LEN), KA_VAL}},
+};
+
+#define KEEP_CHAN_CALL_COUNT (sizeof(keep_chan_calls) / sizeof(keep_chan_calls[0]))
+
+/* The ioctl requests the host forwards, with the size and direction of arg 2. */
+struct keep_chan_ioctl {
+    uint32_t request;
+    uint8_t dir;   /* enum keep_chan_dir */
+    uint16_t size; /* bytes arg 2 points to */
+};
+
+#define KEEP_IOCTL_TCGETS     0x5401u
+#define KEEP_IOCTL_TIOCGWINSZ 0x5413u
+#define KEEP_IOCTL_FIONREAD   0x541bu
+#define KEEP_IOCTL_FIONBIO    0x5421u
+
+__attribute__((unused)) static const struct keep_chan_ioctl keep_chan_ioctls[] = {
+    {KEEP_IOCTL_TCGETS, KEEP_DIR_OUT, KEEP_SIZEOF_TERMIOS},
+    {KEEP_IOCTL_TIOCGWINSZ, KEEP_DIR_OUT, KEEP_SIZEOF_WINSIZE},
+    {KEEP_IOCTL_FIONREAD, KEEP_DIR_OUT, KEEP_SIZEOF_INT},
+    {KEEP_IOCTL_FIONBIO, KEEP_DIR_IN, KEEP_SIZEOF_INT},
+};
+
+/* The description of call nr, or NULL when the host does not forward it. */
+__attribute__((unused)) static inline const struct keep_chan_call *keep_chan_find_call(uint64_t nr)
+{
+    size_t lo = 0, hi = KEEP_CHAN_CALL_COUNT;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (keep_chan_calls[mid].nr == nr)
+            return &keep_chan_calls[mid];
+        if (keep_chan_calls[mid].nr < nr)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+/* The description of ioctl request, or NULL when it is not forwarded. */
+__attribute__((unused)) static inline const struct keep_chan_ioctl *
+keep_chan_find_ioctl(uint64_t request)
+{
+    for (size_t i = 0; i < sizeof(keep_chan_ioctls) / sizeof(keep_chan_ioctls[0]); i++) {
+        if (keep_chan_ioctls[i].request == request)
+            return &keep_chan_ioctls[i];
+    }
+    return NULL;
+}
+
+_Static_assert(sizeof(struct keep_chan_header) == KEEP_CHAN_HEADER_SIZE, "header is 64 bytes");
+_Static_assert(sizeof(struct keep_chan_item) == KEEP_CHAN_ITEM_SIZE, "item is 64 bytes");
+_Static_assert(KEEP_CHAN_ITEMS_OFFSET + KEEP_CHAN_MAX_ITEMS * KEEP_CHAN_ITEM_SIZE <= 4096,
+               "header and items fit one page");
+
+#endif /* KEEP_COMMON_CHANNEL_H */

@@ -1,0 +1,939 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Forwarded file, pipe, poll, epoll and clock calls. Every handler gets its
+ * arguments already checked and mapped by the shared description
+ * (executor.c, map_args); it converts structures explicitly and answers
+ * -errno. docs/KEEP.md, "Syscall table".
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cursor.h"
+#include "host/exec_internal.h"
+
+_Static_assert(sizeof(struct stat) == KEEP_SIZEOF_STAT, "host struct stat is the x86-64 ABI one");
+_Static_assert(sizeof(struct statx) == KEEP_SIZEOF_STATX, "struct statx is 256 bytes");
+
+/* The value hostile-host mode returns for an open: a number the host never handed out. */
+#define HOSTILE_BAD_FD ((int64_t)KEEP_CHAN_MAX_FDS + 7)
+
+static inline int64_t neg_errno(long r)
+{
+    return r < 0 ? -errno : r;
+}
+
+/* ---- read and write ----------------------------------------------------- */
+
+static int64_t hostile_read(const struct exec_call *c, int64_t r)
+{
+    /* Test mode: claim one byte more than was asked for. */
+    if (c->x->hostile == KEEP_HOSTILE_READ_TOO_LONG && r >= 0)
+        return (int64_t)c->n[1] + 1;
+    return r;
+}
+
+static int64_t do_read(struct exec_call *c)
+{
+    /* Direct path: the kernel reads straight into workload memory. */
+    return hostile_read(c, neg_errno(read(c->hfd[0], c->p[1], c->n[1])));
+}
+
+static int64_t do_write(struct exec_call *c)
+{
+    return neg_errno(write(c->hfd[0], c->p[1], c->n[1]));
+}
+
+static int64_t do_pread64(struct exec_call *c)
+{
+    return hostile_read(c, neg_errno(pread(c->hfd[0], c->p[1], c->n[1], (off_t)c->a[3])));
+}
+
+static int64_t do_pwrite64(struct exec_call *c)
+{
+    return neg_errno(pwrite(c->hfd[0], c->p[1], c->n[1], (off_t)c->a[3]));
+}
+
+static int64_t do_readv(struct exec_call *c)
+{
+    return neg_errno(readv(c->hfd[0], c->x->iov, (int)c->iov_count));
+}
+
+static int64_t do_writev(struct exec_call *c)
+{
+    return neg_errno(writev(c->hfd[0], c->x->iov, (int)c->iov_count));
+}
+
+static int64_t do_fsync(struct exec_call *c)
+{
+    return neg_errno(fsync(c->hfd[0]));
+}
+
+static int64_t do_fdatasync(struct exec_call *c)
+{
+    return neg_errno(fdatasync(c->hfd[0]));
+}
+
+static int64_t do_ftruncate(struct exec_call *c)
+{
+    /* A file in a read-only volume was opened read-only: the kernel refuses this. */
+    return neg_errno(ftruncate(c->hfd[0], (off_t)c->a[1]));
+}
+
+static int64_t do_getcwd(struct exec_call *c)
+{
+    if (c->n[0] < 2)
+        return -ERANGE; /* getcwd(2): the buffer cannot hold "/" */
+    memcpy(c->p[0], "/", 2);
+    return 2; /* the kernel's getcwd returns the length with the NUL */
+}
+
+static int64_t do_lseek(struct exec_call *c)
+{
+    int whence = (int)c->a[2];
+    if (c->a[2] > SEEK_HOLE)
+        return -EINVAL;
+    return neg_errno(lseek(c->hfd[0], (off_t)c->a[1], whence));
+}
+
+static int64_t do_getdents64(struct exec_call *c)
+{
+    unsigned int count = c->n[1] > 0x7fffffffu ? 0x7fffffffu : (unsigned int)c->n[1];
+    return neg_errno(syscall(SYS_getdents64, c->hfd[0], c->p[1], count));
+}
+
+/* ---- paths -------------------------------------------------------------- */
+
+/*
+ * Resolve path argument path_arg against dirfd argument dirfd_arg (-1: the
+ * guest cwd "/") into a volume and the path below its root.
+ */
+static int resolve(struct exec_call *c, int dirfd_arg, int path_arg, int slot, const char **rel)
+{
+    const char *base = "/";
+    const char *path = c->path[path_arg];
+    if (dirfd_arg >= 0 && c->hfd[dirfd_arg] != AT_FDCWD && path[0] != '/') {
+        struct exec_fd *f = keep_exec_fd(c->x, c->gfd[dirfd_arg]);
+        if (!f || f->kind != FD_DIR)
+            return -ENOTDIR;
+        base = f->guest_path;
+    }
+    int rc = keep_guest_path_normalise(base, path, c->x->abs[slot], KEEP_CHAN_PATH_MAX);
+    if (rc)
+        return rc;
+    return keep_volumes_lookup(&c->x->vols, c->x->abs[slot], rel);
+}
+
+/* As resolve(), for a call that changes the volume: -EROFS on a read-only one. */
+static int resolve_for_change(struct exec_call *c, int dirfd_arg, int path_arg, int slot,
+                              const char **rel)
+{
+    int vol = resolve(c, dirfd_arg, path_arg, slot, rel);
+    if (vol >= 0 && c->x->vols.roots[vol].read_only)
+        return -EROFS;
+    return vol;
+}
+
+/*
+ * The kernel's O_LARGEFILE on x86-64 (glibc defines O_LARGEFILE as 0 there,
+ * musl passes 0100000 on every open).
+ */
+#define KERNEL_O_LARGEFILE 0100000
+
+/* Flags a guest may pass to open: no O_ASYNC (SIGIO would hit the host). */
+#define OPEN_FLAGS_ALLOWED                                                                       \
+    (O_ACCMODE | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_APPEND | O_NONBLOCK | O_DSYNC |       \
+     O_SYNC | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | KERNEL_O_LARGEFILE | O_NOATIME | O_DIRECT | \
+     O_PATH | __O_TMPFILE)
+
+static bool open_changes(int flags)
+{
+    /* __O_TMPFILE includes O_DIRECTORY's bit: test all of it. */
+    return (flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC)) ||
+           (flags & __O_TMPFILE) == __O_TMPFILE;
+}
+
+static int64_t open_common(struct exec_call *c, int dirfd_arg, int path_arg, uint64_t flags64,
+                           uint64_t mode)
+{
+    int flags = (int)flags64;
+    if (flags64 > 0xffffffffu || (flags & ~OPEN_FLAGS_ALLOWED))
+        return -EINVAL;
+    const char *rel;
+    int vol = open_changes(flags) ? resolve_for_change(c, dirfd_arg, path_arg, 0, &rel)
+                                  : resolve(c, dirfd_arg, path_arg, 0, &rel);
+    if (vol < 0)
+        return vol;
+    int h = keep_volumes_openat(&c->x->vols, vol, rel, flags & ~O_CLOEXEC, (mode_t)mode);
+    if (h < 0)
+        return h;
+    struct stat st;
+    bool dir = fstat(h, &st) == 0 && S_ISDIR(st.st_mode);
+    char *guest_path = NULL;
+    if (dir && !(guest_path = strdup(c->x->abs[0]))) {
+        close(h);
+        return -ENOMEM;
+    }
+    int g = keep_exec_fd_install(c->x, h, dir ? FD_DIR : FD_FILE, 0);
+    if (g < 0) {
+        free(guest_path);
+        return g;
+    }
+    struct exec_fd *f = &c->x->fds[g];
+    f->volume = (int16_t)vol;
+    f->guest_path = guest_path;
+    f->cloexec = (flags & O_CLOEXEC) != 0;
+    if (c->x->hostile == KEEP_HOSTILE_BAD_FD) {
+        close(h);
+        keep_exec_fd_release(c->x, g);
+        return HOSTILE_BAD_FD;
+    }
+    return g;
+}
+
+static int64_t do_open(struct exec_call *c)
+{
+    return open_common(c, -1, 0, c->a[1], c->a[2]);
+}
+
+static int64_t do_openat(struct exec_call *c)
+{
+    return open_common(c, 0, 1, c->a[2], c->a[3]);
+}
+
+static int64_t stat_result(const struct exec_call *c, const struct stat *st, uint8_t *out)
+{
+    memcpy(out, st, KEEP_SIZEOF_STAT);
+    /* Test mode: report a structure bigger than struct stat. */
+    return c->x->hostile == KEEP_HOSTILE_STAT_SIZE ? KEEP_SIZEOF_STAT + 56 : 0;
+}
+
+/* Open (dirfd, path) beneath its volume as O_PATH, following the last symlink or not. */
+static int open_path_only(struct exec_call *c, int dirfd_arg, int path_arg, bool follow)
+{
+    const char *rel;
+    int vol = resolve(c, dirfd_arg, path_arg, 0, &rel);
+    if (vol < 0)
+        return vol;
+    return keep_volumes_openat(&c->x->vols, vol, rel, O_PATH | (follow ? 0 : O_NOFOLLOW), 0);
+}
+
+static int64_t stat_common(struct exec_call *c, int dirfd_arg, int path_arg, uint8_t *out,
+                           uint64_t flags)
+{
+    struct stat st;
+    if (flags & ~(uint64_t)(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT))
+        return -EINVAL;
+    if ((flags & AT_EMPTY_PATH) && c->path[path_arg][0] == '\0') {
+        if (dirfd_arg < 0 || c->hfd[dirfd_arg] == AT_FDCWD)
+            return -ENOENT; /* the guest cwd "/" is in no volume */
+        if (fstat(c->hfd[dirfd_arg], &st) < 0)
+            return -errno;
+        return stat_result(c, &st, out);
+    }
+    int h = open_path_only(c, dirfd_arg, path_arg, !(flags & AT_SYMLINK_NOFOLLOW));
+    if (h < 0)
+        return h;
+    int r = fstat(h, &st);
+    int saved = errno;
+    close(h);
+    if (r < 0)
+        return -saved;
+    return stat_result(c, &st, out);
+}
+
+static int64_t do_stat(struct exec_call *c)
+{
+    return stat_common(c, -1, 0, c->p[1], 0);
+}
+
+static int64_t do_lstat(struct exec_call *c)
+{
+    return stat_common(c, -1, 0, c->p[1], AT_SYMLINK_NOFOLLOW);
+}
+
+static int64_t do_newfstatat(struct exec_call *c)
+{
+    return stat_common(c, 0, 1, c->p[2], c->a[3]);
+}
+
+static int64_t do_fstat(struct exec_call *c)
+{
+    struct stat st;
+    if (fstat(c->hfd[0], &st) < 0)
+        return -errno;
+    return stat_result(c, &st, c->p[1]);
+}
+
+static int64_t do_statx(struct exec_call *c)
+{
+    const uint64_t allowed =
+        AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT | AT_STATX_SYNC_TYPE;
+    uint64_t flags = c->a[2];
+    struct statx stx;
+    int h, r;
+    if (flags & ~allowed)
+        return -EINVAL;
+    int sync = (int)(flags & AT_STATX_SYNC_TYPE);
+    if ((flags & AT_EMPTY_PATH) && c->path[1][0] == '\0') {
+        if (c->hfd[0] == AT_FDCWD)
+            return -ENOENT;
+        r = statx(c->hfd[0], "", AT_EMPTY_PATH | sync, (unsigned int)c->a[3], &stx);
+    } else {
+        if ((h = open_path_only(c, 0, 1, !(flags & AT_SYMLINK_NOFOLLOW))) < 0)
+            return h;
+        r = statx(h, "", AT_EMPTY_PATH | sync, (unsigned int)c->a[3], &stx);
+        int saved = errno;
+        close(h);
+        errno = saved;
+    }
+    if (r < 0)
+        return -errno;
+    memcpy(c->p[4], &stx, KEEP_SIZEOF_STATX);
+    return 0;
+}
+
+static int64_t access_common(struct exec_call *c, int dirfd_arg, int path_arg, uint64_t mode,
+                             uint64_t flags)
+{
+    int h, owned = 0;
+    if (mode & ~(uint64_t)(R_OK | W_OK | X_OK))
+        return -EINVAL;
+    if (flags & ~(uint64_t)(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH))
+        return -EINVAL;
+    const struct exec_fd *f = NULL;
+    if ((flags & AT_EMPTY_PATH) && c->path[path_arg][0] == '\0') {
+        if (dirfd_arg < 0 || c->hfd[dirfd_arg] == AT_FDCWD)
+            return -ENOENT;
+        h = c->hfd[dirfd_arg];
+        f = keep_exec_fd(c->x, c->gfd[dirfd_arg]);
+    } else {
+        const char *rel;
+        int vol = resolve(c, dirfd_arg, path_arg, 0, &rel);
+        if (vol < 0)
+            return vol;
+        h = keep_volumes_openat(&c->x->vols, vol, rel,
+                                O_PATH | ((flags & AT_SYMLINK_NOFOLLOW) ? O_NOFOLLOW : 0), 0);
+        if (h < 0)
+            return h;
+        owned = 1;
+        /* access(2): W_OK on a read-only file system is EROFS, once the file is known to exist. */
+        if ((mode & W_OK) && c->x->vols.roots[vol].read_only) {
+            close(h);
+            return -EROFS;
+        }
+    }
+    if (f && (mode & W_OK) && f->volume >= 0 && c->x->vols.roots[f->volume].read_only)
+        return -EROFS;
+    long r = syscall(SYS_faccessat2, h, "", (int)mode, AT_EMPTY_PATH | (int)(flags & AT_EACCESS));
+    int saved = errno;
+    if (owned)
+        close(h);
+    return r < 0 ? -saved : 0;
+}
+
+static int64_t do_access(struct exec_call *c)
+{
+    return access_common(c, -1, 0, c->a[1], 0);
+}
+
+static int64_t do_faccessat(struct exec_call *c)
+{
+    return access_common(c, 0, 1, c->a[2], 0);
+}
+
+static int64_t do_faccessat2(struct exec_call *c)
+{
+    return access_common(c, 0, 1, c->a[2], c->a[3]);
+}
+
+static int64_t readlink_common(struct exec_call *c, int dirfd_arg, int path_arg, int buf_arg)
+{
+    if ((int64_t)c->a[buf_arg + 1] <= 0 || c->a[buf_arg + 1] > 0x7fffffffu)
+        return -EINVAL;
+    int h = open_path_only(c, dirfd_arg, path_arg, false);
+    if (h < 0)
+        return h;
+    ssize_t r = readlinkat(h, "", (char *)c->p[buf_arg], c->n[buf_arg]);
+    int saved = errno;
+    close(h);
+    return r < 0 ? -saved : r;
+}
+
+static int64_t do_readlink(struct exec_call *c)
+{
+    return readlink_common(c, -1, 0, 1);
+}
+
+static int64_t do_readlinkat(struct exec_call *c)
+{
+    return readlink_common(c, 0, 1, 2);
+}
+
+static int64_t unlink_common(struct exec_call *c, int dirfd_arg, int path_arg, uint64_t flags)
+{
+    const char *rel, *name;
+    if (flags & ~(uint64_t)AT_REMOVEDIR)
+        return -EINVAL;
+    int vol = resolve_for_change(c, dirfd_arg, path_arg, 0, &rel);
+    if (vol < 0)
+        return vol;
+    int p = keep_volumes_open_parent(&c->x->vols, vol, rel, &name);
+    if (p < 0)
+        return p;
+    int r = unlinkat(p, name, (int)flags);
+    int saved = errno;
+    close(p);
+    return r < 0 ? -saved : 0;
+}
+
+static int64_t do_rmdir(struct exec_call *c)
+{
+    return unlink_common(c, -1, 0, AT_REMOVEDIR);
+}
+
+static int64_t do_unlink(struct exec_call *c)
+{
+    return unlink_common(c, -1, 0, 0);
+}
+
+static int64_t do_unlinkat(struct exec_call *c)
+{
+    return unlink_common(c, 0, 1, c->a[2]);
+}
+
+static int64_t mkdir_common(struct exec_call *c, int dirfd_arg, int path_arg, uint64_t mode)
+{
+    const char *rel, *name;
+    int vol = resolve_for_change(c, dirfd_arg, path_arg, 0, &rel);
+    if (vol < 0)
+        return vol;
+    int p = keep_volumes_open_parent(&c->x->vols, vol, rel, &name);
+    if (p < 0)
+        return p == -EBUSY ? -EEXIST : p; /* the volume root exists */
+    int r = mkdirat(p, name, (mode_t)(mode & 07777));
+    int saved = errno;
+    close(p);
+    return r < 0 ? -saved : 0;
+}
+
+static int64_t do_mkdir(struct exec_call *c)
+{
+    return mkdir_common(c, -1, 0, c->a[1]);
+}
+
+static int64_t do_mkdirat(struct exec_call *c)
+{
+    return mkdir_common(c, 0, 1, c->a[2]);
+}
+
+static int64_t rename_common(struct exec_call *c, int od, int op, int nd, int np, uint64_t flags)
+{
+    const char *orel, *nrel, *oname, *nname;
+    if (flags & ~(uint64_t)(RENAME_NOREPLACE | RENAME_EXCHANGE))
+        return -EINVAL;
+    int ovol = resolve_for_change(c, od, op, 0, &orel);
+    if (ovol < 0)
+        return ovol;
+    int nvol = resolve_for_change(c, nd, np, 1, &nrel);
+    if (nvol < 0)
+        return nvol;
+    if (ovol != nvol)
+        return -EXDEV; /* rename(2): not on the same mounted filesystem */
+    int opar = keep_volumes_open_parent(&c->x->vols, ovol, orel, &oname);
+    if (opar < 0)
+        return opar;
+    int npar = keep_volumes_open_parent(&c->x->vols, nvol, nrel, &nname);
+    if (npar < 0) {
+        close(opar);
+        return npar;
+    }
+    int r = renameat2(opar, oname, npar, nname, (unsigned int)flags);
+    int saved = errno;
+    close(opar);
+    close(npar);
+    return r < 0 ? -saved : 0;
+}
+
+static int64_t do_rename(struct exec_call *c)
+{
+    return rename_common(c, -1, 0, -1, 1, 0);
+}
+
+static int64_t do_renameat(struct exec_call *c)
+{
+    return rename_common(c, 0, 1, 2, 3, 0);
+}
+
+static int64_t do_renameat2(struct exec_call *c)
+{
+    return rename_common(c, 0, 1, 2, 3, c->a[4]);
+}
+
+/* ---- fds ---------------------------------------------------------------- */
+
+/* Duplicate guest fd old to guest fd new_guest (or the lowest >= min when new_guest < 0). */
+static int64_t dup_guest(struct keep_executor *x, int old, int new_guest, int min, bool cloexec)
+{
+    struct exec_fd *of = keep_exec_fd(x, old);
+    if (!of)
+        return -EBADF;
+    char *guest_path = NULL;
+    if (of->guest_path && !(guest_path = strdup(of->guest_path)))
+        return -ENOMEM;
+    int h = fcntl(of->host, F_DUPFD_CLOEXEC, 3);
+    if (h < 0) {
+        free(guest_path);
+        return -errno;
+    }
+    int g;
+    if (new_guest >= 0) {
+        if (x->fds[new_guest].kind != FD_FREE) {
+            close(x->fds[new_guest].host);
+            keep_exec_fd_release(x, new_guest);
+        }
+        g = keep_exec_fd_install(x, h, (enum exec_fd_kind)of->kind, new_guest);
+    } else {
+        g = keep_exec_fd_install(x, h, (enum exec_fd_kind)of->kind, min);
+    }
+    if (g < 0) {
+        free(guest_path);
+        return g;
+    }
+    of = &x->fds[old];
+    x->fds[g].volume = of->volume;
+    x->fds[g].listen_ok = of->listen_ok;
+    x->fds[g].guest_path = guest_path;
+    x->fds[g].cloexec = cloexec;
+    return g;
+}
+
+static int64_t do_dup(struct exec_call *c)
+{
+    return dup_guest(c->x, c->gfd[0], -1, 0, false);
+}
+
+static int64_t do_dup3(struct exec_call *c)
+{
+    int newfd = (int)(int32_t)c->a[1];
+    if (c->a[2] & ~(uint64_t)O_CLOEXEC)
+        return -EINVAL;
+    if (newfd == c->gfd[0])
+        return -EINVAL; /* dup3(2): oldfd equals newfd */
+    if (newfd < 0 || newfd >= (int)KEEP_CHAN_MAX_FDS)
+        return -EBADF;
+    return dup_guest(c->x, c->gfd[0], newfd, 0, (c->a[2] & O_CLOEXEC) != 0);
+}
+
+static int64_t do_dup2(struct exec_call *c)
+{
+    int newfd = (int)(int32_t)c->a[1];
+    if (newfd == c->gfd[0])
+        return newfd; /* dup2(2): a valid oldfd equal to newfd is returned unchanged */
+    if (newfd < 0 || newfd >= (int)KEEP_CHAN_MAX_FDS)
+        return -EBADF;
+    return dup_guest(c->x, c->gfd[0], newfd, 0, false);
+}
+
+static int64_t do_close(struct exec_call *c)
+{
+    int r = close(c->hfd[0]);
+    int saved = errno;
+    keep_exec_fd_release(c->x, c->gfd[0]);
+    /* close(2): the fd is released even when close reports an error. */
+    return r < 0 && saved != EINTR ? -saved : 0;
+}
+
+static int64_t do_fcntl(struct exec_call *c)
+{
+    struct exec_fd *f = keep_exec_fd(c->x, c->gfd[0]);
+    int min = (int)(int32_t)c->a[2];
+    switch (c->a[1]) {
+    case F_DUPFD:
+    case F_DUPFD_CLOEXEC:
+        if (min < 0 || min >= (int)KEEP_CHAN_MAX_FDS)
+            return -EINVAL;
+        return dup_guest(c->x, c->gfd[0], -1, min, c->a[1] == F_DUPFD_CLOEXEC);
+    case F_GETFD:
+        return f->cloexec ? FD_CLOEXEC : 0;
+    case F_SETFD:
+        f->cloexec = (c->a[2] & FD_CLOEXEC) != 0;
+        return 0;
+    case F_GETFL:
+        return neg_errno(fcntl(c->hfd[0], F_GETFL) & ~O_CLOEXEC);
+    case F_SETFL:
+        /* Only the status flags a workload needs; never O_ASYNC (SIGIO to the host). */
+        return neg_errno(
+            fcntl(c->hfd[0], F_SETFL, (int)(c->a[2] & (O_APPEND | O_NONBLOCK | O_NOATIME))));
+    default:
+        return -EINVAL;
+    }
+}
+
+static int64_t do_ioctl(struct exec_call *c)
+{
+    /* Host-side buffers sized as the kernel's structures; copied out explicitly. */
+    uint8_t buf[64] = {0};
+    int v;
+    uint32_t req = (uint32_t)c->a[1];
+    if (c->a[1] > 0xffffffffu)
+        return -ENOTTY;
+    if (req == KEEP_IOCTL_FIONBIO) {
+        v = (int)load_u32(c->p[2]);
+        return neg_errno(ioctl(c->hfd[0], FIONBIO, &v));
+    }
+    if (ioctl(c->hfd[0], req, buf) < 0)
+        return -errno;
+    memcpy(c->p[2], buf, c->n[2]);
+    return 0;
+}
+
+static int64_t pipe_common(struct exec_call *c, uint64_t flags)
+{
+    int fds[2];
+    if (flags & ~(uint64_t)(O_NONBLOCK | O_CLOEXEC | O_DIRECT))
+        return -EINVAL;
+    if (pipe2(fds, (int)flags | O_CLOEXEC) < 0)
+        return -errno;
+    int g0 = keep_exec_fd_install(c->x, fds[0], FD_PIPE, 0);
+    if (g0 < 0) {
+        close(fds[1]);
+        return g0;
+    }
+    int g1 = keep_exec_fd_install(c->x, fds[1], FD_PIPE, 0);
+    if (g1 < 0) {
+        close(fds[0]);
+        keep_exec_fd_release(c->x, g0);
+        return g1;
+    }
+    c->x->fds[g0].cloexec = c->x->fds[g1].cloexec = (flags & O_CLOEXEC) != 0;
+    store_u32(c->p[0], (uint32_t)g0);
+    store_u32(c->p[0] + 4, (uint32_t)g1);
+    return 0;
+}
+
+static int64_t do_pipe(struct exec_call *c)
+{
+    return pipe_common(c, 0);
+}
+
+static int64_t do_pipe2(struct exec_call *c)
+{
+    return pipe_common(c, c->a[1]);
+}
+
+/* ---- poll and epoll ----------------------------------------------------- */
+
+/* Read a struct timespec (two int64) through the cursor and check it as the kernel does. */
+static int read_timespec(const uint8_t *p, struct timespec *ts)
+{
+    struct keep_cursor cur;
+    uint64_t sec, nsec;
+    keep_cursor_init(&cur, p, KEEP_SIZEOF_TIMESPEC);
+    if (keep_cursor_u64(&cur, "tv_sec", &sec, NULL) ||
+        keep_cursor_u64(&cur, "tv_nsec", &nsec, NULL))
+        return -EFAULT;
+    if ((int64_t)sec < 0 || nsec >= 1000000000u)
+        return -EINVAL;
+    ts->tv_sec = (time_t)sec;
+    ts->tv_nsec = (long)nsec;
+    return 0;
+}
+
+static void write_timespec(uint8_t *p, const struct timespec *ts)
+{
+    store_u64(p, (uint64_t)ts->tv_sec);
+    store_u64(p + 8, (uint64_t)ts->tv_nsec);
+}
+
+static int64_t poll_common(struct exec_call *c, const struct timespec *timeout)
+{
+    uint64_t nfds = c->a[1];
+    uint8_t *arr = c->p[0];
+    int nval = 0;
+    if (nfds && !arr)
+        return -EFAULT;
+    struct keep_cursor cur;
+    keep_cursor_init(&cur, arr, c->n[0]);
+    for (uint64_t i = 0; i < nfds; i++) {
+        uint32_t fd;
+        uint16_t events, revents;
+        if (keep_cursor_u32(&cur, "pollfd.fd", &fd, NULL) ||
+            keep_cursor_u16(&cur, "pollfd.events", &events, NULL) ||
+            keep_cursor_u16(&cur, "pollfd.revents", &revents, NULL))
+            return -EFAULT;
+        struct exec_fd *f = keep_exec_fd(c->x, (int)(int32_t)fd);
+        c->x->pfd[i].fd = f ? f->host : -1;
+        c->x->pfd[i].events = (short)events;
+        c->x->pfd[i].revents = 0;
+        /* poll(2): a negative fd is ignored; one the guest never opened reports POLLNVAL. */
+        c->x->pnval[i] = !f && (int32_t)fd >= 0;
+        nval += c->x->pnval[i];
+    }
+    static const struct timespec zero = {0, 0};
+    int r = ppoll(c->x->pfd, (nfds_t)nfds, nval ? &zero : timeout, NULL);
+    if (r < 0)
+        return -errno;
+    for (uint64_t i = 0; i < nfds; i++) {
+        uint16_t rev = c->x->pnval[i] ? POLLNVAL : (uint16_t)c->x->pfd[i].revents;
+        memcpy(arr + i * KEEP_SIZEOF_POLLFD + 6, &rev, 2);
+    }
+    return r + nval;
+}
+
+static int64_t do_poll(struct exec_call *c)
+{
+    int ms = (int)(int32_t)c->a[2];
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+    return poll_common(c, ms < 0 ? NULL : &ts);
+}
+
+static int64_t do_ppoll(struct exec_call *c)
+{
+    struct timespec ts;
+    if (c->p[2]) {
+        int rc = read_timespec(c->p[2], &ts);
+        if (rc)
+            return rc;
+    }
+    return poll_common(c, c->p[2] ? &ts : NULL);
+}
+
+static int64_t do_epoll_create1(struct exec_call *c)
+{
+    if (c->a[0] & ~(uint64_t)EPOLL_CLOEXEC)
+        return -EINVAL;
+    int h = epoll_create1(EPOLL_CLOEXEC);
+    if (h < 0)
+        return -errno;
+    int g = keep_exec_fd_install(c->x, h, FD_EPOLL, 0);
+    if (g >= 0)
+        c->x->fds[g].cloexec = c->a[0] != 0;
+    return g;
+}
+
+#define EPOLL_EVENTS_ALLOWED                                                           \
+    (EPOLLIN | EPOLLPRI | EPOLLOUT | EPOLLERR | EPOLLHUP | EPOLLRDNORM | EPOLLRDBAND | \
+     EPOLLWRNORM | EPOLLWRBAND | EPOLLMSG | EPOLLRDHUP | EPOLLEXCLUSIVE | EPOLLONESHOT | EPOLLET)
+
+static int64_t do_epoll_ctl(struct exec_call *c)
+{
+    struct exec_fd *ep = keep_exec_fd(c->x, c->gfd[0]);
+    int op = (int)c->a[1];
+    struct epoll_event ev = {0};
+    if (ep->kind != FD_EPOLL)
+        return -EINVAL; /* epoll_ctl(2): epfd is not an epoll fd */
+    if (c->a[1] != EPOLL_CTL_ADD && c->a[1] != EPOLL_CTL_MOD && c->a[1] != EPOLL_CTL_DEL)
+        return -EINVAL;
+    if (op != EPOLL_CTL_DEL) {
+        /* struct epoll_event is packed on x86-64: u32 events at 0, u64 data at 4. */
+        struct keep_cursor cur;
+        uint32_t events;
+        uint64_t data;
+        if (!c->p[3])
+            return -EFAULT;
+        keep_cursor_init(&cur, c->p[3], KEEP_SIZEOF_EPOLL_EVENT);
+        if (keep_cursor_u32(&cur, "epoll_event.events", &events, NULL) ||
+            keep_cursor_u64(&cur, "epoll_event.data", &data, NULL))
+            return -EFAULT;
+        if (events & ~(uint32_t)EPOLL_EVENTS_ALLOWED)
+            return -EINVAL;
+        ev.events = events;
+        ev.data.u64 = data; /* the guest's own cookie, returned unchanged */
+    }
+    return neg_errno(epoll_ctl(c->hfd[0], op, c->hfd[2], &ev));
+}
+
+static int64_t do_epoll_wait(struct exec_call *c)
+{
+    int max = (int)c->a[2];
+    if (c->a[2] == 0)
+        return -EINVAL; /* epoll_wait(2): maxevents must be greater than zero */
+    if (keep_exec_fd(c->x, c->gfd[0])->kind != FD_EPOLL)
+        return -EINVAL;
+    int n = epoll_wait(c->hfd[0], c->x->ev, max, (int)(int32_t)c->a[3]);
+    if (n < 0)
+        return -errno;
+    for (int i = 0; i < n; i++) {
+        uint8_t *e = c->p[1] + (size_t)i * KEEP_SIZEOF_EPOLL_EVENT;
+        store_u32(e, c->x->ev[i].events);
+        store_u64(e + 4, c->x->ev[i].data.u64);
+    }
+    return n;
+}
+
+/* ---- clocks ------------------------------------------------------------- */
+
+static bool clock_allowed(uint64_t id)
+{
+    /* Negative ids name other processes' or fds' CPU clocks (host objects): refused. */
+    return id <= CLOCK_TAI && id != 10;
+}
+
+static int64_t do_clock_gettime(struct exec_call *c)
+{
+    struct timespec ts;
+    if (!clock_allowed(c->a[0]))
+        return -EINVAL;
+    if (clock_gettime((clockid_t)c->a[0], &ts) < 0)
+        return -errno;
+    write_timespec(c->p[1], &ts);
+    return 0;
+}
+
+static int64_t do_gettimeofday(struct exec_call *c)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    if (c->p[0]) {
+        store_u64(c->p[0], (uint64_t)tv.tv_sec);
+        store_u64(c->p[0] + 8, (uint64_t)tv.tv_usec);
+    }
+    if (c->p[1])
+        memset(c->p[1], 0, KEEP_SIZEOF_TIMEZONE); /* UTC: the host's zone is not shared */
+    return 0;
+}
+
+static int64_t do_nanosleep(struct exec_call *c)
+{
+    struct timespec req, rem = {0, 0};
+    int rc = read_timespec(c->p[0], &req);
+    if (rc)
+        return rc;
+    if (nanosleep(&req, &rem) < 0) {
+        int saved = errno;
+        if (c->p[1])
+            write_timespec(c->p[1], &rem);
+        return -saved;
+    }
+    return 0;
+}
+
+static int64_t do_clock_nanosleep(struct exec_call *c)
+{
+    struct timespec req, rem = {0, 0};
+    if (!clock_allowed(c->a[0]) || (c->a[1] & ~(uint64_t)TIMER_ABSTIME))
+        return -EINVAL;
+    int rc = read_timespec(c->p[2], &req);
+    if (rc)
+        return rc;
+    int r = clock_nanosleep((clockid_t)c->a[0], (int)c->a[1], &req, &rem);
+    if (r && c->p[3] && !(c->a[1] & TIMER_ABSTIME))
+        write_timespec(c->p[3], &rem);
+    return -r; /* clock_nanosleep(3) returns the error number itself */
+}
+
+exec_handler keep_exec_fs_handler(uint64_t nr)
+{
+    switch (nr) {
+    case KEEP_NR_read:
+        return do_read;
+    case KEEP_NR_write:
+        return do_write;
+    case KEEP_NR_open:
+        return do_open;
+    case KEEP_NR_close:
+        return do_close;
+    case KEEP_NR_stat:
+        return do_stat;
+    case KEEP_NR_fstat:
+        return do_fstat;
+    case KEEP_NR_lstat:
+        return do_lstat;
+    case KEEP_NR_poll:
+        return do_poll;
+    case KEEP_NR_lseek:
+        return do_lseek;
+    case KEEP_NR_ioctl:
+        return do_ioctl;
+    case KEEP_NR_pread64:
+        return do_pread64;
+    case KEEP_NR_pwrite64:
+        return do_pwrite64;
+    case KEEP_NR_readv:
+        return do_readv;
+    case KEEP_NR_writev:
+        return do_writev;
+    case KEEP_NR_pipe:
+        return do_pipe;
+    case KEEP_NR_dup:
+        return do_dup;
+    case KEEP_NR_dup2:
+        return do_dup2;
+    case KEEP_NR_nanosleep:
+        return do_nanosleep;
+    case KEEP_NR_fcntl:
+        return do_fcntl;
+    case KEEP_NR_rename:
+        return do_rename;
+    case KEEP_NR_mkdir:
+        return do_mkdir;
+    case KEEP_NR_unlink:
+        return do_unlink;
+    case KEEP_NR_readlink:
+        return do_readlink;
+    case KEEP_NR_gettimeofday:
+        return do_gettimeofday;
+    case KEEP_NR_getdents64:
+        return do_getdents64;
+    case KEEP_NR_clock_gettime:
+        return do_clock_gettime;
+    case KEEP_NR_clock_nanosleep:
+        return do_clock_nanosleep;
+    case KEEP_NR_epoll_wait:
+        return do_epoll_wait;
+    case KEEP_NR_epoll_ctl:
+        return do_epoll_ctl;
+    case KEEP_NR_openat:
+        return do_openat;
+    case KEEP_NR_mkdirat:
+        return do_mkdirat;
+    case KEEP_NR_newfstatat:
+        return do_newfstatat;
+    case KEEP_NR_unlinkat:
+        return do_unlinkat;
+    case KEEP_NR_renameat:
+        return do_renameat;
+    case KEEP_NR_readlinkat:
+        return do_readlinkat;
+    case KEEP_NR_ppoll:
+        return do_ppoll;
+    case KEEP_NR_epoll_pwait:
+        return do_epoll_wait;
+    case KEEP_NR_epoll_create1:
+        return do_epoll_create1;
+    case KEEP_NR_dup3:
+        return do_dup3;
+    case KEEP_NR_pipe2:
+        return do_pipe2;
+    case KEEP_NR_renameat2:
+        return do_renameat2;
+    case KEEP_NR_statx:
+        return do_statx;
+    case KEEP_NR_access:
+        return do_access;
+    case KEEP_NR_fsync:
+        return do_fsync;
+    case KEEP_NR_fdatasync:
+        return do_fdatasync;
+    case KEEP_NR_ftruncate:
+        return do_ftruncate;
+    case KEEP_NR_getcwd:
+        return do_getcwd;
+    case KEEP_NR_rmdir:
+        return do_rmdir;
+    case KEEP_NR_faccessat:
+        return do_faccessat;
+    case KEEP_NR_faccessat2:
+        return do_faccessat2;
+    default:
+        return NULL;
+    }
+}

@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Internal to the executor (executor.c, exec_fs.c, exec_net.c): the fd
+ * table, the per-call context with its checked arguments, the handlers.
+ */
+#ifndef KEEP_HOST_EXEC_INTERNAL_H
+#define KEEP_HOST_EXEC_INTERNAL_H
+
+#include <poll.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/uio.h>
+
+#include "common/channel.h"
+#include "host/executor.h"
+#include "host/volumes.h"
+
+enum exec_fd_kind {
+    FD_FREE = 0,
+    FD_STDIO, /* the Keep's stdin/stdout/stderr */
+    FD_FILE,  /* regular file (or anything not a directory) inside a volume */
+    FD_DIR,   /* directory inside a volume: *at() calls resolve against guest_path */
+    FD_PIPE,
+    FD_SOCKET, /* AF_INET / AF_INET6 */
+    FD_EPOLL,
+};
+
+struct exec_fd {
+    int host;         /* the host fd; meaningful unless kind == FD_FREE */
+    uint8_t kind;     /* enum exec_fd_kind */
+    bool cloexec;     /* what F_GETFD reports; the Keep never execs */
+    bool listen_ok;   /* socket bound to a --listen address: listen() allowed */
+    int16_t volume;   /* FD_FILE / FD_DIR: index into the volumes */
+    char *guest_path; /* FD_DIR: absolute normalised guest path (malloc'd) */
+};
+
+/* Where buffer arguments of this batch live (see channel.h, "data path"). */
+struct exec_space {
+    uint8_t *host; /* host address of lo */
+    uint64_t lo;   /* guest address (direct) or channel offset (bounce) of host[0] */
+    uint64_t size;
+};
+
+struct exec_call;
+typedef int64_t (*exec_handler)(struct exec_call *c);
+
+struct keep_executor {
+    const struct keep_config *cfg;
+    uint8_t measurement[48];
+    enum keep_hostile_host hostile;
+    struct keep_volumes vols;
+    struct exec_fd fds[KEEP_CHAN_MAX_FDS];
+    const struct keep_chan_call *desc_by_nr[KEEP_CHAN_NR_LIMIT];
+    exec_handler handler_by_nr[KEEP_CHAN_NR_LIMIT];
+    uint8_t enosys_logged[KEEP_CHAN_MAX_FDS / 8]; /* one bit per syscall nr < 1024 */
+    bool enosys_logged_big;
+    /* Scratch space reused by every call: nothing is allocated per call. */
+    char paths[2][KEEP_CHAN_PATH_MAX]; /* copied path arguments */
+    char abs[2][KEEP_CHAN_PATH_MAX];   /* the same, made absolute and normalised */
+    struct iovec iov[KEEP_CHAN_IOV_MAX];
+    struct pollfd pfd[KEEP_CHAN_POLLFD_MAX];
+    bool pnval[KEEP_CHAN_POLLFD_MAX]; /* entry names a guest fd that is not open */
+    struct epoll_event ev[KEEP_CHAN_EPOLL_MAX];
+};
+
+/* One item being run, its arguments checked and mapped by the description. */
+struct exec_call {
+    struct keep_executor *x;
+    const struct exec_space *space;
+    const struct keep_chan_call *desc;
+    uint64_t a[6];       /* raw arguments, copied out of the channel */
+    uint8_t *p[6];       /* BUF/MSGHDR/IOCTL: host address, NULL for a NULL argument */
+    uint64_t n[6];       /* BUF: bytes at p[i] */
+    int hfd[6];          /* FD/DIRFD: host fd (AT_FDCWD for the guest cwd) */
+    int gfd[6];          /* FD/DIRFD: the guest fd number */
+    const char *path[6]; /* PATH: the copied string */
+    size_t iov_count;    /* IOVEC: entries in x->iov */
+};
+
+/* Handlers, by syscall number (exec_fs.c, exec_net.c, executor.c). */
+exec_handler keep_exec_fs_handler(uint64_t nr);
+exec_handler keep_exec_net_handler(uint64_t nr);
+
+/* fd table (executor.c). */
+struct exec_fd *keep_exec_fd(struct keep_executor *x, int guest);
+/* Give host fd a guest number >= min; closes host and returns -EMFILE when full. */
+int keep_exec_fd_install(struct keep_executor *x, int host, enum exec_fd_kind kind, int min);
+void keep_exec_fd_release(struct keep_executor *x, int guest);
+
+/* Map [addr, addr + len) of the batch's space; -EFAULT when outside. */
+int keep_exec_map(const struct exec_space *s, uint64_t addr, uint64_t len, uint8_t **out);
+/* Map and read an iovec array of count entries at addr into x->iov (cursor-checked). */
+int keep_exec_map_iovec(struct exec_call *c, uint64_t addr, uint64_t count);
+
+static inline uint32_t load_u32(const uint8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+static inline void store_u32(uint8_t *p, uint32_t v)
+{
+    memcpy(p, &v, 4);
+}
+static inline void store_u64(uint8_t *p, uint64_t v)
+{
+    memcpy(p, &v, 8);
+}
+
+#endif /* KEEP_HOST_EXEC_INTERNAL_H */

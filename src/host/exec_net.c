@@ -1,0 +1,445 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Forwarded socket calls: TCP and UDP over IPv4 and IPv6, confined to the
+ * --listen (bind, listen) and --connect (connect, sendto) addresses.
+ * Denied addresses get -EACCES. Guest sockaddrs are decoded and rebuilt
+ * (host/netpolicy.c); msghdrs are read field by field through the cursor
+ * and carry no ancillary data. docs/KEEP.md, "Syscall table".
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/cursor.h"
+#include "host/exec_internal.h"
+#include "host/netpolicy.h"
+
+static inline int64_t neg_errno(long r)
+{
+    return r < 0 ? -errno : r;
+}
+
+/* The socket behind a guest fd argument, or NULL (answer -ENOTSOCK). */
+static struct exec_fd *socket_arg(struct exec_call *c, int i)
+{
+    struct exec_fd *f = keep_exec_fd(c->x, c->gfd[i]);
+    return f && f->kind == FD_SOCKET ? f : NULL;
+}
+
+/* Flags a guest may pass to send/recv: none that carries ancillary data or connects. */
+#define MSG_FLAGS_ALLOWED                                                                    \
+    (MSG_OOB | MSG_PEEK | MSG_DONTROUTE | MSG_DONTWAIT | MSG_EOR | MSG_WAITALL | MSG_TRUNC | \
+     MSG_NOSIGNAL | MSG_MORE | MSG_CMSG_CLOEXEC | MSG_CONFIRM)
+
+/* Decode a guest sockaddr and check it against rules; fills the kernel's sockaddr. */
+static int checked_addr(const uint8_t *sa, uint64_t size, const struct keep_net_rule *rules,
+                        size_t count, struct sockaddr_storage *ss, socklen_t *sl)
+{
+    struct keep_net_endpoint ep;
+    uint8_t copy[sizeof(struct sockaddr_storage)];
+    if (size > sizeof(copy))
+        return -EINVAL;
+    memcpy(copy, sa, (size_t)size); /* decode a private copy: the guest may change its bytes */
+    int rc = keep_net_endpoint_decode(copy, (size_t)size, &ep);
+    if (rc)
+        return rc;
+    if (!keep_netpolicy_match(rules, count, &ep))
+        return -EACCES;
+    *sl = keep_net_endpoint_encode(&ep, ss);
+    return 0;
+}
+
+/* Give the guest a kernel sockaddr: at most cap bytes, and the real length (accept(2)). */
+static void put_sockaddr(uint8_t *buf, uint64_t cap, uint8_t *lenp,
+                         const struct sockaddr_storage *ss, socklen_t sl)
+{
+    if (!buf || !lenp)
+        return;
+    memcpy(buf, ss, sl < cap ? sl : (size_t)cap);
+    store_u32(lenp, sl);
+}
+
+static int64_t do_socket(struct exec_call *c)
+{
+    uint64_t domain = c->a[0], type = c->a[1] & 0xf, tflags = c->a[1] & ~(uint64_t)0xf;
+    uint64_t proto = c->a[2];
+    if (domain != AF_INET && domain != AF_INET6)
+        return -EAFNOSUPPORT;
+    if (tflags & ~(uint64_t)(SOCK_NONBLOCK | SOCK_CLOEXEC))
+        return -EINVAL;
+    if (type == SOCK_STREAM) {
+        if (proto != 0 && proto != IPPROTO_TCP)
+            return -EPROTONOSUPPORT;
+    } else if (type == SOCK_DGRAM) {
+        if (proto != 0 && proto != IPPROTO_UDP)
+            return -EPROTONOSUPPORT;
+    } else {
+        return -EPROTONOSUPPORT; /* TCP and UDP only: no raw or packet sockets */
+    }
+    int h = socket((int)domain, (int)(type | (tflags & SOCK_NONBLOCK) | SOCK_CLOEXEC), (int)proto);
+    if (h < 0)
+        return -errno;
+    int g = keep_exec_fd_install(c->x, h, FD_SOCKET, 0);
+    if (g >= 0)
+        c->x->fds[g].cloexec = (tflags & SOCK_CLOEXEC) != 0;
+    return g;
+}
+
+static int64_t do_bind(struct exec_call *c)
+{
+    struct exec_fd *f = socket_arg(c, 0);
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    if (!f)
+        return -ENOTSOCK;
+    const struct keep_config *cfg = c->x->cfg;
+    int rc = checked_addr(c->p[1], c->n[1], cfg->listen, cfg->listen_count, &ss, &sl);
+    if (rc)
+        return rc;
+    if (bind(f->host, (struct sockaddr *)&ss, sl) < 0)
+        return -errno;
+    f->listen_ok = true;
+    return 0;
+}
+
+static int64_t do_listen(struct exec_call *c)
+{
+    struct exec_fd *f = socket_arg(c, 0);
+    if (!f)
+        return -ENOTSOCK;
+    if (!f->listen_ok)
+        return -EACCES; /* only a socket bound to a --listen address may listen */
+    return neg_errno(listen(f->host, (int)c->a[1]));
+}
+
+static int64_t accept_common(struct exec_call *c, uint64_t flags)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    if (!socket_arg(c, 0))
+        return -ENOTSOCK;
+    if (flags & ~(uint64_t)(SOCK_NONBLOCK | SOCK_CLOEXEC))
+        return -EINVAL;
+    int h = accept4(c->hfd[0], (struct sockaddr *)&ss, &sl,
+                    (int)(flags & SOCK_NONBLOCK) | SOCK_CLOEXEC);
+    if (h < 0)
+        return -errno;
+    int g = keep_exec_fd_install(c->x, h, FD_SOCKET, 0);
+    if (g < 0)
+        return g;
+    c->x->fds[g].cloexec = (flags & SOCK_CLOEXEC) != 0;
+    put_sockaddr(c->p[1], c->n[1], c->p[2], &ss, sl);
+    return g;
+}
+
+static int64_t do_accept(struct exec_call *c)
+{
+    return accept_common(c, 0);
+}
+
+static int64_t do_accept4(struct exec_call *c)
+{
+    return accept_common(c, c->a[3]);
+}
+
+static int64_t do_connect(struct exec_call *c)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    if (!socket_arg(c, 0))
+        return -ENOTSOCK;
+    if (c->n[1] >= sizeof(sa_family_t)) {
+        sa_family_t family;
+        memcpy(&family, c->p[1], sizeof(family));
+        if (family == AF_UNSPEC) {
+            /* connect(2): AF_UNSPEC dissolves a UDP association; it reaches nobody. */
+            struct sockaddr unspec = {.sa_family = AF_UNSPEC};
+            return neg_errno(connect(c->hfd[0], &unspec, sizeof(unspec)));
+        }
+    }
+    const struct keep_config *cfg = c->x->cfg;
+    int rc = checked_addr(c->p[1], c->n[1], cfg->connect, cfg->connect_count, &ss, &sl);
+    if (rc)
+        return rc;
+    return neg_errno(connect(c->hfd[0], (struct sockaddr *)&ss, sl));
+}
+
+static int64_t do_sendto(struct exec_call *c)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = 0;
+    if (!socket_arg(c, 0))
+        return -ENOTSOCK;
+    if (c->a[3] & ~(uint64_t)MSG_FLAGS_ALLOWED)
+        return -EINVAL;
+    if (c->p[4]) {
+        const struct keep_config *cfg = c->x->cfg;
+        int rc = checked_addr(c->p[4], c->n[4], cfg->connect, cfg->connect_count, &ss, &sl);
+        if (rc)
+            return rc;
+    }
+    return neg_errno(sendto(c->hfd[0], c->p[1], c->n[1], (int)c->a[3] | MSG_NOSIGNAL,
+                            c->p[4] ? (struct sockaddr *)&ss : NULL, sl));
+}
+
+static int64_t do_recvfrom(struct exec_call *c)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    if (!socket_arg(c, 0))
+        return -ENOTSOCK;
+    if (c->a[3] & ~(uint64_t)MSG_FLAGS_ALLOWED)
+        return -EINVAL;
+    ssize_t r = recvfrom(c->hfd[0], c->p[1], c->n[1], (int)c->a[3], (struct sockaddr *)&ss, &sl);
+    if (r < 0)
+        return -errno;
+    put_sockaddr(c->p[4], c->n[4], c->p[5], &ss, sl);
+    return r;
+}
+
+/* struct msghdr on x86-64 (KEEP_SIZEOF_MSGHDR), read once through the cursor. */
+struct guest_msghdr {
+    uint64_t name, iov, iovlen, control, controllen;
+    uint32_t namelen, flags;
+};
+
+static int read_msghdr(const uint8_t *p, struct guest_msghdr *m)
+{
+    struct keep_cursor cur;
+    uint32_t pad;
+    keep_cursor_init(&cur, p, KEEP_SIZEOF_MSGHDR);
+    if (keep_cursor_u64(&cur, "msg_name", &m->name, NULL) ||
+        keep_cursor_u32(&cur, "msg_namelen", &m->namelen, NULL) ||
+        keep_cursor_u32(&cur, "pad", &pad, NULL) ||
+        keep_cursor_u64(&cur, "msg_iov", &m->iov, NULL) ||
+        keep_cursor_u64(&cur, "msg_iovlen", &m->iovlen, NULL) ||
+        keep_cursor_u64(&cur, "msg_control", &m->control, NULL) ||
+        keep_cursor_u64(&cur, "msg_controllen", &m->controllen, NULL) ||
+        keep_cursor_u32(&cur, "msg_flags", &m->flags, NULL))
+        return -EFAULT;
+    return 0;
+}
+
+static int64_t do_sendmsg(struct exec_call *c)
+{
+    struct guest_msghdr gm;
+    struct sockaddr_storage ss;
+    socklen_t sl = 0;
+    if (!socket_arg(c, 0))
+        return -ENOTSOCK;
+    if (c->a[2] & ~(uint64_t)MSG_FLAGS_ALLOWED)
+        return -EINVAL;
+    int rc = read_msghdr(c->p[1], &gm);
+    if (rc)
+        return rc;
+    /* No ancillary data: it could carry fds (SCM_RIGHTS) or credentials. */
+    if (gm.control || gm.controllen)
+        return -EINVAL;
+    if (gm.name) {
+        uint8_t *name;
+        const struct keep_config *cfg = c->x->cfg;
+        if (gm.namelen > KEEP_CHAN_SOCKLEN_MAX)
+            return -EINVAL;
+        if ((rc = keep_exec_map(c->space, gm.name, gm.namelen, &name)) != 0 ||
+            (rc = checked_addr(name, gm.namelen, cfg->connect, cfg->connect_count, &ss, &sl)) != 0)
+            return rc;
+    }
+    if ((rc = keep_exec_map_iovec(c, gm.iov, gm.iovlen)) != 0)
+        return rc;
+    struct msghdr m = {.msg_name = gm.name ? &ss : NULL,
+                       .msg_namelen = sl,
+                       .msg_iov = c->x->iov,
+                       .msg_iovlen = c->iov_count};
+    return neg_errno(sendmsg(c->hfd[0], &m, (int)c->a[2] | MSG_NOSIGNAL));
+}
+
+static int64_t do_recvmsg(struct exec_call *c)
+{
+    struct guest_msghdr gm;
+    struct sockaddr_storage ss;
+    uint8_t *name = NULL;
+    if (!socket_arg(c, 0))
+        return -ENOTSOCK;
+    if (c->a[2] & ~(uint64_t)MSG_FLAGS_ALLOWED)
+        return -EINVAL;
+    int rc = read_msghdr(c->p[1], &gm);
+    if (rc)
+        return rc;
+    uint32_t cap = gm.namelen < KEEP_CHAN_SOCKLEN_MAX ? gm.namelen : KEEP_CHAN_SOCKLEN_MAX;
+    if (gm.name && (rc = keep_exec_map(c->space, gm.name, cap, &name)) != 0)
+        return rc;
+    if ((rc = keep_exec_map_iovec(c, gm.iov, gm.iovlen)) != 0)
+        return rc;
+    struct msghdr m = {.msg_name = name ? &ss : NULL,
+                       .msg_namelen = name ? sizeof(ss) : 0,
+                       .msg_iov = c->x->iov,
+                       .msg_iovlen = c->iov_count};
+    ssize_t r = recvmsg(c->hfd[0], &m, (int)c->a[2]);
+    if (r < 0)
+        return -errno;
+    /* Write back the fields recvmsg(2) updates: namelen, controllen (none delivered), flags. */
+    if (name) {
+        memcpy(name, &ss, m.msg_namelen < cap ? m.msg_namelen : cap);
+        store_u32(c->p[1] + 8, m.msg_namelen);
+    }
+    store_u64(c->p[1] + 40, 0);
+    store_u32(c->p[1] + 48, (uint32_t)m.msg_flags);
+    return r;
+}
+
+static int64_t do_shutdown(struct exec_call *c)
+{
+    if (!socket_arg(c, 0))
+        return -ENOTSOCK;
+    if (c->a[1] > SHUT_RDWR)
+        return -EINVAL;
+    return neg_errno(shutdown(c->hfd[0], (int)c->a[1]));
+}
+
+static int64_t name_common(struct exec_call *c, bool peer)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    if (!socket_arg(c, 0))
+        return -ENOTSOCK;
+    int r = peer ? getpeername(c->hfd[0], (struct sockaddr *)&ss, &sl)
+                 : getsockname(c->hfd[0], (struct sockaddr *)&ss, &sl);
+    if (r < 0)
+        return -errno;
+    put_sockaddr(c->p[1], c->n[1], c->p[2], &ss, sl);
+    return 0;
+}
+
+static int64_t do_getsockname(struct exec_call *c)
+{
+    return name_common(c, false);
+}
+
+static int64_t do_getpeername(struct exec_call *c)
+{
+    return name_common(c, true);
+}
+
+/*
+ * Socket options a workload may use. Everything else is -ENOPROTOOPT: some
+ * options carry host pointers (SO_ATTACH_FILTER) or reach other sockets.
+ */
+static bool sockopt_allowed(uint64_t level, uint64_t name)
+{
+    switch (level) {
+    case SOL_SOCKET:
+        switch (name) {
+        case SO_REUSEADDR:
+        case SO_REUSEPORT:
+        case SO_KEEPALIVE:
+        case SO_RCVBUF:
+        case SO_SNDBUF:
+        case SO_LINGER:
+        case SO_RCVTIMEO_OLD:
+        case SO_SNDTIMEO_OLD:
+        case SO_RCVTIMEO_NEW:
+        case SO_SNDTIMEO_NEW:
+        case SO_BROADCAST:
+        case SO_ERROR:
+        case SO_TYPE:
+        case SO_DOMAIN:
+        case SO_PROTOCOL:
+        case SO_ACCEPTCONN:
+        case SO_RCVLOWAT:
+        case SO_SNDLOWAT:
+        case SO_OOBINLINE:
+            return true;
+        default:
+            return false;
+        }
+    case IPPROTO_TCP:
+        switch (name) {
+        case TCP_NODELAY:
+        case TCP_KEEPIDLE:
+        case TCP_KEEPINTVL:
+        case TCP_KEEPCNT:
+        case TCP_CORK:
+        case TCP_QUICKACK:
+        case TCP_USER_TIMEOUT:
+        case TCP_MAXSEG:
+        case TCP_INFO:
+            return true;
+        default:
+            return false;
+        }
+    case IPPROTO_IP:
+        return name == IP_TOS || name == IP_TTL;
+    case IPPROTO_IPV6:
+        return name == IPV6_V6ONLY || name == IPV6_TCLASS;
+    default:
+        return false;
+    }
+}
+
+static int64_t do_setsockopt(struct exec_call *c)
+{
+    uint8_t val[KEEP_CHAN_OPTLEN_MAX];
+    if (!socket_arg(c, 0))
+        return -ENOTSOCK;
+    if (!sockopt_allowed(c->a[1], c->a[2]))
+        return -ENOPROTOOPT;
+    memcpy(val, c->p[3], (size_t)c->n[3]);
+    return neg_errno(setsockopt(c->hfd[0], (int)c->a[1], (int)c->a[2], val, (socklen_t)c->n[3]));
+}
+
+static int64_t do_getsockopt(struct exec_call *c)
+{
+    uint8_t val[KEEP_CHAN_OPTLEN_MAX];
+    socklen_t sl = (socklen_t)c->n[3];
+    if (!socket_arg(c, 0))
+        return -ENOTSOCK;
+    if (!sockopt_allowed(c->a[1], c->a[2]))
+        return -ENOPROTOOPT;
+    if (getsockopt(c->hfd[0], (int)c->a[1], (int)c->a[2], val, &sl) < 0)
+        return -errno;
+    if (sl > c->n[3])
+        sl = (socklen_t)c->n[3];
+    memcpy(c->p[3], val, sl);
+    store_u32(c->p[4], sl);
+    return 0;
+}
+
+exec_handler keep_exec_net_handler(uint64_t nr)
+{
+    switch (nr) {
+    case KEEP_NR_socket:
+        return do_socket;
+    case KEEP_NR_connect:
+        return do_connect;
+    case KEEP_NR_accept:
+        return do_accept;
+    case KEEP_NR_sendto:
+        return do_sendto;
+    case KEEP_NR_recvfrom:
+        return do_recvfrom;
+    case KEEP_NR_sendmsg:
+        return do_sendmsg;
+    case KEEP_NR_recvmsg:
+        return do_recvmsg;
+    case KEEP_NR_shutdown:
+        return do_shutdown;
+    case KEEP_NR_bind:
+        return do_bind;
+    case KEEP_NR_listen:
+        return do_listen;
+    case KEEP_NR_getsockname:
+        return do_getsockname;
+    case KEEP_NR_getpeername:
+        return do_getpeername;
+    case KEEP_NR_setsockopt:
+        return do_setsockopt;
+    case KEEP_NR_getsockopt:
+        return do_getsockopt;
+    case KEEP_NR_accept4:
+        return do_accept4;
+    default:
+        return NULL;
+    }
+}

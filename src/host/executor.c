@@ -1,0 +1,570 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The host-call executor: batch and item checks, argument mapping by the
+ * shared description (src/common/channel.h), the fd table, host calls.
+ * docs/KEEP.md, "The channel" and "Two data paths".
+ */
+#include "host/executor.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "attest/kvm_evidence.h"
+#include "common/cursor.h"
+#include "common/util.h"
+#include "host/exec_internal.h"
+
+static exec_handler handler_for(uint64_t nr);
+
+/* ---- fd table ----------------------------------------------------------- */
+
+struct exec_fd *keep_exec_fd(struct keep_executor *x, int guest)
+{
+    if (guest < 0 || guest >= (int)KEEP_CHAN_MAX_FDS || x->fds[guest].kind == FD_FREE)
+        return NULL;
+    return &x->fds[guest];
+}
+
+int keep_exec_fd_install(struct keep_executor *x, int host, enum exec_fd_kind kind, int min)
+{
+    for (int g = min < 0 ? 0 : min; g < (int)KEEP_CHAN_MAX_FDS; g++) {
+        if (x->fds[g].kind == FD_FREE) {
+            x->fds[g] = (struct exec_fd){.host = host, .kind = (uint8_t)kind, .volume = -1};
+            return g;
+        }
+    }
+    close(host);
+    return -EMFILE;
+}
+
+void keep_exec_fd_release(struct keep_executor *x, int guest)
+{
+    struct exec_fd *f = &x->fds[guest];
+    free(f->guest_path);
+    *f = (struct exec_fd){.host = -1, .kind = FD_FREE, .volume = -1};
+}
+
+/* ---- new / free --------------------------------------------------------- */
+
+/*
+ * The guest may hold KEEP_CHAN_MAX_FDS fds beside the host's own (stdio,
+ * KVM, volume roots); the common soft limit of 1024 would make the host's
+ * calls fail first. Raise the soft limit toward the hard one; if that is
+ * refused the guest simply sees -EMFILE earlier.
+ */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    const rlim_t want = 2 * KEEP_CHAN_MAX_FDS + 256;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < want) {
+        rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+int keep_executor_new(const struct keep_config *cfg, const uint8_t measurement[48],
+                      struct keep_executor **out, struct keep_error *err)
+{
+    struct keep_executor *x = calloc(1, sizeof(*x));
+    if (!x)
+        return keep_fail(err, KEEP_E_NOMEM, "out of memory for the executor (%zu bytes)",
+                         sizeof(*x));
+    x->cfg = cfg;
+    x->hostile = cfg->hostile_host;
+    memcpy(x->measurement, measurement, sizeof(x->measurement));
+    for (size_t i = 0; i < KEEP_CHAN_MAX_FDS; i++)
+        x->fds[i] = (struct exec_fd){.host = -1, .kind = FD_FREE, .volume = -1};
+    for (size_t i = 0; i < KEEP_CHAN_CALL_COUNT; i++) {
+        uint32_t nr = keep_chan_calls[i].nr;
+        if (nr < KEEP_ARRAY_LEN(x->desc_by_nr)) {
+            x->desc_by_nr[nr] = &keep_chan_calls[i];
+            x->handler_by_nr[nr] = handler_for(nr);
+        }
+    }
+    /*
+     * Guest 0, 1, 2 are copies of the Keep's stdio, so a guest close() never
+     * closes the host's own. A closed host stdio stays closed for the guest.
+     */
+    for (int i = 0; i < 3; i++) {
+        int h = fcntl(i, F_DUPFD_CLOEXEC, 3);
+        if (h < 0 && errno != EBADF) {
+            int saved = errno;
+            keep_executor_free(x);
+            return keep_fail(err, KEEP_E_EXEC_STDIO,
+                             "cannot duplicate host fd %d for the guest: %s", i, strerror(saved));
+        }
+        if (h >= 0)
+            x->fds[i] = (struct exec_fd){.host = h, .kind = FD_STDIO, .volume = -1};
+    }
+    int rc = keep_volumes_open(&x->vols, cfg->volumes, cfg->volume_count, err);
+    if (rc) {
+        keep_executor_free(x);
+        return rc;
+    }
+    /*
+     * A guest writing to a closed pipe or socket must get -EPIPE, not kill
+     * the host with SIGPIPE. The executor owns the process while it runs.
+     */
+    signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit();
+    *out = x;
+    return KEEP_OK;
+}
+
+void keep_executor_free(struct keep_executor *x)
+{
+    if (!x)
+        return;
+    for (int g = 0; g < (int)KEEP_CHAN_MAX_FDS; g++) {
+        if (x->fds[g].kind != FD_FREE) {
+            close(x->fds[g].host);
+            keep_exec_fd_release(x, g);
+        }
+    }
+    keep_volumes_close(&x->vols);
+    free(x);
+}
+
+/* ---- outcomes ----------------------------------------------------------- */
+
+void keep_exec_outcome_exit(struct keep_exec_outcome *o, uint64_t status)
+{
+    o->ended = true;
+    o->exit_status = (int)(status & 0xff); /* exit_group(2): only the low 8 bits reach wait() */
+    o->reason[0] = '\0';
+}
+
+struct vector_info {
+    const char *mnemonic;
+    const char *name;
+    int signal;
+    const char *signame;
+};
+
+/* Intel SDM vol 3, 6.3.1 table 6-1; the signal Linux sends for each (arch/x86/kernel/traps.c). */
+static struct vector_info vector_info(uint64_t vector)
+{
+    switch (vector) {
+    case 0:
+        return (struct vector_info){"#DE", "divide error", SIGFPE, "SIGFPE"};
+    case 1:
+        return (struct vector_info){"#DB", "debug exception", SIGTRAP, "SIGTRAP"};
+    case 3:
+        return (struct vector_info){"#BP", "breakpoint", SIGTRAP, "SIGTRAP"};
+    case 4:
+        return (struct vector_info){"#OF", "overflow", SIGSEGV, "SIGSEGV"};
+    case 5:
+        return (struct vector_info){"#BR", "bound range exceeded", SIGSEGV, "SIGSEGV"};
+    case 6:
+        return (struct vector_info){"#UD", "invalid opcode", SIGILL, "SIGILL"};
+    case 7:
+        return (struct vector_info){"#NM", "device not available", SIGFPE, "SIGFPE"};
+    case 10:
+        return (struct vector_info){"#TS", "invalid TSS", SIGSEGV, "SIGSEGV"};
+    case 11:
+        return (struct vector_info){"#NP", "segment not present", SIGBUS, "SIGBUS"};
+    case 12:
+        return (struct vector_info){"#SS", "stack-segment fault", SIGBUS, "SIGBUS"};
+    case 13:
+        return (struct vector_info){"#GP", "general protection fault", SIGSEGV, "SIGSEGV"};
+    case 14:
+        return (struct vector_info){"#PF", "page fault", SIGSEGV, "SIGSEGV"};
+    case 16:
+        return (struct vector_info){"#MF", "x87 floating-point error", SIGFPE, "SIGFPE"};
+    case 17:
+        return (struct vector_info){"#AC", "alignment check", SIGBUS, "SIGBUS"};
+    case 19:
+        return (struct vector_info){"#XM", "SIMD floating-point exception", SIGFPE, "SIGFPE"};
+    default:
+        return (struct vector_info){"#??", "CPU exception", SIGKILL, "SIGKILL"};
+    }
+}
+
+void keep_exec_outcome_fault(struct keep_exec_outcome *o, uint64_t vector, uint64_t error_code,
+                             uint64_t rip, uint64_t addr)
+{
+    struct vector_info v = vector_info(vector);
+    o->ended = true;
+    o->exit_status = 128 + v.signal;
+    if (vector == 14)
+        snprintf(o->reason, sizeof(o->reason),
+                 "keep: workload killed by page fault (#PF, SIGSEGV) at rip 0x%llx address 0x%llx, "
+                 "error code 0x%llx",
+                 (unsigned long long)rip, (unsigned long long)addr, (unsigned long long)error_code);
+    else
+        snprintf(
+            o->reason, sizeof(o->reason),
+            "keep: workload killed by %s (%s vector %llu, %s) at rip 0x%llx, error code 0x%llx",
+            v.name, v.mnemonic, (unsigned long long)vector, v.signame, (unsigned long long)rip,
+            (unsigned long long)error_code);
+}
+
+static const char *violation_text(uint64_t kind)
+{
+    switch (kind) {
+    case KEEP_VIOLATION_RESULT_TOO_BIG:
+        return "a result larger than the request allows";
+    case KEEP_VIOLATION_BAD_FD:
+        return "a file descriptor it never handed out";
+    case KEEP_VIOLATION_STRUCT_SIZE:
+        return "a structure larger than its buffer";
+    default:
+        return "an impossible result";
+    }
+}
+
+static const char *call_name(uint64_t nr)
+{
+    const struct keep_chan_call *d = keep_chan_find_call(nr);
+    return d ? d->name : "syscall";
+}
+
+void keep_exec_outcome_violation(struct keep_exec_outcome *o, uint64_t nr, uint64_t value,
+                                 uint64_t bound, uint64_t kind)
+{
+    o->ended = true;
+    o->exit_status = 128 + SIGKILL;
+    snprintf(o->reason, sizeof(o->reason),
+             "keep: the shim stopped the workload: the host answered %s (%llu) with %s "
+             "(returned %lld, limit %llu)",
+             call_name(nr), (unsigned long long)nr, violation_text(kind), (long long)value,
+             (unsigned long long)bound);
+}
+
+/* ---- argument mapping --------------------------------------------------- */
+
+int keep_exec_map(const struct exec_space *s, uint64_t addr, uint64_t len, uint8_t **out)
+{
+    if (addr < s->lo || !keep_range_ok(addr - s->lo, len, s->size))
+        return -EFAULT;
+    *out = s->host + (addr - s->lo);
+    return 0;
+}
+
+int keep_exec_map_iovec(struct exec_call *c, uint64_t addr, uint64_t count)
+{
+    uint8_t *arr;
+    uint64_t total = 0;
+    if (count > KEEP_CHAN_IOV_MAX)
+        return -EINVAL; /* readv(2): iovcnt greater than IOV_MAX */
+    if (count == 0) {
+        c->iov_count = 0;
+        return 0;
+    }
+    int rc = keep_exec_map(c->space, addr, count * KEEP_SIZEOF_IOVEC, &arr);
+    if (rc)
+        return rc;
+    struct keep_cursor cur;
+    keep_cursor_init(&cur, arr, count * KEEP_SIZEOF_IOVEC);
+    for (uint64_t i = 0; i < count; i++) {
+        uint64_t base, len;
+        uint8_t *p = NULL;
+        if (keep_cursor_u64(&cur, "iov_base", &base, NULL) ||
+            keep_cursor_u64(&cur, "iov_len", &len, NULL))
+            return -EFAULT;
+        /* readv(2): the sum of iov_len must fit an ssize_t. */
+        if (keep_add_overflows(total, len, &total) || total > (uint64_t)INT64_MAX)
+            return -EINVAL;
+        if (len && (rc = keep_exec_map(c->space, base, len, &p)) != 0)
+            return rc;
+        c->x->iov[i].iov_base = p;
+        c->x->iov[i].iov_len = (size_t)len;
+    }
+    c->iov_count = (size_t)count;
+    return 0;
+}
+
+/* Copy a NUL-terminated path out of the space into dst (KEEP_CHAN_PATH_MAX bytes). */
+static int copy_path(const struct exec_space *s, uint64_t addr, char *dst)
+{
+    if (addr < s->lo || addr - s->lo >= s->size)
+        return -EFAULT;
+    uint64_t off = addr - s->lo, avail = s->size - off;
+    size_t max = avail < KEEP_CHAN_PATH_MAX ? (size_t)avail : KEEP_CHAN_PATH_MAX;
+    const uint8_t *src = s->host + off;
+    const uint8_t *nul = memchr(src, 0, max);
+    if (!nul)
+        return max == KEEP_CHAN_PATH_MAX ? -ENAMETOOLONG : -EFAULT;
+    size_t len = (size_t)(nul - src);
+    memcpy(dst, src, len);
+    dst[len] = '\0'; /* the guest may have changed the bytes since memchr */
+    return 0;
+}
+
+static int map_fd(struct exec_call *c, int i, bool dirfd)
+{
+    int g = (int)(int32_t)c->a[i];
+    c->gfd[i] = g;
+    if (dirfd && g == AT_FDCWD) {
+        c->hfd[i] = AT_FDCWD;
+        return 0;
+    }
+    struct exec_fd *f = keep_exec_fd(c->x, g);
+    if (!f)
+        return -EBADF;
+    c->hfd[i] = f->host;
+    return 0;
+}
+
+static int buffer_length(struct exec_call *c, const struct keep_chan_arg *d, uint64_t *len)
+{
+    uint64_t count;
+    if (d->len_arg == KEEP_LEN_FIXED) {
+        *len = d->elem_size;
+        return 0;
+    }
+    if (d->len_arg & KEEP_LEN_PTR) {
+        /* The capacity is the u32 another argument points to (socklen_t *). */
+        const uint8_t *lp = c->p[d->len_arg & 7];
+        if (!lp)
+            return -EFAULT;
+        count = load_u32(lp);
+        if (d->max_count && count > d->max_count)
+            count = d->max_count; /* a bigger buffer than needed is fine; use what fits */
+    } else {
+        count = c->a[d->len_arg & 7];
+        if (d->max_count && count > d->max_count)
+            return -EINVAL;
+    }
+    if (keep_mul_overflows(count, (uint64_t)d->elem_size, len))
+        return -EFAULT;
+    return 0;
+}
+
+static int map_buffer(struct exec_call *c, int i, const struct keep_chan_arg *d)
+{
+    uint64_t len;
+    if (c->a[i] == 0 && (d->flags & KEEP_ARGF_NULLABLE)) {
+        c->p[i] = NULL;
+        c->n[i] = 0;
+        return 0;
+    }
+    int rc = buffer_length(c, d, &len);
+    if (rc)
+        return rc;
+    c->n[i] = len;
+    return keep_exec_map(c->space, c->a[i], len, &c->p[i]);
+}
+
+static int map_arg(struct exec_call *c, int i, int *path_slot)
+{
+    const struct keep_chan_arg *d = &c->desc->args[i];
+    switch (d->kind) {
+    case KEEP_ARG_FD:
+        return map_fd(c, i, false);
+    case KEEP_ARG_DIRFD:
+        return map_fd(c, i, true);
+    case KEEP_ARG_BUF:
+        return map_buffer(c, i, d);
+    case KEEP_ARG_PATH: {
+        char *dst = c->x->paths[(*path_slot)++];
+        int rc = copy_path(c->space, c->a[i], dst);
+        c->path[i] = dst;
+        return rc;
+    }
+    case KEEP_ARG_IOVEC:
+        return keep_exec_map_iovec(c, c->a[i], c->a[d->len_arg & 7]);
+    case KEEP_ARG_MSGHDR:
+        c->n[i] = KEEP_SIZEOF_MSGHDR;
+        return keep_exec_map(c->space, c->a[i], KEEP_SIZEOF_MSGHDR, &c->p[i]);
+    case KEEP_ARG_IOCTL: {
+        const struct keep_chan_ioctl *io = keep_chan_find_ioctl((uint32_t)c->a[1]);
+        if (!io)
+            return -ENOTTY; /* ioctl(2): request does not apply; only four are forwarded */
+        c->n[i] = io->size;
+        return keep_exec_map(c->space, c->a[i], io->size, &c->p[i]);
+    }
+    default:
+        return 0;
+    }
+}
+
+/* Check and map every argument as the shared description says. */
+static int map_args(struct exec_call *c)
+{
+    int path_slot = 0;
+    /* Two passes: a KEEP_LEN_PTR length needs the pointer argument mapped first. */
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < 6; i++) {
+            const struct keep_chan_arg *d = &c->desc->args[i];
+            bool late = d->kind == KEEP_ARG_BUF && d->len_arg != KEEP_LEN_FIXED &&
+                        (d->len_arg & KEEP_LEN_PTR);
+            if (late != (pass == 1))
+                continue;
+            int rc = map_arg(c, i, &path_slot);
+            if (rc)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+/* ---- host calls --------------------------------------------------------- */
+
+static int64_t do_get_evidence(struct exec_call *c)
+{
+    if (!c->p[1])
+        return c->a[2] == 0 ? (int64_t)KEEP_KVM_EVIDENCE_SIZE : -EFAULT;
+    if (c->n[1] < KEEP_KVM_EVIDENCE_SIZE)
+        return -ERANGE;
+    uint8_t report_data[64];
+    memcpy(report_data, c->p[0], sizeof(report_data)); /* copy once: the guest may change it */
+    keep_kvm_evidence_build(c->x->measurement, report_data, c->p[1]);
+    return KEEP_KVM_EVIDENCE_SIZE;
+}
+
+static void log_enosys(struct keep_executor *x, uint64_t nr, const char *who)
+{
+    if (nr < KEEP_CHAN_MAX_FDS) {
+        uint8_t bit = (uint8_t)(1u << (nr % 8));
+        if (x->enosys_logged[nr / 8] & bit)
+            return;
+        x->enosys_logged[nr / 8] |= bit;
+    } else {
+        if (x->enosys_logged_big)
+            return;
+        x->enosys_logged_big = true;
+    }
+    keep_log(KEEP_LOG_DEBUG, "workload called syscall %llu, which the %s does not support: ENOSYS",
+             (unsigned long long)nr, who);
+}
+
+static exec_handler handler_for(uint64_t nr)
+{
+    if (nr == KEEP_HC_GET_EVIDENCE)
+        return do_get_evidence;
+    exec_handler h = keep_exec_fs_handler(nr);
+    return h ? h : keep_exec_net_handler(nr);
+}
+
+/* Run one item whose fields were already copied out of shared memory. */
+static int64_t run_item(struct keep_executor *x, const struct exec_space *space, uint64_t nr,
+                        const uint64_t args[6], struct keep_exec_outcome *outcome)
+{
+    switch (nr) {
+    case KEEP_HC_EXIT:
+        keep_exec_outcome_exit(outcome, args[0]);
+        return 0;
+    case KEEP_HC_FAULT:
+        keep_exec_outcome_fault(outcome, args[0], args[1], args[2], args[3]);
+        return 0;
+    case KEEP_HC_VIOLATION:
+        keep_exec_outcome_violation(outcome, args[0], args[1], args[2], args[3]);
+        return 0;
+    case KEEP_HC_LOG_ENOSYS:
+        log_enosys(x, args[0], "shim");
+        return 0;
+    default:
+        break;
+    }
+    /* Table-driven: one array lookup for a Linux call, no search on the hot path. */
+    const struct keep_chan_call *desc = NULL;
+    exec_handler h = NULL;
+    if (nr < KEEP_ARRAY_LEN(x->desc_by_nr)) {
+        desc = x->desc_by_nr[nr];
+        h = x->handler_by_nr[nr];
+    } else if (nr == KEEP_HC_GET_EVIDENCE) {
+        desc = keep_chan_find_call(nr);
+        h = do_get_evidence;
+    }
+    if (!desc || !h) {
+        log_enosys(x, nr, "Keep");
+        return -ENOSYS;
+    }
+    struct exec_call c = {.x = x, .space = space, .desc = desc};
+    memcpy(c.a, args, sizeof(c.a));
+    int rc = map_args(&c);
+    if (rc)
+        return rc;
+    return h(&c);
+}
+
+/* ---- batches ------------------------------------------------------------ */
+
+/* Check the header copy and work out where the items and the buffers are. */
+static int64_t check_header(const struct keep_executor *x, const struct keep_chan_header *h,
+                            size_t chan_size, volatile uint8_t *chan,
+                            const struct keep_guest_mem *mem, struct exec_space *space)
+{
+    if (h->magic != KEEP_CHAN_MAGIC || h->version != KEEP_CHAN_VERSION)
+        return -EPROTO;
+    if (h->flags != 0 || h->reserved[0] != 0 || h->reserved[1] != 0)
+        return -EINVAL;
+    if (h->item_count == 0 || h->item_count > KEEP_CHAN_MAX_ITEMS)
+        return -E2BIG;
+    uint64_t items_end = KEEP_CHAN_ITEMS_OFFSET + (uint64_t)h->item_count * KEEP_CHAN_ITEM_SIZE;
+    if (items_end > chan_size)
+        return -E2BIG;
+    if (h->path != (uint32_t)x->cfg->channel)
+        return -EPROTO; /* the Keep was launched for the other data path */
+    if (h->path == KEEP_CHAN_PATH_BOUNCE) {
+        /* The data area lies in the channel, after the items. */
+        if (h->data_offset < items_end || !keep_range_ok(h->data_offset, h->data_size, chan_size))
+            return -EFAULT;
+        *space = (struct exec_space){.host = (uint8_t *)(uintptr_t)(chan + h->data_offset),
+                                     .lo = h->data_offset,
+                                     .size = h->data_size};
+    } else {
+        if (!mem || !mem->host)
+            return -EFAULT;
+        *space = (struct exec_space){.host = mem->host, .lo = mem->base, .size = mem->size};
+    }
+    return 0;
+}
+
+int keep_executor_run_batch(struct keep_executor *x, volatile void *chan_v, size_t chan_size,
+                            const struct keep_guest_mem *mem, struct keep_exec_outcome *outcome,
+                            struct keep_error *err)
+{
+    volatile uint8_t *chan = chan_v;
+    outcome->ended = false;
+    outcome->exit_status = 0;
+    outcome->reason[0] = '\0';
+    if (!chan || chan_size < KEEP_CHAN_HEADER_SIZE)
+        return keep_fail(err, KEEP_E_EXEC_CHANNEL_SIZE,
+                         "channel is %zu bytes; it must hold at least the %u-byte header",
+                         chan_size, KEEP_CHAN_HEADER_SIZE);
+    if (mem && mem->host && keep_add_overflows(mem->base, mem->size, &(uint64_t){0}))
+        return keep_fail(err, KEEP_E_EXEC_GUEST_MEM,
+                         "guest memory base 0x%llx + size 0x%llx wraps around",
+                         (unsigned long long)mem->base, (unsigned long long)mem->size);
+
+    /* Copy the header once, field by field: the guest may be rewriting it. */
+    volatile struct keep_chan_header *vh = (volatile struct keep_chan_header *)chan;
+    struct keep_chan_header h = {
+        .magic = vh->magic,
+        .version = vh->version,
+        .item_count = vh->item_count,
+        .path = vh->path,
+        .flags = vh->flags,
+        .data_offset = vh->data_offset,
+        .data_size = vh->data_size,
+        .reserved = {vh->reserved[0], vh->reserved[1]},
+    };
+    struct exec_space space;
+    int64_t status = check_header(x, &h, chan_size, chan, mem, &space);
+    vh->status = status;
+    if (status)
+        return KEEP_OK; /* the guest is told; the host carries on */
+
+    volatile struct keep_chan_item *items =
+        (volatile struct keep_chan_item *)(chan + KEEP_CHAN_ITEMS_OFFSET);
+    for (uint32_t i = 0; i < h.item_count; i++) {
+        volatile struct keep_chan_item *it = &items[i];
+        if (outcome->ended) {
+            it->result = -ECANCELED; /* after exit or a fault nothing more runs */
+            continue;
+        }
+        uint64_t nr = it->nr, args[6];
+        for (int k = 0; k < 6; k++)
+            args[k] = it->args[k];
+        it->result = run_item(x, &space, nr, args, outcome);
+    }
+    return KEEP_OK;
+}

@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "host/netpolicy.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+
+#include "common/cursor.h"
+
+int keep_net_endpoint_decode(const uint8_t *sa, size_t size, struct keep_net_endpoint *out)
+{
+    struct keep_cursor c;
+    uint16_t family, port_be;
+    memset(out, 0, sizeof(*out));
+    if (size < sizeof(sa_family_t) || size > sizeof(struct sockaddr_storage))
+        return -EINVAL;
+    keep_cursor_init(&c, sa, size);
+    if (keep_cursor_u16(&c, "sa_family", &family, NULL))
+        return -EINVAL;
+    if (family == AF_INET) {
+        /* struct sockaddr_in: family, port (network order), 4-byte address, 8 bytes zero. */
+        if (size < sizeof(struct sockaddr_in) ||
+            keep_cursor_u16_be(&c, "sin_port", &port_be, NULL) ||
+            keep_cursor_copy(&c, "sin_addr", out->addr, 4, NULL))
+            return -EINVAL;
+    } else if (family == AF_INET6) {
+        /* struct sockaddr_in6 (RFC 3493 3.3): family, port, flowinfo, 16-byte address, scope id. */
+        uint32_t flowinfo;
+        if (size < 24 || keep_cursor_u16_be(&c, "sin6_port", &port_be, NULL) ||
+            keep_cursor_u32(&c, "sin6_flowinfo", &flowinfo, NULL) ||
+            keep_cursor_copy(&c, "sin6_addr", out->addr, 16, NULL))
+            return -EINVAL;
+        if (keep_cursor_remaining(&c) >= 4 &&
+            keep_cursor_u32(&c, "sin6_scope_id", &out->scope_id, NULL))
+            return -EINVAL;
+    } else {
+        return -EAFNOSUPPORT;
+    }
+    out->family = family;
+    out->port = port_be;
+    return 0;
+}
+
+socklen_t keep_net_endpoint_encode(const struct keep_net_endpoint *ep, struct sockaddr_storage *ss)
+{
+    memset(ss, 0, sizeof(*ss));
+    if (ep->family == AF_INET) {
+        struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons(ep->port);
+        memcpy(&sin->sin_addr, ep->addr, 4);
+        return sizeof(*sin);
+    }
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+    sin6->sin6_family = AF_INET6;
+    sin6->sin6_port = htons(ep->port);
+    memcpy(&sin6->sin6_addr, ep->addr, 16);
+    sin6->sin6_scope_id = ep->scope_id;
+    return sizeof(*sin6);
+}
+
+/* IPv4-mapped IPv6 (RFC 4291 2.5.5.2: ::ffff:0:0/96) compares as IPv4. */
+static void canonical(int family, const uint8_t addr[16], int *cf, uint8_t out[16])
+{
+    static const uint8_t mapped_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    memset(out, 0, 16);
+    if (family == AF_INET6 && memcmp(addr, mapped_prefix, 12) == 0) {
+        *cf = AF_INET;
+        memcpy(out, addr + 12, 4);
+    } else if (family == AF_INET) {
+        *cf = AF_INET;
+        memcpy(out, addr, 4);
+    } else {
+        *cf = AF_INET6;
+        memcpy(out, addr, 16);
+    }
+}
+
+bool keep_netpolicy_match(const struct keep_net_rule *rules, size_t count,
+                          const struct keep_net_endpoint *ep)
+{
+    int ef;
+    uint8_t ea[16];
+    canonical(ep->family, ep->addr, &ef, ea);
+    for (size_t i = 0; i < count; i++) {
+        int rf;
+        uint8_t ra[16];
+        canonical(rules[i].family, rules[i].addr, &rf, ra);
+        if (rf == ef && rules[i].port == ep->port && memcmp(ra, ea, 16) == 0)
+            return true;
+    }
+    return false;
+}

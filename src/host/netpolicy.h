@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Which socket addresses a Keep may use: exactly the --listen rules for
+ * bind (and so listen) and exactly the --connect rules for connect and
+ * sendto. A denied address is answered -EACCES (docs/KEEP.md, "Syscall
+ * table"). An IPv4-mapped IPv6 address (::ffff:a.b.c.d) is the IPv4
+ * address a.b.c.d for matching, on either side.
+ *
+ * The guest's sockaddr bytes are decoded here into an endpoint and the
+ * kernel is given a sockaddr rebuilt from it, never the guest's bytes.
+ */
+#ifndef KEEP_HOST_NETPOLICY_H
+#define KEEP_HOST_NETPOLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "host/config.h"
+
+struct keep_net_endpoint {
+    int family;       /* AF_INET or AF_INET6 (as the guest gave it) */
+    uint8_t addr[16]; /* network order; first 4 bytes for AF_INET */
+    uint16_t port;    /* host order */
+    uint32_t scope_id;
+};
+
+/*
+ * Decode a guest sockaddr of size bytes (already copied to host memory).
+ * -EINVAL when size is too short for the family (sockaddr_in 16 bytes,
+ * sockaddr_in6 24 at least) or above sizeof(struct sockaddr_storage),
+ * -EAFNOSUPPORT for any family but AF_INET and AF_INET6.
+ */
+int keep_net_endpoint_decode(const uint8_t *sa, size_t size, struct keep_net_endpoint *out);
+
+/* Build the kernel's sockaddr for ep into ss; returns its length. */
+socklen_t keep_net_endpoint_encode(const struct keep_net_endpoint *ep, struct sockaddr_storage *ss);
+
+/* True when ep equals one of the rules (address family, address and port). */
+bool keep_netpolicy_match(const struct keep_net_rule *rules, size_t count,
+                          const struct keep_net_endpoint *ep);
+
+#endif /* KEEP_HOST_NETPOLICY_H */

@@ -1,0 +1,320 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "host/nil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/util.h"
+
+/* What the child tells the parent when setting up failed (before exec). */
+struct setup_report {
+    int code; /* enum keep_err */
+    char message[400];
+};
+
+struct nil_plan {
+    const struct keep_config *cfg;
+    int program_fd;
+    int report_fd;     /* write end of the setup pipe (O_CLOEXEC: exec closes it) */
+    bool new_user_ns;  /* not root: a user namespace gives the mount/net privileges */
+    bool new_mount_ns; /* volumes */
+    bool new_net_ns;   /* no --listen / --connect: no network at all */
+    const char *root;  /* empty directory the new root is mounted on */
+    char **envp;       /* cfg->env plus NULL, built before fork: the child does not allocate */
+};
+
+__attribute__((noreturn, format(printf, 3, 4))) static void
+child_fail(const struct nil_plan *p, int code, const char *fmt, ...)
+{
+    struct setup_report r = {.code = code};
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r.message, sizeof(r.message), fmt, ap);
+    va_end(ap);
+    if (write(p->report_fd, &r, sizeof(r)) < 0)
+        _exit(127);
+    _exit(127);
+}
+
+static int write_text(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = write(fd, text, strlen(text));
+    close(fd);
+    return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+/* Map our own uid and gid into the new user namespace (user_namespaces(7)). */
+static void map_ids(const struct nil_plan *p, uid_t uid, gid_t gid)
+{
+    char line[64];
+    if (write_text("/proc/self/setgroups", "deny") < 0 && errno != ENOENT)
+        child_fail(p, KEEP_E_NIL_NAMESPACES, "writing /proc/self/setgroups: %s", strerror(errno));
+    snprintf(line, sizeof(line), "%u %u 1", (unsigned)uid, (unsigned)uid);
+    if (write_text("/proc/self/uid_map", line) < 0)
+        child_fail(p, KEEP_E_NIL_NAMESPACES, "writing /proc/self/uid_map: %s", strerror(errno));
+    snprintf(line, sizeof(line), "%u %u 1", (unsigned)gid, (unsigned)gid);
+    if (write_text("/proc/self/gid_map", line) < 0)
+        child_fail(p, KEEP_E_NIL_NAMESPACES, "writing /proc/self/gid_map: %s", strerror(errno));
+}
+
+static void mkdir_p(const struct nil_plan *p, char *path)
+{
+    for (char *s = path + 1; *s; s++) {
+        if (*s == '/') {
+            *s = '\0';
+            if (mkdir(path, 0755) < 0 && errno != EEXIST)
+                child_fail(p, KEEP_E_NIL_SPAWN, "mkdir %s: %s", path, strerror(errno));
+            *s = '/';
+        }
+    }
+    if (mkdir(path, 0755) < 0 && errno != EEXIST)
+        child_fail(p, KEEP_E_NIL_SPAWN, "mkdir %s: %s", path, strerror(errno));
+}
+
+/* Remount a bind mount read-only, keeping the flags a user namespace may not drop. */
+static int remount_read_only(const char *target)
+{
+    struct statvfs sv;
+    unsigned long flags = MS_BIND | MS_REMOUNT | MS_RDONLY;
+    if (statvfs(target, &sv) == 0) {
+        if (sv.f_flag & ST_NOSUID)
+            flags |= MS_NOSUID;
+        if (sv.f_flag & ST_NODEV)
+            flags |= MS_NODEV;
+        if (sv.f_flag & ST_NOEXEC)
+            flags |= MS_NOEXEC;
+        if (sv.f_flag & ST_NOATIME)
+            flags |= MS_NOATIME;
+        if (sv.f_flag & ST_NODIRATIME)
+            flags |= MS_NODIRATIME;
+        if (sv.f_flag & ST_RELATIME)
+            flags |= MS_RELATIME;
+    }
+    return mount(NULL, target, NULL, flags, NULL);
+}
+
+/* New root: an empty tmpfs with each volume bind-mounted at its guest path. */
+static void build_root(const struct nil_plan *p)
+{
+    const struct keep_config *cfg = p->cfg;
+    char target[4096];
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+        child_fail(p, KEEP_E_NIL_NAMESPACES, "making mounts private: %s", strerror(errno));
+    if (mount("keep-nil", p->root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k") < 0)
+        child_fail(p, KEEP_E_NIL_NAMESPACES, "mounting the empty root on %s: %s", p->root,
+                   strerror(errno));
+    for (size_t i = 0; i < cfg->volume_count; i++) {
+        const struct keep_volume *v = &cfg->volumes[i];
+        int n = snprintf(target, sizeof(target), "%s%s", p->root, v->guest_dir);
+        if (n < 0 || (size_t)n >= sizeof(target))
+            child_fail(p, KEEP_E_NIL_SPAWN, "volume path %s is too long", v->guest_dir);
+        mkdir_p(p, target);
+        if (mount(v->host_dir, target, NULL, MS_BIND | MS_REC, NULL) < 0)
+            child_fail(p, KEEP_E_NIL_SPAWN, "bind-mounting volume %s at %s: %s", v->host_dir,
+                       v->guest_dir, strerror(errno));
+        if (v->read_only && remount_read_only(target) < 0)
+            child_fail(p, KEEP_E_NIL_SPAWN, "making volume %s read-only: %s", v->guest_dir,
+                       strerror(errno));
+    }
+    /* The root itself is read-only: the workload can write only inside rw volumes. */
+    if (mount(NULL, p->root, NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0)
+        child_fail(p, KEEP_E_NIL_SPAWN, "making the root read-only: %s", strerror(errno));
+    if (chdir(p->root) < 0 || chroot(".") < 0)
+        child_fail(p, KEEP_E_NIL_SPAWN, "entering the new root: %s", strerror(errno));
+}
+
+__attribute__((noreturn)) static void child(const struct nil_plan *p, uid_t uid, gid_t gid)
+{
+    const struct keep_config *cfg = p->cfg;
+    /* The workload does not outlive keep. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    signal(SIGPIPE, SIG_DFL);
+    int flags = (p->new_user_ns ? CLONE_NEWUSER : 0) | (p->new_mount_ns ? CLONE_NEWNS : 0) |
+                (p->new_net_ns ? CLONE_NEWNET : 0);
+    if (flags && unshare(flags) < 0)
+        child_fail(p, KEEP_E_NIL_NAMESPACES, "unshare(%s%s%s): %s", p->new_user_ns ? "user " : "",
+                   p->new_mount_ns ? "mount " : "", p->new_net_ns ? "net" : "", strerror(errno));
+    if (p->new_user_ns)
+        map_ids(p, uid, gid);
+    if (p->new_mount_ns)
+        build_root(p);
+    if (chdir("/") < 0)
+        child_fail(p, KEEP_E_NIL_SPAWN, "chdir /: %s", strerror(errno));
+    if (cfg->memory_size) {
+        struct rlimit rl = {cfg->memory_size, cfg->memory_size};
+        if (setrlimit(RLIMIT_AS, &rl) < 0)
+            child_fail(p, KEEP_E_NIL_SPAWN, "limiting memory to %llu bytes: %s",
+                       (unsigned long long)cfg->memory_size, strerror(errno));
+    }
+    syscall(SYS_execveat, p->program_fd, "", cfg->argv, p->envp, AT_EMPTY_PATH);
+    child_fail(p, KEEP_E_NIL_SPAWN, "cannot execute %s: %s", cfg->program, strerror(errno));
+}
+
+/* Can this process make the namespaces the plan needs? Probe in a throwaway child. */
+static bool namespaces_work(int flags)
+{
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(unshare(flags) == 0 ? 0 : 1);
+    int st;
+    if (pid < 0 || waitpid(pid, &st, 0) != pid)
+        return false;
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+/*
+ * Settle how the child gets the namespaces the plan asks for: as root with
+ * CAP_SYS_ADMIN directly, otherwise inside a new user namespace. False when
+ * neither works.
+ */
+static bool choose_namespaces(struct nil_plan *p)
+{
+    int flags = (p->new_mount_ns ? CLONE_NEWNS : 0) | (p->new_net_ns ? CLONE_NEWNET : 0);
+    p->new_user_ns = false;
+    if (!flags)
+        return true;
+    if (geteuid() == 0 && namespaces_work(flags))
+        return true;
+    p->new_user_ns = true;
+    if (namespaces_work(CLONE_NEWUSER | flags))
+        return true;
+    p->new_user_ns = false;
+    return false;
+}
+
+static void warn_limits(const struct keep_config *cfg, bool net_isolated)
+{
+    keep_log(KEEP_LOG_WARN,
+             "nil backend: the workload runs as an ordinary process with NO isolation from the "
+             "host and nothing to attest; use it only for development");
+    if (cfg->listen_count || cfg->connect_count)
+        keep_log(KEEP_LOG_WARN,
+                 "nil backend: --listen/--connect are NOT enforced; the workload shares the "
+                 "host's network and can reach any address");
+    else if (!net_isolated)
+        keep_log(KEEP_LOG_WARN,
+                 "nil backend: no network namespace available; the workload shares the host's "
+                 "network although no --listen/--connect was given");
+    if (cfg->hostile_host != KEEP_HOSTILE_NONE)
+        keep_log(KEEP_LOG_WARN, "nil backend: --hostile-host has no effect (there is no host "
+                                "call channel to fault)");
+}
+
+static int wait_child(pid_t pid, int *exit_status, struct keep_error *err)
+{
+    int st;
+    while (waitpid(pid, &st, 0) < 0) {
+        if (errno != EINTR)
+            return keep_fail(err, KEEP_E_NIL_WAIT, "waitpid for workload %d: %s", (int)pid,
+                             strerror(errno));
+    }
+    if (WIFSIGNALED(st)) {
+        *exit_status = 128 + WTERMSIG(st);
+        fprintf(stderr, "keep: workload killed by signal %d (%s)\n", WTERMSIG(st),
+                strsignal(WTERMSIG(st)));
+    } else {
+        *exit_status = WEXITSTATUS(st);
+    }
+    return KEEP_OK;
+}
+
+int keep_nil_run(const struct keep_config *cfg, int *exit_status, struct keep_error *err)
+{
+    char root[] = "/tmp/keep-nil-root-XXXXXX";
+    struct nil_plan plan = {.cfg = cfg, .program_fd = -1, .report_fd = -1};
+    int pipefd[2] = {-1, -1};
+    int rc = KEEP_OK;
+
+    plan.new_mount_ns = cfg->volume_count > 0;
+    plan.new_net_ns = cfg->listen_count == 0 && cfg->connect_count == 0;
+    /* The network namespace is a bonus: without it nil still runs, and says so. */
+    if (!choose_namespaces(&plan) && plan.new_net_ns) {
+        plan.new_net_ns = false;
+        choose_namespaces(&plan);
+    }
+    if (plan.new_mount_ns && !choose_namespaces(&plan))
+        return keep_fail(err, KEEP_E_NIL_NAMESPACES,
+                         "nil backend: --volume needs user and mount namespaces, which this "
+                         "machine refuses (see /proc/sys/user/max_user_namespaces); run without "
+                         "--volume or use the kvm backend");
+    warn_limits(cfg, plan.new_net_ns);
+
+    plan.program_fd = open(cfg->program, O_RDONLY | O_CLOEXEC);
+    if (plan.program_fd < 0)
+        return keep_fail(err, KEEP_E_NIL_SPAWN, "cannot open program %s: %s", cfg->program,
+                         strerror(errno));
+    if (plan.new_mount_ns) {
+        if (!mkdtemp(root)) {
+            rc = keep_fail(err, KEEP_E_NIL_SPAWN, "cannot create the empty root %s: %s", root,
+                           strerror(errno));
+            goto out;
+        }
+        plan.root = root;
+    }
+    plan.envp = calloc(cfg->env_count + 1, sizeof(char *));
+    if (!plan.envp) {
+        rc = keep_fail(err, KEEP_E_NOMEM, "out of memory for %zu environment strings",
+                       cfg->env_count);
+        goto out;
+    }
+    if (cfg->env_count)
+        memcpy(plan.envp, cfg->env, cfg->env_count * sizeof(char *));
+    if (pipe2(pipefd, O_CLOEXEC) < 0) {
+        rc = keep_fail(err, KEEP_E_NIL_SPAWN, "pipe: %s", strerror(errno));
+        goto out;
+    }
+    plan.report_fd = pipefd[1];
+    uid_t uid = geteuid();
+    gid_t gid = getegid();
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        rc = keep_fail(err, KEEP_E_NIL_SPAWN, "fork: %s", strerror(errno));
+        goto out;
+    }
+    if (pid == 0)
+        child(&plan, uid, gid);
+    close(pipefd[1]);
+    pipefd[1] = -1;
+
+    /* EOF on the pipe: exec succeeded (O_CLOEXEC closed it). A report: it failed. */
+    struct setup_report report;
+    ssize_t n;
+    do
+        n = read(pipefd[0], &report, sizeof(report));
+    while (n < 0 && errno == EINTR);
+    int wait_rc = wait_child(pid, exit_status, n == (ssize_t)sizeof(report) ? NULL : err);
+    if (n == (ssize_t)sizeof(report)) {
+        report.message[sizeof(report.message) - 1] = '\0';
+        rc = keep_fail(err, report.code, "nil backend: %s", report.message);
+    } else {
+        rc = wait_rc;
+    }
+out:
+    if (pipefd[0] >= 0)
+        close(pipefd[0]);
+    if (pipefd[1] >= 0)
+        close(pipefd[1]);
+    close(plan.program_fd);
+    free(plan.envp);
+    if (plan.root)
+        rmdir(plan.root);
+    return rc;
+}

@@ -1,0 +1,216 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "host/volumes.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static bool openat2_works(int dirfd)
+{
+    struct open_how how = {.flags = O_PATH | O_CLOEXEC | O_DIRECTORY,
+                           .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS};
+    int fd = (int)syscall(SYS_openat2, dirfd, ".", &how, sizeof(how));
+    if (fd < 0)
+        return false;
+    close(fd);
+    return true;
+}
+
+int keep_volumes_open(struct keep_volumes *vols, const struct keep_volume *cfg_vols, size_t count,
+                      struct keep_error *err)
+{
+    memset(vols, 0, sizeof(*vols));
+    if (count == 0)
+        return KEEP_OK;
+    vols->roots = calloc(count, sizeof(*vols->roots));
+    if (!vols->roots)
+        return keep_fail(err, KEEP_E_NOMEM, "out of memory for %zu volumes", count);
+    for (size_t i = 0; i < count; i++) {
+        struct keep_volume_root *r = &vols->roots[i];
+        r->root_fd = open(cfg_vols[i].host_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (r->root_fd < 0) {
+            int saved = errno;
+            vols->count = i;
+            keep_volumes_close(vols);
+            return keep_fail(err, KEEP_E_VOLUME_OPEN,
+                             "volume %s:%s: cannot open host directory: %s", cfg_vols[i].host_dir,
+                             cfg_vols[i].guest_dir, strerror(saved));
+        }
+        r->guest_dir = cfg_vols[i].guest_dir;
+        r->guest_dir_len = strlen(cfg_vols[i].guest_dir);
+        r->read_only = cfg_vols[i].read_only;
+    }
+    vols->count = count;
+    vols->use_openat2 = openat2_works(vols->roots[0].root_fd);
+    return KEEP_OK;
+}
+
+void keep_volumes_close(struct keep_volumes *vols)
+{
+    for (size_t i = 0; i < vols->count; i++)
+        close(vols->roots[i].root_fd);
+    free(vols->roots);
+    memset(vols, 0, sizeof(*vols));
+}
+
+/* Append one component to the normalised path in out (length *len). */
+static int push_component(char *out, size_t out_size, size_t *len, const char *comp,
+                          size_t comp_len)
+{
+    if (comp_len == 0 || (comp_len == 1 && comp[0] == '.'))
+        return 0;
+    if (comp_len == 2 && comp[0] == '.' && comp[1] == '.') {
+        /* Lexical "..": drop the last component, never above "/". */
+        while (*len > 1 && out[*len - 1] != '/')
+            (*len)--;
+        if (*len > 1)
+            (*len)--;
+        out[*len] = '\0';
+        return 0;
+    }
+    size_t need = *len + (*len > 1 ? 1 : 0) + comp_len + 1;
+    if (need > out_size)
+        return -ENAMETOOLONG;
+    if (*len > 1)
+        out[(*len)++] = '/';
+    memcpy(out + *len, comp, comp_len);
+    *len += comp_len;
+    out[*len] = '\0';
+    return 0;
+}
+
+static int push_path(char *out, size_t out_size, size_t *len, const char *path)
+{
+    const char *p = path;
+    while (*p) {
+        while (*p == '/')
+            p++;
+        const char *start = p;
+        while (*p && *p != '/')
+            p++;
+        int rc = push_component(out, out_size, len, start, (size_t)(p - start));
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int keep_guest_path_normalise(const char *dir, const char *path, char *out, size_t out_size)
+{
+    if (path[0] == '\0')
+        return -ENOENT; /* POSIX: an empty path names nothing */
+    if (out_size < 2)
+        return -ENAMETOOLONG;
+    size_t len = 1;
+    out[0] = '/';
+    out[1] = '\0';
+    if (path[0] != '/') {
+        int rc = push_path(out, out_size, &len, dir);
+        if (rc)
+            return rc;
+    }
+    return push_path(out, out_size, &len, path);
+}
+
+int keep_volumes_lookup(const struct keep_volumes *vols, const char *abs, const char **rel)
+{
+    int best = -1;
+    size_t best_len = 0;
+    for (size_t i = 0; i < vols->count; i++) {
+        const struct keep_volume_root *r = &vols->roots[i];
+        /* A prefix only at a component boundary: "/data" holds "/data/x", not "/database". */
+        if (strncmp(abs, r->guest_dir, r->guest_dir_len) != 0)
+            continue;
+        char next = abs[r->guest_dir_len];
+        if (next != '\0' && next != '/')
+            continue;
+        if (r->guest_dir_len > best_len) {
+            best = (int)i;
+            best_len = r->guest_dir_len;
+        }
+    }
+    if (best < 0)
+        return -ENOENT;
+    const char *p = abs + best_len;
+    while (*p == '/')
+        p++;
+    *rel = p;
+    return best;
+}
+
+/* Component walk for kernels without openat2: no symlink is followed at all. */
+static int walk_nofollow(int root_fd, const char *rel, int flags, mode_t mode)
+{
+    char comp[256];
+    int cur = root_fd;
+    const char *p = rel;
+    for (;;) {
+        const char *start = p;
+        while (*p && *p != '/')
+            p++;
+        size_t n = (size_t)(p - start);
+        if (n >= sizeof(comp)) {
+            if (cur != root_fd)
+                close(cur);
+            return -ENAMETOOLONG;
+        }
+        memcpy(comp, start, n);
+        comp[n] = '\0';
+        while (*p == '/')
+            p++;
+        bool last = *p == '\0';
+        int next = last ? openat(cur, comp, flags | O_NOFOLLOW | O_CLOEXEC, mode)
+                        : openat(cur, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        int saved = errno;
+        if (cur != root_fd)
+            close(cur);
+        if (next < 0)
+            return -saved;
+        if (last)
+            return next;
+        cur = next;
+    }
+}
+
+int keep_volumes_openat(const struct keep_volumes *vols, int vol, const char *rel, int flags,
+                        mode_t mode)
+{
+    const struct keep_volume_root *r = &vols->roots[vol];
+    const char *path = rel[0] ? rel : ".";
+    /* __O_TMPFILE includes O_DIRECTORY's bit: test all of it. */
+    if (!(flags & O_CREAT) && (flags & __O_TMPFILE) != __O_TMPFILE)
+        mode = 0; /* openat2 refuses a mode without O_CREAT / O_TMPFILE */
+    if (vols->use_openat2) {
+        struct open_how how = {.flags = (uint64_t)(flags | O_CLOEXEC),
+                               .mode = mode & 07777,
+                               .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS};
+        int fd = (int)syscall(SYS_openat2, r->root_fd, path, &how, sizeof(how));
+        return fd < 0 ? -errno : fd;
+    }
+    return walk_nofollow(r->root_fd, path, flags, mode & 07777);
+}
+
+int keep_volumes_open_parent(const struct keep_volumes *vols, int vol, const char *rel,
+                             const char **name)
+{
+    if (rel[0] == '\0')
+        return -EBUSY;
+    const char *slash = strrchr(rel, '/');
+    if (!slash) {
+        *name = rel;
+        int fd = fcntl(vols->roots[vol].root_fd, F_DUPFD_CLOEXEC, 0);
+        return fd < 0 ? -errno : fd;
+    }
+    char parent[KEEP_VOLUME_PATH_MAX];
+    size_t n = (size_t)(slash - rel);
+    if (n >= sizeof(parent))
+        return -ENAMETOOLONG;
+    memcpy(parent, rel, n);
+    parent[n] = '\0';
+    *name = slash + 1;
+    return keep_volumes_openat(vols, vol, parent, O_PATH | O_DIRECTORY, 0);
+}

@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Volumes at run time: how a guest path becomes a host file, and why it
+ * cannot become any other. docs/KEEP.md, "Syscall table" (paths).
+ *
+ * A guest path is first made absolute against its directory (the guest cwd
+ * is "/") and normalised lexically: "." and empty components dropped, ".."
+ * removes the previous component and stops at "/". The longest volume whose
+ * guest directory is a prefix of the result holds the path; a path in no
+ * volume does not exist (-ENOENT), and "/" itself is in no volume.
+ *
+ * The rest of the path is opened beneath the volume's root directory fd with
+ * openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS), so neither ".." nor a
+ * symlink nor a /proc magic link inside the volume can leave it: the kernel
+ * refuses with -EXDEV (absolute or escaping symlinks) or -ELOOP. Without
+ * openat2 (Linux < 5.6) the path is walked one component at a time with
+ * O_NOFOLLOW: symlinks are then refused outright (-ELOOP / -ENOTDIR).
+ *
+ * All functions return a host fd or 0 on success and -errno on failure: the
+ * value goes straight back to the guest.
+ */
+#ifndef KEEP_HOST_VOLUMES_H
+#define KEEP_HOST_VOLUMES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "host/config.h"
+#include "keep/error.h"
+
+/* Longest guest path, with its NUL (Linux PATH_MAX; KEEP_CHAN_PATH_MAX). */
+#define KEEP_VOLUME_PATH_MAX 4096
+
+struct keep_volume_root {
+    const char *guest_dir; /* normalised, from the configuration */
+    size_t guest_dir_len;
+    int root_fd; /* O_PATH | O_DIRECTORY of the host directory */
+    bool read_only;
+};
+
+struct keep_volumes {
+    struct keep_volume_root *roots;
+    size_t count;
+    bool use_openat2; /* false: component walk with O_NOFOLLOW */
+};
+
+/* Open every volume's host directory. Fails with channel.volume_open. */
+int keep_volumes_open(struct keep_volumes *vols, const struct keep_volume *cfg_vols, size_t count,
+                      struct keep_error *err);
+void keep_volumes_close(struct keep_volumes *vols);
+
+/*
+ * Make path absolute against dir (an absolute, normalised guest path) and
+ * normalise it into out (out_size bytes). -ENAMETOOLONG when it does not fit,
+ * -ENOENT for an empty path.
+ */
+int keep_guest_path_normalise(const char *dir, const char *path, char *out, size_t out_size);
+
+/*
+ * The volume holding the normalised absolute guest path abs, or -ENOENT.
+ * *rel points into abs at the path below the volume root ("" for the root).
+ */
+int keep_volumes_lookup(const struct keep_volumes *vols, const char *abs, const char **rel);
+
+/*
+ * Open rel (from keep_volumes_lookup) beneath volume vol. flags are host
+ * open flags (O_CLOEXEC is added); mode is used only with O_CREAT/O_TMPFILE.
+ */
+int keep_volumes_openat(const struct keep_volumes *vols, int vol, const char *rel, int flags,
+                        mode_t mode);
+
+/*
+ * Open the directory that holds rel's last component beneath volume vol
+ * (O_PATH) and point *name at that component. -EBUSY when rel is the volume
+ * root itself (it has no name to unlink or rename). Returns the fd, which the
+ * caller closes (it may be a dup of the root).
+ */
+int keep_volumes_open_parent(const struct keep_volumes *vols, int vol, const char *rel,
+                             const char **name);
+
+#endif /* KEEP_HOST_VOLUMES_H */

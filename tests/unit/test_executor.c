@@ -1,0 +1,903 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The host-call executor driven the way a backend drives it: channel pages
+ * and a fake workload memory filled by the test, keep_executor_run_batch()
+ * once per batch. Each call family works; each hostile request gets its
+ * -errno, and a good call afterwards shows the host is still healthy.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "attest/kvm_evidence.h"
+#include "common/channel.h"
+#include "host/executor.h"
+#include "tap.h"
+
+#define MEM_BASE  0x400000ull
+#define MEM_SIZE  (1ull << 20)
+#define CHAN_SIZE 65536u
+#define DATA_OFF  4096u
+
+static uint8_t *mem;
+static uint8_t chan[CHAN_SIZE] __attribute__((aligned(4096)));
+static struct keep_guest_mem gmem;
+static size_t bump;
+static struct keep_exec_outcome outcome;
+static char tmp[256];
+static uint8_t measurement[48];
+
+/* Guest address of a fresh copy of data in workload memory. */
+static uint64_t gput(const void *data, size_t size)
+{
+    bump = (bump + 15) & ~(size_t)15;
+    if (bump + size > MEM_SIZE)
+        bump = 0;
+    memcpy(mem + bump, data, size);
+    uint64_t ga = MEM_BASE + bump;
+    bump += size;
+    return ga;
+}
+static uint64_t gstr(const char *s)
+{
+    return gput(s, strlen(s) + 1);
+}
+static uint64_t galloc(size_t size)
+{
+    bump = (bump + 15) & ~(size_t)15;
+    if (bump + size > MEM_SIZE)
+        bump = 0;
+    memset(mem + bump, 0, size);
+    uint64_t ga = MEM_BASE + bump;
+    bump += size;
+    return ga;
+}
+static uint8_t *host(uint64_t ga)
+{
+    return mem + (ga - MEM_BASE);
+}
+
+static void header(uint32_t count, uint32_t path)
+{
+    struct keep_chan_header h = {.magic = KEEP_CHAN_MAGIC,
+                                 .version = KEEP_CHAN_VERSION,
+                                 .item_count = count,
+                                 .path = path,
+                                 .data_offset = DATA_OFF,
+                                 .data_size = CHAN_SIZE - DATA_OFF,
+                                 .status = 12345};
+    memcpy(chan, &h, sizeof(h));
+}
+static struct keep_chan_item *item(unsigned i)
+{
+    return (struct keep_chan_item *)(chan + KEEP_CHAN_ITEMS_OFFSET + i * KEEP_CHAN_ITEM_SIZE);
+}
+static int64_t status(void)
+{
+    return ((struct keep_chan_header *)chan)->status;
+}
+
+static int64_t call6(struct keep_executor *x, uint64_t nr, const uint64_t a[6])
+{
+    struct keep_error err;
+    header(1, KEEP_CHAN_PATH_DIRECT);
+    struct keep_chan_item *it = item(0);
+    it->nr = nr;
+    memcpy(it->args, a, sizeof(it->args));
+    it->result = 0x5555;
+    if (keep_executor_run_batch(x, chan, CHAN_SIZE, &gmem, &outcome, &err) != KEEP_OK) {
+        diag("run_batch failed: %s", err.message);
+        return INT64_MIN;
+    }
+    if (status() != 0)
+        return INT64_MIN + 1;
+    return it->result;
+}
+#define CALL(x, nr, ...) call6((x), (nr), (const uint64_t[6]){__VA_ARGS__})
+
+/* The "host is still healthy" check every hostile case ends with. */
+static void still_healthy(struct keep_executor *x, const char *after)
+{
+    uint64_t ts = galloc(16);
+    int64_t r = CALL(x, KEEP_NR_clock_gettime, CLOCK_MONOTONIC, ts);
+    uint64_t sec;
+    memcpy(&sec, host(ts), 8);
+    ok(r == 0 && sec > 0, "a good call still works after %s", after);
+}
+
+static uint16_t free_port(void)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t sl = sizeof(sin);
+    bind(s, (struct sockaddr *)&sin, sizeof(sin));
+    getsockname(s, (struct sockaddr *)&sin, &sl);
+    close(s);
+    return ntohs(sin.sin_port);
+}
+
+static uint64_t gsockaddr4(uint16_t port)
+{
+    struct sockaddr_in sin = {
+        .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    return gput(&sin, sizeof(sin));
+}
+
+static void write_file(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+        abort();
+    close(fd);
+}
+
+static void make_tree(void)
+{
+    char p[512], q[512];
+    snprintf(tmp, sizeof(tmp), "/tmp/keep-test-executor-XXXXXX");
+    if (!mkdtemp(tmp))
+        abort();
+    const char *dirs[] = {"rw", "ro", "outside", "rw/sub"};
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(p, sizeof(p), "%s/%s", tmp, dirs[i]);
+        mkdir(p, 0755);
+    }
+    snprintf(p, sizeof(p), "%s/rw/hello.txt", tmp);
+    write_file(p, "hello world");
+    snprintf(p, sizeof(p), "%s/ro/readme", tmp);
+    write_file(p, "read only");
+    snprintf(p, sizeof(p), "%s/outside/secret", tmp);
+    write_file(p, "SECRET");
+    snprintf(p, sizeof(p), "%s/rw/escape", tmp);
+    symlink("../outside/secret", p);
+    snprintf(p, sizeof(p), "%s/rw/abs", tmp);
+    snprintf(q, sizeof(q), "%s/outside/secret", tmp);
+    symlink(q, p);
+    snprintf(p, sizeof(p), "%s/rw/inside", tmp);
+    symlink("hello.txt", p);
+    snprintf(p, sizeof(p), "%s/rw/proc", tmp);
+    symlink("/proc/self/root/etc/passwd", p);
+}
+
+static void remove_tree(void)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
+    if (system(cmd) != 0)
+        diag("could not remove %s", tmp);
+}
+
+static int64_t open_path(struct keep_executor *x, const char *path, uint64_t flags)
+{
+    return CALL(x, KEEP_NR_openat, (uint64_t)(int64_t)AT_FDCWD, gstr(path), flags, 0644);
+}
+
+static void test_files(struct keep_executor *x)
+{
+    uint64_t buf = galloc(64);
+    int64_t fd = open_path(x, "/data/hello.txt", O_RDONLY);
+    ok(fd >= 3, "openat /data/hello.txt gives a guest fd (%lld)", (long long)fd);
+    is_int(CALL(x, KEEP_NR_read, fd, buf, 64), 11, "read returns the file's 11 bytes");
+    ok(memcmp(host(buf), "hello world", 11) == 0, "read put the bytes in workload memory");
+    is_int(CALL(x, KEEP_NR_pread64, fd, buf, 5, 6), 5, "pread64 at offset 6");
+    ok(memcmp(host(buf), "world", 5) == 0, "pread64 read 'world'");
+    is_int(CALL(x, KEEP_NR_lseek, fd, 0, SEEK_SET), 0, "lseek to 0");
+    uint64_t st = galloc(KEEP_SIZEOF_STAT);
+    is_int(CALL(x, KEEP_NR_fstat, fd, st), 0, "fstat");
+    ok(((struct stat *)host(st))->st_size == 11, "fstat: st_size is 11");
+    is_int(CALL(x, KEEP_NR_close, fd), 0, "close");
+    is_int(CALL(x, KEEP_NR_read, fd, buf, 64), -EBADF, "the closed fd is gone");
+
+    fd = open_path(x, "data/hello.txt", O_RDONLY);
+    ok(fd >= 0, "a relative path resolves against the cwd /");
+    CALL(x, KEEP_NR_close, fd);
+    is_int(CALL(x, KEEP_NR_newfstatat, (uint64_t)(int64_t)AT_FDCWD, gstr("/data/sub/../hello.txt"),
+                st, 0),
+           0, "newfstatat through sub/..");
+    ok(((struct stat *)host(st))->st_size == 11, "newfstatat: st_size is 11");
+    is_int(CALL(x, KEEP_NR_stat, gstr("/data/inside"), st), 0, "stat follows a symlink inside");
+    ok(((struct stat *)host(st))->st_size == 11, "stat: the link's target is 11 bytes");
+    is_int(CALL(x, KEEP_NR_lstat, gstr("/data/inside"), st), 0, "lstat of the symlink");
+    ok(S_ISLNK(((struct stat *)host(st))->st_mode), "lstat: it is a symlink");
+    uint64_t stx = galloc(KEEP_SIZEOF_STATX);
+    is_int(CALL(x, KEEP_NR_statx, (uint64_t)(int64_t)AT_FDCWD, gstr("/ro/readme"), 0, 0x7ff, stx),
+           0, "statx /ro/readme");
+    ok(((struct statx *)host(stx))->stx_size == 9, "statx: stx_size is 9");
+    is_int(CALL(x, KEEP_NR_readlink, gstr("/data/inside"), buf, 64), 9, "readlink");
+    ok(memcmp(host(buf), "hello.txt", 9) == 0, "readlink gives the target text");
+
+    /* getdents64 on a directory fd, and an *at call relative to it. */
+    int64_t dfd = open_path(x, "/data", O_RDONLY | O_DIRECTORY);
+    ok(dfd >= 0, "open the volume root as a directory (%lld)", (long long)dfd);
+    uint64_t dents = galloc(4096);
+    int64_t n = CALL(x, KEEP_NR_getdents64, dfd, dents, 4096);
+    ok(n > 0, "getdents64 returns entries (%lld bytes)", (long long)n);
+    bool found = false;
+    for (int64_t off = 0; off + 19 < n;) {
+        uint16_t reclen;
+        memcpy(&reclen, host(dents) + off + 16, 2);
+        if (strcmp((const char *)host(dents) + off + 19, "hello.txt") == 0)
+            found = true;
+        if (reclen == 0)
+            break;
+        off += reclen;
+    }
+    ok(found, "getdents64 lists hello.txt");
+    fd = CALL(x, KEEP_NR_openat, dfd, gstr("sub/../hello.txt"), O_RDONLY, 0);
+    ok(fd >= 0, "openat relative to a directory fd");
+    CALL(x, KEEP_NR_close, fd);
+    is_int(CALL(x, KEEP_NR_openat, dfd, gstr("../../etc/passwd"), O_RDONLY, 0), -ENOENT,
+           "'..' from a directory fd cannot leave the volumes");
+    CALL(x, KEEP_NR_close, dfd);
+
+    /* Changes inside the rw volume. */
+    fd = open_path(x, "/data/new.txt", O_WRONLY | O_CREAT | O_EXCL);
+    ok(fd >= 0, "create a file in the rw volume");
+    is_int(CALL(x, KEEP_NR_write, fd, gstr("abc"), 3), 3, "write to it");
+    CALL(x, KEEP_NR_close, fd);
+    is_int(CALL(x, KEEP_NR_rename, gstr("/data/new.txt"), gstr("/data/sub/moved.txt")), 0,
+           "rename inside the volume");
+    is_int(CALL(x, KEEP_NR_mkdirat, (uint64_t)(int64_t)AT_FDCWD, gstr("/data/d2"), 0755), 0,
+           "mkdirat");
+    is_int(CALL(x, KEEP_NR_unlinkat, (uint64_t)(int64_t)AT_FDCWD, gstr("/data/d2"), AT_REMOVEDIR),
+           0, "unlinkat AT_REMOVEDIR");
+    is_int(CALL(x, KEEP_NR_unlink, gstr("/data/sub/moved.txt")), 0, "unlink");
+    is_int(CALL(x, KEEP_NR_renameat, (uint64_t)(int64_t)AT_FDCWD, gstr("/data/hello.txt"),
+                (uint64_t)(int64_t)AT_FDCWD, gstr("/ro/x")),
+           -EROFS, "rename into the ro volume: EROFS");
+}
+
+static void test_confinement(struct keep_executor *x)
+{
+    uint64_t buf = galloc(64);
+    is_int(open_path(x, "/data/../outside/secret", O_RDONLY), -ENOENT,
+           "'..' out of a volume: ENOENT");
+    is_int(open_path(x, "/etc/passwd", O_RDONLY), -ENOENT, "a path in no volume: ENOENT");
+    is_int(open_path(x, "/", O_RDONLY), -ENOENT, "the root is in no volume: ENOENT");
+    is_int(open_path(x, "/database/x", O_RDONLY), -ENOENT, "/database is not inside /data");
+    int64_t r = open_path(x, "/data/escape", O_RDONLY);
+    ok(r == -EXDEV || r == -ELOOP, "relative symlink out of the volume refused (%lld)",
+       (long long)r);
+    r = open_path(x, "/data/abs", O_RDONLY);
+    ok(r == -EXDEV || r == -ELOOP, "absolute symlink refused (%lld)", (long long)r);
+    r = open_path(x, "/data/proc", O_RDONLY);
+    ok(r == -EXDEV || r == -ELOOP, "symlink through /proc refused (%lld)", (long long)r);
+    uint64_t st = galloc(KEEP_SIZEOF_STAT);
+    r = CALL(x, KEEP_NR_stat, gstr("/data/escape"), st);
+    ok(r == -EXDEV || r == -ELOOP, "stat through an escaping symlink refused (%lld)", (long long)r);
+    r = CALL(x, KEEP_NR_readlink, gstr("/data/escape"), buf, 64);
+    is_int(r, 17, "readlink of the escaping symlink only reads the link itself");
+
+    is_int(open_path(x, "/ro/readme", O_WRONLY), -EROFS, "open for writing in a ro volume: EROFS");
+    is_int(open_path(x, "/ro/new", O_RDONLY | O_CREAT), -EROFS, "O_CREAT in a ro volume: EROFS");
+    is_int(open_path(x, "/ro/readme", O_RDONLY | O_TRUNC), -EROFS, "O_TRUNC in a ro volume: EROFS");
+    is_int(CALL(x, KEEP_NR_unlink, gstr("/ro/readme")), -EROFS, "unlink in a ro volume: EROFS");
+    is_int(CALL(x, KEEP_NR_mkdir, gstr("/ro/d"), 0755), -EROFS, "mkdir in a ro volume: EROFS");
+    is_int(CALL(x, KEEP_NR_rename, gstr("/ro/readme"), gstr("/ro/r2")), -EROFS,
+           "rename in a ro volume: EROFS");
+    int64_t fd = open_path(x, "/ro/readme", O_RDONLY);
+    ok(fd >= 0, "reading a ro volume works");
+    is_int(CALL(x, KEEP_NR_write, fd, buf, 1), -EBADF, "the ro file's fd cannot write");
+    is_int(CALL(x, KEEP_NR_fcntl, fd, F_SETFL, O_RDWR | O_APPEND), 0, "F_SETFL ignores O_RDWR");
+    is_int(CALL(x, KEEP_NR_write, fd, buf, 1), -EBADF, "still cannot write after F_SETFL");
+    CALL(x, KEEP_NR_close, fd);
+    fd = open_path(x, "/ro", O_RDONLY | O_DIRECTORY);
+    ok(fd >= 0, "a directory in a ro volume opens with O_DIRECTORY, not taken for O_TMPFILE (%lld)",
+       (long long)fd);
+    CALL(x, KEEP_NR_close, fd);
+    is_int(open_path(x, "/ro", O_RDWR | O_TMPFILE), -EROFS, "O_TMPFILE in a ro volume: EROFS");
+    fd = open_path(x, "/ro/readme", O_RDONLY | 0100000 /* kernel O_LARGEFILE, musl sets it */);
+    ok(fd >= 0, "open with the kernel's O_LARGEFILE bit (as musl passes it)");
+    CALL(x, KEEP_NR_close, fd);
+    is_int(CALL(x, KEEP_NR_rename, gstr("/data/hello.txt"), gstr("/ro/hello.txt")), -EROFS,
+           "rename across volumes to a ro one: EROFS");
+    is_int(CALL(x, KEEP_NR_unlink, gstr("/data")), -EBUSY, "unlink of a volume root: EBUSY");
+    is_int(open_path(x, "/data/hello.txt", O_RDONLY | O_ASYNC), -EINVAL,
+           "O_ASYNC (SIGIO to the host) refused");
+    still_healthy(x, "path attacks");
+}
+
+static void test_bad_memory(struct keep_executor *x)
+{
+    uint64_t end = MEM_BASE + MEM_SIZE;
+    is_int(CALL(x, KEEP_NR_write, 1, end - 4, 16), -EFAULT, "buffer crossing the end: EFAULT");
+    is_int(CALL(x, KEEP_NR_write, 1, MEM_BASE - 16, 8), -EFAULT, "buffer below memory: EFAULT");
+    is_int(CALL(x, KEEP_NR_write, 1, 0x10, 8), -EFAULT, "buffer at a low address: EFAULT");
+    is_int(CALL(x, KEEP_NR_write, 1, UINT64_MAX - 7, 16), -EFAULT,
+           "address + length wraps: EFAULT");
+    is_int(CALL(x, KEEP_NR_read, 0, MEM_BASE, UINT64_MAX), -EFAULT, "length UINT64_MAX: EFAULT");
+    is_int(CALL(x, KEEP_NR_write, 1, 0, 4), -EFAULT, "NULL buffer where none is allowed: EFAULT");
+    is_int(CALL(x, KEEP_NR_fstat, 0, end - 100), -EFAULT, "struct stat past the end: EFAULT");
+    /* A path whose NUL would be beyond workload memory. */
+    memset(mem + MEM_SIZE - 8, 'a', 8);
+    is_int(CALL(x, KEEP_NR_openat, (uint64_t)(int64_t)AT_FDCWD, end - 8, O_RDONLY, 0), -EFAULT,
+           "path running off the end of memory: EFAULT");
+    char *longp = malloc(5000);
+    memset(longp, 'a', 4999);
+    longp[0] = '/';
+    longp[4999] = '\0';
+    is_int(open_path(x, longp, O_RDONLY), -ENAMETOOLONG, "path longer than PATH_MAX: ENAMETOOLONG");
+    free(longp);
+    /* iovecs */
+    uint64_t iov[4] = {gstr("ab"), 2, gstr("cd"), 2};
+    uint64_t giov = gput(iov, sizeof(iov));
+    is_int(CALL(x, KEEP_NR_writev, 99, giov, 2), -EBADF, "writev to an fd never opened: EBADF");
+    is_int(CALL(x, KEEP_NR_writev, 1, giov, 1ull << 40), -EINVAL, "iovec count 2^40: EINVAL");
+    is_int(CALL(x, KEEP_NR_writev, 1, giov, 1025), -EINVAL, "iovec count above IOV_MAX: EINVAL");
+    uint64_t bad_iov[4] = {gstr("ab"), 2, end - 1, 2};
+    is_int(CALL(x, KEEP_NR_writev, 1, gput(bad_iov, sizeof(bad_iov)), 2), -EFAULT,
+           "iovec entry outside memory: EFAULT");
+    uint64_t wrap_iov[4] = {gstr("ab"), UINT64_MAX, gstr("cd"), 2};
+    is_int(CALL(x, KEEP_NR_writev, 1, gput(wrap_iov, sizeof(wrap_iov)), 2), -EINVAL,
+           "iovec lengths summing past SSIZE_MAX: EINVAL");
+    is_int(CALL(x, KEEP_NR_readv, 0, end - 16, 2), -EFAULT, "iovec array crossing the end: EFAULT");
+    /* fds */
+    uint64_t buf = galloc(16);
+    is_int(CALL(x, KEEP_NR_read, 77, buf, 16), -EBADF, "fd never opened: EBADF");
+    is_int(CALL(x, KEEP_NR_read, (uint64_t)-1, buf, 16), -EBADF, "fd -1: EBADF");
+    is_int(CALL(x, KEEP_NR_read, 5000, buf, 16), -EBADF, "fd 5000: EBADF");
+    is_int(CALL(x, KEEP_NR_close, 500), -EBADF, "close of an fd never opened: EBADF");
+    is_int(CALL(x, KEEP_NR_dup3, 1, 5000, 0), -EBADF, "dup3 to fd 5000: EBADF");
+    is_int(CALL(x, KEEP_NR_fcntl, 1, F_SETOWN, 1), -EINVAL, "fcntl F_SETOWN refused");
+    is_int(CALL(x, KEEP_NR_ioctl, 1, 0x5412 /* TIOCSTI */, buf), -ENOTTY,
+           "ioctl TIOCSTI refused: ENOTTY");
+    uint64_t pfd = galloc(8);
+    is_int(CALL(x, KEEP_NR_poll, pfd, 1ull << 32, 0), -EINVAL, "poll nfds 2^32: EINVAL");
+    is_int(CALL(x, KEEP_NR_poll, end - 4, 1, 0), -EFAULT, "pollfd outside memory: EFAULT");
+    int32_t pf[2] = {123, POLLIN};
+    uint64_t gpf = gput(pf, 8);
+    is_int(CALL(x, KEEP_NR_poll, gpf, 1, 0), 1, "poll on an fd never opened: 1 ready");
+    uint16_t rev;
+    memcpy(&rev, host(gpf) + 6, 2);
+    is_int(rev, POLLNVAL, "... with POLLNVAL");
+    is_int(CALL(x, KEEP_NR_clock_gettime, (uint64_t)-6, buf), -EINVAL,
+           "clock_gettime of a process CPU clock refused");
+    /* syscall numbers */
+    is_int(CALL(x, 39 /* getpid */, 0), -ENOSYS, "getpid is not forwarded: ENOSYS");
+    is_int(CALL(x, 59 /* execve */, gstr("/bin/sh"), 0, 0), -ENOSYS, "execve: ENOSYS");
+    is_int(CALL(x, 101 /* ptrace */, 0), -ENOSYS, "ptrace: ENOSYS");
+    is_int(CALL(x, UINT64_MAX, 0), -ENOSYS, "syscall number UINT64_MAX: ENOSYS");
+    is_int(CALL(x, KEEP_HC_BASE + 0x7777, 0), -ENOSYS, "unknown host call: ENOSYS");
+    is_int(CALL(x, 1000, 0), -ENOSYS, "syscall 1000: ENOSYS");
+    still_healthy(x, "bad memory, fds and numbers");
+}
+
+static void test_batches(struct keep_executor *x)
+{
+    struct keep_error err;
+    header(0, KEEP_CHAN_PATH_DIRECT);
+    keep_executor_run_batch(x, chan, CHAN_SIZE, &gmem, &outcome, &err);
+    is_int(status(), -E2BIG, "item count 0: batch refused with E2BIG");
+    header(KEEP_CHAN_MAX_ITEMS + 1, KEEP_CHAN_PATH_DIRECT);
+    keep_executor_run_batch(x, chan, CHAN_SIZE, &gmem, &outcome, &err);
+    is_int(status(), -E2BIG, "item count 64: E2BIG");
+    header(UINT32_MAX, KEEP_CHAN_PATH_DIRECT);
+    keep_executor_run_batch(x, chan, CHAN_SIZE, &gmem, &outcome, &err);
+    is_int(status(), -E2BIG, "item count UINT32_MAX: E2BIG");
+    header(10, KEEP_CHAN_PATH_DIRECT);
+    keep_executor_run_batch(x, chan, 256, &gmem, &outcome, &err);
+    is_int(status(), -E2BIG, "items beyond a 256-byte channel: E2BIG");
+    header(1, KEEP_CHAN_PATH_DIRECT);
+    ((struct keep_chan_header *)chan)->magic ^= 1;
+    keep_executor_run_batch(x, chan, CHAN_SIZE, &gmem, &outcome, &err);
+    is_int(status(), -EPROTO, "bad magic: EPROTO");
+    header(1, KEEP_CHAN_PATH_DIRECT);
+    ((struct keep_chan_header *)chan)->version = 2;
+    keep_executor_run_batch(x, chan, CHAN_SIZE, &gmem, &outcome, &err);
+    is_int(status(), -EPROTO, "unknown version: EPROTO");
+    header(1, KEEP_CHAN_PATH_BOUNCE);
+    keep_executor_run_batch(x, chan, CHAN_SIZE, &gmem, &outcome, &err);
+    is_int(status(), -EPROTO, "bounce batch on a direct Keep: EPROTO");
+    header(1, KEEP_CHAN_PATH_DIRECT);
+    ((struct keep_chan_header *)chan)->reserved[1] = 1;
+    keep_executor_run_batch(x, chan, CHAN_SIZE, &gmem, &outcome, &err);
+    is_int(status(), -EINVAL, "nonzero reserved field: EINVAL");
+    is_int(keep_executor_run_batch(x, chan, 16, &gmem, &outcome, &err), KEEP_E_EXEC_CHANNEL_SIZE,
+           "a channel smaller than the header is a host error");
+    struct keep_guest_mem wrap = {.host = mem, .base = UINT64_MAX - 10, .size = MEM_SIZE};
+    header(1, KEEP_CHAN_PATH_DIRECT);
+    is_int(keep_executor_run_batch(x, chan, CHAN_SIZE, &wrap, &outcome, &err),
+           KEEP_E_EXEC_GUEST_MEM, "a guest memory range that wraps is a host error");
+    still_healthy(x, "bad batch headers");
+
+    /* Several items in one batch: a pipe written and read in one exit. */
+    uint64_t fds = galloc(8);
+    is_int(CALL(x, KEEP_NR_pipe2, fds, O_CLOEXEC), 0, "pipe2");
+    int32_t p[2];
+    memcpy(p, host(fds), 8);
+    ok(p[0] >= 3 && p[1] >= 3 && p[0] != p[1], "pipe2 gave two guest fds (%d, %d)", p[0], p[1]);
+    uint64_t buf = galloc(16);
+    header(3, KEEP_CHAN_PATH_DIRECT);
+    *item(0) = (struct keep_chan_item){KEEP_NR_write, {(uint64_t)p[1], gstr("ping"), 4}, 0};
+    *item(1) = (struct keep_chan_item){KEEP_NR_read, {(uint64_t)p[0], buf, 16}, 0};
+    *item(2) = (struct keep_chan_item){KEEP_NR_close, {(uint64_t)p[1]}, 0};
+    is_int(keep_executor_run_batch(x, chan, CHAN_SIZE, &gmem, &outcome, &err), KEEP_OK,
+           "three-item batch");
+    ok(item(0)->result == 4 && item(1)->result == 4 && item(2)->result == 0,
+       "write 4, read 4, close 0 (%lld %lld %lld)", (long long)item(0)->result,
+       (long long)item(1)->result, (long long)item(2)->result);
+    ok(memcmp(host(buf), "ping", 4) == 0, "the bytes crossed the pipe");
+    is_int(CALL(x, KEEP_NR_read, (uint64_t)p[0], buf, 16), 0, "read after the writer closed: EOF");
+    CALL(x, KEEP_NR_close, (uint64_t)p[0]);
+
+    /* Exit ends the Keep; later items are cancelled. */
+    header(2, KEEP_CHAN_PATH_DIRECT);
+    *item(0) = (struct keep_chan_item){KEEP_HC_EXIT, {0x1234}, 0};
+    *item(1) = (struct keep_chan_item){KEEP_NR_write, {1, gstr("x"), 1}, 0};
+    keep_executor_run_batch(x, chan, CHAN_SIZE, &gmem, &outcome, &err);
+    ok(outcome.ended && outcome.exit_status == 0x34 && outcome.reason[0] == '\0',
+       "exit: ended, status 0x1234 & 0xff = 52 (%d)", outcome.exit_status);
+    is_int(item(1)->result, -ECANCELED, "the item after exit is cancelled");
+}
+
+static void test_outcomes(struct keep_executor *x)
+{
+    CALL(x, KEEP_HC_FAULT, 14, 4, 0x401234, 0);
+    ok(outcome.ended, "fault ends the Keep");
+    is_int(outcome.exit_status, 128 + SIGSEGV, "page fault: 128 + SIGSEGV");
+    is_str(outcome.reason,
+           "keep: workload killed by page fault (#PF, SIGSEGV) at rip 0x401234 address 0x0, "
+           "error code 0x4",
+           "page fault reason names the fault, rip, address and error code");
+    CALL(x, KEEP_HC_FAULT, 6, 0, 0x401000, 0);
+    is_int(outcome.exit_status, 128 + SIGILL, "invalid opcode: 128 + SIGILL");
+    ok(strstr(outcome.reason, "invalid opcode (#UD vector 6, SIGILL) at rip 0x401000") != NULL,
+       "reason: %s", outcome.reason);
+    CALL(x, KEEP_HC_FAULT, 13, 0x10, 0x401000, 0);
+    is_int(outcome.exit_status, 128 + SIGSEGV, "general protection: 128 + SIGSEGV");
+    ok(strstr(outcome.reason, "#GP") != NULL, "reason: %s", outcome.reason);
+    CALL(x, KEEP_HC_FAULT, 0, 0, 0x401000, 0);
+    is_int(outcome.exit_status, 128 + SIGFPE, "divide error: 128 + SIGFPE");
+    CALL(x, KEEP_HC_VIOLATION, KEEP_NR_read, 4097, 4096, KEEP_VIOLATION_RESULT_TOO_BIG);
+    ok(outcome.ended && outcome.exit_status == 128 + SIGKILL, "host violation ends the Keep, 137");
+    ok(strstr(outcome.reason, "read") && strstr(outcome.reason, "4097") &&
+           strstr(outcome.reason, "4096"),
+       "violation reason names the call and values: %s", outcome.reason);
+    is_int(CALL(x, KEEP_HC_LOG_ENOSYS, 39), 0, "LOG_ENOSYS is accepted");
+    ok(!outcome.ended, "... and does not end the Keep");
+}
+
+static void test_evidence(struct keep_executor *x)
+{
+    uint8_t rd[64];
+    for (int i = 0; i < 64; i++)
+        rd[i] = (uint8_t)(0xa0 + i);
+    uint64_t grd = gput(rd, 64);
+    is_int(CALL(x, KEEP_HC_GET_EVIDENCE, grd, 0, 0), KEEP_KVM_EVIDENCE_SIZE,
+           "get_evidence with no buffer tells the size");
+    uint64_t buf = galloc(512);
+    is_int(CALL(x, KEEP_HC_GET_EVIDENCE, grd, buf, 100), -ERANGE, "a 100-byte buffer: ERANGE");
+    is_int(CALL(x, KEEP_HC_GET_EVIDENCE, grd, 0, 100), -EFAULT, "NULL buffer with a size: EFAULT");
+    is_int(CALL(x, KEEP_HC_GET_EVIDENCE, MEM_BASE + MEM_SIZE - 10, buf, 512), -EFAULT,
+           "report_data outside memory: EFAULT");
+    is_int(CALL(x, KEEP_HC_GET_EVIDENCE, grd, buf, 512), KEEP_KVM_EVIDENCE_SIZE,
+           "get_evidence writes the evidence");
+    struct keep_kvm_evidence ev;
+    struct keep_error err;
+    is_int(keep_kvm_evidence_parse(host(buf), KEEP_KVM_EVIDENCE_SIZE, &ev, &err), KEEP_OK,
+           "the evidence parses");
+    ok(memcmp(ev.measurement, measurement, 48) == 0, "it carries the launch measurement");
+    ok(memcmp(ev.report_data, rd, 64) == 0, "it carries the workload's report_data");
+}
+
+static void test_sockets(struct keep_executor *x, uint16_t lport, uint16_t cport)
+{
+    int64_t ls = CALL(x, KEEP_NR_socket, AF_INET, SOCK_STREAM, 0);
+    ok(ls >= 0, "socket(AF_INET, SOCK_STREAM)");
+    is_int(CALL(x, KEEP_NR_listen, ls, 8), -EACCES, "listen before an allowed bind: EACCES");
+    is_int(CALL(x, KEEP_NR_bind, ls, gsockaddr4(cport), 16), -EACCES,
+           "bind to an address not in --listen: EACCES");
+    is_int(CALL(x, KEEP_NR_bind, ls, gsockaddr4(lport), 8), -EINVAL,
+           "bind with an 8-byte sockaddr_in: EINVAL");
+    is_int(CALL(x, KEEP_NR_bind, ls, gsockaddr4(lport), 200), -EINVAL,
+           "bind with a 200-byte sockaddr: EINVAL");
+    int one = 1;
+    is_int(CALL(x, KEEP_NR_setsockopt, ls, SOL_SOCKET, SO_REUSEADDR, gput(&one, 4), 4), 0,
+           "setsockopt SO_REUSEADDR");
+    is_int(CALL(x, KEEP_NR_setsockopt, ls, SOL_SOCKET, 26 /* SO_ATTACH_FILTER */, gput(&one, 4), 4),
+           -ENOPROTOOPT, "setsockopt SO_ATTACH_FILTER refused");
+    is_int(CALL(x, KEEP_NR_bind, ls, gsockaddr4(lport), 16), 0, "bind to the --listen address");
+    is_int(CALL(x, KEEP_NR_listen, ls, 8), 0, "listen");
+
+    int64_t cs = CALL(x, KEEP_NR_socket, AF_INET, SOCK_STREAM, 0);
+    is_int(CALL(x, KEEP_NR_connect, cs, gsockaddr4((uint16_t)(lport + 1)), 16), -EACCES,
+           "connect to a port not in --connect: EACCES");
+    struct sockaddr_in6 v6 = {.sin6_family = AF_INET6, .sin6_port = htons(lport)};
+    v6.sin6_addr.s6_addr[15] = 1;
+    is_int(CALL(x, KEEP_NR_connect, cs, gput(&v6, sizeof(v6)), sizeof(v6)), -EACCES,
+           "connect to [::1] when only 127.0.0.1 is allowed: EACCES");
+    struct sockaddr un = {.sa_family = AF_UNIX};
+    is_int(CALL(x, KEEP_NR_connect, cs, gput(&un, sizeof(un)), sizeof(un)), -EAFNOSUPPORT,
+           "connect to an AF_UNIX address: EAFNOSUPPORT");
+    is_int(CALL(x, KEEP_NR_connect, cs, gsockaddr4(lport), 16), 0,
+           "connect to the allowed --connect address");
+    uint64_t peer = galloc(128), plen = gput(&(uint32_t){128}, 4);
+    int64_t as = CALL(x, KEEP_NR_accept4, ls, peer, plen, SOCK_CLOEXEC);
+    ok(as >= 0, "accept4 gives a guest fd");
+    uint32_t got_len;
+    memcpy(&got_len, host(plen), 4);
+    is_int(got_len, 16, "accept4 wrote a 16-byte peer address");
+    is_int(CALL(x, KEEP_NR_sendto, cs, gstr("hi!"), 3, 0, 0, 0), 3, "send on the client");
+    uint64_t buf = galloc(16);
+    is_int(CALL(x, KEEP_NR_recvfrom, as, buf, 16, 0, 0, 0), 3, "recv on the accepted socket");
+    ok(memcmp(host(buf), "hi!", 3) == 0, "the bytes arrived");
+    /* sendmsg / recvmsg through msghdr */
+    uint64_t iov[2] = {gstr("msg"), 3};
+    uint64_t m[7] = {0, 0, gput(iov, 16), 1, 0, 0, 0};
+    is_int(CALL(x, KEEP_NR_sendmsg, as, gput(m, 56), 0), 3, "sendmsg");
+    uint64_t riov[2] = {galloc(16), 16};
+    uint64_t rm[7] = {0, 0, gput(riov, 16), 1, 0, 0, 0};
+    uint64_t grm = gput(rm, 56);
+    is_int(CALL(x, KEEP_NR_recvmsg, cs, grm, 0), 3, "recvmsg");
+    ok(memcmp(host(riov[0]), "msg", 3) == 0, "recvmsg filled the iovec");
+    uint64_t cm[7] = {0, 0, gput(iov, 16), 1, galloc(64), 64, 0};
+    is_int(CALL(x, KEEP_NR_sendmsg, as, gput(cm, 56), 0), -EINVAL,
+           "sendmsg with ancillary data: EINVAL");
+    uint64_t hm[7] = {0, 0, gput(iov, 16), 1ull << 33, 0, 0, 0};
+    is_int(CALL(x, KEEP_NR_sendmsg, as, gput(hm, 56), 0), -EINVAL, "msg_iovlen 2^33: EINVAL");
+    is_int(CALL(x, KEEP_NR_sendmsg, as, MEM_BASE + MEM_SIZE - 20, 0), -EFAULT,
+           "msghdr crossing the end: EFAULT");
+    /* epoll on the accepted socket */
+    int64_t ep = CALL(x, KEEP_NR_epoll_create1, EPOLL_CLOEXEC);
+    ok(ep >= 0, "epoll_create1");
+    uint8_t evb[12] = {0};
+    uint32_t evs = EPOLLIN;
+    uint64_t cookie = 0xfeedfacecafebeefull;
+    memcpy(evb, &evs, 4);
+    memcpy(evb + 4, &cookie, 8);
+    is_int(CALL(x, KEEP_NR_epoll_ctl, ep, EPOLL_CTL_ADD, as, gput(evb, 12)), 0, "epoll_ctl ADD");
+    CALL(x, KEEP_NR_write, cs, gstr("z"), 1);
+    uint64_t out = galloc(12 * 4);
+    is_int(CALL(x, KEEP_NR_epoll_wait, ep, out, 4, 1000), 1, "epoll_wait: one event");
+    uint64_t got_cookie;
+    memcpy(&got_cookie, host(out) + 4, 8);
+    ok(got_cookie == cookie, "epoll data comes back unchanged (packed 12-byte layout)");
+    is_int(CALL(x, KEEP_NR_epoll_wait, ep, out, 0, 0), -EINVAL, "epoll_wait maxevents 0: EINVAL");
+    is_int(CALL(x, KEEP_NR_epoll_wait, ep, out, 1ull << 31, 0), -EINVAL,
+           "epoll_wait maxevents 2^31: EINVAL");
+    is_int(CALL(x, KEEP_NR_epoll_ctl, as, EPOLL_CTL_ADD, cs, gput(evb, 12)), -EINVAL,
+           "epoll_ctl on a non-epoll fd: EINVAL");
+    /* getsockname */
+    uint64_t name = galloc(128), nlen = gput(&(uint32_t){128}, 4);
+    is_int(CALL(x, KEEP_NR_getsockname, ls, name, nlen), 0, "getsockname");
+    ok(((struct sockaddr_in *)host(name))->sin_port == htons(lport), "getsockname: the port");
+    is_int(CALL(x, KEEP_NR_getsockname, 1, name, nlen), -ENOTSOCK, "getsockname on stdout");
+    is_int(CALL(x, KEEP_NR_socket, AF_UNIX, SOCK_STREAM, 0), -EAFNOSUPPORT,
+           "AF_UNIX socket refused");
+    is_int(CALL(x, KEEP_NR_socket, AF_INET, SOCK_RAW, 1), -EPROTONOSUPPORT, "raw socket refused");
+    is_int(CALL(x, KEEP_NR_socket, AF_PACKET, SOCK_RAW, 0), -EAFNOSUPPORT, "packet socket refused");
+    int64_t us = CALL(x, KEEP_NR_socket, AF_INET, SOCK_DGRAM, 0);
+    is_int(CALL(x, KEEP_NR_sendto, us, gstr("u"), 1, 0, gsockaddr4(9), 16), -EACCES,
+           "UDP sendto a denied address: EACCES");
+    int64_t fds[] = {ep, as, cs, ls, us};
+    for (size_t i = 0; i < 5; i++)
+        CALL(x, KEEP_NR_close, (uint64_t)fds[i]);
+    still_healthy(x, "socket attacks");
+}
+
+static void test_fd_table(struct keep_executor *x)
+{
+    int64_t last = 0, n = 0;
+    for (;;) {
+        int64_t r = CALL(x, KEEP_NR_dup, 1);
+        if (r < 0) {
+            last = r;
+            break;
+        }
+        n++;
+    }
+    is_int(last, -EMFILE, "dup until the table is full: EMFILE");
+    ok(n > 1000, "about %d fds fit (%lld)", KEEP_CHAN_MAX_FDS, (long long)n);
+    for (int g = 3; g < (int)KEEP_CHAN_MAX_FDS; g++)
+        CALL(x, KEEP_NR_close, (uint64_t)g);
+    is_int(CALL(x, KEEP_NR_dup, 1), 3, "after closing them the lowest fd is 3 again");
+    is_int(CALL(x, KEEP_NR_dup2, 1, 1), 1, "dup2 to itself returns it");
+    is_int(CALL(x, KEEP_NR_dup3, 1, 1, 0), -EINVAL, "dup3 to itself: EINVAL");
+    is_int(CALL(x, KEEP_NR_dup3, 1, 3, 0), 3, "dup3 over an open fd replaces it");
+    is_int(CALL(x, KEEP_NR_fcntl, 3, F_DUPFD, 700), 700, "F_DUPFD 700");
+    is_int(CALL(x, KEEP_NR_fcntl, 3, F_GETFD, 0), 0, "F_GETFD");
+    CALL(x, KEEP_NR_close, 3);
+    CALL(x, KEEP_NR_close, 700);
+    still_healthy(x, "filling the fd table");
+}
+
+static void test_more_calls(struct keep_executor *x)
+{
+    uint64_t ts = galloc(16), tv = galloc(16), tz = gput("\x11\x11\x11\x11\x11\x11\x11\x11", 8);
+    is_int(CALL(x, KEEP_NR_gettimeofday, tv, tz), 0, "gettimeofday");
+    uint64_t sec;
+    memcpy(&sec, host(tv), 8);
+    ok(sec > 1600000000u, "gettimeofday: a plausible time (%llu)", (unsigned long long)sec);
+    ok(host(tz)[0] == 0 && host(tz)[7] == 0, "gettimeofday: the timezone is UTC, zero-filled");
+    int64_t req[2] = {0, 1000};
+    is_int(CALL(x, KEEP_NR_nanosleep, gput(req, 16), 0), 0, "nanosleep 1 us");
+    int64_t bad[2] = {0, 1000000000};
+    is_int(CALL(x, KEEP_NR_nanosleep, gput(bad, 16), 0), -EINVAL, "nanosleep tv_nsec 1e9: EINVAL");
+    is_int(CALL(x, KEEP_NR_clock_nanosleep, CLOCK_MONOTONIC, 0, gput(req, 16), ts), 0,
+           "clock_nanosleep 1 us");
+    is_int(CALL(x, KEEP_NR_clock_nanosleep, CLOCK_MONOTONIC, 2, gput(req, 16), ts), -EINVAL,
+           "clock_nanosleep with unknown flags: EINVAL");
+
+    int64_t fd = open_path(x, "/data/rw.txt", O_RDWR | O_CREAT | O_TRUNC);
+    ok(fd >= 0, "create /data/rw.txt");
+    is_int(CALL(x, KEEP_NR_pwrite64, fd, gstr("0123456789"), 10, 0), 10, "pwrite64");
+    uint64_t a = galloc(4), b = galloc(6);
+    uint64_t iov[4] = {a, 4, b, 6};
+    is_int(CALL(x, KEEP_NR_readv, fd, gput(iov, 32), 2), 10, "readv into two buffers");
+    ok(memcmp(host(a), "0123", 4) == 0 && memcmp(host(b), "456789", 6) == 0,
+       "readv split the bytes 4 + 6");
+    uint64_t stx = galloc(KEEP_SIZEOF_STATX);
+    is_int(CALL(x, KEEP_NR_statx, fd, gstr(""), AT_EMPTY_PATH, 0x7ff, stx), 0,
+           "statx AT_EMPTY_PATH on an fd");
+    ok(((struct statx *)host(stx))->stx_size == 10, "statx: 10 bytes");
+    is_int(CALL(x, KEEP_NR_statx, (uint64_t)(int64_t)AT_FDCWD, gstr(""), AT_EMPTY_PATH, 0, stx),
+           -ENOENT, "statx AT_EMPTY_PATH on the cwd /: ENOENT");
+    is_int(CALL(x, KEEP_NR_statx, fd, gstr("x"), 0x80000000u, 0, stx), -EINVAL,
+           "statx with unknown flags: EINVAL");
+    uint64_t ws = galloc(8);
+    is_int(CALL(x, KEEP_NR_ioctl, fd, KEEP_IOCTL_TIOCGWINSZ, ws), -ENOTTY,
+           "TIOCGWINSZ on a regular file: ENOTTY from the kernel");
+    uint64_t nread = galloc(4);
+    CALL(x, KEEP_NR_lseek, fd, 4, SEEK_SET);
+    is_int(CALL(x, KEEP_NR_ioctl, fd, KEEP_IOCTL_FIONREAD, nread), 0, "FIONREAD on a file");
+    is_int(CALL(x, KEEP_NR_fcntl, fd, F_SETFL, O_NONBLOCK), 0, "F_SETFL O_NONBLOCK");
+    ok(CALL(x, KEEP_NR_fcntl, fd, F_GETFL, 0) & O_NONBLOCK, "F_GETFL shows O_NONBLOCK");
+    is_int(CALL(x, KEEP_NR_fcntl, fd, F_SETFL, O_ASYNC), 0, "F_SETFL O_ASYNC is dropped");
+    ok(!(CALL(x, KEEP_NR_fcntl, fd, F_GETFL, 0) & O_ASYNC), "... and O_ASYNC is not set");
+    is_int(CALL(x, KEEP_NR_lseek, fd, 0, 99), -EINVAL, "lseek whence 99: EINVAL");
+    CALL(x, KEEP_NR_close, fd);
+    is_int(CALL(x, KEEP_NR_unlinkat, (uint64_t)(int64_t)AT_FDCWD, gstr("/data/rw.txt"), 0x4000),
+           -EINVAL, "unlinkat with unknown flags: EINVAL");
+    is_int(CALL(x, KEEP_NR_renameat2, (uint64_t)(int64_t)AT_FDCWD, gstr("/data/rw.txt"),
+                (uint64_t)(int64_t)AT_FDCWD, gstr("/data/x"), 4 /* RENAME_WHITEOUT */),
+           -EINVAL, "renameat2 RENAME_WHITEOUT refused");
+    fd = open_path(x, "/data/rw.txt", O_RDWR);
+    is_int(CALL(x, KEEP_NR_ftruncate, fd, 3), 0, "ftruncate to 3 bytes");
+    is_int(CALL(x, KEEP_NR_fsync, fd), 0, "fsync");
+    is_int(CALL(x, KEEP_NR_fdatasync, fd), 0, "fdatasync");
+    uint64_t st = galloc(KEEP_SIZEOF_STAT);
+    CALL(x, KEEP_NR_fstat, fd, st);
+    ok(((struct stat *)host(st))->st_size == 3, "the file is 3 bytes now");
+    CALL(x, KEEP_NR_close, fd);
+    fd = open_path(x, "/ro/readme", O_RDONLY);
+    ok(CALL(x, KEEP_NR_ftruncate, fd, 0) < 0, "ftruncate of a file in a ro volume fails");
+    CALL(x, KEEP_NR_close, fd);
+    is_int(CALL(x, KEEP_NR_access, gstr("/data/rw.txt"), R_OK | W_OK), 0, "access R_OK|W_OK");
+    is_int(CALL(x, KEEP_NR_access, gstr("/ro/readme"), R_OK), 0, "access R_OK in a ro volume");
+    is_int(CALL(x, KEEP_NR_access, gstr("/ro/readme"), W_OK), -EROFS,
+           "access W_OK in a ro volume: EROFS");
+    is_int(CALL(x, KEEP_NR_access, gstr("/ro/missing"), W_OK), -ENOENT,
+           "access of a missing file in a ro volume: ENOENT first");
+    is_int(CALL(x, KEEP_NR_access, gstr("/etc/passwd"), R_OK), -ENOENT,
+           "access outside the volumes: ENOENT");
+    is_int(CALL(x, KEEP_NR_faccessat2, (uint64_t)(int64_t)AT_FDCWD, gstr("/data/escape"), R_OK, 0),
+           -EXDEV, "faccessat2 through an escaping symlink: EXDEV");
+    is_int(CALL(x, KEEP_NR_faccessat, (uint64_t)(int64_t)AT_FDCWD, gstr("/data/rw.txt"), 8),
+           -EINVAL, "faccessat with an unknown mode bit: EINVAL");
+    uint64_t cwd = galloc(8);
+    is_int(CALL(x, KEEP_NR_getcwd, cwd, 8), 2, "getcwd returns 2 (\"/\" and its NUL)");
+    ok(strcmp((const char *)host(cwd), "/") == 0, "getcwd: /");
+    is_int(CALL(x, KEEP_NR_getcwd, cwd, 1), -ERANGE, "getcwd into 1 byte: ERANGE");
+    is_int(CALL(x, KEEP_NR_mkdir, gstr("/data/dd"), 0700), 0, "mkdir /data/dd");
+    is_int(CALL(x, KEEP_NR_rmdir, gstr("/data/dd")), 0, "rmdir /data/dd");
+    is_int(CALL(x, KEEP_NR_rmdir, gstr("/ro")), -EROFS, "rmdir of a ro volume root: EROFS");
+    is_int(CALL(x, KEEP_NR_unlink, gstr("/data/rw.txt")), 0, "unlink it");
+
+    /* ppoll on a pipe: not readable, then readable. */
+    uint64_t fds = galloc(8);
+    CALL(x, KEEP_NR_pipe, fds);
+    int32_t p[2];
+    memcpy(p, host(fds), 8);
+    int32_t pf[2] = {p[0], POLLIN};
+    uint64_t gpf = gput(pf, 8);
+    int64_t zero[2] = {0, 0};
+    is_int(CALL(x, KEEP_NR_ppoll, gpf, 1, gput(zero, 16), 0, 8), 0, "ppoll: empty pipe not ready");
+    CALL(x, KEEP_NR_write, (uint64_t)p[1], gstr("!"), 1);
+    is_int(CALL(x, KEEP_NR_ppoll, gpf, 1, gput(zero, 16), 0, 8), 1, "ppoll: readable after write");
+    uint16_t rev;
+    memcpy(&rev, host(gpf) + 6, 2);
+    ok(rev & POLLIN, "ppoll: revents has POLLIN");
+    CALL(x, KEEP_NR_close, (uint64_t)p[0]);
+    is_int(CALL(x, KEEP_NR_write, (uint64_t)p[1], gstr("!"), 1), -EPIPE,
+           "write to a pipe with no reader: EPIPE, and the host survives (SIGPIPE ignored)");
+    CALL(x, KEEP_NR_close, (uint64_t)p[1]);
+    still_healthy(x, "the other call families");
+}
+
+/* Every call the shared table lists has a host handler: none answers ENOSYS. */
+static void test_table_has_handlers(struct keep_executor *x)
+{
+    int missing = 0;
+    for (size_t i = 0; i < KEEP_CHAN_CALL_COUNT; i++) {
+        /* fd 999 is never open and address 999 is outside memory: nothing can block. */
+        int64_t r = CALL(x, keep_chan_calls[i].nr, 999, 0, 0, 0, 0, 0);
+        if (r == -ENOSYS) {
+            diag("%s (%u) has no handler", keep_chan_calls[i].name, keep_chan_calls[i].nr);
+            missing++;
+        }
+    }
+    is_int(missing, 0, "all %zu calls in keep_chan_calls[] have a host handler",
+           (size_t)KEEP_CHAN_CALL_COUNT);
+}
+
+/* A guest that rewrites the channel while the host reads it (another vCPU, say). */
+static atomic_bool racing;
+
+static void *rewrite_channel(void *arg)
+{
+    volatile struct keep_chan_header *h = (volatile struct keep_chan_header *)chan;
+    volatile struct keep_chan_item *it =
+        (volatile struct keep_chan_item *)(chan + KEEP_CHAN_ITEMS_OFFSET);
+    uint64_t good = *(const uint64_t *)arg;
+    for (unsigned i = 0; atomic_load(&racing); i++) {
+        h->item_count = (i & 1) ? 1 : 0xffffffffu;
+        it->args[1] = (i & 2) ? good : UINT64_MAX - 2;
+        it->args[2] = (i & 4) ? 4 : UINT64_MAX;
+        h->data_size = (i & 8) ? 0 : UINT64_MAX;
+    }
+    return NULL;
+}
+
+static void test_race(struct keep_executor *x)
+{
+    uint64_t fds = galloc(8);
+    CALL(x, KEEP_NR_pipe2, fds, O_NONBLOCK);
+    int32_t p[2];
+    memcpy(p, host(fds), 8);
+    uint64_t good = gstr("race");
+    header(1, KEEP_CHAN_PATH_DIRECT);
+    *item(0) = (struct keep_chan_item){KEEP_NR_write, {(uint64_t)p[1], good, 4}, 0};
+    pthread_t t;
+    atomic_store(&racing, true);
+    pthread_create(&t, NULL, rewrite_channel, &good);
+    struct keep_error err;
+    int bad = 0;
+    for (int i = 0; i < 20000; i++) {
+        item(0)->result = 0x5555;
+        if (keep_executor_run_batch(x, chan, CHAN_SIZE, &gmem, &outcome, &err) != KEEP_OK)
+            bad++;
+        int64_t st = status(), r = item(0)->result;
+        if (st != 0 && st != -E2BIG)
+            bad++;
+        if (st == 0 && r != 4 && r != -EFAULT && r != -EAGAIN)
+            bad++;
+    }
+    atomic_store(&racing, false);
+    pthread_join(t, NULL);
+    is_int(bad, 0, "20000 batches rewritten while the host ran them: every answer is a valid one");
+    CALL(x, KEEP_NR_close, (uint64_t)p[0]);
+    CALL(x, KEEP_NR_close, (uint64_t)p[1]);
+    still_healthy(x, "a guest racing the host on the channel");
+}
+
+static void test_hostile_host(const struct keep_config *base)
+{
+    struct keep_config cfg = *base;
+    struct keep_executor *x;
+    struct keep_error err;
+    uint64_t buf = galloc(64);
+    cfg.hostile_host = KEEP_HOSTILE_READ_TOO_LONG;
+    if (keep_executor_new(&cfg, measurement, &x, &err) != KEEP_OK)
+        return (void)ok(0, "executor for READ_TOO_LONG: %s", err.message);
+    int64_t fd = open_path(x, "/data/hello.txt", O_RDONLY);
+    is_int(CALL(x, KEEP_NR_read, fd, buf, 4), 5, "hostile READ_TOO_LONG: read of 4 returns 5");
+    keep_executor_free(x);
+
+    cfg.hostile_host = KEEP_HOSTILE_BAD_FD;
+    keep_executor_new(&cfg, measurement, &x, &err);
+    fd = open_path(x, "/data/hello.txt", O_RDONLY);
+    is_int(fd, KEEP_CHAN_MAX_FDS + 7, "hostile BAD_FD: openat returns an fd never handed out");
+    is_int(CALL(x, KEEP_NR_read, fd, buf, 4), -EBADF, "... which really is not open");
+    keep_executor_free(x);
+
+    cfg.hostile_host = KEEP_HOSTILE_STAT_SIZE;
+    keep_executor_new(&cfg, measurement, &x, &err);
+    uint64_t st = galloc(KEEP_SIZEOF_STAT);
+    is_int(CALL(x, KEEP_NR_fstat, 0, st), KEEP_SIZEOF_STAT + 56,
+           "hostile STAT_SIZE: fstat reports 200 bytes instead of 0");
+    keep_executor_free(x);
+}
+
+static void test_bounce(const struct keep_config *base)
+{
+    struct keep_config cfg = *base;
+    struct keep_executor *x;
+    struct keep_error err;
+    cfg.channel = KEEP_CHANNEL_BOUNCE;
+    if (keep_executor_new(&cfg, measurement, &x, &err) != KEEP_OK)
+        return (void)ok(0, "bounce executor: %s", err.message);
+    /* Path and buffer both in the channel's data area; offsets from the channel start. */
+    strcpy((char *)chan + DATA_OFF, "/data/hello.txt");
+    header(2, KEEP_CHAN_PATH_BOUNCE);
+    *item(0) =
+        (struct keep_chan_item){KEEP_NR_openat, {(uint64_t)(int64_t)AT_FDCWD, DATA_OFF, 0}, 0};
+    keep_executor_run_batch(x, chan, CHAN_SIZE, NULL, &outcome, &err);
+    header(1, KEEP_CHAN_PATH_BOUNCE);
+    *item(0) =
+        (struct keep_chan_item){KEEP_NR_openat, {(uint64_t)(int64_t)AT_FDCWD, DATA_OFF, 0}, 0};
+    keep_executor_run_batch(x, chan, CHAN_SIZE, NULL, &outcome, &err);
+    int64_t fd = item(0)->result;
+    ok(fd >= 3, "bounce: openat with the path in the data area (%lld)", (long long)fd);
+    header(1, KEEP_CHAN_PATH_BOUNCE);
+    *item(0) = (struct keep_chan_item){KEEP_NR_read, {(uint64_t)fd, DATA_OFF + 512, 64}, 0};
+    keep_executor_run_batch(x, chan, CHAN_SIZE, NULL, &outcome, &err);
+    is_int(item(0)->result, 11, "bounce: read into the data area");
+    ok(memcmp(chan + DATA_OFF + 512, "hello world", 11) == 0, "bounce: bytes in the data area");
+    header(1, KEEP_CHAN_PATH_BOUNCE);
+    *item(0) = (struct keep_chan_item){KEEP_NR_read, {(uint64_t)fd, 100, 16}, 0};
+    keep_executor_run_batch(x, chan, CHAN_SIZE, NULL, &outcome, &err);
+    is_int(item(0)->result, -EFAULT, "bounce: an offset in the item area: EFAULT");
+    header(1, KEEP_CHAN_PATH_BOUNCE);
+    *item(0) = (struct keep_chan_item){KEEP_NR_read, {(uint64_t)fd, MEM_BASE, 16}, 0};
+    keep_executor_run_batch(x, chan, CHAN_SIZE, NULL, &outcome, &err);
+    is_int(item(0)->result, -EFAULT, "bounce: a workload address is not an offset: EFAULT");
+    header(1, KEEP_CHAN_PATH_BOUNCE);
+    ((struct keep_chan_header *)chan)->data_offset = 64; /* overlaps the items */
+    keep_executor_run_batch(x, chan, CHAN_SIZE, NULL, &outcome, &err);
+    is_int(status(), -EFAULT, "bounce: a data area overlapping the items: EFAULT");
+    header(1, KEEP_CHAN_PATH_BOUNCE);
+    ((struct keep_chan_header *)chan)->data_size = UINT64_MAX - 100;
+    keep_executor_run_batch(x, chan, CHAN_SIZE, NULL, &outcome, &err);
+    is_int(status(), -EFAULT, "bounce: a data area size that wraps: EFAULT");
+    keep_executor_free(x);
+}
+
+int main(void)
+{
+    mem = aligned_alloc(4096, MEM_SIZE);
+    gmem = (struct keep_guest_mem){.host = mem, .base = MEM_BASE, .size = MEM_SIZE};
+    for (int i = 0; i < 48; i++)
+        measurement[i] = (uint8_t)i;
+    make_tree();
+    char rw[300], ro[300];
+    snprintf(rw, sizeof(rw), "%s/rw", tmp);
+    snprintf(ro, sizeof(ro), "%s/ro", tmp);
+    char data_dir[] = "/data", ro_dir[] = "/ro", rule_text[] = "127.0.0.1";
+    struct keep_volume vols[2] = {{rw, data_dir, false}, {ro, ro_dir, true}};
+    uint16_t lport = free_port();
+    struct keep_net_rule listen_rule = {
+        .text = rule_text, .family = AF_INET, .addr = {127, 0, 0, 1}, .port = lport};
+    struct keep_net_rule connect_rule = listen_rule;
+    struct keep_config cfg = {.channel = KEEP_CHANNEL_DIRECT,
+                              .volumes = vols,
+                              .volume_count = 2,
+                              .listen = &listen_rule,
+                              .listen_count = 1,
+                              .connect = &connect_rule,
+                              .connect_count = 1};
+    struct keep_executor *x;
+    struct keep_error err;
+    if (keep_executor_new(&cfg, measurement, &x, &err) != KEEP_OK) {
+        diag("%s", err.message);
+        return 1;
+    }
+    test_files(x);
+    test_confinement(x);
+    test_bad_memory(x);
+    test_batches(x);
+    test_outcomes(x);
+    test_evidence(x);
+    test_sockets(x, lport, (uint16_t)(lport + 2));
+    test_fd_table(x);
+    test_more_calls(x);
+    test_race(x);
+    test_table_has_handlers(x);
+    keep_executor_free(x);
+    test_hostile_host(&cfg);
+    test_bounce(&cfg);
+    remove_tree();
+    free(mem);
+    return done_testing();
+}

@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Guest sockaddr decoding and the --listen/--connect match (host/netpolicy.c). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+
+#include "host/netpolicy.h"
+#include "tap.h"
+
+static struct keep_net_rule rule4(const char *addr, uint16_t port)
+{
+    struct keep_net_rule r = {.family = AF_INET, .port = port};
+    inet_pton(AF_INET, addr, r.addr);
+    return r;
+}
+
+static struct keep_net_rule rule6(const char *addr, uint16_t port)
+{
+    struct keep_net_rule r = {.family = AF_INET6, .port = port};
+    inet_pton(AF_INET6, addr, r.addr);
+    return r;
+}
+
+static int decode4(const char *addr, uint16_t port, size_t size, struct keep_net_endpoint *ep)
+{
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port)};
+    inet_pton(AF_INET, addr, &sin.sin_addr);
+    return keep_net_endpoint_decode((const uint8_t *)&sin, size, ep);
+}
+
+static int decode6(const char *addr, uint16_t port, size_t size, struct keep_net_endpoint *ep)
+{
+    struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6, .sin6_port = htons(port)};
+    inet_pton(AF_INET6, addr, &sin6.sin6_addr);
+    return keep_net_endpoint_decode((const uint8_t *)&sin6, size, ep);
+}
+
+int main(void)
+{
+    struct keep_net_endpoint ep;
+    struct keep_net_rule rules[] = {rule4("127.0.0.1", 8080), rule6("::1", 9090),
+                                    rule4("10.1.2.3", 443)};
+
+    is_int(decode4("127.0.0.1", 8080, 16, &ep), 0, "sockaddr_in of 16 bytes decodes");
+    ok(ep.family == AF_INET && ep.port == 8080 && ep.addr[0] == 127 && ep.addr[3] == 1,
+       "family, port (host order) and address");
+    ok(keep_netpolicy_match(rules, 3, &ep), "127.0.0.1:8080 matches its rule");
+    decode4("127.0.0.1", 8081, 16, &ep);
+    ok(!keep_netpolicy_match(rules, 3, &ep), "another port does not");
+    decode4("127.0.0.2", 8080, 16, &ep);
+    ok(!keep_netpolicy_match(rules, 3, &ep), "another address does not");
+    decode4("0.0.0.0", 8080, 16, &ep);
+    ok(!keep_netpolicy_match(rules, 3, &ep), "the wildcard address is not 127.0.0.1");
+    is_int(decode4("127.0.0.1", 8080, 15, &ep), -EINVAL, "sockaddr_in of 15 bytes: EINVAL");
+    is_int(decode4("127.0.0.1", 8080, 1, &ep), -EINVAL, "1 byte: EINVAL");
+    is_int(decode4("127.0.0.1", 8080, 0, &ep), -EINVAL, "0 bytes: EINVAL");
+    uint8_t big[200] = {AF_INET};
+    is_int(keep_net_endpoint_decode(big, sizeof(big), &ep), -EINVAL,
+           "more than sockaddr_storage: EINVAL");
+
+    is_int(decode6("::1", 9090, sizeof(struct sockaddr_in6), &ep), 0, "sockaddr_in6 decodes");
+    ok(keep_netpolicy_match(rules, 3, &ep), "[::1]:9090 matches");
+    is_int(decode6("::1", 9090, 24, &ep), 0, "a 24-byte sockaddr_in6 (no scope id) decodes");
+    is_int(decode6("::1", 9090, 23, &ep), -EINVAL, "23 bytes: EINVAL");
+    decode6("::ffff:10.1.2.3", 443, sizeof(struct sockaddr_in6), &ep);
+    ok(keep_netpolicy_match(rules, 3, &ep), "::ffff:10.1.2.3 matches the IPv4 rule 10.1.2.3");
+    decode6("::ffff:127.0.0.1", 9090, sizeof(struct sockaddr_in6), &ep);
+    ok(!keep_netpolicy_match(rules, 3, &ep), "::ffff:127.0.0.1:9090 is not [::1]:9090");
+    struct keep_net_rule mapped = rule6("::ffff:192.0.2.1", 53);
+    decode4("192.0.2.1", 53, 16, &ep);
+    ok(keep_netpolicy_match(&mapped, 1, &ep), "an IPv4 address matches a mapped IPv6 rule");
+    ok(!keep_netpolicy_match(rules, 0, &ep), "no rules: nothing matches");
+
+    struct sockaddr_un_like {
+        uint16_t family;
+        char path[20];
+    } un = {1 /* AF_UNIX */, "/tmp/x"};
+    is_int(keep_net_endpoint_decode((const uint8_t *)&un, sizeof(un), &ep), -EAFNOSUPPORT,
+           "AF_UNIX: EAFNOSUPPORT");
+    uint8_t netlink[16] = {16 /* AF_NETLINK */};
+    is_int(keep_net_endpoint_decode(netlink, sizeof(netlink), &ep), -EAFNOSUPPORT,
+           "AF_NETLINK: EAFNOSUPPORT");
+
+    /* The kernel gets a rebuilt sockaddr, not the guest's bytes. */
+    struct sockaddr_in dirty = {.sin_family = AF_INET, .sin_port = htons(80)};
+    memset(dirty.sin_zero, 0xee, sizeof(dirty.sin_zero));
+    keep_net_endpoint_decode((const uint8_t *)&dirty, sizeof(dirty), &ep);
+    struct sockaddr_storage ss;
+    socklen_t sl = keep_net_endpoint_encode(&ep, &ss);
+    is_int(sl, sizeof(struct sockaddr_in), "encode: sockaddr_in length");
+    ok(((struct sockaddr_in *)&ss)->sin_zero[0] == 0, "encode: padding is zero, not the guest's");
+    ok(((struct sockaddr_in *)&ss)->sin_port == htons(80), "encode: port in network order");
+    decode6("fe80::1", 22, sizeof(struct sockaddr_in6), &ep);
+    sl = keep_net_endpoint_encode(&ep, &ss);
+    is_int(sl, sizeof(struct sockaddr_in6), "encode: sockaddr_in6 length");
+    return done_testing();
+}

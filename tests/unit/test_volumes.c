@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Guest path normalisation, volume lookup and confined opens (host/volumes.c). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "host/volumes.h"
+#include "tap.h"
+
+static void norm(const char *dir, const char *path, const char *want)
+{
+    char out[KEEP_VOLUME_PATH_MAX];
+    int rc = keep_guest_path_normalise(dir, path, out, sizeof(out));
+    if (!ok(rc == 0 && strcmp(out, want) == 0, "normalise('%s', '%s') = '%s'", dir, path, want))
+        diag("got rc %d, '%s'", rc, rc ? "" : out);
+}
+
+static void test_normalise(void)
+{
+    char small[8];
+    norm("/", "/data/x", "/data/x");
+    norm("/", "data/x", "/data/x");
+    norm("/data", "x/y", "/data/x/y");
+    norm("/", "//data///x//", "/data/x");
+    norm("/", "/data/./x/.", "/data/x");
+    norm("/", "/data/x/../y", "/data/y");
+    norm("/", "/data/../../../etc", "/etc");
+    norm("/data", "../..", "/");
+    norm("/data/sub", "/abs", "/abs");
+    norm("/", ".", "/");
+    norm("/", "...", "/...");
+    norm("/", "/a/..b/c..", "/a/..b/c..");
+    is_int(keep_guest_path_normalise("/", "", small, sizeof(small)), -ENOENT, "empty path: ENOENT");
+    is_int(keep_guest_path_normalise("/", "/abcdefgh", small, sizeof(small)), -ENAMETOOLONG,
+           "a result longer than the buffer: ENAMETOOLONG");
+    is_int(keep_guest_path_normalise("/abcd", "efgh", small, sizeof(small)), -ENAMETOOLONG,
+           "dir + path longer than the buffer: ENAMETOOLONG");
+}
+
+static char tmp[128];
+
+static void mk(const char *rel, bool dir)
+{
+    char p[256];
+    snprintf(p, sizeof(p), "%s/%s", tmp, rel);
+    if (dir)
+        mkdir(p, 0755);
+    else
+        close(open(p, O_CREAT | O_WRONLY, 0644));
+}
+
+static void test_lookup_and_open(bool openat2)
+{
+    char a[200], b[200], c[200], link[256];
+    snprintf(a, sizeof(a), "%s/a", tmp);
+    snprintf(b, sizeof(b), "%s/b", tmp);
+    snprintf(c, sizeof(c), "%s/b/inner", tmp);
+    char g1[] = "/data", g2[] = "/data/inner", g3[] = "/ro";
+    struct keep_volume cfg[] = {{a, g1, false}, {c, g2, false}, {b, g3, true}};
+    struct keep_volumes v;
+    struct keep_error err;
+    const char *rel, *name;
+    const char *mode = openat2 ? "openat2" : "component walk";
+    if (keep_volumes_open(&v, cfg, 3, &err) != KEEP_OK)
+        return (void)ok(0, "open volumes: %s", err.message);
+    if (!openat2)
+        v.use_openat2 = false;
+    else if (!v.use_openat2)
+        return (void)ok(1, "# SKIP openat2 unavailable on this kernel");
+
+    is_int(keep_volumes_lookup(&v, "/data/f", &rel), 0, "/data/f is in volume 0");
+    is_str(rel, "f", "... at 'f'");
+    is_int(keep_volumes_lookup(&v, "/data", &rel), 0, "/data is volume 0's root");
+    is_str(rel, "", "... rel ''");
+    is_int(keep_volumes_lookup(&v, "/data/inner/x", &rel), 1,
+           "the longest prefix wins (/data/inner)");
+    is_str(rel, "x", "... at 'x'");
+    is_int(keep_volumes_lookup(&v, "/datax", &rel), -ENOENT, "/datax: not a component prefix");
+    is_int(keep_volumes_lookup(&v, "/", &rel), -ENOENT, "/ is in no volume");
+    is_int(keep_volumes_lookup(&v, "/etc/passwd", &rel), -ENOENT, "/etc/passwd: ENOENT");
+
+    int fd = keep_volumes_openat(&v, 0, "f", O_RDONLY, 0);
+    ok(fd >= 0, "%s: open a file in the volume", mode);
+    if (fd >= 0)
+        close(fd);
+    fd = keep_volumes_openat(&v, 0, "", O_RDONLY | O_DIRECTORY, 0);
+    ok(fd >= 0, "%s: open the volume root", mode);
+    if (fd >= 0)
+        close(fd);
+    fd = keep_volumes_openat(&v, 0, "d/g", O_RDONLY, 0);
+    ok(fd >= 0, "%s: open a file in a subdirectory", mode);
+    if (fd >= 0)
+        close(fd);
+    snprintf(link, sizeof(link), "%s/a/up", tmp);
+    symlink("../b/secret", link);
+    fd = keep_volumes_openat(&v, 0, "up", O_RDONLY, 0);
+    ok(fd == -EXDEV || fd == -ELOOP, "%s: a symlink out of the volume is refused (%d)", mode, fd);
+    snprintf(link, sizeof(link), "%s/a/dirlink", tmp);
+    symlink("/", link);
+    fd = keep_volumes_openat(&v, 0, "dirlink/etc/passwd", O_RDONLY, 0);
+    ok(fd == -EXDEV || fd == -ELOOP || fd == -ENOTDIR,
+       "%s: a symlinked directory out of the volume is refused (%d)", mode, fd);
+    snprintf(link, sizeof(link), "%s/a/same", tmp);
+    symlink("f", link);
+    fd = keep_volumes_openat(&v, 0, "same", O_RDONLY, 0);
+    if (openat2)
+        ok(fd >= 0, "openat2: a symlink that stays inside is followed");
+    else
+        is_int(fd, -ELOOP, "component walk: every symlink is refused");
+    if (fd >= 0)
+        close(fd);
+
+    fd = keep_volumes_open_parent(&v, 0, "d/g", &name);
+    ok(fd >= 0, "%s: open_parent of d/g", mode);
+    is_str(name, "g", "... names 'g'");
+    ok(fd >= 0 && faccessat(fd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0, "... and g is in it");
+    if (fd >= 0)
+        close(fd);
+    fd = keep_volumes_open_parent(&v, 0, "f", &name);
+    ok(fd >= 0 && strcmp(name, "f") == 0, "%s: open_parent of a top-level name", mode);
+    if (fd >= 0)
+        close(fd);
+    is_int(keep_volumes_open_parent(&v, 0, "", &name), -EBUSY, "open_parent of the root: EBUSY");
+    fd = keep_volumes_open_parent(&v, 0, "dirlink/x", &name);
+    ok(fd < 0, "%s: open_parent through an escaping symlink is refused (%d)", mode, fd);
+    unlink(link);
+    snprintf(link, sizeof(link), "%s/a/up", tmp);
+    unlink(link);
+    snprintf(link, sizeof(link), "%s/a/dirlink", tmp);
+    unlink(link);
+    keep_volumes_close(&v);
+}
+
+static void test_open_errors(void)
+{
+    char missing[] = "/nonexistent/keep/volume", g[] = "/x";
+    struct keep_volume cfg = {missing, g, false};
+    struct keep_volumes v;
+    struct keep_error err;
+    is_int(keep_volumes_open(&v, &cfg, 1, &err), KEEP_E_VOLUME_OPEN,
+           "a missing host directory fails with channel.volume_open");
+    ok(strstr(err.message, missing) != NULL, "the message names the directory: %s", err.message);
+    is_int(keep_volumes_open(&v, NULL, 0, &err), KEEP_OK, "no volumes is fine");
+    const char *rel;
+    is_int(keep_volumes_lookup(&v, "/x", &rel), -ENOENT, "with no volumes every path is ENOENT");
+    keep_volumes_close(&v);
+}
+
+int main(void)
+{
+    snprintf(tmp, sizeof(tmp), "/tmp/keep-test-volumes-XXXXXX");
+    if (!mkdtemp(tmp))
+        return 1;
+    mk("a", true);
+    mk("a/f", false);
+    mk("a/d", true);
+    mk("a/d/g", false);
+    mk("b", true);
+    mk("b/secret", false);
+    mk("b/inner", true);
+    test_normalise();
+    test_lookup_and_open(true);
+    test_lookup_and_open(false);
+    test_open_errors();
+    char cmd[200];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
+    if (system(cmd) != 0)
+        diag("could not remove %s", tmp);
+    return done_testing();
+}
