@@ -32,9 +32,10 @@
  *            then, with collateral: TCB Info and QE Identity chains,
  *            signatures and freshness, CRL freshness, FMSPC/PCE-ID match,
  *            QE identity match, TCB level matching -> status and advisories.
- *   kvm      nothing can be checked: plain-KVM Keeps produce unsigned
- *            evidence. It is REJECTED (policy.insecure_evidence) unless the
- *            policy sets "allow_insecure": true.
+ *   kvm      only the format: plain-KVM Keeps produce unsigned evidence
+ *            (src/attest/kvm_evidence.h). It is REJECTED
+ *            (policy.insecure_evidence) unless the policy sets
+ *            "allow_insecure": true; a malformed one is INVALID.
  *
  * What is NOT checked: freshness of the evidence itself (bind a nonce with
  * the policy's report_data rule), the meaning of host_data / mr_config_id /

@@ -578,7 +578,10 @@ static void apply_digest(const struct keep_attest_policy *p, enum keep_policy_di
     if (!rule->allow.set && !rule->deny.set)
         return;
     const uint8_t *value = digest_value(ev, which);
-    if (!value || ev->tee != d->tee) {
+    /* kvm evidence carries the Keep's launch measurement, compared like SNP's. */
+    bool applies =
+        ev->tee == d->tee || (which == KEEP_POLICY_MEASUREMENT && ev->tee == KEEP_ATTEST_TEE_KVM);
+    if (!value || !applies) {
         add_not_applicable(errors, d->key, ev->tee);
         return;
     }

@@ -24,6 +24,7 @@
 
 #include "attest/amd.h"
 #include "attest/collateral.h"
+#include "attest/kvm_evidence.h"
 #include "attest/pck.h"
 #include "attest/policy.h"
 #include "attest/qe_identity.h"
@@ -444,6 +445,9 @@ enum keep_attest_format keep_attest_detect_format(const uint8_t *data, size_t si
     if (size == KEEP_SNP_REPORT_SIZE && keep_cursor_u32(&c, "version", &u32, NULL) == KEEP_OK &&
         (u32 == 2 || u32 == 3 || u32 == 5))
         return KEEP_ATTEST_FORMAT_SNP;
+    /* src/attest/kvm_evidence.h: 136 bytes starting with "KEEPEVID". */
+    if (size == KEEP_KVM_EVIDENCE_SIZE && memcmp(data, KEEP_KVM_EVIDENCE_MAGIC, 8) == 0)
+        return KEEP_ATTEST_FORMAT_KVM;
     /* [SGX] A.3 / [TDX] A.3.1 header: version u16, att_key_type u16, tee_type u32. */
     keep_cursor_init(&c, data, size);
     if (keep_cursor_u16(&c, "version", &version, NULL) ||
@@ -1189,6 +1193,43 @@ static void verify_quote(struct keep_attest_verifier *v, const struct keep_attes
     keep_policy_apply(policy, &ev, &r->errors);
 }
 
+/* ---- kvm ---------------------------------------------------------------- */
+
+static json_t *kvm_claims_json(const struct keep_kvm_evidence *e)
+{
+    char measurement[97], report_data[129];
+    keep_hex_encode(e->measurement, sizeof(e->measurement), measurement);
+    keep_hex_encode(e->report_data, sizeof(e->report_data), report_data);
+    return json_pack("{s:s,s:i,s:s,s:s,s:b}", "tee", "kvm", "version", e->version, "measurement",
+                     measurement, "report_data", report_data, "signed", 0);
+}
+
+/*
+ * Unsigned evidence of a plain-KVM Keep (kvm_evidence.h): its format is
+ * checked, nothing else can be. The policy rejects it unless it sets
+ * allow_insecure; its measurement and report_data rules apply as to SNP.
+ */
+static void verify_kvm(const struct keep_attest_input *in, const struct keep_attest_policy *policy,
+                       struct keep_attest_result *r)
+{
+    struct keep_kvm_evidence e;
+    struct keep_error err = {0};
+    r->tee = KEEP_ATTEST_TEE_KVM;
+    if (record(r, "kvm.format",
+               keep_kvm_evidence_parse(in->evidence.data, in->evidence.size, &e, &err), &err))
+        return;
+    r->claims = kvm_claims_json(&e);
+    if (!r->claims)
+        r->nomem = true;
+    check_skipped(r, "kvm.signature", "kvm evidence is unsigned: nothing vouches for it");
+    struct keep_policy_evidence ev = {
+        .tee = KEEP_ATTEST_TEE_KVM,
+        .report_data = e.report_data,
+        .measurement = e.measurement,
+    };
+    keep_policy_apply(policy, &ev, &r->errors);
+}
+
 /* ---- the entry points --------------------------------------------------- */
 
 int keep_attest_verify(struct keep_attest_verifier *v, const struct keep_attest_input *in,
@@ -1218,15 +1259,12 @@ int keep_attest_verify(struct keep_attest_verifier *v, const struct keep_attest_
         verify_quote(v, in, policy, time_now, format == KEEP_ATTEST_FORMAT_TDX, r);
         break;
     case KEEP_ATTEST_FORMAT_KVM:
-        r->tee = KEEP_ATTEST_TEE_KVM;
-        keep_fail(&e, KEEP_E_ATTEST_FORMAT_UNSUPPORTED,
-                  "kvm evidence: this build has no kvm evidence parser");
-        check_failed(r, "format", &e);
+        verify_kvm(in, policy, r);
         break;
     default:
         keep_fail(&e, KEEP_E_ATTEST_FORMAT_UNKNOWN,
-                  "evidence of %zu bytes is not an SEV-SNP report (1184 bytes, version 2, 3 or 5) "
-                  "nor a DCAP quote (version 3, 4 or 5)",
+                  "evidence of %zu bytes is not an SEV-SNP report (1184 bytes, version 2, 3 or 5), "
+                  "a DCAP quote (version 3, 4 or 5) nor kvm evidence (136 bytes, KEEPEVID)",
                   in->evidence.size);
         check_failed(r, "format", &e);
         break;
@@ -1273,8 +1311,11 @@ int keep_attest_show(enum keep_attest_format format, const void *evidence, size_
                              keep_attest_tee_name(*tee));
         claims = keep_quote_claims_json(&q);
     } else if (format == KEEP_ATTEST_FORMAT_KVM) {
-        return keep_fail(err, KEEP_E_ATTEST_FORMAT_UNSUPPORTED,
-                         "kvm evidence: this build has no kvm evidence parser");
+        struct keep_kvm_evidence e;
+        if ((rc = keep_kvm_evidence_parse(evidence, size, &e, err)))
+            return rc;
+        *tee = KEEP_ATTEST_TEE_KVM;
+        claims = kvm_claims_json(&e);
     } else {
         return keep_fail(err, KEEP_E_ATTEST_FORMAT_UNKNOWN,
                          "evidence of %zu bytes is not an SEV-SNP report nor a DCAP quote", size);

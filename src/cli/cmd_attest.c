@@ -39,7 +39,7 @@ static void usage(FILE *out)
             "2 not genuine or not verifiable, 64 usage error.\n"
             "\n"
             "options of verify:\n"
-            "  --format auto|snp|sgx|tdx   evidence format (default auto)\n"
+            "  --format auto|snp|sgx|tdx|kvm  evidence format (default auto)\n"
             "  --vcek FILE                 SEV-SNP: the VCEK or VLEK certificate (DER or PEM)\n"
             "  --cert-chain FILE           SEV-SNP: VCEK/VLEK, then ASK/ASVK and ARK (PEM bundle)\n"
             "  --amd-crl FILE              SEV-SNP: the ARK's CRL (DER or PEM)\n"
@@ -236,6 +236,9 @@ static void print_summary(const struct keep_attest_result *r)
                json_integer_value(json_object_get(tcb, "tee")),
                json_integer_value(json_object_get(tcb, "snp")),
                json_integer_value(json_object_get(tcb, "microcode")));
+    } else if (claims && tee == KEEP_ATTEST_TEE_KVM) {
+        printf("measurement: %s\n", json_string_value(json_object_get(claims, "measurement")));
+        printf("signed: no (plain KVM: nothing vouches for this evidence)\n");
     } else if (claims) {
         json_t *body = json_object_get(claims, "body");
         const char *m = json_string_value(

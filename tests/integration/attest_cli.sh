@@ -105,5 +105,19 @@ status "verify as tdx" 2 "$keep" attest verify --format tdx "$tmp/report.bin"
 status "verify a quote with unreadable collateral" 2 "$keep" attest verify --collateral "$tmp/nonexistent" "$tmp/random.bin"
 status "verify with --opt=value syntax" 2 "$keep" attest verify --format=snp "$tmp/report.bin"
 
+# kvm evidence (src/attest/kvm_evidence.h): unsigned, rejected unless the policy allows it.
+python3 - "$tmp/kvm.bin" <<'PY'
+import struct, sys
+e = b"KEEPEVID" + struct.pack("<HHI", 1, 0, 136) + b"kvm".ljust(8, b"\0") + b"\x6b" * 48 + b"\x01" * 64
+assert len(e) == 136
+open(sys.argv[1], "wb").write(e)
+PY
+printf '{"allow_insecure": true}' >"$tmp/insecure.json"
+status "verify kvm evidence, default policy" 1 "$keep" attest verify "$tmp/kvm.bin"
+grep -q "^error: policy.insecure_evidence" "$tmp/out" && pass "kvm evidence is rejected as insecure" || fail "kvm evidence is rejected as insecure"
+status "verify kvm evidence, allow_insecure" 0 "$keep" attest verify --policy "$tmp/insecure.json" "$tmp/kvm.bin"
+status "show kvm evidence" 0 "$keep" attest show "$tmp/kvm.bin"
+grep -q '"signed": false' "$tmp/out" && pass "show says kvm evidence is unsigned" || fail "show says kvm evidence is unsigned"
+
 echo "1..$n"
 [ "$failed" -eq 0 ]

@@ -16,6 +16,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "attest/kvm_evidence.h"
 #include "attest/quote.h"
 #include "attest/verify.h"
 #include "keep/attest.h"
@@ -413,6 +414,50 @@ static void test_quotes(void)
     qgen_pki_free(&pki);
 }
 
+/* Unsigned evidence of plain-KVM Keeps: rejected unless the policy allows insecure Keeps. */
+static void test_kvm(void)
+{
+    uint8_t measurement[48], report_data[64] = {9, 8, 7}, ev[KEEP_KVM_EVIDENCE_SIZE];
+    memset(measurement, 0x6b, sizeof(measurement));
+    keep_kvm_evidence_build(measurement, report_data, ev);
+    struct keep_attest_input in = {0};
+    in.evidence = (struct keep_attest_blob){ev, sizeof(ev)};
+    struct keep_attest_result *r = verify(&in, NULL);
+    ok(keep_attest_result_verdict(r) == KEEP_ATTEST_REJECT &&
+           keep_attest_result_tee(r) == KEEP_ATTEST_TEE_KVM &&
+           keep_attest_result_error_count(r) == 1 &&
+           keep_attest_result_has_error(r, KEEP_E_POLICY_INSECURE_EVIDENCE),
+       "kvm evidence (recognised by AUTO): rejected by the default policy as insecure");
+    const struct keep_attest_check *c = find_check(r, "kvm.signature");
+    ok(c && c->state == KEEP_ATTEST_CHECK_SKIPPED, "kvm: the signature check is skipped: %s",
+       c ? c->detail : "");
+    keep_attest_result_free(r);
+    expect(&in, "{\"allow_insecure\": true}", KEEP_ATTEST_ACCEPT, 0, "kvm, insecure allowed");
+    expect(&in,
+           "{\"allow_insecure\": true, \"measurement\": [\"6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b"
+           "6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b\"], \"report_data\": "
+           "\"090807\"}",
+           KEEP_ATTEST_ACCEPT, 0, "kvm, insecure allowed, measurement and report_data pinned");
+    expect(&in,
+           "{\"allow_insecure\": true, \"measurement\": {\"deny\": [\"6b6b6b6b6b6b6b6b6b6b6b6b"
+           "6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b\"]}}",
+           KEEP_ATTEST_REJECT, KEEP_E_POLICY_MEASUREMENT_DENIED, "kvm, measurement denied");
+    expect(&in, "{\"allow_insecure\": true, \"mrtd\": []}", KEEP_ATTEST_REJECT,
+           KEEP_E_POLICY_NOT_APPLICABLE, "kvm, a TDX rule");
+    ev[0] ^= 1;
+    in.format = KEEP_ATTEST_FORMAT_KVM;
+    expect(&in, "{\"allow_insecure\": true}", KEEP_ATTEST_INVALID, KEEP_E_KVM_EVIDENCE_MAGIC,
+           "kvm evidence with a bad magic");
+    ev[0] ^= 1;
+    enum keep_attest_tee tee;
+    char *claims = NULL;
+    struct keep_error err = {0};
+    ok(keep_attest_show(KEEP_ATTEST_FORMAT_AUTO, ev, sizeof(ev), &tee, &claims, &err) == KEEP_OK &&
+           tee == KEEP_ATTEST_TEE_KVM && strstr(claims, "\"signed\": false"),
+       "show: kvm evidence says it is unsigned");
+    free(claims);
+}
+
 static void test_api_misuse(void)
 {
     struct keep_attest_result *r = NULL;
@@ -423,8 +468,8 @@ static void test_api_misuse(void)
            "verify without input");
     in.format = KEEP_ATTEST_FORMAT_KVM;
     in.evidence = (struct keep_attest_blob){"kvm", 3};
-    expect(&in, "{\"allow_insecure\": true}", KEEP_ATTEST_INVALID, KEEP_E_ATTEST_FORMAT_UNSUPPORTED,
-           "kvm evidence in a build without its parser");
+    expect(&in, "{\"allow_insecure\": true}", KEEP_ATTEST_INVALID, KEEP_E_TRUNCATED,
+           "3 bytes as kvm evidence");
     struct keep_attest_verifier *none = NULL;
     is_int(keep_attest_verifier_new("/nonexistent", &none, &err) != KEEP_OK && !none, 1,
            "a roots folder without the Intel root is refused (%s)", err.message);
@@ -448,6 +493,7 @@ int main(void)
     test_snp(g);
     test_snp_turin();
     test_quotes();
+    test_kvm();
     test_api_misuse();
     keep_attest_verifier_free(verifier);
     remove_roots_dir();
