@@ -25,8 +25,10 @@ int keep_error_list_push(struct keep_error_list *list, const struct keep_error *
     if (list->count == list->cap) {
         size_t cap = list->cap ? 2 * list->cap : 8;
         struct keep_error *items = realloc(list->items, cap * sizeof(*items));
-        if (!items)
+        if (!items) {
+            list->lost++;
             return KEEP_E_NOMEM;
+        }
         list->items = items;
         list->cap = cap;
     }
@@ -48,7 +50,7 @@ void keep_error_list_free(struct keep_error_list *list)
 {
     free(list->items);
     list->items = NULL;
-    list->count = list->cap = 0;
+    list->count = list->cap = list->lost = 0;
 }
 
 /* ---- the rules' names -------------------------------------------------- */
@@ -723,7 +725,7 @@ static void apply_intel_tcb(const struct keep_attest_policy *p,
 size_t keep_policy_apply(const struct keep_attest_policy *p, const struct keep_policy_evidence *ev,
                          struct keep_error_list *errors)
 {
-    size_t before = errors->count;
+    size_t before = errors->count + errors->lost;
     if (p->tee_mask && !(p->tee_mask & (1u << ev->tee)))
         keep_error_list_add(errors, KEEP_E_POLICY_TEE,
                             "tee is %s; not in the policy's tee list (mask 0x%x)",
@@ -748,7 +750,7 @@ size_t keep_policy_apply(const struct keep_attest_policy *p, const struct keep_p
     apply_report_data(p, ev, errors);
     apply_snp(p, ev, errors);
     apply_intel_tcb(p, ev, errors);
-    return errors->count - before;
+    return errors->count + errors->lost - before;
 }
 
 /* ---- names (public) ---------------------------------------------------- */

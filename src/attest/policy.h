@@ -21,10 +21,14 @@ struct keep_error_list {
     struct keep_error *items;
     size_t count;
     size_t cap;
+    size_t lost; /* errors that could not be stored (allocation failure): never ignore */
 };
 
-/* Append a formatted error; on allocation failure the error is dropped and
- * list->lost counts it (the verdict is still decided by the caller). */
+/*
+ * Append an error. On allocation failure the error is dropped, list->lost
+ * counts it and KEEP_E_NOMEM is returned: a failure must never vanish, so
+ * callers deciding a verdict look at lost as well as count.
+ */
 int keep_error_list_add(struct keep_error_list *list, int code, const char *fmt, ...)
     KEEP_PRINTF(3, 4);
 int keep_error_list_push(struct keep_error_list *list, const struct keep_error *err);
@@ -148,7 +152,7 @@ void keep_policy_free(struct keep_attest_policy *policy);
 
 /*
  * Apply every rule to ev, appending one error per failing rule to errors.
- * Returns the number of failures found (0: accepted).
+ * Returns the number of failures found, stored or lost (0: accepted).
  */
 size_t keep_policy_apply(const struct keep_attest_policy *policy,
                          const struct keep_policy_evidence *ev, struct keep_error_list *errors);

@@ -1269,6 +1269,8 @@ int keep_attest_verify(struct keep_attest_verifier *v, const struct keep_attest_
         check_failed(r, "format", &e);
         break;
     }
+    if (r->errors.lost)
+        r->nomem = true; /* a failure that could not be recorded must not turn into accept */
     /* Genuine (no INVALID recorded) and no policy failure: accept. */
     if (r->verdict != KEEP_ATTEST_INVALID)
         r->verdict = r->errors.count ? KEEP_ATTEST_REJECT : KEEP_ATTEST_ACCEPT;
