@@ -15,11 +15,15 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <jansson.h>
 
 #include "attest/kvm_evidence.h"
 #include "attest/quote.h"
 #include "attest/verify.h"
 #include "keep/attest.h"
+#include "common/util.h"
+#include "support/collateral_gen.h"
 #include "support/quote_gen.h"
 #include "support/snp_gen.h"
 #include "tap.h"
@@ -414,6 +418,199 @@ static void test_quotes(void)
     qgen_pki_free(&pki);
 }
 
+/*
+ * Intel collateral under the same generated root as the quote's PCK chain:
+ * a TCB Signing certificate issued by the qgen root, CRLs by the root and
+ * the PCK CA, TCB Info and QE Identity signed as Intel PCS signs them
+ * (tests/support/collateral_gen.h), in the collateral.json form.
+ */
+static X509 *issue_cert(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key)
+{
+    X509 *x = X509_new();
+    X509_NAME *name = X509_NAME_new();
+    X509V3_CTX ctx;
+    X509V3_set_ctx(&ctx, issuer, x, NULL, NULL, 0);
+    X509_EXTENSION *bc =
+        X509V3_EXT_conf_nid(NULL, &ctx, NID_basic_constraints, "critical,CA:FALSE");
+    X509_EXTENSION *ku =
+        X509V3_EXT_conf_nid(NULL, &ctx, NID_key_usage, "critical,digitalSignature,nonRepudiation");
+    bool good = x && name && bc && ku && X509_set_version(x, 2) &&
+                ASN1_INTEGER_set(X509_get_serialNumber(x), 77) &&
+                ASN1_TIME_set(X509_getm_notBefore(x), (time_t)1577836800) && /* 2020-01-01 */
+                ASN1_TIME_set(X509_getm_notAfter(x), (time_t)2208988800) &&  /* 2040-01-01 */
+                X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1,
+                                           -1, 0) &&
+                X509_set_subject_name(x, name) &&
+                X509_set_issuer_name(x, X509_get_subject_name(issuer)) && X509_set_pubkey(x, key) &&
+                X509_add_ext(x, bc, -1) && X509_add_ext(x, ku, -1) &&
+                X509_sign(x, issuer_key, EVP_sha256()) > 0;
+    X509_EXTENSION_free(bc);
+    X509_EXTENSION_free(ku);
+    X509_NAME_free(name);
+    if (!good) {
+        X509_free(x);
+        return NULL;
+    }
+    return x;
+}
+
+static char *qe_identity_body(const struct keep_sgx_report_body *qe, bool other_mrsigner)
+{
+    char misc[9], attrs[33], mrsigner[65];
+    snprintf(misc, sizeof(misc), "%08X", qe->misc_select);
+    keep_hex_encode(qe->attributes, 16, attrs);
+    keep_hex_encode(qe->mr_signer, 32, mrsigner);
+    if (other_mrsigner)
+        mrsigner[0] = mrsigner[0] == '0' ? '1' : '0';
+    json_t *o = json_pack(
+        "{s:s, s:i, s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:s, s:i, s:[{s:{s:i}, s:s, s:s}]}", "id",
+        "QE", "version", 2, "issueDate", "2025-01-01T00:00:00Z", "nextUpdate",
+        "2027-01-01T00:00:00Z", "tcbEvaluationDataNumber", 17, "miscselect", misc, "miscselectMask",
+        "FFFFFFFF", "attributes", attrs, "attributesMask", "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF",
+        "mrsigner", mrsigner, "isvprodid", qe->isv_prod_id, "tcbLevels", "tcb", "isvsvn",
+        qe->isv_svn, "tcbDate", "2024-03-13T00:00:00Z", "tcbStatus", "UpToDate");
+    char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    return text;
+}
+
+struct coll_variant {
+    const char *fmspc;
+    bool other_qe_mrsigner;
+    bool revoke_pck;
+};
+
+static char *make_collateral(struct qgen_pki *pki, EVP_PKEY *tcb_key, X509 *tcb_signer,
+                             const struct keep_sgx_report_body *qe, const struct coll_variant *v)
+{
+    /* Platform components are all 3, PCESVN 11: the second level matches. */
+    static const struct keep_test_tcb_level levels[] = {
+        {.sgx = {4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4},
+         .pcesvn = 11,
+         .status = "UpToDate"},
+        {.sgx = {3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3},
+         .pcesvn = 11,
+         .status = "SWHardeningNeeded",
+         .advisories = "INTEL-SA-00334,INTEL-SA-00615"},
+        {.pcesvn = 0, .status = "OutOfDate", .advisories = "INTEL-SA-00001"},
+    };
+    struct keep_test_tcb_spec spec = {.id = "SGX",
+                                      .version = 3,
+                                      .issue_date = "2025-01-01T00:00:00Z",
+                                      .next_update = "2027-01-01T00:00:00Z",
+                                      .fmspc = v->fmspc ? v->fmspc : "00906ea10000",
+                                      .pce_id = "0000",
+                                      .levels = levels,
+                                      .level_count = 3};
+    struct keep_test_pki cp = {
+        .root_key = pki->root_key,
+        .root = pki->root,
+        .tcb_key = tcb_key,
+        .tcb_signer = tcb_signer,
+        .pck_ca_key = pki->ca_key,
+        .pck_ca = pki->ca,
+        /* CRLs current until 2027-06-01, after the TCB Info's nextUpdate. */
+        .root_crl = qgen_crl(pki->root, pki->root_key, NULL, 1735689600, 1811808000),
+        .pck_crl =
+            qgen_crl(pki->ca, pki->ca_key, v->revoke_pck ? pki->pck : NULL, 1735689600, 1811808000),
+    };
+    char *tcb_body = keep_test_tcb_info_body(&spec);
+    char *qe_body = qe_identity_body(qe, v->other_qe_mrsigner);
+    char *text = keep_test_collateral_json(&cp, tcb_body, qe_body);
+    free(tcb_body);
+    free(qe_body);
+    X509_CRL_free(cp.root_crl);
+    X509_CRL_free(cp.pck_crl);
+    return text;
+}
+
+static void test_quote_collateral(void)
+{
+    struct qgen_pck_opts po = {.pcesvn = 11};
+    memcpy(po.fmspc, "\x00\x90\x6e\xa1\x00\x00", 6);
+    memset(po.cpusvn, 3, sizeof(po.cpusvn));
+    struct qgen_pki pki;
+    struct keep_error err = {0};
+    if (qgen_pki_new(&pki, &po) != 0) {
+        ok(0, "generate the Intel test PKI with a known TCB");
+        return;
+    }
+    keep_attest_verifier_set_intel_root(verifier, pki.root, &err);
+    struct qgen_quote_opts o = {.version = 3};
+    uint8_t *q = NULL;
+    size_t size = 0;
+    struct qgen_layout layout;
+    struct keep_quote parsed;
+    if (qgen_quote(&pki, &o, &q, &size, &layout) != 0 ||
+        keep_quote_parse(q, size, &parsed, &err) != KEEP_OK) {
+        ok(0, "generate an SGX quote (%s)", err.message);
+        return;
+    }
+    EVP_PKEY *tcb_key = EVP_EC_gen("P-256");
+    X509 *tcb_signer = issue_cert("Intel SGX TCB Signing", tcb_key, pki.root, pki.root_key);
+    struct coll_variant plain = {0};
+    char *coll = make_collateral(&pki, tcb_key, tcb_signer, &parsed.qe_report, &plain);
+    ok(coll != NULL, "synthetic collateral.json under the quote's root");
+
+    struct keep_attest_input in = {.has_time = true, .time = SNP_GEN_TIME};
+    in.evidence = (struct keep_attest_blob){q, size};
+    in.collateral_json = (struct keep_attest_blob){coll, coll ? strlen(coll) : 0};
+    struct keep_attest_result *r = verify(&in, NULL);
+    is_int(keep_attest_result_verdict(r), KEEP_ATTEST_REJECT,
+           "synthetic collateral: default policy rejects SWHardeningNeeded");
+    is_str(keep_attest_result_tcb_status(r), "SWHardeningNeeded", "synthetic collateral: status");
+    ok(keep_attest_result_advisory_count(r) == 2 &&
+           strcmp(keep_attest_result_advisory(r, 0), "INTEL-SA-00334") == 0,
+       "synthetic collateral: the matched level's advisories");
+    size_t skipped = 0;
+    for (size_t i = 0; i < keep_attest_result_check_count(r); i++)
+        skipped += keep_attest_result_check(r, i)->state == KEEP_ATTEST_CHECK_SKIPPED;
+    is_int(skipped, 0, "synthetic collateral: every check ran");
+    for (size_t i = 0; i < keep_attest_result_error_count(r); i++)
+        diag("%s", keep_attest_result_error(r, i)->message);
+    keep_attest_result_free(r);
+    static const char accept[] =
+        "{\"tcb_statuses\": [\"SWHardeningNeeded\"],"
+        " \"allowed_advisories\": [\"INTEL-SA-00334\", \"INTEL-SA-00615\"]}";
+    expect(&in, accept, KEEP_ATTEST_ACCEPT, 0,
+           "synthetic collateral, status and advisories allowed");
+    expect(&in, accept, KEEP_ATTEST_ACCEPT, 0, "again, from the caches");
+    is_int(keep_attest_verifier_cached_collateral(verifier), 1, "one cached collateral set");
+    in.time = 1800000000; /* 2027-01-15: after nextUpdate, before the CRLs' */
+    expect(&in, accept, KEEP_ATTEST_INVALID, KEEP_E_COLLATERAL_STALE,
+           "synthetic collateral after its nextUpdate (cached set re-checked)");
+    in.time = SNP_GEN_TIME;
+
+    /* The signed TCB Info text changed after signing. */
+    char *tampered = strdup(coll);
+    char *at = strstr(tampered, "SWHardeningNeeded");
+    memcpy(at, "ConfigurationNeeded", 2); /* "CoHardeningNeeded..." stays valid JSON text */
+    in.collateral_json = (struct keep_attest_blob){tampered, strlen(tampered)};
+    expect(&in, accept, KEEP_ATTEST_INVALID, 0, "TCB Info text changed after signing");
+    free(tampered);
+
+    const struct {
+        struct coll_variant v;
+        int code;
+        const char *what;
+    } bad[] = {
+        {{.fmspc = "00906ea10001"}, KEEP_E_COLLATERAL_FMSPC_MISMATCH, "TCB Info of another FMSPC"},
+        {{.other_qe_mrsigner = true}, KEEP_E_COLLATERAL_QE_MRSIGNER, "QE Identity of another QE"},
+        {{.revoke_pck = true}, KEEP_E_X509_REVOKED, "PCK listed in the PCK CRL"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char *c = make_collateral(&pki, tcb_key, tcb_signer, &parsed.qe_report, &bad[i].v);
+        in.collateral_json = (struct keep_attest_blob){c, c ? strlen(c) : 0};
+        expect(&in, accept, KEEP_ATTEST_INVALID, bad[i].code, bad[i].what);
+        free(c);
+    }
+    free(coll);
+    free(q);
+    X509_free(tcb_signer);
+    EVP_PKEY_free(tcb_key);
+    qgen_pki_free(&pki);
+}
+
 /* Unsigned evidence of plain-KVM Keeps: rejected unless the policy allows insecure Keeps. */
 static void test_kvm(void)
 {
@@ -493,6 +690,7 @@ int main(void)
     test_snp(g);
     test_snp_turin();
     test_quotes();
+    test_quote_collateral();
     test_kvm();
     test_api_misuse();
     keep_attest_verifier_free(verifier);
