@@ -211,6 +211,35 @@ suite_ctrl_c() {
   check "$P   and says nothing alarming on stderr" bash -c "! grep -qi 'error' '$TMP/int.err'"
 }
 
+# keep_get_evidence(): the evidence binds the workload's report_data and the
+# measurement `keep measure` prints for the same launch (kvm: unsigned "kvm"
+# evidence; nil has no shim and answers -ENOSYS, so this runs on kvm only).
+suite_evidence() {
+  [ "$SUITE_BACKEND" = kvm ] || return 0
+  local vol=$TMP/vol-ev rd m other
+  rm -rf "$vol"
+  mkdir -p "$vol"
+  rd=$(head -c 64 /dev/urandom | od -An -tx1 | tr -d ' \n')
+  other=$(printf '%0128d' 0)
+  local launch=(--channel "$SUITE_CHANNEL" --volume "$vol:/out" "$WL/wl_evidence" "$rd" /out/ev.bin)
+  m=$("$KEEP" measure "${launch[@]}")
+  expect_status 0 "$P keep_get_evidence: size, -ERANGE, -EFAULT, evidence" \
+    "$KEEP" run --backend kvm "${launch[@]}"
+  grep '^not ok' "$TMP/out" | sed 's/^/#   /' || true
+  expect_status 0 "$P   keep attest show reads it" "$KEEP" attest show "$vol/ev.bin"
+  check "$P   it carries the measurement keep measure printed" grep -qi "$m" "$TMP/out"
+  check "$P   it carries the workload's report_data" grep -qi "$rd" "$TMP/out"
+  printf '{"allow_insecure": true, "measurement": ["%s"], "report_data": "%s"}' "$m" "$rd" \
+    >"$TMP/policy-ok.json"
+  expect_status 0 "$P   verify accepts it with that measurement and report_data" \
+    "$KEEP" attest verify --policy "$TMP/policy-ok.json" "$vol/ev.bin"
+  printf '{"allow_insecure": true, "report_data": "%s"}' "$other" >"$TMP/policy-rd.json"
+  expect_status 1 "$P   verify rejects it for another report_data" \
+    "$KEEP" attest verify --policy "$TMP/policy-rd.json" "$vol/ev.bin"
+  expect_status 1 "$P   the default policy rejects unsigned kvm evidence" \
+    "$KEEP" attest verify "$vol/ev.bin"
+}
+
 run_suite() { # backend channel
   SUITE_BACKEND=$1
   SUITE_CHANNEL=$2
@@ -233,5 +262,6 @@ run_suite() { # backend channel
   suite_tcp_server
   suite_tcp_client
   suite_hostile_guest
+  suite_evidence
   suite_ctrl_c
 }
