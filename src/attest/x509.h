@@ -59,6 +59,21 @@ int keep_x509_check_crl(X509_CRL *crl, X509 *issuer, int64_t time, const char *w
 int keep_x509_extension(X509 *cert, const char *oid, const uint8_t **value, size_t *size,
                         struct keep_error *err);
 
+/*
+ * The extension with this dotted OID read as one DER INTEGER (OpenSSL
+ * d2i_ASN1_INTEGER; the whole value must be that INTEGER and it must fit in
+ * uint64_t and be non-negative). `name` names it in messages ("bl").
+ */
+int keep_x509_extension_uint(X509 *cert, const char *oid, const char *name, uint64_t *out,
+                             struct keep_error *err);
+/*
+ * The extension with this dotted OID read as one DER IA5String (OpenSSL
+ * d2i_ASN1_IA5STRING) copied NUL-terminated into out; fails when it does not
+ * fit in out_size - 1 characters or holds a NUL.
+ */
+int keep_x509_extension_ia5(X509 *cert, const char *oid, const char *name, char *out,
+                            size_t out_size, struct keep_error *err);
+
 /* Subject common name into buf, "(no CN)" when there is none. */
 const char *keep_x509_subject_cn(X509 *cert, char *buf, size_t size);
 

@@ -28,6 +28,9 @@
 #include <unistd.h>
 
 #include "host/run.h"
+#if KEEP_HAVE_KVM_BACKEND
+#include "host/kvm.h"
+#endif
 
 #define KVM_EXPECTED_API_VERSION 12
 
@@ -107,6 +110,22 @@ static bool device_exists(struct keep_platform *p, const char *path)
 
 /* ---- kvm --------------------------------------------------------------- */
 
+/* The kvm backend's own requirements (capabilities, CPUID it relies on). */
+static bool backend_probe(struct keep_platform *p)
+{
+#if KEEP_HAVE_KVM_BACKEND
+    struct keep_error err = {0};
+    if (!check(p, "backend", keep_kvm_probe(&err) == KEEP_OK, "%s",
+               err.code ? err.message : "capabilities present")) {
+        unavailable(p, "%s", err.message);
+        return false;
+    }
+#else
+    (void)p;
+#endif
+    return true;
+}
+
 static void probe_kvm(struct keep_platform *p)
 {
     p->supported = KEEP_HAVE_KVM_BACKEND;
@@ -146,6 +165,8 @@ static void probe_kvm(struct keep_platform *p)
     } else if (!p->supported) {
         check(p, "backend", false, "not built");
         unavailable(p, "/dev/kvm works, but this keep was built without the kvm backend");
+    } else if (!backend_probe(p)) {
+        /* backend_probe() filled the reason: a capability the backend needs is missing. */
     } else {
         p->available = true;
         snprintf(p->reason, sizeof(p->reason), "/dev/kvm works (API version %d)", version);

@@ -150,8 +150,18 @@ static void restore_stop_handlers(const struct sigaction old[2])
 static int select_backend(const struct keep_config *cfg, enum keep_backend *out,
                           struct keep_error *err)
 {
-    char why[256];
+    char why[KEEP_ERROR_MESSAGE_SIZE];
+#if KEEP_HAVE_KVM_BACKEND
+    /*
+     * The backend's own probe: it says precisely what is missing, and the
+     * /dev/kvm handle and capabilities it gathers are reused by the run.
+     */
+    struct keep_error probe_err = {0};
+    bool kvm_ok = keep_kvm_probe(&probe_err) == KEEP_OK;
+    snprintf(why, sizeof(why), "%s", probe_err.message);
+#else
     bool kvm_ok = keep_platform_kvm_usable(why, sizeof(why));
+#endif
     switch (cfg->backend) {
     case KEEP_BACKEND_KVM:
         if (!kvm_ok)
