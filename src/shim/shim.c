@@ -228,7 +228,8 @@ static uint64_t altstack[3];
 
 static long do_rt_sigaction(uint64_t sig, uint64_t act, uint64_t old, uint64_t size)
 {
-    if (sig < 1 || sig > 64 || size != 8 || sig == 9 || sig == 19)
+    /* SIGKILL (9) and SIGSTOP (19) can be queried but not changed, as on Linux. */
+    if (sig < 1 || sig > 64 || size != 8 || (act && (sig == 9 || sig == 19)))
         return -SHIM_EINVAL;
     if ((old && !shim_user_ok(old, 32)) || (act && !shim_user_ok(act, 32)))
         return -SHIM_EFAULT;
