@@ -71,8 +71,49 @@ struct keep_config {
 };
 
 #define KEEP_DEFAULT_MEMORY_SIZE (256ull << 20)
+/* --memory bounds: the shim needs a few pages, the host must be able to map it. */
+#define KEEP_MIN_MEMORY_SIZE (2ull << 20)
+#define KEEP_MAX_MEMORY_SIZE (64ull << 30)
 
+/* Defaults: auto backend, direct channel, KEEP_DEFAULT_MEMORY_SIZE, nothing else. */
+void keep_config_init(struct keep_config *cfg);
 /* Free everything a parser allocated inside cfg (not cfg itself). */
 void keep_config_free(struct keep_config *cfg);
+
+/*
+ * Parsers for one launch option each. They append to cfg (or fill *out) and
+ * fail with a run.* code and a message naming the option and the value.
+ */
+/* "256M", "1G", "65536", "512K": a whole number of 4 KiB pages in [MIN, MAX]. */
+int keep_parse_memory_size(const char *text, uint64_t *out, struct keep_error *err);
+/* HOST_DIR:GUEST_DIR[:ro]; HOST_DIR resolved with realpath(), GUEST_DIR normalised. */
+int keep_config_add_volume(struct keep_config *cfg, const char *text, struct keep_error *err);
+/* ADDR:PORT, [IPv6]:PORT or NAME:PORT (resolved now, with getaddrinfo). */
+int keep_parse_net_rule(const char *option, const char *text, struct keep_net_rule *rule,
+                        struct keep_error *err);
+int keep_config_add_listen(struct keep_config *cfg, const char *text, struct keep_error *err);
+int keep_config_add_connect(struct keep_config *cfg, const char *text, struct keep_error *err);
+/* NAME=VALUE; NAME non-empty and given once. */
+int keep_config_add_env(struct keep_config *cfg, const char *text, struct keep_error *err);
+/* PROGRAM and its arguments: copies argv[0..argc-1]; argv[0] becomes cfg->program. */
+int keep_config_set_program(struct keep_config *cfg, int argc, char *const *argv,
+                            struct keep_error *err);
+
+/* What the launch-option parser found besides the configuration. */
+struct keep_launch_extras {
+    bool help;                     /* --help / -h was given */
+    enum keep_log_level log_level; /* --log, KEEP_LOG_WARN by default */
+};
+
+/* The --help text of the launch options, one per line, for run and measure. */
+extern const char keep_launch_options_help[];
+
+/*
+ * Parse the launch options shared by `keep run` and `keep measure`
+ * (argv[0] is the command name), then PROGRAM [ARGS...]. Stops at the first
+ * non-option or after "--". cfg must have been keep_config_init()ed.
+ */
+int keep_config_parse_args(struct keep_config *cfg, int argc, char **argv,
+                           struct keep_launch_extras *extras, struct keep_error *err);
 
 #endif /* KEEP_HOST_CONFIG_H */

@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Launch measurement. The encoding (docs/KEEP.md, "Launch measurement") is
+ * a fixed sequence of fields, every variable-size field prefixed by its
+ * length and every list by its count, so no two different launches encode
+ * to the same bytes: moving a byte from one argument to the next, or from
+ * the args into the env, changes the encoding.
+ *
+ *   u64(n)  = 8 bytes little-endian
+ *   bytes(b) = u64(len b) || b
+ *   list(l)  = u64(count) || bytes(l[0]) || ... || bytes(l[count-1])
+ *
+ * Host-side details that do not change what the workload sees (host
+ * directories behind volumes, the backend, --log, test-only fault injection)
+ * are deliberately not measured: the same Keep measures the same on any host.
+ */
+#include "host/measure.h"
+
+#include <openssl/evp.h>
+#include <string.h>
+#include <sys/socket.h>
+
+struct hasher {
+    EVP_MD_CTX *ctx;
+    bool failed;
+};
+
+static void put(struct hasher *h, const void *data, size_t size)
+{
+    if (!h->failed && size && EVP_DigestUpdate(h->ctx, data, size) != 1)
+        h->failed = true;
+}
+
+static void put_u64(struct hasher *h, uint64_t v)
+{
+    uint8_t le[8];
+    for (int i = 0; i < 8; i++)
+        le[i] = (uint8_t)(v >> (8 * i));
+    put(h, le, sizeof(le));
+}
+
+static void put_u8(struct hasher *h, uint8_t v)
+{
+    put(h, &v, 1);
+}
+
+static void put_bytes(struct hasher *h, const void *data, size_t size)
+{
+    put_u64(h, size);
+    put(h, data, size);
+}
+
+static void put_str(struct hasher *h, const char *s)
+{
+    put_bytes(h, s, strlen(s));
+}
+
+static void put_str_list(struct hasher *h, char *const *list, size_t count)
+{
+    put_u64(h, count);
+    for (size_t i = 0; i < count; i++)
+        put_str(h, list[i]);
+}
+
+/*
+ * A socket rule is measured as the resolved address the executor enforces,
+ * not the text: a name may resolve differently elsewhere, and what matters
+ * is where the Keep may connect. Family is 4 or 6, not the host's AF_*.
+ */
+static void put_rules(struct hasher *h, const struct keep_net_rule *rules, size_t count)
+{
+    put_u64(h, count);
+    for (size_t i = 0; i < count; i++) {
+        bool v4 = rules[i].family == AF_INET;
+        put_u8(h, v4 ? 4 : 6);
+        put(h, rules[i].addr, v4 ? 4 : 16);
+        uint8_t port_le[2] = {(uint8_t)rules[i].port, (uint8_t)(rules[i].port >> 8)};
+        put(h, port_le, sizeof(port_le));
+    }
+}
+
+static void put_volumes(struct hasher *h, const struct keep_volume *vols, size_t count)
+{
+    put_u64(h, count);
+    for (size_t i = 0; i < count; i++) {
+        put_str(h, vols[i].guest_dir);
+        put_u8(h, vols[i].read_only ? 1 : 0);
+    }
+}
+
+int keep_measure_launch(const struct keep_config *cfg, const uint8_t *shim, size_t shim_size,
+                        const uint8_t *program, size_t program_size,
+                        uint8_t out[KEEP_MEASUREMENT_SIZE], struct keep_error *err)
+{
+    struct hasher h = {.ctx = EVP_MD_CTX_new()};
+    if (!h.ctx || EVP_DigestInit_ex(h.ctx, EVP_sha384(), NULL) != 1) {
+        EVP_MD_CTX_free(h.ctx);
+        return keep_fail(err, KEEP_E_CRYPTO, "cannot start SHA-384 for the launch measurement");
+    }
+    put(&h, KEEP_MEASUREMENT_DOMAIN, strlen(KEEP_MEASUREMENT_DOMAIN));
+    put_bytes(&h, shim, shim_size);
+    put_bytes(&h, program, program_size);
+    put_u64(&h, cfg->memory_size);
+    put_u8(&h, cfg->channel == KEEP_CHANNEL_BOUNCE ? 1 : 0);
+    put_str_list(&h, cfg->argv, cfg->argc);
+    put_str_list(&h, cfg->env, cfg->env_count);
+    put_volumes(&h, cfg->volumes, cfg->volume_count);
+    put_rules(&h, cfg->listen, cfg->listen_count);
+    put_rules(&h, cfg->connect, cfg->connect_count);
+
+    unsigned int md_size = 0;
+    if (!h.failed && EVP_DigestFinal_ex(h.ctx, out, &md_size) != 1)
+        h.failed = true;
+    EVP_MD_CTX_free(h.ctx);
+    if (h.failed || md_size != KEEP_MEASUREMENT_SIZE)
+        return keep_fail(err, KEEP_E_CRYPTO, "SHA-384 of the launch measurement failed");
+    return KEEP_OK;
+}

@@ -1,0 +1,281 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Backend-neutral `keep run`: check PROGRAM, measure, pick a backend, run.
+ *
+ * PROGRAM is checked with the ELF parser (src/host/elf.c) before any
+ * backend starts, so not-ELF, wrong architecture, dynamic linking and
+ * "too big for --memory" each get one precise line and exit status 126.
+ */
+#include "host/run.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/cursor.h"
+#include "host/elf.h"
+#include "host/platform.h"
+#if KEEP_HAVE_KVM_BACKEND
+#include "host/executor.h"
+#include "host/kvm.h"
+#endif
+#if KEEP_HAVE_NIL_BACKEND
+#include "host/nil.h"
+#endif
+#if __has_include("host/shim_image.h")
+#include "host/shim_image.h"
+#define KEEP_HAVE_SHIM 1
+#else
+#define KEEP_HAVE_SHIM 0
+#endif
+
+/* ---- PROGRAM checks ---------------------------------------------------- */
+
+static bool is_elf_code(int code)
+{
+    return code > KEEP_E_KVM_BASE && code <= KEEP_E_ELF_ADDRESS;
+}
+
+int keep_program_load(const struct keep_config *cfg, struct keep_program *prog,
+                      struct keep_error *err)
+{
+    memset(prog, 0, sizeof(*prog));
+    struct stat st;
+    if (!cfg->program)
+        return keep_fail(err, KEEP_E_RUN_NO_PROGRAM, "no PROGRAM given");
+    if (stat(cfg->program, &st) != 0)
+        return keep_fail(err, KEEP_E_RUN_PROGRAM_MISSING, "%s: %s", cfg->program, strerror(errno));
+    if (!S_ISREG(st.st_mode))
+        return keep_fail(err, KEEP_E_RUN_PROGRAM_MISSING, "%s is not a regular file", cfg->program);
+    /* Refuse before reading: a file larger than --memory cannot fit in it. */
+    if ((uint64_t)st.st_size >= cfg->memory_size)
+        return keep_fail(err, KEEP_E_ELF_TOO_BIG,
+                         "%s is %lld bytes, more than --memory (%llu bytes): raise --memory",
+                         cfg->program, (long long)st.st_size, (unsigned long long)cfg->memory_size);
+    int rc = keep_read_file(cfg->program, KEEP_MAX_PROGRAM_SIZE, &prog->data, &prog->size, err);
+    if (rc)
+        return keep_fail(err, KEEP_E_RUN_PROGRAM_MISSING, "%s", err ? err->message : "");
+    /*
+     * The early check needs no guest layout: the segments must span less
+     * than --memory. The backend's loader checks placement and the stack
+     * and heap reserve against its own layout.
+     */
+    rc = keep_elf_parse(prog->data, prog->size, &prog->elf, err);
+    if (rc == KEEP_OK)
+        rc = keep_elf_check_fits(&prog->elf, prog->elf.min_vaddr, cfg->memory_size, 0, err);
+    if (rc) {
+        char message[KEEP_ERROR_MESSAGE_SIZE];
+        snprintf(message, sizeof(message), "%s", err ? err->message : "");
+        keep_program_free(prog);
+        return keep_fail(err, rc, "%s: %s", cfg->program, message);
+    }
+    return KEEP_OK;
+}
+
+void keep_program_free(struct keep_program *prog)
+{
+    free(prog->data);
+    memset(prog, 0, sizeof(*prog));
+}
+
+/* ---- measurement ------------------------------------------------------- */
+
+void keep_run_shim(const uint8_t **data, size_t *size)
+{
+#if KEEP_HAVE_SHIM
+    keep_shim_image(data, size);
+#else
+    *data = NULL;
+    *size = 0;
+#endif
+}
+
+int keep_run_measure(const struct keep_config *cfg, const struct keep_program *prog,
+                     uint8_t out[KEEP_MEASUREMENT_SIZE], struct keep_error *err)
+{
+    const uint8_t *shim;
+    size_t shim_size;
+    keep_run_shim(&shim, &shim_size);
+    return keep_measure_launch(cfg, shim, shim_size, prog->data, prog->size, out, err);
+}
+
+/* ---- stopping on Ctrl-C ------------------------------------------------ */
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int sig)
+{
+    stop_signal = sig;
+#if KEEP_HAVE_KVM_BACKEND
+    keep_kvm_request_stop();
+#endif
+}
+
+bool keep_run_stop_requested(void)
+{
+    return stop_signal != 0;
+}
+
+int keep_run_stop_signal(void)
+{
+    return stop_signal;
+}
+
+/*
+ * No SA_RESTART: a blocking KVM_RUN or waitpid returns EINTR, so the backend
+ * sees the request at once and tears the Keep down in order.
+ */
+static void install_stop_handlers(struct sigaction old[2])
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    stop_signal = 0;
+    sigaction(SIGINT, &sa, &old[0]);
+    sigaction(SIGTERM, &sa, &old[1]);
+}
+
+static void restore_stop_handlers(const struct sigaction old[2])
+{
+    sigaction(SIGINT, &old[0], NULL);
+    sigaction(SIGTERM, &old[1], NULL);
+}
+
+/* ---- backend selection ------------------------------------------------- */
+
+static int select_backend(const struct keep_config *cfg, enum keep_backend *out,
+                          struct keep_error *err)
+{
+    char why[KEEP_ERROR_MESSAGE_SIZE];
+#if KEEP_HAVE_KVM_BACKEND
+    /*
+     * The backend's own probe: it says precisely what is missing, and the
+     * /dev/kvm handle and capabilities it gathers are reused by the run.
+     */
+    struct keep_error probe_err = {0};
+    bool kvm_ok = keep_kvm_probe(&probe_err) == KEEP_OK;
+    snprintf(why, sizeof(why), "%s", probe_err.message);
+#else
+    bool kvm_ok = keep_platform_kvm_usable(why, sizeof(why));
+#endif
+    switch (cfg->backend) {
+    case KEEP_BACKEND_KVM:
+        if (!kvm_ok)
+            return keep_fail(err, KEEP_E_RUN_BACKEND_UNAVAILABLE, "--backend kvm: %s", why);
+        *out = KEEP_BACKEND_KVM;
+        return KEEP_OK;
+    case KEEP_BACKEND_NIL:
+        if (!KEEP_HAVE_NIL_BACKEND)
+            return keep_fail(err, KEEP_E_RUN_BACKEND_UNAVAILABLE,
+                             "--backend nil: this keep was built without the nil backend");
+        *out = KEEP_BACKEND_NIL;
+        return KEEP_OK;
+    case KEEP_BACKEND_AUTO:
+    default:
+        if (kvm_ok) {
+            *out = KEEP_BACKEND_KVM;
+            return KEEP_OK;
+        }
+        if (!KEEP_HAVE_NIL_BACKEND)
+            return keep_fail(err, KEEP_E_RUN_BACKEND_UNAVAILABLE,
+                             "no backend can run here: kvm: %s; nil: not built", why);
+        keep_log(KEEP_LOG_WARN,
+                 "kvm is not usable (%s); running on the nil backend, which isolates nothing", why);
+        *out = KEEP_BACKEND_NIL;
+        return KEEP_OK;
+    }
+}
+
+static int run_on(enum keep_backend backend, const struct keep_config *cfg,
+                  const struct keep_program *prog, const uint8_t measurement[48], int *exit_status,
+                  struct keep_error *err)
+{
+    (void)prog;
+    (void)measurement;
+#if KEEP_HAVE_KVM_BACKEND
+    if (backend == KEEP_BACKEND_KVM) {
+        struct keep_executor *exec = NULL;
+        int rc = keep_executor_new(cfg, measurement, &exec, err);
+        if (rc == KEEP_OK)
+            rc = keep_kvm_run(cfg, &prog->elf, exec, exit_status, err);
+        keep_executor_free(exec);
+        return rc;
+    }
+#endif
+#if KEEP_HAVE_NIL_BACKEND
+    if (backend == KEEP_BACKEND_NIL)
+        return keep_nil_run(cfg, exit_status, err);
+#endif
+    (void)cfg;
+    (void)exit_status;
+    return keep_fail(err, KEEP_E_RUN_BACKEND_UNAVAILABLE, "backend %d is not built in",
+                     (int)backend);
+}
+
+/*
+ * A Keep stopped by Ctrl-C or SIGTERM ended the way the user asked: that is
+ * not a failure of keep, and the status is the shell's 128 + signal.
+ */
+static int stopped_by_signal(int rc, int *exit_status, struct keep_error *err)
+{
+    if (!keep_run_stop_requested())
+        return rc;
+    if (rc != KEEP_OK && rc != KEEP_E_RUN_INTERRUPTED
+#if KEEP_HAVE_KVM_BACKEND
+        && rc != KEEP_E_KVM_INTERRUPTED
+#endif
+    )
+        return rc;
+    keep_log(KEEP_LOG_INFO, "stopped by signal %d", keep_run_stop_signal());
+    keep_error_clear(err);
+    *exit_status = 128 + keep_run_stop_signal();
+    return KEEP_OK;
+}
+
+int keep_run(const struct keep_config *cfg, int *exit_status, struct keep_error *err)
+{
+    struct keep_program prog;
+    uint8_t measurement[KEEP_MEASUREMENT_SIZE];
+    enum keep_backend backend;
+    int rc = keep_program_load(cfg, &prog, err);
+    if (rc)
+        return rc;
+    rc = keep_run_measure(cfg, &prog, measurement, err);
+    if (rc == KEEP_OK)
+        rc = select_backend(cfg, &backend, err);
+    if (rc == KEEP_OK) {
+        char hex[2 * KEEP_MEASUREMENT_SIZE + 1];
+        keep_hex_encode(measurement, sizeof(measurement), hex);
+        keep_log(KEEP_LOG_INFO, "backend %s, measurement %s",
+                 backend == KEEP_BACKEND_KVM ? "kvm" : "nil", hex);
+        struct sigaction old[2];
+        install_stop_handlers(old);
+        rc = run_on(backend, cfg, &prog, measurement, exit_status, err);
+        restore_stop_handlers(old);
+        rc = stopped_by_signal(rc, exit_status, err);
+    }
+    keep_program_free(&prog);
+    return rc;
+}
+
+int keep_run_exit_status(int code)
+{
+    switch (code) {
+    case KEEP_E_RUN_BAD_OPTION:
+    case KEEP_E_RUN_BAD_MEMORY:
+    case KEEP_E_RUN_BAD_VOLUME:
+    case KEEP_E_RUN_VOLUME_CONFLICT:
+    case KEEP_E_RUN_BAD_ADDRESS:
+    case KEEP_E_RUN_BAD_ENV:
+    case KEEP_E_RUN_NO_PROGRAM:
+        return KEEP_RUN_EXIT_USAGE;
+    case KEEP_E_RUN_PROGRAM_MISSING:
+        return KEEP_RUN_EXIT_NOT_FOUND;
+    default:
+        return is_elf_code(code) ? KEEP_RUN_EXIT_CANNOT_RUN : KEEP_RUN_EXIT_FAILED;
+    }
+}

@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Shim entry points: the image header, the SYSCALL entry (LSTAR), the CPU
+ * exception stubs. docs/KEEP.md, "Entering the shim".
+ *
+ * SYSCALL lands here at CPL0 on hardware KVM, but at CPL3 under a software
+ * hypervisor that cannot switch rings on SYSCALL (PVM). The stub reads the
+ * CPL from %cs and returns with SYSRETQ (CPL0) or POPFQ + JMP (CPL3). Both
+ * run the same C dispatcher on the shim's own stack: the workload's stack,
+ * including the 128-byte red zone below its %rsp, is never written.
+ */
+#include "shim_abi.h"
+
+    .section .text.head, "ax"
+    .globl keep_shim_header
+keep_shim_header:
+    .quad KEEP_SHIM_MAGIC
+    .quad syscall_entry
+    .irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+    .quad exception_\n
+    .endr
+    .quad __text_end
+    .quad __bss_end
+
+    .text
+    .globl syscall_entry
+syscall_entry:
+    movq %rsp, shim_user_rsp(%rip)
+    movq $(KEEP_GUEST_SHIM_STACK + KEEP_GUEST_SHIM_STACK_SIZE), %rsp
+    pushq shim_user_rsp(%rip)   /* frame.rsp */
+    pushq %r11                  /* frame.rflags */
+    pushq %rcx                  /* frame.rip */
+    pushq %r9
+    pushq %r8
+    pushq %r10
+    pushq %rdx
+    pushq %rsi
+    pushq %rdi
+    pushq %rax                  /* frame.nr */
+    movl %cs, %eax
+    andl $3, %eax
+    movl %eax, shim_entry_cpl(%rip)
+    movq %rsp, %rdi
+    cld
+    call shim_syscall
+    addq $8, %rsp
+    popq %rdi
+    popq %rsi
+    popq %rdx
+    popq %r10
+    popq %r8
+    popq %r9
+    popq %rcx
+    popq %r11
+    testl $3, shim_entry_cpl(%rip)
+    jnz 1f
+    popq %rsp
+    sysretq
+1:  /* CPL3: SYSRET would #GP. Restore RFLAGS on our stack, then the workload's %rsp. */
+    pushq %r11
+    popfq
+    movq (%rsp), %rsp
+    jmpq *%rcx
+
+/* CPU exceptions: always CPL0, on IST1 (the CPL0 stack). Frame: vector, error code, iret frame. */
+    .macro exc n, has_error
+exception_\n:
+    .if \has_error == 0
+    pushq $0
+    .endif
+    pushq $\n
+    jmp exception_common
+    .endm
+    exc 0,0
+    exc 1,0
+    exc 2,0
+    exc 3,0
+    exc 4,0
+    exc 5,0
+    exc 6,0
+    exc 7,0
+    exc 8,1
+    exc 9,0
+    exc 10,1
+    exc 11,1
+    exc 12,1
+    exc 13,1
+    exc 14,1
+    exc 15,0
+    exc 16,0
+    exc 17,1
+    exc 18,0
+    exc 19,0
+    exc 20,0
+    exc 21,1
+    exc 22,0
+    exc 23,0
+    exc 24,0
+    exc 25,0
+    exc 26,0
+    exc 27,0
+    exc 28,0
+    exc 29,1
+    exc 30,1
+    exc 31,0
+
+exception_common:
+    /* Save the caller-saved registers: the #UD gate below reads and answers through them. */
+    pushq %rax
+    pushq %rcx
+    pushq %rdx
+    pushq %rsi
+    pushq %rdi
+    pushq %r8
+    pushq %r9
+    pushq %r10
+    pushq %r11
+    movq %rsp, %rdi
+    cld
+    call shim_exception /* returns only for the gate; every real fault ends the Keep */
+    popq %r11
+    popq %r10
+    popq %r9
+    popq %r8
+    popq %rdi
+    popq %rsi
+    popq %rdx
+    popq %rcx
+    popq %rax
+    addq $16, %rsp /* vector, error code */
+    iretq
+
+/*
+ * long shim_cpl0_gate(op, addr, size, flags): the CPL3 shim's way into CPL0.
+ * PVM answers `int n` from CPL3 with #UD, but exceptions do reach the IDT, so
+ * the gate is a #UD at this one known address: shim_exception() recognises
+ * it, does the operation at CPL0 and resumes after the ud2 with the result
+ * in %rax. A #UD anywhere else is a fault as usual.
+ */
+    .globl shim_cpl0_gate, shim_cpl0_gate_ud2
+shim_cpl0_gate:
+shim_cpl0_gate_ud2:
+    ud2
+    ret
+
+    .section .note.GNU-stack, "", @progbits

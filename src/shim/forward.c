@@ -1,0 +1,385 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Forwarding system calls to the host through the channel
+ * (src/common/channel.h): one item per call, one OUT per batch.
+ *
+ * Before forwarding, every buffer argument is checked to lie in workload
+ * memory (direct path) or is copied into the channel's data area (bounce
+ * path). After the host answers, the result is checked against what the
+ * call allows (a read returns at most the bytes asked, an fd is below
+ * KEEP_CHAN_MAX_FDS, a stat call returns 0, ...): a violation ends the Keep
+ * with a message naming the call and the value; the workload never sees it.
+ */
+#include "common/channel.h"
+#include "shim.h"
+
+#ifndef KEEP_CHAN_MAX_FDS
+#define KEEP_CHAN_MAX_FDS 1024u /* Linux RLIMIT_NOFILE default, as in later channel.h */
+#endif
+
+#define CHAN      ((volatile struct keep_chan_header *)KEEP_GUEST_CHANNEL)
+#define ITEM      ((volatile struct keep_chan_item *)(KEEP_GUEST_CHANNEL + KEEP_CHAN_ITEMS_OFFSET))
+#define DATA_OFF  4096ull
+#define DATA_SIZE (KEEP_GUEST_CHANNEL_SIZE - DATA_OFF)
+#define MAX_ERRNO 4095
+
+/* Decimal text of v (may be negative) at the end of buf; returns its start. */
+static char *fmt_i64(int64_t v, char *buf, size_t size)
+{
+    char *p = buf + size - 1;
+    uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
+    *p = 0;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u && p > buf + 1);
+    if (v < 0)
+        *--p = '-';
+    return p;
+}
+
+static void append(char *dst, size_t cap, size_t *len, const char *s)
+{
+    while (*s && *len + 1 < cap)
+        dst[(*len)++] = *s++;
+    dst[*len] = 0;
+}
+
+/* The host broke the rules for this call: end the Keep, naming call, value and bound. */
+__attribute__((noreturn)) static void violation(const struct keep_chan_call *c, int64_t got,
+                                                uint64_t bound, const char *rule)
+{
+    char msg[160], num[24];
+    size_t len = 0;
+    append(msg, sizeof(msg), &len, "host result rejected: ");
+    append(msg, sizeof(msg), &len, c->name);
+    append(msg, sizeof(msg), &len, " returned ");
+    append(msg, sizeof(msg), &len, fmt_i64(got, num, sizeof(num)));
+    append(msg, sizeof(msg), &len, "; ");
+    append(msg, sizeof(msg), &len, rule);
+    shim_panic(msg, bound);
+}
+
+static const struct keep_chan_arg *arg_of(const struct keep_chan_call *c, int i)
+{
+    return &c->args[i];
+}
+
+/* Bytes a buffer argument covers, or ~0 when its length rule cannot be met. */
+static uint64_t buf_size(const struct keep_chan_arg *a, const uint64_t *args)
+{
+    if (a->len_arg == KEEP_LEN_FIXED)
+        return a->elem_size;
+    uint64_t count;
+    if (a->len_arg & KEEP_LEN_PTR) {
+        uint64_t p = args[a->len_arg & 7];
+        if (!shim_user_ok(p, 4))
+            return ~0ull;
+        count = *(volatile uint32_t *)p;
+    } else {
+        count = args[a->len_arg & 7];
+    }
+    if (a->max_count && count > a->max_count)
+        count = a->max_count;
+    if (count > (1ull << 40) / (a->elem_size ? a->elem_size : 1))
+        return ~0ull;
+    return count * a->elem_size;
+}
+
+#define PATH_TOO_LONG (~0ull - 1)
+
+/* Bytes of the path at p with its NUL; ~0 when it leaves workload memory, PATH_TOO_LONG. */
+static uint64_t path_size(uint64_t p)
+{
+    for (uint64_t n = 0; n < KEEP_CHAN_PATH_MAX; n++) {
+        if (!shim_user_ok(p + n, 1))
+            return ~0ull;
+        if (*(const volatile char *)(p + n) == 0)
+            return n + 1;
+    }
+    return PATH_TOO_LONG;
+}
+
+/* Direct path: every buffer the host will touch must lie in workload memory (0 or -errno). */
+static int64_t check_direct_args(const struct keep_chan_call *c, const uint64_t *args)
+{
+    for (int i = 0; i < 6; i++) {
+        const struct keep_chan_arg *a = arg_of(c, i);
+        uint64_t v = args[i], size;
+        if (a->kind < KEEP_ARG_BUF || (v == 0 && (a->flags & KEEP_ARGF_NULLABLE)))
+            continue;
+        switch (a->kind) {
+        case KEEP_ARG_PATH:
+            size = path_size(v);
+            if (size == PATH_TOO_LONG)
+                return -SHIM_ENAMETOOLONG;
+            break;
+        case KEEP_ARG_IOVEC:
+            size = buf_size(a, args);
+            if (size != ~0ull && shim_user_ok(v, size)) {
+                const volatile uint64_t *iov = (const volatile uint64_t *)v;
+                for (uint64_t k = 0; k < size / 16; k++)
+                    if (iov[2 * k + 1] != 0 && !shim_user_ok(iov[2 * k], iov[2 * k + 1]))
+                        return -SHIM_EFAULT;
+            }
+            break;
+        case KEEP_ARG_MSGHDR:
+            size = KEEP_SIZEOF_MSGHDR;
+            break;
+        case KEEP_ARG_IOCTL: {
+            const struct keep_chan_ioctl *io = keep_chan_find_ioctl(args[1]);
+            size = io ? io->size : 0;
+            break;
+        }
+        default:
+            size = buf_size(a, args);
+        }
+        /* A zero-length buffer names no memory (Linux accepts read(fd, NULL, 0)). */
+        if (size == ~0ull || (size != 0 && !shim_user_ok(v, size)))
+            return -SHIM_EFAULT;
+    }
+    return 0;
+}
+
+static int64_t submit(const struct keep_chan_call *c, const uint64_t *args, uint32_t path)
+{
+    CHAN->magic = KEEP_CHAN_MAGIC;
+    CHAN->version = KEEP_CHAN_VERSION;
+    CHAN->item_count = 1;
+    CHAN->path = path;
+    CHAN->flags = 0;
+    CHAN->data_offset = DATA_OFF;
+    CHAN->data_size = DATA_SIZE;
+    CHAN->status = 0;
+    CHAN->reserved[0] = CHAN->reserved[1] = 0;
+    ITEM->nr = c->nr;
+    for (int i = 0; i < 6; i++)
+        ITEM->args[i] = args[i];
+    ITEM->result = 0;
+    shim_port(KEEP_REQ_CHANNEL);
+    int64_t status = CHAN->status, result = ITEM->result; /* read each once */
+    if (status < 0)
+        return status < -MAX_ERRNO ? -SHIM_EIO : status;
+    return result;
+}
+
+static bool returns_fd(uint64_t nr)
+{
+    return nr == KEEP_NR_open || nr == KEEP_NR_openat || nr == KEEP_NR_dup || nr == KEEP_NR_dup2 ||
+           nr == KEEP_NR_dup3 || nr == KEEP_NR_socket || nr == KEEP_NR_accept ||
+           nr == KEEP_NR_accept4 || nr == KEEP_NR_epoll_create1;
+}
+
+static bool returns_zero(uint64_t nr)
+{
+    return nr == KEEP_NR_stat || nr == KEEP_NR_fstat || nr == KEEP_NR_lstat ||
+           nr == KEEP_NR_newfstatat || nr == KEEP_NR_statx || nr == KEEP_NR_close ||
+           nr == KEEP_NR_pipe || nr == KEEP_NR_pipe2 || nr == KEEP_NR_clock_gettime ||
+           nr == KEEP_NR_gettimeofday;
+}
+
+/* The checks of channel.h's contract on one result (see the file comment). */
+static void check_result(const struct keep_chan_call *c, const uint64_t *args, int64_t r,
+                         const uint64_t *fd_pair)
+{
+    if (r < 0) {
+        if (r < -MAX_ERRNO)
+            violation(c, r, MAX_ERRNO, "errno beyond");
+        return;
+    }
+    if (returns_fd(c->nr) && (uint64_t)r >= KEEP_CHAN_MAX_FDS)
+        violation(c, r, KEEP_CHAN_MAX_FDS, "fd not below");
+    if (returns_zero(c->nr) && r != 0)
+        violation(c, r, 0, "must return");
+    if (fd_pair && (fd_pair[0] >= KEEP_CHAN_MAX_FDS || fd_pair[1] >= KEEP_CHAN_MAX_FDS))
+        violation(c, (int64_t)(fd_pair[0] > fd_pair[1] ? fd_pair[0] : fd_pair[1]),
+                  KEEP_CHAN_MAX_FDS, "pipe fd not below");
+    for (int i = 0; i < 6; i++) {
+        const struct keep_chan_arg *a = arg_of(c, i);
+        /* A NULL nullable buffer is a size query (keep_get_evidence): nothing was written. */
+        bool size_query = args[i] == 0 && (a->flags & KEEP_ARGF_NULLABLE);
+        if (a->kind == KEEP_ARG_BUF && (a->flags & KEEP_ARGF_RESULT_LEN) && !size_query &&
+            !(a->len_arg & (KEEP_LEN_PTR)) && a->len_arg != KEEP_LEN_FIXED &&
+            (uint64_t)r > args[a->len_arg & 7])
+            violation(c, r, args[a->len_arg & 7], "more than asked:");
+        if (a->kind == KEEP_ARG_BUF && a->dir == KEEP_DIR_IN && a->len_arg < 6 &&
+            (uint64_t)r > args[a->len_arg])
+            violation(c, r, args[a->len_arg], "more than given:");
+        if (a->kind == KEEP_ARG_IOVEC) {
+            uint64_t total = 0, n = args[a->len_arg] > KEEP_CHAN_IOV_MAX ? KEEP_CHAN_IOV_MAX
+                                                                         : args[a->len_arg];
+            for (uint64_t k = 0; k < n; k++)
+                total += ((const volatile uint64_t *)args[i])[2 * k + 1];
+            if ((uint64_t)r > total)
+                violation(c, r, total, "more than the iovecs hold:");
+        }
+    }
+}
+
+static uint64_t read_fd_pair(uint64_t addr, uint64_t *pair)
+{
+    const volatile int32_t *p = (const volatile int32_t *)addr;
+    pair[0] = (uint32_t)p[0];
+    pair[1] = (uint32_t)p[1];
+    return 0;
+}
+
+static int64_t forward_direct(const struct keep_chan_call *c, const uint64_t *args)
+{
+    int64_t r = check_direct_args(c, args);
+    if (r)
+        return r;
+    r = submit(c, args, KEEP_CHAN_PATH_DIRECT);
+    uint64_t pair[2];
+    bool is_pipe = c->nr == KEEP_NR_pipe || c->nr == KEEP_NR_pipe2;
+    if (is_pipe && r == 0)
+        read_fd_pair(args[0], pair);
+    check_result(c, args, r, is_pipe && r == 0 ? pair : 0);
+    return r;
+}
+
+/*
+ * Bounce path: buffers travel through the channel's data area. Plain
+ * buffers, paths and fixed structures are copied; a transfer larger than
+ * the data area is split into several calls (read/write/pread/pwrite);
+ * vectored I/O becomes one call per iovec.
+ */
+static int64_t forward_bounce(const struct keep_chan_call *c, const uint64_t *in_args);
+
+static int64_t bounce_chunked(const struct keep_chan_call *c, const uint64_t *args)
+{
+    uint64_t done = 0, len = args[2];
+    if (len != 0 && !shim_user_ok(args[1], len))
+        return -SHIM_EFAULT;
+    while (done < len || len == 0) {
+        uint64_t a[6] = {args[0], args[1] + done, len - done, args[3], args[4], args[5]};
+        if (a[2] > DATA_SIZE)
+            a[2] = DATA_SIZE;
+        if (c->nr == KEEP_NR_pread64 || c->nr == KEEP_NR_pwrite64)
+            a[3] = args[3] + done;
+        int64_t r = forward_bounce(c, a);
+        if (r < 0)
+            return done ? (int64_t)done : r;
+        done += (uint64_t)r;
+        if ((uint64_t)r < a[2] || len == 0)
+            break;
+    }
+    return (int64_t)done;
+}
+
+static int64_t bounce_vectored(uint64_t nr, const uint64_t *args)
+{
+    const struct keep_chan_call *rw =
+        keep_chan_find_call(nr == KEEP_NR_readv ? KEEP_NR_read : KEEP_NR_write);
+    uint64_t n = args[2];
+    if (n > KEEP_CHAN_IOV_MAX)
+        return -SHIM_EINVAL;
+    if (!shim_user_ok(args[1], n * 16))
+        return -SHIM_EFAULT;
+    int64_t total = 0;
+    for (uint64_t k = 0; k < n; k++) {
+        uint64_t base = ((const volatile uint64_t *)args[1])[2 * k];
+        uint64_t len = ((const volatile uint64_t *)args[1])[2 * k + 1];
+        uint64_t a[6] = {args[0], base, len, 0, 0, 0};
+        int64_t r = bounce_chunked(rw, a);
+        if (r < 0)
+            return total ? total : r;
+        total += r;
+        if ((uint64_t)r < len)
+            break;
+    }
+    return total;
+}
+
+/*
+ * A byte buffer whose length comes from a plain argument may be shortened
+ * to what the data area has left: the call then does less, which a read,
+ * recv or send is allowed to (short result), and the workload retries.
+ */
+static void clamp_to_space(const struct keep_chan_arg *a, uint64_t *val, uint64_t space)
+{
+    if (a->kind == KEEP_ARG_BUF && a->elem_size == 1 && a->len_arg < 6 && val[a->len_arg] > space)
+        val[a->len_arg] = space;
+}
+
+static int64_t forward_bounce(const struct keep_chan_call *c, const uint64_t *in_args)
+{
+    uint64_t args[6], val[6], size[6] = {0}, next = DATA_OFF;
+    bool chunked = c->nr == KEEP_NR_read || c->nr == KEEP_NR_write || c->nr == KEEP_NR_pread64 ||
+                   c->nr == KEEP_NR_pwrite64;
+    if (chunked && in_args[2] > DATA_SIZE)
+        return bounce_chunked(c, in_args);
+    for (int i = 0; i < 6; i++)
+        val[i] = in_args[i];
+    for (int i = 0; i < 6; i++) {
+        const struct keep_chan_arg *a = arg_of(c, i);
+        if (a->kind < KEEP_ARG_BUF || (in_args[i] == 0 && (a->flags & KEEP_ARGF_NULLABLE)))
+            continue;
+        if (a->kind == KEEP_ARG_MSGHDR)
+            return -SHIM_ENOSYS; /* sendmsg/recvmsg need the direct path */
+        if (a->kind == KEEP_ARG_IOCTL) {
+            const struct keep_chan_ioctl *io = keep_chan_find_ioctl(in_args[1]);
+            size[i] = io ? io->size : 0;
+        } else if (a->kind == KEEP_ARG_PATH) {
+            size[i] = path_size(in_args[i]);
+            if (size[i] == PATH_TOO_LONG)
+                return -SHIM_ENAMETOOLONG;
+        } else {
+            clamp_to_space(a, val, DATA_OFF + DATA_SIZE - next);
+            size[i] = buf_size(a, val);
+        }
+        if (size[i] == ~0ull || (size[i] != 0 && !shim_user_ok(in_args[i], size[i])))
+            return -SHIM_EFAULT;
+        if (size[i] > DATA_OFF + DATA_SIZE - next)
+            return -SHIM_EINVAL;
+        memcpy((void *)(KEEP_GUEST_CHANNEL + next), (const void *)in_args[i], size[i]);
+        val[i] = next; /* the host sees the offset in the channel */
+        next += (size[i] + 15) & ~15ull;
+    }
+    for (int i = 0; i < 6; i++)
+        args[i] = val[i];
+    int64_t r = submit(c, args, KEEP_CHAN_PATH_BOUNCE);
+    /* Check against what was asked of the host: the workload's pointers, the clamped lengths. */
+    for (int i = 0; i < 6; i++)
+        if (size[i] || arg_of(c, i)->kind >= KEEP_ARG_BUF)
+            val[i] = in_args[i];
+    uint64_t pair[2];
+    bool is_pipe = c->nr == KEEP_NR_pipe || c->nr == KEEP_NR_pipe2;
+    if (is_pipe && r == 0)
+        read_fd_pair(KEEP_GUEST_CHANNEL + args[0], pair);
+    check_result(c, val, r, is_pipe && r == 0 ? pair : 0);
+    if (r < 0)
+        return r;
+    for (int i = 0; i < 6; i++) {
+        const struct keep_chan_arg *a = arg_of(c, i);
+        bool out = a->dir == KEEP_DIR_OUT || a->dir == KEEP_DIR_INOUT ||
+                   (a->kind == KEEP_ARG_IOCTL && size[i]);
+        if (!size[i] || !out || a->kind == KEEP_ARG_PATH)
+            continue;
+        uint64_t n = size[i];
+        if ((a->flags & KEEP_ARGF_RESULT_LEN) && (uint64_t)r * a->elem_size < n)
+            n = (uint64_t)r * a->elem_size;
+        memcpy((void *)in_args[i], (const void *)(KEEP_GUEST_CHANNEL + args[i]), n);
+    }
+    return r;
+}
+
+long shim_forward(const struct shim_frame *f)
+{
+    static uint64_t logged[8];
+    const struct keep_chan_call *c = keep_chan_find_call(f->nr);
+    if (!c) {
+        if (f->nr < 512 && !(logged[f->nr / 64] & (1ull << (f->nr % 64)))) {
+            logged[f->nr / 64] |= 1ull << (f->nr % 64);
+            shim_log("unsupported system call (ENOSYS):", f->nr);
+        }
+        return -SHIM_ENOSYS;
+    }
+    const uint64_t args[6] = {f->rdi, f->rsi, f->rdx, f->r10, f->r8, f->r9};
+    if (BOOT->in.channel_path == KEEP_CHAN_PATH_BOUNCE) {
+        if (f->nr == KEEP_NR_readv || f->nr == KEEP_NR_writev)
+            return bounce_vectored(f->nr, args);
+        return forward_bounce(c, args);
+    }
+    return forward_direct(c, args);
+}

@@ -1,0 +1,424 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The shim's system call dispatcher. Calls about the process itself (memory,
+ * identity, signals bookkeeping, randomness, exit) are answered here; the
+ * rest go to the host through the channel (forward.c), which checks every
+ * result before the workload sees it. docs/KEEP.md, "The shim".
+ */
+#include "shim.h"
+
+uint64_t shim_user_rsp;
+uint32_t shim_entry_cpl;
+
+/* x86-64 Linux system call numbers (arch/x86/entry/syscalls/syscall_64.tbl). */
+enum {
+    NR_mmap = 9,
+    NR_mprotect = 10,
+    NR_munmap = 11,
+    NR_brk = 12,
+    NR_rt_sigaction = 13,
+    NR_rt_sigprocmask = 14,
+    NR_sched_yield = 24,
+    NR_mremap = 25,
+    NR_madvise = 28,
+    NR_getpid = 39,
+    NR_exit = 60,
+    NR_uname = 63,
+    NR_getrlimit = 97,
+    NR_getuid = 102,
+    NR_getgid = 104,
+    NR_geteuid = 107,
+    NR_getegid = 108,
+    NR_getppid = 110,
+    NR_sigaltstack = 131,
+    NR_arch_prctl = 158,
+    NR_gettid = 186,
+    NR_futex = 202,
+    NR_time = 201,
+    NR_sched_getaffinity = 204,
+    NR_clock_gettime = 228,
+    NR_set_tid_address = 218,
+    NR_exit_group = 231,
+    NR_set_robust_list = 273,
+    NR_prlimit64 = 302,
+    NR_getrandom = 318,
+    NR_rseq = 334,
+};
+
+#define KEEP_PID 1
+#define KEEP_UID 1000 /* matches AT_UID in src/host/kvm_loader.c */
+
+void *memcpy(void *dst, const void *src, size_t n)
+{
+    void *d = dst;
+    __asm__ volatile("rep movsb" : "+D"(d), "+S"(src), "+c"(n) : : "memory");
+    return dst;
+}
+
+void *memset(void *dst, int c, size_t n)
+{
+    void *d = dst;
+    __asm__ volatile("rep stosb" : "+D"(d), "+c"(n) : "a"(c) : "memory");
+    return dst;
+}
+
+size_t shim_strlen(const char *s)
+{
+    size_t n = 0;
+    while (s[n])
+        n++;
+    return n;
+}
+
+bool shim_user_ok(uint64_t addr, uint64_t size)
+{
+    uint64_t base = BOOT->in.workload_base, limit = base + BOOT->in.workload_size;
+    return addr >= base && addr <= limit && size <= limit - addr;
+}
+
+void shim_port(uint32_t request)
+{
+    __asm__ volatile("outl %0, %w1" : : "a"(request), "Nd"(KEEP_PORT) : "memory");
+}
+
+__attribute__((noreturn)) void shim_exit(int status)
+{
+    BOOT->report.status = (uint64_t)status & 0xff;
+    for (;;)
+        shim_port(KEEP_REQ_EXIT);
+}
+
+static void set_message(const char *what, uint64_t value)
+{
+    volatile char *m = BOOT->report.message;
+    size_t n = 0, cap = sizeof(BOOT->report.message) - 1;
+    while (what[n] && n < cap) {
+        m[n] = what[n];
+        n++;
+    }
+    m[n] = 0;
+    BOOT->report.addr = value;
+}
+
+__attribute__((noreturn)) void shim_panic(const char *what, uint64_t value)
+{
+    set_message(what, value);
+    for (;;)
+        shim_port(KEEP_REQ_PANIC);
+}
+
+void shim_log(const char *what, uint64_t value)
+{
+    if (!BOOT->in.log_debug)
+        return;
+    set_message(what, value);
+    shim_port(KEEP_REQ_LOG);
+}
+
+/* Privileged work, at CPL0: directly on hardware KVM, through the #UD gate under PVM. */
+static long privileged_at_cpl0(uint64_t op, uint64_t addr, uint64_t size, uint64_t flags)
+{
+    if (op == KEEP_PRIV_SET_FS) {
+        if (addr >= (1ull << 47))
+            return -SHIM_EINVAL;
+        __asm__ volatile("wrmsr"
+                         :
+                         : "c"(0xc0000100u), "a"((uint32_t)addr), "d"((uint32_t)(addr >> 32)));
+        return 0;
+    }
+    /* The workload can reach the gate too: only workload pages, only user pages or none. */
+    if (op != KEEP_PRIV_PROTECT || (addr | size) & 4095 || !shim_user_ok(addr, size))
+        return -SHIM_EINVAL;
+    volatile uint64_t *pte = (volatile uint64_t *)BOOT->in.ptes + (addr >> 12);
+    uint64_t bits = flags & (KEEP_PTE_P | KEEP_PTE_W | KEEP_PTE_NX);
+    for (uint64_t p = addr; p < addr + size; p += 4096, pte++)
+        *pte = (bits & KEEP_PTE_P) ? p | bits | KEEP_PTE_U | KEEP_PTE_A : 0;
+    /* The guest wrote its own tables, so the (shadow) MMU saw it; the CR3 reload flushes the TLB.
+     */
+    uint64_t cr3;
+    __asm__ volatile("mov %%cr3, %0; mov %0, %%cr3" : "=r"(cr3) : : "memory");
+    return 0;
+}
+
+long shim_cpl0_gate(uint64_t op, uint64_t addr, uint64_t size, uint64_t flags);
+extern const char shim_cpl0_gate_ud2[];
+
+/*
+ * The FS base goes through the host at CPL3 (KVM_SET_SREGS, one exit, once
+ * per process); page-table changes must be made by the guest itself, or a
+ * shadow MMU keeps translating the old entries (measured under PVM: a page
+ * the host made read-only stayed writable), so they take the #UD gate.
+ */
+long shim_privileged(uint64_t op, uint64_t addr, uint64_t size, uint64_t flags)
+{
+    if (shim_entry_cpl == 0)
+        return privileged_at_cpl0(op, addr, size, flags);
+    if (op == KEEP_PRIV_SET_FS) {
+        BOOT->report.vector = op;
+        BOOT->report.addr = addr;
+        shim_port(KEEP_REQ_PRIVILEGED);
+        return (long)BOOT->report.status;
+    }
+    return shim_cpl0_gate(op, addr, size, flags);
+}
+
+/* The frame exception_common (entry.S) built on the CPL0 stack. */
+struct exception_frame {
+    uint64_t r11, r10, r9, r8, rdi, rsi, rdx, rcx, rax;
+    uint64_t vector, error_code, rip, cs, rflags, rsp, ss;
+};
+
+void shim_exception(struct exception_frame *f);
+void shim_exception(struct exception_frame *f)
+{
+    if (f->vector == 6 && f->rip == (uint64_t)shim_cpl0_gate_ud2) {
+        f->rax = (uint64_t)privileged_at_cpl0(f->rdi, f->rsi, f->rdx, f->rcx);
+        f->rip += 2; /* past the ud2 */
+        return;
+    }
+    uint64_t cr2;
+    __asm__ volatile("mov %%cr2, %0" : "=r"(cr2));
+    BOOT->report.vector = f->vector;
+    BOOT->report.error_code = f->error_code;
+    BOOT->report.rip = f->rip;
+    BOOT->report.cs = f->cs;
+    BOOT->report.rsp = f->rsp;
+    BOOT->report.addr = cr2;
+    for (;;)
+        shim_port(KEEP_REQ_FAULT);
+}
+
+static long do_uname(uint64_t buf)
+{
+    static const char fields[6][65] = {"Linux",       "keep",   "6.1.0-keep",
+                                       "#1 SMP keep", "x86_64", "(none)"};
+    if (!shim_user_ok(buf, sizeof(fields)))
+        return -SHIM_EFAULT;
+    memcpy((void *)buf, fields, sizeof(fields));
+    return 0;
+}
+
+static long do_arch_prctl(uint64_t code, uint64_t addr)
+{
+    enum { ARCH_SET_FS = 0x1002, ARCH_GET_FS = 0x1003 };
+    if (code == ARCH_SET_FS) {
+        if (addr >= (1ull << 47))
+            return -SHIM_EPERM;
+        if (BOOT->in.have_fsgsbase)
+            __asm__ volatile("wrfsbase %0" : : "r"(addr));
+        else
+            shim_privileged(KEEP_PRIV_SET_FS, addr, 0, 0);
+        return 0;
+    }
+    if (code == ARCH_GET_FS && BOOT->in.have_fsgsbase) {
+        if (!shim_user_ok(addr, 8))
+            return -SHIM_EFAULT;
+        uint64_t fs;
+        __asm__ volatile("rdfsbase %0" : "=r"(fs));
+        *(uint64_t *)addr = fs;
+        return 0;
+    }
+    return -SHIM_EINVAL;
+}
+
+/* Signal dispositions are recorded and reported back; no signal is ever delivered. */
+static uint64_t sig_actions[64][4];
+static uint64_t sig_mask;
+static uint64_t altstack[3];
+
+static long do_rt_sigaction(uint64_t sig, uint64_t act, uint64_t old, uint64_t size)
+{
+    /* SIGKILL (9) and SIGSTOP (19) can be queried but not changed, as on Linux. */
+    if (sig < 1 || sig > 64 || size != 8 || (act && (sig == 9 || sig == 19)))
+        return -SHIM_EINVAL;
+    if ((old && !shim_user_ok(old, 32)) || (act && !shim_user_ok(act, 32)))
+        return -SHIM_EFAULT;
+    if (old)
+        memcpy((void *)old, sig_actions[sig - 1], 32);
+    if (act)
+        memcpy(sig_actions[sig - 1], (const void *)act, 32);
+    return 0;
+}
+
+static long do_rt_sigprocmask(uint64_t how, uint64_t set, uint64_t old, uint64_t size)
+{
+    if (size != 8 || how > 2)
+        return -SHIM_EINVAL;
+    if ((old && !shim_user_ok(old, 8)) || (set && !shim_user_ok(set, 8)))
+        return -SHIM_EFAULT;
+    if (old)
+        *(uint64_t *)old = sig_mask;
+    if (set) {
+        uint64_t s = *(const uint64_t *)set;
+        sig_mask = how == 0 ? sig_mask | s : how == 1 ? sig_mask & ~s : s;
+    }
+    return 0;
+}
+
+static long do_sigaltstack(uint64_t ss, uint64_t old)
+{
+    if ((old && !shim_user_ok(old, 24)) || (ss && !shim_user_ok(ss, 24)))
+        return -SHIM_EFAULT;
+    if (old)
+        memcpy((void *)old, altstack, 24);
+    if (ss)
+        memcpy(altstack, (const void *)ss, 24);
+    return 0;
+}
+
+static long do_getrandom(uint64_t buf, uint64_t len)
+{
+    if (!shim_user_ok(buf, len))
+        return -SHIM_EFAULT;
+    uint8_t *p = (uint8_t *)buf;
+    for (uint64_t done = 0; done < len; done += 8) {
+        uint64_t r;
+        unsigned char ok = 0;
+        /* RDRAND may transiently fail; Intel's DRNG guide suggests 10 retries. */
+        for (int tries = 0; tries < 10 && !ok; tries++)
+            __asm__ volatile("rdrand %0; setc %1" : "=r"(r), "=qm"(ok));
+        if (!ok)
+            shim_panic("RDRAND failed 10 times in a row", 0);
+        uint64_t n = len - done < 8 ? len - done : 8;
+        memcpy(p + done, &r, n);
+    }
+    return (long)len;
+}
+
+static long do_rlimit(uint64_t resource, uint64_t old)
+{
+    enum { RLIMIT_STACK = 3, RLIMIT_NOFILE = 7 };
+    if (!old)
+        return 0;
+    if (!shim_user_ok(old, 16))
+        return -SHIM_EFAULT;
+    uint64_t *r = (uint64_t *)old;
+    if (resource == RLIMIT_STACK)
+        r[0] = r[1] = BOOT->in.workload_base + BOOT->in.workload_size - BOOT->in.stack_low;
+    else if (resource == RLIMIT_NOFILE)
+        r[0] = r[1] = 1024;
+    else
+        r[0] = r[1] = ~0ull;
+    return 0;
+}
+
+static long do_futex(uint64_t uaddr, uint64_t op, uint64_t val, uint64_t timeout)
+{
+    enum { FUTEX_WAIT = 0, FUTEX_WAKE = 1, FUTEX_WAIT_BITSET = 9, FUTEX_WAKE_BITSET = 10 };
+    uint64_t cmd = op & 127;
+    if (!shim_user_ok(uaddr, 4))
+        return -SHIM_EFAULT;
+    if (cmd == FUTEX_WAKE || cmd == FUTEX_WAKE_BITSET)
+        return 0; /* one thread: nobody waits */
+    if (cmd == FUTEX_WAIT || cmd == FUTEX_WAIT_BITSET) {
+        if (*(volatile uint32_t *)uaddr != (uint32_t)val)
+            return -SHIM_EAGAIN;
+        if (timeout)
+            return -SHIM_ETIMEDOUT;
+        /* The only thread waits for itself: Linux would hang; a Keep ends instead. */
+        shim_panic("futex wait with no other thread to wake it (deadlock) at", uaddr);
+    }
+    return -SHIM_ENOSYS;
+}
+
+static long do_sched_getaffinity(uint64_t len, uint64_t mask)
+{
+    if (len < 8)
+        return -SHIM_EINVAL;
+    if (!shim_user_ok(mask, 8))
+        return -SHIM_EFAULT;
+    *(uint64_t *)mask = 1;
+    return 8;
+}
+
+/*
+ * time(2) is clock_gettime(CLOCK_REALTIME) in seconds. The timespec goes
+ * below the workload's red zone, as a signal frame would, so the same
+ * forwarded call works on both data paths.
+ */
+static long do_time(const struct shim_frame *f)
+{
+    uint64_t ts = (f->rsp - 128 - 16) & ~15ull;
+    struct shim_frame g = {.nr = NR_clock_gettime, .rdi = 0 /* CLOCK_REALTIME */, .rsi = ts};
+    long r = shim_forward(&g);
+    if (r < 0)
+        return r;
+    int64_t seconds = *(volatile int64_t *)ts;
+    if (f->rdi) {
+        if (!shim_user_ok(f->rdi, 8))
+            return -SHIM_EFAULT;
+        *(int64_t *)f->rdi = seconds;
+    }
+    return seconds;
+}
+
+long shim_syscall(struct shim_frame *f);
+long shim_syscall(struct shim_frame *f)
+{
+    static bool started;
+    if (!started) {
+        shim_mm_init();
+        started = true;
+    }
+    switch (f->nr) {
+    case NR_brk:
+        return shim_brk(f->rdi);
+    case NR_mmap:
+        return shim_mmap(f->rdi, f->rsi, f->rdx, f->r10, f->r8, f->r9);
+    case NR_munmap:
+        return shim_munmap(f->rdi, f->rsi);
+    case NR_mprotect:
+        return shim_mprotect(f->rdi, f->rsi, f->rdx);
+    case NR_mremap:
+        return shim_mremap(f->rdi, f->rsi, f->rdx, f->r10, f->r8);
+    case NR_madvise:
+        return shim_madvise(f->rdi, f->rsi, f->rdx);
+    case NR_arch_prctl:
+        return do_arch_prctl(f->rdi, f->rsi);
+    case NR_set_tid_address:
+    case NR_gettid:
+    case NR_getpid:
+        return KEEP_PID;
+    case NR_getppid:
+        return 0;
+    case NR_getuid:
+    case NR_geteuid:
+    case NR_getgid:
+    case NR_getegid:
+        return KEEP_UID;
+    case NR_set_robust_list:
+        return 0;
+    case NR_rseq:
+        return -SHIM_ENOSYS;
+    case NR_uname:
+        return do_uname(f->rdi);
+    case NR_rt_sigaction:
+        return do_rt_sigaction(f->rdi, f->rsi, f->rdx, f->r10);
+    case NR_rt_sigprocmask:
+        return do_rt_sigprocmask(f->rdi, f->rsi, f->rdx, f->r10);
+    case NR_sigaltstack:
+        return do_sigaltstack(f->rdi, f->rsi);
+    case NR_getrandom:
+        return do_getrandom(f->rdi, f->rsi);
+    case NR_sched_yield:
+        return 0;
+    case NR_getrlimit:
+        return do_rlimit(f->rdi, f->rsi);
+    case NR_prlimit64:
+        return (f->rdi != 0 && f->rdi != KEEP_PID) ? -SHIM_EPERM : do_rlimit(f->rsi, f->r10);
+    case NR_sched_getaffinity:
+        return do_sched_getaffinity(f->rsi, f->rdx);
+    case NR_time:
+        return do_time(f);
+    case NR_futex:
+        return do_futex(f->rdi, f->rsi, f->rdx, f->r10);
+    case KEEP_SHIM_SYS_NOP:
+        shim_port(KEEP_REQ_NOP);
+        return 0;
+    case NR_exit:
+    case NR_exit_group:
+        shim_exit((int)f->rdi);
+    default:
+        return shim_forward(f);
+    }
+}

@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The contract between the kvm backend (host) and the shim (guest kernel):
+ * the fixed guest memory layout, the one I/O port, and the boot page the
+ * host fills before the vCPU first runs. Freestanding: included by both the
+ * host (src/host/kvm*.c) and the shim (src/shim/).
+ *
+ * Guest virtual addresses equal guest physical addresses (identity map), so
+ * one number names a place for both sides. docs/KEEP.md, "Memory layout".
+ *
+ *   0x0000_0000  not mapped (null pointer guard)
+ *   0x0000_1000  GDT                     supervisor, read-only
+ *   0x0000_2000  IDT                     supervisor, read-only
+ *   0x0000_3000  TSS + I/O bitmap        supervisor (3 pages)
+ *   0x0000_6000  boot page               user read-write (host -> shim, shim -> host reports)
+ *   0x0000_8000  CPL0 stack (32 KiB)     supervisor: exceptions
+ *   0x0001_0000  channel (64 KiB)        user read-write, shared with the host
+ *   0x0002_0000  shim syscall stack      user read-write (128 KiB)
+ *   0x0010_0000  shim image (<= 2 MiB)   text user read-exec, data user read-write
+ *   0x0040_0000  workload memory         --memory bytes, user
+ *   above        page tables             supervisor, built by the host
+ */
+#ifndef KEEP_SHIM_ABI_H
+#define KEEP_SHIM_ABI_H
+
+#ifndef __ASSEMBLER__
+#include <stdint.h>
+#define KEEP_U64(x) x##ull
+#else
+#define KEEP_U64(x) x /* the assembler takes no C integer suffixes */
+#endif
+
+#define KEEP_GUEST_GDT             KEEP_U64(0x1000)
+#define KEEP_GUEST_IDT             KEEP_U64(0x2000)
+#define KEEP_GUEST_TSS             KEEP_U64(0x3000)
+#define KEEP_GUEST_TSS_SIZE        KEEP_U64(0x3000)
+#define KEEP_GUEST_BOOT            KEEP_U64(0x6000)
+#define KEEP_GUEST_STACK0          KEEP_U64(0x8000)
+#define KEEP_GUEST_STACK0_SIZE     KEEP_U64(0x8000)
+#define KEEP_GUEST_CHANNEL         KEEP_U64(0x10000)
+#define KEEP_GUEST_CHANNEL_SIZE    KEEP_U64(0x10000)
+#define KEEP_GUEST_SHIM_STACK      KEEP_U64(0x20000)
+#define KEEP_GUEST_SHIM_STACK_SIZE KEEP_U64(0x20000)
+#define KEEP_GUEST_SHIM            KEEP_U64(0x100000)
+#define KEEP_GUEST_SHIM_MAX        KEEP_U64(0x200000)
+#define KEEP_GUEST_WORKLOAD        KEEP_U64(0x400000)
+
+/* GDT selectors. STAR puts SYSRET's CS/SS at USER_DATA-8+16 / +8 (AMD64 APM vol 2, 6.1.1). */
+#define KEEP_SEL_KCODE 0x08
+#define KEEP_SEL_KDATA 0x10
+#define KEEP_SEL_UDATA 0x1b /* 0x18 | RPL 3 */
+#define KEEP_SEL_UCODE 0x23 /* 0x20 | RPL 3 */
+#define KEEP_SEL_TSS   0x28
+
+/*
+ * The one port the guest writes (OUT) to reach the host. The 32-bit value
+ * written says why; everything else is in the boot page or the channel.
+ */
+#define KEEP_PORT 0x4b50u
+#ifndef __ASSEMBLER__
+enum keep_port_request {
+    KEEP_REQ_CHANNEL = 1,    /* run the batch in the channel pages */
+    KEEP_REQ_EXIT = 2,       /* workload exited: boot.report.status */
+    KEEP_REQ_FAULT = 3,      /* CPU exception: boot.report.{vector,error_code,rip,addr,cs} */
+    KEEP_REQ_PANIC = 4,      /* shim refused a host result or hit a bug: boot.report.message */
+    KEEP_REQ_LOG = 5,        /* debug log line (with --log debug): boot.report.message */
+    KEEP_REQ_PRIVILEGED = 6, /* CPL3 shim asks for a privileged operation (enum keep_priv_op) */
+    KEEP_REQ_NOP = 7,        /* nothing: one bare exit (the benchmark floor of a forwarded call) */
+};
+
+#endif
+
+/*
+ * The workload-visible syscall number the shim answers with one bare
+ * KEEP_REQ_NOP exit and no channel work (KEEP_SYS_BASE + 2 in keep/keep.h's
+ * numbering): what a forwarded call costs at least (bench/bench_run.sh).
+ */
+#define KEEP_SHIM_SYS_NOP 0x4b4502
+
+/* The shim image begins with this header (src/shim/entry.S); offsets are from the image start. */
+#define KEEP_SHIM_MAGIC KEEP_U64(0x4d4948535045454b) /* "KEEPSHIM" */
+#ifndef __ASSEMBLER__
+struct keep_shim_header {
+    uint64_t magic;
+    uint64_t syscall_entry; /* LSTAR */
+    uint64_t exception_entry[32];
+    uint64_t text_end; /* [0, text_end) read-exec; [text_end, bss_end) read-write */
+    uint64_t bss_end;
+};
+
+#define KEEP_MAX_ARGV_ENVP 0 /* the argument strings are on the workload stack, not here */
+
+/* What the host tells the shim (written before the first run, read-only in spirit). */
+struct keep_shim_boot_in {
+    uint64_t workload_base; /* KEEP_GUEST_WORKLOAD */
+    uint64_t workload_size; /* --memory */
+    uint64_t brk_start;     /* first page after the loaded image */
+    uint64_t mmap_top;      /* mmap grows down from here (below the stack guard) */
+    uint64_t stack_low;     /* lowest stack address (the guard page is just below) */
+    uint64_t page_tables;   /* guest address of the PML4 */
+    uint64_t page_tables_size;
+    uint64_t ptes;          /* 4 KiB PTEs for [0, workload end), indexed by address >> 12 */
+    uint64_t channel_path;  /* 0 direct, 1 bounce (enum keep_channel_path) */
+    uint64_t log_debug;     /* 1 when --log debug: report unsupported syscalls */
+    uint64_t have_fsgsbase; /* CR4.FSGSBASE is set: wrfsbase works at CPL3 */
+};
+
+/* What the shim reports to the host with KEEP_REQ_EXIT/FAULT/PANIC/LOG/PRIVILEGED. */
+struct keep_shim_report {
+    uint64_t status; /* exit status; operation flags and result for KEEP_REQ_PRIVILEGED */
+    uint64_t vector;
+    uint64_t error_code;
+    uint64_t rip;
+    uint64_t addr; /* CR2 for #PF */
+    uint64_t cs;
+    uint64_t rsp;
+    char message[200];
+};
+
+struct keep_shim_boot {
+    struct keep_shim_boot_in in;
+    struct keep_shim_report report;
+};
+
+/*
+ * Privileged operations. At CPL0 the shim does them itself. At CPL3 (PVM)
+ * page-table changes go through a #UD at one known shim address, which the
+ * CPL0 exception handler turns into a gate (PVM answers every `int n` from
+ * CPL3 with #UD, measured; exceptions do reach the IDT). The FS base goes to
+ * the host with KEEP_REQ_PRIVILEGED: boot.report.{vector = op, addr}, result
+ * in boot.report.status. The host never edits page tables after boot: a
+ * shadow MMU would keep the old translations (measured under PVM).
+ */
+enum keep_priv_op {
+    KEEP_PRIV_PROTECT = 1, /* start, size (page aligned), flags KEEP_PTE_P/W/NX: the #UD gate */
+    KEEP_PRIV_SET_FS = 2,  /* addr: new FS base (CPUID has no FSGSBASE under PVM) */
+};
+
+#endif /* __ASSEMBLER__ */
+
+/* x86-64 page table entry bits (Intel SDM vol 3, 4.5 table 4-19). */
+#define KEEP_PTE_P    (1ull << 0)
+#define KEEP_PTE_W    (1ull << 1)
+#define KEEP_PTE_U    (1ull << 2)
+#define KEEP_PTE_A    (1ull << 5)
+#define KEEP_PTE_D    (1ull << 6)
+#define KEEP_PTE_PS   (1ull << 7)
+#define KEEP_PTE_NX   (1ull << 63)
+#define KEEP_PTE_ADDR 0x000ffffffffff000ull
+
+#endif /* KEEP_SHIM_ABI_H */

@@ -1,0 +1,267 @@
+# SPDX-License-Identifier: Apache-2.0
+# The workload suite, sourced by run_kvm.sh and run_nil.sh:
+#   run_suite BACKEND CHANNEL
+# Each family of calls has its own workload (tests/workloads/); every check
+# compares what the workload saw or did with what the host expects.
+
+kr() { "$KEEP" run --backend "$SUITE_BACKEND" --channel "$SUITE_CHANNEL" "$@"; }
+
+# Start keep in the background as the shell's direct child: $! is keep
+# itself, so a signal sent to it reaches keep and not a subshell. A
+# non-interactive shell starts background jobs with SIGINT ignored; keep
+# installs its own handler, so SIGINT still stops it. The timeout bounds a
+# hung Keep so the suite cannot hang.
+kr_bg() { # output-prefix args...
+  local prefix=$1
+  shift
+  rm -f "$prefix.out" "$prefix.err" # a stale file would answer the readiness poll
+  timeout -s KILL 60 "$KEEP" run --backend "$SUITE_BACKEND" --channel "$SUITE_CHANNEL" "$@" \
+    >"$prefix.out" 2>"$prefix.err" &
+}
+
+suite_hello() {
+  local v
+  for v in wl_hello wl_hello-pie wl_hello-musl; do
+    [ -x "$WL/$v" ] || continue
+    expect_status 0 "$P $v runs" kr "$WL/$v"
+    check "$P $v printed its line" out_has '^hello from a Keep$'
+  done
+}
+
+suite_args() {
+  local v
+  for v in wl_args wl_args-pie wl_args-musl; do
+    [ -x "$WL/$v" ] || continue
+    expect_status 0 "$P $v: argv, empty env, auxv" kr "$WL/$v" one "two words" ""
+    check "$P   argc is 4" out_has '^argc=4$'
+    check "$P   argv[0] is the program" out_has "^argv\\[0\\]=$WL/$v\$"
+    check "$P   argv[2] keeps its space" out_has '^argv\[2\]=two words$'
+    check "$P   argv[3] is empty" out_has '^argv\[3\]=$'
+    check "$P   environment is empty without --env" out_has '^env_count=0$'
+  done
+  expect_status 0 "$P --env reaches the workload" kr --env A=1 --env B=x=y --env EMPTY= \
+    "$WL/wl_args"
+  check "$P   exactly the three variables, in order" bash -c \
+    "grep '^env' '$TMP/out' | tr '\n' ' ' | grep -qx 'env\\[0\\]=A=1 env\\[1\\]=B=x=y env\\[2\\]=EMPTY= env_count=3 '"
+  local many=()
+  for i in $(seq 1 200); do many+=("arg-$i-$(printf 'x%.0s' $(seq 1 20))"); done
+  expect_status 0 "$P 200 arguments" kr "$WL/wl_args" "${many[@]}"
+  check "$P   argc is 201" out_has '^argc=201$'
+}
+
+suite_stdio() {
+  head -c 300000 /dev/urandom >"$TMP/stdin.bin"
+  capture kr "$WL/wl_stdio" <"$TMP/stdin.bin"
+  check "$P stdio workload exits 0 (exit $status)" test "$status" -eq 0
+  check "$P   stdout is stdin, byte for byte (300000 bytes)" cmp -s "$TMP/stdin.bin" "$TMP/out"
+  check "$P   stderr reaches the host" err_has '^wl_stdio: stderr works$'
+  capture kr "$WL/wl_stdio" </dev/null
+  check "$P   empty stdin gives empty stdout (exit $status)" test "$status" -eq 0 -a ! -s "$TMP/out"
+}
+
+suite_exit() {
+  local code
+  for code in 0 1 42 255; do
+    expect_status $code "$P exit($code)" kr "$WL/wl_exit" $code
+  done
+  expect_status 7 "$P _exit(7)" kr "$WL/wl_exit" 7 _exit
+  expect_status 3 "$P musl exit(3)" kr "$WL/wl_exit-musl" 3
+}
+
+suite_files() {
+  local rw=$TMP/vol-rw ro=$TMP/vol-ro v
+  for v in wl_files wl_files-musl; do
+    [ -x "$WL/$v" ] || continue
+    rm -rf "$rw" "$ro"
+    mkdir -p "$rw" "$ro"
+    printf 'keep volume test\n' >"$rw/input.txt"
+    printf 'keep volume test\n' >"$ro/input.txt"
+    expect_status 0 "$P $v: read, write, create, rename, list, ro refused" \
+      kr --volume "$rw:/data" --volume "$ro:/ro:ro" "$WL/$v" /data /ro
+    grep '^not ok' "$TMP/out" | sed 's/^/#   /' || true
+    check "$P   the host sees renamed.txt with the workload's bytes" \
+      bash -c "[ \"\$(cat '$rw/renamed.txt')\" = 'written inside the Keep' ]"
+    check "$P   new.txt was renamed away" [ ! -e "$rw/new.txt" ]
+    check "$P   nothing was created in the read-only volume" \
+      bash -c "[ \"\$(ls '$ro')\" = input.txt ]"
+  done
+}
+
+suite_memory() {
+  expect_status 0 "$P memory: brk, mmap up to --memory 64M, ENOMEM, mprotect" \
+    kr --memory 64M "$WL/wl_memory" 64
+  grep -E '^(not ok|ok - mmap stops)' "$TMP/out" | sed 's/^/#   /' || true
+}
+
+suite_time_random() {
+  expect_status 0 "$P time: realtime, monotonic, nanosleep" kr "$WL/wl_time" "$(date +%s)"
+  expect_status 0 "$P getrandom" kr "$WL/wl_random"
+}
+
+suite_faults() {
+  # kind, signal number, what the one-line reason must name
+  local spec kind sig name
+  for spec in "null 11 page fault|#PF" "ud2 4 invalid opcode|#UD" "div0 8 divide|#DE" \
+    "gp 11 general protection|#GP"; do
+    read -r kind sig name <<<"$spec"
+    expect_status $((128 + sig)) "$P fault $kind ends the Keep with 128+$sig" kr "$WL/wl_fault" "$kind"
+    if [ "$SUITE_BACKEND" = kvm ]; then
+      check "$P   one line naming the fault ($name), RIP and address" bash -c \
+        "[ \$(wc -l <'$TMP/err') -eq 1 ] && grep -Eiq '$name' '$TMP/err' && grep -Eiq 'rip' '$TMP/err'"
+    fi
+  done
+}
+
+suite_tcp_server() {
+  local port
+  port=$(free_port)
+  kr_bg "$TMP/srv" --listen "127.0.0.1:$port" "$WL/wl_echo_server" 127.0.0.1 "$port" 2 \
+    $UNCONFINED
+  local pid=$!
+  local i
+  for i in $(seq 1 100); do
+    grep -q '^listening' "$TMP/srv.out" 2>/dev/null && break
+    sleep 0.05
+  done
+  check "$P echo server is listening on 127.0.0.1:$port" grep -q '^listening' "$TMP/srv.out"
+  check "$P   python client gets its 100 KiB back" python3 - "$port" <<'PY'
+import os, socket, sys
+data = os.urandom(100 * 1024)
+with socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20) as s:
+    s.sendall(data)
+    s.shutdown(socket.SHUT_WR)
+    got = b""
+    while chunk := s.recv(65536):
+        got += chunk
+sys.exit(0 if got == data else 1)
+PY
+  check "$P   bash /dev/tcp client gets its line back" bash -c \
+    "exec 3<>/dev/tcp/127.0.0.1/$port; echo hello-keep >&3; read -r line <&3; exec 3>&-; [ \"\$line\" = hello-keep ]"
+  local st=0
+  wait $pid || st=$?
+  ok $st "$P   server exits 0 after two connections (exit $st)"
+  if [ -z "$UNCONFINED" ]; then
+    check "$P   binding a port not given with --listen was refused" \
+      grep -q '^ok - bind to a port not given' "$TMP/srv.out"
+  fi
+}
+
+suite_tcp_client() {
+  local port refused
+  port=$(free_port)
+  refused=$(free_port)
+  rm -f "$TMP/pong.log" # a stale file would answer the readiness poll
+  python3 - "$port" "$refused" >"$TMP/pong.log" 2>&1 <<'PY' &
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(1)
+# Also listen on the refused port: a connection there would succeed on the
+# host, so only the Keep's --connect policy can refuse it.
+r = socket.socket()
+r.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+r.bind(("127.0.0.1", int(sys.argv[2])))
+r.listen(1)
+print("ready", flush=True)
+s.settimeout(30)
+c, _ = s.accept()
+if c.recv(5) == b"ping\n":
+    c.sendall(b"pong\n")
+c.close()
+PY
+  local spid=$! i
+  for i in $(seq 1 100); do
+    grep -q '^ready' "$TMP/pong.log" 2>/dev/null && break
+    sleep 0.05
+  done
+  expect_status 0 "$P TCP client: allowed address answers, other address refused" \
+    kr --connect "127.0.0.1:$port" "$WL/wl_tcp_client" 127.0.0.1 "$port" 127.0.0.1 "$refused" \
+    $UNCONFINED
+  grep '^not ok' "$TMP/out" | sed 's/^/#   /' || true
+  kill $spid 2>/dev/null || true
+  wait $spid 2>/dev/null || true
+}
+
+suite_hostile_guest() {
+  local vol=$TMP/vol-hostile
+  rm -rf "$vol"
+  mkdir -p "$vol"
+  ln -s /etc/passwd "$vol/escape"
+  ln -s /etc "$vol/escape_dir"
+  expect_status 0 "$P hostile guest: every malformed request gets an error" \
+    kr --volume "$vol:/data" "$WL/wl_hostile" /data
+  grep '^not ok' "$TMP/out" | sed 's/^/#   /' || true
+  check "$P   the Keep is still healthy afterwards" out_has '^still healthy$'
+}
+
+suite_ctrl_c() {
+  local port
+  port=$(free_port)
+  kr_bg "$TMP/int" --listen "127.0.0.1:$port" "$WL/wl_echo_server" 127.0.0.1 "$port"
+  local pid=$! i
+  for i in $(seq 1 100); do
+    grep -q '^listening' "$TMP/int.out" 2>/dev/null && break
+    sleep 0.05
+  done
+  kill -INT $pid
+  local st=0
+  wait $pid || st=$?
+  check "$P SIGINT stops a blocked Keep with status 130 (got $st)" [ "$st" -eq 130 ]
+  check "$P   and says nothing alarming on stderr" bash -c "! grep -qi 'error' '$TMP/int.err'"
+}
+
+# keep_get_evidence(): the evidence binds the workload's report_data and the
+# measurement `keep measure` prints for the same launch (kvm: unsigned "kvm"
+# evidence; nil has no shim and answers -ENOSYS, so this runs on kvm only).
+suite_evidence() {
+  [ "$SUITE_BACKEND" = kvm ] || return 0
+  local vol=$TMP/vol-ev rd m other
+  rm -rf "$vol"
+  mkdir -p "$vol"
+  rd=$(head -c 64 /dev/urandom | od -An -tx1 | tr -d ' \n')
+  other=$(printf '%0128d' 0)
+  local launch=(--channel "$SUITE_CHANNEL" --volume "$vol:/out" "$WL/wl_evidence" "$rd" /out/ev.bin)
+  m=$("$KEEP" measure "${launch[@]}")
+  expect_status 0 "$P keep_get_evidence: size, -ERANGE, -EFAULT, evidence" \
+    "$KEEP" run --backend kvm "${launch[@]}"
+  grep '^not ok' "$TMP/out" | sed 's/^/#   /' || true
+  expect_status 0 "$P   keep attest show reads it" "$KEEP" attest show "$vol/ev.bin"
+  check "$P   it carries the measurement keep measure printed" grep -qi "$m" "$TMP/out"
+  check "$P   it carries the workload's report_data" grep -qi "$rd" "$TMP/out"
+  printf '{"allow_insecure": true, "measurement": ["%s"], "report_data": "%s"}' "$m" "$rd" \
+    >"$TMP/policy-ok.json"
+  expect_status 0 "$P   verify accepts it with that measurement and report_data" \
+    "$KEEP" attest verify --policy "$TMP/policy-ok.json" "$vol/ev.bin"
+  printf '{"allow_insecure": true, "report_data": "%s"}' "$other" >"$TMP/policy-rd.json"
+  expect_status 1 "$P   verify rejects it for another report_data" \
+    "$KEEP" attest verify --policy "$TMP/policy-rd.json" "$vol/ev.bin"
+  expect_status 1 "$P   the default policy rejects unsigned kvm evidence" \
+    "$KEEP" attest verify "$vol/ev.bin"
+}
+
+run_suite() { # backend channel
+  SUITE_BACKEND=$1
+  SUITE_CHANNEL=$2
+  P="[$1/$2]"
+  # nil cannot allow single addresses (docs/KEEP.md, "The nil backend"):
+  # the socket-policy checks run on kvm only.
+  UNCONFINED=
+  if [ "$1" = nil ]; then
+    UNCONFINED=unconfined
+    diag "$P nil shares the host network when --listen/--connect are given: socket policy checks skipped"
+  fi
+  suite_hello
+  suite_args
+  suite_stdio
+  suite_exit
+  suite_files
+  suite_memory
+  suite_time_random
+  suite_faults
+  suite_tcp_server
+  suite_tcp_client
+  suite_hostile_guest
+  suite_evidence
+  suite_ctrl_c
+}
