@@ -196,10 +196,23 @@ static void probe_nil(struct keep_platform *p)
 
 /* ---- AMD SEV-SNP ------------------------------------------------------- */
 
+/*
+ * /dev/sev-guest and /dev/tdx_guest exist inside a confidential VM, not on
+ * a host: noted as a check so the reason is clear on such a machine (it can
+ * produce its own evidence, but cannot start Keeps of that kind).
+ */
+static void note_guest_device(struct keep_platform *p, const char *path, const char *what)
+{
+    struct stat st;
+    if (stat(path, &st) == 0)
+        check(p, path, false, "present: this machine is itself %s guest, not a host", what);
+}
+
 static void probe_sev_snp(struct keep_platform *p)
 {
     char vendor[13], value[32];
     unsigned r[4] = {0};
+    note_guest_device(p, "/dev/sev-guest", "an SEV-SNP");
     cpu_vendor(vendor);
     if (!check(p, "cpu.vendor", strcmp(vendor, "AuthenticAMD") == 0, "%s", vendor)) {
         unavailable(p, "the CPU is %s; SEV-SNP needs an AMD EPYC CPU (AuthenticAMD)", vendor);
@@ -241,6 +254,7 @@ static void probe_sev_snp(struct keep_platform *p)
 static void probe_tdx(struct keep_platform *p)
 {
     char vendor[13], value[32];
+    note_guest_device(p, "/dev/tdx_guest", "a TDX");
     cpu_vendor(vendor);
     if (!check(p, "cpu.vendor", strcmp(vendor, "GenuineIntel") == 0, "%s", vendor)) {
         unavailable(p, "the CPU is %s; TDX needs an Intel Xeon CPU (GenuineIntel)", vendor);
