@@ -183,8 +183,8 @@ static int select_backend(const struct keep_config *cfg, enum keep_backend *out,
         if (!KEEP_HAVE_NIL_BACKEND)
             return keep_fail(err, KEEP_E_RUN_BACKEND_UNAVAILABLE,
                              "no backend can run here: kvm: %s; nil: not built", why);
-        keep_log(KEEP_LOG_WARN,
-                 "kvm is not usable (%s); running on the nil backend, which isolates nothing", why);
+        /* The nil backend adds its own warning that it isolates nothing. */
+        keep_log(KEEP_LOG_WARN, "kvm is not usable (%s); falling back to the nil backend", why);
         *out = KEEP_BACKEND_NIL;
         return KEEP_OK;
     }

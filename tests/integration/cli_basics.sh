@@ -65,6 +65,11 @@ if [ -e /dev/kvm ] && command -v setpriv >/dev/null && [ "$(id -u)" = 0 ] &&
   expect_status 125 "--backend kvm without permission on /dev/kvm" \
     setpriv --reuid=nobody --regid=nogroup --clear-groups "$KEEP" run --backend kvm "$hello"
   check "  says why" err_has '/dev/kvm.*(permission denied|Permission denied)'
+  expect_status 0 "--backend auto without a usable /dev/kvm falls back to nil" \
+    setpriv --reuid=nobody --regid=nogroup --clear-groups "$KEEP" run "$hello"
+  check "  the workload ran" out_has '^hello from a Keep$'
+  check "  a warning says why kvm was not used" err_has 'kvm is not usable \(.*Permission denied.*falling back to the nil backend'
+  check "  and that nil isolates nothing" err_has 'NO isolation'
 else
   diag "skip: cannot run keep as an unprivileged user here (needs root, setpriv, a readable build)"
 fi
