@@ -27,10 +27,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "host/run.h"
-#if KEEP_HAVE_KVM_BACKEND
 #include "host/kvm.h"
-#endif
 
 #define KVM_EXPECTED_API_VERSION 12
 
@@ -113,22 +110,18 @@ static bool device_exists(struct keep_platform *p, const char *path)
 /* The kvm backend's own requirements (capabilities, CPUID it relies on). */
 static bool backend_probe(struct keep_platform *p)
 {
-#if KEEP_HAVE_KVM_BACKEND
     struct keep_error err = {0};
     if (!check(p, "backend", keep_kvm_probe(&err) == KEEP_OK, "%s",
                err.code ? err.message : "capabilities present")) {
         unavailable(p, "%s", err.message);
         return false;
     }
-#else
-    (void)p;
-#endif
     return true;
 }
 
 static void probe_kvm(struct keep_platform *p)
 {
-    p->supported = KEEP_HAVE_KVM_BACKEND;
+    p->supported = true;
     int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
     if (kvm < 0) {
         int e = errno;
@@ -162,9 +155,6 @@ static void probe_kvm(struct keep_platform *p)
     int vcpu = ioctl(vm, KVM_CREATE_VCPU, 0);
     if (!check(p, "KVM_CREATE_VCPU", vcpu >= 0, "%s", vcpu >= 0 ? "ok" : strerror(errno))) {
         unavailable(p, "KVM_CREATE_VCPU failed: %s", strerror(errno));
-    } else if (!p->supported) {
-        check(p, "backend", false, "not built");
-        unavailable(p, "/dev/kvm works, but this keep was built without the kvm backend");
     } else if (!backend_probe(p)) {
         /* backend_probe() filled the reason: a capability the backend needs is missing. */
     } else {
@@ -181,12 +171,7 @@ static void probe_kvm(struct keep_platform *p)
 
 static void probe_nil(struct keep_platform *p)
 {
-    p->supported = KEEP_HAVE_NIL_BACKEND;
-    if (!p->supported) {
-        check(p, "backend", false, "not built");
-        unavailable(p, "this keep was built without the nil backend");
-        return;
-    }
+    p->supported = true;
     check(p, "backend", true, "built in");
     p->available = true;
     snprintf(p->reason, sizeof(p->reason),
@@ -338,13 +323,4 @@ void keep_platform_probe(enum keep_platform_id id, struct keep_platform *out)
         unavailable(out, "unknown platform %d", (int)id);
         break;
     }
-}
-
-bool keep_platform_kvm_usable(char *why, size_t why_size)
-{
-    struct keep_platform p;
-    keep_platform_probe(KEEP_PLATFORM_KVM, &p);
-    if (why && why_size)
-        snprintf(why, why_size, "%s", p.reason);
-    return p.available;
 }
