@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,7 @@
 #define CR0_NE         (1ull << 5)
 #define CR0_WP         (1ull << 16)
 #define CR0_PG         (1ull << 31)
+#define CR3_PWT        (1ull << 3)
 #define CR4_PAE        (1ull << 5)
 #define CR4_OSFXSR     (1ull << 9)
 #define CR4_OSXMMEXCPT (1ull << 10)
@@ -205,9 +207,19 @@ struct vm {
 
 static void vm_close(struct vm *vm)
 {
+    /*
+     * keep_kvm_request_stop() runs in a signal handler: with signals blocked
+     * on this thread while kvm_run goes away, a handler here sees either the
+     * live mapping or NULL. (keep runs the vCPU on its only thread; a
+     * process that adds threads must block SIGINT/SIGTERM in them.)
+     */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
     current_run = NULL;
     if (vm->run && vm->run != MAP_FAILED)
         munmap(vm->run, (size_t)vcpu_mmap_size);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (vm->vcpu_fd >= 0)
         close(vm->vcpu_fd);
     if (vm->vm_fd >= 0)
@@ -422,29 +434,25 @@ static void set_status(struct vm *vm, int64_t status)
 }
 
 /*
- * A privileged operation for the CPL3 shim (PVM). The request is guest data:
- * PROTECT may only change workload pages, to present user pages or to not
- * present; SET_FS takes a canonical user address. Bad requests get -EINVAL.
+ * The FS base for the CPL3 shim (PVM, whose CPUID has no FSGSBASE). The
+ * address is guest data: only canonical user addresses, else -EINVAL.
+ * (Page-table changes are not done here: the guest makes them itself, see
+ * src/shim/shim.c, shim_privileged.)
  */
 static int handle_privileged(struct vm *vm, const struct keep_shim_report *r,
                              struct keep_error *err)
 {
-    struct keep_error ignored;
     struct kvm_sregs s;
-    if (ioctl(vm->vcpu_fd, KVM_GET_SREGS, &s) < 0)
-        return ioctl_fail("KVM_GET_SREGS", errno, NULL, err);
-    if (r->vector == KEEP_PRIV_SET_FS && r->addr < (1ull << 47)) {
-        s.fs.base = r->addr;
-    } else if (r->vector != KEEP_PRIV_PROTECT ||
-               keep_kvm_layout_protect(&vm->layout, vm->mem, r->addr, r->error_code,
-                                       (r->status & KEEP_PTE_P) != 0, r->status, &ignored)) {
+    if (r->vector != KEEP_PRIV_SET_FS || r->addr >= (1ull << 47)) {
         set_status(vm, -22 /* EINVAL */);
         return KEEP_OK;
     }
-    /* For PROTECT, reloading the unchanged CR3 through KVM_SET_SREGS flushes the guest TLB. */
-    set_status(vm, 0);
+    if (ioctl(vm->vcpu_fd, KVM_GET_SREGS, &s) < 0)
+        return ioctl_fail("KVM_GET_SREGS", errno, NULL, err);
+    s.fs.base = r->addr;
     if (ioctl(vm->vcpu_fd, KVM_SET_SREGS, &s) < 0)
         return ioctl_fail("KVM_SET_SREGS", errno, NULL, err);
+    set_status(vm, 0);
     return KEEP_OK;
 }
 

@@ -105,10 +105,42 @@ exception_\n:
     exc 31,0
 
 exception_common:
+    /* Save the caller-saved registers: the #UD gate below reads and answers through them. */
+    pushq %rax
+    pushq %rcx
+    pushq %rdx
+    pushq %rsi
+    pushq %rdi
+    pushq %r8
+    pushq %r9
+    pushq %r10
+    pushq %r11
     movq %rsp, %rdi
     cld
-    call shim_exception
-2:  hlt
-    jmp 2b
+    call shim_exception /* returns only for the gate; every real fault ends the Keep */
+    popq %r11
+    popq %r10
+    popq %r9
+    popq %r8
+    popq %rdi
+    popq %rsi
+    popq %rdx
+    popq %rcx
+    popq %rax
+    addq $16, %rsp /* vector, error code */
+    iretq
+
+/*
+ * long shim_cpl0_gate(op, addr, size, flags): the CPL3 shim's way into CPL0.
+ * PVM answers `int n` from CPL3 with #UD, but exceptions do reach the IDT, so
+ * the gate is a #UD at this one known address: shim_exception() recognises
+ * it, does the operation at CPL0 and resumes after the ud2 with the result
+ * in %rax. A #UD anywhere else is a fault as usual.
+ */
+    .globl shim_cpl0_gate, shim_cpl0_gate_ud2
+shim_cpl0_gate:
+shim_cpl0_gate_ud2:
+    ud2
+    ret
 
     .section .note.GNU-stack, "", @progbits

@@ -196,7 +196,9 @@ static void check_result(const struct keep_chan_call *c, const uint64_t *args, i
                   KEEP_CHAN_MAX_FDS, "pipe fd not below");
     for (int i = 0; i < 6; i++) {
         const struct keep_chan_arg *a = arg_of(c, i);
-        if (a->kind == KEEP_ARG_BUF && (a->flags & KEEP_ARGF_RESULT_LEN) &&
+        /* A NULL nullable buffer is a size query (keep_get_evidence): nothing was written. */
+        bool size_query = args[i] == 0 && (a->flags & KEEP_ARGF_NULLABLE);
+        if (a->kind == KEEP_ARG_BUF && (a->flags & KEEP_ARGF_RESULT_LEN) && !size_query &&
             !(a->len_arg & (KEEP_LEN_PTR)) && a->len_arg != KEEP_LEN_FIXED &&
             (uint64_t)r > args[a->len_arg & 7])
             violation(c, r, args[a->len_arg & 7], "more than asked:");

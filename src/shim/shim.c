@@ -115,46 +115,67 @@ void shim_log(const char *what, uint64_t value)
     shim_port(KEEP_REQ_LOG);
 }
 
-/*
- * At CPL0 (hardware KVM) the shim edits its page tables and MSRs itself; at
- * CPL3 (PVM) it cannot, so it asks the host, which checks the request like
- * any other (src/host/kvm.c, handle_privileged).
- */
-long shim_privileged(uint64_t op, uint64_t addr, uint64_t size, uint64_t flags)
+/* Privileged work, at CPL0: directly on hardware KVM, through the #UD gate under PVM. */
+static long privileged_at_cpl0(uint64_t op, uint64_t addr, uint64_t size, uint64_t flags)
 {
-    if (shim_entry_cpl != 0) {
-        BOOT->report.vector = op;
-        BOOT->report.addr = addr;
-        BOOT->report.error_code = size;
-        BOOT->report.status = flags;
-        shim_port(KEEP_REQ_PRIVILEGED);
-        return (long)BOOT->report.status;
-    }
     if (op == KEEP_PRIV_SET_FS) {
+        if (addr >= (1ull << 47))
+            return -SHIM_EINVAL;
         __asm__ volatile("wrmsr"
                          :
                          : "c"(0xc0000100u), "a"((uint32_t)addr), "d"((uint32_t)(addr >> 32)));
         return 0;
     }
+    /* The workload can reach the gate too: only workload pages, only user pages or none. */
     if (op != KEEP_PRIV_PROTECT || (addr | size) & 4095 || !shim_user_ok(addr, size))
         return -SHIM_EINVAL;
     volatile uint64_t *pte = (volatile uint64_t *)BOOT->in.ptes + (addr >> 12);
     uint64_t bits = flags & (KEEP_PTE_P | KEEP_PTE_W | KEEP_PTE_NX);
     for (uint64_t p = addr; p < addr + size; p += 4096, pte++)
         *pte = (bits & KEEP_PTE_P) ? p | bits | KEEP_PTE_U | KEEP_PTE_A : 0;
+    /* The guest wrote its own tables, so the (shadow) MMU saw it; the CR3 reload flushes the TLB.
+     */
     uint64_t cr3;
     __asm__ volatile("mov %%cr3, %0; mov %0, %%cr3" : "=r"(cr3) : : "memory");
     return 0;
 }
 
+long shim_cpl0_gate(uint64_t op, uint64_t addr, uint64_t size, uint64_t flags);
+extern const char shim_cpl0_gate_ud2[];
+
+/*
+ * The FS base goes through the host at CPL3 (KVM_SET_SREGS, one exit, once
+ * per process); page-table changes must be made by the guest itself, or a
+ * shadow MMU keeps translating the old entries (measured under PVM: a page
+ * the host made read-only stayed writable), so they take the #UD gate.
+ */
+long shim_privileged(uint64_t op, uint64_t addr, uint64_t size, uint64_t flags)
+{
+    if (shim_entry_cpl == 0)
+        return privileged_at_cpl0(op, addr, size, flags);
+    if (op == KEEP_PRIV_SET_FS) {
+        BOOT->report.vector = op;
+        BOOT->report.addr = addr;
+        shim_port(KEEP_REQ_PRIVILEGED);
+        return (long)BOOT->report.status;
+    }
+    return shim_cpl0_gate(op, addr, size, flags);
+}
+
 /* The frame exception_common (entry.S) built on the CPL0 stack. */
 struct exception_frame {
+    uint64_t r11, r10, r9, r8, rdi, rsi, rdx, rcx, rax;
     uint64_t vector, error_code, rip, cs, rflags, rsp, ss;
 };
 
-__attribute__((noreturn)) void shim_exception(struct exception_frame *f);
-__attribute__((noreturn)) void shim_exception(struct exception_frame *f)
+void shim_exception(struct exception_frame *f);
+void shim_exception(struct exception_frame *f)
 {
+    if (f->vector == 6 && f->rip == (uint64_t)shim_cpl0_gate_ud2) {
+        f->rax = (uint64_t)privileged_at_cpl0(f->rdi, f->rsi, f->rdx, f->rcx);
+        f->rip += 2; /* past the ud2 */
+        return;
+    }
     uint64_t cr2;
     __asm__ volatile("mov %%cr2, %0" : "=r"(cr2));
     BOOT->report.vector = f->vector;
@@ -207,7 +228,8 @@ static uint64_t altstack[3];
 
 static long do_rt_sigaction(uint64_t sig, uint64_t act, uint64_t old, uint64_t size)
 {
-    if (sig < 1 || sig > 64 || size != 8 || sig == 9 || sig == 19)
+    /* SIGKILL (9) and SIGSTOP (19) can be queried but not changed, as on Linux. */
+    if (sig < 1 || sig > 64 || size != 8 || (act && (sig == 9 || sig == 19)))
         return -SHIM_EINVAL;
     if ((old && !shim_user_ok(old, 32)) || (act && !shim_user_ok(act, 32)))
         return -SHIM_EFAULT;

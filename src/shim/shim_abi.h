@@ -123,14 +123,16 @@ struct keep_shim_boot {
 };
 
 /*
- * Privileged operations. At CPL0 the shim does them itself; at CPL3 (PVM)
- * it asks the host with KEEP_REQ_PRIVILEGED: boot.report.{vector = op,
- * addr, error_code = size, status = flags}, result in boot.report.status.
- * (A DPL3 interrupt gate would be the hardware way; PVM answers every
- * `int n` from CPL3 with #UD, measured.)
+ * Privileged operations. At CPL0 the shim does them itself. At CPL3 (PVM)
+ * page-table changes go through a #UD at one known shim address, which the
+ * CPL0 exception handler turns into a gate (PVM answers every `int n` from
+ * CPL3 with #UD, measured; exceptions do reach the IDT). The FS base goes to
+ * the host with KEEP_REQ_PRIVILEGED: boot.report.{vector = op, addr}, result
+ * in boot.report.status. The host never edits page tables after boot: a
+ * shadow MMU would keep the old translations (measured under PVM).
  */
 enum keep_priv_op {
-    KEEP_PRIV_PROTECT = 1, /* addr start, size (page aligned), flags KEEP_PTE_P/W/NX */
+    KEEP_PRIV_PROTECT = 1, /* start, size (page aligned), flags KEEP_PTE_P/W/NX: the #UD gate */
     KEEP_PRIV_SET_FS = 2,  /* addr: new FS base (CPUID has no FSGSBASE under PVM) */
 };
 
