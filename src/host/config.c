@@ -308,25 +308,25 @@ static int resolve_host(const char *option, const char *text, const char *host,
         return keep_fail(err, KEEP_E_RUN_BAD_ADDRESS, "%s '%s': cannot resolve '%s': %s", option,
                          text, host, gai_strerror(gai));
     /* The first answer is the one a client would try first; it is the one measured. */
-    int rc = keep_fail(err, KEEP_E_RUN_BAD_ADDRESS, "%s '%s': '%s' has no IPv4 or IPv6 address",
-                       option, text, host);
-    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+    bool found = false;
+    for (struct addrinfo *ai = res; ai && !found; ai = ai->ai_next) {
         if (ai->ai_family == AF_INET) {
             const struct sockaddr_in *sin = (const struct sockaddr_in *)ai->ai_addr;
             memcpy(rule->addr, &sin->sin_addr, 4);
+            found = true;
         } else if (ai->ai_family == AF_INET6) {
             const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ai->ai_addr;
             memcpy(rule->addr, &sin6->sin6_addr, 16);
-        } else {
-            continue;
+            found = true;
         }
-        rule->family = ai->ai_family;
-        keep_error_clear(err);
-        rc = KEEP_OK;
-        break;
+        if (found)
+            rule->family = ai->ai_family;
     }
     freeaddrinfo(res);
-    return rc;
+    if (!found)
+        return keep_fail(err, KEEP_E_RUN_BAD_ADDRESS, "%s '%s': '%s' has no IPv4 or IPv6 address",
+                         option, text, host);
+    return KEEP_OK;
 }
 
 int keep_parse_net_rule(const char *option, const char *text, struct keep_net_rule *rule,
