@@ -587,11 +587,13 @@ int keep_config_parse_args(struct keep_config *cfg, int argc, char **argv,
     extras->help = false;
     extras->log_level = KEEP_LOG_WARN;
     /* "+": stop at PROGRAM, so the workload's own options stay its own. */
-    optind = 0;
+    optind = 0; /* 0, not 1: glibc then resets all its state for a new command line */
     opterr = 0;
+    unsigned seen = 0; /* options that take one value: given twice is a mistake */
     for (;;) {
         /* ':' first: a missing value is reported apart from an unknown option. */
-        int opt = getopt_long(argc, argv, "+:h", launch_options, NULL);
+        int index = -1;
+        int opt = getopt_long(argc, argv, "+:h", launch_options, &index);
         if (opt == -1)
             break;
         const char *bad = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
@@ -602,6 +604,13 @@ int keep_config_parse_args(struct keep_config *cfg, int argc, char **argv,
                 return keep_fail(err, KEEP_E_RUN_BAD_OPTION, "unknown option '-%c'", optopt);
             return keep_fail(err, KEEP_E_RUN_BAD_OPTION, "unknown option '%s'", bad);
         }
+        bool single = opt == OPT_BACKEND || opt == OPT_MEMORY || opt == OPT_CHANNEL ||
+                      opt == OPT_LOG || opt == OPT_HOSTILE_HOST;
+        unsigned bit = single ? 1u << (opt - OPT_BACKEND) : 0;
+        if (seen & bit)
+            return keep_fail(err, KEEP_E_RUN_BAD_OPTION, "option '--%s' is given twice",
+                             launch_options[index].name);
+        seen |= bit;
         int rc = apply_option(cfg, opt, optarg, extras, err);
         if (rc)
             return rc;
