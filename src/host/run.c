@@ -54,8 +54,11 @@ int keep_program_load(const struct keep_config *cfg, struct keep_program *prog,
      * and heap reserve against its own layout.
      */
     rc = keep_elf_parse(prog->data, prog->size, &prog->elf, err);
-    if (rc == KEEP_OK)
-        rc = keep_elf_check_fits(&prog->elf, prog->elf.min_vaddr, cfg->memory_size, 0, err);
+    if (rc == KEEP_OK && keep_elf_span(&prog->elf) >= cfg->memory_size)
+        rc = keep_fail(err, KEEP_E_ELF_TOO_BIG,
+                       "its segments span %llu KiB; --memory is %llu KiB: raise --memory",
+                       (unsigned long long)(keep_elf_span(&prog->elf) >> 10),
+                       (unsigned long long)(cfg->memory_size >> 10));
     if (rc) {
         char message[KEEP_ERROR_MESSAGE_SIZE];
         snprintf(message, sizeof(message), "%s", err ? err->message : "");

@@ -58,6 +58,10 @@ cp "$hello" "$TMP/big"
 head -c $((3 << 20)) /dev/zero >>"$TMP/big"
 expect_status 126 "PROGRAM larger than --memory" "$KEEP" run --memory 2M "$TMP/big"
 check "  says raise --memory" err_has 'raise --memory'
+# Small file, large image: 512 MiB of .bss against the default 256M.
+expect_status 126 "PROGRAM whose segments span more than --memory" "$KEEP" run "$WL/wl_bigbss"
+check "  says how much it spans and to raise --memory" err_has 'segments span 524[0-9]+ KiB; --memory is 262144 KiB: raise --memory'
+expect_status 0 "  runs with --memory 1G" "$KEEP" run --memory 1G "$WL/wl_bigbss"
 
 # An unusable /dev/kvm, as a user without permission on it.
 if [ -e /dev/kvm ] && command -v setpriv >/dev/null && [ "$(id -u)" = 0 ] &&
