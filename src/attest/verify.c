@@ -1127,8 +1127,7 @@ static void verify_quote(struct keep_attest_verifier *v, const struct keep_attes
     bool tdx = q.body_kind != KEEP_QUOTE_BODY_KIND_SGX;
     if (tdx != want_tdx) {
         keep_fail(&err, KEEP_E_ATTEST_FORMAT_MISMATCH,
-                  "the quote is a %s quote (version %u); %s "
-                  "was asked for",
+                  "the quote is a %s quote (version %u); --format %s was asked for",
                   tdx ? "TDX" : "SGX", q.header.version, want_tdx ? "tdx" : "sgx");
         check_failed(r, "quote.format", &err);
         return;
