@@ -220,12 +220,18 @@ enum keep_nr {
     KEEP_NR_fdatasync = 75,
     KEEP_NR_ftruncate = 77,
     KEEP_NR_getcwd = 79,
+    KEEP_NR_chdir = 80,
+    KEEP_NR_fchdir = 81,
     KEEP_NR_rename = 82,
     KEEP_NR_mkdir = 83,
     KEEP_NR_rmdir = 84,
     KEEP_NR_unlink = 87,
     KEEP_NR_readlink = 89,
+    KEEP_NR_chmod = 90,
+    KEEP_NR_fchmod = 91,
+    KEEP_NR_umask = 95,
     KEEP_NR_gettimeofday = 96,
+    KEEP_NR_time = 201,
     KEEP_NR_getdents64 = 217,
     KEEP_NR_clock_gettime = 228,
     KEEP_NR_clock_nanosleep = 230,
@@ -237,8 +243,10 @@ enum keep_nr {
     KEEP_NR_unlinkat = 263,
     KEEP_NR_renameat = 264,
     KEEP_NR_readlinkat = 267,
+    KEEP_NR_fchmodat = 268,
     KEEP_NR_faccessat = 269,
     KEEP_NR_ppoll = 271,
+    KEEP_NR_utimensat = 280,
     KEEP_NR_epoll_pwait = 281,
     KEEP_NR_accept4 = 288,
     KEEP_NR_epoll_create1 = 291,
@@ -268,6 +276,10 @@ enum keep_nr {
 #define KA_PATH                                \
     {                                          \
         KEEP_ARG_PATH, KEEP_DIR_IN, 0, 0, 1, 0 \
+    }
+#define KA_PATH_NULL                                            \
+    {                                                           \
+        KEEP_ARG_PATH, KEEP_DIR_IN, 0, KEEP_ARGF_NULLABLE, 1, 0 \
     }
 /* bytes, length in argument i */
 #define KA_BUF(dir, i, fl)                   \
@@ -375,8 +387,10 @@ __attribute__((unused)) static const struct keep_chan_call keep_chan_calls[] = {
     {KEEP_NR_fsync, "fsync", {KA_FD}},
     {KEEP_NR_fdatasync, "fdatasync", {KA_FD}},
     {KEEP_NR_ftruncate, "ftruncate", {KA_FD, KA_VAL}},
-    /* The guest's cwd is always "/": answered by the host without a host call. */
+    /* The guest's cwd lives in the executor (it starts at "/"); the host's is untouched. */
     {KEEP_NR_getcwd, "getcwd", {KA_BUF(KEEP_DIR_OUT, 1, KEEP_ARGF_RESULT_LEN), KA_VAL}},
+    {KEEP_NR_chdir, "chdir", {KA_PATH}},
+    {KEEP_NR_fchdir, "fchdir", {KA_FD}},
     {KEEP_NR_rename, "rename", {KA_PATH, KA_PATH}},
     {KEEP_NR_mkdir, "mkdir", {KA_PATH, KA_VAL}},
     {KEEP_NR_rmdir, "rmdir", {KA_PATH}},
@@ -384,10 +398,15 @@ __attribute__((unused)) static const struct keep_chan_call keep_chan_calls[] = {
     {KEEP_NR_readlink,
      "readlink",
      {KA_PATH, KA_BUF(KEEP_DIR_OUT, 2, KEEP_ARGF_RESULT_LEN), KA_VAL}},
+    {KEEP_NR_chmod, "chmod", {KA_PATH, KA_VAL}},
+    {KEEP_NR_fchmod, "fchmod", {KA_FD, KA_VAL}},
+    /* Kept by the executor for the guest; the host process's umask is untouched. */
+    {KEEP_NR_umask, "umask", {KA_VAL}},
     {KEEP_NR_gettimeofday,
      "gettimeofday",
      {KA_FIX(KEEP_DIR_OUT, KEEP_SIZEOF_TIMEVAL, KEEP_ARGF_NULLABLE),
       KA_FIX(KEEP_DIR_OUT, KEEP_SIZEOF_TIMEZONE, KEEP_ARGF_NULLABLE)}},
+    {KEEP_NR_time, "time", {KA_FIX(KEEP_DIR_OUT, 8, KEEP_ARGF_NULLABLE)}},
     {KEEP_NR_getdents64,
      "getdents64",
      {KA_FD, KA_BUF(KEEP_DIR_OUT, 2, KEEP_ARGF_RESULT_LEN), KA_VAL}},
@@ -416,12 +435,18 @@ __attribute__((unused)) static const struct keep_chan_call keep_chan_calls[] = {
     {KEEP_NR_readlinkat,
      "readlinkat",
      {KA_DIRFD, KA_PATH, KA_BUF(KEEP_DIR_OUT, 3, KEEP_ARGF_RESULT_LEN), KA_VAL}},
+    {KEEP_NR_fchmodat, "fchmodat", {KA_DIRFD, KA_PATH, KA_VAL}},
     {KEEP_NR_faccessat, "faccessat", {KA_DIRFD, KA_PATH, KA_VAL}},
     /* The signal mask (arg 3) is not forwarded: the Keep delivers no signals. */
     {KEEP_NR_ppoll,
      "ppoll",
      {KA_ARR(KEEP_DIR_INOUT, 1, KEEP_SIZEOF_POLLFD, KEEP_CHAN_POLLFD_MAX, KEEP_ARGF_NULLABLE),
       KA_VAL, KA_FIX(KEEP_DIR_IN, KEEP_SIZEOF_TIMESPEC, KEEP_ARGF_NULLABLE), KA_VAL, KA_VAL}},
+    /* A NULL path means the file dirfd refers to (futimens). */
+    {KEEP_NR_utimensat,
+     "utimensat",
+     {KA_DIRFD, KA_PATH_NULL, KA_FIX(KEEP_DIR_IN, 2 * KEEP_SIZEOF_TIMESPEC, KEEP_ARGF_NULLABLE),
+      KA_VAL}},
     {KEEP_NR_epoll_pwait,
      "epoll_pwait",
      {KA_FD,

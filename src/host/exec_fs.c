@@ -89,10 +89,27 @@ static int64_t do_ftruncate(struct exec_call *c)
 
 static int64_t do_getcwd(struct exec_call *c)
 {
-    if (c->n[0] < 2)
-        return -ERANGE; /* getcwd(2): the buffer cannot hold "/" */
-    memcpy(c->p[0], "/", 2);
-    return 2; /* the kernel's getcwd returns the length with the NUL */
+    size_t size = strlen(c->x->cwd) + 1;
+    if (c->n[0] < size)
+        return -ERANGE; /* getcwd(2): the buffer cannot hold the path */
+    memcpy(c->p[0], c->x->cwd, size);
+    return (int64_t)size; /* the kernel's getcwd returns the length with the NUL */
+}
+
+static int64_t do_umask(struct exec_call *c)
+{
+    unsigned int old = c->x->umask;
+    c->x->umask = (unsigned int)c->a[0] & 0777;
+    return old;
+}
+
+static int64_t do_time(struct exec_call *c)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    if (c->p[0])
+        store_u64(c->p[0], (uint64_t)ts.tv_sec);
+    return ts.tv_sec;
 }
 
 static int64_t do_lseek(struct exec_call *c)
@@ -113,11 +130,11 @@ static int64_t do_getdents64(struct exec_call *c)
 
 /*
  * Resolve path argument path_arg against dirfd argument dirfd_arg (-1: the
- * guest cwd "/") into a volume and the path below its root.
+ * guest cwd) into a volume and the path below its root.
  */
 static int resolve(struct exec_call *c, int dirfd_arg, int path_arg, int slot, const char **rel)
 {
-    const char *base = "/";
+    const char *base = c->x->cwd;
     const char *path = c->path[path_arg];
     if (dirfd_arg >= 0 && c->hfd[dirfd_arg] != AT_FDCWD && path[0] != '/') {
         struct exec_fd *f = keep_exec_fd(c->x, c->gfd[dirfd_arg]);
@@ -171,7 +188,8 @@ static int64_t open_common(struct exec_call *c, int dirfd_arg, int path_arg, uin
                                   : resolve(c, dirfd_arg, path_arg, 0, &rel);
     if (vol < 0)
         return vol;
-    int h = keep_volumes_openat(&c->x->vols, vol, rel, flags & ~O_CLOEXEC, (mode_t)mode);
+    int h = keep_volumes_openat(&c->x->vols, vol, rel, flags & ~O_CLOEXEC,
+                                (mode_t)(mode & ~(uint64_t)c->x->umask));
     if (h < 0)
         return h;
     struct stat st;
@@ -231,9 +249,10 @@ static int64_t stat_common(struct exec_call *c, int dirfd_arg, int path_arg, uin
     struct stat st;
     if (flags & ~(uint64_t)(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT))
         return -EINVAL;
-    if ((flags & AT_EMPTY_PATH) && c->path[path_arg][0] == '\0') {
-        if (dirfd_arg < 0 || c->hfd[dirfd_arg] == AT_FDCWD)
-            return -ENOENT; /* the guest cwd "/" is in no volume */
+    bool empty = (flags & AT_EMPTY_PATH) && c->path[path_arg][0] == '\0';
+    if (empty && (dirfd_arg < 0 || c->hfd[dirfd_arg] == AT_FDCWD))
+        c->path[path_arg] = "."; /* the cwd itself ("/" is in no volume: ENOENT) */
+    else if (empty) {
         if (fstat(c->hfd[dirfd_arg], &st) < 0)
             return -errno;
         return stat_result(c, &st, out);
@@ -282,9 +301,9 @@ static int64_t do_statx(struct exec_call *c)
     if (flags & ~allowed)
         return -EINVAL;
     int sync = (int)(flags & AT_STATX_SYNC_TYPE);
+    if ((flags & AT_EMPTY_PATH) && c->path[1][0] == '\0' && c->hfd[0] == AT_FDCWD)
+        c->path[1] = "."; /* the cwd itself */
     if ((flags & AT_EMPTY_PATH) && c->path[1][0] == '\0') {
-        if (c->hfd[0] == AT_FDCWD)
-            return -ENOENT;
         r = statx(c->hfd[0], "", AT_EMPTY_PATH | sync, (unsigned int)c->a[3], &stx);
     } else {
         if ((h = open_path_only(c, 0, 1, !(flags & AT_SYMLINK_NOFOLLOW))) < 0)
@@ -309,9 +328,12 @@ static int64_t access_common(struct exec_call *c, int dirfd_arg, int path_arg, u
     if (flags & ~(uint64_t)(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH))
         return -EINVAL;
     const struct exec_fd *f = NULL;
-    if ((flags & AT_EMPTY_PATH) && c->path[path_arg][0] == '\0') {
-        if (dirfd_arg < 0 || c->hfd[dirfd_arg] == AT_FDCWD)
-            return -ENOENT;
+    bool empty = (flags & AT_EMPTY_PATH) && c->path[path_arg][0] == '\0';
+    if (empty && (dirfd_arg < 0 || c->hfd[dirfd_arg] == AT_FDCWD)) {
+        c->path[path_arg] = "."; /* the cwd itself */
+        empty = false;
+    }
+    if (empty) {
         h = c->hfd[dirfd_arg];
         f = keep_exec_fd(c->x, c->gfd[dirfd_arg]);
     } else {
@@ -352,6 +374,143 @@ static int64_t do_faccessat(struct exec_call *c)
 static int64_t do_faccessat2(struct exec_call *c)
 {
     return access_common(c, 0, 1, c->a[2], c->a[3]);
+}
+
+static int64_t do_chdir(struct exec_call *c)
+{
+    const char *rel;
+    int vol = resolve(c, -1, 0, 0, &rel);
+    if (vol == -ENOENT && strcmp(c->x->abs[0], "/") == 0) {
+        strcpy(c->x->cwd, "/"); /* the root exists (empty but for the volumes) */
+        return 0;
+    }
+    if (vol < 0)
+        return vol;
+    int h = keep_volumes_openat(&c->x->vols, vol, rel, O_PATH | O_DIRECTORY, 0);
+    if (h < 0)
+        return h;
+    close(h);
+    memcpy(c->x->cwd, c->x->abs[0], strlen(c->x->abs[0]) + 1);
+    return 0;
+}
+
+static int64_t do_fchdir(struct exec_call *c)
+{
+    const struct exec_fd *f = keep_exec_fd(c->x, c->gfd[0]);
+    if (f->kind != FD_DIR)
+        return -ENOTDIR;
+    memcpy(c->x->cwd, f->guest_path, strlen(f->guest_path) + 1);
+    return 0;
+}
+
+/* The same file through /proc/self/fd, for calls that take no O_PATH fd on Linux 6.1. */
+static void proc_fd_path(int fd, char out[32])
+{
+    snprintf(out, 32, "/proc/self/fd/%d", fd);
+}
+
+/* A guest fd's file in a writable volume, or why not. */
+static int changeable_fd(struct exec_call *c, int arg)
+{
+    const struct exec_fd *f = keep_exec_fd(c->x, c->gfd[arg]);
+    if (f->kind != FD_FILE && f->kind != FD_DIR)
+        return -EPERM; /* stdio, pipes and sockets are the host's objects */
+    if (c->x->vols.roots[f->volume].read_only)
+        return -EROFS;
+    return 0;
+}
+
+static int64_t do_fchmod(struct exec_call *c)
+{
+    int rc = changeable_fd(c, 0);
+    if (rc)
+        return rc;
+    return neg_errno(fchmod(c->hfd[0], (mode_t)(c->a[1] & 07777)));
+}
+
+static int64_t chmod_common(struct exec_call *c, int dirfd_arg, int path_arg, uint64_t mode)
+{
+    const char *rel;
+    char proc[32];
+    int vol = resolve_for_change(c, dirfd_arg, path_arg, 0, &rel);
+    if (vol < 0)
+        return vol;
+    int h = keep_volumes_openat(&c->x->vols, vol, rel, O_PATH, 0);
+    if (h < 0)
+        return h;
+    proc_fd_path(h, proc);
+    int r = chmod(proc, (mode_t)(mode & 07777));
+    int saved = errno;
+    close(h);
+    return r < 0 ? -saved : 0;
+}
+
+static int64_t do_chmod(struct exec_call *c)
+{
+    return chmod_common(c, -1, 0, c->a[1]);
+}
+
+static int64_t do_fchmodat(struct exec_call *c)
+{
+    return chmod_common(c, 0, 1, c->a[2]);
+}
+
+/* utimensat(2) times: two timespecs, each nsec < 1e9 or UTIME_NOW / UTIME_OMIT. */
+static int read_times(const uint8_t *p, struct timespec ts[2])
+{
+    struct keep_cursor cur;
+    keep_cursor_init(&cur, p, 2 * KEEP_SIZEOF_TIMESPEC);
+    for (int i = 0; i < 2; i++) {
+        uint64_t sec, nsec;
+        if (keep_cursor_u64(&cur, "tv_sec", &sec, NULL) ||
+            keep_cursor_u64(&cur, "tv_nsec", &nsec, NULL))
+            return -EFAULT;
+        if (nsec >= 1000000000u && nsec != UTIME_NOW && nsec != UTIME_OMIT)
+            return -EINVAL;
+        ts[i].tv_sec = (time_t)sec;
+        ts[i].tv_nsec = (long)nsec;
+    }
+    return 0;
+}
+
+static int64_t do_utimensat(struct exec_call *c)
+{
+    struct timespec ts[2];
+    uint64_t flags = c->a[3];
+    int rc;
+    if (flags & ~(uint64_t)(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH))
+        return -EINVAL;
+    if (c->p[2] && (rc = read_times(c->p[2], ts)) != 0)
+        return rc;
+    const struct timespec *times = c->p[2] ? ts : NULL;
+    if (!c->path[1] || ((flags & AT_EMPTY_PATH) && !c->path[1][0] && c->hfd[0] != AT_FDCWD)) {
+        /* The file dirfd refers to (futimens). */
+        if (c->hfd[0] == AT_FDCWD)
+            return -EFAULT;
+        if ((rc = changeable_fd(c, 0)) != 0)
+            return rc;
+        return neg_errno(futimens(c->hfd[0], times));
+    }
+    const char *rel, *name;
+    char proc[32];
+    int vol = resolve_for_change(c, 0, 1, 0, &rel);
+    if (vol < 0)
+        return vol;
+    int h, r;
+    if (flags & AT_SYMLINK_NOFOLLOW) {
+        /* The last component itself, never followed: act on it through its parent. */
+        if ((h = keep_volumes_open_parent(&c->x->vols, vol, rel, &name)) < 0)
+            return h == -EBUSY ? -EROFS : h;
+        r = utimensat(h, name, times, AT_SYMLINK_NOFOLLOW);
+    } else {
+        if ((h = keep_volumes_openat(&c->x->vols, vol, rel, O_PATH, 0)) < 0)
+            return h;
+        proc_fd_path(h, proc);
+        r = utimensat(AT_FDCWD, proc, times, 0);
+    }
+    int saved = errno;
+    close(h);
+    return r < 0 ? -saved : 0;
 }
 
 static int64_t readlink_common(struct exec_call *c, int dirfd_arg, int path_arg, int buf_arg)
@@ -418,7 +577,7 @@ static int64_t mkdir_common(struct exec_call *c, int dirfd_arg, int path_arg, ui
     int p = keep_volumes_open_parent(&c->x->vols, vol, rel, &name);
     if (p < 0)
         return p == -EBUSY ? -EEXIST : p; /* the volume root exists */
-    int r = mkdirat(p, name, (mode_t)(mode & 07777));
+    int r = mkdirat(p, name, (mode_t)(mode & 07777 & ~(uint64_t)c->x->umask));
     int saved = errno;
     close(p);
     return r < 0 ? -saved : 0;
@@ -927,6 +1086,22 @@ exec_handler keep_exec_fs_handler(uint64_t nr)
         return do_ftruncate;
     case KEEP_NR_getcwd:
         return do_getcwd;
+    case KEEP_NR_chdir:
+        return do_chdir;
+    case KEEP_NR_fchdir:
+        return do_fchdir;
+    case KEEP_NR_chmod:
+        return do_chmod;
+    case KEEP_NR_fchmod:
+        return do_fchmod;
+    case KEEP_NR_fchmodat:
+        return do_fchmodat;
+    case KEEP_NR_umask:
+        return do_umask;
+    case KEEP_NR_time:
+        return do_time;
+    case KEEP_NR_utimensat:
+        return do_utimensat;
     case KEEP_NR_rmdir:
         return do_rmdir;
     case KEEP_NR_faccessat:

@@ -50,6 +50,8 @@ struct keep_executor {
     const struct keep_config *cfg;
     uint8_t measurement[48];
     enum keep_hostile_host hostile;
+    char cwd[KEEP_CHAN_PATH_MAX]; /* the guest's cwd: "/" or a directory inside a volume */
+    unsigned int umask;           /* the guest's umask, applied to modes it creates with */
     struct keep_volumes vols;
     struct exec_fd fds[KEEP_CHAN_MAX_FDS];
     const struct keep_chan_call *desc_by_nr[KEEP_CHAN_NR_LIMIT];

@@ -77,6 +77,8 @@ int keep_executor_new(const struct keep_config *cfg, const uint8_t measurement[4
                          sizeof(*x));
     x->cfg = cfg;
     x->hostile = cfg->hostile_host;
+    strcpy(x->cwd, "/");
+    x->umask = 022;
     memcpy(x->measurement, measurement, sizeof(x->measurement));
     for (size_t i = 0; i < KEEP_CHAN_MAX_FDS; i++)
         x->fds[i] = (struct exec_fd){.host = -1, .kind = FD_FREE, .volume = -1};
@@ -349,6 +351,16 @@ static int map_buffer(struct exec_call *c, int i, const struct keep_chan_arg *d)
     if (rc)
         return rc;
     c->n[i] = len;
+    if (len == 0) {
+        /*
+         * Linux accepts any address for zero bytes (read(fd, NULL, 0) is 0).
+         * A non-NULL pointer to nothing keeps "an argument was given" for the
+         * handler, and the kernel never dereferences it.
+         */
+        static uint8_t nothing[1];
+        c->p[i] = nothing;
+        return 0;
+    }
     return keep_exec_map(c->space, c->a[i], len, &c->p[i]);
 }
 
@@ -363,6 +375,10 @@ static int map_arg(struct exec_call *c, int i, int *path_slot)
     case KEEP_ARG_BUF:
         return map_buffer(c, i, d);
     case KEEP_ARG_PATH: {
+        if (c->a[i] == 0 && (d->flags & KEEP_ARGF_NULLABLE)) {
+            c->path[i] = NULL; /* utimensat(fd, NULL, ...) */
+            return 0;
+        }
         char *dst = c->x->paths[(*path_slot)++];
         int rc = copy_path(c->space, c->a[i], dst);
         c->path[i] = dst;

@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -25,26 +26,81 @@ struct nr_name {
 
 int main(void)
 {
+    /* Every KEEP_NR_* against the C library's SYS_* (asm/unistd_64.h). */
     static const struct nr_name nrs[] = {
         {SYS_read, KEEP_NR_read, "read"},
         {SYS_write, KEEP_NR_write, "write"},
-        {SYS_openat, KEEP_NR_openat, "openat"},
-        {SYS_newfstatat, KEEP_NR_newfstatat, "newfstatat"},
-        {SYS_statx, KEEP_NR_statx, "statx"},
-        {SYS_renameat2, KEEP_NR_renameat2, "renameat2"},
-        {SYS_accept4, KEEP_NR_accept4, "accept4"},
-        {SYS_epoll_pwait, KEEP_NR_epoll_pwait, "epoll_pwait"},
-        {SYS_ppoll, KEEP_NR_ppoll, "ppoll"},
-        {SYS_pipe2, KEEP_NR_pipe2, "pipe2"},
-        {SYS_clock_nanosleep, KEEP_NR_clock_nanosleep, "clock_nanosleep"},
-        {SYS_getdents64, KEEP_NR_getdents64, "getdents64"},
-        {SYS_readlinkat, KEEP_NR_readlinkat, "readlinkat"},
+        {SYS_open, KEEP_NR_open, "open"},
+        {SYS_close, KEEP_NR_close, "close"},
+        {SYS_stat, KEEP_NR_stat, "stat"},
+        {SYS_fstat, KEEP_NR_fstat, "fstat"},
+        {SYS_lstat, KEEP_NR_lstat, "lstat"},
+        {SYS_poll, KEEP_NR_poll, "poll"},
+        {SYS_lseek, KEEP_NR_lseek, "lseek"},
+        {SYS_ioctl, KEEP_NR_ioctl, "ioctl"},
+        {SYS_pread64, KEEP_NR_pread64, "pread64"},
+        {SYS_pwrite64, KEEP_NR_pwrite64, "pwrite64"},
+        {SYS_readv, KEEP_NR_readv, "readv"},
+        {SYS_writev, KEEP_NR_writev, "writev"},
+        {SYS_access, KEEP_NR_access, "access"},
+        {SYS_pipe, KEEP_NR_pipe, "pipe"},
+        {SYS_dup, KEEP_NR_dup, "dup"},
+        {SYS_dup2, KEEP_NR_dup2, "dup2"},
+        {SYS_nanosleep, KEEP_NR_nanosleep, "nanosleep"},
+        {SYS_socket, KEEP_NR_socket, "socket"},
+        {SYS_connect, KEEP_NR_connect, "connect"},
+        {SYS_accept, KEEP_NR_accept, "accept"},
+        {SYS_sendto, KEEP_NR_sendto, "sendto"},
+        {SYS_recvfrom, KEEP_NR_recvfrom, "recvfrom"},
+        {SYS_sendmsg, KEEP_NR_sendmsg, "sendmsg"},
         {SYS_recvmsg, KEEP_NR_recvmsg, "recvmsg"},
+        {SYS_shutdown, KEEP_NR_shutdown, "shutdown"},
+        {SYS_bind, KEEP_NR_bind, "bind"},
+        {SYS_listen, KEEP_NR_listen, "listen"},
+        {SYS_getsockname, KEEP_NR_getsockname, "getsockname"},
+        {SYS_getpeername, KEEP_NR_getpeername, "getpeername"},
+        {SYS_setsockopt, KEEP_NR_setsockopt, "setsockopt"},
         {SYS_getsockopt, KEEP_NR_getsockopt, "getsockopt"},
-        {SYS_dup3, KEEP_NR_dup3, "dup3"},
-        {SYS_epoll_create1, KEEP_NR_epoll_create1, "epoll_create1"},
-        {SYS_gettimeofday, KEEP_NR_gettimeofday, "gettimeofday"},
         {SYS_fcntl, KEEP_NR_fcntl, "fcntl"},
+        {SYS_fsync, KEEP_NR_fsync, "fsync"},
+        {SYS_fdatasync, KEEP_NR_fdatasync, "fdatasync"},
+        {SYS_ftruncate, KEEP_NR_ftruncate, "ftruncate"},
+        {SYS_getcwd, KEEP_NR_getcwd, "getcwd"},
+        {SYS_chdir, KEEP_NR_chdir, "chdir"},
+        {SYS_fchdir, KEEP_NR_fchdir, "fchdir"},
+        {SYS_rename, KEEP_NR_rename, "rename"},
+        {SYS_mkdir, KEEP_NR_mkdir, "mkdir"},
+        {SYS_rmdir, KEEP_NR_rmdir, "rmdir"},
+        {SYS_unlink, KEEP_NR_unlink, "unlink"},
+        {SYS_readlink, KEEP_NR_readlink, "readlink"},
+        {SYS_chmod, KEEP_NR_chmod, "chmod"},
+        {SYS_fchmod, KEEP_NR_fchmod, "fchmod"},
+        {SYS_umask, KEEP_NR_umask, "umask"},
+        {SYS_gettimeofday, KEEP_NR_gettimeofday, "gettimeofday"},
+        {SYS_time, KEEP_NR_time, "time"},
+        {SYS_getdents64, KEEP_NR_getdents64, "getdents64"},
+        {SYS_clock_gettime, KEEP_NR_clock_gettime, "clock_gettime"},
+        {SYS_clock_nanosleep, KEEP_NR_clock_nanosleep, "clock_nanosleep"},
+        {SYS_epoll_wait, KEEP_NR_epoll_wait, "epoll_wait"},
+        {SYS_epoll_ctl, KEEP_NR_epoll_ctl, "epoll_ctl"},
+        {SYS_openat, KEEP_NR_openat, "openat"},
+        {SYS_mkdirat, KEEP_NR_mkdirat, "mkdirat"},
+        {SYS_newfstatat, KEEP_NR_newfstatat, "newfstatat"},
+        {SYS_unlinkat, KEEP_NR_unlinkat, "unlinkat"},
+        {SYS_renameat, KEEP_NR_renameat, "renameat"},
+        {SYS_readlinkat, KEEP_NR_readlinkat, "readlinkat"},
+        {SYS_fchmodat, KEEP_NR_fchmodat, "fchmodat"},
+        {SYS_faccessat, KEEP_NR_faccessat, "faccessat"},
+        {SYS_ppoll, KEEP_NR_ppoll, "ppoll"},
+        {SYS_utimensat, KEEP_NR_utimensat, "utimensat"},
+        {SYS_epoll_pwait, KEEP_NR_epoll_pwait, "epoll_pwait"},
+        {SYS_accept4, KEEP_NR_accept4, "accept4"},
+        {SYS_epoll_create1, KEEP_NR_epoll_create1, "epoll_create1"},
+        {SYS_dup3, KEEP_NR_dup3, "dup3"},
+        {SYS_pipe2, KEEP_NR_pipe2, "pipe2"},
+        {SYS_renameat2, KEEP_NR_renameat2, "renameat2"},
+        {SYS_statx, KEEP_NR_statx, "statx"},
+        {SYS_faccessat2, KEEP_NR_faccessat2, "faccessat2"},
     };
     for (size_t i = 0; i < sizeof(nrs) / sizeof(nrs[0]); i++)
         is_int(nrs[i].keep, nrs[i].sys, "KEEP_NR_%s equals SYS_%s", nrs[i].name, nrs[i].name);
@@ -96,6 +152,15 @@ int main(void)
     ok(sorted, "the call table is sorted by number and keep_chan_find_call finds each");
     ok(names_ok, "every call has a name");
     ok(rules_ok, "every length rule names a real argument, every buffer a direction");
+    bool all_listed = true;
+    for (size_t i = 0; i < sizeof(nrs) / sizeof(nrs[0]); i++) {
+        const struct keep_chan_call *c = keep_chan_find_call(nrs[i].keep);
+        if (!c || strcmp(c->name, nrs[i].name) != 0) {
+            diag("KEEP_NR_%s is not in keep_chan_calls[] under its name", nrs[i].name);
+            all_listed = false;
+        }
+    }
+    ok(all_listed, "every KEEP_NR_* is in the call table, named as the kernel names it");
     ok(keep_chan_find_call(39) == NULL, "getpid is not forwarded");
     ok(keep_chan_find_call(UINT64_MAX) == NULL, "UINT64_MAX is not a call");
     ok(keep_chan_find_ioctl(0x5401) && keep_chan_find_ioctl(0x5401)->size == 36,
