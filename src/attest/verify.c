@@ -776,7 +776,11 @@ static int collateral_verify(struct keep_attest_verifier *v, struct collateral_e
     struct keep_error err = {0};
     int64_t from = INT64_MIN, until = INT64_MAX;
     int rc;
+    /* Until every item verifies, the entry is valid at no time: a failed re-check must not
+     * leave a half-verified set in the cache. */
     e->tcb_info_ok = e->qe_identity_ok = false;
+    e->valid_from = INT64_MAX;
+    e->valid_until = INT64_MIN;
     if (c->root_ca_crl) {
         /* PCK CRL profile 1.4 / 1.7: the root CA CRL is signed by the Intel SGX Root CA. */
         rc =
