@@ -25,7 +25,9 @@
  *            (RSASSA-PSS, validity, the AMD CRL when given); ECDSA P-384
  *            signature over bytes 0x000..0x29F; reported_tcb equal to the
  *            certificate's TCB extensions; chip_id equal to the VCEK hwID.
- *   SGX/TDX  quote format (header, body, every size field); QE vendor ID;
+ *   SGX/TDX  quote format (header, body, every size field; bytes after the
+ *            quote, covered by no signature, are ignored and counted); QE
+ *            vendor ID;
  *            PCK chain to the shipped Intel SGX Root CA at the time with the
  *            CRLs given; QE report signature by the PCK key; attestation key
  *            bound in the QE report; quote signature by the attestation key;
@@ -98,18 +100,19 @@ KEEP_API int keep_attest_format_parse(const char *text, enum keep_attest_format 
  * A verifier holds the trust anchors and caches. Create it once: it loads
  * the vendor roots from roots_dir (NULL: $KEEP_ROOTS_DIR, else the installed
  * <datadir>/keep/roots, else the source tree's data/roots), and it caches
- * every VCEK/VLEK signer and every Intel collateral set it has verified,
- * keyed by the SHA-256 of their bytes, so that verifying many reports from
- * the same machines costs about one signature check each. A cached item is
- * re-checked against each new verification time (validity windows), never
- * trusted beyond them.
+ * every VCEK/VLEK signer, Intel collateral set and PCK chain it has
+ * verified (64 of each, oldest evicted), keyed by the SHA-256 of their
+ * bytes, so that verifying many reports from the same machines costs about
+ * one signature check per SNP report and two per quote. A cached item is
+ * re-checked against each new verification time (the validity windows of
+ * every certificate, CRL and collateral item), never trusted beyond them.
  */
 struct keep_attest_verifier;
 
 KEEP_API int keep_attest_verifier_new(const char *roots_dir, struct keep_attest_verifier **out,
                                       struct keep_error *err);
 KEEP_API void keep_attest_verifier_free(struct keep_attest_verifier *verifier);
-/* Drop every cached signer and collateral set (the roots stay). */
+/* Drop every cached signer, collateral set and PCK chain (the roots stay). */
 KEEP_API void keep_attest_verifier_clear_cache(struct keep_attest_verifier *verifier);
 
 /* ---- Policy ------------------------------------------------------------ */

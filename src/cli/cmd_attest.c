@@ -106,9 +106,17 @@ struct verify_args {
 static void args_init(struct verify_args *a)
 {
     static const char *const names[OPT_FILE_COUNT] = {
-        "--vcek",        "--cert-chain",        "--amd-crl", "--collateral",           "--tcb-info",
-        "--qe-identity", "--tcb-signing-chain", "--pck-crl", "--pck-crl-issuer-chain", "--root-crl",
-        "--policy",
+        [OPT_VCEK] = "--vcek",
+        [OPT_CERT_CHAIN] = "--cert-chain",
+        [OPT_AMD_CRL] = "--amd-crl",
+        [OPT_COLLATERAL] = "--collateral",
+        [OPT_TCB_INFO] = "--tcb-info",
+        [OPT_QE_IDENTITY] = "--qe-identity",
+        [OPT_TCB_SIGNING_CHAIN] = "--tcb-signing-chain",
+        [OPT_PCK_CRL] = "--pck-crl",
+        [OPT_PCK_CRL_ISSUER_CHAIN] = "--pck-crl-issuer-chain",
+        [OPT_ROOT_CRL] = "--root-crl",
+        [OPT_POLICY] = "--policy",
     };
     memset(a, 0, sizeof(*a));
     for (size_t i = 0; i < OPT_FILE_COUNT; i++)

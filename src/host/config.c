@@ -308,25 +308,25 @@ static int resolve_host(const char *option, const char *text, const char *host,
         return keep_fail(err, KEEP_E_RUN_BAD_ADDRESS, "%s '%s': cannot resolve '%s': %s", option,
                          text, host, gai_strerror(gai));
     /* The first answer is the one a client would try first; it is the one measured. */
-    int rc = keep_fail(err, KEEP_E_RUN_BAD_ADDRESS, "%s '%s': '%s' has no IPv4 or IPv6 address",
-                       option, text, host);
-    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+    bool found = false;
+    for (struct addrinfo *ai = res; ai && !found; ai = ai->ai_next) {
         if (ai->ai_family == AF_INET) {
             const struct sockaddr_in *sin = (const struct sockaddr_in *)ai->ai_addr;
             memcpy(rule->addr, &sin->sin_addr, 4);
+            found = true;
         } else if (ai->ai_family == AF_INET6) {
             const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ai->ai_addr;
             memcpy(rule->addr, &sin6->sin6_addr, 16);
-        } else {
-            continue;
+            found = true;
         }
-        rule->family = ai->ai_family;
-        keep_error_clear(err);
-        rc = KEEP_OK;
-        break;
+        if (found)
+            rule->family = ai->ai_family;
     }
     freeaddrinfo(res);
-    return rc;
+    if (!found)
+        return keep_fail(err, KEEP_E_RUN_BAD_ADDRESS, "%s '%s': '%s' has no IPv4 or IPv6 address",
+                         option, text, host);
+    return KEEP_OK;
 }
 
 int keep_parse_net_rule(const char *option, const char *text, struct keep_net_rule *rule,
@@ -587,11 +587,13 @@ int keep_config_parse_args(struct keep_config *cfg, int argc, char **argv,
     extras->help = false;
     extras->log_level = KEEP_LOG_WARN;
     /* "+": stop at PROGRAM, so the workload's own options stay its own. */
-    optind = 0;
+    optind = 0; /* 0, not 1: glibc then resets all its state for a new command line */
     opterr = 0;
+    unsigned seen = 0; /* options that take one value: given twice is a mistake */
     for (;;) {
         /* ':' first: a missing value is reported apart from an unknown option. */
-        int opt = getopt_long(argc, argv, "+:h", launch_options, NULL);
+        int index = -1;
+        int opt = getopt_long(argc, argv, "+:h", launch_options, &index);
         if (opt == -1)
             break;
         const char *bad = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
@@ -602,6 +604,13 @@ int keep_config_parse_args(struct keep_config *cfg, int argc, char **argv,
                 return keep_fail(err, KEEP_E_RUN_BAD_OPTION, "unknown option '-%c'", optopt);
             return keep_fail(err, KEEP_E_RUN_BAD_OPTION, "unknown option '%s'", bad);
         }
+        bool single = opt == OPT_BACKEND || opt == OPT_MEMORY || opt == OPT_CHANNEL ||
+                      opt == OPT_LOG || opt == OPT_HOSTILE_HOST;
+        unsigned bit = single ? 1u << (opt - OPT_BACKEND) : 0;
+        if (seen & bit)
+            return keep_fail(err, KEEP_E_RUN_BAD_OPTION, "option '--%s' is given twice",
+                             launch_options[index].name);
+        seen |= bit;
         int rc = apply_option(cfg, opt, optarg, extras, err);
         if (rc)
             return rc;

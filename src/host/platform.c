@@ -27,10 +27,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "host/run.h"
-#if KEEP_HAVE_KVM_BACKEND
 #include "host/kvm.h"
-#endif
 
 #define KVM_EXPECTED_API_VERSION 12
 
@@ -113,22 +110,18 @@ static bool device_exists(struct keep_platform *p, const char *path)
 /* The kvm backend's own requirements (capabilities, CPUID it relies on). */
 static bool backend_probe(struct keep_platform *p)
 {
-#if KEEP_HAVE_KVM_BACKEND
     struct keep_error err = {0};
     if (!check(p, "backend", keep_kvm_probe(&err) == KEEP_OK, "%s",
                err.code ? err.message : "capabilities present")) {
         unavailable(p, "%s", err.message);
         return false;
     }
-#else
-    (void)p;
-#endif
     return true;
 }
 
 static void probe_kvm(struct keep_platform *p)
 {
-    p->supported = KEEP_HAVE_KVM_BACKEND;
+    p->supported = true;
     int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
     if (kvm < 0) {
         int e = errno;
@@ -162,9 +155,6 @@ static void probe_kvm(struct keep_platform *p)
     int vcpu = ioctl(vm, KVM_CREATE_VCPU, 0);
     if (!check(p, "KVM_CREATE_VCPU", vcpu >= 0, "%s", vcpu >= 0 ? "ok" : strerror(errno))) {
         unavailable(p, "KVM_CREATE_VCPU failed: %s", strerror(errno));
-    } else if (!p->supported) {
-        check(p, "backend", false, "not built");
-        unavailable(p, "/dev/kvm works, but this keep was built without the kvm backend");
     } else if (!backend_probe(p)) {
         /* backend_probe() filled the reason: a capability the backend needs is missing. */
     } else {
@@ -181,12 +171,7 @@ static void probe_kvm(struct keep_platform *p)
 
 static void probe_nil(struct keep_platform *p)
 {
-    p->supported = KEEP_HAVE_NIL_BACKEND;
-    if (!p->supported) {
-        check(p, "backend", false, "not built");
-        unavailable(p, "this keep was built without the nil backend");
-        return;
-    }
+    p->supported = true;
     check(p, "backend", true, "built in");
     p->available = true;
     snprintf(p->reason, sizeof(p->reason),
@@ -196,10 +181,23 @@ static void probe_nil(struct keep_platform *p)
 
 /* ---- AMD SEV-SNP ------------------------------------------------------- */
 
+/*
+ * /dev/sev-guest and /dev/tdx_guest exist inside a confidential VM, not on
+ * a host: noted as a check so the reason is clear on such a machine (it can
+ * produce its own evidence, but cannot start Keeps of that kind).
+ */
+static void note_guest_device(struct keep_platform *p, const char *path, const char *what)
+{
+    struct stat st;
+    if (stat(path, &st) == 0)
+        check(p, path, false, "present: this machine is itself %s guest, not a host", what);
+}
+
 static void probe_sev_snp(struct keep_platform *p)
 {
     char vendor[13], value[32];
     unsigned r[4] = {0};
+    note_guest_device(p, "/dev/sev-guest", "an SEV-SNP");
     cpu_vendor(vendor);
     if (!check(p, "cpu.vendor", strcmp(vendor, "AuthenticAMD") == 0, "%s", vendor)) {
         unavailable(p, "the CPU is %s; SEV-SNP needs an AMD EPYC CPU (AuthenticAMD)", vendor);
@@ -241,6 +239,7 @@ static void probe_sev_snp(struct keep_platform *p)
 static void probe_tdx(struct keep_platform *p)
 {
     char vendor[13], value[32];
+    note_guest_device(p, "/dev/tdx_guest", "a TDX");
     cpu_vendor(vendor);
     if (!check(p, "cpu.vendor", strcmp(vendor, "GenuineIntel") == 0, "%s", vendor)) {
         unavailable(p, "the CPU is %s; TDX needs an Intel Xeon CPU (GenuineIntel)", vendor);
@@ -324,13 +323,4 @@ void keep_platform_probe(enum keep_platform_id id, struct keep_platform *out)
         unavailable(out, "unknown platform %d", (int)id);
         break;
     }
-}
-
-bool keep_platform_kvm_usable(char *why, size_t why_size)
-{
-    struct keep_platform p;
-    keep_platform_probe(KEEP_PLATFORM_KVM, &p);
-    if (why && why_size)
-        snprintf(why, why_size, "%s", p.reason);
-    return p.available;
 }

@@ -42,7 +42,4 @@ struct keep_platform {
 /* Probe one backend. */
 void keep_platform_probe(enum keep_platform_id id, struct keep_platform *out);
 
-/* Shortcut for `--backend auto`: true when kvm is available; *why says why not. */
-bool keep_platform_kvm_usable(char *why, size_t why_size);
-
 #endif /* KEEP_HOST_PLATFORM_H */

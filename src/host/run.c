@@ -17,20 +17,10 @@
 
 #include "common/cursor.h"
 #include "host/elf.h"
-#include "host/platform.h"
-#if KEEP_HAVE_KVM_BACKEND
 #include "host/executor.h"
 #include "host/kvm.h"
-#endif
-#if KEEP_HAVE_NIL_BACKEND
 #include "host/nil.h"
-#endif
-#if __has_include("host/shim_image.h")
 #include "host/shim_image.h"
-#define KEEP_HAVE_SHIM 1
-#else
-#define KEEP_HAVE_SHIM 0
-#endif
 
 /* ---- PROGRAM checks ---------------------------------------------------- */
 
@@ -64,8 +54,11 @@ int keep_program_load(const struct keep_config *cfg, struct keep_program *prog,
      * and heap reserve against its own layout.
      */
     rc = keep_elf_parse(prog->data, prog->size, &prog->elf, err);
-    if (rc == KEEP_OK)
-        rc = keep_elf_check_fits(&prog->elf, prog->elf.min_vaddr, cfg->memory_size, 0, err);
+    if (rc == KEEP_OK && keep_elf_span(&prog->elf) >= cfg->memory_size)
+        rc = keep_fail(err, KEEP_E_ELF_TOO_BIG,
+                       "its segments span %llu KiB; --memory is %llu KiB: raise --memory",
+                       (unsigned long long)(keep_elf_span(&prog->elf) >> 10),
+                       (unsigned long long)(cfg->memory_size >> 10));
     if (rc) {
         char message[KEEP_ERROR_MESSAGE_SIZE];
         snprintf(message, sizeof(message), "%s", err ? err->message : "");
@@ -83,22 +76,12 @@ void keep_program_free(struct keep_program *prog)
 
 /* ---- measurement ------------------------------------------------------- */
 
-void keep_run_shim(const uint8_t **data, size_t *size)
-{
-#if KEEP_HAVE_SHIM
-    keep_shim_image(data, size);
-#else
-    *data = NULL;
-    *size = 0;
-#endif
-}
-
 int keep_run_measure(const struct keep_config *cfg, const struct keep_program *prog,
                      uint8_t out[KEEP_MEASUREMENT_SIZE], struct keep_error *err)
 {
     const uint8_t *shim;
     size_t shim_size;
-    keep_run_shim(&shim, &shim_size);
+    keep_shim_image(&shim, &shim_size);
     return keep_measure_launch(cfg, shim, shim_size, prog->data, prog->size, out, err);
 }
 
@@ -109,9 +92,7 @@ static volatile sig_atomic_t stop_signal;
 static void on_stop_signal(int sig)
 {
     stop_signal = sig;
-#if KEEP_HAVE_KVM_BACKEND
     keep_kvm_request_stop();
-#endif
 }
 
 bool keep_run_stop_requested(void)
@@ -150,70 +131,40 @@ static void restore_stop_handlers(const struct sigaction old[2])
 static int select_backend(const struct keep_config *cfg, enum keep_backend *out,
                           struct keep_error *err)
 {
-    char why[KEEP_ERROR_MESSAGE_SIZE];
-#if KEEP_HAVE_KVM_BACKEND
+    if (cfg->backend == KEEP_BACKEND_NIL) {
+        *out = KEEP_BACKEND_NIL;
+        return KEEP_OK;
+    }
     /*
      * The backend's own probe: it says precisely what is missing, and the
      * /dev/kvm handle and capabilities it gathers are reused by the run.
      */
-    struct keep_error probe_err = {0};
-    bool kvm_ok = keep_kvm_probe(&probe_err) == KEEP_OK;
-    snprintf(why, sizeof(why), "%s", probe_err.message);
-#else
-    bool kvm_ok = keep_platform_kvm_usable(why, sizeof(why));
-#endif
-    switch (cfg->backend) {
-    case KEEP_BACKEND_KVM:
-        if (!kvm_ok)
-            return keep_fail(err, KEEP_E_RUN_BACKEND_UNAVAILABLE, "--backend kvm: %s", why);
+    struct keep_error probe = {0};
+    if (keep_kvm_probe(&probe) == KEEP_OK) {
         *out = KEEP_BACKEND_KVM;
         return KEEP_OK;
-    case KEEP_BACKEND_NIL:
-        if (!KEEP_HAVE_NIL_BACKEND)
-            return keep_fail(err, KEEP_E_RUN_BACKEND_UNAVAILABLE,
-                             "--backend nil: this keep was built without the nil backend");
-        *out = KEEP_BACKEND_NIL;
-        return KEEP_OK;
-    case KEEP_BACKEND_AUTO:
-    default:
-        if (kvm_ok) {
-            *out = KEEP_BACKEND_KVM;
-            return KEEP_OK;
-        }
-        if (!KEEP_HAVE_NIL_BACKEND)
-            return keep_fail(err, KEEP_E_RUN_BACKEND_UNAVAILABLE,
-                             "no backend can run here: kvm: %s; nil: not built", why);
-        keep_log(KEEP_LOG_WARN,
-                 "kvm is not usable (%s); running on the nil backend, which isolates nothing", why);
-        *out = KEEP_BACKEND_NIL;
-        return KEEP_OK;
     }
+    if (cfg->backend == KEEP_BACKEND_KVM)
+        return keep_fail(err, KEEP_E_RUN_BACKEND_UNAVAILABLE, "--backend kvm: %s", probe.message);
+    /* The nil backend adds its own warning that it isolates nothing. */
+    keep_log(KEEP_LOG_WARN, "kvm is not usable (%s); falling back to the nil backend",
+             probe.message);
+    *out = KEEP_BACKEND_NIL;
+    return KEEP_OK;
 }
 
 static int run_on(enum keep_backend backend, const struct keep_config *cfg,
                   const struct keep_program *prog, const uint8_t measurement[48], int *exit_status,
                   struct keep_error *err)
 {
-    (void)prog;
-    (void)measurement;
-#if KEEP_HAVE_KVM_BACKEND
-    if (backend == KEEP_BACKEND_KVM) {
-        struct keep_executor *exec = NULL;
-        int rc = keep_executor_new(cfg, measurement, &exec, err);
-        if (rc == KEEP_OK)
-            rc = keep_kvm_run(cfg, &prog->elf, exec, exit_status, err);
-        keep_executor_free(exec);
-        return rc;
-    }
-#endif
-#if KEEP_HAVE_NIL_BACKEND
     if (backend == KEEP_BACKEND_NIL)
         return keep_nil_run(cfg, exit_status, err);
-#endif
-    (void)cfg;
-    (void)exit_status;
-    return keep_fail(err, KEEP_E_RUN_BACKEND_UNAVAILABLE, "backend %d is not built in",
-                     (int)backend);
+    struct keep_executor *exec = NULL;
+    int rc = keep_executor_new(cfg, measurement, &exec, err);
+    if (rc == KEEP_OK)
+        rc = keep_kvm_run(cfg, &prog->elf, exec, exit_status, err);
+    keep_executor_free(exec);
+    return rc;
 }
 
 /*
@@ -222,13 +173,7 @@ static int run_on(enum keep_backend backend, const struct keep_config *cfg,
  */
 static int stopped_by_signal(int rc, int *exit_status, struct keep_error *err)
 {
-    if (!keep_run_stop_requested())
-        return rc;
-    if (rc != KEEP_OK && rc != KEEP_E_RUN_INTERRUPTED
-#if KEEP_HAVE_KVM_BACKEND
-        && rc != KEEP_E_KVM_INTERRUPTED
-#endif
-    )
+    if (!keep_run_stop_requested() || (rc != KEEP_OK && rc != KEEP_E_KVM_INTERRUPTED))
         return rc;
     keep_log(KEEP_LOG_INFO, "stopped by signal %d", keep_run_stop_signal());
     keep_error_clear(err);
@@ -240,7 +185,7 @@ int keep_run(const struct keep_config *cfg, int *exit_status, struct keep_error 
 {
     struct keep_program prog;
     uint8_t measurement[KEEP_MEASUREMENT_SIZE];
-    enum keep_backend backend;
+    enum keep_backend backend = KEEP_BACKEND_NIL;
     int rc = keep_program_load(cfg, &prog, err);
     if (rc)
         return rc;

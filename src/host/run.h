@@ -20,21 +20,6 @@
 #include "host/measure.h"
 #include "keep/error.h"
 
-/*
- * The backends this build contains. The kvm backend needs the host-call
- * executor beside it (exec_internal.h comes with executor.c).
- */
-#if __has_include("host/kvm.h") && __has_include("host/exec_internal.h")
-#define KEEP_HAVE_KVM_BACKEND 1
-#else
-#define KEEP_HAVE_KVM_BACKEND 0
-#endif
-#if __has_include("host/nil.h")
-#define KEEP_HAVE_NIL_BACKEND 1
-#else
-#define KEEP_HAVE_NIL_BACKEND 0
-#endif
-
 /* Upper bound on PROGRAM's file size, whatever --memory says. */
 #define KEEP_MAX_PROGRAM_SIZE (1ull << 30)
 
@@ -54,9 +39,6 @@ struct keep_program {
 int keep_program_load(const struct keep_config *cfg, struct keep_program *prog,
                       struct keep_error *err);
 void keep_program_free(struct keep_program *prog);
-
-/* The shim image this keep loads into every Keep (empty without a shim). */
-void keep_run_shim(const uint8_t **data, size_t *size);
 
 /* Launch measurement of cfg with prog, as keep run would compute it. */
 int keep_run_measure(const struct keep_config *cfg, const struct keep_program *prog,

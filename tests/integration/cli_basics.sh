@@ -58,6 +58,10 @@ cp "$hello" "$TMP/big"
 head -c $((3 << 20)) /dev/zero >>"$TMP/big"
 expect_status 126 "PROGRAM larger than --memory" "$KEEP" run --memory 2M "$TMP/big"
 check "  says raise --memory" err_has 'raise --memory'
+# Small file, large image: 512 MiB of .bss against the default 256M.
+expect_status 126 "PROGRAM whose segments span more than --memory" "$KEEP" run "$WL/wl_bigbss"
+check "  says how much it spans and to raise --memory" err_has 'segments span 524[0-9]+ KiB; --memory is 262144 KiB: raise --memory'
+expect_status 0 "  runs with --memory 1G" "$KEEP" run --memory 1G "$WL/wl_bigbss"
 
 # An unusable /dev/kvm, as a user without permission on it.
 if [ -e /dev/kvm ] && command -v setpriv >/dev/null && [ "$(id -u)" = 0 ] &&
@@ -65,6 +69,11 @@ if [ -e /dev/kvm ] && command -v setpriv >/dev/null && [ "$(id -u)" = 0 ] &&
   expect_status 125 "--backend kvm without permission on /dev/kvm" \
     setpriv --reuid=nobody --regid=nogroup --clear-groups "$KEEP" run --backend kvm "$hello"
   check "  says why" err_has '/dev/kvm.*(permission denied|Permission denied)'
+  expect_status 0 "--backend auto without a usable /dev/kvm falls back to nil" \
+    setpriv --reuid=nobody --regid=nogroup --clear-groups "$KEEP" run "$hello"
+  check "  the workload ran" out_has '^hello from a Keep$'
+  check "  a warning says why kvm was not used" err_has 'kvm is not usable \(.*Permission denied.*falling back to the nil backend'
+  check "  and that nil isolates nothing" err_has 'NO isolation'
 else
   diag "skip: cannot run keep as an unprivileged user here (needs root, setpriv, a readable build)"
 fi

@@ -66,4 +66,9 @@ same "--memory 64M written as 65536K" --volume "$TMP/d1:/data" --listen 127.0.0.
 cp "$prog" "$TMP/copy"
 differs "the program path (argv[0])" --volume "$TMP/d1:/data" --listen 127.0.0.1:8080 \
   --connect 127.0.0.1:9090 --env A=1 --memory 64M "$TMP/copy" x y
+# keep run computes the same value before it starts the Keep (--log info prints it).
+want=$(m --memory 64M "$WL/wl_hello")
+capture "$KEEP" run --log info --memory 64M "$WL/wl_hello"
+check "keep run --log info reports the measurement keep measure prints" \
+  err_has "measurement $want\$"
 done_testing

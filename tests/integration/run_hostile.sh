@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # A hostile host: --hostile-host makes the executor answer a call with a
 # result no honest host would give. The shim must catch it and stop the
-# Keep naming the violation, before the workload sees the lie.
+# Keep (exit 125) naming the violation, before the workload sees the lie.
 set -eu
 . "$(dirname "$0")/lib.sh"
 
@@ -18,20 +18,20 @@ for c in direct bounce; do
   # read returns more bytes than asked: any read of stdin.
   capture "$KEEP" run --backend kvm --channel $c --hostile-host read-too-long "$WL/wl_stdio" \
     <<<"some input"
-  check "$P read-too-long stops the Keep (exit $status)" test "$status" -ne 0
+  check "$P read-too-long stops the Keep with status 125 (exit $status)" test "$status" -eq 125
   check "$P   names the violation" err_has 'read.*(more|too long|returned)'
   check "$P   the workload never echoed the input" bash -c "! grep -q 'some input' '$TMP/out'"
 
   # openat returns an fd the host never opened.
   capture "$KEEP" run --backend kvm --channel $c --hostile-host bad-fd --volume "$vol:/data" \
     --volume "$vol:/ro:ro" "$WL/wl_files" /data /ro
-  check "$P bad-fd stops the Keep (exit $status)" test "$status" -ne 0
+  check "$P bad-fd stops the Keep with status 125 (exit $status)" test "$status" -eq 125
   check "$P   names the violation" err_has '(fd|descriptor)'
 
   # fstat reports a struct larger than struct stat.
   capture "$KEEP" run --backend kvm --channel $c --hostile-host stat-size --volume "$vol:/data" \
     --volume "$vol:/ro:ro" "$WL/wl_files" /data /ro
-  check "$P stat-size stops the Keep (exit $status)" test "$status" -ne 0
+  check "$P stat-size stops the Keep with status 125 (exit $status)" test "$status" -eq 125
   check "$P   names the violation" err_has 'stat'
 
   # Control: the same runs with an honest host succeed.

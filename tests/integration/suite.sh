@@ -233,6 +233,10 @@ suite_evidence() {
     >"$TMP/policy-ok.json"
   expect_status 0 "$P   verify accepts it with that measurement and report_data" \
     "$KEEP" attest verify --policy "$TMP/policy-ok.json" "$vol/ev.bin"
+  printf '{"allow_insecure": true, "measurement": ["%s"]}' "$(printf '%096d' 0)" \
+    >"$TMP/policy-m.json"
+  expect_status 1 "$P   verify rejects it for another measurement" \
+    "$KEEP" attest verify --policy "$TMP/policy-m.json" "$vol/ev.bin"
   printf '{"allow_insecure": true, "report_data": "%s"}' "$other" >"$TMP/policy-rd.json"
   expect_status 1 "$P   verify rejects it for another report_data" \
     "$KEEP" attest verify --policy "$TMP/policy-rd.json" "$vol/ev.bin"

@@ -252,6 +252,7 @@ static void test_parse_args(void)
         {{"run"}, 1, KEEP_E_RUN_NO_PROGRAM, "PROGRAM"},
         {{"run", "--"}, 2, KEEP_E_RUN_NO_PROGRAM, "PROGRAM"},
         {{"run", "--env", "X", "/p"}, 4, KEEP_E_RUN_BAD_ENV, "NAME=VALUE"},
+        {{"run", "--memory=8M", "--memory=16M", "/p"}, 4, KEEP_E_RUN_BAD_OPTION, "given twice"},
     };
     for (size_t i = 0; i < KEEP_ARRAY_LEN(bad); i++) {
         int rc = parse(&cfg, &ex, &err, bad[i].argc, bad[i].argv);

@@ -55,6 +55,13 @@ mutate "$snp/milan-idblock/report.bin" 0x180 'b + 1'
 check "snp/milan-idblock, reported_tcb.bl + 1" 2 invalid - --vcek "$snp/milan-idblock/vcek.der" "$tmp/mutated.bin"
 check "snp/milan-vlek-expired at 2025-06-01" 0 accept - --time 2025-06-01T00:00:00Z --vcek "$snp/milan-vlek-expired/vlek.der" "$snp/milan-vlek-expired/report.bin"
 check "snp/milan-vlek-expired today" 2 invalid x509.expired --vcek "$snp/milan-vlek-expired/vlek.der" "$snp/milan-vlek-expired/report.bin"
+python3 - "$snp/milan-release/vcek.der" "$dir/roots/amd_ask_ark_milan.pem" "$tmp/bundle.pem" <<'PY'
+import base64, sys, textwrap
+der = open(sys.argv[1], "rb").read()
+pem = "-----BEGIN CERTIFICATE-----\n" + "\n".join(textwrap.wrap(base64.b64encode(der).decode(), 64)) + "\n-----END CERTIFICATE-----\n"
+open(sys.argv[3], "w").write(pem + open(sys.argv[2]).read())
+PY
+check "snp/milan-release, VCEK + ASK + ARK as --cert-chain" 0 accept - --cert-chain "$tmp/bundle.pem" "$snp/milan-release/report.bin"
 check "snp/milan-release with the wrong VCEK" 2 invalid - --vcek "$snp/milan-debug/vcek.der" "$snp/milan-release/report.bin"
 check "snp/milan-release without a VCEK" 2 invalid attest.endorsement_missing "$snp/milan-release/report.bin"
 
