@@ -300,26 +300,31 @@ static int set_sregs(struct vm *vm, const struct guest_features *f, struct keep_
 
 static int set_msrs(struct vm *vm, uint64_t lstar, struct keep_error *err)
 {
-    struct {
+    const struct kvm_msr_entry e[] = {
+        /* SYSCALL: CS=0x08, SS=0x10; SYSRET: CS=0x10+16, SS=0x10+8 (APM vol 2, 6.1.1). */
+        {.index = MSR_STAR, .data = (0x10ull << 48) | ((uint64_t)KEEP_SEL_KCODE << 32)},
+        {.index = MSR_LSTAR, .data = lstar},
+        {.index = MSR_CSTAR, .data = lstar},
+        /* SYSCALL clears TF, DF, IF, AC and NT like Linux does. */
+        {.index = MSR_SFMASK, .data = 0x47700},
+        {.index = MSR_FS_BASE, .data = 0},
+        {.index = MSR_GS_BASE, .data = 0},
+        {.index = MSR_KERNEL_GS_BASE, .data = 0},
+    };
+    enum { count = sizeof(e) / sizeof(e[0]) };
+    /* struct kvm_msrs ends in a flexible array: give it room for count entries. */
+    union {
         struct kvm_msrs head;
-        struct kvm_msr_entry e[7];
-    } m = {.head.nmsrs = 7,
-           .e = {
-               /* SYSCALL: CS=0x08, SS=0x10; SYSRET: CS=0x10+16, SS=0x10+8 (APM vol 2, 6.1.1). */
-               {.index = MSR_STAR, .data = (0x10ull << 48) | ((uint64_t)KEEP_SEL_KCODE << 32)},
-               {.index = MSR_LSTAR, .data = lstar},
-               {.index = MSR_CSTAR, .data = lstar},
-               /* SYSCALL clears TF, DF, IF, AC and NT like Linux does. */
-               {.index = MSR_SFMASK, .data = 0x47700},
-               {.index = MSR_FS_BASE, .data = 0},
-               {.index = MSR_GS_BASE, .data = 0},
-               {.index = MSR_KERNEL_GS_BASE, .data = 0},
-           }};
+        uint8_t bytes[sizeof(struct kvm_msrs) + sizeof(e)];
+    } m;
+    memset(&m, 0, sizeof(m));
+    m.head.nmsrs = count;
+    memcpy(m.head.entries, e, sizeof(e));
     int n = ioctl(vm->vcpu_fd, KVM_SET_MSRS, &m);
-    if (n != 7)
+    if (n != count)
         return keep_fail(err, KEEP_E_KVM_IOCTL,
-                         "ioctl KVM_SET_MSRS set %d of 7 MSRs (stopped at %#x): %s", n,
-                         n >= 0 && n < 7 ? m.e[n].index : 0, n < 0 ? strerror(errno) : "refused");
+                         "ioctl KVM_SET_MSRS set %d of %d MSRs (stopped at %#x): %s", n, count,
+                         n >= 0 && n < count ? e[n].index : 0, n < 0 ? strerror(errno) : "refused");
     return KEEP_OK;
 }
 
