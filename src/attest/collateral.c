@@ -474,6 +474,42 @@ out:
     return rc;
 }
 
+int keep_coll_copy_signed_text(const char *what, const char *body, size_t body_size, char **text,
+                               size_t *size, struct keep_error *err)
+{
+    *text = malloc(body_size);
+    if (!*text)
+        return keep_fail(err, KEEP_E_NOMEM, "%s: out of memory", what);
+    memcpy(*text, body, body_size);
+    *size = body_size;
+    return KEEP_OK;
+}
+
+int keep_coll_replace_chain(STACK_OF(X509) * *chain, const char *what, const uint8_t *data,
+                            size_t size, struct keep_error *err)
+{
+    STACK_OF(X509) *parsed = NULL;
+    int rc = keep_x509_parse_chain(data, size, what, &parsed, err);
+    if (rc)
+        return rc;
+    sk_X509_pop_free(*chain, X509_free);
+    *chain = parsed;
+    return KEEP_OK;
+}
+
+int keep_coll_split_file(const char *text, size_t size, const char *file, const char *member,
+                         json_t **root, size_t *off, size_t *len, const char **signature_hex,
+                         struct keep_error *err)
+{
+    *root = NULL;
+    int rc = keep_coll_json_load(text, size, file, root, err);
+    if (rc)
+        return rc;
+    if ((rc = keep_coll_string(*root, file, "signature", signature_hex, err)))
+        return rc;
+    return keep_json_member_text(text, size, *root, member, off, len, err);
+}
+
 int keep_coll_check_dates(const char *what, int64_t issue_date, int64_t next_update, int64_t time,
                           struct keep_error *err)
 {
@@ -557,13 +593,8 @@ int keep_collateral_set_qe_identity_issuer_chain(struct keep_collateral *coll, c
 int keep_collateral_set_pck_crl_issuer_chain(struct keep_collateral *coll, const uint8_t *data,
                                              size_t size, struct keep_error *err)
 {
-    STACK_OF(X509) *chain = NULL;
-    int rc = keep_x509_parse_chain(data, size, "pck_crl_issuer_chain", &chain, err);
-    if (rc)
-        return rc;
-    sk_X509_pop_free(coll->pck_crl_issuer_chain, X509_free);
-    coll->pck_crl_issuer_chain = chain;
-    return KEEP_OK;
+    return keep_coll_replace_chain(&coll->pck_crl_issuer_chain, "pck_crl_issuer_chain", data, size,
+                                   err);
 }
 
 static bool all_hex(const uint8_t *data, size_t size)

@@ -299,9 +299,8 @@ static int parse_body(struct keep_tcb_info *info, json_t *body, struct keep_erro
     return parse_levels(info, body, err);
 }
 
-/* Parse `body` (the signed object text) and keep a copy of its exact bytes. */
-static int parse_signed_text(const char *body, size_t body_size, struct keep_tcb_info **out,
-                             struct keep_error *err)
+int keep_tcb_info_parse_body(const char *body, size_t body_size, const char *signature_hex,
+                             struct keep_tcb_info **out, struct keep_error *err)
 {
     struct keep_tcb_info *info = calloc(1, sizeof(*info));
     if (!info)
@@ -309,35 +308,16 @@ static int parse_signed_text(const char *body, size_t body_size, struct keep_tcb
     int rc = keep_coll_json_load(body, body_size, "tcbInfo", &info->json, err);
     if (!rc)
         rc = parse_body(info, info->json, err);
-    if (!rc) {
-        info->signed_text = malloc(body_size);
-        if (!info->signed_text)
-            rc = keep_fail(err, KEEP_E_NOMEM, "tcbInfo: out of memory");
-        else
-            memcpy(info->signed_text, body, body_size);
-        info->signed_size = body_size;
+    if (!rc)
+        rc = keep_coll_copy_signed_text("tcbInfo", body, body_size, &info->signed_text,
+                                        &info->signed_size, err);
+    if (!rc && signature_hex) {
+        rc = keep_coll_signature(signature_hex, "tcb_info_signature", info->signature, err);
+        info->has_signature = rc == KEEP_OK;
     }
     if (rc) {
         keep_tcb_info_free(info);
         return rc;
-    }
-    *out = info;
-    return KEEP_OK;
-}
-
-int keep_tcb_info_parse_body(const char *body, size_t body_size, const char *signature_hex,
-                             struct keep_tcb_info **out, struct keep_error *err)
-{
-    struct keep_tcb_info *info = NULL;
-    int rc = parse_signed_text(body, body_size, &info, err);
-    if (rc)
-        return rc;
-    if (signature_hex) {
-        if ((rc = keep_coll_signature(signature_hex, "tcb_info_signature", info->signature, err))) {
-            keep_tcb_info_free(info);
-            return rc;
-        }
-        info->has_signature = true;
     }
     *out = info;
     return KEEP_OK;
@@ -349,14 +329,10 @@ int keep_tcb_info_parse(const char *text, size_t size, struct keep_tcb_info **ou
     json_t *root;
     const char *sig;
     size_t off, len;
-    int rc = keep_coll_json_load(text, size, "tcb_info.json", &root, err);
-    if (rc)
-        return rc;
-    if ((rc = keep_coll_string(root, "tcb_info.json", "signature", &sig, err)) ||
-        (rc = keep_json_member_text(text, size, root, "tcbInfo", &off, &len, err)))
-        goto out;
-    rc = keep_tcb_info_parse_body(text + off, len, sig, out, err);
-out:
+    int rc =
+        keep_coll_split_file(text, size, "tcb_info.json", "tcbInfo", &root, &off, &len, &sig, err);
+    if (!rc)
+        rc = keep_tcb_info_parse_body(text + off, len, sig, out, err);
     json_decref(root);
     return rc;
 }
@@ -364,13 +340,7 @@ out:
 int keep_tcb_info_set_issuer_chain(struct keep_tcb_info *info, const uint8_t *data, size_t size,
                                    struct keep_error *err)
 {
-    STACK_OF(X509) *chain = NULL;
-    int rc = keep_x509_parse_chain(data, size, "tcb_info_issuer_chain", &chain, err);
-    if (rc)
-        return rc;
-    sk_X509_pop_free(info->issuer_chain, X509_free);
-    info->issuer_chain = chain;
-    return KEEP_OK;
+    return keep_coll_replace_chain(&info->issuer_chain, "tcb_info_issuer_chain", data, size, err);
 }
 
 void keep_tcb_info_free(struct keep_tcb_info *info)
