@@ -474,6 +474,41 @@ out:
     return rc;
 }
 
+int keep_coll_levels_array(json_t *obj, const char *path, json_t **arr, struct keep_error *err)
+{
+    int rc = keep_coll_member(obj, path, "tcbLevels", JSON_ARRAY, arr, err);
+    if (rc)
+        return rc;
+    /* Without levels there is nothing to match a platform or a QE against. */
+    if (json_array_size(*arr) == 0)
+        return keep_fail(err, KEEP_E_COLLATERAL_JSON_TYPE, "%s.tcbLevels is empty", path);
+    return KEEP_OK;
+}
+
+int keep_coll_level_tcb(json_t *lv, const char *path, json_t **tcb, char *tpath, size_t tpath_size,
+                        struct keep_error *err)
+{
+    if (!json_is_object(lv))
+        return keep_fail(err, KEEP_E_COLLATERAL_JSON_TYPE, "%s is not an object", path);
+    int rc = keep_coll_member(lv, path, "tcb", JSON_OBJECT, tcb, err);
+    if (rc)
+        return rc;
+    snprintf(tpath, tpath_size, "%s.tcb", path);
+    return KEEP_OK;
+}
+
+int keep_coll_level_status(json_t *lv, const char *path, int64_t *tcb_date,
+                           enum keep_tcb_status *status, const char ***advisory_ids,
+                           size_t *advisory_count, struct keep_error *err)
+{
+    int rc;
+    if ((rc = keep_coll_time(lv, path, "tcbDate", tcb_date, err)) ||
+        (rc = keep_coll_status(lv, path, "tcbStatus", status, err)) ||
+        (rc = keep_coll_advisories(lv, path, advisory_ids, advisory_count, err)))
+        return rc;
+    return KEEP_OK;
+}
+
 int keep_coll_copy_signed_text(const char *what, const char *body, size_t body_size, char **text,
                                size_t *size, struct keep_error *err)
 {

@@ -160,6 +160,18 @@ int keep_coll_status(json_t *obj, const char *path, const char *key, enum keep_t
 /* advisoryIDs: optional array of strings. *ids is malloc'd (NULL when none). */
 int keep_coll_advisories(json_t *obj, const char *path, const char ***ids, size_t *count,
                          struct keep_error *err);
+/*
+ * The parts every tcbLevels[] entry shares ([PCS] TCB Info, QE Identity,
+ * tdxModuleIdentities): obj.tcbLevels is a non-empty array; an entry is an
+ * object with an object "tcb" (*tcb, its path written to tpath), a tcbDate,
+ * a tcbStatus and optional advisoryIDs.
+ */
+int keep_coll_levels_array(json_t *obj, const char *path, json_t **arr, struct keep_error *err);
+int keep_coll_level_tcb(json_t *lv, const char *path, json_t **tcb, char *tpath, size_t tpath_size,
+                        struct keep_error *err);
+int keep_coll_level_status(json_t *lv, const char *path, int64_t *tcb_date,
+                           enum keep_tcb_status *status, const char ***advisory_ids,
+                           size_t *advisory_count, struct keep_error *err);
 /* Hex r||s into 64 bytes. */
 int keep_coll_signature(const char *hex, const char *what, uint8_t out[64], struct keep_error *err);
 

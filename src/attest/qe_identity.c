@@ -27,15 +27,10 @@ static int parse_level(json_t *lv, const char *path, struct keep_qe_identity_lev
     char tpath[96];
     uint64_t isvsvn;
     int rc;
-    if (!json_is_object(lv))
-        return keep_fail(err, KEEP_E_COLLATERAL_JSON_TYPE, "%s is not an object", path);
-    if ((rc = keep_coll_member(lv, path, "tcb", JSON_OBJECT, &tcb, err)))
-        return rc;
-    snprintf(tpath, sizeof(tpath), "%s.tcb", path);
-    if ((rc = keep_coll_uint(tcb, tpath, "isvsvn", UINT16_MAX, &isvsvn, err)) ||
-        (rc = keep_coll_time(lv, path, "tcbDate", &out->tcb_date, err)) ||
-        (rc = keep_coll_status(lv, path, "tcbStatus", &out->status, err)) ||
-        (rc = keep_coll_advisories(lv, path, &out->advisory_ids, &out->advisory_count, err)))
+    if ((rc = keep_coll_level_tcb(lv, path, &tcb, tpath, sizeof(tpath), err)) ||
+        (rc = keep_coll_uint(tcb, tpath, "isvsvn", UINT16_MAX, &isvsvn, err)) ||
+        (rc = keep_coll_level_status(lv, path, &out->tcb_date, &out->status, &out->advisory_ids,
+                                     &out->advisory_count, err)))
         return rc;
     out->isvsvn = (uint16_t)isvsvn;
     return KEEP_OK;
@@ -46,11 +41,9 @@ static int parse_levels(struct keep_qe_identity *qe, json_t *body, struct keep_e
     json_t *arr, *lv;
     char path[64];
     size_t i;
-    int rc = keep_coll_member(body, "enclaveIdentity", "tcbLevels", JSON_ARRAY, &arr, err);
+    int rc = keep_coll_levels_array(body, "enclaveIdentity", &arr, err);
     if (rc)
         return rc;
-    if (json_array_size(arr) == 0)
-        return keep_fail(err, KEEP_E_COLLATERAL_JSON_TYPE, "enclaveIdentity.tcbLevels is empty");
     qe->levels = calloc(json_array_size(arr), sizeof(*qe->levels));
     if (!qe->levels)
         return keep_fail(err, KEEP_E_NOMEM, "enclaveIdentity.tcbLevels: out of memory");

@@ -105,11 +105,8 @@ static int parse_level(const struct keep_tcb_info *info, json_t *lv, const char 
     char tpath[160];
     uint64_t pcesvn;
     int rc;
-    if (!json_is_object(lv))
-        return keep_fail(err, KEEP_E_COLLATERAL_JSON_TYPE, "%s is not an object", path);
-    if ((rc = keep_coll_member(lv, path, "tcb", JSON_OBJECT, &tcb, err)))
+    if ((rc = keep_coll_level_tcb(lv, path, &tcb, tpath, sizeof(tpath), err)))
         return rc;
-    snprintf(tpath, sizeof(tpath), "%s.tcb", path);
     if (info->version == 2)
         rc = parse_v2_components(tcb, tpath, out->sgx_svn, err);
     else
@@ -123,11 +120,8 @@ static int parse_level(const struct keep_tcb_info *info, json_t *lv, const char 
             return rc;
         out->has_tdx = true;
     }
-    if ((rc = keep_coll_time(lv, path, "tcbDate", &out->tcb_date, err)) ||
-        (rc = keep_coll_status(lv, path, "tcbStatus", &out->status, err)) ||
-        (rc = keep_coll_advisories(lv, path, &out->advisory_ids, &out->advisory_count, err)))
-        return rc;
-    return KEEP_OK;
+    return keep_coll_level_status(lv, path, &out->tcb_date, &out->status, &out->advisory_ids,
+                                  &out->advisory_count, err);
 }
 
 static int parse_levels(struct keep_tcb_info *info, json_t *body, struct keep_error *err)
@@ -135,11 +129,9 @@ static int parse_levels(struct keep_tcb_info *info, json_t *body, struct keep_er
     json_t *arr, *lv;
     char path[64];
     size_t i;
-    int rc = keep_coll_member(body, "tcbInfo", "tcbLevels", JSON_ARRAY, &arr, err);
+    int rc = keep_coll_levels_array(body, "tcbInfo", &arr, err);
     if (rc)
         return rc;
-    if (json_array_size(arr) == 0)
-        return keep_fail(err, KEEP_E_COLLATERAL_JSON_TYPE, "tcbInfo.tcbLevels is empty");
     info->levels = calloc(json_array_size(arr), sizeof(*info->levels));
     if (!info->levels)
         return keep_fail(err, KEEP_E_NOMEM, "tcbInfo.tcbLevels: out of memory");
@@ -172,15 +164,10 @@ static int parse_module_level(json_t *lv, const char *path, struct keep_tdx_modu
     char tpath[192];
     uint64_t isvsvn;
     int rc;
-    if (!json_is_object(lv))
-        return keep_fail(err, KEEP_E_COLLATERAL_JSON_TYPE, "%s is not an object", path);
-    if ((rc = keep_coll_member(lv, path, "tcb", JSON_OBJECT, &tcb, err)))
-        return rc;
-    snprintf(tpath, sizeof(tpath), "%s.tcb", path);
-    if ((rc = keep_coll_uint(tcb, tpath, "isvsvn", 255, &isvsvn, err)) ||
-        (rc = keep_coll_time(lv, path, "tcbDate", &out->tcb_date, err)) ||
-        (rc = keep_coll_status(lv, path, "tcbStatus", &out->status, err)) ||
-        (rc = keep_coll_advisories(lv, path, &out->advisory_ids, &out->advisory_count, err)))
+    if ((rc = keep_coll_level_tcb(lv, path, &tcb, tpath, sizeof(tpath), err)) ||
+        (rc = keep_coll_uint(tcb, tpath, "isvsvn", 255, &isvsvn, err)) ||
+        (rc = keep_coll_level_status(lv, path, &out->tcb_date, &out->status, &out->advisory_ids,
+                                     &out->advisory_count, err)))
         return rc;
     out->isvsvn = (uint8_t)isvsvn;
     return KEEP_OK;
@@ -198,10 +185,8 @@ static int parse_module_identity(json_t *obj, const char *path,
     if ((rc = keep_coll_string(obj, path, "id", &out->id, err)) ||
         (rc = parse_module_fields(obj, path, out->mrsigner, out->attributes, out->attributes_mask,
                                   err)) ||
-        (rc = keep_coll_member(obj, path, "tcbLevels", JSON_ARRAY, &arr, err)))
+        (rc = keep_coll_levels_array(obj, path, &arr, err)))
         return rc;
-    if (json_array_size(arr) == 0)
-        return keep_fail(err, KEEP_E_COLLATERAL_JSON_TYPE, "%s.tcbLevels is empty", path);
     out->levels = calloc(json_array_size(arr), sizeof(*out->levels));
     if (!out->levels)
         return keep_fail(err, KEEP_E_NOMEM, "%s.tcbLevels: out of memory", path);
