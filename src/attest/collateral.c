@@ -664,28 +664,29 @@ static int parse_crl_any(const uint8_t *data, size_t size, const char *what, X50
     return rc;
 }
 
+/* Parse a CRL (as parse_crl_any) and put it in *slot, freeing the one there. */
+static int replace_crl(X509_CRL **slot, const uint8_t *data, size_t size, const char *what,
+                       struct keep_error *err)
+{
+    X509_CRL *crl = NULL;
+    int rc = parse_crl_any(data, size, what, &crl, err);
+    if (rc)
+        return rc;
+    X509_CRL_free(*slot);
+    *slot = crl;
+    return KEEP_OK;
+}
+
 int keep_collateral_set_root_ca_crl(struct keep_collateral *coll, const uint8_t *data, size_t size,
                                     struct keep_error *err)
 {
-    X509_CRL *crl = NULL;
-    int rc = parse_crl_any(data, size, "root_ca_crl", &crl, err);
-    if (rc)
-        return rc;
-    X509_CRL_free(coll->root_ca_crl);
-    coll->root_ca_crl = crl;
-    return KEEP_OK;
+    return replace_crl(&coll->root_ca_crl, data, size, "root_ca_crl", err);
 }
 
 int keep_collateral_set_pck_crl(struct keep_collateral *coll, const uint8_t *data, size_t size,
                                 struct keep_error *err)
 {
-    X509_CRL *crl = NULL;
-    int rc = parse_crl_any(data, size, "pck_crl", &crl, err);
-    if (rc)
-        return rc;
-    X509_CRL_free(coll->pck_crl);
-    coll->pck_crl = crl;
-    return KEEP_OK;
+    return replace_crl(&coll->pck_crl, data, size, "pck_crl", err);
 }
 
 /* collateral.json: a string member, or absent/null. */
