@@ -701,6 +701,15 @@ static void narrow_to_chain(STACK_OF(X509) * chain, int64_t *from, int64_t *unti
     }
 }
 
+/* Narrow [*from, *until] to a signed item's issueDate..nextUpdate and its issuer chain. */
+static void narrow_to_item(int64_t issue_date, int64_t next_update, STACK_OF(X509) * chain,
+                           int64_t *from, int64_t *until)
+{
+    *from = max64(*from, issue_date);
+    *until = min64(*until, next_update);
+    narrow_to_chain(chain, from, until);
+}
+
 static int crl_window(X509_CRL *crl, int64_t *from, int64_t *until)
 {
     struct tm tm;
@@ -787,18 +796,16 @@ static int collateral_verify(struct keep_attest_verifier *v, struct collateral_e
         rc = keep_tcb_info_verify(c->tcb_info, v->intel_roots, c->root_ca_crl, time, &err);
         if (record(r, "collateral.tcb_info", rc, &err))
             return rc;
-        from = max64(from, c->tcb_info->issue_date);
-        until = min64(until, c->tcb_info->next_update);
-        narrow_to_chain(c->tcb_info->issuer_chain, &from, &until);
+        narrow_to_item(c->tcb_info->issue_date, c->tcb_info->next_update, c->tcb_info->issuer_chain,
+                       &from, &until);
         e->tcb_info_ok = true;
     }
     if (c->qe_identity && c->qe_identity->issuer_chain) {
         rc = keep_qe_identity_verify(c->qe_identity, v->intel_roots, c->root_ca_crl, time, &err);
         if (record(r, "collateral.qe_identity", rc, &err))
             return rc;
-        from = max64(from, c->qe_identity->issue_date);
-        until = min64(until, c->qe_identity->next_update);
-        narrow_to_chain(c->qe_identity->issuer_chain, &from, &until);
+        narrow_to_item(c->qe_identity->issue_date, c->qe_identity->next_update,
+                       c->qe_identity->issuer_chain, &from, &until);
         e->qe_identity_ok = true;
     }
     if (c->pck_crl)
