@@ -474,6 +474,77 @@ out:
     return rc;
 }
 
+int keep_coll_levels_array(json_t *obj, const char *path, json_t **arr, struct keep_error *err)
+{
+    int rc = keep_coll_member(obj, path, "tcbLevels", JSON_ARRAY, arr, err);
+    if (rc)
+        return rc;
+    /* Without levels there is nothing to match a platform or a QE against. */
+    if (json_array_size(*arr) == 0)
+        return keep_fail(err, KEEP_E_COLLATERAL_JSON_TYPE, "%s.tcbLevels is empty", path);
+    return KEEP_OK;
+}
+
+int keep_coll_level_tcb(json_t *lv, const char *path, json_t **tcb, char *tpath, size_t tpath_size,
+                        struct keep_error *err)
+{
+    if (!json_is_object(lv))
+        return keep_fail(err, KEEP_E_COLLATERAL_JSON_TYPE, "%s is not an object", path);
+    int rc = keep_coll_member(lv, path, "tcb", JSON_OBJECT, tcb, err);
+    if (rc)
+        return rc;
+    snprintf(tpath, tpath_size, "%s.tcb", path);
+    return KEEP_OK;
+}
+
+int keep_coll_level_status(json_t *lv, const char *path, int64_t *tcb_date,
+                           enum keep_tcb_status *status, const char ***advisory_ids,
+                           size_t *advisory_count, struct keep_error *err)
+{
+    int rc;
+    if ((rc = keep_coll_time(lv, path, "tcbDate", tcb_date, err)) ||
+        (rc = keep_coll_status(lv, path, "tcbStatus", status, err)) ||
+        (rc = keep_coll_advisories(lv, path, advisory_ids, advisory_count, err)))
+        return rc;
+    return KEEP_OK;
+}
+
+int keep_coll_copy_signed_text(const char *what, const char *body, size_t body_size, char **text,
+                               size_t *size, struct keep_error *err)
+{
+    *text = malloc(body_size);
+    if (!*text)
+        return keep_fail(err, KEEP_E_NOMEM, "%s: out of memory", what);
+    memcpy(*text, body, body_size);
+    *size = body_size;
+    return KEEP_OK;
+}
+
+int keep_coll_replace_chain(STACK_OF(X509) * *chain, const char *what, const uint8_t *data,
+                            size_t size, struct keep_error *err)
+{
+    STACK_OF(X509) *parsed = NULL;
+    int rc = keep_x509_parse_chain(data, size, what, &parsed, err);
+    if (rc)
+        return rc;
+    sk_X509_pop_free(*chain, X509_free);
+    *chain = parsed;
+    return KEEP_OK;
+}
+
+int keep_coll_split_file(const char *text, size_t size, const char *file, const char *member,
+                         json_t **root, size_t *off, size_t *len, const char **signature_hex,
+                         struct keep_error *err)
+{
+    *root = NULL;
+    int rc = keep_coll_json_load(text, size, file, root, err);
+    if (rc)
+        return rc;
+    if ((rc = keep_coll_string(*root, file, "signature", signature_hex, err)))
+        return rc;
+    return keep_json_member_text(text, size, *root, member, off, len, err);
+}
+
 int keep_coll_check_dates(const char *what, int64_t issue_date, int64_t next_update, int64_t time,
                           struct keep_error *err)
 {
@@ -557,13 +628,8 @@ int keep_collateral_set_qe_identity_issuer_chain(struct keep_collateral *coll, c
 int keep_collateral_set_pck_crl_issuer_chain(struct keep_collateral *coll, const uint8_t *data,
                                              size_t size, struct keep_error *err)
 {
-    STACK_OF(X509) *chain = NULL;
-    int rc = keep_x509_parse_chain(data, size, "pck_crl_issuer_chain", &chain, err);
-    if (rc)
-        return rc;
-    sk_X509_pop_free(coll->pck_crl_issuer_chain, X509_free);
-    coll->pck_crl_issuer_chain = chain;
-    return KEEP_OK;
+    return keep_coll_replace_chain(&coll->pck_crl_issuer_chain, "pck_crl_issuer_chain", data, size,
+                                   err);
 }
 
 static bool all_hex(const uint8_t *data, size_t size)
@@ -598,28 +664,29 @@ static int parse_crl_any(const uint8_t *data, size_t size, const char *what, X50
     return rc;
 }
 
+/* Parse a CRL (as parse_crl_any) and put it in *slot, freeing the one there. */
+static int replace_crl(X509_CRL **slot, const uint8_t *data, size_t size, const char *what,
+                       struct keep_error *err)
+{
+    X509_CRL *crl = NULL;
+    int rc = parse_crl_any(data, size, what, &crl, err);
+    if (rc)
+        return rc;
+    X509_CRL_free(*slot);
+    *slot = crl;
+    return KEEP_OK;
+}
+
 int keep_collateral_set_root_ca_crl(struct keep_collateral *coll, const uint8_t *data, size_t size,
                                     struct keep_error *err)
 {
-    X509_CRL *crl = NULL;
-    int rc = parse_crl_any(data, size, "root_ca_crl", &crl, err);
-    if (rc)
-        return rc;
-    X509_CRL_free(coll->root_ca_crl);
-    coll->root_ca_crl = crl;
-    return KEEP_OK;
+    return replace_crl(&coll->root_ca_crl, data, size, "root_ca_crl", err);
 }
 
 int keep_collateral_set_pck_crl(struct keep_collateral *coll, const uint8_t *data, size_t size,
                                 struct keep_error *err)
 {
-    X509_CRL *crl = NULL;
-    int rc = parse_crl_any(data, size, "pck_crl", &crl, err);
-    if (rc)
-        return rc;
-    X509_CRL_free(coll->pck_crl);
-    coll->pck_crl = crl;
-    return KEEP_OK;
+    return replace_crl(&coll->pck_crl, data, size, "pck_crl", err);
 }
 
 /* collateral.json: a string member, or absent/null. */

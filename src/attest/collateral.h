@@ -160,6 +160,18 @@ int keep_coll_status(json_t *obj, const char *path, const char *key, enum keep_t
 /* advisoryIDs: optional array of strings. *ids is malloc'd (NULL when none). */
 int keep_coll_advisories(json_t *obj, const char *path, const char ***ids, size_t *count,
                          struct keep_error *err);
+/*
+ * The parts every tcbLevels[] entry shares ([PCS] TCB Info, QE Identity,
+ * tdxModuleIdentities): obj.tcbLevels is a non-empty array; an entry is an
+ * object with an object "tcb" (*tcb, its path written to tpath), a tcbDate,
+ * a tcbStatus and optional advisoryIDs.
+ */
+int keep_coll_levels_array(json_t *obj, const char *path, json_t **arr, struct keep_error *err);
+int keep_coll_level_tcb(json_t *lv, const char *path, json_t **tcb, char *tpath, size_t tpath_size,
+                        struct keep_error *err);
+int keep_coll_level_status(json_t *lv, const char *path, int64_t *tcb_date,
+                           enum keep_tcb_status *status, const char ***advisory_ids,
+                           size_t *advisory_count, struct keep_error *err);
 /* Hex r||s into 64 bytes. */
 int keep_coll_signature(const char *hex, const char *what, uint8_t out[64], struct keep_error *err);
 
@@ -172,6 +184,22 @@ int keep_coll_verify_signed(const char *what, const char *signed_text, size_t si
                             bool has_signature, const uint8_t signature[64], STACK_OF(X509) * chain,
                             STACK_OF(X509) * roots, X509_CRL *root_ca_crl, int64_t time,
                             struct keep_error *err);
+/*
+ * The Intel PCS file form {"<member>": {...}, "signature": "<hex r||s>"}
+ * (file names the document: "tcb_info.json"): *root is the parse of text
+ * (NULL or a reference the caller decrefs, also on failure),
+ * text[*off, *off + *len) the exact text of member's value, *signature_hex
+ * the signature string (owned by *root).
+ */
+int keep_coll_split_file(const char *text, size_t size, const char *file, const char *member,
+                         json_t **root, size_t *off, size_t *len, const char **signature_hex,
+                         struct keep_error *err);
+/* A malloc'd copy of the signed bytes body[0..body_size) in *text, *size. */
+int keep_coll_copy_signed_text(const char *what, const char *body, size_t body_size, char **text,
+                               size_t *size, struct keep_error *err);
+/* Parse an issuer chain bundle (PEM or DER) named what and put it in *chain, freeing the old. */
+int keep_coll_replace_chain(STACK_OF(X509) * *chain, const char *what, const uint8_t *data,
+                            size_t size, struct keep_error *err);
 /* issueDate <= time <= nextUpdate, naming the item and the dates. */
 int keep_coll_check_dates(const char *what, int64_t issue_date, int64_t next_update, int64_t time,
                           struct keep_error *err);

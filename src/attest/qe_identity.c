@@ -27,15 +27,10 @@ static int parse_level(json_t *lv, const char *path, struct keep_qe_identity_lev
     char tpath[96];
     uint64_t isvsvn;
     int rc;
-    if (!json_is_object(lv))
-        return keep_fail(err, KEEP_E_COLLATERAL_JSON_TYPE, "%s is not an object", path);
-    if ((rc = keep_coll_member(lv, path, "tcb", JSON_OBJECT, &tcb, err)))
-        return rc;
-    snprintf(tpath, sizeof(tpath), "%s.tcb", path);
-    if ((rc = keep_coll_uint(tcb, tpath, "isvsvn", UINT16_MAX, &isvsvn, err)) ||
-        (rc = keep_coll_time(lv, path, "tcbDate", &out->tcb_date, err)) ||
-        (rc = keep_coll_status(lv, path, "tcbStatus", &out->status, err)) ||
-        (rc = keep_coll_advisories(lv, path, &out->advisory_ids, &out->advisory_count, err)))
+    if ((rc = keep_coll_level_tcb(lv, path, &tcb, tpath, sizeof(tpath), err)) ||
+        (rc = keep_coll_uint(tcb, tpath, "isvsvn", UINT16_MAX, &isvsvn, err)) ||
+        (rc = keep_coll_level_status(lv, path, &out->tcb_date, &out->status, &out->advisory_ids,
+                                     &out->advisory_count, err)))
         return rc;
     out->isvsvn = (uint16_t)isvsvn;
     return KEEP_OK;
@@ -46,11 +41,9 @@ static int parse_levels(struct keep_qe_identity *qe, json_t *body, struct keep_e
     json_t *arr, *lv;
     char path[64];
     size_t i;
-    int rc = keep_coll_member(body, "enclaveIdentity", "tcbLevels", JSON_ARRAY, &arr, err);
+    int rc = keep_coll_levels_array(body, "enclaveIdentity", &arr, err);
     if (rc)
         return rc;
-    if (json_array_size(arr) == 0)
-        return keep_fail(err, KEEP_E_COLLATERAL_JSON_TYPE, "enclaveIdentity.tcbLevels is empty");
     qe->levels = calloc(json_array_size(arr), sizeof(*qe->levels));
     if (!qe->levels)
         return keep_fail(err, KEEP_E_NOMEM, "enclaveIdentity.tcbLevels: out of memory");
@@ -135,14 +128,9 @@ int keep_qe_identity_parse_body(const char *body, size_t body_size, const char *
         rc = keep_coll_signature(signature_hex, "qe_identity_signature", qe->signature, err);
         qe->has_signature = rc == KEEP_OK;
     }
-    if (!rc) {
-        qe->signed_text = malloc(body_size);
-        if (!qe->signed_text)
-            rc = keep_fail(err, KEEP_E_NOMEM, "enclaveIdentity: out of memory");
-        else
-            memcpy(qe->signed_text, body, body_size);
-        qe->signed_size = body_size;
-    }
+    if (!rc)
+        rc = keep_coll_copy_signed_text("enclaveIdentity", body, body_size, &qe->signed_text,
+                                        &qe->signed_size, err);
     if (rc) {
         keep_qe_identity_free(qe);
         return rc;
@@ -157,14 +145,10 @@ int keep_qe_identity_parse(const char *text, size_t size, struct keep_qe_identit
     json_t *root;
     const char *sig;
     size_t off, len;
-    int rc = keep_coll_json_load(text, size, "qe_identity.json", &root, err);
-    if (rc)
-        return rc;
-    if ((rc = keep_coll_string(root, "qe_identity.json", "signature", &sig, err)) ||
-        (rc = keep_json_member_text(text, size, root, "enclaveIdentity", &off, &len, err)))
-        goto out;
-    rc = keep_qe_identity_parse_body(text + off, len, sig, out, err);
-out:
+    int rc = keep_coll_split_file(text, size, "qe_identity.json", "enclaveIdentity", &root, &off,
+                                  &len, &sig, err);
+    if (!rc)
+        rc = keep_qe_identity_parse_body(text + off, len, sig, out, err);
     json_decref(root);
     return rc;
 }
@@ -172,13 +156,7 @@ out:
 int keep_qe_identity_set_issuer_chain(struct keep_qe_identity *qe, const uint8_t *data, size_t size,
                                       struct keep_error *err)
 {
-    STACK_OF(X509) *chain = NULL;
-    int rc = keep_x509_parse_chain(data, size, "qe_identity_issuer_chain", &chain, err);
-    if (rc)
-        return rc;
-    sk_X509_pop_free(qe->issuer_chain, X509_free);
-    qe->issuer_chain = chain;
-    return KEEP_OK;
+    return keep_coll_replace_chain(&qe->issuer_chain, "qe_identity_issuer_chain", data, size, err);
 }
 
 void keep_qe_identity_free(struct keep_qe_identity *qe)

@@ -14,7 +14,6 @@
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/param_build.h>
 #include <openssl/sha.h>
 
 #include "common/cursor.h"
@@ -356,28 +355,38 @@ int keep_quote_parse(const uint8_t *buf, size_t size, struct keep_quote *q, stru
  * at about 7,000/s on this machine (unlike P-384, where nettle wins).
  */
 
-/* An EVP_PKEY for the P-256 public point x || y (uncompressed SEC1 0x04 || x || y). */
+/*
+ * An EVP_PKEY for the P-256 public point x || y (uncompressed SEC1 0x04 || x || y), or NULL when
+ * it is not a point on the curve.
+ */
 static EVP_PKEY *p256_key(const uint8_t key_xy[64])
 {
-    uint8_t point[65];
-    point[0] = 0x04;
-    memcpy(point + 1, key_xy, 64);
+    uint8_t point[1 + KEEP_QUOTE_ECDSA_KEY_SIZE] = {0x04};
+    memcpy(point + 1, key_xy, KEEP_QUOTE_ECDSA_KEY_SIZE);
+    char group[] = "prime256v1";
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, group, 0),
+        OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, point, sizeof(point)),
+        OSSL_PARAM_construct_end(),
+    };
     EVP_PKEY *pkey = NULL;
-    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
-    OSSL_PARAM *params = NULL;
     EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
-    if (!bld || !ctx ||
-        !OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0) ||
-        !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point, sizeof(point)) ||
-        !(params = OSSL_PARAM_BLD_to_param(bld)) || EVP_PKEY_fromdata_init(ctx) <= 0 ||
+    if (!ctx || EVP_PKEY_fromdata_init(ctx) <= 0 ||
         EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) <= 0) {
         EVP_PKEY_free(pkey);
         pkey = NULL;
     }
-    OSSL_PARAM_free(params);
-    OSSL_PARAM_BLD_free(bld);
     EVP_PKEY_CTX_free(ctx);
+    ERR_clear_error();
     return pkey;
+}
+
+static int p256_key_invalid(const uint8_t key_xy[64], const char *what, struct keep_error *err)
+{
+    char x_hex[17];
+    keep_hex_encode(key_xy, 8, x_hex);
+    return keep_fail(err, KEEP_E_QUOTE_KEY_INVALID,
+                     "%s: public key (x = %s...) is not a point on P-256", what, x_hex);
 }
 
 /* r || s (big-endian, 32 bytes each) to the DER ECDSA-Sig-Value OpenSSL verifies. */
@@ -430,16 +439,28 @@ int keep_quote_p256_verify(const uint8_t key_xy[64], const uint8_t sig_rs[64], c
                            size_t size, int code, const char *what, struct keep_error *err)
 {
     EVP_PKEY *pkey = p256_key(key_xy);
-    if (!pkey) {
-        char x_hex[17];
-        ERR_clear_error();
-        keep_hex_encode(key_xy, 8, x_hex);
-        return keep_fail(err, KEEP_E_QUOTE_KEY_INVALID,
-                         "%s: public key (x = %s...) is not a point on P-256", what, x_hex);
-    }
+    if (!pkey)
+        return p256_key_invalid(key_xy, what, err);
     int rc = p256_verify_pkey(pkey, sig_rs, data, size, code, what, err);
     EVP_PKEY_free(pkey);
     return rc;
+}
+
+void keep_quote_ak_cache_clear(struct keep_quote_ak_cache *ak)
+{
+    EVP_PKEY_free(ak->key);
+    memset(ak, 0, sizeof(*ak));
+}
+
+/* [SGX] "Quote Header": only Intel's QE is vouched for by the Intel PCK hierarchy. */
+static int check_qe_vendor(const struct keep_quote *q, struct keep_error *err)
+{
+    if (memcmp(q->header.qe_vendor_id, keep_quote_intel_qe_vendor_id, 16) == 0)
+        return KEEP_OK;
+    char hex[33];
+    keep_hex_encode(q->header.qe_vendor_id, 16, hex);
+    return keep_fail(err, KEEP_E_QUOTE_QE_VENDOR,
+                     "header.qe_vendor_id is %s; Intel's is 939a7233f79c4ca9940a0db3957f0607", hex);
 }
 
 /*
@@ -478,43 +499,82 @@ static int check_ak_binding(const struct keep_quote *q, struct keep_error *err)
     return KEEP_OK;
 }
 
+/* The attestation key of q as an EVP_PKEY in *ak, built only when ak holds another key. */
+static int attest_key_of(const struct keep_quote *q, struct keep_quote_ak_cache *ak,
+                         const char *what, struct keep_error *err)
+{
+    if (ak->key && memcmp(ak->xy, q->attest_key, sizeof(ak->xy)) == 0)
+        return KEEP_OK;
+    EVP_PKEY *key = p256_key(q->attest_key);
+    if (!key)
+        return p256_key_invalid(q->attest_key, what, err);
+    EVP_PKEY_free(ak->key);
+    ak->key = key;
+    memcpy(ak->xy, q->attest_key, sizeof(ak->xy));
+    return KEEP_OK;
+}
+
+/* Steps 3, 4 and 5 of keep_quote_verify() (quote.h), under the PCK public key pck_key. */
+static int verify_under_pck_key(const struct keep_quote *q, EVP_PKEY *pck_key,
+                                struct keep_quote_ak_cache *ak, struct keep_error *err)
+{
+    static const char quote_sig[] = "quote signature (by the attestation key over header and body)";
+    struct keep_quote_ak_cache once = {0};
+    if (!ak)
+        ak = &once;
+    int rc = p256_verify_pkey(pck_key, q->qe_report_sig, q->qe_report_raw, KEEP_QUOTE_SGX_BODY_SIZE,
+                              KEEP_E_QUOTE_QE_REPORT_SIGNATURE,
+                              "qe_report_signature (by the PCK key)", err);
+    if (rc == KEEP_OK && (rc = check_ak_binding(q, err)) == KEEP_OK &&
+        (rc = attest_key_of(q, ak, quote_sig, err)) == KEEP_OK)
+        rc = p256_verify_pkey(ak->key, q->signature, q->signed_data, q->signed_size,
+                              KEEP_E_QUOTE_SIGNATURE, quote_sig, err);
+    keep_quote_ak_cache_clear(&once);
+    return rc;
+}
+
+/* q->size is set only when a parse succeeded. */
+static bool parsed(const struct keep_quote *q)
+{
+    return q && q->signed_data && q->size != 0;
+}
+
 int keep_quote_verify(const struct keep_quote *q, const struct keep_quote_verify_opts *opts,
                       struct keep_pck_info *pck, struct keep_error *err)
 {
     struct keep_pck_info info;
     X509 *leaf = NULL;
     int rc;
-    /* q->size is set only when a parse succeeded. */
-    if (!q || !opts || !opts->intel_root || !q->signed_data || q->size == 0)
+    if (!parsed(q) || !opts || !opts->intel_root)
         return keep_fail(err, KEEP_E_USAGE,
                          "keep_quote_verify: a successfully parsed quote and the Intel root are "
                          "required");
-    /* [SGX] "Quote Header": only Intel's QE is vouched for by the Intel PCK hierarchy. */
-    if (memcmp(q->header.qe_vendor_id, keep_quote_intel_qe_vendor_id, 16) != 0) {
-        char hex[33];
-        keep_hex_encode(q->header.qe_vendor_id, 16, hex);
-        return keep_fail(err, KEEP_E_QUOTE_QE_VENDOR,
-                         "header.qe_vendor_id is %s; Intel's is 939a7233f79c4ca9940a0db3957f0607",
-                         hex);
-    }
+    if ((rc = check_qe_vendor(q, err)))
+        return rc;
     rc = keep_pck_verify_chain(q->pck_chain_pem, q->pck_chain_size, opts->intel_root,
                                opts->root_ca_crl, opts->pck_crl, opts->time, &info, &leaf, err);
     if (rc)
         return rc;
-    rc = p256_verify_pkey(X509_get0_pubkey(leaf), q->qe_report_sig, q->qe_report_raw,
-                          KEEP_QUOTE_SGX_BODY_SIZE, KEEP_E_QUOTE_QE_REPORT_SIGNATURE,
-                          "qe_report_signature (by the PCK key)", err);
+    rc = verify_under_pck_key(q, X509_get0_pubkey(leaf), NULL, err);
     X509_free(leaf);
-    if (rc || (rc = check_ak_binding(q, err)))
-        return rc;
-    rc = keep_quote_p256_verify(
-        q->attest_key, q->signature, q->signed_data, q->signed_size, KEEP_E_QUOTE_SIGNATURE,
-        "quote signature (by the attestation key over header and body)", err);
     if (rc)
         return rc;
     if (pck)
         *pck = info;
     return KEEP_OK;
+}
+
+int keep_quote_verify_with_pck_key(const struct keep_quote *q, EVP_PKEY *pck_key,
+                                   struct keep_quote_ak_cache *ak, struct keep_error *err)
+{
+    int rc;
+    if (!parsed(q) || !pck_key)
+        return keep_fail(err, KEEP_E_USAGE,
+                         "keep_quote_verify_with_pck_key: a successfully parsed quote and the "
+                         "PCK key are required");
+    if ((rc = check_qe_vendor(q, err)))
+        return rc;
+    return verify_under_pck_key(q, pck_key, ak, err);
 }
 
 /* ---- Claims ------------------------------------------------------------- */

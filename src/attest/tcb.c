@@ -105,11 +105,8 @@ static int parse_level(const struct keep_tcb_info *info, json_t *lv, const char 
     char tpath[160];
     uint64_t pcesvn;
     int rc;
-    if (!json_is_object(lv))
-        return keep_fail(err, KEEP_E_COLLATERAL_JSON_TYPE, "%s is not an object", path);
-    if ((rc = keep_coll_member(lv, path, "tcb", JSON_OBJECT, &tcb, err)))
+    if ((rc = keep_coll_level_tcb(lv, path, &tcb, tpath, sizeof(tpath), err)))
         return rc;
-    snprintf(tpath, sizeof(tpath), "%s.tcb", path);
     if (info->version == 2)
         rc = parse_v2_components(tcb, tpath, out->sgx_svn, err);
     else
@@ -123,11 +120,8 @@ static int parse_level(const struct keep_tcb_info *info, json_t *lv, const char 
             return rc;
         out->has_tdx = true;
     }
-    if ((rc = keep_coll_time(lv, path, "tcbDate", &out->tcb_date, err)) ||
-        (rc = keep_coll_status(lv, path, "tcbStatus", &out->status, err)) ||
-        (rc = keep_coll_advisories(lv, path, &out->advisory_ids, &out->advisory_count, err)))
-        return rc;
-    return KEEP_OK;
+    return keep_coll_level_status(lv, path, &out->tcb_date, &out->status, &out->advisory_ids,
+                                  &out->advisory_count, err);
 }
 
 static int parse_levels(struct keep_tcb_info *info, json_t *body, struct keep_error *err)
@@ -135,11 +129,9 @@ static int parse_levels(struct keep_tcb_info *info, json_t *body, struct keep_er
     json_t *arr, *lv;
     char path[64];
     size_t i;
-    int rc = keep_coll_member(body, "tcbInfo", "tcbLevels", JSON_ARRAY, &arr, err);
+    int rc = keep_coll_levels_array(body, "tcbInfo", &arr, err);
     if (rc)
         return rc;
-    if (json_array_size(arr) == 0)
-        return keep_fail(err, KEEP_E_COLLATERAL_JSON_TYPE, "tcbInfo.tcbLevels is empty");
     info->levels = calloc(json_array_size(arr), sizeof(*info->levels));
     if (!info->levels)
         return keep_fail(err, KEEP_E_NOMEM, "tcbInfo.tcbLevels: out of memory");
@@ -172,15 +164,10 @@ static int parse_module_level(json_t *lv, const char *path, struct keep_tdx_modu
     char tpath[192];
     uint64_t isvsvn;
     int rc;
-    if (!json_is_object(lv))
-        return keep_fail(err, KEEP_E_COLLATERAL_JSON_TYPE, "%s is not an object", path);
-    if ((rc = keep_coll_member(lv, path, "tcb", JSON_OBJECT, &tcb, err)))
-        return rc;
-    snprintf(tpath, sizeof(tpath), "%s.tcb", path);
-    if ((rc = keep_coll_uint(tcb, tpath, "isvsvn", 255, &isvsvn, err)) ||
-        (rc = keep_coll_time(lv, path, "tcbDate", &out->tcb_date, err)) ||
-        (rc = keep_coll_status(lv, path, "tcbStatus", &out->status, err)) ||
-        (rc = keep_coll_advisories(lv, path, &out->advisory_ids, &out->advisory_count, err)))
+    if ((rc = keep_coll_level_tcb(lv, path, &tcb, tpath, sizeof(tpath), err)) ||
+        (rc = keep_coll_uint(tcb, tpath, "isvsvn", 255, &isvsvn, err)) ||
+        (rc = keep_coll_level_status(lv, path, &out->tcb_date, &out->status, &out->advisory_ids,
+                                     &out->advisory_count, err)))
         return rc;
     out->isvsvn = (uint8_t)isvsvn;
     return KEEP_OK;
@@ -198,10 +185,8 @@ static int parse_module_identity(json_t *obj, const char *path,
     if ((rc = keep_coll_string(obj, path, "id", &out->id, err)) ||
         (rc = parse_module_fields(obj, path, out->mrsigner, out->attributes, out->attributes_mask,
                                   err)) ||
-        (rc = keep_coll_member(obj, path, "tcbLevels", JSON_ARRAY, &arr, err)))
+        (rc = keep_coll_levels_array(obj, path, &arr, err)))
         return rc;
-    if (json_array_size(arr) == 0)
-        return keep_fail(err, KEEP_E_COLLATERAL_JSON_TYPE, "%s.tcbLevels is empty", path);
     out->levels = calloc(json_array_size(arr), sizeof(*out->levels));
     if (!out->levels)
         return keep_fail(err, KEEP_E_NOMEM, "%s.tcbLevels: out of memory", path);
@@ -299,9 +284,8 @@ static int parse_body(struct keep_tcb_info *info, json_t *body, struct keep_erro
     return parse_levels(info, body, err);
 }
 
-/* Parse `body` (the signed object text) and keep a copy of its exact bytes. */
-static int parse_signed_text(const char *body, size_t body_size, struct keep_tcb_info **out,
-                             struct keep_error *err)
+int keep_tcb_info_parse_body(const char *body, size_t body_size, const char *signature_hex,
+                             struct keep_tcb_info **out, struct keep_error *err)
 {
     struct keep_tcb_info *info = calloc(1, sizeof(*info));
     if (!info)
@@ -309,35 +293,16 @@ static int parse_signed_text(const char *body, size_t body_size, struct keep_tcb
     int rc = keep_coll_json_load(body, body_size, "tcbInfo", &info->json, err);
     if (!rc)
         rc = parse_body(info, info->json, err);
-    if (!rc) {
-        info->signed_text = malloc(body_size);
-        if (!info->signed_text)
-            rc = keep_fail(err, KEEP_E_NOMEM, "tcbInfo: out of memory");
-        else
-            memcpy(info->signed_text, body, body_size);
-        info->signed_size = body_size;
+    if (!rc)
+        rc = keep_coll_copy_signed_text("tcbInfo", body, body_size, &info->signed_text,
+                                        &info->signed_size, err);
+    if (!rc && signature_hex) {
+        rc = keep_coll_signature(signature_hex, "tcb_info_signature", info->signature, err);
+        info->has_signature = rc == KEEP_OK;
     }
     if (rc) {
         keep_tcb_info_free(info);
         return rc;
-    }
-    *out = info;
-    return KEEP_OK;
-}
-
-int keep_tcb_info_parse_body(const char *body, size_t body_size, const char *signature_hex,
-                             struct keep_tcb_info **out, struct keep_error *err)
-{
-    struct keep_tcb_info *info = NULL;
-    int rc = parse_signed_text(body, body_size, &info, err);
-    if (rc)
-        return rc;
-    if (signature_hex) {
-        if ((rc = keep_coll_signature(signature_hex, "tcb_info_signature", info->signature, err))) {
-            keep_tcb_info_free(info);
-            return rc;
-        }
-        info->has_signature = true;
     }
     *out = info;
     return KEEP_OK;
@@ -349,14 +314,10 @@ int keep_tcb_info_parse(const char *text, size_t size, struct keep_tcb_info **ou
     json_t *root;
     const char *sig;
     size_t off, len;
-    int rc = keep_coll_json_load(text, size, "tcb_info.json", &root, err);
-    if (rc)
-        return rc;
-    if ((rc = keep_coll_string(root, "tcb_info.json", "signature", &sig, err)) ||
-        (rc = keep_json_member_text(text, size, root, "tcbInfo", &off, &len, err)))
-        goto out;
-    rc = keep_tcb_info_parse_body(text + off, len, sig, out, err);
-out:
+    int rc =
+        keep_coll_split_file(text, size, "tcb_info.json", "tcbInfo", &root, &off, &len, &sig, err);
+    if (!rc)
+        rc = keep_tcb_info_parse_body(text + off, len, sig, out, err);
     json_decref(root);
     return rc;
 }
@@ -364,13 +325,7 @@ out:
 int keep_tcb_info_set_issuer_chain(struct keep_tcb_info *info, const uint8_t *data, size_t size,
                                    struct keep_error *err)
 {
-    STACK_OF(X509) *chain = NULL;
-    int rc = keep_x509_parse_chain(data, size, "tcb_info_issuer_chain", &chain, err);
-    if (rc)
-        return rc;
-    sk_X509_pop_free(info->issuer_chain, X509_free);
-    info->issuer_chain = chain;
-    return KEEP_OK;
+    return keep_coll_replace_chain(&info->issuer_chain, "tcb_info_issuer_chain", data, size, err);
 }
 
 void keep_tcb_info_free(struct keep_tcb_info *info)

@@ -18,9 +18,6 @@
 #include <time.h>
 
 #include <jansson.h>
-#include <openssl/core_names.h>
-#include <openssl/ecdsa.h>
-#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <openssl/x509.h>
@@ -76,11 +73,8 @@ struct collateral_entry {
 struct pck_entry {
     uint8_t key[SHA256_DIGEST_LENGTH];
     struct keep_pck_info info;
-    EVP_PKEY *pck_key; /* the PCK's P-256 public key */
-    /* The attestation key of the last quote under this PCK: a platform's QE keeps its
-     * key, so building it once saves most of a verification's overhead. */
-    uint8_t ak_xy[KEEP_QUOTE_ECDSA_KEY_SIZE];
-    EVP_PKEY *ak_key;
+    EVP_PKEY *pck_key;             /* the PCK's P-256 public key */
+    struct keep_quote_ak_cache ak; /* the attestation key of the last quote under it */
     int64_t valid_from;
     int64_t valid_until;
 };
@@ -115,7 +109,7 @@ static void collateral_entry_clear(struct collateral_entry *e)
 static void pck_entry_clear(struct pck_entry *e)
 {
     EVP_PKEY_free(e->pck_key);
-    EVP_PKEY_free(e->ak_key);
+    keep_quote_ak_cache_clear(&e->ak);
     memset(e, 0, sizeof(*e));
 }
 
@@ -707,6 +701,15 @@ static void narrow_to_chain(STACK_OF(X509) * chain, int64_t *from, int64_t *unti
     }
 }
 
+/* Narrow [*from, *until] to a signed item's issueDate..nextUpdate and its issuer chain. */
+static void narrow_to_item(int64_t issue_date, int64_t next_update, STACK_OF(X509) * chain,
+                           int64_t *from, int64_t *until)
+{
+    *from = max64(*from, issue_date);
+    *until = min64(*until, next_update);
+    narrow_to_chain(chain, from, until);
+}
+
 static int crl_window(X509_CRL *crl, int64_t *from, int64_t *until)
 {
     struct tm tm;
@@ -793,18 +796,16 @@ static int collateral_verify(struct keep_attest_verifier *v, struct collateral_e
         rc = keep_tcb_info_verify(c->tcb_info, v->intel_roots, c->root_ca_crl, time, &err);
         if (record(r, "collateral.tcb_info", rc, &err))
             return rc;
-        from = max64(from, c->tcb_info->issue_date);
-        until = min64(until, c->tcb_info->next_update);
-        narrow_to_chain(c->tcb_info->issuer_chain, &from, &until);
+        narrow_to_item(c->tcb_info->issue_date, c->tcb_info->next_update, c->tcb_info->issuer_chain,
+                       &from, &until);
         e->tcb_info_ok = true;
     }
     if (c->qe_identity && c->qe_identity->issuer_chain) {
         rc = keep_qe_identity_verify(c->qe_identity, v->intel_roots, c->root_ca_crl, time, &err);
         if (record(r, "collateral.qe_identity", rc, &err))
             return rc;
-        from = max64(from, c->qe_identity->issue_date);
-        until = min64(until, c->qe_identity->next_update);
-        narrow_to_chain(c->qe_identity->issuer_chain, &from, &until);
+        narrow_to_item(c->qe_identity->issue_date, c->qe_identity->next_update,
+                       c->qe_identity->issuer_chain, &from, &until);
         e->qe_identity_ok = true;
     }
     if (c->pck_crl)
@@ -1006,123 +1007,6 @@ static int quote_parse(const uint8_t *buf, size_t size, struct keep_quote *q,
     return keep_quote_parse_ex(buf, size, KEEP_QUOTE_PARSE_ALLOW_TRAILING, q, err);
 }
 
-/*
- * [SGX] A.4 / [TDX] A.3.5: QE report_data = SHA-256(attestation key || QE
- * authentication data) || 32 zero bytes. The same check as quote.c's, for
- * the cached-chain path below (quote.c keeps its own static).
- */
-static int check_ak_binding(const struct keep_quote *q, struct keep_error *err)
-{
-    uint8_t digest[SHA256_DIGEST_LENGTH];
-    EVP_MD_CTX *sha = EVP_MD_CTX_new();
-    bool good = sha && EVP_DigestInit_ex(sha, EVP_sha256(), NULL) == 1 &&
-                EVP_DigestUpdate(sha, q->attest_key, KEEP_QUOTE_ECDSA_KEY_SIZE) == 1 &&
-                EVP_DigestUpdate(sha, q->qe_auth_data, q->qe_auth_size) == 1 &&
-                EVP_DigestFinal_ex(sha, digest, NULL) == 1;
-    EVP_MD_CTX_free(sha);
-    if (!good)
-        return keep_fail(err, KEEP_E_CRYPTO, "SHA-256 of the attestation key failed");
-    const uint8_t *rd = q->qe_report.report_data;
-    if (!keep_mem_equal(rd, digest, sizeof(digest)) || !keep_mem_is_zero(rd + 32, 32)) {
-        char want[65], got[129];
-        keep_hex_encode(digest, sizeof(digest), want);
-        keep_hex_encode(rd, 64, got);
-        return keep_fail(err, KEEP_E_QUOTE_AK_BINDING,
-                         "qe_report.report_data is %s; must be SHA-256(attest_key || "
-                         "qe_auth_data (%u bytes)) = %s followed by 32 zero bytes",
-                         got, q->qe_auth_size, want);
-    }
-    return KEEP_OK;
-}
-
-/*
- * ECDSA P-256 with OpenSSL key objects kept in the cache (quote.c's
- * keep_quote_p256_verify builds the key from x || y on every call, which
- * costs about two thirds of a verification). Same checks, same codes.
- */
-static EVP_PKEY *p256_key_from_xy(const uint8_t xy[KEEP_QUOTE_ECDSA_KEY_SIZE])
-{
-    uint8_t point[1 + KEEP_QUOTE_ECDSA_KEY_SIZE] = {0x04};
-    memcpy(point + 1, xy, KEEP_QUOTE_ECDSA_KEY_SIZE);
-    char group[] = "prime256v1";
-    OSSL_PARAM params[] = {
-        OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, group, 0),
-        OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, point, sizeof(point)),
-        OSSL_PARAM_construct_end(),
-    };
-    EVP_PKEY *key = NULL;
-    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
-    if (!ctx || EVP_PKEY_fromdata_init(ctx) <= 0 ||
-        EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_PUBLIC_KEY, params) <= 0) {
-        EVP_PKEY_free(key);
-        key = NULL;
-    }
-    EVP_PKEY_CTX_free(ctx);
-    ERR_clear_error();
-    return key;
-}
-
-static int p256_verify_with(EVP_PKEY *key, const uint8_t rs[64], const uint8_t *data, size_t size,
-                            int code, const char *what, struct keep_error *err)
-{
-    ECDSA_SIG *sig = ECDSA_SIG_new();
-    BIGNUM *r = BN_bin2bn(rs, 32, NULL), *s = BN_bin2bn(rs + 32, 32, NULL);
-    unsigned char *der = NULL;
-    int der_size = -1;
-    if (sig && r && s && ECDSA_SIG_set0(sig, r, s) == 1) {
-        r = s = NULL; /* owned by sig */
-        der_size = i2d_ECDSA_SIG(sig, &der);
-    }
-    BN_free(r);
-    BN_free(s);
-    ECDSA_SIG_free(sig);
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    int rc = KEEP_OK;
-    if (der_size <= 0 || !md || EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, key) != 1)
-        rc = keep_fail(err, KEEP_E_CRYPTO, "%s: cannot set up ECDSA P-256 verification", what);
-    else if (EVP_DigestVerify(md, der, (size_t)der_size, data, size) != 1)
-        rc = keep_fail(err, code, "%s: ECDSA P-256 signature does not verify over %zu bytes", what,
-                       size);
-    EVP_MD_CTX_free(md);
-    OPENSSL_free(der);
-    ERR_clear_error();
-    return rc;
-}
-
-/*
- * Steps 1, 3, 4 and 5 of keep_quote_verify (quote.h) with a PCK whose chain
- * was verified before: QE vendor ID, QE report signature by the PCK key,
- * attestation key binding, quote signature by the attestation key.
- */
-static int quote_verify_with_pck(const struct keep_quote *q, struct pck_entry *e,
-                                 struct keep_error *err)
-{
-    if (memcmp(q->header.qe_vendor_id, keep_quote_intel_qe_vendor_id, 16) != 0) {
-        char hex[33];
-        keep_hex_encode(q->header.qe_vendor_id, 16, hex);
-        return keep_fail(err, KEEP_E_QUOTE_QE_VENDOR,
-                         "header.qe_vendor_id is %s; Intel's is 939a7233f79c4ca9940a0db3957f0607",
-                         hex);
-    }
-    int rc = p256_verify_with(e->pck_key, q->qe_report_sig, q->qe_report_raw,
-                              KEEP_QUOTE_SGX_BODY_SIZE, KEEP_E_QUOTE_QE_REPORT_SIGNATURE,
-                              "qe_report_signature (by the PCK key)", err);
-    if (rc || (rc = check_ak_binding(q, err)))
-        return rc;
-    if (!e->ak_key || memcmp(e->ak_xy, q->attest_key, sizeof(e->ak_xy)) != 0) {
-        EVP_PKEY *ak = p256_key_from_xy(q->attest_key);
-        if (!ak)
-            return keep_fail(err, KEEP_E_QUOTE_KEY_INVALID,
-                             "attest_key is not a point on P-256 (ECDSA-256-with-P-256)");
-        EVP_PKEY_free(e->ak_key);
-        e->ak_key = ak;
-        memcpy(e->ak_xy, q->attest_key, sizeof(e->ak_xy));
-    }
-    return p256_verify_with(e->ak_key, q->signature, q->signed_data, q->signed_size,
-                            KEEP_E_QUOTE_SIGNATURE,
-                            "quote signature (by the attestation key over header and body)", err);
-}
-
 /* After a full keep_quote_verify: remember the PCK key and the chain's window. */
 static void pck_store(struct keep_attest_verifier *v, const uint8_t *key,
                       const struct keep_quote *q, const struct keep_quote_verify_opts *opts,
@@ -1183,7 +1067,7 @@ static int quote_genuine(struct keep_attest_verifier *v, const struct keep_quote
             continue;
         *cached = true;
         *pck = e->info;
-        return quote_verify_with_pck(q, e, err);
+        return keep_quote_verify_with_pck_key(q, e->pck_key, &e->ak, err);
     }
     int rc = keep_quote_verify(q, opts, pck, err);
     if (rc == KEEP_OK)

@@ -41,8 +41,7 @@ int main(int argc, char **argv)
         usage(stderr);
         return KEEP_EXIT_USAGE;
     }
-    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-        strcmp(argv[1], "help") == 0) {
+    if (cli_asks_help(argv[1])) {
         usage(stdout);
         return 0;
     }

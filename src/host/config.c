@@ -10,6 +10,7 @@
 #include "host/config.h"
 
 #include "common/cursor.h"
+#include "host/volumes.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -151,32 +152,21 @@ static int normalise_guest_path(const char *volume, const char *path, char **out
     if (path[0] != '/')
         return keep_fail(err, KEEP_E_RUN_BAD_VOLUME,
                          "--volume '%s': guest path '%s' must be absolute", volume, path);
+    if (keep_guest_path_has_dotdot(path))
+        return keep_fail(err, KEEP_E_RUN_BAD_VOLUME, "--volume '%s': guest path '%s' contains '..'",
+                         volume, path);
+    /* Normalising an absolute path never lengthens it. */
     size_t size = strlen(path) + 1;
     char *norm = malloc(size);
     if (!norm)
         return keep_fail(err, KEEP_E_NOMEM, "out of memory for --volume '%s'", volume);
-    size_t n = 0;
-    const char *p = path;
-    while (*p) {
-        while (*p == '/')
-            p++;
-        const char *start = p;
-        while (*p && *p != '/')
-            p++;
-        size_t len = (size_t)(p - start);
-        if (len == 0 || (len == 1 && start[0] == '.'))
-            continue;
-        if (len == 2 && start[0] == '.' && start[1] == '.') {
-            free(norm);
-            return keep_fail(err, KEEP_E_RUN_BAD_VOLUME,
-                             "--volume '%s': guest path '%s' contains '..'", volume, path);
-        }
-        norm[n++] = '/';
-        memcpy(norm + n, start, len);
-        n += len;
+    int rc = keep_guest_path_normalise("/", path, norm, size);
+    if (rc) {
+        free(norm);
+        return keep_fail(err, KEEP_E_RUN_BAD_VOLUME, "--volume '%s': guest path '%s': %s", volume,
+                         path, strerror(-rc));
     }
-    norm[n] = '\0';
-    if (n == 0) {
+    if (strcmp(norm, "/") == 0) {
         free(norm);
         return keep_fail(err, KEEP_E_RUN_BAD_VOLUME,
                          "--volume '%s': guest path '%s' is the root; mount volumes below it "

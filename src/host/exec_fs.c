@@ -403,6 +403,18 @@ static int64_t do_fchdir(struct exec_call *c)
     return 0;
 }
 
+/*
+ * What the guest gets for a call that returned r on a host fd opened for it:
+ * r, or -errno of that call when r < 0. fd is closed either way, after errno
+ * is read (close may change it).
+ */
+static int64_t close_after(int fd, int64_t r)
+{
+    int saved = errno;
+    close(fd);
+    return r < 0 ? -saved : r;
+}
+
 /* The same file through /proc/self/fd, for calls that take no O_PATH fd on Linux 6.1. */
 static void proc_fd_path(int fd, char out[32])
 {
@@ -439,10 +451,7 @@ static int64_t chmod_common(struct exec_call *c, int dirfd_arg, int path_arg, ui
     if (h < 0)
         return h;
     proc_fd_path(h, proc);
-    int r = chmod(proc, (mode_t)(mode & 07777));
-    int saved = errno;
-    close(h);
-    return r < 0 ? -saved : 0;
+    return close_after(h, chmod(proc, (mode_t)(mode & 07777)));
 }
 
 static int64_t do_chmod(struct exec_call *c)
@@ -508,9 +517,7 @@ static int64_t do_utimensat(struct exec_call *c)
         proc_fd_path(h, proc);
         r = utimensat(AT_FDCWD, proc, times, 0);
     }
-    int saved = errno;
-    close(h);
-    return r < 0 ? -saved : 0;
+    return close_after(h, r);
 }
 
 static int64_t readlink_common(struct exec_call *c, int dirfd_arg, int path_arg, int buf_arg)
@@ -520,10 +527,7 @@ static int64_t readlink_common(struct exec_call *c, int dirfd_arg, int path_arg,
     int h = open_path_only(c, dirfd_arg, path_arg, false);
     if (h < 0)
         return h;
-    ssize_t r = readlinkat(h, "", (char *)c->p[buf_arg], c->n[buf_arg]);
-    int saved = errno;
-    close(h);
-    return r < 0 ? -saved : r;
+    return close_after(h, readlinkat(h, "", (char *)c->p[buf_arg], c->n[buf_arg]));
 }
 
 static int64_t do_readlink(struct exec_call *c)
@@ -547,10 +551,7 @@ static int64_t unlink_common(struct exec_call *c, int dirfd_arg, int path_arg, u
     int p = keep_volumes_open_parent(&c->x->vols, vol, rel, &name);
     if (p < 0)
         return p;
-    int r = unlinkat(p, name, (int)flags);
-    int saved = errno;
-    close(p);
-    return r < 0 ? -saved : 0;
+    return close_after(p, unlinkat(p, name, (int)flags));
 }
 
 static int64_t do_rmdir(struct exec_call *c)
@@ -577,10 +578,7 @@ static int64_t mkdir_common(struct exec_call *c, int dirfd_arg, int path_arg, ui
     int p = keep_volumes_open_parent(&c->x->vols, vol, rel, &name);
     if (p < 0)
         return p == -EBUSY ? -EEXIST : p; /* the volume root exists */
-    int r = mkdirat(p, name, (mode_t)(mode & 07777 & ~(uint64_t)c->x->umask));
-    int saved = errno;
-    close(p);
-    return r < 0 ? -saved : 0;
+    return close_after(p, mkdirat(p, name, (mode_t)(mode & 07777 & ~(uint64_t)c->x->umask)));
 }
 
 static int64_t do_mkdir(struct exec_call *c)

@@ -222,16 +222,22 @@ static int read_msghdr(const uint8_t *p, struct guest_msghdr *m)
     return 0;
 }
 
+/* The arguments sendmsg and recvmsg share: a socket, allowed flags, the guest's msghdr. */
+static int msg_call_args(struct exec_call *c, struct guest_msghdr *gm)
+{
+    if (!socket_arg(c, 0))
+        return -ENOTSOCK;
+    if (c->a[2] & ~(uint64_t)MSG_FLAGS_ALLOWED)
+        return -EINVAL;
+    return read_msghdr(c->p[1], gm);
+}
+
 static int64_t do_sendmsg(struct exec_call *c)
 {
     struct guest_msghdr gm;
     struct sockaddr_storage ss;
     socklen_t sl = 0;
-    if (!socket_arg(c, 0))
-        return -ENOTSOCK;
-    if (c->a[2] & ~(uint64_t)MSG_FLAGS_ALLOWED)
-        return -EINVAL;
-    int rc = read_msghdr(c->p[1], &gm);
+    int rc = msg_call_args(c, &gm);
     if (rc)
         return rc;
     /* No ancillary data: it could carry fds (SCM_RIGHTS) or credentials. */
@@ -260,11 +266,7 @@ static int64_t do_recvmsg(struct exec_call *c)
     struct guest_msghdr gm;
     struct sockaddr_storage ss;
     uint8_t *name = NULL;
-    if (!socket_arg(c, 0))
-        return -ENOTSOCK;
-    if (c->a[2] & ~(uint64_t)MSG_FLAGS_ALLOWED)
-        return -EINVAL;
-    int rc = read_msghdr(c->p[1], &gm);
+    int rc = msg_call_args(c, &gm);
     if (rc)
         return rc;
     uint32_t cap = gm.namelen < KEEP_CHAN_SOCKLEN_MAX ? gm.namelen : KEEP_CHAN_SOCKLEN_MAX;

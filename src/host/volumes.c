@@ -83,20 +83,45 @@ static int push_component(char *out, size_t out_size, size_t *len, const char *c
     return 0;
 }
 
+/*
+ * The next component of the path at *p: its start, its length in *len
+ * (0 for the empty component at a trailing '/'); *p moves past it. NULL at
+ * the end of the path.
+ */
+static const char *next_component(const char **p, size_t *len)
+{
+    if (**p == '\0')
+        return NULL;
+    while (**p == '/')
+        (*p)++;
+    const char *start = *p;
+    while (**p && **p != '/')
+        (*p)++;
+    *len = (size_t)(*p - start);
+    return start;
+}
+
 static int push_path(char *out, size_t out_size, size_t *len, const char *path)
 {
-    const char *p = path;
-    while (*p) {
-        while (*p == '/')
-            p++;
-        const char *start = p;
-        while (*p && *p != '/')
-            p++;
-        int rc = push_component(out, out_size, len, start, (size_t)(p - start));
+    const char *comp;
+    size_t comp_len;
+    while ((comp = next_component(&path, &comp_len)) != NULL) {
+        int rc = push_component(out, out_size, len, comp, comp_len);
         if (rc)
             return rc;
     }
     return 0;
+}
+
+bool keep_guest_path_has_dotdot(const char *path)
+{
+    const char *comp;
+    size_t len;
+    while ((comp = next_component(&path, &len)) != NULL) {
+        if (len == 2 && comp[0] == '.' && comp[1] == '.')
+            return true;
+    }
+    return false;
 }
 
 int keep_guest_path_normalise(const char *dir, const char *path, char *out, size_t out_size)

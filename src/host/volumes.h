@@ -57,6 +57,9 @@ void keep_volumes_close(struct keep_volumes *vols);
  */
 int keep_guest_path_normalise(const char *dir, const char *path, char *out, size_t out_size);
 
+/* True when a component of path is "..". */
+bool keep_guest_path_has_dotdot(const char *path);
+
 /*
  * The volume holding the normalised absolute guest path abs, or -ENOENT.
  * *rel points into abs at the path below the volume root ("" for the root).

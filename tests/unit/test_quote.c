@@ -187,6 +187,47 @@ static void signature_failures(void)
            KEEP_E_QUOTE_KEY_INVALID, "a public key off the curve is refused (%s)", err.message);
 }
 
+/* keep_quote_verify_with_pck_key: the checks after the chain, with a kept PCK key and AK cache. */
+static void with_pck_key(void)
+{
+    struct keep_error err;
+    struct keep_quote_ak_cache ak = {0};
+    struct gen g = make(&(struct qgen_quote_opts){.version = 4});
+    struct gen h = make(&(struct qgen_quote_opts){.version = 3});
+    struct keep_quote q, r;
+    parse(&g, &q, &err);
+    parse(&h, &r, &err);
+    is_int(keep_quote_verify_with_pck_key(&q, pki.pck_key, &ak, &err), KEEP_OK,
+           "a quote verifies under its PCK key (%s)", err.message);
+    ok(ak.key != NULL && memcmp(ak.xy, q.attest_key, 64) == 0,
+       "the cache holds the quote's attestation key");
+    EVP_PKEY *kept = ak.key;
+    is_int(keep_quote_verify_with_pck_key(&q, pki.pck_key, &ak, &err), KEEP_OK,
+           "it verifies again from the cache (%s)", err.message);
+    ok(ak.key == kept, "the cached key object is reused");
+    is_int(keep_quote_verify_with_pck_key(&r, pki.pck_key, &ak, &err), KEEP_OK,
+           "a quote with another attestation key verifies (%s)", err.message);
+    ok(memcmp(ak.xy, r.attest_key, 64) == 0, "the cache now holds that quote's key");
+    is_int(keep_quote_verify_with_pck_key(&q, pki.pck_key, NULL, &err), KEEP_OK,
+           "without a cache it verifies too (%s)", err.message);
+    is_int(keep_quote_verify_with_pck_key(&q, pki.ca_key, &ak, &err),
+           KEEP_E_QUOTE_QE_REPORT_SIGNATURE, "under another key the QE report fails (%s)",
+           err.message);
+    g.buf[g.l.signature_off + 5] ^= 0x01;
+    is_int(keep_quote_verify_with_pck_key(&q, pki.pck_key, &ak, &err), KEEP_E_QUOTE_SIGNATURE,
+           "a flipped quote signature bit fails with a cached key (%s)", err.message);
+    g.buf[g.l.signature_off + 5] ^= 0x01;
+    q.header.qe_vendor_id[0] ^= 0x01;
+    is_int(keep_quote_verify_with_pck_key(&q, pki.pck_key, &ak, &err), KEEP_E_QUOTE_QE_VENDOR,
+           "a QE vendor ID other than Intel's is refused (%s)", err.message);
+    is_int(keep_quote_verify_with_pck_key(&q, NULL, &ak, &err), KEEP_E_USAGE,
+           "no PCK key is a usage error (%s)", err.message);
+    keep_quote_ak_cache_clear(&ak);
+    ok(ak.key == NULL, "clear frees and zeroes the cache");
+    free(g.buf);
+    free(h.buf);
+}
+
 static int parse_mutated(const struct qgen_quote_opts *o, size_t off, uint64_t value, size_t width,
                          struct keep_error *err)
 {
@@ -389,6 +430,7 @@ int main(void)
     good_quotes();
     chain_variants();
     signature_failures();
+    with_pck_key();
     header_failures();
     size_failures();
     cert_type_failures();

@@ -40,6 +40,16 @@ static void test_normalise(void)
            "dir + path longer than the buffer: ENAMETOOLONG");
 }
 
+static void test_has_dotdot(void)
+{
+    ok(keep_guest_path_has_dotdot("/a/../b"), "'/a/../b' has ..");
+    ok(keep_guest_path_has_dotdot(".."), "'..' has ..");
+    ok(keep_guest_path_has_dotdot("//x//..//"), "'//x//..//' has ..");
+    ok(!keep_guest_path_has_dotdot("/a/..b/c../..."), "'/a/..b/c../...' has none");
+    ok(!keep_guest_path_has_dotdot("/./a/."), "'/./a/.' has none");
+    ok(!keep_guest_path_has_dotdot(""), "'' has none");
+}
+
 static char tmp[128];
 
 static void mk(const char *rel, bool dir)
@@ -162,6 +172,7 @@ int main(void)
     mk("b/secret", false);
     mk("b/inner", true);
     test_normalise();
+    test_has_dotdot();
     test_lookup_and_open(true);
     test_lookup_and_open(false);
     test_open_errors();
