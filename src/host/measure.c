@@ -17,6 +17,7 @@
 #include "host/measure.h"
 
 #include <nettle/sha2.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -112,5 +113,48 @@ int keep_measure_launch(const struct keep_config *cfg, const uint8_t *shim, size
     put_rules(&h, cfg->connect, cfg->connect_count);
 
     sha384_digest(&h.ctx, KEEP_MEASUREMENT_SIZE, out);
+    return KEEP_OK;
+}
+
+/* ---- measuring on a second thread -------------------------------------- */
+
+static void *measure_job_main(void *arg)
+{
+    struct keep_measure_job *job = arg;
+    job->rc = keep_measure_launch(job->cfg, job->shim, job->shim_size, job->program,
+                                  job->program_size, job->digest, &job->err);
+    return NULL;
+}
+
+void keep_measure_job_start(struct keep_measure_job *job, const struct keep_config *cfg,
+                            const uint8_t *shim, size_t shim_size, const uint8_t *program,
+                            size_t program_size)
+{
+    memset(job, 0, sizeof(*job));
+    job->cfg = cfg;
+    job->shim = shim;
+    job->shim_size = shim_size;
+    job->program = program;
+    job->program_size = program_size;
+    /* The new thread inherits the mask: blocked there, signals go to this thread. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    job->running = pthread_create(&job->thread, NULL, measure_job_main, job) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (!job->running)
+        measure_job_main(job);
+}
+
+int keep_measure_job_wait(struct keep_measure_job *job, uint8_t out[KEEP_MEASUREMENT_SIZE],
+                          struct keep_error *err)
+{
+    if (job->running) {
+        pthread_join(job->thread, NULL);
+        job->running = false;
+    }
+    if (job->rc)
+        return keep_fail(err, job->rc, "%s", job->err.message);
+    memcpy(out, job->digest, KEEP_MEASUREMENT_SIZE);
     return KEEP_OK;
 }
