@@ -10,6 +10,7 @@
 #define KEEP_HOST_MEASURE_H
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -48,6 +49,8 @@ struct keep_measure_job {
     size_t shim_size, program_size;
     pthread_t thread;
     bool running; /* a thread was started and not yet joined */
+    bool placed;  /* the thread started away from this CPU; allowed holds its real mask */
+    cpu_set_t allowed;
     int rc;
     struct keep_error err;
     uint8_t digest[KEEP_MEASUREMENT_SIZE];
