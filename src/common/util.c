@@ -76,7 +76,7 @@ int keep_hex_decode_alloc(const char *text, size_t text_len, uint8_t **out, size
  * fills it: read() otherwise takes one page fault per 4 KiB inside its copy.
  * Measured for keep run's ~760 KB hello-world (187 pages): 430 page faults
  * become 249 and the process takes about 0.25 ms less CPU on this PVM guest,
- * where a fault is costly (docs/PERFORMANCE.md, "keep run"). Advice only:
+ * where a fault is costly (docs/PERFORMANCE.md, "Start-up of keep run"). Advice only:
  * a kernel without MADV_POPULATE_WRITE reads the same bytes.
  */
 static void populate(uint8_t *buf, size_t size)

@@ -50,6 +50,7 @@ typedef int64_t (*exec_handler)(struct exec_call *c);
 struct keep_executor {
     const struct keep_config *cfg;
     uint8_t measurement[48];
+    bool measurement_known;
     struct keep_measure_job *pending_measurement; /* measurement not yet known: wait on it */
     enum keep_hostile_host hostile;
     char cwd[KEEP_CHAN_PATH_MAX]; /* the guest's cwd: "/" or a directory inside a volume */

@@ -84,8 +84,10 @@ int keep_executor_new(const struct keep_config *cfg, const uint8_t measurement[4
     x->hostile = cfg->hostile_host;
     strcpy(x->cwd, "/");
     x->umask = 022;
-    if (measurement)
+    if (measurement) {
         memcpy(x->measurement, measurement, sizeof(x->measurement));
+        x->measurement_known = true;
+    }
     for (size_t i = 0; i < KEEP_CHAN_MAX_FDS; i++)
         x->fds[i] = (struct exec_fd){.host = -1, .kind = FD_FREE, .volume = -1};
     for (size_t i = 0; i < KEEP_CHAN_CALL_COUNT; i++) {
@@ -444,7 +446,10 @@ static int64_t do_get_evidence(struct exec_call *c)
             return -EIO;
         }
         c->x->pending_measurement = NULL;
+        c->x->measurement_known = true;
     }
+    if (!c->x->measurement_known)
+        return -EIO;
     keep_kvm_evidence_build(c->x->measurement, report_data, c->p[1]);
     return KEEP_KVM_EVIDENCE_SIZE;
 }

@@ -51,9 +51,9 @@ void keep_executor_free(struct keep_executor *exec);
 
 /*
  * For an executor made before its measurement was known (measurement given
- * as NULL to keep_executor_new): the first call that needs the measurement
- * waits for job. job must outlive the executor or a keep_measure_job_wait
- * made by the caller.
+ * as NULL to keep_executor_new): the first keep_get_evidence() waits for job
+ * and keeps its value. job must stay valid while the executor runs batches.
+ * Without a measurement from either, keep_get_evidence() fails with -EIO.
  */
 struct keep_measure_job;
 void keep_executor_defer_measurement(struct keep_executor *exec, struct keep_measure_job *job);

@@ -36,7 +36,7 @@ int keep_measure_launch(const struct keep_config *cfg, const uint8_t *shim, size
  * the program is read and creates the VM meanwhile: hashing the ~760 KB
  * hello-world and the shim takes about 1.3 ms here, about as long as
  * opening /dev/kvm, building guest memory and creating the VM and vCPU
- * (docs/PERFORMANCE.md, "keep run"). Whoever needs the value calls
+ * (docs/PERFORMANCE.md, "Start-up of keep run"). Whoever needs the value calls
  * keep_measure_job_wait() first; it joins the thread once.
  *
  * The inputs are only read, by both threads, and must stay unchanged until
