@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -66,6 +67,27 @@ int keep_hex_decode_alloc(const char *text, size_t text_len, uint8_t **out, size
     return KEEP_OK;
 }
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
+
+/*
+ * Fault in the whole pages of a large buffer with one call before read()
+ * fills it: read() otherwise takes one page fault per 4 KiB inside its copy.
+ * Measured for keep run's ~760 KB hello-world (187 pages): 430 page faults
+ * become 249 and the process takes about 0.25 ms less CPU on this PVM guest,
+ * where a fault is costly (docs/PERFORMANCE.md, "Start-up of keep run"). Advice only:
+ * a kernel without MADV_POPULATE_WRITE reads the same bytes.
+ */
+static void populate(uint8_t *buf, size_t size)
+{
+    const uintptr_t page = 4096;
+    uintptr_t start = ((uintptr_t)buf + page - 1) & ~(page - 1);
+    uintptr_t end = ((uintptr_t)buf + size) & ~(page - 1);
+    if (size >= (64u << 10) && end > start)
+        (void)madvise((void *)start, end - start, MADV_POPULATE_WRITE);
+}
+
 int keep_read_file(const char *path, size_t max_size, uint8_t **data, size_t *size,
                    struct keep_error *err)
 {
@@ -88,6 +110,7 @@ int keep_read_file(const char *path, size_t max_size, uint8_t **data, size_t *si
         close(fd);
         return keep_fail(err, KEEP_E_NOMEM, "out of memory reading %s", path);
     }
+    populate(buf, want);
     size_t got = 0;
     while (got < want) {
         ssize_t n = read(fd, buf + got, want - got);

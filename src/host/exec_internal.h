@@ -15,6 +15,7 @@
 
 #include "common/channel.h"
 #include "host/executor.h"
+#include "host/measure.h"
 #include "host/volumes.h"
 
 enum exec_fd_kind {
@@ -49,6 +50,8 @@ typedef int64_t (*exec_handler)(struct exec_call *c);
 struct keep_executor {
     const struct keep_config *cfg;
     uint8_t measurement[48];
+    bool measurement_known;
+    struct keep_measure_job *pending_measurement; /* measurement not yet known: wait on it */
     enum keep_hostile_host hostile;
     char cwd[KEEP_CHAN_PATH_MAX]; /* the guest's cwd: "/" or a directory inside a volume */
     unsigned int umask;           /* the guest's umask, applied to modes it creates with */

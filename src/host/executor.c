@@ -68,6 +68,11 @@ static void raise_fd_limit(void)
     }
 }
 
+void keep_executor_defer_measurement(struct keep_executor *exec, struct keep_measure_job *job)
+{
+    exec->pending_measurement = job;
+}
+
 int keep_executor_new(const struct keep_config *cfg, const uint8_t measurement[48],
                       struct keep_executor **out, struct keep_error *err)
 {
@@ -79,7 +84,10 @@ int keep_executor_new(const struct keep_config *cfg, const uint8_t measurement[4
     x->hostile = cfg->hostile_host;
     strcpy(x->cwd, "/");
     x->umask = 022;
-    memcpy(x->measurement, measurement, sizeof(x->measurement));
+    if (measurement) {
+        memcpy(x->measurement, measurement, sizeof(x->measurement));
+        x->measurement_known = true;
+    }
     for (size_t i = 0; i < KEEP_CHAN_MAX_FDS; i++)
         x->fds[i] = (struct exec_fd){.host = -1, .kind = FD_FREE, .volume = -1};
     for (size_t i = 0; i < KEEP_CHAN_CALL_COUNT; i++) {
@@ -431,6 +439,17 @@ static int64_t do_get_evidence(struct exec_call *c)
         return -ERANGE;
     uint8_t report_data[64];
     memcpy(report_data, c->p[0], sizeof(report_data)); /* copy once: the guest may change it */
+    if (c->x->pending_measurement) {
+        struct keep_error e = {0};
+        if (keep_measure_job_wait(c->x->pending_measurement, c->x->measurement, &e) != KEEP_OK) {
+            keep_log(KEEP_LOG_ERROR, "no launch measurement for the evidence: %s", e.message);
+            return -EIO;
+        }
+        c->x->pending_measurement = NULL;
+        c->x->measurement_known = true;
+    }
+    if (!c->x->measurement_known)
+        return -EIO;
     keep_kvm_evidence_build(c->x->measurement, report_data, c->p[1]);
     return KEEP_KVM_EVIDENCE_SIZE;
 }

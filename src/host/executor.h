@@ -38,7 +38,8 @@ struct keep_executor;
 
 /*
  * measurement: the Keep's launch measurement (SHA-384), bound into the
- * evidence that keep_get_evidence() returns. cfg must outlive the executor
+ * evidence that keep_get_evidence() returns, or NULL when it follows through
+ * keep_executor_defer_measurement(). cfg must outlive the executor
  * (its --listen/--connect rules are consulted on every bind and connect).
  * Guest fds 0, 1 and 2 become duplicates of the host's stdio; SIGPIPE is
  * ignored from here on, so a write to a closed pipe is -EPIPE for the guest.
@@ -47,6 +48,15 @@ struct keep_executor;
 int keep_executor_new(const struct keep_config *cfg, const uint8_t measurement[48],
                       struct keep_executor **out, struct keep_error *err);
 void keep_executor_free(struct keep_executor *exec);
+
+/*
+ * For an executor made before its measurement was known (measurement given
+ * as NULL to keep_executor_new): the first keep_get_evidence() waits for job
+ * and keeps its value. job must stay valid while the executor runs batches.
+ * Without a measurement from either, keep_get_evidence() fails with -EIO.
+ */
+struct keep_measure_job;
+void keep_executor_defer_measurement(struct keep_executor *exec, struct keep_measure_job *job);
 
 /*
  * Run the batch of requests in the channel pages at chan (the host's mapping,

@@ -154,17 +154,33 @@ static int select_backend(const struct keep_config *cfg, enum keep_backend *out,
 }
 
 static int run_on(enum keep_backend backend, const struct keep_config *cfg,
-                  const struct keep_program *prog, const uint8_t measurement[48], int *exit_status,
-                  struct keep_error *err)
+                  const struct keep_program *prog, struct keep_measure_job *measuring,
+                  int *exit_status, struct keep_error *err)
 {
     if (backend == KEEP_BACKEND_NIL)
         return keep_nil_run(cfg, exit_status, err);
     struct keep_executor *exec = NULL;
-    int rc = keep_executor_new(cfg, measurement, &exec, err);
-    if (rc == KEEP_OK)
+    int rc = keep_executor_new(cfg, NULL, &exec, err);
+    if (rc == KEEP_OK) {
+        keep_executor_defer_measurement(exec, measuring);
         rc = keep_kvm_run(cfg, &prog->elf, exec, exit_status, err);
+    }
     keep_executor_free(exec);
     return rc;
+}
+
+static void log_start(enum keep_backend backend, struct keep_measure_job *measuring)
+{
+    /* Waiting for the measurement only to log it would undo the overlap. */
+    if (keep_log_get_level() < KEEP_LOG_INFO)
+        return;
+    uint8_t measurement[KEEP_MEASUREMENT_SIZE];
+    struct keep_error e = {0};
+    char hex[2 * KEEP_MEASUREMENT_SIZE + 1] = "(unknown)";
+    if (keep_measure_job_wait(measuring, measurement, &e) == KEEP_OK)
+        keep_hex_encode(measurement, sizeof(measurement), hex);
+    keep_log(KEEP_LOG_INFO, "backend %s, measurement %s",
+             backend == KEEP_BACKEND_KVM ? "kvm" : "nil", hex);
 }
 
 /*
@@ -184,25 +200,31 @@ static int stopped_by_signal(int rc, int *exit_status, struct keep_error *err)
 int keep_run(const struct keep_config *cfg, int *exit_status, struct keep_error *err)
 {
     struct keep_program prog;
+    struct keep_measure_job measuring;
     uint8_t measurement[KEEP_MEASUREMENT_SIZE];
     enum keep_backend backend = KEEP_BACKEND_NIL;
+    const uint8_t *shim;
+    size_t shim_size;
     int rc = keep_program_load(cfg, &prog, err);
     if (rc)
         return rc;
-    rc = keep_run_measure(cfg, &prog, measurement, err);
-    if (rc == KEEP_OK)
-        rc = select_backend(cfg, &backend, err);
+    /* Hashed on a second thread while the backend starts (host/measure.h). */
+    keep_shim_image(&shim, &shim_size);
+    keep_measure_job_start(&measuring, cfg, shim, shim_size, prog.data, prog.size);
+    rc = select_backend(cfg, &backend, err);
     if (rc == KEEP_OK) {
-        char hex[2 * KEEP_MEASUREMENT_SIZE + 1];
-        keep_hex_encode(measurement, sizeof(measurement), hex);
-        keep_log(KEEP_LOG_INFO, "backend %s, measurement %s",
-                 backend == KEEP_BACKEND_KVM ? "kvm" : "nil", hex);
+        log_start(backend, &measuring);
         struct sigaction old[2];
         install_stop_handlers(old);
-        rc = run_on(backend, cfg, &prog, measurement, exit_status, err);
+        rc = run_on(backend, cfg, &prog, &measuring, exit_status, err);
         restore_stop_handlers(old);
         rc = stopped_by_signal(rc, exit_status, err);
     }
+    /* Joined before prog (the hashed bytes) goes away, whatever happened. */
+    struct keep_error measure_err = {0};
+    int measure_rc = keep_measure_job_wait(&measuring, measurement, &measure_err);
+    if (rc == KEEP_OK && measure_rc != KEEP_OK)
+        rc = keep_fail(err, measure_rc, "%s", measure_err.message);
     keep_program_free(&prog);
     return rc;
 }

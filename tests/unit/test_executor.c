@@ -24,6 +24,7 @@
 #include "attest/kvm_evidence.h"
 #include "common/channel.h"
 #include "host/executor.h"
+#include "host/measure.h"
 #include "tap.h"
 
 #define MEM_BASE  0x400000ull
@@ -490,6 +491,51 @@ static void test_evidence(struct keep_executor *x)
            "the evidence parses");
     ok(memcmp(ev.measurement, measurement, 48) == 0, "it carries the launch measurement");
     ok(memcmp(ev.report_data, rd, 64) == 0, "it carries the workload's report_data");
+}
+
+/*
+ * keep run makes its executor before the measurement is known and defers it
+ * to a keep_measure_job: the evidence carries the job's value, and without
+ * either a measurement or a job there is no evidence at all (never zeros).
+ */
+static void test_deferred_evidence(const struct keep_config *base)
+{
+    struct keep_config cfg = *base;
+    struct keep_executor *x = NULL;
+    struct keep_error err;
+    uint8_t rd[64] = {1, 2, 3};
+    uint64_t grd = gput(rd, 64), buf = galloc(512);
+    if (keep_executor_new(&cfg, NULL, &x, &err) != KEEP_OK) {
+        ok(false, "executor without a measurement: %s", err.message);
+        return;
+    }
+    is_int(CALL(x, KEEP_HC_GET_EVIDENCE, grd, buf, 512), -EIO,
+           "no measurement and no job: get_evidence is EIO");
+    keep_executor_free(x);
+
+    static const uint8_t shim_bytes[] = "shim", program_bytes[] = "program";
+    uint8_t want[48];
+    keep_measure_launch(&cfg, shim_bytes, sizeof(shim_bytes), program_bytes, sizeof(program_bytes),
+                        want, &err);
+    struct keep_measure_job job;
+    keep_measure_job_start(&job, &cfg, shim_bytes, sizeof(shim_bytes), program_bytes,
+                           sizeof(program_bytes));
+    if (keep_executor_new(&cfg, NULL, &x, &err) != KEEP_OK) {
+        ok(false, "executor without a measurement: %s", err.message);
+        return;
+    }
+    keep_executor_defer_measurement(x, &job);
+    is_int(CALL(x, KEEP_HC_GET_EVIDENCE, grd, buf, 512), KEEP_KVM_EVIDENCE_SIZE,
+           "deferred measurement: get_evidence writes the evidence");
+    struct keep_kvm_evidence ev;
+    is_int(keep_kvm_evidence_parse(host(buf), KEEP_KVM_EVIDENCE_SIZE, &ev, &err), KEEP_OK,
+           "the evidence parses");
+    ok(memcmp(ev.measurement, want, 48) == 0, "it carries the job's measurement");
+    is_int(CALL(x, KEEP_HC_GET_EVIDENCE, grd, buf, 512), KEEP_KVM_EVIDENCE_SIZE,
+           "a second get_evidence uses the kept value");
+    keep_executor_free(x);
+    uint8_t joined[48];
+    is_int(keep_measure_job_wait(&job, joined, &err), KEEP_OK, "the job was joined once");
 }
 
 static void test_sockets(struct keep_executor *x, uint16_t lport, uint16_t cport)
@@ -984,6 +1030,7 @@ int main(void)
     keep_executor_free(x);
     test_hostile_host(&cfg);
     test_bounce(&cfg);
+    test_deferred_evidence(&cfg);
     remove_tree();
     free(mem);
     return done_testing();

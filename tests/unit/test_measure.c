@@ -222,9 +222,30 @@ static void test_changes(void)
     ok(memcmp(base, v, 48) == 0, "backend and test-only host modes do not");
 }
 
+/*
+ * keep run measures on a second thread (keep_measure_job): the value must be
+ * the one keep_measure_launch gives, and a second wait returns it again.
+ */
+static void test_job(void)
+{
+    struct keep_config cfg;
+    base_config(&cfg);
+    uint8_t want[48], got[48], again[48];
+    measure(&cfg, program, sizeof(program), want);
+    struct keep_measure_job job;
+    struct keep_error err = {0};
+    keep_measure_job_start(&job, &cfg, shim, sizeof(shim), program, sizeof(program));
+    is_int(keep_measure_job_wait(&job, got, &err), KEEP_OK, "the job's wait succeeds");
+    ok(memcmp(want, got, 48) == 0, "the job's measurement equals keep_measure_launch's");
+    is_int(keep_measure_job_wait(&job, again, &err), KEEP_OK, "a second wait succeeds");
+    ok(memcmp(want, again, 48) == 0, "and returns the same measurement");
+    ok(!job.running, "the thread was joined");
+}
+
 int main(void)
 {
     test_known_encoding();
     test_changes();
+    test_job();
     return done_testing();
 }
