@@ -307,7 +307,7 @@ static int64_t checked_errno(const struct keep_chan_call *c, int64_t r)
  */
 static int64_t check_iovecs(struct user_msg *m);
 
-static int64_t read_user_msg(uint64_t addr, bool is_send, struct user_msg *m)
+static int64_t read_user_msg(uint64_t addr, struct user_msg *m)
 {
     if (!shim_user_ok(addr, KEEP_SIZEOF_MSGHDR))
         return -SHIM_EFAULT;
@@ -321,12 +321,12 @@ static int64_t read_user_msg(uint64_t addr, bool is_send, struct user_msg *m)
     if (m->control || m->controllen)
         return -SHIM_EINVAL;
     if (m->name) {
-        /* An address is at most a sockaddr_storage; recvmsg's buffer may be bigger (capped). */
-        if (m->namelen > KEEP_CHAN_SOCKLEN_MAX) {
-            if (is_send)
-                return -SHIM_EINVAL;
+        /* Linux (net/socket.c, __copy_msghdr): a negative int is EINVAL; beyond a
+         * sockaddr_storage the length is cut to one. */
+        if (m->namelen > (uint32_t)INT32_MAX)
+            return -SHIM_EINVAL;
+        if (m->namelen > KEEP_CHAN_SOCKLEN_MAX)
             m->namelen = KEEP_CHAN_SOCKLEN_MAX;
-        }
         if (m->namelen && !shim_user_ok(m->name, m->namelen))
             return -SHIM_EFAULT;
     }
@@ -421,7 +421,7 @@ static int64_t is_stream_socket(uint64_t fd)
 static int64_t bounce_sendmsg(const struct keep_chan_call *c, const uint64_t *args)
 {
     struct user_msg m;
-    int64_t r = read_user_msg(args[1], true, &m);
+    int64_t r = read_user_msg(args[1], &m);
     if (r)
         return r;
     if (m.total > MSG_BYTES_MAX) {
@@ -486,7 +486,7 @@ static int64_t bounce_recvmsg(const struct keep_chan_call *c, const uint64_t *ar
 {
     struct user_msg m;
     uint32_t namelen = 0, flags = 0;
-    int64_t r = read_user_msg(args[1], false, &m);
+    int64_t r = read_user_msg(args[1], &m);
     if (r)
         return r;
     r = recvmsg_once(c, args, &m, 0, &namelen, &flags);

@@ -124,7 +124,12 @@ static void udp_checks(void)
     struct sockaddr_storage ss = {0};
     memcpy(&ss, &target, sizeof(target));
     sm = (struct msghdr){.msg_name = &ss, .msg_namelen = 200, .msg_iov = out, .msg_iovlen = 3};
-    wl_check(sendmsg(tx, &sm, 0) == -1 && errno == EINVAL, "msg_namelen 200: EINVAL");
+    wl_check(sendmsg(tx, &sm, 0) == 23,
+             "msg_namelen 200 is cut to a sockaddr_storage, as Linux does");
+    n = recvmsg(rx, &(struct msghdr){.msg_iov = in, .msg_iovlen = 2}, 0);
+    wl_check(n == 23, "... and that datagram arrives (%zd)", n);
+    sm.msg_namelen = 0x80000000u;
+    wl_check(sendmsg(tx, &sm, 0) == -1 && errno == EINVAL, "msg_namelen 2^31 (negative): EINVAL");
     if (confined) {
         uint64_t control[8] = {0};
         sm = (struct msghdr){.msg_name = &target,
