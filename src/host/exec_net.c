@@ -295,7 +295,8 @@ static int64_t do_recvmsg(struct exec_call *c)
     /* Write back the fields recvmsg(2) updates: namelen, controllen (none delivered), flags. */
     if (name) {
         memcpy(name, &ss, m.msg_namelen < cap ? m.msg_namelen : cap);
-        store_u32(c->p[1] + 8, m.msg_namelen);
+        bool lie = c->x->hostile == KEEP_HOSTILE_MSG_NAMELEN;
+        store_u32(c->p[1] + 8, lie ? KEEP_CHAN_SOCKLEN_MAX + 72 : m.msg_namelen);
     }
     store_u64(c->p[1] + 40, 0);
     store_u32(c->p[1] + 48, (uint32_t)m.msg_flags);

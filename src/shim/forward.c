@@ -452,6 +452,28 @@ static int64_t bounce_sendmsg(const struct keep_chan_call *c, const uint64_t *ar
 }
 
 /*
+ * The checks of one recvmsg result against the msghdr the workload gave
+ * (m, read before the call) and the fields the host wrote: at most the
+ * bytes the iovecs hold (a datagram's real length with MSG_TRUNC), an
+ * address no longer than a sockaddr_storage, only the msg_flags recvmsg(2)
+ * defines.
+ */
+static void check_recvmsg(const struct keep_chan_call *c, uint64_t call_flags,
+                          const struct user_msg *m, uint64_t given, int64_t r, uint32_t namelen,
+                          uint32_t flags)
+{
+    /* recvmsg(2) MSG_TRUNC: a datagram socket returns the real length, even beyond the buffer. */
+    uint64_t bound = (call_flags & LNX_MSG_TRUNC) && given < DGRAM_MAX ? DGRAM_MAX : given;
+    if ((uint64_t)r > bound)
+        violation(c, r, bound, "more than the iovecs hold:");
+    if (flags & ~RECV_FLAGS_OUT)
+        violation(c, flags, RECV_FLAGS_OUT, "msg_flags has bits outside");
+    /* The real address length may exceed the buffer (recvmsg(2)), never a sockaddr_storage. */
+    if (m->name && namelen > KEEP_CHAN_SOCKLEN_MAX)
+        violation(c, namelen, KEEP_CHAN_SOCKLEN_MAX, "msg_namelen beyond");
+}
+
+/*
  * One recvmsg item into at most MSG_BYTES_MAX bytes; scatters what arrived
  * at message offset done. Returns the host's result after checking it and
  * the msghdr fields it wrote; *namelen and *flags get those fields.
@@ -466,18 +488,10 @@ static int64_t recvmsg_once(const struct keep_chan_call *c, const uint64_t *args
     int64_t r = checked_errno(c, submit(c, a, KEEP_CHAN_PATH_BOUNCE));
     if (r < 0)
         return r;
-    /* Read each field the host wrote once, then check it (recvmsg(2), "msg_flags"). */
+    /* Read each field the host wrote once, then check it. */
     *namelen = *(volatile uint32_t *)chan_at(MSG_HDR_OFF + 8);
     *flags = *(volatile uint32_t *)chan_at(MSG_HDR_OFF + 48);
-    /* recvmsg(2) MSG_TRUNC: a datagram socket returns the real length, even beyond the buffer. */
-    uint64_t bound = (args[2] & LNX_MSG_TRUNC) && want < DGRAM_MAX ? DGRAM_MAX : want;
-    if ((uint64_t)r > bound)
-        violation(c, r, bound, "more than the iovecs hold:");
-    if (*flags & ~RECV_FLAGS_OUT)
-        violation(c, *flags, RECV_FLAGS_OUT, "msg_flags has bits outside");
-    /* The real address length may exceed the buffer (recvmsg(2)), never a sockaddr_storage. */
-    if (m->name && *namelen > KEEP_CHAN_SOCKLEN_MAX)
-        violation(c, *namelen, KEEP_CHAN_SOCKLEN_MAX, "msg_namelen beyond");
+    check_recvmsg(c, args[2], m, want, r, *namelen, *flags);
     iov_copy(m, done, (uint64_t)r < want ? (uint64_t)r : want, false);
     return r;
 }
@@ -523,6 +537,30 @@ static int64_t bounce_recvmsg(const struct keep_chan_call *c, const uint64_t *ar
         *(volatile uint32_t *)(args[1] + 48) = flags;
     }
     return (int64_t)done;
+}
+
+/*
+ * Direct path sendmsg/recvmsg: the host reads and writes the workload's
+ * msghdr in place; the shim reads it before the call (the same checks the
+ * executor makes) and checks what the host reports after.
+ */
+static int64_t direct_msg(const struct keep_chan_call *c, const uint64_t *args)
+{
+    struct user_msg m;
+    int64_t r = check_direct_args(c, args);
+    if (r)
+        return r;
+    bool checked = read_user_msg(args[1], &m) == 0;
+    r = checked_errno(c, submit(c, args, KEEP_CHAN_PATH_DIRECT));
+    if (r < 0 || !checked)
+        return r;
+    if (c->nr == KEEP_NR_sendmsg) {
+        if ((uint64_t)r > m.total)
+            violation(c, r, m.total, "more than given:");
+        return r;
+    }
+    check_recvmsg(c, args[2], &m, m.total, r, user_u32(args[1] + 8), user_u32(args[1] + 48));
+    return r;
 }
 
 /*
@@ -716,5 +754,7 @@ long shim_forward(const struct shim_frame *f)
             return bounce_recvmsg(c, args);
         return forward_bounce(c, args);
     }
+    if (f->nr == KEEP_NR_sendmsg || f->nr == KEEP_NR_recvmsg)
+        return direct_msg(c, args);
     return forward_direct(c, args);
 }
