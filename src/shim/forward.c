@@ -178,6 +178,32 @@ static bool returns_zero(uint64_t nr)
            nr == KEEP_NR_gettimeofday;
 }
 
+/* Linux values (include/linux/socket.h, include/linux/net.h). */
+#define LNX_SOL_SOCKET   1u
+#define LNX_SO_TYPE      3u
+#define LNX_SOCK_STREAM  1u
+#define LNX_MSG_OOB      0x1u
+#define LNX_MSG_PEEK     0x2u
+#define LNX_MSG_CTRUNC   0x8u
+#define LNX_MSG_TRUNC    0x20u
+#define LNX_MSG_EOR      0x80u
+#define LNX_MSG_WAITALL  0x100u
+#define LNX_MSG_ERRQUEUE 0x2000u
+/* Largest datagram payload (IPv6 UDP: 65535 - 8), the bound of a MSG_TRUNC result. */
+#define DGRAM_MAX 65527u
+
+/*
+ * Most bytes a read-like call may report for a buffer of size bytes: recv
+ * with MSG_TRUNC on a datagram socket returns the real length, even beyond
+ * the buffer (recv(2), "MSG_TRUNC").
+ */
+static uint64_t result_bound(const struct keep_chan_call *c, const uint64_t *args, uint64_t size)
+{
+    if (c->nr == KEEP_NR_recvfrom && (args[3] & LNX_MSG_TRUNC) && size < DGRAM_MAX)
+        return DGRAM_MAX;
+    return size;
+}
+
 /* The checks of channel.h's contract on one result (see the file comment). */
 static void check_result(const struct keep_chan_call *c, const uint64_t *args, int64_t r,
                          const uint64_t *fd_pair)
@@ -200,8 +226,8 @@ static void check_result(const struct keep_chan_call *c, const uint64_t *args, i
         bool size_query = args[i] == 0 && (a->flags & KEEP_ARGF_NULLABLE);
         if (a->kind == KEEP_ARG_BUF && (a->flags & KEEP_ARGF_RESULT_LEN) && !size_query &&
             !(a->len_arg & (KEEP_LEN_PTR)) && a->len_arg != KEEP_LEN_FIXED &&
-            (uint64_t)r > args[a->len_arg & 7])
-            violation(c, r, args[a->len_arg & 7], "more than asked:");
+            (uint64_t)r > result_bound(c, args, args[a->len_arg & 7]))
+            violation(c, r, result_bound(c, args, args[a->len_arg & 7]), "more than asked:");
         if (a->kind == KEEP_ARG_BUF && a->dir == KEEP_DIR_IN && a->len_arg < 6 &&
             (uint64_t)r > args[a->len_arg])
             violation(c, r, args[a->len_arg], "more than given:");
@@ -253,22 +279,9 @@ static int64_t forward_direct(const struct keep_chan_call *c, const uint64_t *ar
 #define MSG_BYTES_OFF (MSG_IOV_OFF + 64)
 #define MSG_BYTES_MAX (DATA_OFF + DATA_SIZE - MSG_BYTES_OFF)
 
-/* Linux values (include/linux/socket.h, include/linux/net.h). */
-#define LNX_SOL_SOCKET   1u
-#define LNX_SO_TYPE      3u
-#define LNX_SOCK_STREAM  1u
-#define LNX_MSG_OOB      0x1u
-#define LNX_MSG_PEEK     0x2u
-#define LNX_MSG_CTRUNC   0x8u
-#define LNX_MSG_TRUNC    0x20u
-#define LNX_MSG_EOR      0x80u
-#define LNX_MSG_WAITALL  0x100u
-#define LNX_MSG_ERRQUEUE 0x2000u
 /* msg_flags recvmsg(2) may report: "MSG_EOR, MSG_TRUNC, MSG_CTRUNC, MSG_OOB, MSG_ERRQUEUE". */
 #define RECV_FLAGS_OUT \
     (LNX_MSG_OOB | LNX_MSG_CTRUNC | LNX_MSG_TRUNC | LNX_MSG_EOR | LNX_MSG_ERRQUEUE)
-/* Largest datagram payload (IPv6 UDP: 65535 - 8), the bound of a MSG_TRUNC result. */
-#define DGRAM_MAX 65527u
 
 /* The workload's struct msghdr (KEEP_SIZEOF_MSGHDR layout), read once. */
 struct user_msg {
@@ -300,13 +313,32 @@ static int64_t checked_errno(const struct keep_chan_call *c, int64_t r)
     return r;
 }
 
+/* Check the iovec array m names and sum its lengths into m->total (0 or -errno). */
+static int64_t check_iovecs(struct user_msg *m)
+{
+    /* readv(2): more than IOV_MAX iovecs is EINVAL, as the executor answers. */
+    if (m->iovlen > KEEP_CHAN_IOV_MAX)
+        return -SHIM_EINVAL;
+    if (m->iovlen && !shim_user_ok(m->iov, m->iovlen * KEEP_SIZEOF_IOVEC))
+        return -SHIM_EFAULT;
+    m->total = 0;
+    for (uint64_t k = 0; k < m->iovlen; k++) {
+        uint64_t base = user_u64(m->iov + 16 * k), len = user_u64(m->iov + 16 * k + 8);
+        /* readv(2): the sum of iov_len must fit an ssize_t. */
+        if (len > (uint64_t)INT64_MAX - m->total)
+            return -SHIM_EINVAL;
+        m->total += len;
+        if (len && !shim_user_ok(base, len))
+            return -SHIM_EFAULT;
+    }
+    return 0;
+}
+
 /*
  * Read and check the msghdr at addr in the order and with the errno values
  * the executor uses on the direct path (host/exec_net.c, do_sendmsg and
  * do_recvmsg), so both paths answer a malformed msghdr alike.
  */
-static int64_t check_iovecs(struct user_msg *m);
-
 static int64_t read_user_msg(uint64_t addr, struct user_msg *m)
 {
     if (!shim_user_ok(addr, KEEP_SIZEOF_MSGHDR))
@@ -331,27 +363,6 @@ static int64_t read_user_msg(uint64_t addr, struct user_msg *m)
             return -SHIM_EFAULT;
     }
     return check_iovecs(m);
-}
-
-/* Check the iovec array m names and sum its lengths into m->total (0 or -errno). */
-static int64_t check_iovecs(struct user_msg *m)
-{
-    /* readv(2): more than IOV_MAX iovecs is EINVAL, as the executor answers. */
-    if (m->iovlen > KEEP_CHAN_IOV_MAX)
-        return -SHIM_EINVAL;
-    if (m->iovlen && !shim_user_ok(m->iov, m->iovlen * KEEP_SIZEOF_IOVEC))
-        return -SHIM_EFAULT;
-    m->total = 0;
-    for (uint64_t k = 0; k < m->iovlen; k++) {
-        uint64_t base = user_u64(m->iov + 16 * k), len = user_u64(m->iov + 16 * k + 8);
-        /* readv(2): the sum of iov_len must fit an ssize_t. */
-        if (len > (uint64_t)INT64_MAX - m->total)
-            return -SHIM_EINVAL;
-        m->total += len;
-        if (len && !shim_user_ok(base, len))
-            return -SHIM_EFAULT;
-    }
-    return 0;
 }
 
 /*

@@ -99,6 +99,24 @@ static void udp_checks(void)
     wl_check(rm.msg_namelen == sizeof(struct sockaddr_in),
              "an 8-byte address buffer gets the real length 16 (%u)", rm.msg_namelen);
 
+    /* recv with MSG_TRUNC reports the datagram's real length (recv(2)). */
+    wl_check(sendmsg(tx, &sm, 0) == 100, "UDP sendmsg of 100 bytes again");
+    n = recvfrom(rx, small, sizeof(small), MSG_TRUNC, NULL, NULL);
+    wl_check(n == 100 && memcmp(small, big, 10) == 0,
+             "UDP recvfrom MSG_TRUNC into 10 bytes reports the real length 100 (%zd)", n);
+
+    /* writev/readv: one datagram however many iovecs (a connected UDP socket). */
+    wl_check(connect(tx, (struct sockaddr *)&target, sizeof(target)) == 0,
+             "UDP connect to the --connect address");
+    wl_check(writev(tx, out, 3) == 23, "UDP writev of 3 iovecs: 23 bytes");
+    wl_check(writev(tx, out + 2, 1) == 9, "UDP writev of 1 iovec: 9 bytes");
+    memset(r2, 0, sizeof(r2));
+    n = readv(rx, in, 2);
+    wl_check(n == 23 && memcmp(r1, "scatt", 5) == 0 && memcmp(r2, "er/gather over UDP", 18) == 0,
+             "UDP readv gets the first datagram whole over 2 iovecs (%zd)", n);
+    n = readv(rx, in, 2);
+    wl_check(n == 9 && memcmp(r1, " over", 5) == 0, "... and the second one apart (%zd)", n);
+
     /* A datagram larger than the bounce data area: never split. */
     static uint8_t huge[BIG_DGRAM], back[BIG_DGRAM];
     fill(huge, sizeof(huge), 7);
