@@ -577,8 +577,9 @@ static int64_t direct_msg(const struct keep_chan_call *c, const uint64_t *args)
 /*
  * Bounce path: buffers travel through the channel's data area. Plain
  * buffers, paths and fixed structures are copied; a transfer larger than
- * the data area is split into several calls (read/write/pread/pwrite);
- * vectored I/O becomes one call per iovec.
+ * the data area is split into several calls (read/write/pread/pwrite) where
+ * that keeps its meaning (never a datagram); vectored I/O and msghdrs are
+ * gathered into one contiguous range (above).
  */
 static int64_t forward_bounce(const struct keep_chan_call *c, const uint64_t *in_args);
 
