@@ -138,6 +138,15 @@ static void udp_checks(void)
                  "... which arrives whole (%zd)", n);
     }
 
+    /* recvfrom with an address and a buffer larger than the bounce data area. */
+    wl_check(sendto(tx, "sendto", 6, 0, (struct sockaddr *)&target, sizeof(target)) == 6,
+             "UDP sendto of 6 bytes");
+    socklen_t fl = sizeof(from);
+    n = recvfrom(rx, back, sizeof(back), 0, (struct sockaddr *)&from, &fl);
+    wl_check(n == 6 && memcmp(back, "sendto", 6) == 0 && fl == sizeof(from) &&
+                 from.sin_port == me.sin_port,
+             "UDP recvfrom into %zu bytes with an address (%zd, addrlen %u)", sizeof(back), n, fl);
+
     /* What the Keep refuses on both paths (direct: the executor; bounce: the shim). */
     struct sockaddr_storage ss = {0};
     memcpy(&ss, &target, sizeof(target));
