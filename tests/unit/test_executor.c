@@ -549,6 +549,13 @@ static void test_sockets(struct keep_executor *x, uint16_t lport, uint16_t cport
     is_int(CALL(x, KEEP_NR_sendmsg, as, gput(hm, 56), 0), -EINVAL, "msg_iovlen 2^33: EINVAL");
     is_int(CALL(x, KEEP_NR_sendmsg, as, MEM_BASE + MEM_SIZE - 20, 0), -EFAULT,
            "msghdr crossing the end: EFAULT");
+    uint64_t nm[7] = {galloc(16), 0x80000000ull, gput(iov, 16), 1, 0, 0, 0};
+    is_int(CALL(x, KEEP_NR_sendmsg, as, gput(nm, 56), 0), -EINVAL,
+           "msg_namelen 2^31 (negative as an int): EINVAL");
+    nm[0] = MEM_BASE + MEM_SIZE - 64;
+    nm[1] = 200; /* cut to 128 bytes, which leave workload memory */
+    is_int(CALL(x, KEEP_NR_sendmsg, as, gput(nm, 56), 0), -EFAULT,
+           "msg_namelen 200 cut to 128 bytes crossing the end: EFAULT");
     /* epoll on the accepted socket */
     int64_t ep = CALL(x, KEEP_NR_epoll_create1, EPOLL_CLOEXEC);
     ok(ep >= 0, "epoll_create1");
