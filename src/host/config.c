@@ -526,6 +526,7 @@ static int parse_hostile(const char *text, enum keep_hostile_host *out, struct k
         {"read-too-long", KEEP_HOSTILE_READ_TOO_LONG},
         {"bad-fd", KEEP_HOSTILE_BAD_FD},
         {"stat-size", KEEP_HOSTILE_STAT_SIZE},
+        {"msg-namelen", KEEP_HOSTILE_MSG_NAMELEN},
     };
     for (size_t i = 0; i < KEEP_ARRAY_LEN(modes); i++) {
         if (strcmp(text, modes[i].name) == 0) {
@@ -534,7 +535,8 @@ static int parse_hostile(const char *text, enum keep_hostile_host *out, struct k
         }
     }
     return keep_fail(err, KEEP_E_RUN_BAD_OPTION,
-                     "--hostile-host '%s' is unknown; use read-too-long, bad-fd or stat-size",
+                     "--hostile-host '%s' is unknown; use read-too-long, bad-fd, stat-size or "
+                     "msg-namelen",
                      text);
 }
 

@@ -47,6 +47,7 @@ enum keep_hostile_host {
     KEEP_HOSTILE_READ_TOO_LONG, /* read returns more bytes than asked */
     KEEP_HOSTILE_BAD_FD,        /* openat returns an fd the host never opened */
     KEEP_HOSTILE_STAT_SIZE,     /* fstat reports more bytes than a struct stat */
+    KEEP_HOSTILE_MSG_NAMELEN,   /* recvmsg reports an address longer than a sockaddr_storage */
 };
 
 struct keep_config {

@@ -232,6 +232,18 @@ static int msg_call_args(struct exec_call *c, struct guest_msghdr *gm)
     return read_msghdr(c->p[1], gm);
 }
 
+/*
+ * msg_namelen as Linux takes it (net/socket.c, __copy_msghdr): negative as
+ * an int is EINVAL; beyond a sockaddr_storage it is cut to one.
+ */
+static int msg_namelen(const struct guest_msghdr *m, uint32_t *len)
+{
+    if (m->namelen > (uint32_t)INT32_MAX)
+        return -EINVAL;
+    *len = m->namelen < KEEP_CHAN_SOCKLEN_MAX ? m->namelen : KEEP_CHAN_SOCKLEN_MAX;
+    return 0;
+}
+
 static int64_t do_sendmsg(struct exec_call *c)
 {
     struct guest_msghdr gm;
@@ -245,11 +257,11 @@ static int64_t do_sendmsg(struct exec_call *c)
         return -EINVAL;
     if (gm.name) {
         uint8_t *name;
+        uint32_t len;
         const struct keep_config *cfg = c->x->cfg;
-        if (gm.namelen > KEEP_CHAN_SOCKLEN_MAX)
-            return -EINVAL;
-        if ((rc = keep_exec_map(c->space, gm.name, gm.namelen, &name)) != 0 ||
-            (rc = checked_addr(name, gm.namelen, cfg->connect, cfg->connect_count, &ss, &sl)) != 0)
+        if ((rc = msg_namelen(&gm, &len)) != 0 ||
+            (rc = keep_exec_map(c->space, gm.name, len, &name)) != 0 ||
+            (rc = checked_addr(name, len, cfg->connect, cfg->connect_count, &ss, &sl)) != 0)
             return rc;
     }
     if ((rc = keep_exec_map_iovec(c, gm.iov, gm.iovlen)) != 0)
@@ -269,8 +281,9 @@ static int64_t do_recvmsg(struct exec_call *c)
     int rc = msg_call_args(c, &gm);
     if (rc)
         return rc;
-    uint32_t cap = gm.namelen < KEEP_CHAN_SOCKLEN_MAX ? gm.namelen : KEEP_CHAN_SOCKLEN_MAX;
-    if (gm.name && (rc = keep_exec_map(c->space, gm.name, cap, &name)) != 0)
+    uint32_t cap = 0;
+    if (gm.name && ((rc = msg_namelen(&gm, &cap)) != 0 ||
+                    (rc = keep_exec_map(c->space, gm.name, cap, &name)) != 0))
         return rc;
     if ((rc = keep_exec_map_iovec(c, gm.iov, gm.iovlen)) != 0)
         return rc;
@@ -284,7 +297,8 @@ static int64_t do_recvmsg(struct exec_call *c)
     /* Write back the fields recvmsg(2) updates: namelen, controllen (none delivered), flags. */
     if (name) {
         memcpy(name, &ss, m.msg_namelen < cap ? m.msg_namelen : cap);
-        store_u32(c->p[1] + 8, m.msg_namelen);
+        bool lie = c->x->hostile == KEEP_HOSTILE_MSG_NAMELEN;
+        store_u32(c->p[1] + 8, lie ? KEEP_CHAN_SOCKLEN_MAX + 72 : m.msg_namelen);
     }
     store_u64(c->p[1] + 40, 0);
     store_u32(c->p[1] + 48, (uint32_t)m.msg_flags);

@@ -178,6 +178,32 @@ static bool returns_zero(uint64_t nr)
            nr == KEEP_NR_gettimeofday;
 }
 
+/* Linux values (include/linux/socket.h, include/linux/net.h). */
+#define LNX_SOL_SOCKET   1u
+#define LNX_SO_TYPE      3u
+#define LNX_SOCK_STREAM  1u
+#define LNX_MSG_OOB      0x1u
+#define LNX_MSG_PEEK     0x2u
+#define LNX_MSG_CTRUNC   0x8u
+#define LNX_MSG_TRUNC    0x20u
+#define LNX_MSG_EOR      0x80u
+#define LNX_MSG_WAITALL  0x100u
+#define LNX_MSG_ERRQUEUE 0x2000u
+/* Largest datagram payload (IPv6 UDP: 65535 - 8), the bound of a MSG_TRUNC result. */
+#define DGRAM_MAX 65527u
+
+/*
+ * Most bytes a read-like call may report for a buffer of size bytes: recv
+ * with MSG_TRUNC on a datagram socket returns the real length, even beyond
+ * the buffer (recv(2), "MSG_TRUNC").
+ */
+static uint64_t result_bound(const struct keep_chan_call *c, const uint64_t *args, uint64_t size)
+{
+    if (c->nr == KEEP_NR_recvfrom && (args[3] & LNX_MSG_TRUNC) && size < DGRAM_MAX)
+        return DGRAM_MAX;
+    return size;
+}
+
 /* The checks of channel.h's contract on one result (see the file comment). */
 static void check_result(const struct keep_chan_call *c, const uint64_t *args, int64_t r,
                          const uint64_t *fd_pair)
@@ -200,8 +226,8 @@ static void check_result(const struct keep_chan_call *c, const uint64_t *args, i
         bool size_query = args[i] == 0 && (a->flags & KEEP_ARGF_NULLABLE);
         if (a->kind == KEEP_ARG_BUF && (a->flags & KEEP_ARGF_RESULT_LEN) && !size_query &&
             !(a->len_arg & (KEEP_LEN_PTR)) && a->len_arg != KEEP_LEN_FIXED &&
-            (uint64_t)r > args[a->len_arg & 7])
-            violation(c, r, args[a->len_arg & 7], "more than asked:");
+            (uint64_t)r > result_bound(c, args, args[a->len_arg & 7]))
+            violation(c, r, result_bound(c, args, args[a->len_arg & 7]), "more than asked:");
         if (a->kind == KEEP_ARG_BUF && a->dir == KEEP_DIR_IN && a->len_arg < 6 &&
             (uint64_t)r > args[a->len_arg])
             violation(c, r, args[a->len_arg], "more than given:");
@@ -238,11 +264,322 @@ static int64_t forward_direct(const struct keep_chan_call *c, const uint64_t *ar
     return r;
 }
 
+/* ---- sendmsg / recvmsg on the bounce path -------------------------------- */
+
+/*
+ * The data area during one sendmsg/recvmsg item: the msghdr the host reads,
+ * the address, one iovec, then the message bytes. The workload's iovecs are
+ * gathered into (or scattered from) that one contiguous range: a message is
+ * the concatenation of its iovecs (sendmsg(2), recvmsg(2)), so one iovec
+ * carries the same message, and the host sees only data-area offsets.
+ */
+#define MSG_HDR_OFF   DATA_OFF
+#define MSG_NAME_OFF  (MSG_HDR_OFF + 64)
+#define MSG_IOV_OFF   (MSG_NAME_OFF + KEEP_CHAN_SOCKLEN_MAX)
+#define MSG_BYTES_OFF (MSG_IOV_OFF + 64)
+#define MSG_BYTES_MAX (DATA_OFF + DATA_SIZE - MSG_BYTES_OFF)
+
+/* msg_flags recvmsg(2) may report: "MSG_EOR, MSG_TRUNC, MSG_CTRUNC, MSG_OOB, MSG_ERRQUEUE". */
+#define RECV_FLAGS_OUT \
+    (LNX_MSG_OOB | LNX_MSG_CTRUNC | LNX_MSG_TRUNC | LNX_MSG_EOR | LNX_MSG_ERRQUEUE)
+
+/* The workload's struct msghdr (KEEP_SIZEOF_MSGHDR layout), read once. */
+struct user_msg {
+    uint64_t name, iov, iovlen, control, controllen;
+    uint64_t total; /* sum of the iov_len */
+    uint32_t namelen;
+};
+
+static uint64_t user_u64(uint64_t addr)
+{
+    return *(const volatile uint64_t *)addr;
+}
+
+static uint32_t user_u32(uint64_t addr)
+{
+    return *(const volatile uint32_t *)addr;
+}
+
+static volatile uint8_t *chan_at(uint64_t off)
+{
+    return (volatile uint8_t *)(KEEP_GUEST_CHANNEL + off);
+}
+
+/* An errno beyond 4095 ends the Keep; otherwise r is returned unchanged. */
+static int64_t checked_errno(const struct keep_chan_call *c, int64_t r)
+{
+    if (r < -MAX_ERRNO)
+        violation(c, r, MAX_ERRNO, "errno beyond");
+    return r;
+}
+
+/* Check the iovec array m names and sum its lengths into m->total (0 or -errno). */
+static int64_t check_iovecs(struct user_msg *m)
+{
+    /* readv(2): more than IOV_MAX iovecs is EINVAL, as the executor answers. */
+    if (m->iovlen > KEEP_CHAN_IOV_MAX)
+        return -SHIM_EINVAL;
+    if (m->iovlen && !shim_user_ok(m->iov, m->iovlen * KEEP_SIZEOF_IOVEC))
+        return -SHIM_EFAULT;
+    m->total = 0;
+    for (uint64_t k = 0; k < m->iovlen; k++) {
+        uint64_t base = user_u64(m->iov + 16 * k), len = user_u64(m->iov + 16 * k + 8);
+        /* readv(2): the sum of iov_len must fit an ssize_t. */
+        if (len > (uint64_t)INT64_MAX - m->total)
+            return -SHIM_EINVAL;
+        m->total += len;
+        if (len && !shim_user_ok(base, len))
+            return -SHIM_EFAULT;
+    }
+    return 0;
+}
+
+/*
+ * Read and check the msghdr at addr in the order and with the errno values
+ * the executor uses on the direct path (host/exec_net.c, do_sendmsg and
+ * do_recvmsg), so both paths answer a malformed msghdr alike.
+ */
+static int64_t read_user_msg(uint64_t addr, struct user_msg *m)
+{
+    if (!shim_user_ok(addr, KEEP_SIZEOF_MSGHDR))
+        return -SHIM_EFAULT;
+    m->name = user_u64(addr);
+    m->namelen = user_u32(addr + 8);
+    m->iov = user_u64(addr + 16);
+    m->iovlen = user_u64(addr + 24);
+    m->control = user_u64(addr + 32);
+    m->controllen = user_u64(addr + 40);
+    /* No ancillary data on either path: it could carry fds (SCM_RIGHTS) or credentials. */
+    if (m->control || m->controllen)
+        return -SHIM_EINVAL;
+    if (m->name) {
+        /* Linux (net/socket.c, __copy_msghdr): a negative int is EINVAL; beyond a
+         * sockaddr_storage the length is cut to one. */
+        if (m->namelen > (uint32_t)INT32_MAX)
+            return -SHIM_EINVAL;
+        if (m->namelen > KEEP_CHAN_SOCKLEN_MAX)
+            m->namelen = KEEP_CHAN_SOCKLEN_MAX;
+        if (m->namelen && !shim_user_ok(m->name, m->namelen))
+            return -SHIM_EFAULT;
+    }
+    return check_iovecs(m);
+}
+
+/*
+ * Copy bytes [skip, skip + len) of the message the iovecs describe into
+ * (gather) or out of (scatter) the data area at MSG_BYTES_OFF. Each piece is
+ * checked again before it is touched: a scatter may overwrite the iovec
+ * array itself, and the shim must never write outside workload memory.
+ */
+static void iov_copy(const struct user_msg *m, uint64_t skip, uint64_t len, bool gather)
+{
+    uint64_t off = MSG_BYTES_OFF;
+    for (uint64_t k = 0; k < m->iovlen && len; k++) {
+        uint64_t base = user_u64(m->iov + 16 * k), n = user_u64(m->iov + 16 * k + 8);
+        if (skip >= n) {
+            skip -= n;
+            continue;
+        }
+        base += skip;
+        n -= skip;
+        skip = 0;
+        if (n > len)
+            n = len;
+        if (!shim_user_ok(base, n))
+            return;
+        if (gather)
+            memcpy((void *)chan_at(off), (const void *)base, n);
+        else
+            memcpy((void *)base, (const void *)chan_at(off), n);
+        off += n;
+        len -= n;
+    }
+}
+
+/* The msghdr the host reads: offsets into the data area (channel.h, bounce path). */
+static void put_msghdr(bool has_name, uint32_t namelen, uint64_t bytes)
+{
+    volatile uint64_t *h = (volatile uint64_t *)chan_at(MSG_HDR_OFF);
+    volatile uint64_t *iov = (volatile uint64_t *)chan_at(MSG_IOV_OFF);
+    h[0] = has_name ? MSG_NAME_OFF : 0;
+    h[1] = has_name ? namelen : 0; /* msg_namelen and its padding */
+    h[2] = bytes ? MSG_IOV_OFF : 0;
+    h[3] = bytes ? 1 : 0;
+    h[4] = h[5] = h[6] = 0; /* no control data; msg_flags is ignored on input */
+    iov[0] = MSG_BYTES_OFF;
+    iov[1] = bytes;
+}
+
+/*
+ * 1 when fd is a stream socket, 0 when it is not, or -errno. Asked only when
+ * a message does not fit the data area: a stream may be split into several
+ * calls, a datagram never (one call is one datagram).
+ */
+static int64_t is_stream_socket(uint64_t fd)
+{
+    const struct keep_chan_call *gs = keep_chan_find_call(KEEP_NR_getsockopt);
+    *(volatile uint32_t *)chan_at(MSG_BYTES_OFF) = 0;
+    *(volatile uint32_t *)chan_at(MSG_BYTES_OFF + 16) = 4;
+    uint64_t a[6] = {fd, LNX_SOL_SOCKET, LNX_SO_TYPE, MSG_BYTES_OFF, MSG_BYTES_OFF + 16, 0};
+    int64_t r = checked_errno(gs, submit(gs, a, KEEP_CHAN_PATH_BOUNCE));
+    if (r < 0)
+        return r;
+    if (r != 0)
+        violation(gs, r, 0, "must return");
+    return *(volatile uint32_t *)chan_at(MSG_BYTES_OFF) == LNX_SOCK_STREAM;
+}
+
+static int64_t bounce_sendmsg(const struct keep_chan_call *c, const uint64_t *args)
+{
+    struct user_msg m;
+    int64_t r = read_user_msg(args[1], &m);
+    if (r)
+        return r;
+    if (m.total > MSG_BYTES_MAX) {
+        r = is_stream_socket(args[0]);
+        if (r < 0)
+            return r;
+        if (r == 0)
+            return -SHIM_EMSGSIZE; /* sendmsg(2): the message cannot be sent atomically */
+    }
+    uint64_t done = 0;
+    do {
+        uint64_t n = m.total - done > MSG_BYTES_MAX ? MSG_BYTES_MAX : m.total - done;
+        if (m.name)
+            memcpy((void *)chan_at(MSG_NAME_OFF), (const void *)m.name, m.namelen);
+        iov_copy(&m, done, n, true);
+        put_msghdr(m.name != 0, m.namelen, n);
+        uint64_t a[6] = {args[0], MSG_HDR_OFF, args[2], args[3], args[4], args[5]};
+        r = checked_errno(c, submit(c, a, KEEP_CHAN_PATH_BOUNCE));
+        if (r < 0)
+            return done ? (int64_t)done : r;
+        if ((uint64_t)r > n)
+            violation(c, r, n, "more than given:");
+        done += (uint64_t)r;
+        if ((uint64_t)r < n)
+            break;
+    } while (done < m.total);
+    return (int64_t)done;
+}
+
+/*
+ * The checks of one recvmsg result against the msghdr the workload gave
+ * (m, read before the call) and the fields the host wrote: at most the
+ * bytes the iovecs hold (a datagram's real length with MSG_TRUNC), an
+ * address no longer than a sockaddr_storage, only the msg_flags recvmsg(2)
+ * defines.
+ */
+static void check_recvmsg(const struct keep_chan_call *c, uint64_t call_flags,
+                          const struct user_msg *m, uint64_t given, int64_t r, uint32_t namelen,
+                          uint32_t flags)
+{
+    /* recvmsg(2) MSG_TRUNC: a datagram socket returns the real length, even beyond the buffer. */
+    uint64_t bound = (call_flags & LNX_MSG_TRUNC) && given < DGRAM_MAX ? DGRAM_MAX : given;
+    if ((uint64_t)r > bound)
+        violation(c, r, bound, "more than the iovecs hold:");
+    if (flags & ~RECV_FLAGS_OUT)
+        violation(c, flags, RECV_FLAGS_OUT, "msg_flags has bits outside");
+    /* The real address length may exceed the buffer (recvmsg(2)), never a sockaddr_storage. */
+    if (m->name && namelen > KEEP_CHAN_SOCKLEN_MAX)
+        violation(c, namelen, KEEP_CHAN_SOCKLEN_MAX, "msg_namelen beyond");
+}
+
+/*
+ * One recvmsg item into at most MSG_BYTES_MAX bytes; scatters what arrived
+ * at message offset done. Returns the host's result after checking it and
+ * the msghdr fields it wrote; *namelen and *flags get those fields.
+ */
+static int64_t recvmsg_once(const struct keep_chan_call *c, const uint64_t *args,
+                            const struct user_msg *m, uint64_t done, uint32_t *namelen,
+                            uint32_t *flags)
+{
+    uint64_t want = m->total - done > MSG_BYTES_MAX ? MSG_BYTES_MAX : m->total - done;
+    put_msghdr(m->name != 0, m->namelen, want);
+    uint64_t a[6] = {args[0], MSG_HDR_OFF, args[2], args[3], args[4], args[5]};
+    int64_t r = checked_errno(c, submit(c, a, KEEP_CHAN_PATH_BOUNCE));
+    if (r < 0)
+        return r;
+    /* Read each field the host wrote once, then check it. */
+    *namelen = *(volatile uint32_t *)chan_at(MSG_HDR_OFF + 8);
+    *flags = *(volatile uint32_t *)chan_at(MSG_HDR_OFF + 48);
+    check_recvmsg(c, args[2], m, want, r, *namelen, *flags);
+    iov_copy(m, done, (uint64_t)r < want ? (uint64_t)r : want, false);
+    return r;
+}
+
+static int64_t bounce_recvmsg(const struct keep_chan_call *c, const uint64_t *args)
+{
+    struct user_msg m;
+    uint32_t namelen = 0, flags = 0;
+    int64_t r = read_user_msg(args[1], &m);
+    if (r)
+        return r;
+    r = recvmsg_once(c, args, &m, 0, &namelen, &flags);
+    if (r < 0)
+        return r;
+    if (m.name) {
+        uint32_t n = namelen < m.namelen ? namelen : m.namelen;
+        memcpy((void *)m.name, (const void *)chan_at(MSG_NAME_OFF), n);
+    }
+    uint64_t done = (uint64_t)r;
+    /*
+     * MSG_WAITALL on a stream promises the whole buffer: a buffer larger than
+     * the data area takes several calls. A datagram is one call whatever its
+     * size (what does not fit is truncated, as with a smaller buffer).
+     */
+    if ((args[2] & (LNX_MSG_WAITALL | LNX_MSG_PEEK)) == LNX_MSG_WAITALL && done == MSG_BYTES_MAX &&
+        done < m.total && is_stream_socket(args[0]) == 1) {
+        while (done < m.total) {
+            uint32_t more_namelen, more_flags;
+            r = recvmsg_once(c, args, &m, done, &more_namelen, &more_flags);
+            if (r <= 0)
+                break; /* what already arrived is the result; the error comes next call */
+            done += (uint64_t)r;
+            flags = more_flags;
+            if ((uint64_t)r < MSG_BYTES_MAX)
+                break;
+        }
+    }
+    /* The fields recvmsg(2) updates, as the executor writes them on the direct path. */
+    if (shim_user_ok(args[1], KEEP_SIZEOF_MSGHDR)) {
+        if (m.name)
+            *(volatile uint32_t *)(args[1] + 8) = namelen;
+        *(volatile uint64_t *)(args[1] + 40) = 0;
+        *(volatile uint32_t *)(args[1] + 48) = flags;
+    }
+    return (int64_t)done;
+}
+
+/*
+ * Direct path sendmsg/recvmsg: the host reads and writes the workload's
+ * msghdr in place; the shim reads it before the call (the same checks the
+ * executor makes) and checks what the host reports after.
+ */
+static int64_t direct_msg(const struct keep_chan_call *c, const uint64_t *args)
+{
+    struct user_msg m;
+    int64_t r = check_direct_args(c, args);
+    if (r)
+        return r;
+    bool checked = read_user_msg(args[1], &m) == 0;
+    r = checked_errno(c, submit(c, args, KEEP_CHAN_PATH_DIRECT));
+    if (r < 0 || !checked)
+        return r;
+    if (c->nr == KEEP_NR_sendmsg) {
+        if ((uint64_t)r > m.total)
+            violation(c, r, m.total, "more than given:");
+        return r;
+    }
+    check_recvmsg(c, args[2], &m, m.total, r, user_u32(args[1] + 8), user_u32(args[1] + 48));
+    return r;
+}
+
 /*
  * Bounce path: buffers travel through the channel's data area. Plain
  * buffers, paths and fixed structures are copied; a transfer larger than
- * the data area is split into several calls (read/write/pread/pwrite);
- * vectored I/O becomes one call per iovec.
+ * the data area is split into several calls (read/write/pread/pwrite) where
+ * that keeps its meaning (never a datagram); vectored I/O and msghdrs are
+ * gathered into one contiguous range (above).
  */
 static int64_t forward_bounce(const struct keep_chan_call *c, const uint64_t *in_args);
 
@@ -251,6 +588,9 @@ static int64_t bounce_chunked(const struct keep_chan_call *c, const uint64_t *ar
     uint64_t done = 0, len = args[2];
     if (len != 0 && !shim_user_ok(args[1], len))
         return -SHIM_EFAULT;
+    /* Splitting a write is fine for files, pipes and streams; one datagram must stay one. */
+    if (c->nr == KEEP_NR_write && len > DATA_SIZE && is_stream_socket(args[0]) == 0)
+        return -SHIM_EMSGSIZE;
     while (done < len || len == 0) {
         uint64_t a[6] = {args[0], args[1] + done, len - done, args[3], args[4], args[5]};
         if (a[2] > DATA_SIZE)
@@ -267,21 +607,47 @@ static int64_t bounce_chunked(const struct keep_chan_call *c, const uint64_t *ar
     return (int64_t)done;
 }
 
+/* One read/write of the iovecs' bytes through the data area (m->total <= MSG_BYTES_MAX). */
+static int64_t bounce_gathered(const struct keep_chan_call *rw, uint64_t fd,
+                               const struct user_msg *m)
+{
+    bool is_read = rw->nr == KEEP_NR_read;
+    if (!is_read)
+        iov_copy(m, 0, m->total, true);
+    uint64_t a[6] = {fd, MSG_BYTES_OFF, m->total, 0, 0, 0};
+    int64_t r = checked_errno(rw, submit(rw, a, KEEP_CHAN_PATH_BOUNCE));
+    if (r < 0)
+        return r;
+    if ((uint64_t)r > m->total)
+        violation(rw, r, m->total, "more than the iovecs hold:");
+    if (is_read)
+        iov_copy(m, 0, (uint64_t)r, false);
+    return r;
+}
+
+/*
+ * readv/writev: iovecs that fit the data area together travel in one
+ * read/write, as Linux moves them (one datagram on a UDP socket, one atomic
+ * pipe write up to PIPE_BUF). Larger ones become one call per iovec, which
+ * only a stream may take: a datagram socket answers EMSGSIZE.
+ */
 static int64_t bounce_vectored(uint64_t nr, const uint64_t *args)
 {
     const struct keep_chan_call *rw =
         keep_chan_find_call(nr == KEEP_NR_readv ? KEEP_NR_read : KEEP_NR_write);
-    uint64_t n = args[2];
-    if (n > KEEP_CHAN_IOV_MAX)
-        return -SHIM_EINVAL;
-    if (!shim_user_ok(args[1], n * 16))
-        return -SHIM_EFAULT;
+    struct user_msg m = {.iov = args[1], .iovlen = args[2]};
+    int64_t r = check_iovecs(&m);
+    if (r)
+        return r;
+    if (m.total <= MSG_BYTES_MAX)
+        return bounce_gathered(rw, args[0], &m);
+    if (nr == KEEP_NR_writev && is_stream_socket(args[0]) == 0)
+        return -SHIM_EMSGSIZE;
     int64_t total = 0;
-    for (uint64_t k = 0; k < n; k++) {
-        uint64_t base = ((const volatile uint64_t *)args[1])[2 * k];
-        uint64_t len = ((const volatile uint64_t *)args[1])[2 * k + 1];
+    for (uint64_t k = 0; k < m.iovlen; k++) {
+        uint64_t base = user_u64(m.iov + 16 * k), len = user_u64(m.iov + 16 * k + 8);
         uint64_t a[6] = {args[0], base, len, 0, 0, 0};
-        int64_t r = bounce_chunked(rw, a);
+        r = bounce_chunked(rw, a);
         if (r < 0)
             return total ? total : r;
         total += r;
@@ -289,6 +655,19 @@ static int64_t bounce_vectored(uint64_t nr, const uint64_t *args)
             break;
     }
     return total;
+}
+
+/*
+ * Data-area bytes the buffer arguments after argument i may need, so that a
+ * clamped byte buffer leaves room for them: the address and its length of
+ * sendto/recvfrom (16-byte aligned each).
+ */
+static uint64_t tail_reserve(const struct keep_chan_call *c, int i)
+{
+    for (int j = i + 1; j < 6; j++)
+        if (arg_of(c, j)->kind >= KEEP_ARG_BUF)
+            return KEEP_CHAN_SOCKLEN_MAX + 2 * 16;
+    return 0;
 }
 
 /*
@@ -311,12 +690,14 @@ static int64_t forward_bounce(const struct keep_chan_call *c, const uint64_t *in
         return bounce_chunked(c, in_args);
     for (int i = 0; i < 6; i++)
         val[i] = in_args[i];
+    /* A sendto larger than the data area may be cut short on a stream, never on a datagram. */
+    if (c->nr == KEEP_NR_sendto && in_args[2] > DATA_SIZE - tail_reserve(c, 1) &&
+        is_stream_socket(in_args[0]) == 0)
+        return -SHIM_EMSGSIZE;
     for (int i = 0; i < 6; i++) {
         const struct keep_chan_arg *a = arg_of(c, i);
         if (a->kind < KEEP_ARG_BUF || (in_args[i] == 0 && (a->flags & KEEP_ARGF_NULLABLE)))
             continue;
-        if (a->kind == KEEP_ARG_MSGHDR)
-            return -SHIM_ENOSYS; /* sendmsg/recvmsg need the direct path */
         if (a->kind == KEEP_ARG_IOCTL) {
             const struct keep_chan_ioctl *io = keep_chan_find_ioctl(in_args[1]);
             size[i] = io ? io->size : 0;
@@ -325,7 +706,7 @@ static int64_t forward_bounce(const struct keep_chan_call *c, const uint64_t *in
             if (size[i] == PATH_TOO_LONG)
                 return -SHIM_ENAMETOOLONG;
         } else {
-            clamp_to_space(a, val, DATA_OFF + DATA_SIZE - next);
+            clamp_to_space(a, val, DATA_OFF + DATA_SIZE - next - tail_reserve(c, i));
             size[i] = buf_size(a, val);
         }
         if (size[i] == ~0ull || (size[i] != 0 && !shim_user_ok(in_args[i], size[i])))
@@ -379,7 +760,13 @@ long shim_forward(const struct shim_frame *f)
     if (BOOT->in.channel_path == KEEP_CHAN_PATH_BOUNCE) {
         if (f->nr == KEEP_NR_readv || f->nr == KEEP_NR_writev)
             return bounce_vectored(f->nr, args);
+        if (f->nr == KEEP_NR_sendmsg)
+            return bounce_sendmsg(c, args);
+        if (f->nr == KEEP_NR_recvmsg)
+            return bounce_recvmsg(c, args);
         return forward_bounce(c, args);
     }
+    if (f->nr == KEEP_NR_sendmsg || f->nr == KEEP_NR_recvmsg)
+        return direct_msg(c, args);
     return forward_direct(c, args);
 }

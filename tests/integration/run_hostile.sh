@@ -34,6 +34,14 @@ for c in direct bounce; do
   check "$P stat-size stops the Keep with status 125 (exit $status)" test "$status" -eq 125
   check "$P   names the violation" err_has 'stat'
 
+  # recvmsg reports an address longer than any sockaddr (sockaddr_storage is 128 bytes).
+  port=$(free_port)
+  capture "$KEEP" run --backend kvm --channel $c --hostile-host msg-namelen \
+    --listen "127.0.0.1:$port" --connect "127.0.0.1:$port" "$WL/wl_msg" 127.0.0.1 "$port" $c
+  check "$P msg-namelen stops the Keep with status 125 (exit $status)" test "$status" -eq 125
+  check "$P   names the violation" err_has 'recvmsg.*msg_namelen'
+  check "$P   the workload never saw the address" bash -c "! grep -q 'names the sender' '$TMP/out'"
+
   # Control: the same runs with an honest host succeed.
   capture "$KEEP" run --backend kvm --channel $c "$WL/wl_stdio" <<<"some input"
   check "$P honest host: the same read works" test "$status" -eq 0

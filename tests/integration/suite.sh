@@ -183,6 +183,23 @@ PY
   wait $spid 2>/dev/null || true
 }
 
+suite_msg() {
+  local port
+  port=$(free_port)
+  expect_status 0 "$P sendmsg/recvmsg: UDP and TCP round trips with scatter/gather iovecs" \
+    kr --listen "127.0.0.1:$port" --connect "127.0.0.1:$port" "$WL/wl_msg" 127.0.0.1 "$port" \
+    "$SUITE_CHANNEL" $UNCONFINED
+  grep '^not ok' "$TMP/out" | sed 's/^/#   /' || true
+  check "$P   a stream larger than the data area arrives whole" \
+    out_has '^ok - TCP recvmsg MSG_WAITALL gets them back in order'
+  if [ "$SUITE_CHANNEL" = bounce ] && [ -z "$UNCONFINED" ]; then
+    check "$P   a datagram larger than the data area is EMSGSIZE, never split" \
+      out_has '^ok - bounce: a 64000-byte datagram does not fit the data area: EMSGSIZE'
+  else
+    check "$P   a 64000-byte datagram arrives whole" out_has '^ok - \.\.\. which arrives whole'
+  fi
+}
+
 suite_hostile_guest() {
   local vol=$TMP/vol-hostile
   rm -rf "$vol"
@@ -265,6 +282,7 @@ run_suite() { # backend channel
   suite_faults
   suite_tcp_server
   suite_tcp_client
+  suite_msg
   suite_hostile_guest
   suite_evidence
   suite_ctrl_c

@@ -595,6 +595,13 @@ static void test_sockets(struct keep_executor *x, uint16_t lport, uint16_t cport
     is_int(CALL(x, KEEP_NR_sendmsg, as, gput(hm, 56), 0), -EINVAL, "msg_iovlen 2^33: EINVAL");
     is_int(CALL(x, KEEP_NR_sendmsg, as, MEM_BASE + MEM_SIZE - 20, 0), -EFAULT,
            "msghdr crossing the end: EFAULT");
+    uint64_t nm[7] = {galloc(16), 0x80000000ull, gput(iov, 16), 1, 0, 0, 0};
+    is_int(CALL(x, KEEP_NR_sendmsg, as, gput(nm, 56), 0), -EINVAL,
+           "msg_namelen 2^31 (negative as an int): EINVAL");
+    nm[0] = MEM_BASE + MEM_SIZE - 64;
+    nm[1] = 200; /* cut to 128 bytes, which leave workload memory */
+    is_int(CALL(x, KEEP_NR_sendmsg, as, gput(nm, 56), 0), -EFAULT,
+           "msg_namelen 200 cut to 128 bytes crossing the end: EFAULT");
     /* epoll on the accepted socket */
     int64_t ep = CALL(x, KEEP_NR_epoll_create1, EPOLL_CLOEXEC);
     ok(ep >= 0, "epoll_create1");
@@ -942,7 +949,163 @@ static void test_hostile_host(const struct keep_config *base)
     keep_executor_free(x);
 }
 
-static void test_bounce(const struct keep_config *base)
+/* ---- bounce path: msghdr encoded as data-area offsets -------------------- */
+
+/* Run one item on the bounce path; INT64_MIN + 1 when the batch itself was refused. */
+static int64_t bcall6(struct keep_executor *x, uint64_t nr, const uint64_t a[6])
+{
+    struct keep_error err;
+    header(1, KEEP_CHAN_PATH_BOUNCE);
+    struct keep_chan_item *it = item(0);
+    it->nr = nr;
+    memcpy(it->args, a, sizeof(it->args));
+    it->result = 0x5555;
+    if (keep_executor_run_batch(x, chan, CHAN_SIZE, NULL, &outcome, &err) != KEEP_OK) {
+        diag("run_batch failed: %s", err.message);
+        return INT64_MIN;
+    }
+    return status() != 0 ? INT64_MIN + 1 : it->result;
+}
+#define BCALL(x, nr, ...) bcall6((x), (nr), (const uint64_t[6]){__VA_ARGS__})
+
+/* Copy data to channel offset off; returns off (the bounce encoding of a pointer). */
+static uint64_t dput(uint64_t off, const void *data, size_t size)
+{
+    memcpy(chan + off, data, size);
+    return off;
+}
+
+/* A msghdr at channel offset off, its fields as the shim writes them (KEEP_SIZEOF_MSGHDR). */
+static uint64_t dmsg(uint64_t off, uint64_t name, uint32_t namelen, uint64_t iov, uint64_t iovlen,
+                     uint64_t control, uint64_t controllen)
+{
+    uint8_t m[KEEP_SIZEOF_MSGHDR] = {0};
+    memcpy(m, &name, 8);
+    memcpy(m + 8, &namelen, 4);
+    memcpy(m + 16, &iov, 8);
+    memcpy(m + 24, &iovlen, 8);
+    memcpy(m + 32, &control, 8);
+    memcpy(m + 40, &controllen, 8);
+    return dput(off, m, sizeof(m));
+}
+
+/* Offsets inside the data area [DATA_OFF, CHAN_SIZE) used below. */
+enum {
+    B_MSG = DATA_OFF,
+    B_NAME = DATA_OFF + 64,
+    B_IOV = DATA_OFF + 256,
+    B_BYTES = DATA_OFF + 1024,
+    B_OUT = DATA_OFF + 4096,
+};
+
+static void test_bounce_msg(struct keep_executor *x, uint16_t lport)
+{
+    struct sockaddr_in to = {
+        .sin_family = AF_INET, .sin_port = htons(lport), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int64_t rx = BCALL(x, KEEP_NR_socket, AF_INET, SOCK_DGRAM, 0);
+    int64_t tx = BCALL(x, KEEP_NR_socket, AF_INET, SOCK_DGRAM, 0);
+    ok(rx >= 0 && tx >= 0, "bounce: two UDP sockets");
+    is_int(BCALL(x, KEEP_NR_bind, rx, dput(B_NAME, &to, sizeof(to)), sizeof(to)), 0,
+           "bounce: bind with the sockaddr in the data area");
+    uint64_t rcv_timeout[2] = {2, 0};
+    BCALL(x, KEEP_NR_setsockopt, rx, SOL_SOCKET, SO_RCVTIMEO,
+          dput(B_BYTES, rcv_timeout, sizeof(rcv_timeout)), sizeof(rcv_timeout));
+
+    /* Good: a 2-iovec datagram with an address, every pointer an offset. */
+    dput(B_NAME, &to, sizeof(to));
+    dput(B_BYTES, "bounce msg", 10);
+    uint64_t iov[4] = {B_BYTES, 7, B_BYTES + 7, 3};
+    dput(B_IOV, iov, sizeof(iov));
+    is_int(BCALL(x, KEEP_NR_sendmsg, tx, dmsg(B_MSG, B_NAME, 16, B_IOV, 2, 0, 0), 0), 10,
+           "bounce: sendmsg of 2 iovecs to an address");
+    memset(chan + B_OUT, 0, 64);
+    uint64_t riov[4] = {B_OUT, 4, B_OUT + 32, 32};
+    dput(B_IOV, riov, sizeof(riov));
+    memset(chan + B_NAME, 0, 128);
+    dmsg(B_MSG, B_NAME, 128, B_IOV, 2, 0, 0);
+    memcpy(chan + B_MSG + 48, &(uint32_t){0x7777}, 4);
+    is_int(BCALL(x, KEEP_NR_recvmsg, rx, B_MSG, 0), 10, "bounce: recvmsg of the datagram");
+    ok(memcmp(chan + B_OUT, "boun", 4) == 0 && memcmp(chan + B_OUT + 32, "ce msg", 6) == 0,
+       "bounce: recvmsg scattered it over the 2 iovecs in the data area");
+    uint32_t namelen, flags;
+    memcpy(&namelen, chan + B_MSG + 8, 4);
+    memcpy(&flags, chan + B_MSG + 48, 4);
+    ok(namelen == 16 && ((struct sockaddr_in *)(chan + B_NAME))->sin_family == AF_INET,
+       "bounce: recvmsg wrote the sender's address and msg_namelen 16 (%u)", namelen);
+    is_int(flags, 0, "bounce: recvmsg wrote msg_flags 0");
+
+    /* msg_namelen 200 is cut to a sockaddr_storage (Linux __copy_msghdr); 2^31 is negative. */
+    memset(chan + B_NAME, 0, 128);
+    dput(B_NAME, &to, sizeof(to));
+    dput(B_IOV, iov, sizeof(iov));
+    dput(B_BYTES, "bounce msg", 10);
+    is_int(BCALL(x, KEEP_NR_sendmsg, tx, dmsg(B_MSG, B_NAME, 200, B_IOV, 2, 0, 0), 0), 10,
+           "bounce: msg_namelen 200 is cut to 128");
+    dput(B_IOV, riov, sizeof(riov));
+    is_int(BCALL(x, KEEP_NR_recvmsg, rx, dmsg(B_MSG, 0, 0, B_IOV, 2, 0, 0), 0), 10,
+           "bounce: ... and that datagram arrives");
+    dput(B_IOV, iov, sizeof(iov));
+    is_int(BCALL(x, KEEP_NR_sendmsg, tx, dmsg(B_MSG, B_NAME, 0x80000000u, B_IOV, 2, 0, 0), 0),
+           -EINVAL, "bounce: msg_namelen 2^31: EINVAL");
+    is_int(BCALL(x, KEEP_NR_sendmsg, tx, dmsg(B_MSG, CHAN_SIZE - 100, 200, B_IOV, 2, 0, 0), 0),
+           -EFAULT, "bounce: a name whose 128 bytes leave the data area: EFAULT");
+    is_int(BCALL(x, KEEP_NR_recvmsg, rx, dmsg(B_MSG, CHAN_SIZE - 100, 200, B_IOV, 2, 0, 0), 0),
+           -EFAULT, "bounce: recvmsg name buffer leaving the data area: EFAULT");
+
+    /* Hostile offsets and counts. */
+    is_int(BCALL(x, KEEP_NR_sendmsg, tx, 100, 0), -EFAULT,
+           "bounce: msghdr in the item area: EFAULT");
+    is_int(BCALL(x, KEEP_NR_sendmsg, tx, CHAN_SIZE - 20, 0), -EFAULT,
+           "bounce: msghdr crossing the data area's end: EFAULT");
+    is_int(BCALL(x, KEEP_NR_sendmsg, tx, MEM_BASE, 0), -EFAULT,
+           "bounce: a workload address for the msghdr: EFAULT");
+    is_int(BCALL(x, KEEP_NR_sendmsg, tx, dmsg(B_MSG, B_NAME, 16, CHAN_SIZE - 8, 1, 0, 0), 0),
+           -EFAULT, "bounce: iovec array crossing the data area's end: EFAULT");
+    is_int(BCALL(x, KEEP_NR_sendmsg, tx, dmsg(B_MSG, B_NAME, 16, 64, 1, 0, 0), 0), -EFAULT,
+           "bounce: iovec array in the item area: EFAULT");
+    uint64_t bad_iov[2][2] = {{CHAN_SIZE - 4, 8}, {MEM_BASE, 4}};
+    for (int k = 0; k < 2; k++) {
+        dput(B_IOV, bad_iov[k], 16);
+        is_int(BCALL(x, KEEP_NR_sendmsg, tx, dmsg(B_MSG, B_NAME, 16, B_IOV, 1, 0, 0), 0), -EFAULT,
+               "bounce: sendmsg iov_base %s: EFAULT",
+               k ? "a workload address" : "crossing the data area's end");
+        is_int(BCALL(x, KEEP_NR_recvmsg, rx, dmsg(B_MSG, 0, 0, B_IOV, 1, 0, 0), MSG_DONTWAIT),
+               -EFAULT, "bounce: recvmsg iov_base %s: EFAULT",
+               k ? "a workload address" : "crossing the data area's end");
+    }
+    uint64_t huge_iov[4] = {B_BYTES, 1ull << 63, B_BYTES, 1ull << 63};
+    dput(B_IOV, huge_iov, sizeof(huge_iov));
+    is_int(BCALL(x, KEEP_NR_sendmsg, tx, dmsg(B_MSG, B_NAME, 16, B_IOV, 2, 0, 0), 0), -EINVAL,
+           "bounce: iov_len sum beyond ssize_t: EINVAL");
+    is_int(BCALL(x, KEEP_NR_sendmsg, tx,
+                 dmsg(B_MSG, B_NAME, 16, B_IOV, KEEP_CHAN_IOV_MAX + 1, 0, 0), 0),
+           -EINVAL, "bounce: 1025 iovecs: EINVAL");
+    is_int(BCALL(x, KEEP_NR_recvmsg, rx, dmsg(B_MSG, 0, 0, B_IOV, 1ull << 33, 0, 0), 0), -EINVAL,
+           "bounce: recvmsg msg_iovlen 2^33: EINVAL");
+    dput(B_IOV, iov, sizeof(iov));
+    is_int(BCALL(x, KEEP_NR_sendmsg, tx, dmsg(B_MSG, B_NAME, 16, B_IOV, 2, B_OUT, 16), 0), -EINVAL,
+           "bounce: ancillary data: EINVAL");
+    dput(B_NAME,
+         &(struct sockaddr_in){.sin_family = AF_INET,
+                               .sin_port = htons(9),
+                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK)},
+         16);
+    is_int(BCALL(x, KEEP_NR_sendmsg, tx, dmsg(B_MSG, B_NAME, 16, B_IOV, 2, 0, 0), 0), -EACCES,
+           "bounce: sendmsg to an address not in --connect: EACCES");
+
+    /* Still healthy: a good round trip after the attacks. */
+    dput(B_NAME, &to, sizeof(to));
+    dput(B_BYTES, "bounce msg", 10);
+    is_int(BCALL(x, KEEP_NR_sendmsg, tx, dmsg(B_MSG, B_NAME, 16, B_IOV, 2, 0, 0), 0), 10,
+           "bounce: a good sendmsg after the attacks");
+    dput(B_IOV, riov, sizeof(riov));
+    is_int(BCALL(x, KEEP_NR_recvmsg, rx, dmsg(B_MSG, 0, 0, B_IOV, 2, 0, 0), 0), 10,
+           "bounce: ... and its recvmsg");
+    BCALL(x, KEEP_NR_close, rx);
+    BCALL(x, KEEP_NR_close, tx);
+}
+
+static void test_bounce(const struct keep_config *base, uint16_t lport)
 {
     struct keep_config cfg = *base;
     struct keep_executor *x;
@@ -983,6 +1146,7 @@ static void test_bounce(const struct keep_config *base)
     ((struct keep_chan_header *)chan)->data_size = UINT64_MAX - 100;
     keep_executor_run_batch(x, chan, CHAN_SIZE, NULL, &outcome, &err);
     is_int(status(), -EFAULT, "bounce: a data area size that wraps: EFAULT");
+    test_bounce_msg(x, lport);
     keep_executor_free(x);
 }
 
@@ -1029,7 +1193,7 @@ int main(void)
     test_table_has_handlers(x);
     keep_executor_free(x);
     test_hostile_host(&cfg);
-    test_bounce(&cfg);
+    test_bounce(&cfg, lport);
     test_deferred_evidence(&cfg);
     remove_tree();
     free(mem);
