@@ -690,13 +690,24 @@ static int64_t max64(int64_t a, int64_t b)
     return a > b ? a : b;
 }
 
+/*
+ * The cache windows end one second before notAfter / nextUpdate: OpenSSL's
+ * chain verification (X509_cmp_time) already calls a certificate or CRL
+ * expired at that very second, and a cached result must never hold where a
+ * fresh verification fails. Ending early only costs a re-verification.
+ */
+static int64_t last_valid_second(int64_t end)
+{
+    return end == INT64_MIN ? end : end - 1;
+}
+
 static void narrow_to_chain(STACK_OF(X509) * chain, int64_t *from, int64_t *until)
 {
     for (int i = 0; chain && i < sk_X509_num(chain); i++) {
         int64_t nb, na;
         if (keep_x509_validity(sk_X509_value(chain, i), &nb, &na, NULL) == KEEP_OK) {
             *from = max64(*from, nb);
-            *until = min64(*until, na);
+            *until = min64(*until, last_valid_second(na));
         }
     }
 }
@@ -720,7 +731,7 @@ static int crl_window(X509_CRL *crl, int64_t *from, int64_t *until)
     if (next) {
         if (!ASN1_TIME_to_tm(next, &tm))
             return -1;
-        *until = min64(*until, (int64_t)timegm(&tm));
+        *until = min64(*until, last_valid_second((int64_t)timegm(&tm)));
     }
     return 0;
 }
@@ -1023,7 +1034,7 @@ static void pck_store(struct keep_attest_verifier *v, const uint8_t *key,
     int64_t nb, na;
     if (keep_x509_validity(opts->intel_root, &nb, &na, NULL) == KEEP_OK) {
         e.valid_from = max64(e.valid_from, nb);
-        e.valid_until = min64(e.valid_until, na);
+        e.valid_until = min64(e.valid_until, last_valid_second(na));
     }
     if (!e.pck_key ||
         (opts->root_ca_crl && crl_window(opts->root_ca_crl, &e.valid_from, &e.valid_until)) ||

@@ -613,6 +613,43 @@ static void test_quote_collateral(void)
     qgen_pki_free(&pki);
 }
 
+/*
+ * The cached PCK chain holds exactly where a fresh verification holds: at
+ * the PCK's notAfter second OpenSSL already calls the certificate expired,
+ * so the cache must not accept it there either.
+ */
+static void test_pck_cache_boundary(void)
+{
+    const int64_t not_after = SNP_GEN_TIME + 1000;
+    struct qgen_pck_opts po = {.not_after = not_after};
+    struct qgen_pki pki;
+    struct keep_error err = {0};
+    uint8_t *q = NULL;
+    size_t size = 0;
+    struct qgen_layout layout;
+    struct qgen_quote_opts o = {.version = 3};
+    if (qgen_pki_new(&pki, &po) != 0 || qgen_quote(&pki, &o, &q, &size, &layout) != 0) {
+        ok(0, "generate a quote whose PCK expires soon");
+        return;
+    }
+    keep_attest_verifier_set_intel_root(verifier, pki.root, &err);
+    static const char no_coll[] = "{\"allow_missing_collateral\": true}";
+    struct keep_attest_input in = {.has_time = true, .time = SNP_GEN_TIME};
+    in.evidence = (struct keep_attest_blob){q, size};
+    expect(&in, no_coll, KEEP_ATTEST_ACCEPT, 0, "PCK inside its validity (chain now cached)");
+    in.time = not_after;
+    keep_attest_verifier_clear_cache(verifier);
+    struct keep_attest_result *fresh = verify(&in, no_coll);
+    enum keep_attest_verdict want = keep_attest_result_verdict(fresh);
+    keep_attest_result_free(fresh);
+    in.time = SNP_GEN_TIME;
+    expect(&in, no_coll, KEEP_ATTEST_ACCEPT, 0, "PCK chain cached again");
+    in.time = not_after;
+    expect(&in, no_coll, want, 0, "at the PCK's notAfter the cache gives the fresh verdict");
+    free(q);
+    qgen_pki_free(&pki);
+}
+
 /* Unsigned evidence of plain-KVM Keeps: rejected unless the policy allows insecure Keeps. */
 static void test_kvm(void)
 {
@@ -693,6 +730,7 @@ int main(void)
     test_snp_turin();
     test_quotes();
     test_quote_collateral();
+    test_pck_cache_boundary();
     test_kvm();
     test_api_misuse();
     keep_attest_verifier_free(verifier);
