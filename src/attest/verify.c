@@ -984,6 +984,26 @@ static int intel_tcb(const struct collateral_entry *e, const struct keep_quote *
     return KEEP_OK;
 }
 
+/*
+ * An authenticated QE Identity without a usable TCB Info: there is no
+ * platform status to converge with, but the QE must still be the one the
+ * QE Identity names ([PCS] Enclave Identity): a present item that
+ * contradicts the quote makes it invalid, whatever the policy tolerates
+ * about missing ones. Returns nonzero when the check failed.
+ */
+static int intel_qe_only(const struct collateral_entry *e, const struct keep_quote *q, bool tdx,
+                         struct keep_attest_result *r)
+{
+    struct keep_error err = {0};
+    struct keep_qe_report_input qin;
+    struct keep_qe_identity_result qres = {0};
+    qe_input_of(q, &qin);
+    return record(r, "qe_identity.match",
+                  keep_qe_identity_check(e->coll->qe_identity, tdx ? KEEP_TEE_TDX : KEEP_TEE_SGX,
+                                         &qin, &qres, &err),
+                  &err);
+}
+
 static void quote_policy_evidence(const struct keep_quote *q, bool tdx,
                                   struct keep_policy_evidence *ev)
 {
@@ -1154,6 +1174,8 @@ static void verify_quote(struct keep_attest_verifier *v, const struct keep_attes
     } else {
         check_skipped(r, "tcb.level",
                       "no authenticated TCB Info: the TCB status cannot be established");
+        if (coll && coll->qe_identity_ok && intel_qe_only(coll, &q, tdx, r))
+            return;
     }
     struct keep_policy_evidence ev = {0};
     quote_policy_evidence(&q, tdx, &ev);

@@ -606,6 +606,24 @@ static void test_quote_collateral(void)
         expect(&in, accept, KEEP_ATTEST_INVALID, bad[i].code, bad[i].what);
         free(c);
     }
+    /*
+     * A QE Identity that is given and authenticated is checked even when the
+     * TCB Info cannot be used: allow_missing_collateral tolerates missing
+     * items, never a present one that says the quote's QE is another QE.
+     */
+    struct coll_variant other_qe = {.other_qe_mrsigner = true};
+    char *c = make_collateral(&pki, tcb_key, tcb_signer, &parsed.qe_report, &other_qe);
+    json_t *root = c ? json_loads(c, 0, NULL) : NULL;
+    json_object_del(root, "tcb_info_issuer_chain");
+    char *no_tcb_chain = root ? json_dumps(root, JSON_COMPACT) : NULL;
+    json_decref(root);
+    free(c);
+    in.collateral_json =
+        (struct keep_attest_blob){no_tcb_chain, no_tcb_chain ? strlen(no_tcb_chain) : 0};
+    expect(&in, "{\"allow_missing_collateral\": true}", KEEP_ATTEST_INVALID,
+           KEEP_E_COLLATERAL_QE_MRSIGNER,
+           "QE Identity of another QE, TCB Info without its chain, missing collateral allowed");
+    free(no_tcb_chain);
     free(coll);
     free(q);
     X509_free(tcb_signer);
