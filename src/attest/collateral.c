@@ -14,6 +14,7 @@
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/obj_mac.h>
+#include <openssl/x509v3.h>
 
 #include "attest/x509.h"
 #include "common/cursor.h"
@@ -425,6 +426,36 @@ out:
     return rc;
 }
 
+/*
+ * [PCS] TCB Info and Enclave Identity are signed by the Intel SGX TCB
+ * Signing certificate, an end-entity certificate the root issues directly
+ * (the issuer chain Intel serves is exactly TCB Signing <- root; [QVL]
+ * likewise refuses any other signer). A chain that verifies is not enough:
+ * a PCK Platform CA, or a PCK certificate whose key sits on some platform,
+ * also chains to the root and must not be able to vouch for a TCB status.
+ */
+static int check_signer_role(X509 *signer, STACK_OF(X509) * roots, const char *what,
+                             struct keep_error *err)
+{
+    char cn[128] = "";
+    X509_NAME_get_text_by_NID(X509_get_subject_name(signer), NID_commonName, cn, sizeof(cn));
+    if (X509_check_ca(signer) != 0)
+        return keep_fail(err, KEEP_E_COLLATERAL_SIGNER_ROLE,
+                         "%s signing certificate '%s' is a CA certificate; the TCB Signing "
+                         "certificate is an end-entity certificate",
+                         what, cn);
+    for (int i = 0; i < sk_X509_num(roots); i++) {
+        X509 *root = sk_X509_value(roots, i);
+        if (X509_check_issued(root, signer) == X509_V_OK &&
+            X509_verify(signer, X509_get0_pubkey(root)) == 1)
+            return KEEP_OK;
+    }
+    return keep_fail(err, KEEP_E_COLLATERAL_SIGNER_ROLE,
+                     "%s signing certificate '%s' is not issued directly by the trusted root; the "
+                     "TCB Signing certificate is",
+                     what, cn);
+}
+
 int keep_coll_verify_signed(const char *what, const char *signed_text, size_t signed_size,
                             bool has_signature, const uint8_t signature[64], STACK_OF(X509) * chain,
                             STACK_OF(X509) * roots, X509_CRL *root_ca_crl, int64_t time,
@@ -462,6 +493,8 @@ int keep_coll_verify_signed(const char *what, const char *signed_text, size_t si
     snprintf(chain_name, sizeof(chain_name), "%s issuer chain", what);
     rc = keep_x509_verify_chain(signer, intermediates, roots, &opts, chain_name, err);
     if (rc)
+        goto out;
+    if ((rc = check_signer_role(signer, roots, what, err)))
         goto out;
     EVP_PKEY *key = X509_get0_pubkey(signer);
     rc = check_signing_key(key, what, err);

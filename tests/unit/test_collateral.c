@@ -10,7 +10,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/x509v3.h>
 
 #include "attest/collateral.h"
 #include "common/util.h"
@@ -415,12 +417,99 @@ static void test_member_text(void)
     }
 }
 
+/* A certificate for key issued by issuer (CA or not), valid 2020..2040. */
+static X509 *issue(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key, bool ca)
+{
+    X509 *x = X509_new();
+    X509V3_CTX ctx;
+    X509V3_set_ctx(&ctx, issuer, x, NULL, NULL, 0);
+    X509_EXTENSION *bc = X509V3_EXT_conf_nid(NULL, &ctx, NID_basic_constraints,
+                                             ca ? "critical,CA:TRUE" : "critical,CA:FALSE");
+    X509_NAME *name = X509_NAME_new();
+    bool good = x && bc && name && X509_set_version(x, 2) &&
+                ASN1_INTEGER_set(X509_get_serialNumber(x), 99) &&
+                ASN1_TIME_set(X509_getm_notBefore(x), (time_t)1577836800) &&
+                ASN1_TIME_set(X509_getm_notAfter(x), (time_t)2208988800) &&
+                X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1,
+                                           -1, 0) &&
+                X509_set_subject_name(x, name) &&
+                X509_set_issuer_name(x, X509_get_subject_name(issuer)) && X509_set_pubkey(x, key) &&
+                X509_add_ext(x, bc, -1) && X509_sign(x, issuer_key, EVP_sha256()) > 0;
+    X509_EXTENSION_free(bc);
+    X509_NAME_free(name);
+    if (!good) {
+        X509_free(x);
+        return NULL;
+    }
+    return x;
+}
+
+static char *pem_of(X509 *const *certs, size_t count)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    for (size_t i = 0; bio && i < count; i++)
+        PEM_write_bio_X509(bio, certs[i]);
+    char *data = NULL;
+    long n = bio ? BIO_get_mem_data(bio, &data) : 0;
+    char *out = n > 0 ? strndup(data, (size_t)n) : NULL;
+    BIO_free(bio);
+    return out;
+}
+
+/*
+ * [PCS] TCB Info and Enclave Identity are signed by the Intel SGX TCB
+ * Signing certificate, which the root issues directly. Any other key that
+ * chains to the root (a PCK Platform CA, or a PCK certificate whose private
+ * key lives on a platform and may have been extracted) must not be able to
+ * vouch for a TCB status.
+ */
+static void test_signer_role(void)
+{
+    struct keep_error err = {0};
+    EVP_PKEY *pck_key = EVP_EC_gen("P-256");
+    X509 *pck =
+        pck_key ? issue("keep test PCK", pck_key, pki->pck_ca, pki->pck_ca_key, false) : NULL;
+    if (!ok(pck != NULL, "a PCK-like leaf under the PCK Platform CA")) {
+        EVP_PKEY_free(pck_key);
+        return;
+    }
+    const struct {
+        EVP_PKEY *key;
+        X509 *chain[3];
+        size_t chain_len;
+        const char *what;
+    } signers[] = {
+        {pck_key, {pck, pki->pck_ca, pki->root}, 3, "a PCK certificate (two below the root)"},
+        {pki->pck_ca_key, {pki->pck_ca, pki->root}, 2, "the PCK Platform CA (a CA)"},
+    };
+    for (size_t i = 0; i < KEEP_ARRAY_LEN(signers); i++) {
+        struct keep_test_pki as = *pki;
+        as.tcb_key = signers[i].key;
+        char *file = keep_test_pcs_file(&as, "tcbInfo", tcb_body, NULL, NULL, NULL);
+        char *chain = pem_of(signers[i].chain, signers[i].chain_len);
+        struct keep_tcb_info *info = NULL;
+        int rc = keep_tcb_info_parse(file, strlen(file), &info, &err);
+        if (!rc)
+            rc = keep_tcb_info_set_issuer_chain(info, (const uint8_t *)chain, strlen(chain), &err);
+        if (!rc)
+            rc = keep_tcb_info_verify(info, roots, pki->root_crl, t_mid, &err);
+        is_int(rc, KEEP_E_COLLATERAL_SIGNER_ROLE, "TCB Info signed by %s is refused (%s)",
+               signers[i].what, rc ? err.message : "accepted");
+        keep_tcb_info_free(info);
+        free(file);
+        free(chain);
+    }
+    X509_free(pck);
+    EVP_PKEY_free(pck_key);
+}
+
 int main(void)
 {
     setup();
     test_member_text();
     test_exact_bytes();
     test_chain_and_time();
+    test_signer_role();
     test_collateral_json();
     test_files();
     free(tcb_body);
