@@ -200,6 +200,10 @@ static int parse_digest_rule(json_t *v, enum keep_policy_digest which, struct ke
         if (rc)
             return rc;
     }
+    /* {} would be a rule that checks nothing, not even that the TEE has the field. */
+    if (!rule->allow.set && !rule->deny.set)
+        return keep_fail(err, KEEP_E_POLICY_VALUE,
+                         "policy.%s is an empty object; give \"allow\", \"deny\" or both", d->key);
     return KEEP_OK;
 }
 

@@ -101,6 +101,9 @@ static void test_parse_errors(void)
                 "an unknown TCB component");
     parse_fails("{\"tcb_statuses\": [\"UptoDate\"]}", KEEP_E_POLICY_VALUE, "UptoDate",
                 "a misspelt TCB status");
+    /* An object with neither list would constrain nothing and escape policy.not_applicable. */
+    parse_fails("{\"mrenclave\": {}}", KEEP_E_POLICY_VALUE, "mrenclave",
+                "an allow/deny object with neither list");
     parse_fails("{\"vmpl\": [4]}", KEEP_E_POLICY_VALUE, "vmpl[0]", "VMPL 4");
     parse_fails("{\"vmpl\": []}", KEEP_E_POLICY_TYPE, "vmpl", "an empty VMPL list");
     parse_fails("{\"report_data\": \"abc\"}", KEEP_E_POLICY_VALUE, "report_data",
