@@ -48,6 +48,8 @@ enum keep_hostile_host {
     KEEP_HOSTILE_BAD_FD,        /* openat returns an fd the host never opened */
     KEEP_HOSTILE_STAT_SIZE,     /* fstat reports more bytes than a struct stat */
     KEEP_HOSTILE_MSG_NAMELEN,   /* recvmsg reports an address longer than a sockaddr_storage */
+    KEEP_HOSTILE_SOCKADDR_LEN,  /* accept/recvfrom/getsockname/getpeername: addrlen 200 */
+    KEEP_HOSTILE_DIRENT_RECLEN, /* getdents64: the first d_reclen runs past the bytes returned */
 };
 
 struct keep_config {

@@ -123,7 +123,13 @@ static int64_t do_lseek(struct exec_call *c)
 static int64_t do_getdents64(struct exec_call *c)
 {
     unsigned int count = c->n[1] > 0x7fffffffu ? 0x7fffffffu : (unsigned int)c->n[1];
-    return neg_errno(syscall(SYS_getdents64, c->hfd[0], c->p[1], count));
+    int64_t r = neg_errno(syscall(SYS_getdents64, c->hfd[0], c->p[1], count));
+    /* Test mode: the first record's d_reclen (u16 at 16) runs 8 bytes past what was returned. */
+    if (c->x->hostile == KEEP_HOSTILE_DIRENT_RECLEN && r > 0 && r + 8 <= 0xffff) {
+        uint16_t reclen = (uint16_t)(r + 8);
+        memcpy(c->p[1] + 16, &reclen, sizeof(reclen));
+    }
+    return r;
 }
 
 /* ---- paths -------------------------------------------------------------- */

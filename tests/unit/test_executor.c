@@ -947,6 +947,30 @@ static void test_hostile_host(const struct keep_config *base)
     is_int(CALL(x, KEEP_NR_fstat, 0, st), KEEP_SIZEOF_STAT + 56,
            "hostile STAT_SIZE: fstat reports 200 bytes instead of 0");
     keep_executor_free(x);
+
+    cfg.hostile_host = KEEP_HOSTILE_SOCKADDR_LEN;
+    keep_executor_new(&cfg, measurement, &x, &err);
+    int64_t s = CALL(x, KEEP_NR_socket, AF_INET, SOCK_DGRAM, 0);
+    uint64_t sa = galloc(KEEP_CHAN_SOCKLEN_MAX), sl = galloc(4);
+    uint32_t cap = KEEP_CHAN_SOCKLEN_MAX;
+    memcpy(host(sl), &cap, 4);
+    is_int(CALL(x, KEEP_NR_getsockname, s, sa, sl), 0, "hostile SOCKADDR_LEN: getsockname works");
+    uint32_t got;
+    memcpy(&got, host(sl), 4);
+    is_int(got, KEEP_CHAN_SOCKLEN_MAX + 72, "... and reports addrlen 200, beyond any sockaddr");
+    keep_executor_free(x);
+
+    cfg.hostile_host = KEEP_HOSTILE_DIRENT_RECLEN;
+    keep_executor_new(&cfg, measurement, &x, &err);
+    int64_t dfd = open_path(x, "/data", O_RDONLY | O_DIRECTORY);
+    uint64_t dents = galloc(4096);
+    int64_t n = CALL(x, KEEP_NR_getdents64, dfd, dents, 4096);
+    uint16_t reclen;
+    memcpy(&reclen, host(dents) + 16, 2);
+    ok(n > 0 && reclen == n + 8,
+       "hostile DIRENT_RECLEN: the first d_reclen (%u) runs 8 bytes past the %lld returned", reclen,
+       (long long)n);
+    keep_executor_free(x);
 }
 
 /* ---- bounce path: msghdr encoded as data-area offsets -------------------- */
