@@ -176,6 +176,14 @@ static int resolve_for_change(struct exec_call *c, int dirfd_arg, int path_arg, 
      O_SYNC | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | KERNEL_O_LARGEFILE | O_NOATIME | O_DIRECT | \
      O_PATH | __O_TMPFILE)
 
+/*
+ * Mode bits a guest may give a host file: never S_ISUID or S_ISGID. The
+ * files land in the host's file system, owned by the user keep runs as; a
+ * set-user-ID program written by a hostile guest would run with that
+ * user's rights for anyone on the host who executes it (chmod(2)).
+ */
+#define GUEST_MODE_BITS (S_ISVTX | 0777)
+
 static bool open_changes(int flags)
 {
     /* __O_TMPFILE includes O_DIRECTORY's bit: test all of it. */
@@ -195,7 +203,7 @@ static int64_t open_common(struct exec_call *c, int dirfd_arg, int path_arg, uin
     if (vol < 0)
         return vol;
     int h = keep_volumes_openat(&c->x->vols, vol, rel, flags & ~O_CLOEXEC,
-                                (mode_t)(mode & ~(uint64_t)c->x->umask));
+                                (mode_t)(mode & GUEST_MODE_BITS & ~(uint64_t)c->x->umask));
     if (h < 0)
         return h;
     struct stat st;
@@ -443,7 +451,7 @@ static int64_t do_fchmod(struct exec_call *c)
     int rc = changeable_fd(c, 0);
     if (rc)
         return rc;
-    return neg_errno(fchmod(c->hfd[0], (mode_t)(c->a[1] & 07777)));
+    return neg_errno(fchmod(c->hfd[0], (mode_t)(c->a[1] & GUEST_MODE_BITS)));
 }
 
 static int64_t chmod_common(struct exec_call *c, int dirfd_arg, int path_arg, uint64_t mode)
@@ -457,7 +465,7 @@ static int64_t chmod_common(struct exec_call *c, int dirfd_arg, int path_arg, ui
     if (h < 0)
         return h;
     proc_fd_path(h, proc);
-    return close_after(h, chmod(proc, (mode_t)(mode & 07777)));
+    return close_after(h, chmod(proc, (mode_t)(mode & GUEST_MODE_BITS)));
 }
 
 static int64_t do_chmod(struct exec_call *c)

@@ -822,6 +822,27 @@ static void test_cwd_modes_times(struct keep_executor *x)
     int64_t rofd = open_path(x, "/ro/readme", O_RDONLY);
     is_int(CALL(x, KEEP_NR_fchmod, rofd, 0777), -EROFS, "fchmod of a ro volume's file: EROFS");
 
+    /* The guest cannot leave a set-user-ID or set-group-ID file on the host. */
+    const uint64_t suid_mode = S_ISUID | S_ISGID | 0755;
+    is_int(CALL(x, KEEP_NR_fchmod, fd, suid_mode), 0, "fchmod 06755 is accepted");
+    CALL(x, KEEP_NR_fstat, fd, st);
+    is_int(((struct stat *)host(st))->st_mode & 07777, 0755, "... as 0755: no setuid/setgid bits");
+    is_int(CALL(x, KEEP_NR_chmod, gstr("/data/private"), suid_mode), 0, "chmod 06755 is accepted");
+    CALL(x, KEEP_NR_fstat, fd, st);
+    is_int(((struct stat *)host(st))->st_mode & 07777, 0755, "... as 0755");
+    is_int(CALL(x, KEEP_NR_fchmodat, (uint64_t)(int64_t)AT_FDCWD, gstr("/data/private"),
+                S_ISVTX | suid_mode),
+           0, "fchmodat 07755 is accepted");
+    CALL(x, KEEP_NR_fstat, fd, st);
+    is_int(((struct stat *)host(st))->st_mode & 07777, 01755, "... as 01755 (sticky is harmless)");
+    int64_t sfd = CALL(x, KEEP_NR_openat, (uint64_t)(int64_t)AT_FDCWD, gstr("/data/suid"),
+                       O_WRONLY | O_CREAT | O_EXCL, suid_mode);
+    CALL(x, KEEP_NR_fstat, sfd, st);
+    is_int(((struct stat *)host(st))->st_mode & 07777, 0755, "open O_CREAT 06755 creates 0755");
+    CALL(x, KEEP_NR_close, sfd);
+    CALL(x, KEEP_NR_unlink, gstr("/data/suid"));
+    CALL(x, KEEP_NR_fchmod, fd, 0604);
+
     int64_t times[4] = {1000000000, 0, 1000000000, 0};
     uint64_t gt = gput(times, 32);
     is_int(CALL(x, KEEP_NR_utimensat, (uint64_t)(int64_t)AT_FDCWD, gstr("/data/private"), gt, 0), 0,
