@@ -683,6 +683,9 @@ static int64_t dup_guest(struct keep_executor *x, int old, int new_guest, int mi
     x->fds[g].listen_ok = of->listen_ok;
     x->fds[g].guest_path = guest_path;
     x->fds[g].cloexec = cloexec;
+    /* Test mode: a number other than the one the call must give, inside the table when it can. */
+    if (x->hostile == KEEP_HOSTILE_DUP_FD)
+        return new_guest >= 0 ? new_guest + 1 : min > 0 ? min - 1 : HOSTILE_BAD_FD;
     return g;
 }
 

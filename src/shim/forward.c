@@ -179,16 +179,18 @@ static bool returns_zero(uint64_t nr)
 }
 
 /* Linux values (include/linux/socket.h, include/linux/net.h). */
-#define LNX_SOL_SOCKET   1u
-#define LNX_SO_TYPE      3u
-#define LNX_SOCK_STREAM  1u
-#define LNX_MSG_OOB      0x1u
-#define LNX_MSG_PEEK     0x2u
-#define LNX_MSG_CTRUNC   0x8u
-#define LNX_MSG_TRUNC    0x20u
-#define LNX_MSG_EOR      0x80u
-#define LNX_MSG_WAITALL  0x100u
-#define LNX_MSG_ERRQUEUE 0x2000u
+#define LNX_SOL_SOCKET      1u
+#define LNX_SO_TYPE         3u
+#define LNX_SOCK_STREAM     1u
+#define LNX_F_DUPFD         0u    /* include/uapi/asm-generic/fcntl.h */
+#define LNX_F_DUPFD_CLOEXEC 1030u /* include/uapi/linux/fcntl.h */
+#define LNX_MSG_OOB         0x1u
+#define LNX_MSG_PEEK        0x2u
+#define LNX_MSG_CTRUNC      0x8u
+#define LNX_MSG_TRUNC       0x20u
+#define LNX_MSG_EOR         0x80u
+#define LNX_MSG_WAITALL     0x100u
+#define LNX_MSG_ERRQUEUE    0x2000u
 /* Largest datagram payload (IPv6 UDP: 65535 - 8), the bound of a MSG_TRUNC result. */
 #define DGRAM_MAX 65527u
 
@@ -216,6 +218,16 @@ static void check_result(const struct keep_chan_call *c, const uint64_t *args, i
         violation(c, r, KEEP_CHAN_MAX_FDS, "fd not below");
     if (returns_zero(c->nr) && r != 0)
         violation(c, r, 0, "must return");
+    /* dup2(2), dup3(2): the new fd is newfd itself (an int). */
+    if ((c->nr == KEEP_NR_dup2 || c->nr == KEEP_NR_dup3) && r != (int64_t)(int32_t)args[1])
+        violation(c, r, (uint64_t)(int64_t)(int32_t)args[1], "must return newfd");
+    /* fcntl(2) F_DUPFD, F_DUPFD_CLOEXEC: the lowest free fd >= arg, so in [arg, table size). */
+    if (c->nr == KEEP_NR_fcntl && (args[1] == LNX_F_DUPFD || args[1] == LNX_F_DUPFD_CLOEXEC)) {
+        if ((uint64_t)r >= KEEP_CHAN_MAX_FDS)
+            violation(c, r, KEEP_CHAN_MAX_FDS, "fd not below");
+        if (r < (int64_t)(int32_t)args[2])
+            violation(c, r, (uint64_t)(int64_t)(int32_t)args[2], "fd below its argument");
+    }
     for (int i = 0; i < 6; i++) {
         const struct keep_chan_arg *a = arg_of(c, i);
         /* A NULL nullable buffer is a size query (keep_get_evidence): nothing was written. */

@@ -58,6 +58,15 @@ for c in direct bounce; do
   check "$P   names the violation" err_has 'getdents64.*d_reclen'
   check "$P   the workload never listed the directory" bash -c "! grep -q 'listing shows' '$TMP/out'"
 
+  # dup2/dup3 return another fd than newfd; fcntl F_DUPFD one below its argument.
+  for first in dup2 fcntl; do
+    capture "$KEEP" run --backend kvm --channel $c --hostile-host dup-fd "$WL/wl_dup" $first
+    check "$P dup-fd ($first first) stops the Keep with status 125 (exit $status)" \
+      test "$status" -eq 125
+    check "$P   names the violation" err_has "$first returned"
+    check "$P   the workload never used the fd" bash -c "! grep -q '^ok - $first' '$TMP/out'"
+  done
+
   # Control: the same runs with an honest host succeed.
   capture "$KEEP" run --backend kvm --channel $c "$WL/wl_stdio" <<<"some input"
   check "$P honest host: the same read works" test "$status" -eq 0

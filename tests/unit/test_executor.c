@@ -992,6 +992,14 @@ static void test_hostile_host(const struct keep_config *base)
        "hostile DIRENT_RECLEN: the first d_reclen (%u) runs 8 bytes past the %lld returned", reclen,
        (long long)n);
     keep_executor_free(x);
+
+    cfg.hostile_host = KEEP_HOSTILE_DUP_FD;
+    keep_executor_new(&cfg, measurement, &x, &err);
+    is_int(CALL(x, KEEP_NR_dup2, 1, 30), 31, "hostile DUP_FD: dup2(1, 30) returns 31");
+    is_int(CALL(x, KEEP_NR_dup3, 1, 40, 0), 41, "hostile DUP_FD: dup3(1, 40) returns 41");
+    is_int(CALL(x, KEEP_NR_fcntl, 1, F_DUPFD, 10), 9, "hostile DUP_FD: F_DUPFD 10 returns 9");
+    is_int(CALL(x, KEEP_NR_dup, 1), KEEP_CHAN_MAX_FDS + 7, "hostile DUP_FD: dup returns 1031");
+    keep_executor_free(x);
 }
 
 /* ---- bounce path: msghdr encoded as data-area offsets -------------------- */
