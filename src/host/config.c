@@ -527,6 +527,9 @@ static int parse_hostile(const char *text, enum keep_hostile_host *out, struct k
         {"bad-fd", KEEP_HOSTILE_BAD_FD},
         {"stat-size", KEEP_HOSTILE_STAT_SIZE},
         {"msg-namelen", KEEP_HOSTILE_MSG_NAMELEN},
+        {"sockaddr-len", KEEP_HOSTILE_SOCKADDR_LEN},
+        {"dirent-reclen", KEEP_HOSTILE_DIRENT_RECLEN},
+        {"dup-fd", KEEP_HOSTILE_DUP_FD},
     };
     for (size_t i = 0; i < KEEP_ARRAY_LEN(modes); i++) {
         if (strcmp(text, modes[i].name) == 0) {
@@ -535,8 +538,8 @@ static int parse_hostile(const char *text, enum keep_hostile_host *out, struct k
         }
     }
     return keep_fail(err, KEEP_E_RUN_BAD_OPTION,
-                     "--hostile-host '%s' is unknown; use read-too-long, bad-fd, stat-size or "
-                     "msg-namelen",
+                     "--hostile-host '%s' is unknown; use read-too-long, bad-fd, stat-size, "
+                     "msg-namelen, sockaddr-len, dirent-reclen or dup-fd",
                      text);
 }
 

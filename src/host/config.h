@@ -48,6 +48,9 @@ enum keep_hostile_host {
     KEEP_HOSTILE_BAD_FD,        /* openat returns an fd the host never opened */
     KEEP_HOSTILE_STAT_SIZE,     /* fstat reports more bytes than a struct stat */
     KEEP_HOSTILE_MSG_NAMELEN,   /* recvmsg reports an address longer than a sockaddr_storage */
+    KEEP_HOSTILE_SOCKADDR_LEN,  /* accept/recvfrom/getsockname/getpeername: addrlen 200 */
+    KEEP_HOSTILE_DIRENT_RECLEN, /* getdents64: the first d_reclen runs past the bytes returned */
+    KEEP_HOSTILE_DUP_FD,        /* dup2/dup3: newfd + 1; fcntl F_DUPFD: arg - 1; dup: fd 1031 */
 };
 
 struct keep_config {

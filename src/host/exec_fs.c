@@ -123,7 +123,13 @@ static int64_t do_lseek(struct exec_call *c)
 static int64_t do_getdents64(struct exec_call *c)
 {
     unsigned int count = c->n[1] > 0x7fffffffu ? 0x7fffffffu : (unsigned int)c->n[1];
-    return neg_errno(syscall(SYS_getdents64, c->hfd[0], c->p[1], count));
+    int64_t r = neg_errno(syscall(SYS_getdents64, c->hfd[0], c->p[1], count));
+    /* Test mode: the first record's d_reclen (u16 at 16) runs 8 bytes past what was returned. */
+    if (c->x->hostile == KEEP_HOSTILE_DIRENT_RECLEN && r > 0 && r + 8 <= 0xffff) {
+        uint16_t reclen = (uint16_t)(r + 8);
+        memcpy(c->p[1] + 16, &reclen, sizeof(reclen));
+    }
+    return r;
 }
 
 /* ---- paths -------------------------------------------------------------- */
@@ -170,6 +176,14 @@ static int resolve_for_change(struct exec_call *c, int dirfd_arg, int path_arg, 
      O_SYNC | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | KERNEL_O_LARGEFILE | O_NOATIME | O_DIRECT | \
      O_PATH | __O_TMPFILE)
 
+/*
+ * Mode bits a guest may give a host file: never S_ISUID or S_ISGID. The
+ * files land in the host's file system, owned by the user keep runs as; a
+ * set-user-ID program written by a hostile guest would run with that
+ * user's rights for anyone on the host who executes it (chmod(2)).
+ */
+#define GUEST_MODE_BITS (S_ISVTX | 0777)
+
 static bool open_changes(int flags)
 {
     /* __O_TMPFILE includes O_DIRECTORY's bit: test all of it. */
@@ -189,7 +203,7 @@ static int64_t open_common(struct exec_call *c, int dirfd_arg, int path_arg, uin
     if (vol < 0)
         return vol;
     int h = keep_volumes_openat(&c->x->vols, vol, rel, flags & ~O_CLOEXEC,
-                                (mode_t)(mode & ~(uint64_t)c->x->umask));
+                                (mode_t)(mode & GUEST_MODE_BITS & ~(uint64_t)c->x->umask));
     if (h < 0)
         return h;
     struct stat st;
@@ -437,7 +451,7 @@ static int64_t do_fchmod(struct exec_call *c)
     int rc = changeable_fd(c, 0);
     if (rc)
         return rc;
-    return neg_errno(fchmod(c->hfd[0], (mode_t)(c->a[1] & 07777)));
+    return neg_errno(fchmod(c->hfd[0], (mode_t)(c->a[1] & GUEST_MODE_BITS)));
 }
 
 static int64_t chmod_common(struct exec_call *c, int dirfd_arg, int path_arg, uint64_t mode)
@@ -451,7 +465,7 @@ static int64_t chmod_common(struct exec_call *c, int dirfd_arg, int path_arg, ui
     if (h < 0)
         return h;
     proc_fd_path(h, proc);
-    return close_after(h, chmod(proc, (mode_t)(mode & 07777)));
+    return close_after(h, chmod(proc, (mode_t)(mode & GUEST_MODE_BITS)));
 }
 
 static int64_t do_chmod(struct exec_call *c)
@@ -669,6 +683,9 @@ static int64_t dup_guest(struct keep_executor *x, int old, int new_guest, int mi
     x->fds[g].listen_ok = of->listen_ok;
     x->fds[g].guest_path = guest_path;
     x->fds[g].cloexec = cloexec;
+    /* Test mode: a number other than the one the call must give, inside the table when it can. */
+    if (x->hostile == KEEP_HOSTILE_DUP_FD)
+        return new_guest >= 0 ? new_guest + 1 : min > 0 ? min - 1 : HOSTILE_BAD_FD;
     return g;
 }
 

@@ -52,13 +52,15 @@ static int checked_addr(const uint8_t *sa, uint64_t size, const struct keep_net_
 }
 
 /* Give the guest a kernel sockaddr: at most cap bytes, and the real length (accept(2)). */
-static void put_sockaddr(uint8_t *buf, uint64_t cap, uint8_t *lenp,
+static void put_sockaddr(const struct exec_call *c, uint8_t *buf, uint64_t cap, uint8_t *lenp,
                          const struct sockaddr_storage *ss, socklen_t sl)
 {
     if (!buf || !lenp)
         return;
     memcpy(buf, ss, sl < cap ? sl : (size_t)cap);
-    store_u32(lenp, sl);
+    /* Test mode: a length no sockaddr has (sockaddr_storage is 128 bytes). */
+    bool lie = c->x->hostile == KEEP_HOSTILE_SOCKADDR_LEN;
+    store_u32(lenp, lie ? KEEP_CHAN_SOCKLEN_MAX + 72 : sl);
 }
 
 static int64_t do_socket(struct exec_call *c)
@@ -130,7 +132,7 @@ static int64_t accept_common(struct exec_call *c, uint64_t flags)
     if (g < 0)
         return g;
     c->x->fds[g].cloexec = (flags & SOCK_CLOEXEC) != 0;
-    put_sockaddr(c->p[1], c->n[1], c->p[2], &ss, sl);
+    put_sockaddr(c, c->p[1], c->n[1], c->p[2], &ss, sl);
     return g;
 }
 
@@ -195,7 +197,7 @@ static int64_t do_recvfrom(struct exec_call *c)
     ssize_t r = recvfrom(c->hfd[0], c->p[1], c->n[1], (int)c->a[3], (struct sockaddr *)&ss, &sl);
     if (r < 0)
         return -errno;
-    put_sockaddr(c->p[4], c->n[4], c->p[5], &ss, sl);
+    put_sockaddr(c, c->p[4], c->n[4], c->p[5], &ss, sl);
     return r;
 }
 
@@ -324,7 +326,7 @@ static int64_t name_common(struct exec_call *c, bool peer)
                  : getsockname(c->hfd[0], (struct sockaddr *)&ss, &sl);
     if (r < 0)
         return -errno;
-    put_sockaddr(c->p[1], c->n[1], c->p[2], &ss, sl);
+    put_sockaddr(c, c->p[1], c->n[1], c->p[2], &ss, sl);
     return 0;
 }
 

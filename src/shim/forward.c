@@ -179,16 +179,18 @@ static bool returns_zero(uint64_t nr)
 }
 
 /* Linux values (include/linux/socket.h, include/linux/net.h). */
-#define LNX_SOL_SOCKET   1u
-#define LNX_SO_TYPE      3u
-#define LNX_SOCK_STREAM  1u
-#define LNX_MSG_OOB      0x1u
-#define LNX_MSG_PEEK     0x2u
-#define LNX_MSG_CTRUNC   0x8u
-#define LNX_MSG_TRUNC    0x20u
-#define LNX_MSG_EOR      0x80u
-#define LNX_MSG_WAITALL  0x100u
-#define LNX_MSG_ERRQUEUE 0x2000u
+#define LNX_SOL_SOCKET      1u
+#define LNX_SO_TYPE         3u
+#define LNX_SOCK_STREAM     1u
+#define LNX_F_DUPFD         0u    /* include/uapi/asm-generic/fcntl.h */
+#define LNX_F_DUPFD_CLOEXEC 1030u /* include/uapi/linux/fcntl.h */
+#define LNX_MSG_OOB         0x1u
+#define LNX_MSG_PEEK        0x2u
+#define LNX_MSG_CTRUNC      0x8u
+#define LNX_MSG_TRUNC       0x20u
+#define LNX_MSG_EOR         0x80u
+#define LNX_MSG_WAITALL     0x100u
+#define LNX_MSG_ERRQUEUE    0x2000u
 /* Largest datagram payload (IPv6 UDP: 65535 - 8), the bound of a MSG_TRUNC result. */
 #define DGRAM_MAX 65527u
 
@@ -205,8 +207,7 @@ static uint64_t result_bound(const struct keep_chan_call *c, const uint64_t *arg
 }
 
 /* The checks of channel.h's contract on one result (see the file comment). */
-static void check_result(const struct keep_chan_call *c, const uint64_t *args, int64_t r,
-                         const uint64_t *fd_pair)
+static void check_result(const struct keep_chan_call *c, const uint64_t *args, int64_t r)
 {
     if (r < 0) {
         if (r < -MAX_ERRNO)
@@ -217,9 +218,16 @@ static void check_result(const struct keep_chan_call *c, const uint64_t *args, i
         violation(c, r, KEEP_CHAN_MAX_FDS, "fd not below");
     if (returns_zero(c->nr) && r != 0)
         violation(c, r, 0, "must return");
-    if (fd_pair && (fd_pair[0] >= KEEP_CHAN_MAX_FDS || fd_pair[1] >= KEEP_CHAN_MAX_FDS))
-        violation(c, (int64_t)(fd_pair[0] > fd_pair[1] ? fd_pair[0] : fd_pair[1]),
-                  KEEP_CHAN_MAX_FDS, "pipe fd not below");
+    /* dup2(2), dup3(2): the new fd is newfd itself (an int). */
+    if ((c->nr == KEEP_NR_dup2 || c->nr == KEEP_NR_dup3) && r != (int64_t)(int32_t)args[1])
+        violation(c, r, (uint64_t)(int64_t)(int32_t)args[1], "must return newfd");
+    /* fcntl(2) F_DUPFD, F_DUPFD_CLOEXEC: the lowest free fd >= arg, so in [arg, table size). */
+    if (c->nr == KEEP_NR_fcntl && (args[1] == LNX_F_DUPFD || args[1] == LNX_F_DUPFD_CLOEXEC)) {
+        if ((uint64_t)r >= KEEP_CHAN_MAX_FDS)
+            violation(c, r, KEEP_CHAN_MAX_FDS, "fd not below");
+        if (r < (int64_t)(int32_t)args[2])
+            violation(c, r, (uint64_t)(int64_t)(int32_t)args[2], "fd below its argument");
+    }
     for (int i = 0; i < 6; i++) {
         const struct keep_chan_arg *a = arg_of(c, i);
         /* A NULL nullable buffer is a size query (keep_get_evidence): nothing was written. */
@@ -242,12 +250,75 @@ static void check_result(const struct keep_chan_call *c, const uint64_t *args, i
     }
 }
 
-static uint64_t read_fd_pair(uint64_t addr, uint64_t *pair)
+static void read_fd_pair(uint64_t addr, uint64_t *pair)
 {
     const volatile int32_t *p = (const volatile int32_t *)addr;
     pair[0] = (uint32_t)p[0];
     pair[1] = (uint32_t)p[1];
-    return 0;
+}
+
+/* struct linux_dirent64 (include/linux/dirent.h): d_ino@0 d_off@8 d_reclen@16 d_type@18 d_name@19.
+ */
+#define DIRENT64_RECLEN_OFF 16u
+#define DIRENT64_NAME_OFF   19u
+
+/*
+ * getdents64 records as libc walks them (musl readdir: pos += d_reclen,
+ * d_name as a C string): each record at least a header and a NUL, inside
+ * the r bytes returned, its name ending inside the record.
+ */
+static void check_dirents(const struct keep_chan_call *c, uint64_t buf, uint64_t size)
+{
+    uint64_t off = 0;
+    while (off < size) {
+        uint64_t left = size - off;
+        if (left < DIRENT64_NAME_OFF + 1)
+            violation(c, (int64_t)left, DIRENT64_NAME_OFF + 1,
+                      "dirent cut short: bytes left below");
+        uint16_t reclen = *(const volatile uint16_t *)(buf + off + DIRENT64_RECLEN_OFF);
+        if (reclen < DIRENT64_NAME_OFF + 1 || reclen > left)
+            violation(c, reclen, left, "d_reclen outside the bytes left:");
+        const volatile char *name = (const volatile char *)(buf + off + DIRENT64_NAME_OFF);
+        uint64_t k = 0;
+        while (k < reclen - DIRENT64_NAME_OFF && name[k] != 0)
+            k++;
+        if (k == reclen - DIRENT64_NAME_OFF)
+            violation(c, reclen, k, "d_name has no NUL within d_reclen; name bytes");
+        off += reclen;
+    }
+}
+
+/*
+ * The checks of what the host wrote into the workload's own buffers, made
+ * on the workload's copy after it landed there: the bounce path copies
+ * first, so the host cannot change a value between its check and its copy
+ * (the channel is shared and the host may rewrite it at any time).
+ */
+static void check_written(const struct keep_chan_call *c, const uint64_t *args, int64_t r)
+{
+    if (r < 0)
+        return;
+    if (c->nr == KEEP_NR_pipe || c->nr == KEEP_NR_pipe2) {
+        uint64_t pair[2];
+        read_fd_pair(args[0], pair);
+        if (pair[0] >= KEEP_CHAN_MAX_FDS || pair[1] >= KEEP_CHAN_MAX_FDS)
+            violation(c, (int64_t)(pair[0] > pair[1] ? pair[0] : pair[1]), KEEP_CHAN_MAX_FDS,
+                      "pipe fd not below");
+    }
+    for (int i = 0; i < 6; i++) {
+        const struct keep_chan_arg *a = arg_of(c, i);
+        bool len_ptr =
+            a->kind == KEEP_ARG_BUF && a->len_arg != KEEP_LEN_FIXED && (a->len_arg & KEEP_LEN_PTR);
+        if (!len_ptr || args[i] == 0)
+            continue;
+        /* accept, recvfrom, getsockname, getpeername (the real address length, at most a
+         * sockaddr_storage: accept(2)) and getsockopt (at most the option buffer). */
+        uint32_t len = *(const volatile uint32_t *)args[a->len_arg & 7];
+        if (len > a->max_count)
+            violation(c, len, a->max_count, "address or option length beyond");
+    }
+    if (c->nr == KEEP_NR_getdents64)
+        check_dirents(c, args[1], (uint64_t)r);
 }
 
 static int64_t forward_direct(const struct keep_chan_call *c, const uint64_t *args)
@@ -256,11 +327,8 @@ static int64_t forward_direct(const struct keep_chan_call *c, const uint64_t *ar
     if (r)
         return r;
     r = submit(c, args, KEEP_CHAN_PATH_DIRECT);
-    uint64_t pair[2];
-    bool is_pipe = c->nr == KEEP_NR_pipe || c->nr == KEEP_NR_pipe2;
-    if (is_pipe && r == 0)
-        read_fd_pair(args[0], pair);
-    check_result(c, args, r, is_pipe && r == 0 ? pair : 0);
+    check_result(c, args, r);
+    check_written(c, args, r);
     return r;
 }
 
@@ -724,11 +792,7 @@ static int64_t forward_bounce(const struct keep_chan_call *c, const uint64_t *in
     for (int i = 0; i < 6; i++)
         if (size[i] || arg_of(c, i)->kind >= KEEP_ARG_BUF)
             val[i] = in_args[i];
-    uint64_t pair[2];
-    bool is_pipe = c->nr == KEEP_NR_pipe || c->nr == KEEP_NR_pipe2;
-    if (is_pipe && r == 0)
-        read_fd_pair(KEEP_GUEST_CHANNEL + args[0], pair);
-    check_result(c, val, r, is_pipe && r == 0 ? pair : 0);
+    check_result(c, val, r);
     if (r < 0)
         return r;
     for (int i = 0; i < 6; i++) {
@@ -742,6 +806,7 @@ static int64_t forward_bounce(const struct keep_chan_call *c, const uint64_t *in
             n = (uint64_t)r * a->elem_size;
         memcpy((void *)in_args[i], (const void *)(KEEP_GUEST_CHANNEL + args[i]), n);
     }
+    check_written(c, in_args, r);
     return r;
 }
 

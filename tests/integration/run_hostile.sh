@@ -42,6 +42,31 @@ for c in direct bounce; do
   check "$P   names the violation" err_has 'recvmsg.*msg_namelen'
   check "$P   the workload never saw the address" bash -c "! grep -q 'names the sender' '$TMP/out'"
 
+  # getsockname reports an address length no sockaddr has (beyond 128 bytes).
+  port=$(free_port)
+  capture "$KEEP" run --backend kvm --channel $c --hostile-host sockaddr-len \
+    --listen "127.0.0.1:$port" --connect "127.0.0.1:$port" "$WL/wl_msg" 127.0.0.1 "$port" $c
+  check "$P sockaddr-len stops the Keep with status 125 (exit $status)" test "$status" -eq 125
+  check "$P   names the violation" err_has 'getsockname.*address or option length'
+  check "$P   the workload never used the length" bash -c "! grep -q 'names the sender' '$TMP/out'"
+
+  # getdents64: the first record's d_reclen runs past the bytes returned; readdir would
+  # walk past them into whatever follows in its buffer.
+  capture "$KEEP" run --backend kvm --channel $c --hostile-host dirent-reclen \
+    --volume "$vol:/data" --volume "$vol:/ro:ro" "$WL/wl_files" /data /ro
+  check "$P dirent-reclen stops the Keep with status 125 (exit $status)" test "$status" -eq 125
+  check "$P   names the violation" err_has 'getdents64.*d_reclen'
+  check "$P   the workload never listed the directory" bash -c "! grep -q 'listing shows' '$TMP/out'"
+
+  # dup2/dup3 return another fd than newfd; fcntl F_DUPFD one below its argument.
+  for first in dup2 fcntl; do
+    capture "$KEEP" run --backend kvm --channel $c --hostile-host dup-fd "$WL/wl_dup" $first
+    check "$P dup-fd ($first first) stops the Keep with status 125 (exit $status)" \
+      test "$status" -eq 125
+    check "$P   names the violation" err_has "$first returned"
+    check "$P   the workload never used the fd" bash -c "! grep -q '^ok - $first' '$TMP/out'"
+  done
+
   # Control: the same runs with an honest host succeed.
   capture "$KEEP" run --backend kvm --channel $c "$WL/wl_stdio" <<<"some input"
   check "$P honest host: the same read works" test "$status" -eq 0

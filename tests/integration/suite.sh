@@ -87,6 +87,15 @@ suite_files() {
   done
 }
 
+suite_dup() {
+  local v
+  for v in wl_dup wl_dup-musl; do
+    [ -x "$WL/$v" ] || continue
+    expect_status 0 "$P $v: dup2, dup3 and fcntl F_DUPFD number fds as Linux does" kr "$WL/$v"
+    grep '^not ok' "$TMP/out" | sed 's/^/#   /' || true
+  done
+}
+
 suite_memory() {
   expect_status 0 "$P memory: brk, mmap up to --memory 64M, ENOMEM, mprotect" \
     kr --memory 64M "$WL/wl_memory" 64
@@ -277,6 +286,7 @@ run_suite() { # backend channel
   suite_stdio
   suite_exit
   suite_files
+  suite_dup
   suite_memory
   suite_time_random
   suite_faults

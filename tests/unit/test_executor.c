@@ -822,6 +822,27 @@ static void test_cwd_modes_times(struct keep_executor *x)
     int64_t rofd = open_path(x, "/ro/readme", O_RDONLY);
     is_int(CALL(x, KEEP_NR_fchmod, rofd, 0777), -EROFS, "fchmod of a ro volume's file: EROFS");
 
+    /* The guest cannot leave a set-user-ID or set-group-ID file on the host. */
+    const uint64_t suid_mode = S_ISUID | S_ISGID | 0755;
+    is_int(CALL(x, KEEP_NR_fchmod, fd, suid_mode), 0, "fchmod 06755 is accepted");
+    CALL(x, KEEP_NR_fstat, fd, st);
+    is_int(((struct stat *)host(st))->st_mode & 07777, 0755, "... as 0755: no setuid/setgid bits");
+    is_int(CALL(x, KEEP_NR_chmod, gstr("/data/private"), suid_mode), 0, "chmod 06755 is accepted");
+    CALL(x, KEEP_NR_fstat, fd, st);
+    is_int(((struct stat *)host(st))->st_mode & 07777, 0755, "... as 0755");
+    is_int(CALL(x, KEEP_NR_fchmodat, (uint64_t)(int64_t)AT_FDCWD, gstr("/data/private"),
+                S_ISVTX | suid_mode),
+           0, "fchmodat 07755 is accepted");
+    CALL(x, KEEP_NR_fstat, fd, st);
+    is_int(((struct stat *)host(st))->st_mode & 07777, 01755, "... as 01755 (sticky is harmless)");
+    int64_t sfd = CALL(x, KEEP_NR_openat, (uint64_t)(int64_t)AT_FDCWD, gstr("/data/suid"),
+                       O_WRONLY | O_CREAT | O_EXCL, suid_mode);
+    CALL(x, KEEP_NR_fstat, sfd, st);
+    is_int(((struct stat *)host(st))->st_mode & 07777, 0755, "open O_CREAT 06755 creates 0755");
+    CALL(x, KEEP_NR_close, sfd);
+    CALL(x, KEEP_NR_unlink, gstr("/data/suid"));
+    CALL(x, KEEP_NR_fchmod, fd, 0604);
+
     int64_t times[4] = {1000000000, 0, 1000000000, 0};
     uint64_t gt = gput(times, 32);
     is_int(CALL(x, KEEP_NR_utimensat, (uint64_t)(int64_t)AT_FDCWD, gstr("/data/private"), gt, 0), 0,
@@ -946,6 +967,38 @@ static void test_hostile_host(const struct keep_config *base)
     uint64_t st = galloc(KEEP_SIZEOF_STAT);
     is_int(CALL(x, KEEP_NR_fstat, 0, st), KEEP_SIZEOF_STAT + 56,
            "hostile STAT_SIZE: fstat reports 200 bytes instead of 0");
+    keep_executor_free(x);
+
+    cfg.hostile_host = KEEP_HOSTILE_SOCKADDR_LEN;
+    keep_executor_new(&cfg, measurement, &x, &err);
+    int64_t s = CALL(x, KEEP_NR_socket, AF_INET, SOCK_DGRAM, 0);
+    uint64_t sa = galloc(KEEP_CHAN_SOCKLEN_MAX), sl = galloc(4);
+    uint32_t cap = KEEP_CHAN_SOCKLEN_MAX;
+    memcpy(host(sl), &cap, 4);
+    is_int(CALL(x, KEEP_NR_getsockname, s, sa, sl), 0, "hostile SOCKADDR_LEN: getsockname works");
+    uint32_t got;
+    memcpy(&got, host(sl), 4);
+    is_int(got, KEEP_CHAN_SOCKLEN_MAX + 72, "... and reports addrlen 200, beyond any sockaddr");
+    keep_executor_free(x);
+
+    cfg.hostile_host = KEEP_HOSTILE_DIRENT_RECLEN;
+    keep_executor_new(&cfg, measurement, &x, &err);
+    int64_t dfd = open_path(x, "/data", O_RDONLY | O_DIRECTORY);
+    uint64_t dents = galloc(4096);
+    int64_t n = CALL(x, KEEP_NR_getdents64, dfd, dents, 4096);
+    uint16_t reclen;
+    memcpy(&reclen, host(dents) + 16, 2);
+    ok(n > 0 && reclen == n + 8,
+       "hostile DIRENT_RECLEN: the first d_reclen (%u) runs 8 bytes past the %lld returned", reclen,
+       (long long)n);
+    keep_executor_free(x);
+
+    cfg.hostile_host = KEEP_HOSTILE_DUP_FD;
+    keep_executor_new(&cfg, measurement, &x, &err);
+    is_int(CALL(x, KEEP_NR_dup2, 1, 30), 31, "hostile DUP_FD: dup2(1, 30) returns 31");
+    is_int(CALL(x, KEEP_NR_dup3, 1, 40, 0), 41, "hostile DUP_FD: dup3(1, 40) returns 41");
+    is_int(CALL(x, KEEP_NR_fcntl, 1, F_DUPFD, 10), 9, "hostile DUP_FD: F_DUPFD 10 returns 9");
+    is_int(CALL(x, KEEP_NR_dup, 1), KEEP_CHAN_MAX_FDS + 7, "hostile DUP_FD: dup returns 1031");
     keep_executor_free(x);
 }
 
