@@ -152,8 +152,11 @@ static int build_stack(const struct keep_kvm_layout *l, uint8_t *mem, const stru
     };
     /* argc + argv + NULL + envp + NULL + auxv, ending 16-byte aligned at argc (psABI 3.4.1). */
     size_t words = 1 + proc->argc + 1 + proc->env_count + 1 + 2 * KEEP_ARRAY_LEN(auxv);
-    b.top = (b.top - words * 8) & ~15ull;
-    if (b.overflow || b.top < b.low) {
+    /* Compare before subtracting: more pointers than the stack's address would wrap around. */
+    bool fits = !b.overflow && words <= (b.top - b.low) / 8;
+    if (fits)
+        b.top = (b.top - words * 8) & ~15ull;
+    if (!fits || b.top < b.low) {
         free(argv_at);
         return keep_fail(err, KEEP_E_KVM_STACK,
                          "%zu arguments and %zu environment strings need more than the %llu KiB "

@@ -43,7 +43,21 @@ syscall_entry:
     movq %rsp, %rdi
     cld
     call shim_syscall
-    addq $8, %rsp
+    /*
+     * SYSRETQ with a non-canonical RCX raises #GP on Intel CPUs at CPL0 but
+     * with the workload's %rsp already loaded (the classic SYSRET privilege
+     * escalation, CVE-2012-0217). Workload memory lies far below 2^47, so a
+     * return address at or above it means the frame is broken: stop the Keep.
+     */
+    testl $3, shim_entry_cpl(%rip)
+    jnz 2f
+    movq 56(%rsp), %rcx         /* frame.rip */
+    shrq $47, %rcx
+    jz 2f
+    leaq sysret_noncanonical(%rip), %rdi
+    movq 56(%rsp), %rsi
+    call shim_panic
+2:  addq $8, %rsp
     popq %rdi
     popq %rsi
     popq %rdx
@@ -142,5 +156,9 @@ shim_cpl0_gate:
 shim_cpl0_gate_ud2:
     ud2
     ret
+
+    .section .rodata
+sysret_noncanonical:
+    .asciz "SYSRET to a non-canonical return address refused:"
 
     .section .note.GNU-stack, "", @progbits

@@ -71,10 +71,9 @@ long shim_brk(uint64_t addr)
     if (addr < brk_start || page_up(addr) > lowest_area)
         return (long)brk_cur;
     uint64_t old_top = page_up(brk_cur), new_top = page_up(addr);
-    if (new_top > old_top && old_top < brk_max) {
-        uint64_t end = new_top < brk_max ? new_top : brk_max;
-        memset((void *)old_top, 0, end - old_top);
-    }
+    /* Both kinds of reuse: an old break, and mmap areas (unmapped, or brk would fail) above it. */
+    if (new_top > old_top)
+        zero_reused(old_top, new_top);
     if (new_top > brk_max)
         brk_max = new_top;
     brk_cur = addr;

@@ -126,10 +126,24 @@ static long privileged_at_cpl0(uint64_t op, uint64_t addr, uint64_t size, uint64
                          : "c"(0xc0000100u), "a"((uint32_t)addr), "d"((uint32_t)(addr >> 32)));
         return 0;
     }
-    /* The workload can reach the gate too: only workload pages, only user pages or none. */
-    if (op != KEEP_PRIV_PROTECT || (addr | size) & 4095 || !shim_user_ok(addr, size))
+    /*
+     * The workload can reach the gate too, and it can write the boot page
+     * (a user page), so BOOT->in bounds nothing here. The trusted bounds come
+     * from CR3, which only CPL0 sets: the tables start at the PML4, above all
+     * workload memory, and the 4 KiB PTEs for [0, PML4) are one array whose
+     * start is the first page directory entry (src/host/kvm_layout.c). Only
+     * pages from KEEP_GUEST_WORKLOAD up to the tables, only user pages or none.
+     */
+    uint64_t pml4;
+    __asm__ volatile("mov %%cr3, %0" : "=r"(pml4));
+    pml4 &= KEEP_PTE_ADDR;
+    if (op != KEEP_PRIV_PROTECT || (addr | size) & 4095 || !shim_user_ok(addr, size) ||
+        addr < KEEP_GUEST_WORKLOAD || addr > pml4 || size > pml4 - addr)
         return -SHIM_EINVAL;
-    volatile uint64_t *pte = (volatile uint64_t *)BOOT->in.ptes + (addr >> 12);
+    uint64_t pdpt = *(volatile uint64_t *)pml4 & KEEP_PTE_ADDR;
+    uint64_t pd = *(volatile uint64_t *)pdpt & KEEP_PTE_ADDR;
+    uint64_t ptes = *(volatile uint64_t *)pd & KEEP_PTE_ADDR;
+    volatile uint64_t *pte = (volatile uint64_t *)ptes + (addr >> 12);
     uint64_t bits = flags & (KEEP_PTE_P | KEEP_PTE_W | KEEP_PTE_NX);
     for (uint64_t p = addr; p < addr + size; p += 4096, pte++)
         *pte = (bits & KEEP_PTE_P) ? p | bits | KEEP_PTE_U | KEEP_PTE_A : 0;

@@ -221,6 +221,17 @@ suite_hostile_guest() {
   check "$P   the Keep is still healthy afterwards" out_has '^still healthy$'
 }
 
+# The shim's #UD gate, called by the workload with a forged boot page: it
+# must refuse every page outside workload memory (kvm only: nil has no shim).
+suite_gate() {
+  [ "$SUITE_BACKEND" = kvm ] || return 0
+  expect_status 139 "$P #UD gate: a forged boot page maps no supervisor page" kr "$WL/wl_gate"
+  grep '^not ok' "$TMP/out" | sed 's/^/#   /' || true
+  check "$P   every forged gate call was refused" bash -c \
+    "! grep -q '^not ok' '$TMP/out' && [ \$(grep -c '^ok' '$TMP/out') -eq 4 ]"
+  check "$P   the IDT read from CPL3 is a page fault" grep -Eiq 'page fault|#PF' "$TMP/err"
+}
+
 suite_ctrl_c() {
   local port
   port=$(free_port)
@@ -295,5 +306,6 @@ run_suite() { # backend channel
   suite_msg
   suite_hostile_guest
   suite_evidence
+  suite_gate
   suite_ctrl_c
 }

@@ -132,6 +132,35 @@ static void test_build(void)
     munmap(mem, l.guest_size);
 }
 
+/*
+ * A million empty arguments at --memory 4M: the strings fit the 1 MiB stack,
+ * but their 8 MiB of pointers are more than the stack's whole address, so
+ * subtracting them must not wrap around into a "fitting" stack pointer.
+ */
+static void test_loader_argv_too_big(const struct keep_elf *elf)
+{
+    struct keep_kvm_layout l;
+    struct keep_error err;
+    struct keep_shim_header hdr;
+    struct keep_kvm_image im;
+    const uint8_t *shim;
+    size_t shim_size, argc = 1000000;
+    const char **argv = malloc(argc * sizeof(*argv));
+    for (size_t i = 0; i < argc; i++)
+        argv[i] = "";
+    keep_kvm_layout_plan(4ull << 20, &l, &err);
+    uint8_t *mem = mmap(NULL, l.guest_size, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    keep_shim_image(&shim, &shim_size);
+    keep_kvm_layout_place_shim(mem, shim, shim_size, &hdr, &err);
+    keep_kvm_layout_build(&l, mem, &hdr);
+    struct keep_kvm_process proc = {.argv = argv, .argc = argc};
+    is_int(keep_kvm_load(&l, mem, elf, &proc, &im, &err), KEEP_E_KVM_STACK,
+           "a million arguments at --memory 4M: %s", err.message);
+    munmap(mem, l.guest_size);
+    free(argv);
+}
+
 /* A minimal static program: text RX at 0x400000, data RW + .bss, through the real loader. */
 static void test_loader(void)
 {
@@ -204,6 +233,7 @@ static void test_loader(void)
     }
     is_int(seen, 4, "auxv has AT_PHDR, AT_ENTRY, AT_PAGESZ, AT_RANDOM with the right values");
     munmap(mem, l.guest_size);
+    test_loader_argv_too_big(&elf);
 }
 
 int main(void)

@@ -58,6 +58,28 @@ int main(int argc, char **argv)
     wl_check(page[1] == 2, "writable again");
     wl_check(wl_failed_with(mprotect(page + 1, 4096, PROT_READ), EINVAL, EINVAL),
              "mprotect of an unaligned address is EINVAL");
+
+    /*
+     * brk memory reads as zero (glibc's calloc relies on it for fresh sbrk
+     * memory), also where the break grows over pages an unmapped mmap area
+     * had written above it (4 MiB up: beyond the 1 MiB the break reached before).
+     */
+    char *cur = sbrk(0);
+    char *above = (char *)(((uintptr_t)cur + 4095) & ~(uintptr_t)4095) + (4u << 20);
+    char *m = mmap(above, 16 * 4096, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    wl_check(m == above, "mmap MAP_FIXED_NOREPLACE above the break");
+    if (m == above) {
+        memset(m, 0xa5, 16 * 4096);
+        munmap(m, 16 * 4096);
+        wl_check(sbrk((above - cur) + 16 * 4096) == cur, "sbrk grows over the unmapped area");
+        size_t nonzero = 0;
+        for (size_t i = 0; i < 16 * 4096; i++)
+            nonzero += above[i] != 0;
+        wl_check(nonzero == 0, "brk memory over an old mmap area reads as zero (%zu bytes not)",
+                 nonzero);
+        sbrk(-((above - cur) + 16 * 4096));
+    }
     free(chunks);
     return wl_done();
 }
