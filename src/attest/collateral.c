@@ -14,6 +14,7 @@
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/obj_mac.h>
+#include <openssl/x509v3.h>
 
 #include "attest/x509.h"
 #include "common/cursor.h"
@@ -425,6 +426,29 @@ out:
     return rc;
 }
 
+/*
+ * [PCS] TCB Info and Enclave Identity are signed by the "Intel SGX TCB Signing" certificate,
+ * which the Intel SGX Root CA issues itself and which is no CA. A chain to the root is not
+ * enough: the root also issues the PCK Platform and Processor CAs, and under them every
+ * platform's PCK, whose keys live in platforms an attacker may own. Any of them could otherwise
+ * sign a TCB Info that calls every TCB UpToDate.
+ */
+static int check_collateral_signer(X509 *signer, STACK_OF(X509) * roots, const char *what,
+                                   struct keep_error *err)
+{
+    char cn[128];
+    bool by_root = false;
+    for (int i = 0; i < sk_X509_num(roots) && !by_root; i++)
+        by_root = X509_check_issued(sk_X509_value(roots, i), signer) == X509_V_OK;
+    if (by_root && X509_check_ca(signer) == 0)
+        return KEEP_OK;
+    return keep_fail(err, KEEP_E_X509_UNTRUSTED,
+                     "%s signing certificate '%s' is %s; only the TCB Signing certificate, "
+                     "issued by the root itself and not a CA, may sign collateral",
+                     what, keep_x509_subject_cn(signer, cn, sizeof(cn)),
+                     by_root ? "a CA" : "not issued by the root itself");
+}
+
 int keep_coll_verify_signed(const char *what, const char *signed_text, size_t signed_size,
                             bool has_signature, const uint8_t signature[64], STACK_OF(X509) * chain,
                             STACK_OF(X509) * roots, X509_CRL *root_ca_crl, int64_t time,
@@ -461,6 +485,8 @@ int keep_coll_verify_signed(const char *what, const char *signed_text, size_t si
     char chain_name[96];
     snprintf(chain_name, sizeof(chain_name), "%s issuer chain", what);
     rc = keep_x509_verify_chain(signer, intermediates, roots, &opts, chain_name, err);
+    if (rc == KEEP_OK)
+        rc = check_collateral_signer(signer, roots, what, err);
     if (rc)
         goto out;
     EVP_PKEY *key = X509_get0_pubkey(signer);
