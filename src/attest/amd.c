@@ -301,7 +301,13 @@ static int add_bundle(const struct keep_amd_chain_opts *opts, const struct amd_r
     return rc;
 }
 
-static int parse_crls(const struct keep_amd_chain_opts *opts, STACK_OF(X509_CRL) * *out,
+/*
+ * AMD's CRL (KDS /vcek/v1/<product>/crl, AMD 57230) is issued by the ARK and
+ * lists revoked ASKs/ASVKs. Each one given is checked against the ARK first:
+ * a CRL from another issuer would match no certificate of the chain, OpenSSL
+ * would not apply it, and revocation would go unchecked without a word.
+ */
+static int parse_crls(const struct keep_amd_chain_opts *opts, X509 *ark, STACK_OF(X509_CRL) * *out,
                       struct keep_error *err)
 {
     *out = NULL;
@@ -315,6 +321,8 @@ static int parse_crls(const struct keep_amd_chain_opts *opts, STACK_OF(X509_CRL)
         X509_CRL *crl;
         snprintf(what, sizeof(what), "AMD CRL %zu", i + 1);
         int rc = keep_x509_parse_crl(opts->crls[i], opts->crl_sizes[i], what, &crl, err);
+        if (rc == KEEP_OK && (rc = keep_x509_check_crl(crl, ark, opts->time, what, err)) != KEEP_OK)
+            X509_CRL_free(crl);
         if (rc == KEEP_OK && !sk_X509_CRL_push(sk, crl)) {
             X509_CRL_free(crl);
             rc = keep_fail(err, KEEP_E_NOMEM, "cannot grow the CRL list");
@@ -344,7 +352,7 @@ static int verify_chain(X509 *leaf, enum keep_amd_key_kind kind, enum keep_amd_p
     if (rc == KEEP_OK && !sk_X509_push(intermediates, X509_dup(roots->ca)))
         rc = keep_fail(err, KEEP_E_NOMEM, "cannot grow the intermediate list");
     if (rc == KEEP_OK)
-        rc = parse_crls(opts, &crls, err);
+        rc = parse_crls(opts, roots->ark, &crls, err);
     if (rc)
         goto out;
     char what[64];

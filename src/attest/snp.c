@@ -459,8 +459,13 @@ static int check_hwid(const struct keep_snp_signer *s, const struct keep_snp_rep
                       struct keep_error *err)
 {
     const struct keep_amd_endorsement *e = &s->endorsement;
-    /* A VLEK is not chip-specific; a masked chip_id (checked zero at parse) has nothing to bind. */
-    if (e->kind != KEEP_AMD_VCEK || r->signer_info.mask_chip_key)
+    /*
+     * A VLEK is not chip-specific. A zero chip_id is what the firmware writes when the host set
+     * MASK_CHIP_ID (SNP_CONFIG, ABI 56860; no report bit says so): nothing to compare, and the
+     * VCEK that signed is itself unique to the chip. Signer info bit 1 is MASK_CHIP_KEY, which
+     * says whether reports are signed, not whether chip_id is masked.
+     */
+    if (e->kind != KEEP_AMD_VCEK || keep_mem_is_zero(r->chip_id, sizeof(r->chip_id)))
         return KEEP_OK;
     if (memcmp(r->chip_id, e->hwid, e->hwid_size) != 0) {
         char got[2 * KEEP_AMD_HWID_MAX + 1], want[2 * KEEP_AMD_HWID_MAX + 1];

@@ -66,7 +66,7 @@ struct keep_snp_platform_info {
 /* The signer info word at offset 0x48, ABI 56860 Table 23. */
 struct keep_snp_signer_info {
     bool author_key_en;  /* bit 0 */
-    bool mask_chip_key;  /* bit 1: chip_id is zero */
+    bool mask_chip_key;  /* bit 1: MASK_CHIP_KEY, reports are not signed */
     uint8_t signing_key; /* bits 4:2, enum keep_amd_key_kind: 0 VCEK, 1 VLEK, 7 none */
 };
 
@@ -170,9 +170,9 @@ int keep_snp_signer_check_time(const struct keep_snp_signer *signer, int64_t tim
  *  - reported_tcb, split with the signer's product layout, equals the
  *    certificate's TCB extensions component by component
  *    (KEEP_E_SNP_TCB_MISMATCH, naming the component and both values);
- *  - for a VCEK and an unmasked chip_id, chip_id equals the hwID (first 8
- *    bytes on Turin) (KEEP_E_SNP_HWID_MISMATCH). A masked chip_id is
- *    accepted: the VCEK key is itself chip-unique.
+ *  - for a VCEK and a nonzero chip_id, chip_id equals the hwID (first 8
+ *    bytes on Turin) (KEEP_E_SNP_HWID_MISMATCH). A zero chip_id (the host
+ *    set MASK_CHIP_ID) is accepted: the VCEK key is itself chip-unique.
  * It does not check the time (the signer did, at its creation), nor
  * current/committed/launch TCB, nor any policy.
  */

@@ -636,6 +636,27 @@ static void snp_policy_evidence(const struct keep_snp_report *rep, struct keep_p
     ev->has_fmc = rep->reported_tcb.has_fmc;
 }
 
+/*
+ * A version 2 report does not name its CPU (CPUID_* exist from version 3, ABI 56860 Table 23),
+ * so the parser split its TCB_VERSIONs in the Milan/Genoa layout. The verified VCEK/VLEK names
+ * the product, and Turin's layout differs (FMC first, SNP in byte 3): policy and claims must
+ * see the TCB as that product defines it, as keep_snp_verify_report compares it.
+ */
+static void snp_tcbs_of_product(struct keep_snp_report *rep, enum keep_amd_product product,
+                                struct keep_attest_result *r)
+{
+    if (rep->has_cpuid)
+        return; /* v3+: the parser used the report's own CPUID, which must match the signer */
+    struct keep_amd_tcb *tcbs[] = {&rep->current_tcb, &rep->reported_tcb, &rep->committed_tcb,
+                                   &rep->launch_tcb};
+    for (size_t i = 0; i < KEEP_ARRAY_LEN(tcbs); i++)
+        keep_amd_tcb_decode(tcbs[i]->raw, product, tcbs[i]);
+    json_decref(r->claims);
+    r->claims = keep_snp_claims_json(rep);
+    if (!r->claims)
+        r->nomem = true;
+}
+
 static void verify_snp(struct keep_attest_verifier *v, const struct keep_attest_input *in,
                        const struct keep_attest_policy *policy, int64_t time,
                        struct keep_attest_result *r)
@@ -661,6 +682,7 @@ static void verify_snp(struct keep_attest_verifier *v, const struct keep_attest_
     bool owned = false;
     if (record(r, "snp.endorsement_chain", snp_signer(v, in, time, &signer, &owned, &err), &err))
         return;
+    snp_tcbs_of_product(&rep, keep_snp_signer_endorsement(signer)->product, r);
     if (given(&in->amd_crl))
         check_passed(r, "amd.crl");
     else

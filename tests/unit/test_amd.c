@@ -226,6 +226,21 @@ static void test_crls(struct snp_gen *g)
            err.message);
     free(crl);
 
+    /*
+     * A CRL from another ARK (here Genoa's) names an issuer that is in no
+     * certificate of this chain: OpenSSL would simply not apply it, and the
+     * caller would be told revocation was checked when it was not.
+     */
+    struct snp_gen *genoa = snp_gen_new(KEEP_AMD_GENOA);
+    snp_gen_crl_der(genoa, true, SNP_GEN_TIME - 86400, SNP_GEN_TIME + 86400, &crl, &crl_size);
+    crls[0] = crl;
+    sizes[0] = crl_size;
+    is_int(endorse(g, &c, &opts, &e, &err), KEEP_E_X509_CRL_SIGNATURE,
+           "a CRL issued by another product's ARK is refused, not ignored (%s)", err.message);
+    ok(strstr(err.message, "ARK-Milan") != NULL, "... the message names the ARK it must come from");
+    free(crl);
+    snp_gen_free(genoa);
+
     static const uint8_t junk[] = {0x30, 0x03, 0x02, 0x01, 0x00};
     crls[0] = junk;
     sizes[0] = sizeof(junk);

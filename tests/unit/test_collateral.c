@@ -218,6 +218,28 @@ static void test_chain_and_time(void)
     }
     keep_test_pki_free(revoked);
 
+    /*
+     * Signed by the PCK Platform CA, which the root also issues: a valid chain to the root is
+     * not enough, only the TCB Signing certificate (issued by the root, not a CA) may sign
+     * collateral, or any key under the root could forge a TCB Info.
+     */
+    struct keep_test_pki as_pck_ca = *pki;
+    as_pck_ca.tcb_key = pki->pck_ca_key;
+    file = keep_test_pcs_file(&as_pck_ca, "tcbInfo", tcb_body, NULL, NULL, NULL);
+    char *ca_chain = keep_test_chain_pem(pki, pki->pck_ca);
+    struct keep_tcb_info *forged = NULL;
+    int rc = keep_tcb_info_parse(file, strlen(file), &forged, &err);
+    if (!rc)
+        rc = keep_tcb_info_set_issuer_chain(forged, (const uint8_t *)ca_chain, strlen(ca_chain),
+                                            &err);
+    if (!rc)
+        rc = keep_tcb_info_verify(forged, roots, pki->root_crl, t_mid, &err);
+    is_int(rc, KEEP_E_COLLATERAL_SIGNER_ROLE,
+           "TCB Info signed by the PCK Platform CA is refused (%s)", err.message);
+    keep_tcb_info_free(forged);
+    free(ca_chain);
+    free(file);
+
     /* Signed by another TCB Signing key than the chain's. */
     file = keep_test_pcs_file(other_pki, "tcbInfo", tcb_body, NULL, NULL, NULL);
     is_int(verify_file(file, roots, t_mid, &err), KEEP_E_COLLATERAL_SIGNATURE,

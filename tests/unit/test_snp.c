@@ -281,12 +281,22 @@ static void test_hwid_and_masking(void)
     snp_gen_sign(g, KEEP_AMD_VCEK, raw);
     is_int(check(s, raw, sizeof(raw), &err), KEEP_OK, "masked chip_id with a VCEK (%s)",
            err.message);
-    /* Unmasked but zero chip_id does not match the hwID. */
+    /*
+     * MASK_CHIP_ID is a platform setting (SNP_CONFIG), not a report bit: the firmware then
+     * writes a zero chip_id and still signs with the VCEK (signer_info bit 1 is MASK_CHIP_KEY,
+     * which says whether reports are signed at all). Such a genuine report is accepted.
+     */
     snp_gen_report(g, KEEP_AMD_VCEK, 3, raw);
     memset(raw + 0x1a0, 0, 64);
     snp_gen_sign(g, KEEP_AMD_VCEK, raw);
+    is_int(check(s, raw, sizeof(raw), &err), KEEP_OK,
+           "zero chip_id (MASK_CHIP_ID) with a VCEK, mask bit clear (%s)", err.message);
+    /* A chip_id that is neither the hwID nor zero still fails. */
+    snp_gen_report(g, KEEP_AMD_VCEK, 3, raw);
+    memset(raw + 0x1a0, 0, 63);
+    snp_gen_sign(g, KEEP_AMD_VCEK, raw);
     is_int(check(s, raw, sizeof(raw), &err), KEEP_E_SNP_HWID_MISMATCH,
-           "zero chip_id without the mask bit -> hwid_mismatch");
+           "chip_id zero but for its last byte -> hwid_mismatch (%s)", err.message);
     keep_snp_signer_free(s);
 
     /* VLEK: no hwID, any chip_id. */

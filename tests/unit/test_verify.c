@@ -278,6 +278,27 @@ static void test_snp_turin(void)
     expect(&in, policy, KEEP_ATTEST_ACCEPT, 0, "Turin report at the fmc minimum");
     snprintf(policy, sizeof(policy), "{\"min_tcb\": {\"fmc\": %u}}", tcb.fmc + 1);
     expect(&in, policy, KEEP_ATTEST_REJECT, KEEP_E_POLICY_MIN_TCB, "Turin report below fmc");
+
+    /*
+     * A version 2 report does not say which CPU made it (CPUID_* from version 3, ABI 56860
+     * Table 23); the Turin VCEK that verified it decides the TCB layout that policy and claims
+     * see, not the Milan/Genoa layout the parser had to assume.
+     */
+    snp_gen_report(g, KEEP_AMD_VCEK, 2, report);
+    snprintf(policy, sizeof(policy), "{\"min_tcb\": {\"fmc\": %u, \"snp\": %u, \"tee\": %u}}",
+             tcb.fmc, tcb.snp, tcb.tee);
+    expect(&in, policy, KEEP_ATTEST_ACCEPT, 0, "Turin v2 report: policy sees the Turin TCB");
+    snprintf(policy, sizeof(policy), "{\"min_tcb\": {\"snp\": %u}}", tcb.snp + 1);
+    expect(&in, policy, KEEP_ATTEST_REJECT, KEEP_E_POLICY_MIN_TCB, "Turin v2 report below snp");
+    struct keep_attest_result *r = verify(&in, NULL);
+    json_t *claims = json_loads(keep_attest_result_claims(r), 0, NULL);
+    json_t *reported = json_object_get(claims, "reported_tcb");
+    ok(json_integer_value(json_object_get(reported, "fmc")) == tcb.fmc &&
+           json_integer_value(json_object_get(reported, "snp")) == tcb.snp,
+       "Turin v2 report: claims.reported_tcb is split in the Turin layout (fmc %u, snp %u)",
+       tcb.fmc, tcb.snp);
+    json_decref(claims);
+    keep_attest_result_free(r);
     keep_attest_verifier_free(verifier);
     remove_roots_dir();
     verifier = main_verifier;
