@@ -33,12 +33,20 @@ struct area {
 static struct area areas[MAX_AREAS]; /* sorted by start, not overlapping */
 static size_t area_count;
 static uint64_t brk_start, brk_cur, brk_max, mmap_floor, mmap_top, dirty_low;
+/*
+ * [odd_lo, odd_hi) bounds the pages outside any area whose PTEs may differ
+ * from user read-write no-execute: the program's segments, and what mprotect
+ * changed outside the areas. A new mapping or break there is reset first.
+ */
+static uint64_t odd_lo, odd_hi;
 
 void shim_mm_init(void)
 {
     brk_start = brk_cur = brk_max = BOOT->in.brk_start;
     mmap_top = dirty_low = BOOT->in.mmap_top;
     mmap_floor = brk_start;
+    odd_lo = BOOT->in.workload_base;
+    odd_hi = brk_start;
 }
 
 static uint64_t page_up(uint64_t x)
@@ -65,24 +73,45 @@ static bool overlaps_areas(uint64_t start, uint64_t end)
     return false;
 }
 
+static void reset_protection(uint64_t start, uint64_t end)
+{
+    shim_privileged(KEEP_PRIV_PROTECT, start, end - start, KEEP_PTE_P | KEEP_PTE_W | KEEP_PTE_NX);
+}
+
+/* A range about to be handed out (no live area in it) becomes read-write where it was not. */
+static void reset_odd(uint64_t start, uint64_t end)
+{
+    uint64_t lo = start > odd_lo ? start : odd_lo, hi = end < odd_hi ? end : odd_hi;
+    if (lo < hi)
+        reset_protection(lo, hi);
+}
+
+static bool covered_by_areas(uint64_t start, uint64_t end)
+{
+    for (size_t i = 0; i < area_count && start < end; i++)
+        if (areas[i].start <= start && start < areas[i].end)
+            start = areas[i].end;
+    return start >= end;
+}
+
 long shim_brk(uint64_t addr)
 {
-    uint64_t lowest_area = area_count ? areas[0].start : mmap_top;
-    if (addr < brk_start || page_up(addr) > lowest_area)
+    /* Like Linux, only the pages the break grows over must be free (a MAP_FIXED area may lie
+     * below). */
+    if (addr < brk_start || addr > mmap_top) /* also keeps page_up() from wrapping */
         return (long)brk_cur;
     uint64_t old_top = page_up(brk_cur), new_top = page_up(addr);
+    if (new_top > old_top && overlaps_areas(old_top, new_top))
+        return (long)brk_cur;
     /* Both kinds of reuse: an old break, and mmap areas (unmapped, or brk would fail) above it. */
-    if (new_top > old_top)
+    if (new_top > old_top) {
+        reset_odd(old_top, new_top);
         zero_reused(old_top, new_top);
+    }
     if (new_top > brk_max)
         brk_max = new_top;
     brk_cur = addr;
     return (long)brk_cur;
-}
-
-static void reset_protection(uint64_t start, uint64_t end)
-{
-    shim_privileged(KEEP_PRIV_PROTECT, start, end - start, KEEP_PTE_P | KEEP_PTE_W | KEEP_PTE_NX);
 }
 
 /* Remove [start, end) from the area list, splitting areas it cuts. */
@@ -166,11 +195,13 @@ long shim_mmap(uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags, uint6
         if (rc)
             return rc;
         start = addr;
+        reset_odd(start, start + size);
         memset((void *)start, 0, size);
     } else {
         start = find_gap(size);
         if (!start)
             return -SHIM_ENOMEM;
+        reset_odd(start, start + size);
         zero_reused(start, start + size);
     }
     long rc = insert_area(start, start + size);
@@ -206,6 +237,10 @@ long shim_mprotect(uint64_t addr, uint64_t len, uint64_t prot)
     pte |= (prot & PROT_WRITE) ? KEEP_PTE_W : 0;
     pte |= (prot & PROT_EXEC) ? 0 : KEEP_PTE_NX;
     long rc = shim_privileged(KEEP_PRIV_PROTECT, addr, size, pte);
+    if (!covered_by_areas(addr, addr + size)) {
+        odd_lo = addr < odd_lo ? addr : odd_lo;
+        odd_hi = addr + size > odd_hi ? addr + size : odd_hi;
+    }
     for (size_t i = 0; i < area_count; i++)
         if (areas[i].start < addr + size && addr < areas[i].end)
             areas[i].reprotected = true;

@@ -8,11 +8,15 @@
  */
 #include <stdint.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "wl.h"
 
 #define CHUNK (1u << 20)
+
+/* Two pages of read-only program data: one of them is a whole page. */
+static const char read_only[8192] = {1};
 
 int main(int argc, char **argv)
 {
@@ -80,6 +84,38 @@ int main(int argc, char **argv)
                  nonzero);
         sbrk(-((above - cur) + 16 * 4096));
     }
+
+    /*
+     * A new mapping is read-write whatever the pages held before: MAP_FIXED
+     * over the program's own read-only data, and the break regrown over a
+     * page that was mprotect'ed PROT_NONE before the break shrank.
+     */
+    char *ro_page = (char *)(((uintptr_t)read_only + 4095) & ~(uintptr_t)4095);
+    char *fixed =
+        mmap(ro_page, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    wl_check(fixed == ro_page, "mmap MAP_FIXED over read-only program data");
+    if (fixed == ro_page) {
+        wl_check(fixed[0] == 0 && fixed[4095] == 0, "it reads as zero");
+        fixed[0] = 3;
+        wl_check(fixed[0] == 3, "and is writable");
+    }
+    cur = sbrk(0);
+    char *page_above = (char *)(((uintptr_t)cur + 4095) & ~(uintptr_t)4095);
+    wl_check(sbrk((page_above - cur) + 4096) == cur, "sbrk grows by a page");
+    wl_check(mprotect(page_above, 4096, PROT_NONE) == 0, "mprotect that brk page PROT_NONE");
+    wl_check(sbrk(-((page_above - cur) + 4096)) != (char *)-1, "sbrk shrinks below it");
+    wl_check(sbrk((page_above - cur) + 4096) == cur, "sbrk grows over it again");
+    page_above[0] = 4;
+    wl_check(page_above[0] == 4, "the regrown brk page is writable");
+    sbrk(-((page_above - cur) + 4096));
+
+    /* A break near the top of the address space (page rounding would wrap) is refused. */
+    cur = sbrk(0);
+    wl_check(syscall(SYS_brk, (long)-100) == (long)cur, "brk(2^64 - 100) leaves the break");
+    wl_check(sbrk(4096) == cur, "and the break still grows");
+    cur[4095] = 5;
+    wl_check(cur[4095] == 5, "writable");
+    sbrk(-4096);
     free(chunks);
     return wl_done();
 }
