@@ -530,6 +530,7 @@ static int parse_hostile(const char *text, enum keep_hostile_host *out, struct k
         {"sockaddr-len", KEEP_HOSTILE_SOCKADDR_LEN},
         {"dirent-reclen", KEEP_HOSTILE_DIRENT_RECLEN},
         {"dup-fd", KEEP_HOSTILE_DUP_FD},
+        {"getcwd-nul", KEEP_HOSTILE_GETCWD_NUL},
     };
     for (size_t i = 0; i < KEEP_ARRAY_LEN(modes); i++) {
         if (strcmp(text, modes[i].name) == 0) {
@@ -539,7 +540,7 @@ static int parse_hostile(const char *text, enum keep_hostile_host *out, struct k
     }
     return keep_fail(err, KEEP_E_RUN_BAD_OPTION,
                      "--hostile-host '%s' is unknown; use read-too-long, bad-fd, stat-size, "
-                     "msg-namelen, sockaddr-len, dirent-reclen or dup-fd",
+                     "msg-namelen, sockaddr-len, dirent-reclen, dup-fd or getcwd-nul",
                      text);
 }
 

@@ -51,6 +51,7 @@ enum keep_hostile_host {
     KEEP_HOSTILE_SOCKADDR_LEN,  /* accept/recvfrom/getsockname/getpeername: addrlen 200 */
     KEEP_HOSTILE_DIRENT_RECLEN, /* getdents64: the first d_reclen runs past the bytes returned */
     KEEP_HOSTILE_DUP_FD,        /* dup2/dup3: newfd + 1; fcntl F_DUPFD: arg - 1; dup: fd 1031 */
+    KEEP_HOSTILE_GETCWD_NUL,    /* getcwd fills the whole buffer with '/' and no NUL */
 };
 
 struct keep_config {

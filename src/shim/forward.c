@@ -319,6 +319,9 @@ static void check_written(const struct keep_chan_call *c, const uint64_t *args, 
     }
     if (c->nr == KEEP_NR_getdents64)
         check_dirents(c, args[1], (uint64_t)r);
+    /* getcwd(2) returns the length of the path with its NUL; libc reads it as a C string. */
+    if (c->nr == KEEP_NR_getcwd && (r == 0 || *(const volatile char *)(args[0] + r - 1) != 0))
+        violation(c, r, (uint64_t)r, "the path has no NUL ending it; bytes");
 }
 
 static int64_t forward_direct(const struct keep_chan_call *c, const uint64_t *args)

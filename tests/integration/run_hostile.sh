@@ -67,6 +67,13 @@ for c in direct bounce; do
     check "$P   the workload never used the fd" bash -c "! grep -q '^ok - $first' '$TMP/out'"
   done
 
+  # getcwd fills the buffer with no NUL: libc would read the "path" past the buffer.
+  capture "$KEEP" run --backend kvm --channel $c --hostile-host getcwd-nul --volume "$vol:/data" \
+    --volume "$vol:/ro:ro" "$WL/wl_files" /data /ro
+  check "$P getcwd-nul stops the Keep with status 125 (exit $status)" test "$status" -eq 125
+  check "$P   names the violation" err_has 'getcwd returned.*NUL'
+  check "$P   the workload never used the path" bash -c "! grep -q 'getcwd is' '$TMP/out'"
+
   # Control: the same runs with an honest host succeed.
   capture "$KEEP" run --backend kvm --channel $c "$WL/wl_stdio" <<<"some input"
   check "$P honest host: the same read works" test "$status" -eq 0

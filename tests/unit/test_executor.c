@@ -1000,6 +1000,13 @@ static void test_hostile_host(const struct keep_config *base)
     is_int(CALL(x, KEEP_NR_fcntl, 1, F_DUPFD, 10), 9, "hostile DUP_FD: F_DUPFD 10 returns 9");
     is_int(CALL(x, KEEP_NR_dup, 1), KEEP_CHAN_MAX_FDS + 7, "hostile DUP_FD: dup returns 1031");
     keep_executor_free(x);
+
+    cfg.hostile_host = KEEP_HOSTILE_GETCWD_NUL;
+    keep_executor_new(&cfg, measurement, &x, &err);
+    uint64_t cwd = galloc(16);
+    is_int(CALL(x, KEEP_NR_getcwd, cwd, 16), 16, "hostile GETCWD_NUL: getcwd fills all 16 bytes");
+    ok(memchr(host(cwd), 0, 16) == NULL, "... with no NUL among them");
+    keep_executor_free(x);
 }
 
 /* ---- bounce path: msghdr encoded as data-area offsets -------------------- */

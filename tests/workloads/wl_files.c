@@ -53,6 +53,10 @@ int main(int argc, char **argv)
     char path[512], path2[512], buf[256];
     struct stat st;
 
+    char cwd[64];
+    const char *got = getcwd(cwd, sizeof(cwd));
+    wl_check(got && strcmp(cwd, "/") == 0, "getcwd is / (%s)", got ? cwd : "NULL");
+
     snprintf(path, sizeof(path), "%s/input.txt", rw);
     wl_check(read_all(path, buf, sizeof(buf)) == (int)strlen(input) && strcmp(buf, input) == 0,
              "read %s", path);
