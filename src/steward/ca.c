@@ -268,7 +268,7 @@ void steward_ca_close(struct steward_ca *ca)
 }
 
 /* "DNS:a,DNS:b,IP:127.0.0.1,IP:::1" */
-static char *server_san(char *const *dns, size_t dns_count)
+static char *server_san(const char *const *dns, size_t dns_count)
 {
     size_t size = 64;
     for (size_t i = 0; i < dns_count; i++)
@@ -349,7 +349,7 @@ static int server_issue(struct steward_ca *ca, const char *dir, const char *san,
     return rc;
 }
 
-int steward_ca_server_identity(struct steward_ca *ca, const char *dir, char *const *dns,
+int steward_ca_server_identity(struct steward_ca *ca, const char *dir, const char *const *dns,
                                size_t dns_count, EVP_PKEY **key, X509 **cert,
                                struct keep_error *err)
 {

@@ -39,7 +39,7 @@ void steward_ca_close(struct steward_ca *ca);
 
 /* The service's TLS key and certificate (SAN: the DNS names and 127.0.0.1, ::1);
  * reissued when missing, expired within a day, or naming other DNS names. */
-int steward_ca_server_identity(struct steward_ca *ca, const char *dir, char *const *dns,
+int steward_ca_server_identity(struct steward_ca *ca, const char *dir, const char *const *dns,
                                size_t dns_count, EVP_PKEY **key, X509 **cert,
                                struct keep_error *err);
 
