@@ -150,6 +150,16 @@ static int add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
     return ok ? 0 : -1;
 }
 
+void steward_serial_normalize(const char *hex, char out[41])
+{
+    while (hex[0] == '0' && hex[1])
+        hex++; /* BN_bn2hex pads to whole bytes; a serial is a number */
+    size_t i = 0;
+    for (; hex[i] && i < 40; i++)
+        out[i] = (char)(hex[i] >= 'A' && hex[i] <= 'F' ? hex[i] + 32 : hex[i]);
+    out[i] = '\0';
+}
+
 static int random_serial(X509 *cert, char serial[41])
 {
     uint8_t bytes[16];
@@ -163,10 +173,7 @@ static int random_serial(X509 *cert, char serial[41])
         char *hex = BN_bn2hex(bn);
         ok = hex != NULL;
         if (hex) {
-            size_t i = 0;
-            for (; hex[i] && i < 40; i++)
-                serial[i] = (char)(hex[i] >= 'A' && hex[i] <= 'F' ? hex[i] + 32 : hex[i]);
-            serial[i] = '\0';
+            steward_serial_normalize(hex, serial);
             OPENSSL_free(hex);
         }
     }

@@ -68,6 +68,9 @@ int steward_kek_unwrap(const uint8_t kek[STEWARD_KEK_SIZE], const char *name,
                        const uint8_t *wrapped, size_t wrapped_size, uint8_t **plain, size_t *size,
                        struct keep_error *err);
 
+/* A serial as stored and compared: lower-case hex without leading zeros (at most 40 digits). */
+void steward_serial_normalize(const char *hex, char out[41]);
+
 /* PEM text of a certificate, malloc'd. */
 char *steward_x509_pem(X509 *cert);
 

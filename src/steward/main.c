@@ -143,11 +143,6 @@ static int serve(int argc, char **argv)
     }
     snprintf(admin_path, sizeof(admin_path), "%s/admin.sock", state);
     scfg.admin_socket = admin ? admin : admin_path;
-    char url[512];
-    if (!cfg.public_url) {
-        snprintf(url, sizeof(url), "https://%s:%d", dns[0], scfg.listen_port);
-        cfg.public_url = url;
-    }
     struct steward *s;
     struct keep_error err;
     if (steward_open(state, &cfg, &s, &err) != KEEP_OK) {
@@ -174,8 +169,15 @@ static int serve(int argc, char **argv)
 static int read_input(const char *path, uint8_t **data, size_t *size)
 {
     struct keep_error err;
-    if (strcmp(path, "-") == 0)
-        path = "/dev/stdin";
+    if (strcmp(path, "-") == 0) { /* a pipe: read to EOF, at most 1 MiB */
+        size_t cap = 1 << 20, n = 0;
+        ssize_t r;
+        *data = malloc(cap + 1);
+        while (*data && n < cap && (r = read(0, *data + n, cap - n)) > 0)
+            n += (size_t)r;
+        *size = n;
+        return *data ? 0 : -1;
+    }
     if (keep_read_file(path, 1 << 20, data, size, &err) != KEEP_OK) {
         fprintf(stderr, "keep-steward admin: %s\n", err.message);
         return -1;

@@ -627,6 +627,13 @@ int steward_serve(struct steward *s, const struct steward_server_config *cfg,
         getsockname(evhttp_bound_socket_get_fd(bound), (struct sockaddr *)&ss, &len);
         int port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
                                             : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+        /* Without --public-url the CRL distribution point names the first DNS name and the
+         * port actually bound (which --listen HOST:0 leaves to the kernel). */
+        static char url[512];
+        if (!s->cfg.public_url) {
+            snprintf(url, sizeof(url), "https://%s:%d", cfg->dns[0], port);
+            s->cfg.public_url = url;
+        }
         struct event *term = evsignal_new(sv.base, SIGTERM, on_signal, sv.base);
         struct event *intr = evsignal_new(sv.base, SIGINT, on_signal, sv.base);
         event_add(term, NULL);

@@ -505,9 +505,7 @@ static int peer_serial(X509 *peer, char serial[41])
         OPENSSL_free(hex);
         return -1;
     }
-    for (size_t i = 0; hex[i]; i++)
-        serial[i] = (char)(hex[i] >= 'A' && hex[i] <= 'F' ? hex[i] + 32 : hex[i]);
-    serial[strlen(hex)] = '\0';
+    steward_serial_normalize(hex, serial);
     OPENSSL_free(hex);
     return 0;
 }
@@ -639,11 +637,16 @@ int steward_admin_secret_put(struct steward *s, const char *name, const uint8_t 
 int steward_admin_revoke_serial(struct steward *s, const char *serial, int64_t now,
                                 struct keep_error *err)
 {
+    char normal[41];
+    if (strlen(serial) == 0 || strlen(serial) > 40 ||
+        strspn(serial, "0123456789abcdefABCDEF") != strlen(serial))
+        return keep_fail(err, KEEP_E_STEWARD_ADMIN, "serial is not 1-40 hex digits");
+    steward_serial_normalize(serial, normal);
     int rc = steward_store_begin(s->store, err);
     if (rc)
         return rc;
-    rc = steward_cert_revoke(s->store, serial, now, err);
-    return admin_done(s, rc, now, "revoke.serial", json_pack("{s:s}", "serial", serial), err);
+    rc = steward_cert_revoke(s->store, normal, now, err);
+    return admin_done(s, rc, now, "revoke.serial", json_pack("{s:s}", "serial", normal), err);
 }
 
 int steward_admin_revoke_measurement(struct steward *s, const char *measurement, int64_t now,
