@@ -118,9 +118,12 @@ static int64_t check_direct_args(const struct keep_chan_call *c, const uint64_t 
             size = buf_size(a, args);
             if (size != ~0ull && shim_user_ok(v, size)) {
                 const volatile uint64_t *iov = (const volatile uint64_t *)v;
-                for (uint64_t k = 0; k < size / 16; k++)
+                for (uint64_t k = 0; k < size / 16; k++) {
                     if (iov[2 * k + 1] != 0 && !shim_user_ok(iov[2 * k], iov[2 * k + 1]))
                         return -SHIM_EFAULT;
+                    if (shim_mm_populate(iov[2 * k], iov[2 * k + 1]))
+                        return -SHIM_EFAULT;
+                }
             }
             break;
         case KEEP_ARG_MSGHDR:
@@ -136,6 +139,9 @@ static int64_t check_direct_args(const struct keep_chan_call *c, const uint64_t 
         }
         /* A zero-length buffer names no memory (Linux accepts read(fd, NULL, 0)). */
         if (size == ~0ull || (size != 0 && !shim_user_ok(v, size)))
+            return -SHIM_EFAULT;
+        /* The host touches these pages in place: they must be mapped and counted first. */
+        if (shim_mm_populate(v, size))
             return -SHIM_EFAULT;
     }
     return 0;
@@ -633,6 +639,12 @@ static int64_t direct_msg(const struct keep_chan_call *c, const uint64_t *args)
     if (r)
         return r;
     bool checked = read_user_msg(args[1], &m) == 0;
+    /* The host touches the name and the iovecs' buffers in place: map them first (mm.c). */
+    if (checked && m.name && shim_mm_populate(m.name, m.namelen))
+        return -SHIM_EFAULT;
+    for (uint64_t k = 0; checked && k < m.iovlen; k++)
+        if (shim_mm_populate(user_u64(m.iov + 16 * k), user_u64(m.iov + 16 * k + 8)))
+            return -SHIM_EFAULT;
     r = checked_errno(c, submit(c, args, KEEP_CHAN_PATH_DIRECT));
     if (r < 0 || !checked)
         return r;

@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Address-space reservations far larger than --memory, as Go, the JVM and
+ * V8 make them (run at --memory 64M):
+ *   wl_reserve reserve [overcommit]  reserve 4 GiB PROT_NONE, make 16 MiB of
+ *       it read-write, touch, check zeroing and contents, free, eight times
+ *       (128 MiB touched in all); PROT_NONE on touched pages keeps them;
+ *       MADV_DONTNEED zeroes. "overcommit" adds a 1 GiB MAP_NORESERVE
+ *       read-write mapping (Linux overcommit; not on nil, whose
+ *       RLIMIT_DATA counts it).
+ *   wl_reserve oom       touch 256 MiB: the Keep must stop the workload.
+ *   wl_reserve rowrite   write to a touched page made read-only: SIGSEGV.
+ */
+#include <stdint.h>
+#include <sys/mman.h>
+
+#include "wl.h"
+
+#define MIB     (1ull << 20)
+#define RESERVE (4096 * MIB)
+#define WINDOW  (16 * MIB)
+
+static size_t count_nonzero(const unsigned char *p, size_t size)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < size; i += 512) /* a few bytes of every page */
+        n += p[i] != 0;
+    return n;
+}
+
+static int reserve(int overcommit)
+{
+    unsigned char *r = mmap(NULL, RESERVE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (!wl_check(r != MAP_FAILED, "reserve 4 GiB PROT_NONE"))
+        return wl_done();
+    int zero = 1, intact = 1, ok_map = 1;
+    for (int round = 0; round < 8; round++) {
+        /* Different windows each round, so old and new frames meet. */
+        unsigned char *w = r + (uint64_t)(round % 3) * 1024 * MIB + (round % 2) * WINDOW / 2;
+        if (round % 2 == 0)
+            ok_map &= mprotect(w, WINDOW, PROT_READ | PROT_WRITE) == 0;
+        else
+            ok_map &= mmap(w, WINDOW, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+                           -1, 0) == w;
+        zero &= count_nonzero(w, WINDOW) == 0;
+        for (size_t i = 0; i < WINDOW; i += 4096)
+            w[i] = (unsigned char)(i / 4096 + round + 1);
+        for (size_t i = 0; i < WINDOW; i += 4096)
+            intact &= w[i] == (unsigned char)(i / 4096 + round + 1);
+        /* Free the frames but keep the reservation, as Go's scavenger does. */
+        ok_map &= mmap(w, WINDOW, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == w;
+    }
+    wl_check(ok_map, "16 MiB of it made read-write (mprotect, MAP_FIXED) 8 times, 128 MiB in all");
+    wl_check(zero, "each time it reads as zero, also where earlier rounds wrote");
+    wl_check(intact, "and keeps what was written");
+
+    unsigned char *p = r + 2048 * MIB;
+    mprotect(p, 8192, PROT_READ | PROT_WRITE);
+    p[0] = 7;
+    p[4096] = 8;
+    wl_check(mprotect(p, 8192, PROT_NONE) == 0 && mprotect(p, 8192, PROT_READ) == 0,
+             "touched pages: PROT_NONE, then read-only");
+    wl_check(p[0] == 7 && p[4096] == 8, "they kept their contents");
+    mprotect(p, 8192, PROT_READ | PROT_WRITE);
+    wl_check(madvise(p, 8192, MADV_DONTNEED) == 0, "madvise MADV_DONTNEED");
+    wl_check(p[0] == 0 && p[4096] == 0, "the pages read zero afterwards");
+    wl_check(munmap(r, RESERVE) == 0, "munmap the 4 GiB");
+
+    if (overcommit) {
+        unsigned char *big = mmap(NULL, 1024 * MIB, PROT_READ | PROT_WRITE,
+                                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (wl_check(big != MAP_FAILED, "1 GiB read-write MAP_NORESERVE at --memory 64M")) {
+            memset(big + 512 * MIB, 1, MIB);
+            wl_check(big[512 * MIB + MIB - 1] == 1, "1 MiB of it touched");
+            wl_check(munmap(big, 1024 * MIB) == 0, "and unmapped");
+        }
+    }
+    return wl_done();
+}
+
+int main(int argc, char **argv)
+{
+    const char *mode = argc > 1 ? argv[1] : "reserve";
+    if (strcmp(mode, "oom") == 0) {
+        size_t size = 256 * MIB;
+        unsigned char *p =
+            mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (!wl_check(p != MAP_FAILED, "mmap 256 MiB MAP_NORESERVE"))
+            return wl_done();
+        for (size_t i = 0; i < size; i += 4096)
+            p[i] = 1;
+        wl_check(0, "touched 256 MiB at --memory 64M and was not stopped");
+        return wl_done();
+    }
+    if (strcmp(mode, "rowrite") == 0) {
+        unsigned char *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        p[0] = 1;
+        wl_check(mprotect(p, 4096, PROT_READ) == 0, "a touched page made read-only");
+        printf("writing to it\n");
+        fflush(stdout);
+        p[0] = 2;
+        wl_check(0, "the write to a read-only page went through");
+        return wl_done();
+    }
+    return reserve(argc > 2 && strcmp(argv[2], "overcommit") == 0);
+}
