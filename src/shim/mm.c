@@ -26,7 +26,8 @@
 #define PAGE                4096ull
 #define CHUNK               (2ull << 20)
 #define MAX_AREAS           1024
-#define FAULT_AROUND        16 /* pages mapped per fault in a large area (measured: bench_mem) */
+#define RUN_MIN             16  /* pages mapped per fault; doubled while touches are sequential */
+#define RUN_MAX             512 /* ... up to a chunk (docs/PERFORMANCE.md, "Memory") */
 #define PROT_READ           1
 #define PROT_WRITE          2
 #define PROT_EXEC           4
@@ -38,6 +39,10 @@
 #define MAP_FIXED_NOREPLACE 0x100000
 #define MREMAP_MAYMOVE      1
 #define MADV_DONTNEED       4
+#define MADV_HUGEPAGE       14
+#define MADV_NOHUGEPAGE     15
+#define AREA_HUGE           0x100 /* in area.prot: MADV_HUGEPAGE, map whole chunks as 2 MiB pages */
+#define PROT_MASK           (PROT_READ | PROT_WRITE | PROT_EXEC)
 #define PF_PRESENT          1u /* #PF error code bits, Intel SDM vol 3, 4.7 */
 #define PF_WRITE            2u
 #define PF_FETCH            16u
@@ -45,15 +50,16 @@
 
 struct area {
     uint64_t start, end;
-    uint64_t prot; /* PROT_* */
+    uint64_t prot; /* PROT_*, and AREA_HUGE */
 };
 
 static struct {
     struct area areas[MAX_AREAS]; /* sorted by start, not overlapping */
     size_t area_count, last;      /* last: the area the previous fault found */
     uint64_t brk_start, brk_cur, heap_start, mmap_top;
-    uint64_t pool_pages; /* --memory in pages */
-    bool ready;          /* shim_mm_init ran: at the first syscall or the first fault */
+    uint64_t pool_pages;    /* --memory in pages */
+    uint64_t seq_next, run; /* where a sequential toucher faults next, and its run length */
+    bool ready;             /* shim_mm_init ran: at the first syscall or the first fault */
 } mm;
 
 /*
@@ -153,18 +159,53 @@ static uint64_t pte_bits(uint64_t prot)
 static void map_run(const struct tables *t, uint64_t va, uint64_t n, uint64_t bits)
 {
     uint64_t c = va / CHUNK;
-    if (!(t->pd[c] & KEEP_PTE_P)) {
-        uint64_t table = t->pml4 + KEEP_PT_TABLES + c * PAGE; /* all zero: see unmap_at_cpl0 */
+    bool fresh = !(t->pd[c] & KEEP_PTE_P);
+    uint64_t table = t->pml4 + KEEP_PT_TABLES + c * PAGE; /* all zero when fresh: unmap_at_cpl0 */
+    if (fresh)
         ensure_backed(t, table);
-        t->pd[c] = table | KEEP_PTE_P | KEEP_PTE_W | KEEP_PTE_U | KEEP_PTE_A;
-        chunk_hint[c / 64] |= 1ull << (c % 64);
-    }
     ensure_backed(t, va); /* a slot holds whole chunks */
+    /*
+     * The entries first, the directory entry last: a table no directory
+     * points to is not shadowed yet, so these stores are plain (under PVM a
+     * store to a shadowed table traps to the hypervisor, measured ~25 µs).
+     */
     volatile uint64_t *pte = t->ptes + va / PAGE;
     for (uint64_t i = 0; i < n; i++)
         pte[i] = (va + i * PAGE) | bits;
+    if (fresh) {
+        t->pd[c] = table | KEEP_PTE_P | KEEP_PTE_W | KEEP_PTE_U | KEEP_PTE_A;
+        chunk_hint[c / 64] |= 1ull << (c % 64);
+    }
     t->counts[c] = (uint16_t)(t->counts[c] + n);
     pages_in_use_hint = t->st->pages_in_use += n;
+}
+
+/*
+ * A whole chunk as one 2 MiB page (MADV_HUGEPAGE areas): one store at CPL0
+ * instead of 512 (a CPL0 store costs microseconds under PVM). Identity
+ * mapping makes it the same frames a 4 KiB mapping would use.
+ */
+static void map_large(const struct tables *t, uint64_t base, uint64_t bits)
+{
+    uint64_t c = base / CHUNK;
+    ensure_backed(t, base);
+    t->pd[c] = base | bits | KEEP_PTE_PS;
+    t->counts[c] = 512;
+    chunk_hint[c / 64] |= 1ull << (c % 64);
+    pages_in_use_hint = t->st->pages_in_use += 512;
+}
+
+/* Turn the 2 MiB page of chunk c into 512 entries of its table, same frames and rights. */
+static void split_large(const struct tables *t, uint64_t c)
+{
+    uint64_t pde = t->pd[c], table = t->pml4 + KEEP_PT_TABLES + c * PAGE;
+    uint64_t bits =
+        pde & (KEEP_PTE_P | KEEP_PTE_W | KEEP_PTE_U | KEEP_PTE_A | KEEP_PTE_D | KEEP_PTE_NX);
+    ensure_backed(t, table);
+    volatile uint64_t *pte = t->ptes + c * 512;
+    for (uint64_t i = 0; i < 512; i++)
+        pte[i] = (c * CHUNK + i * PAGE) | bits;
+    t->pd[c] = table | KEEP_PTE_P | KEEP_PTE_W | KEEP_PTE_U | KEEP_PTE_A;
 }
 
 static struct area *area_at(uint64_t va)
@@ -187,13 +228,13 @@ static struct area *area_at(uint64_t va)
 }
 
 /* Pages from va that may be mapped with it: inside its area and chunk, not in use yet. */
-static uint64_t run_length(const struct tables *t, uint64_t va, uint64_t area_end)
+static uint64_t run_length(const struct tables *t, uint64_t va, uint64_t area_end, uint64_t run)
 {
     uint64_t end = (va / CHUNK + 1) * CHUNK, n = 1;
     if (end > area_end)
         end = area_end;
-    if (end > va + FAULT_AROUND * PAGE)
-        end = va + FAULT_AROUND * PAGE;
+    if (end > va + run * PAGE)
+        end = va + run * PAGE;
     if (!(t->pd[va / CHUNK] & KEEP_PTE_P))
         return (end - va) / PAGE;
     while (va + n * PAGE < end && t->ptes[va / PAGE + n] == 0)
@@ -212,8 +253,7 @@ int shim_mm_fault(uint64_t addr, uint64_t error_code)
     mm_lock();
     const struct area *a = area_at(va);
     int rc = SHIM_FAULT_SIGSEGV;
-    if (!a || !(a->prot & (PROT_READ | PROT_WRITE | PROT_EXEC)) ||
-        ((error_code & PF_WRITE) && !(a->prot & PROT_WRITE)) ||
+    if (!a || !(a->prot & PROT_MASK) || ((error_code & PF_WRITE) && !(a->prot & PROT_WRITE)) ||
         ((error_code & PF_FETCH) && !(a->prot & PROT_EXEC)))
         goto out;
     uint64_t bits = pte_bits(a->prot);
@@ -223,13 +263,23 @@ int shim_mm_fault(uint64_t addr, uint64_t error_code)
         rc = SHIM_FAULT_MAPPED;
         goto out;
     }
-    uint64_t room = t.st->page_limit - t.st->pages_in_use, n = run_length(&t, va, a->end);
     if (t.st->pages_in_use >= t.st->page_limit) {
         rc = SHIM_FAULT_OUT_OF_MEMORY;
         goto out;
     }
-    map_run(&t, va, n < room ? n : room, bits);
+    uint64_t room = t.st->page_limit - t.st->pages_in_use, base = va & ~(CHUNK - 1);
     rc = SHIM_FAULT_MAPPED;
+    if ((a->prot & AREA_HUGE) && a->start <= base && base + CHUNK <= a->end && room >= 512 &&
+        !(t.pd[va / CHUNK] & KEEP_PTE_P)) {
+        map_large(&t, base, bits);
+        goto out;
+    }
+    /* Like readahead: a toucher that keeps faulting where the last run ended gets longer runs. */
+    mm.run = va == mm.seq_next ? (mm.run * 2 > RUN_MAX ? RUN_MAX : mm.run * 2) : RUN_MIN;
+    uint64_t n = run_length(&t, va, a->end, mm.run);
+    n = n < room ? n : room;
+    map_run(&t, va, n, bits);
+    mm.seq_next = va + n * PAGE;
 out:
     mm_unlock();
     return rc;
@@ -251,6 +301,15 @@ long shim_mm_protect_at_cpl0(uint64_t addr, uint64_t size, uint64_t flags)
             end = addr + size;
         if (!(t.pd[va / CHUNK] & KEEP_PTE_P))
             continue;
+        if (t.pd[va / CHUNK] & KEEP_PTE_PS) {
+            if (va % CHUNK == 0 && end - va == CHUNK && (flags & KEEP_PTE_P)) {
+                t.pd[va / CHUNK] = (va & ~(CHUNK - 1)) | bits | KEEP_PTE_PS;
+                changed = true;
+                continue;
+            }
+            split_large(&t, va / CHUNK); /* part of it, or PROT_NONE (KEEP_PTE_KEPT entries) */
+            changed = true;
+        }
         for (volatile uint64_t *pte = t.ptes + va / PAGE; pte < t.ptes + end / PAGE; pte++) {
             uint64_t e = *pte;
             if (!(e & (KEEP_PTE_P | KEEP_PTE_KEPT)))
@@ -274,6 +333,17 @@ long shim_mm_unmap_at_cpl0(uint64_t addr, uint64_t size)
             end = addr + size;
         if (!(t.pd[c] & KEEP_PTE_P))
             continue;
+        if (t.pd[c] & KEEP_PTE_PS) {
+            if (va % CHUNK == 0 &&
+                end - va == CHUNK) { /* the whole 2 MiB page: its table is zero */
+                t.pd[c] = 0;
+                t.counts[c] = 0;
+                chunk_hint[c / 64] &= ~(1ull << (c % 64));
+                freed += 512;
+                continue;
+            }
+            split_large(&t, c);
+        }
         for (volatile uint64_t *pte = t.ptes + va / PAGE; pte < t.ptes + end / PAGE; pte++) {
             if (*pte & (KEEP_PTE_P | KEEP_PTE_KEPT)) {
                 *pte = 0;
@@ -572,10 +642,10 @@ static long mprotect_locked(uint64_t addr, uint64_t size, uint64_t prot)
         rc = split_at(addr + size);
     if (rc)
         return rc;
-    prot &= PROT_READ | PROT_WRITE | PROT_EXEC;
+    prot &= PROT_MASK;
     for (size_t i = 0; i < mm.area_count; i++)
         if (mm.areas[i].start >= addr && mm.areas[i].end <= addr + size)
-            mm.areas[i].prot = prot;
+            mm.areas[i].prot = prot | (mm.areas[i].prot & AREA_HUGE);
     merge_areas();
     /* Pages in use get the new protection now (PROT_NONE keeps them, KEEP_PTE_KEPT). */
     uint64_t pte = prot ? KEEP_PTE_P : 0;
@@ -649,6 +719,21 @@ long shim_madvise(uint64_t addr, uint64_t len, uint64_t advice)
         mm_lock();
         release(addr, addr + page_up(len));
         mm_unlock();
+    }
+    /* Transparent huge pages as Debian's default (enabled=madvise): only where asked. */
+    if ((advice == MADV_HUGEPAGE || advice == MADV_NOHUGEPAGE) && len) {
+        mm_lock();
+        uint64_t end = addr + page_up(len);
+        long rc = split_at(addr);
+        if (!rc)
+            rc = split_at(end);
+        for (size_t i = 0; !rc && i < mm.area_count; i++)
+            if (mm.areas[i].start >= addr && mm.areas[i].end <= end)
+                mm.areas[i].prot = advice == MADV_HUGEPAGE ? mm.areas[i].prot | AREA_HUGE
+                                                           : mm.areas[i].prot & ~AREA_HUGE;
+        merge_areas();
+        mm_unlock();
+        return rc;
     }
     return 0;
 }

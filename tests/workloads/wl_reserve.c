@@ -40,8 +40,8 @@ static int reserve(int overcommit)
         if (round % 2 == 0)
             ok_map &= mprotect(w, WINDOW, PROT_READ | PROT_WRITE) == 0;
         else
-            ok_map &= mmap(w, WINDOW, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
-                           -1, 0) == w;
+            ok_map &= mmap(w, WINDOW, PROT_READ | PROT_WRITE,
+                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == w;
         zero &= count_nonzero(w, WINDOW) == 0;
         for (size_t i = 0; i < WINDOW; i += 4096)
             w[i] = (unsigned char)(i / 4096 + round + 1);
@@ -64,6 +64,27 @@ static int reserve(int overcommit)
     mprotect(p, 8192, PROT_READ | PROT_WRITE);
     wl_check(madvise(p, 8192, MADV_DONTNEED) == 0, "madvise MADV_DONTNEED");
     wl_check(p[0] == 0 && p[4096] == 0, "the pages read zero afterwards");
+
+    /* MADV_HUGEPAGE: whole 2 MiB chunks at once; parts of them still change alone. */
+    unsigned char *h =
+        (unsigned char *)(((uintptr_t)r + 3072 * MIB + 2 * MIB - 1) & ~(2 * MIB - 1));
+    mprotect(h, 8 * MIB, PROT_READ | PROT_WRITE);
+    wl_check(madvise(h, 8 * MIB, MADV_HUGEPAGE) == 0, "madvise MADV_HUGEPAGE on 8 MiB");
+    for (size_t i = 0; i < 8 * MIB; i += 4096)
+        h[i] = (unsigned char)(i / 4096 + 1);
+    wl_check(mprotect(h + 4096, 4096, PROT_NONE) == 0 && mprotect(h + 4096, 4096, PROT_READ) == 0,
+             "one page in a 2 MiB page: PROT_NONE, then read-only");
+    wl_check(munmap(h + 2 * MIB, 4096) == 0, "one page of the next 2 MiB page unmapped");
+    wl_check(mmap(h + 2 * MIB, 4096, PROT_READ | PROT_WRITE,
+                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == h + 2 * MIB,
+             "and mapped again");
+    int huge_ok = h[2 * MIB] == 0;
+    for (size_t i = 0; i < 8 * MIB; i += 4096)
+        huge_ok &= i == 2 * MIB || h[i] == (unsigned char)(i / 4096 + 1);
+    wl_check(huge_ok, "the new page reads zero, every other page kept its contents");
+    wl_check(madvise(h + 4 * MIB, 2 * MIB, MADV_DONTNEED) == 0 && h[4 * MIB] == 0 &&
+                 h[6 * MIB] == (unsigned char)(6 * MIB / 4096 + 1),
+             "MADV_DONTNEED of a whole 2 MiB page zeroes it alone");
     wl_check(munmap(r, RESERVE) == 0, "munmap the 4 GiB");
 
     if (overcommit) {
@@ -83,8 +104,8 @@ int main(int argc, char **argv)
     const char *mode = argc > 1 ? argv[1] : "reserve";
     if (strcmp(mode, "oom") == 0) {
         size_t size = 256 * MIB;
-        unsigned char *p =
-            mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        unsigned char *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                                MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (!wl_check(p != MAP_FAILED, "mmap 256 MiB MAP_NORESERVE"))
             return wl_done();
         for (size_t i = 0; i < size; i += 4096)
@@ -93,7 +114,8 @@ int main(int argc, char **argv)
         return wl_done();
     }
     if (strcmp(mode, "rowrite") == 0) {
-        unsigned char *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        unsigned char *p =
+            mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         p[0] = 1;
         wl_check(mprotect(p, 4096, PROT_READ) == 0, "a touched page made read-only");
         printf("writing to it\n");
