@@ -268,6 +268,15 @@ suite_gate() {
   check "$P   every forged gate call was refused" bash -c \
     "! grep -q '^not ok' '$TMP/out' && [ \$(grep -c '^ok' '$TMP/out') -eq 4 ]"
   check "$P   the IDT read from CPL3 is a page fault" grep -Eiq 'page fault|#PF' "$TMP/err"
+  # The frame pool: the gate maps no page the pool did not count (issue 12).
+  expect_status 139 "$P #UD gate: a forged protect maps no untouched page" kr "$WL/wl_gate" pool
+  local at
+  at=$(sed -n 's/^reading the untouched page at //p' "$TMP/out")
+  check "$P   the read faults at that page ($at), not mapped" bash -c \
+    "[ -n '$at' ] && grep -q 'address $at (not mapped, read)' '$TMP/err'"
+  expect_status 0 "$P memory requests from the workload outside its memory are refused" \
+    kr "$WL/wl_gate" host
+  grep '^not ok' "$TMP/out" | sed 's/^/#   /' || true
 }
 
 suite_ctrl_c() {

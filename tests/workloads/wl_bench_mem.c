@@ -27,7 +27,8 @@ int main(int argc, char **argv)
     long n = argc > 2 ? atol(argv[2]) : 1000;
     if (strncmp(mode, "touch", 5) == 0) {
         size_t size = (size_t)n << 20;
-        unsigned char *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        unsigned char *p =
+            mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (p == MAP_FAILED)
             return 1;
         if (strcmp(mode, "touch-huge") == 0 && madvise(p, size, MADV_HUGEPAGE) != 0)
