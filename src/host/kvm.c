@@ -204,7 +204,7 @@ struct vm {
     struct kvm_run *run;
     uint8_t *mem;
     struct keep_kvm_layout layout;
-    uint64_t slots[64]; /* bit i: KVM memory slot i is registered */
+    uint64_t slots[160]; /* bit i: KVM memory slot i is registered */
 };
 
 static void vm_close(struct vm *vm)

@@ -80,7 +80,7 @@ enum keep_port_request {
  * host kernel memory and ~6 ms per GiB of slot, so a slot over the whole
  * address space would cost every Keep ~0.4 s to start (measured, 64 GiB).
  */
-#define KEEP_GUEST_SLOT (64ull << 20)
+#define KEEP_GUEST_SLOT (16ull << 20)
 /* Bytes of address space the kvm backend gives a workload of memory_size bytes. */
 #define KEEP_GUEST_SPAN(memory_size) \
     ((memory_size) <= (32ull << 30) ? (64ull << 30) : (128ull << 30))
@@ -100,7 +100,7 @@ struct keep_mm_state {
     uint64_t pages_in_use; /* PTEs present or KEEP_PTE_KEPT */
     uint64_t page_limit;   /* --memory / 4096 */
     uint64_t guest_size;   /* bytes of guest physical memory: the slots' bound */
-    uint64_t backed[64];   /* bit i: slot i (KEEP_GUEST_SLOT bytes at i * KEEP_GUEST_SLOT) exists */
+    uint64_t backed[160];  /* bit i: slot i (KEEP_GUEST_SLOT bytes at i * KEEP_GUEST_SLOT) exists */
 };
 
 #endif

@@ -56,7 +56,8 @@ static void test_plan(void)
            KEEP_PT_COUNTS + l.pte_span / (2ull << 20) * 2 <= KEEP_PT_TABLES,
        "directories and chunk counts fit before the tables");
     ok(l.workload_end >= 2 * l.memory_size, "the address space is at least twice --memory");
-    ok(l.guest_size / KEEP_GUEST_SLOT < 64 * 64, "every slot has a bit in keep_mm_state.backed");
+    ok(l.guest_size / KEEP_GUEST_SLOT < sizeof(((struct keep_mm_state *)0)->backed) * 8,
+       "every slot has a bit in keep_mm_state.backed");
 }
 
 static void test_build(void)
@@ -259,8 +260,11 @@ static void test_loader(void)
     }
     is_int(seen, 4, "auxv has AT_PHDR, AT_ENTRY, AT_PAGESZ, AT_RANDOM with the right values");
     EXPECT(im.rsp & ~4095ull, RW_NX | KEEP_PTE_U, "the stack page the loader wrote is mapped");
+    EXPECT((im.rsp & ~4095ull) - KEEP_KVM_STACK_PREMAP, RW_NX | KEEP_PTE_U,
+           "and the 64 KiB below it");
+    UNMAPPED((im.rsp & ~4095ull) - KEEP_KVM_STACK_PREMAP - 4096, "but not more");
     UNMAPPED(im.stack_low, "the rest of the stack waits for the first touch");
-    uint64_t want = 5 + (l.workload_end - (im.rsp & ~4095ull)) / 4096; /* 5 image pages */
+    uint64_t want = 5 + (l.workload_end - (im.rsp & ~4095ull) + KEEP_KVM_STACK_PREMAP) / 4096;
     is_int(keep_kvm_layout_state(&l, mem)->pages_in_use, want,
            "pages in use: the image and the written stack pages");
     munmap(mem, l.guest_size);
