@@ -95,6 +95,9 @@ static uint64_t path_size(uint64_t p)
     for (uint64_t n = 0; n < KEEP_CHAN_PATH_MAX; n++) {
         if (!shim_user_ok(p + n, 1))
             return ~0ull;
+        /* Each new page: mapped and readable, or EFAULT as on Linux (never a fault in the shim). */
+        if ((n == 0 || (p + n) % 4096 == 0) && shim_mm_populate(p + n, 1))
+            return ~0ull;
         if (*(const volatile char *)(p + n) == 0)
             return n + 1;
     }
@@ -474,7 +477,7 @@ static int64_t forward_bounce(const struct keep_chan_call *c, const uint64_t *in
 static int64_t bounce_chunked(const struct keep_chan_call *c, const uint64_t *args)
 {
     uint64_t done = 0, len = args[2];
-    if (len != 0 && !shim_user_ok(args[1], len))
+    if (len != 0 && (!shim_user_ok(args[1], len) || shim_mm_populate(args[1], len)))
         return -SHIM_EFAULT;
     /* Splitting a write is fine for files, pipes and streams; one datagram must stay one. */
     if (c->nr == KEEP_NR_write && len > DATA_SIZE && is_stream_socket(args[0]) == 0)
@@ -598,6 +601,8 @@ static int64_t forward_bounce(const struct keep_chan_call *c, const uint64_t *in
             size[i] = buf_size(a, val);
         }
         if (size[i] == ~0ull || (size[i] != 0 && !shim_user_ok(in_args[i], size[i])))
+            return -SHIM_EFAULT;
+        if (shim_mm_populate(in_args[i], size[i])) /* unmapped or PROT_NONE: EFAULT, no fault */
             return -SHIM_EFAULT;
         if (size[i] > DATA_OFF + DATA_SIZE - next)
             return -SHIM_EINVAL;

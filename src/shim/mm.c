@@ -746,8 +746,12 @@ long shim_mm_populate(uint64_t addr, uint64_t size)
     long rc = 0;
     for (uint64_t p = addr & ~(PAGE - 1); p < addr + size; p += PAGE) {
         const struct area *a = area_at(p);
-        if (!a)
+        if (!a && p < mm.heap_start)
             continue; /* the program's own pages: mapped by the host at boot */
+        if (!a) {
+            rc = -SHIM_EFAULT; /* not mapped: EFAULT, as Linux's copy_from_user gives */
+            break;
+        }
         if (!(a->prot & (PROT_READ | PROT_WRITE | PROT_EXEC))) {
             rc = -SHIM_EFAULT;
             break;

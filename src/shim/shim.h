@@ -62,7 +62,8 @@ long shim_madvise(uint64_t addr, uint64_t len, uint64_t advice);
 /*
  * Before the host reads or writes [addr, addr + size) in place (direct
  * path): map its pages, so every page the host touches is counted against
- * --memory. -EFAULT when a page lies in a PROT_NONE mapping.
+ * --memory. -EFAULT when a page is not mapped or lies in a PROT_NONE
+ * mapping (the program's own image counts as mapped).
  */
 long shim_mm_populate(uint64_t addr, uint64_t size);
 /* The #PF hook, CPL0 (error_code: Intel SDM vol 3, 4.7). */

@@ -11,8 +11,10 @@
  *   wl_reserve oom       touch 256 MiB: the Keep must stop the workload.
  *   wl_reserve rowrite   write to a touched page made read-only: SIGSEGV.
  */
+#include <fcntl.h>
 #include <stdint.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "wl.h"
 
@@ -85,7 +87,23 @@ static int reserve(int overcommit)
     wl_check(madvise(h + 4 * MIB, 2 * MIB, MADV_DONTNEED) == 0 && h[4 * MIB] == 0 &&
                  h[6 * MIB] == (unsigned char)(6 * MIB / 4096 + 1),
              "MADV_DONTNEED of a whole 2 MiB page zeroes it alone");
+    /* A buffer in a PROT_NONE or unmapped range is EFAULT for a forwarded call, as on Linux. */
+    int fds[2];
+    wl_check(pipe(fds) == 0 && write(fds[1], "abcd", 4) == 4, "a pipe with 4 bytes in it");
+    wl_check(wl_failed_with(write(fds[1], r, 4), EFAULT, EFAULT),
+             "write from a PROT_NONE reservation is EFAULT");
+    wl_check(wl_failed_with(read(fds[0], r + 4096, 4), EFAULT, EFAULT),
+             "read into a PROT_NONE reservation is EFAULT");
+    wl_check(wl_failed_with(open((const char *)r, O_RDONLY), EFAULT, EFAULT),
+             "a path in a PROT_NONE reservation is EFAULT");
     wl_check(munmap(r, RESERVE) == 0, "munmap the 4 GiB");
+    wl_check(wl_failed_with(write(fds[1], r, 4), EFAULT, EFAULT),
+             "write from the unmapped range is EFAULT");
+    char got[4];
+    wl_check(read(fds[0], got, 4) == 4 && memcmp(got, "abcd", 4) == 0,
+             "the pipe still holds exactly its 4 bytes");
+    close(fds[0]);
+    close(fds[1]);
 
     if (overcommit) {
         unsigned char *big = mmap(NULL, 1024 * MIB, PROT_READ | PROT_WRITE,
