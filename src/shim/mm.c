@@ -14,7 +14,7 @@
  *
  * Freeing (munmap, MADV_DONTNEED, brk shrinking, MAP_FIXED over old pages)
  * clears the PTEs of the pages in use, at CPL0 but only in the 2 MiB chunks
- * that have a table (chunk_hint), and asks the host to discard them
+ * that have a table (mm.chunk_hint), and asks the host to discard them
  * (KEEP_REQ_DISCARD): a page not in use always reads zero, so no page is
  * ever cleared at CPL0 (a CPL0 copy loop moves 1-8 MB/s under PVM).
  *
@@ -60,23 +60,20 @@ static struct {
     uint64_t pool_pages;    /* --memory in pages */
     uint64_t seq_next, run; /* where a sequential toucher faults next, and its run length */
     bool ready;             /* shim_mm_init ran: at the first syscall or the first fault */
+    /*
+     * Bit c: chunk c (2 MiB) may have pages in use (its directory entry is
+     * present). Set by CPL0 when it gives a chunk a table and by the host's
+     * mappings at boot (shim_mm_init), cleared by CPL0 when the chunk empties.
+     * A user page: a workload that corrupts it only keeps its own pages mapped.
+     */
+    uint64_t chunk_hint[HINT_WORDS];
+    /* Pages in use, as CPL0 last wrote it: for ENOMEM decisions only, never for the bound. */
+    volatile uint64_t pages_in_use_hint;
+    volatile uint32_t lock_word; /* the CPU holding the lock, 0 when free */
+    uint32_t lock_depth;
 } mm;
 
-/*
- * Bit c: chunk c (2 MiB) may have pages in use (its directory entry is
- * present). Set by CPL0 when it gives a chunk a table and by the host's
- * mappings at boot (shim_mm_init), cleared by CPL0 when the chunk empties.
- * A user page: a workload that corrupts it only keeps its own pages mapped.
- */
-static uint64_t chunk_hint[HINT_WORDS];
-
-/* Pages in use, as CPL0 last wrote it: for ENOMEM decisions only, never for the bound. */
-static volatile uint64_t pages_in_use_hint;
-
 /* ---- lock ---------------------------------------------------------------- */
-
-static volatile uint32_t mm_lock_word;
-static uint32_t mm_lock_depth;
 
 /* The CPU running this code; one vCPU today (threads will give each its own). */
 static uint32_t this_cpu(void)
@@ -87,20 +84,20 @@ static uint32_t this_cpu(void)
 static void mm_lock(void)
 {
     uint32_t me = this_cpu();
-    if (mm_lock_word == me) {
-        mm_lock_depth++;
+    if (mm.lock_word == me) {
+        mm.lock_depth++;
         return;
     }
-    while (!__atomic_compare_exchange_n(&mm_lock_word, &(uint32_t){0}, me, false, __ATOMIC_ACQUIRE,
+    while (!__atomic_compare_exchange_n(&mm.lock_word, &(uint32_t){0}, me, false, __ATOMIC_ACQUIRE,
                                         __ATOMIC_RELAXED))
         __asm__ volatile("pause");
-    mm_lock_depth = 1;
+    mm.lock_depth = 1;
 }
 
 static void mm_unlock(void)
 {
-    if (--mm_lock_depth == 0)
-        __atomic_store_n(&mm_lock_word, 0, __ATOMIC_RELEASE);
+    if (--mm.lock_depth == 0)
+        __atomic_store_n(&mm.lock_word, 0, __ATOMIC_RELEASE);
 }
 
 /* ---- CPL0: page tables and the frame pool -------------------------------- */
@@ -174,10 +171,10 @@ static void map_run(const struct tables *t, uint64_t va, uint64_t n, uint64_t bi
         pte[i] = (va + i * PAGE) | bits;
     if (fresh) {
         t->pd[c] = table | KEEP_PTE_P | KEEP_PTE_W | KEEP_PTE_U | KEEP_PTE_A;
-        chunk_hint[c / 64] |= 1ull << (c % 64);
+        mm.chunk_hint[c / 64] |= 1ull << (c % 64);
     }
     t->counts[c] = (uint16_t)(t->counts[c] + n);
-    pages_in_use_hint = t->st->pages_in_use += n;
+    mm.pages_in_use_hint = t->st->pages_in_use += n;
 }
 
 /*
@@ -191,8 +188,8 @@ static void map_large(const struct tables *t, uint64_t base, uint64_t bits)
     ensure_backed(t, base);
     t->pd[c] = base | bits | KEEP_PTE_PS;
     t->counts[c] = 512;
-    chunk_hint[c / 64] |= 1ull << (c % 64);
-    pages_in_use_hint = t->st->pages_in_use += 512;
+    mm.chunk_hint[c / 64] |= 1ull << (c % 64);
+    mm.pages_in_use_hint = t->st->pages_in_use += 512;
 }
 
 /* Turn the 2 MiB page of chunk c into 512 entries of its table, same frames and rights. */
@@ -338,7 +335,7 @@ long shim_mm_unmap_at_cpl0(uint64_t addr, uint64_t size)
                 end - va == CHUNK) { /* the whole 2 MiB page: its table is zero */
                 t.pd[c] = 0;
                 t.counts[c] = 0;
-                chunk_hint[c / 64] &= ~(1ull << (c % 64));
+                mm.chunk_hint[c / 64] &= ~(1ull << (c % 64));
                 freed += 512;
                 continue;
             }
@@ -354,12 +351,12 @@ long shim_mm_unmap_at_cpl0(uint64_t addr, uint64_t size)
         t.counts[c] = (uint16_t)(t.counts[c] - n);
         if (t.counts[c] == 0) { /* every entry is zero now: the table is ready for reuse */
             t.pd[c] = 0;
-            chunk_hint[c / 64] &= ~(1ull << (c % 64));
+            mm.chunk_hint[c / 64] &= ~(1ull << (c % 64));
         }
         freed += n;
     }
     if (freed) {
-        pages_in_use_hint = t.st->pages_in_use -= freed;
+        mm.pages_in_use_hint = t.st->pages_in_use -= freed;
         flush_tlb();
     }
     return (long)freed;
@@ -374,7 +371,7 @@ static uint64_t page_up(uint64_t x)
 
 static bool hinted(uint64_t c)
 {
-    return (chunk_hint[c / 64] >> (c % 64)) & 1;
+    return (mm.chunk_hint[c / 64] >> (c % 64)) & 1;
 }
 
 /*
@@ -502,7 +499,7 @@ static void merge_areas(void)
 static void mark_hint(uint64_t start, uint64_t end)
 {
     for (uint64_t c = start / CHUNK; c * CHUNK < end; c++)
-        chunk_hint[c / 64] |= 1ull << (c % 64);
+        mm.chunk_hint[c / 64] |= 1ull << (c % 64);
 }
 
 void shim_mm_init(void)
@@ -587,7 +584,7 @@ static long mmap_locked(uint64_t addr, uint64_t len, uint64_t prot, uint64_t fla
     uint64_t size = page_up(len), start;
     if ((prot & PROT_WRITE) && !(flags & MAP_NORESERVE) && obvious_overcommit(size))
         return -SHIM_ENOMEM;
-    if ((flags & MAP_POPULATE) && size / PAGE > mm.pool_pages - pages_in_use_hint)
+    if ((flags & MAP_POPULATE) && size / PAGE > mm.pool_pages - mm.pages_in_use_hint)
         return -SHIM_ENOMEM; /* the call can know: populating would exhaust --memory */
     if (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) {
         if (!shim_user_ok(addr, size) || addr + size > mm.mmap_top)

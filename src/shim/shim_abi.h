@@ -169,9 +169,10 @@ struct keep_shim_boot {
  * shadow MMU would keep the old translations (measured under PVM).
  */
 enum keep_priv_op {
-    KEEP_PRIV_PROTECT = 1, /* start, size (page aligned), flags KEEP_PTE_P/W/NX: the #UD gate */
-    KEEP_PRIV_SET_FS = 2,  /* addr: new FS base (CPUID has no FSGSBASE under PVM) */
-    KEEP_PRIV_UNMAP = 3,   /* start, size: pages in use there are freed; returns how many */
+    /* start, size (page aligned), flags KEEP_PTE_P/W/NX: pages in use there only (mm.c) */
+    KEEP_PRIV_PROTECT = 1,
+    KEEP_PRIV_SET_FS = 2, /* addr: new FS base (CPUID has no FSGSBASE under PVM) */
+    KEEP_PRIV_UNMAP = 3,  /* start, size: pages in use there are freed; returns how many */
 };
 
 #endif /* __ASSEMBLER__ */
