@@ -239,6 +239,38 @@ static uint64_t run_length(const struct tables *t, uint64_t va, uint64_t area_en
     return n;
 }
 
+/*
+ * A stack growing down: the page above va is the area's end or in use (same
+ * chunk), the one below is not. Its run then goes down from va, so a deep
+ * call chain faults once per run instead of once per page.
+ */
+static bool grows_down(const struct tables *t, uint64_t va, const struct area *a)
+{
+    if (va == a->start || va % CHUNK == 0)
+        return false;
+    if (va + PAGE == a->end)
+        return true;
+    return (va + PAGE) % CHUNK != 0 && (t->pd[va / CHUNK] & KEEP_PTE_P) &&
+           t->ptes[va / PAGE + 1] != 0 && t->ptes[va / PAGE - 1] == 0;
+}
+
+/* Lowest page of a downward run ending at va: within the area and the chunk, not in use. */
+static uint64_t down_run_start(const struct tables *t, uint64_t va, uint64_t area_start,
+                               uint64_t room)
+{
+    uint64_t limit = va & ~(CHUNK - 1), lo = va;
+    if (limit < area_start)
+        limit = area_start;
+    if (va - limit > (RUN_MIN - 1) * PAGE)
+        limit = va - (RUN_MIN - 1) * PAGE;
+    if (room < RUN_MIN && va - limit > (room - 1) * PAGE)
+        limit = va - (room - 1) * PAGE;
+    bool table = (t->pd[va / CHUNK] & KEEP_PTE_P) != 0;
+    while (lo > limit && (!table || t->ptes[lo / PAGE - 1] == 0))
+        lo -= PAGE;
+    return lo;
+}
+
 /* The #PF hook (CPL0): SHIM_FAULT_MAPPED, or the fault is the workload's (or out of memory). */
 int shim_mm_fault(uint64_t addr, uint64_t error_code)
 {
@@ -269,6 +301,11 @@ int shim_mm_fault(uint64_t addr, uint64_t error_code)
     if ((a->prot & AREA_HUGE) && a->start <= base && base + CHUNK <= a->end && room >= 512 &&
         !(t.pd[va / CHUNK] & KEEP_PTE_P)) {
         map_large(&t, base, bits);
+        goto out;
+    }
+    if (grows_down(&t, va, a)) {
+        uint64_t lo = down_run_start(&t, va, a->start, room);
+        map_run(&t, lo, (va - lo) / PAGE + 1, bits);
         goto out;
     }
     /* Like readahead: a toucher that keeps faulting where the last run ended gets longer runs. */

@@ -30,8 +30,21 @@ static size_t count_nonzero(const unsigned char *p, size_t size)
     return n;
 }
 
+/* Touch depth * 1 MiB of stack, one byte per page, and check it on the way back. */
+static int deep(int depth)
+{
+    volatile unsigned char frame[1 << 20];
+    for (size_t i = 0; i < sizeof(frame); i += 4096)
+        frame[i] = (unsigned char)(depth + i / 4096);
+    int ok = depth > 1 ? deep(depth - 1) : 1;
+    for (size_t i = 0; i < sizeof(frame); i += 4096)
+        ok &= frame[i] == (unsigned char)(depth + i / 4096);
+    return ok;
+}
+
 static int reserve(int overcommit)
 {
+    wl_check(deep(4), "4 MiB of stack touched from the top down, contents kept");
     unsigned char *r = mmap(NULL, RESERVE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (!wl_check(r != MAP_FAILED, "reserve 4 GiB PROT_NONE"))
         return wl_done();
