@@ -30,12 +30,14 @@ static size_t count_nonzero(const unsigned char *p, size_t size)
     return n;
 }
 
-/* Touch depth * 1 MiB of stack, one byte per page, and check it on the way back. */
+/* Touch depth * 1 MiB of stack from the top down, a byte per page; check it on the way back. */
 static int deep(int depth)
 {
     volatile unsigned char frame[1 << 20];
-    for (size_t i = 0; i < sizeof(frame); i += 4096)
+    for (size_t i = sizeof(frame); i > 0;) {
+        i -= 4096;
         frame[i] = (unsigned char)(depth + i / 4096);
+    }
     int ok = depth > 1 ? deep(depth - 1) : 1;
     for (size_t i = 0; i < sizeof(frame); i += 4096)
         ok &= frame[i] == (unsigned char)(depth + i / 4096);
