@@ -704,6 +704,23 @@ long shim_mprotect(uint64_t addr, uint64_t len, uint64_t prot)
     return rc;
 }
 
+/*
+ * Copy [src, src + size) to fresh memory, skipping the chunks without pages
+ * in use: they read zero, as the fresh memory does, and copying them would
+ * use frames for nothing (frames cannot move: guest virtual = physical).
+ */
+static void copy_present(uint64_t dst, uint64_t src, uint64_t size)
+{
+    for (uint64_t off = 0; off < size;) {
+        uint64_t c = (src + off) / CHUNK, end = (c + 1) * CHUNK - src;
+        if (end > size)
+            end = size;
+        if (hinted(c))
+            memcpy((void *)(dst + off), (const void *)(src + off), end - off);
+        off = end;
+    }
+}
+
 static long mremap_locked(uint64_t old, uint64_t old_size, uint64_t new_size, uint64_t flags)
 {
     if (new_size <= old_size) {
@@ -723,7 +740,9 @@ static long mremap_locked(uint64_t old, uint64_t old_size, uint64_t new_size, ui
     long fresh = mmap_locked(0, new_size, prot | PROT_READ | PROT_WRITE, 0x22);
     if (fresh < 0)
         return fresh;
-    memcpy((void *)fresh, (const void *)old, old_size);
+    if (!(prot & PROT_READ))
+        mprotect_locked(old, old_size, (prot & PROT_MASK) | PROT_READ); /* to copy it */
+    copy_present((uint64_t)fresh, old, old_size);
     unmap_range(old, old + old_size);
     if (!(prot & PROT_WRITE) || !(prot & PROT_READ))
         mprotect_locked((uint64_t)fresh, new_size, prot);

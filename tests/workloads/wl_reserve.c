@@ -11,6 +11,7 @@
  *   wl_reserve oom       touch 256 MiB: the Keep must stop the workload.
  *   wl_reserve rowrite   write to a touched page made read-only: SIGSEGV.
  */
+#define _GNU_SOURCE /* mremap */
 #include <fcntl.h>
 #include <stdint.h>
 #include <sys/mman.h>
@@ -44,8 +45,37 @@ static int deep(int depth)
     return ok;
 }
 
+/* mremap: grow in place, move (a mapping right after blocks the growth), shrink. */
+static void remap(void)
+{
+    unsigned char *a =
+        mmap(NULL, 8 * MIB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    munmap(a + 4 * MIB, 4 * MIB); /* [a, a + 4 MiB) mapped, 4 MiB free above it */
+    a[0] = 1;
+    a[3 * MIB] = 2;
+    wl_check(mremap(a, 4 * MIB, 6 * MIB, 0) == a, "mremap grows in place into free space");
+    wl_check(a[0] == 1 && a[3 * MIB] == 2 && a[5 * MIB] == 0, "contents kept, the new part zero");
+    unsigned char *block = mmap(a + 6 * MIB, 4096, PROT_READ,
+                                MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    wl_check(block == a + 6 * MIB, "a mapping right after it");
+    wl_check(mremap(a, 6 * MIB, 8 * MIB, 0) == MAP_FAILED && errno == ENOMEM,
+             "growing without MREMAP_MAYMOVE is ENOMEM");
+    mprotect(a, 6 * MIB, PROT_NONE);
+    unsigned char *b = mremap(a, 6 * MIB, 16 * MIB, MREMAP_MAYMOVE);
+    wl_check(b != MAP_FAILED && b != a, "mremap MREMAP_MAYMOVE of PROT_NONE memory moves it");
+    if (b != MAP_FAILED) {
+        wl_check(mprotect(b, 16 * MIB, PROT_READ | PROT_WRITE) == 0, "made read-write");
+        wl_check(b[0] == 1 && b[3 * MIB] == 2 && b[5 * MIB] == 0 && b[15 * MIB] == 0,
+                 "the moved memory kept its contents, the rest reads zero");
+        wl_check(mremap(b, 16 * MIB, 4096, 0) == b && b[0] == 1, "and shrinks in place");
+        munmap(b, 4096);
+    }
+    munmap(block, 4096);
+}
+
 static int reserve(int overcommit)
 {
+    remap();
     wl_check(deep(4), "4 MiB of stack touched from the top down, contents kept");
     unsigned char *r = mmap(NULL, RESERVE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (!wl_check(r != MAP_FAILED, "reserve 4 GiB PROT_NONE"))
