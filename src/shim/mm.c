@@ -230,6 +230,8 @@ static uint64_t run_length(const struct tables *t, uint64_t va, uint64_t area_en
     uint64_t end = (va / CHUNK + 1) * CHUNK, n = 1;
     if (end > area_end)
         end = area_end;
+    if (run > RUN_MAX || run == 0) /* mm is a user page: never trust it for a bound */
+        run = RUN_MIN;
     if (end > va + run * PAGE)
         end = va + run * PAGE;
     if (!(t->pd[va / CHUNK] & KEEP_PTE_P))
