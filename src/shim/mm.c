@@ -153,9 +153,14 @@ static uint64_t pte_bits(uint64_t prot)
 }
 
 /* Map n pages from va (one chunk, none in use) with bits: n more pages in use. */
-static void map_run(const struct tables *t, uint64_t va, uint64_t n, uint64_t bits)
+/*
+ * Map up to max pages from va (one chunk), stopping before the first page in
+ * use: returns how many are now in use more. One loop reads and writes each
+ * entry, since every CPL0 instruction counts under PVM.
+ */
+static uint64_t map_run(const struct tables *t, uint64_t va, uint64_t max, uint64_t bits)
 {
-    uint64_t c = va / CHUNK;
+    uint64_t c = va / CHUNK, n = 0;
     bool fresh = !(t->pd[c] & KEEP_PTE_P);
     uint64_t table = t->pml4 + KEEP_PT_TABLES + c * PAGE; /* all zero when fresh: unmap_at_cpl0 */
     if (fresh)
@@ -163,18 +168,25 @@ static void map_run(const struct tables *t, uint64_t va, uint64_t n, uint64_t bi
     ensure_backed(t, va); /* a slot holds whole chunks */
     /*
      * The entries first, the directory entry last: a table no directory
-     * points to is not shadowed yet, so these stores are plain (under PVM a
-     * store to a shadowed table traps to the hypervisor, measured ~25 µs).
+     * points to is not shadowed yet, so its stores need not be tracked by
+     * the hypervisor (under PVM a store to a shadowed table may trap).
      */
-    volatile uint64_t *pte = t->ptes + va / PAGE;
-    for (uint64_t i = 0; i < n; i++)
-        pte[i] = (va + i * PAGE) | bits;
+    uint64_t *pte = (uint64_t *)(uintptr_t)(t->ptes + va / PAGE), entry = va | bits;
+    if (fresh) {
+        for (; n < max; n++, entry += PAGE)
+            pte[n] = entry;
+    } else {
+        for (; n < max && pte[n] == 0; n++, entry += PAGE)
+            pte[n] = entry;
+    }
+    __asm__ volatile("" : : : "memory"); /* the CPU reads them: every store happens */
     if (fresh) {
         t->pd[c] = table | KEEP_PTE_P | KEEP_PTE_W | KEEP_PTE_U | KEEP_PTE_A;
         mm.chunk_hint[c / 64] |= 1ull << (c % 64);
     }
     t->counts[c] = (uint16_t)(t->counts[c] + n);
     mm.pages_in_use_hint = t->st->pages_in_use += n;
+    return n;
 }
 
 /*
@@ -224,21 +236,17 @@ static struct area *area_at(uint64_t va)
     return 0;
 }
 
-/* Pages from va that may be mapped with it: inside its area and chunk, not in use yet. */
-static uint64_t run_length(const struct tables *t, uint64_t va, uint64_t area_end, uint64_t run)
+/* Most pages from va that may be mapped with it: inside its area and chunk, run pages. */
+static uint64_t run_length(uint64_t va, uint64_t area_end, uint64_t run)
 {
-    uint64_t end = (va / CHUNK + 1) * CHUNK, n = 1;
+    uint64_t end = (va / CHUNK + 1) * CHUNK;
     if (end > area_end)
         end = area_end;
     if (run > RUN_MAX || run == 0) /* mm is a user page: never trust it for a bound */
         run = RUN_MIN;
     if (end > va + run * PAGE)
         end = va + run * PAGE;
-    if (!(t->pd[va / CHUNK] & KEEP_PTE_P))
-        return (end - va) / PAGE;
-    while (va + n * PAGE < end && t->ptes[va / PAGE + n] == 0)
-        n++;
-    return n;
+    return (end - va) / PAGE;
 }
 
 /*
@@ -312,9 +320,8 @@ int shim_mm_fault(uint64_t addr, uint64_t error_code)
     }
     /* Like readahead: a toucher that keeps faulting where the last run ended gets longer runs. */
     mm.run = va == mm.seq_next ? (mm.run * 2 > RUN_MAX ? RUN_MAX : mm.run * 2) : RUN_MIN;
-    uint64_t n = run_length(&t, va, a->end, mm.run);
-    n = n < room ? n : room;
-    map_run(&t, va, n, bits);
+    uint64_t n = run_length(va, a->end, mm.run);
+    n = map_run(&t, va, n < room ? n : room, bits);
     mm.seq_next = va + n * PAGE;
 out:
     mm_unlock();
