@@ -150,6 +150,20 @@ static int reserve(int overcommit)
     close(fds[0]);
     close(fds[1]);
 
+    /* Where the call can know, it says ENOMEM (run at --memory 64M). */
+    unsigned char *pop = mmap(NULL, 40 * MIB, PROT_READ | PROT_WRITE,
+                              MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    wl_check(pop != MAP_FAILED && pop[40 * MIB - 1] == 0, "40 MiB MAP_POPULATE");
+    errno = 0;
+    wl_check(mmap(NULL, 40 * MIB, PROT_READ | PROT_WRITE,
+                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0) == MAP_FAILED &&
+                 errno == ENOMEM,
+             "another 40 MiB MAP_POPULATE is ENOMEM");
+    munmap(pop, 40 * MIB);
+    errno = 0;
+    wl_check(sbrk(65 * MIB) == (void *)-1 && errno == ENOMEM,
+             "a brk step beyond --memory is ENOMEM");
+
     if (overcommit) {
         unsigned char *big = mmap(NULL, 1024 * MIB, PROT_READ | PROT_WRITE,
                                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
