@@ -95,6 +95,7 @@ static volatile sig_atomic_t stop_signal;
 static void on_stop_signal(int sig)
 {
     stop_signal = sig;
+    keep_executor_request_stop(); /* the rest of a batch is cancelled */
     keep_kvm_request_stop();
 }
 
@@ -119,6 +120,7 @@ static void install_stop_handlers(struct sigaction old[2])
     sa.sa_handler = on_stop_signal;
     sigemptyset(&sa.sa_mask);
     stop_signal = 0;
+    keep_executor_clear_stop();
     sigaction(SIGINT, &sa, &old[0]);
     sigaction(SIGTERM, &sa, &old[1]);
 }
