@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "attest/kvm_evidence.h"
@@ -73,6 +74,25 @@ void keep_executor_defer_measurement(struct keep_executor *exec, struct keep_mea
     exec->pending_measurement = job;
 }
 
+/*
+ * The umask keep started with, taken once: the guest's first umask, as a
+ * child inherits its parent's (umask(2)). keep then runs with umask 0, so
+ * the host kernel masks nothing a second time: a file the guest creates has
+ * exactly mode & ~(the guest's umask), whatever the host's was (issue 7).
+ * keep creates no files of its own that this could widen (nil's directories
+ * have explicit modes under a 0700 mkdtemp root).
+ */
+static unsigned int inherited_umask(void)
+{
+    static bool taken;
+    static mode_t host;
+    if (!taken) {
+        host = umask(0);
+        taken = true;
+    }
+    return (unsigned int)host & 0777;
+}
+
 int keep_executor_new(const struct keep_config *cfg, const uint8_t measurement[48],
                       struct keep_executor **out, struct keep_error *err)
 {
@@ -83,7 +103,7 @@ int keep_executor_new(const struct keep_config *cfg, const uint8_t measurement[4
     x->cfg = cfg;
     x->hostile = cfg->hostile_host;
     strcpy(x->cwd, "/");
-    x->umask = 022;
+    x->umask = inherited_umask();
     if (measurement) {
         memcpy(x->measurement, measurement, sizeof(x->measurement));
         x->measurement_known = true;

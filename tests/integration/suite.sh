@@ -111,6 +111,25 @@ suite_paths() {
   fi
 }
 
+# The guest's umask alone masks the modes it creates with (issue 7): native
+# and Keep runs under the same host umask must report the same modes.
+suite_umask() {
+  local v m native=$TMP/umask-native keep=$TMP/umask-keep
+  for v in wl_umask wl_umask-musl; do
+    [ -x "$WL/$v" ] || continue
+    for m in 022 077; do
+      rm -rf "$native" "$keep"
+      mkdir -p "$native" "$keep"
+      (umask $m && "$WL/$v" "$native" >"$TMP/umask-native.out")
+      local st=0
+      (umask $m && kr --volume "$keep:/data" "$WL/$v" /data >"$TMP/out" 2>"$TMP/err") || st=$?
+      check "$P $v under host umask $m: the modes equal the native run's (exit $st)" \
+        bash -c "[ $st -eq 0 ] && cmp -s '$TMP/umask-native.out' '$TMP/out'"
+      diff "$TMP/umask-native.out" "$TMP/out" | sed 's/^/#   /' || true
+    done
+  done
+}
+
 suite_dup() {
   local v
   for v in wl_dup wl_dup-musl; do
@@ -322,6 +341,7 @@ run_suite() { # backend channel
   suite_exit
   suite_files
   suite_paths
+  suite_umask
   suite_dup
   suite_memory
   suite_time_random

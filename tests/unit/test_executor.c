@@ -827,6 +827,24 @@ static void test_path_tails(struct keep_executor *x)
     still_healthy(x, "paths with '/', '.' and '..' tails");
 }
 
+/* main() starts the executor under umask 077: the guest inherits it, the host masks nothing. */
+static void test_umask(struct keep_executor *x)
+{
+    char p[512];
+    struct stat hs;
+    is_int(CALL(x, KEEP_NR_umask, 0), 077, "the guest starts with keep's umask (077)");
+    int64_t fd = open_path(x, "/data/umask0.txt", O_WRONLY | O_CREAT | O_EXCL);
+    ok(fd >= 0, "create a file 0644 under guest umask 0");
+    CALL(x, KEEP_NR_close, fd);
+    snprintf(p, sizeof(p), "%s/rw/umask0.txt", tmp);
+    ok(stat(p, &hs) == 0 && (hs.st_mode & 0777) == 0644,
+       "... its mode is exactly 0644, not masked by keep's own 077 (mode %o)",
+       (unsigned)(hs.st_mode & 0777));
+    unlink(p);
+    is_int(CALL(x, KEEP_NR_umask, 0xffffffffffffffffull), 0, "umask(~0) returns the previous 0");
+    is_int(CALL(x, KEEP_NR_umask, 022), 0777, "... and kept only the permission bits (0777)");
+}
+
 static void test_cwd_modes_times(struct keep_executor *x)
 {
     uint64_t cwd = galloc(64), st = galloc(KEEP_SIZEOF_STAT);
@@ -1275,6 +1293,7 @@ int main(void)
     for (int i = 0; i < 48; i++)
         measurement[i] = (uint8_t)i;
     make_tree();
+    umask(077); /* test_umask: the guest inherits it, files get no second mask */
     char rw[300], ro[300];
     snprintf(rw, sizeof(rw), "%s/rw", tmp);
     snprintf(ro, sizeof(ro), "%s/ro", tmp);
@@ -1297,6 +1316,7 @@ int main(void)
         diag("%s", err.message);
         return 1;
     }
+    test_umask(x);
     test_files(x);
     test_confinement(x);
     test_bad_memory(x);
