@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "common/cursor.h"
+#include "common/util.h"
 #include "host/exec_internal.h"
 
 _Static_assert(sizeof(struct stat) == KEEP_SIZEOF_STAT, "host struct stat is the x86-64 ABI one");
@@ -140,6 +141,22 @@ static int64_t do_getdents64(struct exec_call *c)
 /* ---- paths -------------------------------------------------------------- */
 
 /*
+ * A path in no volume does not exist in the Keep: one line at --log info
+ * names the call, the path and the flag that would give it ("/" and the
+ * directories above volumes exist, and say nothing).
+ */
+static void log_outside(const struct exec_call *c, const char *abs)
+{
+    if (keep_volumes_is_synthetic_dir(&c->x->vols, abs) || keep_log_get_level() < KEEP_LOG_INFO)
+        return;
+    const char *slash = strrchr(abs, '/');
+    /* Suggest the directory holding it, or the path itself right under "/" (never "/"). */
+    int dir_len = slash == abs ? (int)strlen(abs) : (int)(slash - abs);
+    keep_log(KEEP_LOG_INFO, "%s %s denied: in no volume; allow with --volume HOST_DIR:%.*s",
+             c->desc->name, abs, dir_len, abs);
+}
+
+/*
  * Resolve path argument path_arg against dirfd argument dirfd_arg (-1: the
  * guest cwd) into a volume and the path below its root.
  */
@@ -159,8 +176,10 @@ static int resolve(struct exec_call *c, int dirfd_arg, int path_arg, int slot, c
     if (rc)
         return rc;
     int vol = keep_volumes_lookup(&c->x->vols, c->x->abs[slot], rel);
-    if (vol < 0)
+    if (vol < 0) {
+        log_outside(c, c->x->abs[slot]);
         return vol;
+    }
     /* The kernel gets the path's tail back ("f/", "d/."): Linux's rules for it are its own. */
     rc = keep_guest_rel_with_tail(*rel, keep_guest_path_tail(path), c->x->rel[slot],
                                   KEEP_CHAN_PATH_MAX);
@@ -175,8 +194,14 @@ static int resolve_for_change(struct exec_call *c, int dirfd_arg, int path_arg, 
                               const char **rel)
 {
     int vol = resolve(c, dirfd_arg, path_arg, slot, rel);
-    if (vol >= 0 && c->x->vols.roots[vol].read_only)
+    if (vol >= 0 && c->x->vols.roots[vol].read_only) {
+        const struct keep_volume_root *r = &c->x->vols.roots[vol];
+        keep_log(KEEP_LOG_INFO,
+                 "%s %s denied: volume %s is read-only; allow with --volume HOST_DIR:%s "
+                 "(without :ro)",
+                 c->desc->name, c->x->abs[slot], r->guest_dir, r->guest_dir);
         return -EROFS;
+    }
     return vol;
 }
 

@@ -538,6 +538,43 @@ static void test_deferred_evidence(const struct keep_config *base)
     is_int(keep_measure_job_wait(&job, joined, &err), KEEP_OK, "the job was joined once");
 }
 
+/*
+ * A guest binding the wildcard gets exactly the --listen address for that
+ * port (127.0.0.1 here), never more, and learns it from getsockname.
+ */
+static void test_wildcard_bind(struct keep_executor *x, uint16_t lport)
+{
+    struct sockaddr_in any4 = {.sin_family = AF_INET, .sin_port = htons(lport)};
+    struct sockaddr_in6 any6 = {.sin6_family = AF_INET6, .sin6_port = htons(lport)};
+    uint64_t name = galloc(128), len = galloc(4);
+    int64_t s4 = CALL(x, KEEP_NR_socket, AF_INET, SOCK_STREAM, 0);
+    is_int(CALL(x, KEEP_NR_bind, s4, gput(&any4, sizeof(any4)), sizeof(any4)), 0,
+           "bind 0.0.0.0:lport with --listen 127.0.0.1:lport succeeds");
+    *(uint32_t *)host(len) = 128;
+    is_int(CALL(x, KEEP_NR_getsockname, s4, name, len), 0, "getsockname");
+    const struct sockaddr_in *got4 = (const struct sockaddr_in *)host(name);
+    ok(got4->sin_addr.s_addr == htonl(INADDR_LOOPBACK) && got4->sin_port == htons(lport),
+       "... the socket is bound to 127.0.0.1:lport only");
+    is_int(CALL(x, KEEP_NR_listen, s4, 1), 0, "... and may listen");
+    CALL(x, KEEP_NR_close, s4);
+    int64_t s6 = CALL(x, KEEP_NR_socket, AF_INET6, SOCK_STREAM, 0);
+    is_int(CALL(x, KEEP_NR_bind, s6, gput(&any6, sizeof(any6)), sizeof(any6)), 0,
+           "bind [::]:lport succeeds on an IPv6 socket");
+    *(uint32_t *)host(len) = 128;
+    CALL(x, KEEP_NR_getsockname, s6, name, len);
+    const struct sockaddr_in6 *got6 = (const struct sockaddr_in6 *)host(name);
+    ok(IN6_IS_ADDR_V4MAPPED(&got6->sin6_addr) && got6->sin6_addr.s6_addr[12] == 127 &&
+           got6->sin6_addr.s6_addr[15] == 1,
+       "... bound to ::ffff:127.0.0.1, which serves IPv4 clients of 127.0.0.1 only");
+    CALL(x, KEEP_NR_close, s6);
+    s6 = CALL(x, KEEP_NR_socket, AF_INET6, SOCK_STREAM, 0);
+    any6.sin6_port = htons((uint16_t)(lport + 7));
+    is_int(CALL(x, KEEP_NR_bind, s6, gput(&any6, sizeof(any6)), sizeof(any6)), -EACCES,
+           "bind [::] on a port no --listen names: EACCES");
+    is_int(CALL(x, KEEP_NR_listen, s6, 1), -EACCES, "... and the unbound socket may not listen");
+    CALL(x, KEEP_NR_close, s6);
+}
+
 static void test_sockets(struct keep_executor *x, uint16_t lport, uint16_t cport)
 {
     int64_t ls = CALL(x, KEEP_NR_socket, AF_INET, SOCK_STREAM, 0);
@@ -1323,6 +1360,7 @@ int main(void)
     test_batches(x);
     test_outcomes(x);
     test_evidence(x);
+    test_wildcard_bind(x, lport);
     test_sockets(x, lport, (uint16_t)(lport + 2));
     test_fd_table(x);
     test_more_calls(x);
