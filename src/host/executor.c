@@ -93,6 +93,43 @@ static unsigned int inherited_umask(void)
     return (unsigned int)host & 0777;
 }
 
+/*
+ * A host fd for guest stdio fd, with an open file description of its own
+ * where the kernel can give one: status flags (O_NONBLOCK by F_SETFL or
+ * FIONBIO) live in the description, and a dup would share keep's, the
+ * shell's and the next program's on the same terminal or pipe (issue 7).
+ * Terminals, other character devices and pipes are opened anew through
+ * /proc/self/fd (a pipe with O_NONBLOCK first, so a pipe with no writer
+ * left cannot block the open; then the original flags). Regular files keep
+ * a shared description (they share the shell's offset, as `>>` needs) and
+ * sockets cannot be reopened: for those *restore gets the flags to put back
+ * at exit (keep_executor_free, which every exit path runs, SIGINT and
+ * SIGTERM included), else -1. Returns the fd, or -1 with errno.
+ */
+static int stdio_for_guest(int fd, int *restore)
+{
+    struct stat st;
+    char path[32];
+    *restore = -1;
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fstat(fd, &st) < 0)
+        return flags < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    if (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode)) {
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+        int h = open(path, (flags & O_ACCMODE) | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
+        if (h >= 0 && fcntl(h, F_SETFL, flags & (O_APPEND | O_NONBLOCK)) == 0) {
+            int moved = fcntl(h, F_DUPFD_CLOEXEC, 3); /* never 0..2: keep's own stdio */
+            close(h);
+            if (moved >= 0)
+                return moved;
+        } else if (h >= 0) {
+            close(h);
+        }
+    }
+    *restore = flags;
+    return fcntl(fd, F_DUPFD_CLOEXEC, 3);
+}
+
 int keep_executor_new(const struct keep_config *cfg, const uint8_t measurement[48],
                       struct keep_executor **out, struct keep_error *err)
 {
@@ -102,6 +139,7 @@ int keep_executor_new(const struct keep_config *cfg, const uint8_t measurement[4
                          sizeof(*x));
     x->cfg = cfg;
     x->hostile = cfg->hostile_host;
+    x->stdio_flags[0] = x->stdio_flags[1] = x->stdio_flags[2] = -1;
     strcpy(x->cwd, "/");
     x->umask = inherited_umask();
     if (measurement) {
@@ -122,7 +160,7 @@ int keep_executor_new(const struct keep_config *cfg, const uint8_t measurement[4
      * closes the host's own. A closed host stdio stays closed for the guest.
      */
     for (int i = 0; i < 3; i++) {
-        int h = fcntl(i, F_DUPFD_CLOEXEC, 3);
+        int h = stdio_for_guest(i, &x->stdio_flags[i]);
         if (h < 0 && errno != EBADF) {
             int saved = errno;
             keep_executor_free(x);
@@ -151,6 +189,11 @@ void keep_executor_free(struct keep_executor *x)
 {
     if (!x)
         return;
+    /* A stdio description shared with keep's caller gets its flags back (stdio_for_guest):
+     * keep's own fd i is that description, whatever the guest did with its fd i. */
+    for (int i = 0; i < 3; i++)
+        if (x->stdio_flags[i] >= 0)
+            fcntl(i, F_SETFL, x->stdio_flags[i]);
     for (int g = 0; g < (int)KEEP_CHAN_MAX_FDS; g++) {
         if (x->fds[g].kind != FD_FREE) {
             close(x->fds[g].host);

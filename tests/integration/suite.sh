@@ -4,6 +4,8 @@
 # Each family of calls has its own workload (tests/workloads/); every check
 # compares what the workload saw or did with what the host expects.
 
+SUITE_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
 kr() { "$KEEP" run --backend "$SUITE_BACKEND" --channel "$SUITE_CHANNEL" "$@"; }
 
 # Start keep in the background as the shell's direct child: $! is keep
@@ -57,6 +59,23 @@ suite_stdio() {
   check "$P   stderr reaches the host" err_has '^wl_stdio: stderr works$'
   capture kr "$WL/wl_stdio" </dev/null
   check "$P   empty stdin gives empty stdout (exit $status)" test "$status" -eq 0 -a ! -s "$TMP/out"
+}
+
+# O_NONBLOCK set by the workload on its stdin and stdout (fcntl, FIONBIO)
+# stays inside the Keep: keep's caller keeps its own flags on a pipe, a
+# terminal and a socket, after a normal exit and after SIGTERM (issue 7).
+# kvm only: nil runs the program on the caller's own descriptions (not done).
+suite_stdio_flags() {
+  [ "$SUITE_BACKEND" = kvm ] || return 0
+  local kind
+  for kind in pipe pty socket; do
+    check "$P O_NONBLOCK on stdio does not outlive the Keep ($kind)" \
+      python3 "$SUITE_DIR/stdio_flags.py" "$kind" "$KEEP" run --backend kvm \
+      --channel "$SUITE_CHANNEL" "$WL/wl_nonblock"
+  done
+  check "$P   nor a Keep stopped by SIGTERM (socket, restored at exit)" \
+    python3 "$SUITE_DIR/stdio_flags.py" socket --signal "$KEEP" run --backend kvm \
+    --channel "$SUITE_CHANNEL" "$WL/wl_nonblock" block
 }
 
 suite_exit() {
@@ -396,6 +415,7 @@ run_suite() { # backend channel
   suite_hello
   suite_args
   suite_stdio
+  suite_stdio_flags
   suite_exit
   suite_files
   suite_paths

@@ -1323,6 +1323,37 @@ static void test_bounce(const struct keep_config *base, uint16_t lport)
     keep_executor_free(x);
 }
 
+/*
+ * With keep's stdin a pipe, a guest F_SETFL O_NONBLOCK on its fd 0 must not
+ * reach keep's own description (issue 7); with a socket, whose description
+ * is shared, keep_executor_free puts the flags back.
+ */
+static void test_stdio_isolation(const struct keep_config *base)
+{
+    int saved = dup(0), p[2], sv[2];
+    struct keep_executor *x;
+    struct keep_error err;
+    if (saved < 0 || pipe(p) != 0 || socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0)
+        return (void)ok(0, "stdio isolation: set up");
+    for (int round = 0; round < 2; round++) {
+        const char *what = round ? "socket" : "pipe";
+        dup2(round ? sv[0] : p[0], 0);
+        int before = fcntl(0, F_GETFL);
+        if (keep_executor_new(base, measurement, &x, &err) != KEEP_OK)
+            return (void)ok(0, "stdio isolation: executor: %s", err.message);
+        is_int(CALL(x, KEEP_NR_fcntl, 0, F_SETFL, O_NONBLOCK), 0, "%s: guest F_SETFL O_NONBLOCK",
+               what);
+        ok(CALL(x, KEEP_NR_fcntl, 0, F_GETFL, 0) & O_NONBLOCK, "%s: the guest sees it", what);
+        if (!round)
+            is_int(fcntl(0, F_GETFL), before, "pipe: keep's own stdin is untouched meanwhile");
+        keep_executor_free(x);
+        is_int(fcntl(0, F_GETFL), before, "%s: keep's stdin has its flags after the Keep", what);
+    }
+    dup2(saved, 0);
+    close(saved);
+    close(p[0]), close(p[1]), close(sv[0]), close(sv[1]);
+}
+
 int main(void)
 {
     mem = aligned_alloc(4096, MEM_SIZE);
@@ -1372,6 +1403,7 @@ int main(void)
     test_hostile_host(&cfg);
     test_bounce(&cfg, lport);
     test_deferred_evidence(&cfg);
+    test_stdio_isolation(&cfg);
     remove_tree();
     free(mem);
     return done_testing();
