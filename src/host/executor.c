@@ -94,19 +94,16 @@ static unsigned int inherited_umask(void)
 }
 
 /*
- * A host fd for guest stdio fd, with an open file description of its own
- * where the kernel can give one: status flags (O_NONBLOCK by F_SETFL or
- * FIONBIO) live in the description, and a dup would share keep's, the
- * shell's and the next program's on the same terminal or pipe (issue 7).
- * Terminals, other character devices and pipes are opened anew through
- * /proc/self/fd (a pipe with O_NONBLOCK first, so a pipe with no writer
- * left cannot block the open; then the original flags). Regular files keep
- * a shared description (they share the shell's offset, as `>>` needs) and
- * sockets cannot be reopened: for those *restore gets the flags to put back
- * at exit (keep_executor_free, which every exit path runs, SIGINT and
- * SIGTERM included), else -1. Returns the fd, or -1 with errno.
+ * keep_exec_stdio_fd (executor.h): status flags (O_NONBLOCK by F_SETFL or
+ * FIONBIO) live in the open file description, and a dup would share keep's,
+ * the shell's and the next program's on the same terminal or pipe (issue
+ * 7). A pipe is opened with O_NONBLOCK first, so a pipe with no writer left
+ * cannot block the open; then it gets the original flags. Regular files
+ * keep a shared description (they share the caller's offset, as `>>`
+ * needs); sockets cannot be reopened. The flags are put back in
+ * keep_executor_free, which every exit path runs, SIGINT and SIGTERM too.
  */
-static int stdio_for_guest(int fd, int *restore)
+int keep_exec_stdio_fd(int fd, int *restore)
 {
     struct stat st;
     char path[32];
@@ -160,7 +157,7 @@ int keep_executor_new(const struct keep_config *cfg, const uint8_t measurement[4
      * closes the host's own. A closed host stdio stays closed for the guest.
      */
     for (int i = 0; i < 3; i++) {
-        int h = stdio_for_guest(i, &x->stdio_flags[i]);
+        int h = keep_exec_stdio_fd(i, &x->stdio_flags[i]);
         if (h < 0 && errno != EBADF) {
             int saved = errno;
             keep_executor_free(x);
@@ -189,7 +186,7 @@ void keep_executor_free(struct keep_executor *x)
 {
     if (!x)
         return;
-    /* A stdio description shared with keep's caller gets its flags back (stdio_for_guest):
+    /* A stdio description shared with keep's caller gets its flags back (keep_exec_stdio_fd):
      * keep's own fd i is that description, whatever the guest did with its fd i. */
     for (int i = 0; i < 3; i++)
         if (x->stdio_flags[i] >= 0)
