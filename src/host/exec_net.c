@@ -107,6 +107,17 @@ static int64_t do_socket(struct exec_call *c)
     return g;
 }
 
+/* A wildcard bind with no --listen for its port: the hint names a single address to grant. */
+static void log_wildcard_denied(const struct keep_net_endpoint *ep)
+{
+    char text[64];
+    keep_net_endpoint_format(ep, text, sizeof(text));
+    keep_log(KEEP_LOG_INFO,
+             "bind %s denied: no --listen for port %u; allow with --listen 127.0.0.1:%u (a "
+             "wildcard bind is then served on that address only)",
+             text, (unsigned)ep->port, (unsigned)ep->port);
+}
+
 /* A wildcard bind served on a granted address says so once, at --log info. */
 static void log_narrowed(const struct keep_net_endpoint *asked,
                          const struct keep_net_endpoint *served, size_t unserved)
@@ -136,7 +147,10 @@ static int64_t do_bind(struct exec_call *c)
     if (rc)
         return rc;
     if (!keep_netpolicy_bind(cfg->listen, cfg->listen_count, &ep, &served, &unserved)) {
-        log_denied("bind", &ep, "--listen");
+        if (keep_net_endpoint_is_wildcard(&ep))
+            log_wildcard_denied(&ep);
+        else
+            log_denied("bind", &ep, "--listen");
         return -EACCES;
     }
     socklen_t sl = keep_net_endpoint_encode(&served, &ss);

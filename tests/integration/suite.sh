@@ -310,6 +310,10 @@ PY
   wait $pid || st=$?
   check "$P   nc exits 0 (exit $st) and printed what the client sent" \
     bash -c "[ $st -eq 0 ] && grep -qx from-host '$TMP/nc.out'"
+  local other=$((port + 1))
+  capture kr --log info --listen "127.0.0.1:$port" "$bb" nc -l -p "$other" </dev/null
+  check "$P   nc -l -p $other (no --listen for it) fails, one line names the flag (exit $status)" \
+    bash -c "[ $status -ne 0 ] && [ \$(grep -c 'bind .* denied' '$TMP/err') -eq 1 ] && grep -q 'bind \[::\]:$other denied: no --listen for port $other; allow with --listen 127.0.0.1:$other' '$TMP/err'"
 }
 
 suite_msg() {
