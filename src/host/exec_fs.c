@@ -189,17 +189,22 @@ static int resolve(struct exec_call *c, int dirfd_arg, int path_arg, int slot, c
     return vol;
 }
 
+/* The one line a change refused by a read-only volume logs (--log info). */
+static void log_read_only(const struct exec_call *c, int vol, int slot)
+{
+    const struct keep_volume_root *r = &c->x->vols.roots[vol];
+    keep_log(KEEP_LOG_INFO,
+             "%s %s denied: volume %s is read-only; allow with --volume HOST_DIR:%s (without :ro)",
+             c->desc->name, c->x->abs[slot], r->guest_dir, r->guest_dir);
+}
+
 /* As resolve(), for a call that changes the volume: -EROFS on a read-only one. */
 static int resolve_for_change(struct exec_call *c, int dirfd_arg, int path_arg, int slot,
                               const char **rel)
 {
     int vol = resolve(c, dirfd_arg, path_arg, slot, rel);
     if (vol >= 0 && c->x->vols.roots[vol].read_only) {
-        const struct keep_volume_root *r = &c->x->vols.roots[vol];
-        keep_log(KEEP_LOG_INFO,
-                 "%s %s denied: volume %s is read-only; allow with --volume HOST_DIR:%s "
-                 "(without :ro)",
-                 c->desc->name, c->x->abs[slot], r->guest_dir, r->guest_dir);
+        log_read_only(c, vol, slot);
         return -EROFS;
     }
     return vol;
@@ -232,6 +237,21 @@ static bool open_changes(int flags)
            (flags & __O_TMPFILE) == __O_TMPFILE;
 }
 
+/* O_CREAT for reading in a read-only volume: the existing file, EEXIST with O_EXCL, or EROFS. */
+static int open_existing_ro(struct exec_call *c, int vol, const char *rel, int flags)
+{
+    int h = keep_volumes_openat(&c->x->vols, vol, rel, flags & ~(O_CLOEXEC | O_CREAT | O_EXCL), 0);
+    if (h >= 0 && (flags & O_EXCL)) {
+        close(h);
+        return -EEXIST;
+    }
+    if (h == -ENOENT) {
+        log_read_only(c, vol, 0);
+        return -EROFS;
+    }
+    return h;
+}
+
 static int64_t open_common(struct exec_call *c, int dirfd_arg, int path_arg, uint64_t flags64,
                            uint64_t mode)
 {
@@ -239,12 +259,18 @@ static int64_t open_common(struct exec_call *c, int dirfd_arg, int path_arg, uin
     if (flags64 > 0xffffffffu || (flags & ~OPEN_FLAGS_ALLOWED))
         return -EINVAL;
     const char *rel;
-    int vol = open_changes(flags) ? resolve_for_change(c, dirfd_arg, path_arg, 0, &rel)
-                                  : resolve(c, dirfd_arg, path_arg, 0, &rel);
+    /* open(2) on a read-only file system: O_CREAT of a name that exists, for reading only, just
+     * opens it (O_EXCL: EEXIST); only creating a new one is EROFS. */
+    bool create_only = (flags & O_CREAT) && !open_changes(flags & ~(O_CREAT | O_EXCL));
+    int vol = open_changes(flags) && !create_only
+                  ? resolve_for_change(c, dirfd_arg, path_arg, 0, &rel)
+                  : resolve(c, dirfd_arg, path_arg, 0, &rel);
     if (vol < 0)
         return vol;
-    int h = keep_volumes_openat(&c->x->vols, vol, rel, flags & ~O_CLOEXEC,
-                                (mode_t)(mode & GUEST_MODE_BITS & ~(uint64_t)c->x->umask));
+    int h = create_only && c->x->vols.roots[vol].read_only
+                ? open_existing_ro(c, vol, rel, flags)
+                : keep_volumes_openat(&c->x->vols, vol, rel, flags & ~O_CLOEXEC,
+                                      (mode_t)(mode & GUEST_MODE_BITS & ~(uint64_t)c->x->umask));
     if (h < 0)
         return h;
     struct stat st;

@@ -856,6 +856,13 @@ static void test_path_tails(struct keep_executor *x)
            "mkdir of a new name in a read-only volume: EROFS");
     is_int(CALL(x, KEEP_NR_mkdir, gstr("/etc"), 0755), -ENOENT,
            "mkdir(\"/etc\"), in no volume: ENOENT");
+    int64_t rfd = open_path(x, "/ro/readme", O_RDONLY | O_CREAT);
+    ok(rfd >= 0, "open(O_RDONLY|O_CREAT) of an existing file in a read-only volume opens it");
+    CALL(x, KEEP_NR_close, rfd);
+    is_int(open_path(x, "/ro/readme", O_RDONLY | O_CREAT | O_EXCL), -EEXIST,
+           "... with O_EXCL: EEXIST");
+    is_int(open_path(x, "/ro/newfile", O_RDONLY | O_CREAT), -EROFS, "... of a new name: EROFS");
+    is_int(open_path(x, "/ro/readme", O_WRONLY | O_CREAT), -EROFS, "... for writing: EROFS");
     is_int(CALL(x, KEEP_NR_stat, gstr("/"), st), 0, "stat(\"/\") succeeds");
     ok(S_ISDIR(((struct stat *)host(st))->st_mode), "... as a directory");
     is_int(CALL(x, KEEP_NR_stat, gstr("/etc"), st), -ENOENT, "stat(\"/etc\"): ENOENT");
