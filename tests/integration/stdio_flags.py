@@ -55,10 +55,10 @@ def main():
                               timeout=120)
     after = (fcntl.fcntl(stdin, fcntl.F_GETFL), fcntl.fcntl(stdout, fcntl.F_GETFL))
     for name, b, a in zip(("stdin", "stdout"), before, after):
-        print(f"{kind} {name}: flags {b:#o} before, {a:#o} after"
+        print(f"# {kind} {name}: flags {b:#o} before, {a:#o} after"
               f"{'' if a == b else ' (CHANGED)'}")
     if proc.returncode != want:
-        print(f"keep exited {proc.returncode}, not {want}")
+        print(f"# keep exited {proc.returncode}, not {want}")
     for fd in [stdin, stdout] + others:
         try:
             os.close(fd)
