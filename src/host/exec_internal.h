@@ -55,6 +55,7 @@ struct keep_executor {
     enum keep_hostile_host hostile;
     char cwd[KEEP_CHAN_PATH_MAX]; /* the guest's cwd: "/" or a directory inside a volume */
     unsigned int umask;           /* the guest's umask, applied to modes it creates with */
+    int stdio_flags[3]; /* keep's fd 0..2 shared with the guest: flags to put back at exit, or -1 */
     struct keep_volumes vols;
     struct exec_fd fds[KEEP_CHAN_MAX_FDS];
     const struct keep_chan_call *desc_by_nr[KEEP_CHAN_NR_LIMIT];
@@ -64,6 +65,7 @@ struct keep_executor {
     /* Scratch space reused by every call: nothing is allocated per call. */
     char paths[2][KEEP_CHAN_PATH_MAX]; /* copied path arguments */
     char abs[2][KEEP_CHAN_PATH_MAX];   /* the same, made absolute and normalised */
+    char rel[2][KEEP_CHAN_PATH_MAX];   /* below its volume, its tail ("/", "/.") put back */
     struct iovec iov[KEEP_CHAN_IOV_MAX];
     struct pollfd pfd[KEEP_CHAN_POLLFD_MAX];
     bool pnval[KEEP_CHAN_POLLFD_MAX]; /* entry names a guest fd that is not open */

@@ -50,6 +50,17 @@ int keep_executor_new(const struct keep_config *cfg, const uint8_t measurement[4
 void keep_executor_free(struct keep_executor *exec);
 
 /*
+ * A copy of keep's stdio fd (0, 1 or 2) for a workload, with an open file
+ * description of its own where the kernel gives one (terminals, other
+ * character devices, pipes: reopened through /proc/self/fd), so the
+ * workload's O_NONBLOCK never reaches keep's caller. For a regular file or
+ * a socket the description stays shared and *restore gets the status flags
+ * to put back on keep's fd when the workload is done (else -1). Returns an
+ * O_CLOEXEC fd >= 3, or -1 with errno (EBADF: keep's fd is closed).
+ */
+int keep_exec_stdio_fd(int fd, int *restore);
+
+/*
  * For an executor made before its measurement was known (measurement given
  * as NULL to keep_executor_new): the first keep_get_evidence() waits for job
  * and keeps its value. job must stay valid while the executor runs batches.
@@ -69,6 +80,20 @@ void keep_executor_defer_measurement(struct keep_executor *exec, struct keep_mea
 int keep_executor_run_batch(struct keep_executor *exec, volatile void *chan, size_t chan_size,
                             const struct keep_guest_mem *mem, struct keep_exec_outcome *outcome,
                             struct keep_error *err);
+
+/*
+ * Stopping (SIGINT/SIGTERM to keep, src/host/run.c). keep_executor_request_stop()
+ * is async-signal-safe and process-wide: the item running when it is called
+ * ends as its host call does (a blocking call returns -EINTR: keep's stop
+ * handlers have no SA_RESTART), and every later item of the batch is answered
+ * -ECANCELED without running, as after an exit. One signal thus stops a batch
+ * of 63 blocking items; the backend then ends the Keep. A stop that lands
+ * between the check before an item and its blocking host call is seen at
+ * the next signal. keep_executor_clear_stop() forgets a request (keep_run
+ * calls it before it installs its handlers).
+ */
+void keep_executor_request_stop(void);
+void keep_executor_clear_stop(void);
 
 /*
  * How a Keep ends, formatted the same way whether the shim reports it in a

@@ -18,6 +18,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -443,6 +444,61 @@ static void test_batches(struct keep_executor *x)
     is_int(item(1)->result, -ECANCELED, "the item after exit is cancelled");
 }
 
+/*
+ * One stop signal cancels the rest of a batch (issue 7): 63 blocking items,
+ * empty-pipe reads and hour-long sleeps, and a timer that fires every 100 ms
+ * but asks for a stop only the first time. Before the fix each item waited
+ * for its own signal (63 -EINTR); now the first is interrupted and the other
+ * 62 are -ECANCELED without running.
+ */
+static volatile sig_atomic_t alarms;
+static void on_alarm(int sig)
+{
+    (void)sig;
+    if (alarms++ == 0)
+        keep_executor_request_stop();
+}
+
+static void test_stop_cancels_batch(struct keep_executor *x)
+{
+    struct keep_error err;
+    uint64_t fds = galloc(8), buf = galloc(16), hour = galloc(16);
+    struct timespec an_hour = {.tv_sec = 3600};
+    memcpy(host(hour), &an_hour, sizeof(an_hour));
+    is_int(CALL(x, KEEP_NR_pipe2, fds, O_CLOEXEC), 0, "pipe2 for the stop test");
+    int32_t p[2];
+    memcpy(p, host(fds), 8);
+    header(KEEP_CHAN_MAX_ITEMS, KEEP_CHAN_PATH_DIRECT);
+    for (unsigned i = 0; i < KEEP_CHAN_MAX_ITEMS; i++) {
+        *item(i) = i % 2 ? (struct keep_chan_item){KEEP_NR_nanosleep, {hour, 0}, 0x5555}
+                         : (struct keep_chan_item){KEEP_NR_read, {(uint64_t)p[0], buf, 16}, 0x5555};
+    }
+    struct sigaction sa = {.sa_handler = on_alarm}, old;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGALRM, &sa, &old); /* no SA_RESTART, as keep's own stop handlers */
+    struct itimerval every = {.it_interval = {0, 100000}, .it_value = {0, 100000}}, off = {0};
+    alarms = 0;
+    setitimer(ITIMER_REAL, &every, NULL);
+    int rc = keep_executor_run_batch(x, chan, CHAN_SIZE, &gmem, &outcome, &err);
+    setitimer(ITIMER_REAL, &off, NULL);
+    sigaction(SIGALRM, &old, NULL);
+    is_int(rc, KEEP_OK, "a 63-item batch of blocking calls returns");
+    unsigned interrupted = 0, cancelled = 0;
+    for (unsigned i = 0; i < KEEP_CHAN_MAX_ITEMS; i++) {
+        interrupted += item(i)->result == -EINTR;
+        cancelled += item(i)->result == -ECANCELED;
+    }
+    is_int(item(0)->result, -EINTR, "the blocked read was interrupted by the signal");
+    ok(interrupted == 1 && cancelled == KEEP_CHAN_MAX_ITEMS - 1,
+       "one stop request: 1 item interrupted, %u cancelled (got %u interrupted, %u cancelled)",
+       KEEP_CHAN_MAX_ITEMS - 1, interrupted, cancelled);
+    ok(!outcome.ended, "the batch does not end the Keep itself: the backend sees the stop");
+    keep_executor_clear_stop();
+    CALL(x, KEEP_NR_close, (uint64_t)p[0]);
+    CALL(x, KEEP_NR_close, (uint64_t)p[1]);
+    still_healthy(x, "a stopped batch, once the stop is cleared");
+}
+
 static void test_outcomes(struct keep_executor *x)
 {
     CALL(x, KEEP_HC_FAULT, 14, 4, 0x401234, 0);
@@ -536,6 +592,43 @@ static void test_deferred_evidence(const struct keep_config *base)
     keep_executor_free(x);
     uint8_t joined[48];
     is_int(keep_measure_job_wait(&job, joined, &err), KEEP_OK, "the job was joined once");
+}
+
+/*
+ * A guest binding the wildcard gets exactly the --listen address for that
+ * port (127.0.0.1 here), never more, and learns it from getsockname.
+ */
+static void test_wildcard_bind(struct keep_executor *x, uint16_t lport)
+{
+    struct sockaddr_in any4 = {.sin_family = AF_INET, .sin_port = htons(lport)};
+    struct sockaddr_in6 any6 = {.sin6_family = AF_INET6, .sin6_port = htons(lport)};
+    uint64_t name = galloc(128), len = galloc(4);
+    int64_t s4 = CALL(x, KEEP_NR_socket, AF_INET, SOCK_STREAM, 0);
+    is_int(CALL(x, KEEP_NR_bind, s4, gput(&any4, sizeof(any4)), sizeof(any4)), 0,
+           "bind 0.0.0.0:lport with --listen 127.0.0.1:lport succeeds");
+    *(uint32_t *)host(len) = 128;
+    is_int(CALL(x, KEEP_NR_getsockname, s4, name, len), 0, "getsockname");
+    const struct sockaddr_in *got4 = (const struct sockaddr_in *)host(name);
+    ok(got4->sin_addr.s_addr == htonl(INADDR_LOOPBACK) && got4->sin_port == htons(lport),
+       "... the socket is bound to 127.0.0.1:lport only");
+    is_int(CALL(x, KEEP_NR_listen, s4, 1), 0, "... and may listen");
+    CALL(x, KEEP_NR_close, s4);
+    int64_t s6 = CALL(x, KEEP_NR_socket, AF_INET6, SOCK_STREAM, 0);
+    is_int(CALL(x, KEEP_NR_bind, s6, gput(&any6, sizeof(any6)), sizeof(any6)), 0,
+           "bind [::]:lport succeeds on an IPv6 socket");
+    *(uint32_t *)host(len) = 128;
+    CALL(x, KEEP_NR_getsockname, s6, name, len);
+    const struct sockaddr_in6 *got6 = (const struct sockaddr_in6 *)host(name);
+    ok(IN6_IS_ADDR_V4MAPPED(&got6->sin6_addr) && got6->sin6_addr.s6_addr[12] == 127 &&
+           got6->sin6_addr.s6_addr[15] == 1,
+       "... bound to ::ffff:127.0.0.1, which serves IPv4 clients of 127.0.0.1 only");
+    CALL(x, KEEP_NR_close, s6);
+    s6 = CALL(x, KEEP_NR_socket, AF_INET6, SOCK_STREAM, 0);
+    any6.sin6_port = htons((uint16_t)(lport + 7));
+    is_int(CALL(x, KEEP_NR_bind, s6, gput(&any6, sizeof(any6)), sizeof(any6)), -EACCES,
+           "bind [::] on a port no --listen names: EACCES");
+    is_int(CALL(x, KEEP_NR_listen, s6, 1), -EACCES, "... and the unbound socket may not listen");
+    CALL(x, KEEP_NR_close, s6);
 }
 
 static void test_sockets(struct keep_executor *x, uint16_t lport, uint16_t cport)
@@ -767,6 +860,89 @@ static void test_more_calls(struct keep_executor *x)
            "write to a pipe with no reader: EPIPE, and the host survives (SIGPIPE ignored)");
     CALL(x, KEEP_NR_close, (uint64_t)p[1]);
     still_healthy(x, "the other call families");
+}
+
+/*
+ * A guest that ends its paths in '/', '.' or '..' (issue 7): each call gets
+ * Linux's answer and leaves the files as they were. Before the fix these
+ * truncated, unlinked, overwrote and removed what the guest named.
+ */
+static void test_path_tails(struct keep_executor *x)
+{
+    char p[512];
+    struct stat hs;
+    uint64_t st = galloc(KEEP_SIZEOF_STAT);
+    snprintf(p, sizeof(p), "%s/rw/tail.txt", tmp);
+    write_file(p, "keep me");
+    is_int(open_path(x, "/data/tail.txt/", O_WRONLY | O_TRUNC), -ENOTDIR,
+           "open(\"tail.txt/\", O_WRONLY|O_TRUNC): ENOTDIR");
+    ok(stat(p, &hs) == 0 && hs.st_size == 7, "... and the file keeps its 7 bytes");
+    is_int(open_path(x, "/data/fresh/", O_WRONLY | O_CREAT), -EISDIR,
+           "open(\"fresh/\", O_CREAT): EISDIR");
+    snprintf(p, sizeof(p), "%s/rw/fresh", tmp);
+    ok(access(p, F_OK) != 0, "... and nothing was created");
+    is_int(CALL(x, KEEP_NR_unlink, gstr("/data/tail.txt/")), -ENOTDIR,
+           "unlink(\"tail.txt/\"): ENOTDIR");
+    snprintf(p, sizeof(p), "%s/rw/tail.txt", tmp);
+    ok(access(p, F_OK) == 0, "... and the file is still there");
+    is_int(CALL(x, KEEP_NR_rename, gstr("/data/hello.txt"), gstr("/data/tail.txt/")), -ENOTDIR,
+           "rename(\"hello.txt\", \"tail.txt/\"): ENOTDIR");
+    ok(stat(p, &hs) == 0 && hs.st_size == 7, "... and tail.txt was not overwritten");
+    is_int(CALL(x, KEEP_NR_rmdir, gstr("/data/sub/.")), -EINVAL, "rmdir(\"sub/.\"): EINVAL");
+    is_int(CALL(x, KEEP_NR_rmdir, gstr("/data/sub/..")), -ENOTEMPTY,
+           "rmdir(\"sub/..\"): ENOTEMPTY, and the volume root is not touched");
+    is_int(CALL(x, KEEP_NR_rmdir, gstr("/data/..")), -ENOENT,
+           "rmdir(\"/data/..\") is \"/\", outside the volumes: ENOENT");
+    snprintf(p, sizeof(p), "%s/rw/sub", tmp);
+    ok(access(p, F_OK) == 0, "... and sub is still there");
+    is_int(CALL(x, KEEP_NR_stat, gstr("/data/tail.txt/"), st), -ENOTDIR,
+           "stat(\"tail.txt/\"): ENOTDIR");
+    is_int(CALL(x, KEEP_NR_stat, gstr("/data/tail.txt/../hello.txt"), st), -ENOTDIR,
+           "stat(\"tail.txt/../hello.txt\"): ENOTDIR (Linux walks through tail.txt)");
+    is_int(CALL(x, KEEP_NR_stat, gstr("/data/gone/../hello.txt"), st), -ENOENT,
+           "stat(\"gone/../hello.txt\"): ENOENT");
+    is_int(CALL(x, KEEP_NR_stat, gstr("/data/sub/"), st), 0, "stat(\"sub/\") of a directory");
+    is_int(CALL(x, KEEP_NR_mkdir, gstr("/"), 0755), -EEXIST, "mkdir(\"/\"): EEXIST");
+    is_int(CALL(x, KEEP_NR_mkdir, gstr("/data"), 0755), -EEXIST, "mkdir of a volume root: EEXIST");
+    is_int(CALL(x, KEEP_NR_mkdir, gstr("/ro"), 0755), -EEXIST,
+           "mkdir of a read-only volume's root: EEXIST (existence first, as Linux)");
+    is_int(CALL(x, KEEP_NR_mkdir, gstr("/ro/readme"), 0755), -EEXIST,
+           "mkdir of an existing name in a read-only volume: EEXIST");
+    is_int(CALL(x, KEEP_NR_mkdir, gstr("/ro/newdir"), 0755), -EROFS,
+           "mkdir of a new name in a read-only volume: EROFS");
+    is_int(CALL(x, KEEP_NR_mkdir, gstr("/etc"), 0755), -ENOENT,
+           "mkdir(\"/etc\"), in no volume: ENOENT");
+    int64_t rfd = open_path(x, "/ro/readme", O_RDONLY | O_CREAT);
+    ok(rfd >= 0, "open(O_RDONLY|O_CREAT) of an existing file in a read-only volume opens it");
+    CALL(x, KEEP_NR_close, rfd);
+    is_int(open_path(x, "/ro/readme", O_RDONLY | O_CREAT | O_EXCL), -EEXIST,
+           "... with O_EXCL: EEXIST");
+    is_int(open_path(x, "/ro/newfile", O_RDONLY | O_CREAT), -EROFS, "... of a new name: EROFS");
+    is_int(open_path(x, "/ro/readme", O_WRONLY | O_CREAT), -EROFS, "... for writing: EROFS");
+    is_int(CALL(x, KEEP_NR_stat, gstr("/"), st), 0, "stat(\"/\") succeeds");
+    ok(S_ISDIR(((struct stat *)host(st))->st_mode), "... as a directory");
+    is_int(CALL(x, KEEP_NR_stat, gstr("/etc"), st), -ENOENT, "stat(\"/etc\"): ENOENT");
+    snprintf(p, sizeof(p), "%s/rw/tail.txt", tmp);
+    unlink(p);
+    still_healthy(x, "paths with '/', '.' and '..' tails");
+}
+
+/* main() starts the executor under umask 077: the guest inherits it, the host masks nothing. */
+static void test_umask(struct keep_executor *x)
+{
+    char p[512];
+    struct stat hs;
+    is_int(CALL(x, KEEP_NR_umask, 0), 077, "the guest starts with keep's umask (077)");
+    int64_t fd = open_path(x, "/data/umask0.txt", O_WRONLY | O_CREAT | O_EXCL);
+    ok(fd >= 0, "create a file 0644 under guest umask 0");
+    CALL(x, KEEP_NR_close, fd);
+    snprintf(p, sizeof(p), "%s/rw/umask0.txt", tmp);
+    ok(stat(p, &hs) == 0 && (hs.st_mode & 0777) == 0644,
+       "... its mode is exactly 0644, not masked by keep's own 077 (mode %o)",
+       (unsigned)(hs.st_mode & 0777));
+    unlink(p);
+    is_int(CALL(x, KEEP_NR_umask, 0xffffffffffffffffull), 0, "umask(~0) returns the previous 0");
+    is_int(CALL(x, KEEP_NR_umask, 022), 0777, "... and kept only the permission bits (0777)");
 }
 
 static void test_cwd_modes_times(struct keep_executor *x)
@@ -1210,6 +1386,37 @@ static void test_bounce(const struct keep_config *base, uint16_t lport)
     keep_executor_free(x);
 }
 
+/*
+ * With keep's stdin a pipe, a guest F_SETFL O_NONBLOCK on its fd 0 must not
+ * reach keep's own description (issue 7); with a socket, whose description
+ * is shared, keep_executor_free puts the flags back.
+ */
+static void test_stdio_isolation(const struct keep_config *base)
+{
+    int saved = dup(0), p[2], sv[2];
+    struct keep_executor *x;
+    struct keep_error err;
+    if (saved < 0 || pipe(p) != 0 || socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0)
+        return (void)ok(0, "stdio isolation: set up");
+    for (int round = 0; round < 2; round++) {
+        const char *what = round ? "socket" : "pipe";
+        dup2(round ? sv[0] : p[0], 0);
+        int before = fcntl(0, F_GETFL);
+        if (keep_executor_new(base, measurement, &x, &err) != KEEP_OK)
+            return (void)ok(0, "stdio isolation: executor: %s", err.message);
+        is_int(CALL(x, KEEP_NR_fcntl, 0, F_SETFL, O_NONBLOCK), 0, "%s: guest F_SETFL O_NONBLOCK",
+               what);
+        ok(CALL(x, KEEP_NR_fcntl, 0, F_GETFL, 0) & O_NONBLOCK, "%s: the guest sees it", what);
+        if (!round)
+            is_int(fcntl(0, F_GETFL), before, "pipe: keep's own stdin is untouched meanwhile");
+        keep_executor_free(x);
+        is_int(fcntl(0, F_GETFL), before, "%s: keep's stdin has its flags after the Keep", what);
+    }
+    dup2(saved, 0);
+    close(saved);
+    close(p[0]), close(p[1]), close(sv[0]), close(sv[1]);
+}
+
 int main(void)
 {
     mem = aligned_alloc(4096, MEM_SIZE);
@@ -1217,6 +1424,7 @@ int main(void)
     for (int i = 0; i < 48; i++)
         measurement[i] = (uint8_t)i;
     make_tree();
+    umask(077); /* test_umask: the guest inherits it, files get no second mask */
     char rw[300], ro[300];
     snprintf(rw, sizeof(rw), "%s/rw", tmp);
     snprintf(ro, sizeof(ro), "%s/ro", tmp);
@@ -1239,22 +1447,27 @@ int main(void)
         diag("%s", err.message);
         return 1;
     }
+    test_umask(x);
     test_files(x);
     test_confinement(x);
     test_bad_memory(x);
     test_batches(x);
+    test_stop_cancels_batch(x);
     test_outcomes(x);
     test_evidence(x);
+    test_wildcard_bind(x, lport);
     test_sockets(x, lport, (uint16_t)(lport + 2));
     test_fd_table(x);
     test_more_calls(x);
     test_race(x);
     test_cwd_modes_times(x);
+    test_path_tails(x);
     test_table_has_handlers(x);
     keep_executor_free(x);
     test_hostile_host(&cfg);
     test_bounce(&cfg, lport);
     test_deferred_evidence(&cfg);
+    test_stdio_isolation(&cfg);
     remove_tree();
     free(mem);
     return done_testing();
