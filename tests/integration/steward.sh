@@ -138,6 +138,17 @@ check "a secret the policy does not list: 403" test "$r" = 403
 expect_status 1 "workload other (wrong measurement) is refused" enroll refused other
 check "... naming steward.evidence_rejected" err_has "HTTP 403.*steward.evidence_rejected"
 
+# The Keep serves HTTPS with the identity it obtained; the host verifies it with the CA.
+SP=$(free_port)
+mkdir -p "$TMP/w/srv"
+"$KEEP" run --backend kvm --connect "127.0.0.1:$PORT" --listen "127.0.0.1:$SP" --env "WL_SERVE=$SP" \
+  --volume "$TMP/w:/w" -- "$WL/wl_steward" 127.0.0.1 "$PORT" /w/ca.pem /w/srv app >"$TMP/srv.out" 2>&1 &
+srv=$!
+for _ in $(seq 600); do grep -q "^serving" "$TMP/srv.out" && break; kill -0 "$srv" 2>/dev/null || break; sleep 0.1; done
+check "curl --cacert ca.pem verifies the Keep's TLS identity (app.local)" bash -c \
+  "curl -sS --cacert '$STATE/ca.pem' --resolve app.local:$SP:127.0.0.1 https://app.local:$SP/ | grep -q 'hello from a Keep'"
+wait "$srv" 2>/dev/null || true
+
 serial=$(openssl x509 -in "$O/cert.pem" -noout -serial | cut -d= -f2 | tr A-F a-f | sed 's/^0*//')
 check "admin revoke-serial" admin revoke-serial "$serial"
 r=$(mtls "$URL/v1/secrets/db")
