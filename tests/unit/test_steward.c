@@ -75,8 +75,11 @@ static int request(const struct client *c, const char *nonce, const uint8_t *evi
     json_t *o = json_pack("{s:s,s:s,s:s}", "nonce", nonce, "csr", c->csr, "evidence", b64);
     if (workload)
         json_object_set_new(o, "workload", json_string(workload));
-    if (extra)
-        json_object_update(o, json_loads(extra, 0, NULL));
+    if (extra) {
+        json_t *more = json_loads(extra, 0, NULL);
+        json_object_update(o, more);
+        json_decref(more);
+    }
     char *body = json_dumps(o, 0);
     int rc = steward_request_parse_json(body, strlen(body), out, err);
     free(body);
