@@ -105,8 +105,69 @@ static char *csr_pem(EVP_PKEY *key, struct steward_csr *parsed)
     return out;
 }
 
-int main(void)
+/*
+ * bench_steward --prepare DIR N, for bench/steward_wrk.sh: copy the synthetic AMD roots to
+ * DIR/roots and write DIR/bodies.txt, N request bodies (one per line), each binding one of
+ * the nonces the running service gave in DIR/nonces.txt (one hex nonce per line).
+ */
+static int prepare(const char *dir, int n)
 {
+    struct snp_gen *g = snp_gen_new(KEEP_AMD_MILAN);
+    char cmd[1200], path[700];
+    snprintf(cmd, sizeof(cmd),
+             "mkdir -p '%s/roots/amd' && cp '%s'/* '%s/roots/amd/' && ln -sfn "
+             "'%s/data/roots/intel' '%s/roots/intel'",
+             dir, snp_gen_roots_dir(g), dir,
+             getenv("KEEP_SOURCE_ROOT") ? getenv("KEEP_SOURCE_ROOT") : ".", dir);
+    if (system(cmd) != 0)
+        return 1;
+    uint8_t *vcek;
+    size_t vcek_size;
+    snp_gen_default_cert_der(g, KEEP_AMD_VCEK, &vcek, &vcek_size);
+    char *vcek64 = steward_base64_encode(vcek, vcek_size);
+    EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    struct steward_csr parsed;
+    char *csr = csr_pem(key, &parsed);
+    snprintf(path, sizeof(path), "%s/nonces.txt", dir);
+    FILE *in = fopen(path, "r");
+    snprintf(path, sizeof(path), "%s/bodies.txt", dir);
+    FILE *out = fopen(path, "w");
+    char line[200];
+    int made = 0;
+    while (in && out && made < n && fgets(line, sizeof(line), in)) {
+        uint8_t nonce[32], report[KEEP_SNP_REPORT_SIZE];
+        line[strcspn(line, "\n")] = 0;
+        if (keep_hex_decode(line, strlen(line), nonce, 32, "nonce", NULL))
+            continue;
+        snp_gen_report(g, KEEP_AMD_VCEK, 2, report);
+        steward_binding_report_data(nonce, parsed.spki_sha384, report + 0x50);
+        snp_gen_sign(g, KEEP_AMD_VCEK, report);
+        char *ev = steward_base64_encode(report, sizeof(report));
+        json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:{s:s}}", "nonce", line, "csr", csr, "evidence",
+                              ev, "workload", "bench", "collateral", "vcek", vcek64);
+        char *text = json_dumps(o, JSON_COMPACT);
+        fprintf(out, "%s\n", text);
+        free(text);
+        json_decref(o);
+        free(ev);
+        made++;
+    }
+    if (in)
+        fclose(in);
+    int rc = out && fclose(out) == 0 && made == n ? 0 : 1;
+    free(csr);
+    free(vcek64);
+    free(vcek);
+    steward_csr_free(&parsed);
+    EVP_PKEY_free(key);
+    snp_gen_free(g);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 4 && strcmp(argv[1], "--prepare") == 0)
+        return prepare(argv[2], atoi(argv[3]));
     char dir[] = "/tmp/keep-bench-steward-XXXXXX", roots[700], link[800], target[800];
     if (!mkdtemp(dir))
         return 1;
