@@ -420,6 +420,63 @@ static void test_kvm_flow(const char *dir)
            "tampered audit log refused: %s", err.message);
 }
 
+/* DER TLV of content (length in short or long form), appended to out at *n. */
+static void der_put(uint8_t *out, size_t *n, uint8_t tag, const uint8_t *content, size_t size)
+{
+    out[(*n)++] = tag;
+    if (size < 0x80) {
+        out[(*n)++] = (uint8_t)size;
+    } else {
+        out[(*n)++] = 0x82;
+        out[(*n)++] = (uint8_t)(size >> 8);
+        out[(*n)++] = (uint8_t)size;
+    }
+    memcpy(out + *n, content, size);
+    *n += size;
+}
+
+/* An Enarx-style request: P-384 CSR whose extensionRequest carries the SNP extension
+ * SEQUENCE { SEQUENCE { vcek, CrlList SEQUENCE { SEQUENCE OF {} } }, OCTET STRING report }. */
+static uint8_t *enarx_csr(EVP_PKEY *key, const uint8_t *vcek, size_t vcek_size,
+                          const uint8_t *report, size_t report_size, size_t *der_size)
+{
+    static uint8_t crts[4096], ev[8192];
+    size_t n = 0, m = 0;
+    uint8_t inner[4096];
+    size_t k = 0;
+    memcpy(inner, vcek, vcek_size); /* the certificate is already a DER SEQUENCE */
+    k = vcek_size;
+    static const uint8_t empty_crl_list[] = {0x30, 0x02, 0x30, 0x00};
+    memcpy(inner + k, empty_crl_list, sizeof(empty_crl_list));
+    k += sizeof(empty_crl_list);
+    der_put(crts, &n, 0x30, inner, k);
+    uint8_t body[8192];
+    memcpy(body, crts, n);
+    size_t b = n;
+    der_put(body, &b, 0x04, report, report_size);
+    der_put(ev, &m, 0x30, body, b);
+    X509_REQ *req = X509_REQ_new();
+    X509_REQ_set_pubkey(req, key);
+    STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
+    ASN1_OBJECT *oid = OBJ_txt2obj("1.3.6.1.4.1.58270.1.3", 1);
+    ASN1_OCTET_STRING *value = ASN1_OCTET_STRING_new();
+    ASN1_OCTET_STRING_set(value, ev, (int)m);
+    sk_X509_EXTENSION_push(exts, X509_EXTENSION_create_by_OBJ(NULL, oid, 0, value));
+    X509_REQ_add_extensions(req, exts);
+    X509_REQ_sign(req, key, EVP_sha384());
+    unsigned char *der = NULL;
+    int len = i2d_X509_REQ(req, &der);
+    uint8_t *out = malloc((size_t)len);
+    memcpy(out, der, (size_t)len);
+    *der_size = (size_t)len;
+    OPENSSL_free(der);
+    sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+    ASN1_OCTET_STRING_free(value);
+    ASN1_OBJECT_free(oid);
+    X509_REQ_free(req);
+    return out;
+}
+
 /* SEV-SNP with the synthetic AMD PKI: accepted, and debug refused. */
 static char roots_dir[256];
 
@@ -501,6 +558,40 @@ static void test_snp(const char *dir)
         is_int(steward_issue(s, &req, NOW, &issued, NULL, &err), KEEP_E_STEWARD_EVIDENCE_INVALID,
                "tampered SNP report: evidence invalid (%s)", err.message);
         steward_request_free(&req);
+    }
+    /* Enarx Steward form: report_data starts with SHA-384(SPKI DER); no nonce. */
+    {
+        uint8_t report[KEEP_SNP_REPORT_SIZE];
+        snp_gen_report(g, KEEP_AMD_VCEK, 2, report);
+        memset(report + 0x50, 0, 64);
+        memcpy(report + 0x50, c.parsed.spki_sha384, 48);
+        snp_gen_sign(g, KEEP_AMD_VCEK, report);
+        size_t der_size;
+        uint8_t *der = enarx_csr(c.key, vcek, vcek_size, report, sizeof(report), &der_size);
+        struct steward_cert_request req;
+        struct steward_issued issued;
+        is_int(steward_request_parse_enarx(der, der_size, &req, &err), KEEP_OK,
+               "Enarx-style CSR with SNP evidence parses");
+        ok(req.format == KEEP_ATTEST_FORMAT_SNP && req.binding == STEWARD_BIND_ENARX_SHA384 &&
+               req.vcek.size == vcek_size && req.evidence.size == KEEP_SNP_REPORT_SIZE,
+           "... the VCEK and report come out of the extension");
+        is_int(steward_issue(s, &req, NOW, &issued, NULL, &err), KEEP_OK,
+               "... and is issued (report_data binds the CSR key)");
+        steward_issued_free(&issued);
+        steward_request_free(&req);
+        /* The same evidence in a request for another key is refused by the binding. */
+        struct client other;
+        client_new(&other, "P-384");
+        free(der);
+        der = enarx_csr(other.key, vcek, vcek_size, report, sizeof(report), &der_size);
+        steward_request_parse_enarx(der, der_size, &req, &err);
+        is_int(steward_issue(s, &req, NOW, &issued, NULL, &err), KEEP_E_STEWARD_EVIDENCE_REJECTED,
+               "Enarx form: evidence bound to another key refused");
+        steward_request_free(&req);
+        client_free(&other);
+        free(der);
+        is_int(steward_request_parse_enarx((const uint8_t *)"\x30\x00", 2, &req, &err),
+               KEEP_E_STEWARD_CSR, "Enarx form: junk DER refused");
     }
     client_free(&c);
     free(vcek_b64);
