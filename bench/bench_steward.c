@@ -128,6 +128,11 @@ static int prepare(const char *dir, int n)
     EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
     struct steward_csr parsed;
     char *csr = csr_pem(key, &parsed);
+    /* The CSR key, for a client that fetches secrets with the certificate of one body. */
+    snprintf(path, sizeof(path), "%s/key.pem", dir);
+    FILE *kf = fopen(path, "w");
+    if (!kf || !PEM_write_PrivateKey(kf, key, NULL, NULL, 0, NULL, NULL) || fclose(kf) != 0)
+        return 1;
     snprintf(path, sizeof(path), "%s/nonces.txt", dir);
     FILE *in = fopen(path, "r");
     snprintf(path, sizeof(path), "%s/bodies.txt", dir);
