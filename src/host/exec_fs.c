@@ -600,7 +600,9 @@ static int64_t do_utimensat(struct exec_call *c)
     if (vol < 0)
         return vol;
     int h, r;
-    if (flags & AT_SYMLINK_NOFOLLOW) {
+    /* A final "." or ".." is never a symlink, and through its parent a ".." at the volume root
+     * would name the host directory holding the volume: open what the path names instead. */
+    if ((flags & AT_SYMLINK_NOFOLLOW) && keep_guest_path_tail(c->path[1]) < KEEP_TAIL_DOT) {
         /* The last component itself, never followed: act on it through its parent. */
         if ((h = keep_volumes_open_parent(&c->x->vols, vol, rel, &name)) < 0)
             return h == -EBUSY ? -EROFS : h;

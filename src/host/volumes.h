@@ -123,6 +123,10 @@ int keep_volumes_openat(const struct keep_volumes *vols, int vol, const char *re
  * has one ("a/f/" gives "a" and "f/"; "a/." gives "a" and "."). -EBUSY when
  * rel is the volume root itself (it has no name to unlink or rename).
  * Returns the fd, which the caller closes (it may be a dup of the root).
+ * The name may be "." or "..", for calls that refuse such a name themselves
+ * (unlinkat, mkdirat, renameat2: Linux's errno). A call that resolves the
+ * name (utimensat, fchownat, linkat...) must not get one: ".." beside the
+ * root would name the host directory that holds the volume.
  */
 int keep_volumes_open_parent(const struct keep_volumes *vols, int vol, const char *rel,
                              const char **name);

@@ -927,6 +927,42 @@ static void test_path_tails(struct keep_executor *x)
     still_healthy(x, "paths with '/', '.' and '..' tails");
 }
 
+/*
+ * utimensat(AT_SYMLINK_NOFOLLOW) acts on the last component through its
+ * parent. For "/data/sub/.." (the volume root) that parent is the root and
+ * the name "..": the host kernel would resolve it to the directory holding
+ * the volume, outside it. Linux gives the volume root its times.
+ */
+static void test_dotdot_times(struct keep_executor *x)
+{
+    struct stat hs;
+    int64_t times[4] = {1234567890, 0, 1234567890, 0};
+    uint64_t gt = gput(times, 32);
+    struct timespec old[2] = {{.tv_sec = 1000000000}, {.tv_sec = 1000000000}};
+    char rw[512];
+    snprintf(rw, sizeof(rw), "%s/rw", tmp);
+    if (utimensat(AT_FDCWD, tmp, old, 0) != 0 || utimensat(AT_FDCWD, rw, old, 0) != 0)
+        abort();
+    is_int(CALL(x, KEEP_NR_utimensat, (uint64_t)(int64_t)AT_FDCWD, gstr("/data/sub/.."), gt,
+                AT_SYMLINK_NOFOLLOW),
+           0, "utimensat(\"/data/sub/..\", AT_SYMLINK_NOFOLLOW) succeeds");
+    if (stat(tmp, &hs) != 0)
+        hs.st_mtime = -1;
+    ok(hs.st_mtime == 1000000000,
+       "... and the host directory holding the volume keeps its mtime (%lld)",
+       (long long)hs.st_mtime);
+    if (stat(rw, &hs) != 0)
+        hs.st_mtime = -1;
+    ok(hs.st_mtime == 1234567890, "... the volume root gets the times, as on Linux (%lld)",
+       (long long)hs.st_mtime);
+    is_int(CALL(x, KEEP_NR_utimensat, (uint64_t)(int64_t)AT_FDCWD, gstr("/data/sub/."), gt,
+                AT_SYMLINK_NOFOLLOW),
+           0, "utimensat(\"/data/sub/.\", AT_SYMLINK_NOFOLLOW) succeeds");
+    snprintf(rw, sizeof(rw), "%s/rw/sub", tmp);
+    ok(stat(rw, &hs) == 0 && hs.st_mtime == 1234567890, "... on sub itself");
+    still_healthy(x, "utimensat of a '..' tail");
+}
+
 /* main() starts the executor under umask 077: the guest inherits it, the host masks nothing. */
 static void test_umask(struct keep_executor *x)
 {
@@ -1462,6 +1498,7 @@ int main(void)
     test_race(x);
     test_cwd_modes_times(x);
     test_path_tails(x);
+    test_dotdot_times(x);
     test_table_has_handlers(x);
     keep_executor_free(x);
     test_hostile_host(&cfg);
