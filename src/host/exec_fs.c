@@ -147,7 +147,7 @@ static int64_t do_getdents64(struct exec_call *c)
  */
 static void log_outside(const struct exec_call *c, const char *abs)
 {
-    if (keep_volumes_is_synthetic_dir(&c->x->vols, abs) || keep_log_get_level() < KEEP_LOG_INFO)
+    if (keep_volumes_is_synthetic_dir(&c->x->vols, abs) || !keep_exec_may_log_denial(c->x))
         return;
     const char *slash = strrchr(abs, '/');
     /* Suggest the directory holding it, or the path itself right under "/" (never "/"). */
@@ -193,6 +193,8 @@ static int resolve(struct exec_call *c, int dirfd_arg, int path_arg, int slot, c
 static void log_read_only(const struct exec_call *c, int vol, int slot)
 {
     const struct keep_volume_root *r = &c->x->vols.roots[vol];
+    if (!keep_exec_may_log_denial(c->x))
+        return;
     keep_log(KEEP_LOG_INFO,
              "%s %s denied: volume %s is read-only; allow with --volume HOST_DIR:%s (without :ro)",
              c->desc->name, c->x->abs[slot], r->guest_dir, r->guest_dir);

@@ -182,10 +182,29 @@ int keep_executor_new(const struct keep_config *cfg, const uint8_t measurement[4
     return KEEP_OK;
 }
 
+bool keep_exec_may_log_denial(struct keep_executor *x)
+{
+    if (keep_log_get_level() < KEEP_LOG_INFO)
+        return false;
+    if (x->denials < KEEP_EXEC_DENIAL_LINES) {
+        x->denials++;
+        return true;
+    }
+    if (x->denials++ == KEEP_EXEC_DENIAL_LINES)
+        keep_log(KEEP_LOG_INFO,
+                 "%d denials logged; further denials are counted, not logged (the count is "
+                 "logged when the Keep ends)",
+                 KEEP_EXEC_DENIAL_LINES);
+    return false;
+}
+
 void keep_executor_free(struct keep_executor *x)
 {
     if (!x)
         return;
+    if (x->denials > KEEP_EXEC_DENIAL_LINES)
+        keep_log(KEEP_LOG_INFO, "%lu further denials were not logged",
+                 x->denials - KEEP_EXEC_DENIAL_LINES);
     /* A stdio description shared with keep's caller gets its flags back (keep_exec_stdio_fd):
      * keep's own fd i is that description, whatever the guest did with its fd i. */
     for (int i = 0; i < 3; i++)

@@ -13,6 +13,7 @@
 #include <stdatomic.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -24,6 +25,7 @@
 
 #include "attest/kvm_evidence.h"
 #include "common/channel.h"
+#include "common/util.h"
 #include "host/executor.h"
 #include "host/measure.h"
 #include "tap.h"
@@ -1453,6 +1455,62 @@ static void test_stdio_isolation(const struct keep_config *base)
     close(p[0]), close(p[1]), close(sv[0]), close(sv[1]);
 }
 
+/* Lines of f (rewound) that contain needle. */
+static int count_lines(FILE *f, const char *needle)
+{
+    char line[512];
+    int n = 0;
+    rewind(f);
+    while (fgets(line, sizeof(line), f))
+        n += strstr(line, needle) != NULL;
+    return n;
+}
+
+/*
+ * A hostile guest calling a denied bind or open, or a wildcard bind, in a
+ * loop must not write one log line per call for ever (--log info): the first 64 are
+ * logged, then one line says the rest are only counted, and the executor
+ * logs that count when it ends.
+ */
+static void test_denial_log_bound(const struct keep_config *base, uint16_t lport)
+{
+    struct keep_executor *x;
+    struct keep_error err;
+    FILE *log = tmpfile();
+    int saved = dup(2);
+    if (!log || saved < 0 || keep_executor_new(base, measurement, &x, &err) != KEEP_OK)
+        abort();
+    enum keep_log_level level = keep_log_get_level();
+    keep_log_set_level(KEEP_LOG_INFO);
+    fflush(stderr);
+    dup2(fileno(log), 2);
+    int64_t s = CALL(x, KEEP_NR_socket, AF_INET, SOCK_STREAM, 0);
+    uint64_t denied = gsockaddr4(1); /* 127.0.0.1:1, not granted */
+    int refused = 0, narrowed = 0;
+    struct sockaddr_in any4 = {.sin_family = AF_INET, .sin_port = htons(lport)};
+    for (int i = 0; i < 150; i++) {
+        refused += CALL(x, KEEP_NR_bind, s, denied, 16) == -EACCES;
+        refused += open_path(x, "/etc/passwd", O_RDONLY) == -ENOENT;
+        int64_t w = CALL(x, KEEP_NR_socket, AF_INET, SOCK_STREAM, 0);
+        narrowed += CALL(x, KEEP_NR_bind, w, gput(&any4, sizeof(any4)), sizeof(any4)) == 0;
+        CALL(x, KEEP_NR_close, w);
+    }
+    keep_executor_free(x);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    keep_log_set_level(level);
+    is_int(refused, 300, "300 denied calls are all refused");
+    is_int(narrowed, 150, "150 wildcard binds are served on 127.0.0.1");
+    is_int(count_lines(log, " denied") + count_lines(log, " served on "), 64,
+           "... and only the first 64 of the 450 log a line");
+    is_int(count_lines(log, "further denials are counted, not logged"), 1,
+           "... one line says the rest are counted");
+    is_int(count_lines(log, "386 further denials were not logged"), 1,
+           "... and the end of the Keep logs their count");
+    fclose(log);
+}
+
 int main(void)
 {
     mem = aligned_alloc(4096, MEM_SIZE);
@@ -1505,6 +1563,7 @@ int main(void)
     test_bounce(&cfg, lport);
     test_deferred_evidence(&cfg);
     test_stdio_isolation(&cfg);
+    test_denial_log_bound(&cfg, lport);
     remove_tree();
     free(mem);
     return done_testing();
