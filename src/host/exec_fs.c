@@ -173,8 +173,12 @@ static int resolve(struct exec_call *c, int dirfd_arg, int path_arg, int slot, c
     int rc = keep_guest_path_normalise(base, path, c->x->abs[slot], KEEP_CHAN_PATH_MAX);
     if (rc == 0 && keep_guest_path_has_dotdot(path))
         rc = keep_volumes_check_dotdot(&c->x->vols, base, path);
-    if (rc)
+    if (rc) {
+        /* Names nothing: no caller may take it (or a previous call's path) for "/" or a
+         * synthetic directory ("" and "gone/.." are ENOENT on Linux). */
+        c->x->abs[slot][0] = '\0';
         return rc;
+    }
     int vol = keep_volumes_lookup(&c->x->vols, c->x->abs[slot], rel);
     if (vol < 0) {
         log_outside(c, c->x->abs[slot]);

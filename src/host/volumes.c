@@ -235,6 +235,8 @@ bool keep_volumes_is_synthetic_dir(const struct keep_volumes *vols, const char *
 {
     const char *rel;
     size_t n = strlen(abs);
+    if (abs[0] != '/')
+        return false; /* not a normalised absolute path ("": a path that names nothing) */
     if (keep_volumes_lookup(vols, abs, &rel) >= 0)
         return false; /* inside a volume: the host's directory, or nothing */
     if (n == 1 && abs[0] == '/')

@@ -965,6 +965,28 @@ static void test_dotdot_times(struct keep_executor *x)
     still_healthy(x, "utimensat of a '..' tail");
 }
 
+/*
+ * An empty path names nothing (ENOENT, path_resolution(7)), and so does a
+ * ".." out of a missing directory, even when what the previous call
+ * resolved was "/" or a directory above a volume.
+ */
+static void test_empty_and_missing_paths(struct keep_executor *x)
+{
+    uint64_t st = galloc(KEEP_SIZEOF_STAT);
+    is_int(CALL(x, KEEP_NR_stat, gstr("/"), st), 0, "stat(\"/\")");
+    is_int(CALL(x, KEEP_NR_stat, gstr(""), st), -ENOENT, "then stat(\"\"): ENOENT");
+    is_int(CALL(x, KEEP_NR_mkdir, gstr(""), 0755), -ENOENT, "mkdir(\"\"): ENOENT");
+    is_int(CALL(x, KEEP_NR_chdir, gstr("/")), 0, "chdir(\"/\")");
+    is_int(CALL(x, KEEP_NR_chdir, gstr("")), -ENOENT, "then chdir(\"\"): ENOENT");
+    is_int(CALL(x, KEEP_NR_stat, gstr("/data/gone/../.."), st), -ENOENT,
+           "stat(\"/data/gone/../..\"): ENOENT (Linux walks through gone)");
+    is_int(CALL(x, KEEP_NR_mkdir, gstr("/data/gone/../.."), 0755), -ENOENT,
+           "mkdir(\"/data/gone/../..\"): ENOENT");
+    is_int(CALL(x, KEEP_NR_chdir, gstr("/data/gone/../..")), -ENOENT,
+           "chdir(\"/data/gone/../..\"): ENOENT");
+    still_healthy(x, "empty and missing paths");
+}
+
 /* main() starts the executor under umask 077: the guest inherits it, the host masks nothing. */
 static void test_umask(struct keep_executor *x)
 {
@@ -1556,6 +1578,7 @@ int main(void)
     test_race(x);
     test_cwd_modes_times(x);
     test_path_tails(x);
+    test_empty_and_missing_paths(x);
     test_dotdot_times(x);
     test_table_has_handlers(x);
     keep_executor_free(x);
