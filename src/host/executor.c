@@ -75,22 +75,30 @@ void keep_executor_defer_measurement(struct keep_executor *exec, struct keep_mea
 }
 
 /*
- * The umask keep started with, taken once: the guest's first umask, as a
- * child inherits its parent's (umask(2)). keep then runs with umask 0, so
- * the host kernel masks nothing a second time: a file the guest creates has
- * exactly mode & ~(the guest's umask), whatever the host's was (issue 7).
- * keep creates no files of its own that this could widen (nil's directories
- * have explicit modes under a 0700 mkdtemp root).
+ * The umask keep started with: the guest's first umask, as a child
+ * inherits its parent's (umask(2)). While an executor lives keep runs with
+ * umask 0, so the host kernel masks nothing a second time: a file the guest
+ * creates has exactly mode & ~(the guest's umask), whatever the host's was
+ * (issue 7). keep creates no files of its own meanwhile that this could
+ * widen (nil makes no executor; its directories have explicit modes under a
+ * 0700 mkdtemp root). The last keep_executor_free puts the umask back: the
+ * process that called keep_run may create files of its own afterwards.
+ * Executors are made and freed on one thread (umask is per process).
  */
-static unsigned int inherited_umask(void)
+static unsigned int live_executors;
+static mode_t host_umask;
+
+static unsigned int take_umask(void)
 {
-    static bool taken;
-    static mode_t host;
-    if (!taken) {
-        host = umask(0);
-        taken = true;
-    }
-    return (unsigned int)host & 0777;
+    if (live_executors++ == 0)
+        host_umask = umask(0);
+    return (unsigned int)host_umask & 0777;
+}
+
+static void give_back_umask(void)
+{
+    if (live_executors > 0 && --live_executors == 0)
+        umask(host_umask);
 }
 
 /*
@@ -138,7 +146,7 @@ int keep_executor_new(const struct keep_config *cfg, const uint8_t measurement[4
     x->hostile = cfg->hostile_host;
     x->stdio_flags[0] = x->stdio_flags[1] = x->stdio_flags[2] = -1;
     strcpy(x->cwd, "/");
-    x->umask = inherited_umask();
+    x->umask = take_umask();
     if (measurement) {
         memcpy(x->measurement, measurement, sizeof(x->measurement));
         x->measurement_known = true;
@@ -218,6 +226,7 @@ void keep_executor_free(struct keep_executor *x)
     }
     keep_volumes_close(&x->vols);
     free(x);
+    give_back_umask();
 }
 
 /* ---- outcomes ----------------------------------------------------------- */

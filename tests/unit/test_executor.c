@@ -1005,6 +1005,28 @@ static void test_umask(struct keep_executor *x)
     is_int(CALL(x, KEEP_NR_umask, 022), 0777, "... and kept only the permission bits (0777)");
 }
 
+/*
+ * keep runs with umask 0 only while an executor lives: once the last one is
+ * freed, the process (keep_run's caller, which may create files of its
+ * own) has its umask back, and the next executor's guest inherits it again.
+ */
+static void test_umask_restored(const struct keep_config *base)
+{
+    mode_t now = umask(077);
+    is_int(now, 077, "after keep_executor_free the process has its umask (077) back");
+    struct keep_executor *x;
+    struct keep_error err;
+    if (keep_executor_new(base, measurement, &x, &err) != KEEP_OK)
+        abort();
+    is_int(CALL(x, KEEP_NR_umask, 022), 077, "a second executor's guest inherits 077 too");
+    now = umask(0);
+    umask(now);
+    is_int(now, 0, "... while the executor lives keep runs with umask 0");
+    keep_executor_free(x);
+    now = umask(077);
+    is_int(now, 077, "... and gets 077 back when it is freed");
+}
+
 static void test_cwd_modes_times(struct keep_executor *x)
 {
     uint64_t cwd = galloc(64), st = galloc(KEEP_SIZEOF_STAT);
@@ -1582,6 +1604,7 @@ int main(void)
     test_dotdot_times(x);
     test_table_has_handlers(x);
     keep_executor_free(x);
+    test_umask_restored(&cfg);
     test_hostile_host(&cfg);
     test_bounce(&cfg, lport);
     test_deferred_evidence(&cfg);
