@@ -141,6 +141,24 @@ static int64_t do_getdents64(struct exec_call *c)
 /* ---- paths -------------------------------------------------------------- */
 
 /*
+ * The first n bytes of a guest path as log text: a control byte (a newline
+ * would start a forged log line, ESC a terminal escape sequence) becomes
+ * \xNN, as kvm.c cleans the shim's messages. out holds 4 bytes a byte.
+ */
+static void log_text(const char *s, size_t n, char *out, size_t size)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n && s[i] && o + 5 <= size; i++) {
+        unsigned char b = (unsigned char)s[i];
+        if (b < 0x20 || b == 0x7f)
+            o += (size_t)snprintf(out + o, size - o, "\\x%02x", b);
+        else
+            out[o++] = (char)b;
+    }
+    out[o] = '\0';
+}
+
+/*
  * A path in no volume does not exist in the Keep: one line at --log info
  * names the call, the path and the flag that would give it ("/" and the
  * directories above volumes exist, and say nothing).
@@ -151,9 +169,12 @@ static void log_outside(const struct exec_call *c, const char *abs)
         return;
     const char *slash = strrchr(abs, '/');
     /* Suggest the directory holding it, or the path itself right under "/" (never "/"). */
-    int dir_len = slash == abs ? (int)strlen(abs) : (int)(slash - abs);
-    keep_log(KEEP_LOG_INFO, "%s %s denied: in no volume; allow with --volume HOST_DIR:%.*s",
-             c->desc->name, abs, dir_len, abs);
+    size_t dir_len = slash == abs ? strlen(abs) : (size_t)(slash - abs);
+    char path[4 * KEEP_CHAN_PATH_MAX], dir[4 * KEEP_CHAN_PATH_MAX];
+    log_text(abs, SIZE_MAX, path, sizeof(path));
+    log_text(abs, dir_len, dir, sizeof(dir));
+    keep_log(KEEP_LOG_INFO, "%s %s denied: in no volume; allow with --volume HOST_DIR:%s",
+             c->desc->name, path, dir);
 }
 
 /*
@@ -197,11 +218,13 @@ static int resolve(struct exec_call *c, int dirfd_arg, int path_arg, int slot, c
 static void log_read_only(const struct exec_call *c, int vol, int slot)
 {
     const struct keep_volume_root *r = &c->x->vols.roots[vol];
+    char path[4 * KEEP_CHAN_PATH_MAX];
     if (!keep_exec_may_log_denial(c->x))
         return;
+    log_text(c->x->abs[slot], SIZE_MAX, path, sizeof(path));
     keep_log(KEEP_LOG_INFO,
              "%s %s denied: volume %s is read-only; allow with --volume HOST_DIR:%s (without :ro)",
-             c->desc->name, c->x->abs[slot], r->guest_dir, r->guest_dir);
+             c->desc->name, path, r->guest_dir, r->guest_dir);
 }
 
 /* As resolve(), for a call that changes the volume: -EROFS on a read-only one. */

@@ -1510,6 +1510,51 @@ static int count_lines(FILE *f, const char *needle)
     return n;
 }
 
+/* Lines of f (rewound) that start with prefix. */
+static int count_line_starts(FILE *f, const char *prefix)
+{
+    char line[512];
+    int n = 0;
+    rewind(f);
+    while (fgets(line, sizeof(line), f))
+        n += strncmp(line, prefix, strlen(prefix)) == 0;
+    return n;
+}
+
+/*
+ * A guest's path reaches the operator's log in a denial line: a newline in
+ * it must not start a line of its own (a forged "keep: ..." line), nor an
+ * escape sequence reach the terminal. Control bytes are logged as \xNN.
+ */
+static void test_denial_log_escapes(const struct keep_config *base)
+{
+    struct keep_executor *x;
+    struct keep_error err;
+    FILE *log = tmpfile();
+    int saved = dup(2);
+    if (!log || saved < 0 || keep_executor_new(base, measurement, &x, &err) != KEEP_OK)
+        abort();
+    enum keep_log_level level = keep_log_get_level();
+    keep_log_set_level(KEEP_LOG_INFO);
+    fflush(stderr);
+    dup2(fileno(log), 2);
+    int64_t r1 = open_path(x, "/etc/x\nkeep: error: forged", O_RDONLY);
+    int64_t r2 = open_path(x, "/ro/\x1b[2Jy", O_WRONLY | O_CREAT);
+    keep_executor_free(x);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    keep_log_set_level(level);
+    is_int(r1, -ENOENT, "open of a path with a newline in no volume: ENOENT");
+    is_int(r2, -EROFS, "create of a path with ESC in a ro volume: EROFS");
+    is_int(count_line_starts(log, "keep: error: forged"), 0, "... no forged log line");
+    is_int(count_lines(log, "/etc/x\\x0akeep: error: forged denied"), 1,
+           "... the newline is logged as \\x0a");
+    is_int(count_lines(log, "\x1b"), 0, "... no ESC byte reaches the log");
+    is_int(count_lines(log, "/ro/\\x1b[2Jy denied"), 1, "... it is logged as \\x1b");
+    fclose(log);
+}
+
 /*
  * A hostile guest calling a denied bind or open, or a wildcard bind, in a
  * loop must not write one log line per call for ever (--log info): the first 64 are
@@ -1610,6 +1655,7 @@ int main(void)
     test_deferred_evidence(&cfg);
     test_stdio_isolation(&cfg);
     test_denial_log_bound(&cfg, lport);
+    test_denial_log_escapes(&cfg);
     remove_tree();
     free(mem);
     return done_testing();
