@@ -37,6 +37,9 @@ struct keep_volume_root {
     size_t guest_dir_len;
     int root_fd; /* O_PATH | O_DIRECTORY of the host directory */
     bool read_only;
+    /* Holds a ro volume's host directory where the guest sees that volume too: no symlink
+     * here is followed (keep_volumes_open), so none reaches the ro files writable. */
+    bool no_symlinks;
 };
 
 struct keep_volumes {
