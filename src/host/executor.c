@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -102,13 +103,26 @@ static void give_back_umask(void)
 }
 
 /*
+ * A character device whose /proc/self/fd link opens the same device: a
+ * terminal, but not a pty master (opening one makes a new pty, pty(7)),
+ * nor /dev/net/tun, /dev/fuse and other devices where each open is a new
+ * object; those keep the shared description.
+ */
+static bool reopens_as_itself(int fd, const struct stat *st)
+{
+    unsigned int pty;
+    return S_ISCHR(st->st_mode) && isatty(fd) && ioctl(fd, TIOCGPTN, &pty) < 0;
+}
+
+/*
  * keep_exec_stdio_fd (executor.h): status flags (O_NONBLOCK by F_SETFL or
  * FIONBIO) live in the open file description, and a dup would share keep's,
  * the shell's and the next program's on the same terminal or pipe (issue
  * 7). A pipe is opened with O_NONBLOCK first, so a pipe with no writer left
  * cannot block the open; then it gets the original flags. Regular files
  * keep a shared description (they share the caller's offset, as `>>`
- * needs); sockets cannot be reopened. The flags are put back in
+ * needs); sockets cannot be reopened; other character devices than
+ * terminals are not (reopens_as_itself). The flags are put back in
  * keep_executor_free, which every exit path runs, SIGINT and SIGTERM too.
  */
 int keep_exec_stdio_fd(int fd, int *restore)
@@ -119,7 +133,7 @@ int keep_exec_stdio_fd(int fd, int *restore)
     int flags = fcntl(fd, F_GETFL);
     if (flags < 0 || fstat(fd, &st) < 0)
         return flags < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 3);
-    if (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode)) {
+    if (S_ISFIFO(st.st_mode) || reopens_as_itself(fd, &st)) {
         snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
         int h = open(path, (flags & O_ACCMODE) | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
         if (h >= 0 && fcntl(h, F_SETFL, flags & (O_APPEND | O_NONBLOCK)) == 0) {

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -1499,6 +1500,27 @@ static void test_stdio_isolation(const struct keep_config *base)
     close(p[0]), close(p[1]), close(sv[0]), close(sv[1]);
 }
 
+/*
+ * Opening /dev/ptmx makes a new pseudo-terminal, and so does reopening a
+ * master's /proc/self/fd link (pty(7)): a stdio that is a pty master must
+ * stay that pty, or the guest's output goes to a terminal nobody reads.
+ */
+static void test_stdio_pty_master(void)
+{
+    unsigned int want = 0, got = 1;
+    int restore;
+    int m = posix_openpt(O_RDWR | O_NOCTTY);
+    if (m < 0 || ioctl(m, TIOCGPTN, &want) != 0)
+        return (void)ok(1, "# SKIP no pseudo-terminals here");
+    int h = keep_exec_stdio_fd(m, &restore);
+    ok(h >= 3 && ioctl(h, TIOCGPTN, &got) == 0 && got == want,
+       "a pty master stdio stays the same pty (%u, %u)", want, got);
+    ok(restore >= 0, "... sharing its description, so its flags are put back at the end");
+    if (h >= 0)
+        close(h);
+    close(m);
+}
+
 /* Lines of f (rewound) that contain needle. */
 static int count_lines(FILE *f, const char *needle)
 {
@@ -1654,6 +1676,7 @@ int main(void)
     test_bounce(&cfg, lport);
     test_deferred_evidence(&cfg);
     test_stdio_isolation(&cfg);
+    test_stdio_pty_master();
     test_denial_log_bound(&cfg, lport);
     test_denial_log_escapes(&cfg);
     remove_tree();
