@@ -631,10 +631,12 @@ static int64_t do_utimensat(struct exec_call *c)
     int h, r;
     /* A final "." or ".." is never a symlink, and through its parent a ".." at the volume root
      * would name the host directory holding the volume: open what the path names instead. */
-    if ((flags & AT_SYMLINK_NOFOLLOW) && keep_guest_path_tail(c->path[1]) < KEEP_TAIL_DOT) {
-        /* The last component itself, never followed: act on it through its parent. */
+    if ((flags & AT_SYMLINK_NOFOLLOW) && keep_guest_path_tail(c->path[1]) < KEEP_TAIL_DOT &&
+        rel[0] != '\0') {
+        /* The last component itself, never followed: act on it through its parent (the
+         * volume root, "", has none: it is no symlink, and is opened as itself below). */
         if ((h = keep_volumes_open_parent(&c->x->vols, vol, rel, &name)) < 0)
-            return h == -EBUSY ? -EROFS : h;
+            return h;
         r = utimensat(h, name, times, AT_SYMLINK_NOFOLLOW);
     } else {
         if ((h = keep_volumes_openat(&c->x->vols, vol, rel, O_PATH, 0)) < 0)
@@ -674,6 +676,8 @@ static int64_t unlink_common(struct exec_call *c, int dirfd_arg, int path_arg, u
     if (vol < 0)
         return vol;
     int p = keep_volumes_open_parent(&c->x->vols, vol, rel, &name);
+    if (p == -EBUSY && !(flags & AT_REMOVEDIR))
+        return -EISDIR; /* the volume root: unlink(2) of a directory, checked before the mount */
     if (p < 0)
         return p;
     return close_after(p, unlinkat(p, name, (int)flags));
