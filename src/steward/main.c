@@ -34,6 +34,7 @@ static void usage(FILE *out)
             "usage: keep-steward serve [--state DIR] [--listen HOST:PORT] [--admin-socket PATH]\n"
             "                          [--dns NAME]... [--public-url URL] [--lifetime SECONDS]\n"
             "                          [--roots DIR] [--max-conns-per-client N] [--insecure-kvm]\n"
+            "                          [--kds URL [--kds-product Milan|Genoa|Turin]]\n"
             "       keep-steward admin [--socket PATH | --state DIR] COMMAND\n"
             "\nadmin commands:\n"
             "  policy-put NAME FILE       store workload NAME's policy (JSON; '-' reads stdin)\n"
@@ -101,6 +102,10 @@ static int serve(int argc, char **argv)
             dns[dns_count++] = v;
         else if ((v = opt_value(argc, argv, &i, "--public-url")))
             cfg.public_url = v;
+        else if ((v = opt_value(argc, argv, &i, "--kds")))
+            cfg.kds_url = v;
+        else if ((v = opt_value(argc, argv, &i, "--kds-product")))
+            cfg.kds_product = v;
         else if ((v = opt_value(argc, argv, &i, "--roots")))
             cfg.roots_dir = v;
         else if ((v = opt_value(argc, argv, &i, "--lifetime")))

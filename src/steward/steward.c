@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/util.h"
+#include "steward/fetch.h"
 
 #ifndef KEEP_VERSION
 #define KEEP_VERSION "0"
@@ -451,6 +452,70 @@ static int issue_accepted(struct steward *s, const struct steward_cert_request *
     return rc;
 }
 
+/* The KDS URL of the VCEK that signs an SNP report (AMD KDS spec: /vcek/v1/{product}/{hwid}
+ * ?blSPL=&teeSPL=&snpSPL=&ucodeSPL=, hwid = chip_id in hex, SPLs of reported_tcb). */
+static int vcek_url(struct steward *s, const struct steward_cert_request *req, char *url,
+                    size_t size)
+{
+    enum keep_attest_tee tee;
+    char *text = NULL;
+    if (keep_attest_show(req->format, req->evidence.data, req->evidence.size, &tee, &text, NULL) !=
+            KEEP_OK ||
+        tee != KEEP_ATTEST_TEE_SNP) {
+        free(text);
+        return -1;
+    }
+    json_t *claims = json_loads(text, 0, NULL);
+    free(text);
+    json_t *tcb = json_object_get(claims, "reported_tcb");
+    const char *chip = json_string_value(json_object_get(claims, "chip_id"));
+    int n = -1;
+    if (chip && json_is_object(tcb))
+        n = snprintf(url, size, "%s/vcek/v1/%s/%s?blSPL=%02d&teeSPL=%02d&snpSPL=%02d&ucodeSPL=%02d",
+                     s->cfg.kds_url, s->cfg.kds_product ? s->cfg.kds_product : "Milan", chip,
+                     (int)json_integer_value(json_object_get(tcb, "bootloader")),
+                     (int)json_integer_value(json_object_get(tcb, "tee")),
+                     (int)json_integer_value(json_object_get(tcb, "snp")),
+                     (int)json_integer_value(json_object_get(tcb, "microcode")));
+    json_decref(claims);
+    return n > 0 && (size_t)n < size ? 0 : -1;
+}
+
+/* An SNP request without VCEK or chain gets the VCEK from the KDS, cached until it expires. */
+static int supply_vcek(struct steward *s, const struct steward_cert_request *req, int64_t now,
+                       struct steward_bytes *vcek, struct keep_error *err)
+{
+    char url[1024];
+    if (!s->cfg.kds_url || req->vcek.data || req->cert_chain.data ||
+        vcek_url(s, req, url, sizeof(url)))
+        return KEEP_OK;
+    struct keep_error miss;
+    if (steward_collateral_get(s->store, url, now, &vcek->data, &vcek->size, &miss) == KEEP_OK) {
+        s->fetch_cached++;
+        return KEEP_OK;
+    }
+    int rc = steward_fetch(url, 10, vcek, err);
+    if (rc)
+        return rc;
+    /* Cache only what parses as a certificate, for as long as it is valid. */
+    const unsigned char *p = vcek->data;
+    X509 *cert = d2i_X509(NULL, &p, (long)vcek->size);
+    int days = 0, secs = 0;
+    ASN1_TIME *t = ASN1_TIME_set(NULL, (time_t)now);
+    int64_t not_after = cert && t && ASN1_TIME_diff(&days, &secs, t, X509_get0_notAfter(cert))
+                            ? now + (int64_t)days * 86400 + secs
+                            : 0;
+    ASN1_TIME_free(t);
+    X509_free(cert);
+    s->fetched++;
+    if (not_after > now)
+        steward_collateral_put(s->store, url, vcek->data, vcek->size, now, not_after, NULL);
+    audit(s, now, "collateral.fetched",
+          json_pack("{s:s,s:I,s:b}", "url", url, "size", (json_int_t)vcek->size, "cached",
+                    not_after > now));
+    return KEEP_OK;
+}
+
 int steward_issue(struct steward *s, const struct steward_cert_request *req, int64_t now,
                   struct steward_issued *out, json_t **errors, struct keep_error *err)
 {
@@ -463,10 +528,15 @@ int steward_issue(struct steward *s, const struct steward_cert_request *req, int
     /* The nonce is spent whatever the outcome: one request per nonce. */
     if (req->binding == STEWARD_BIND_NONCE)
         rc = steward_nonce_use(s->store, req->nonce, sizeof(req->nonce), now, err);
+    struct steward_cert_request with_vcek = *req; /* shallow: only .vcek may differ */
+    struct steward_bytes fetched = {0};
+    if (rc == KEEP_OK && (rc = supply_vcek(s, req, now, &fetched, err)) == KEEP_OK && fetched.data)
+        with_vcek.vcek = fetched;
     if (rc == KEEP_OK)
-        rc = appraise(s, req, now, &a, &rejected, err);
+        rc = appraise(s, &with_vcek, now, &a, &rejected, err);
     if (rc == KEEP_OK)
-        rc = issue_accepted(s, req, now, &a, out, err);
+        rc = issue_accepted(s, &with_vcek, now, &a, out, err);
+    free(fetched.data);
     if (rc) {
         audit(s, now, "certificate.refused",
               json_pack("{s:s,s:s,s:s,s:O?}", "code", keep_err_name(err ? err->code : rc),

@@ -21,10 +21,12 @@
 #define STEWARD_MAX_LIFETIME   (24 * 3600) /* a leaf lives at most 24 h */
 
 struct steward_config {
-    bool insecure_kvm;      /* accept unsigned kvm evidence (the certificate says so) */
-    int64_t lifetime;       /* leaf lifetime, seconds (<= STEWARD_MAX_LIFETIME) */
-    const char *roots_dir;  /* vendor roots; NULL: the shipped ones */
-    const char *public_url; /* https://host:port, for the CRL distribution point */
+    bool insecure_kvm;       /* accept unsigned kvm evidence (the certificate says so) */
+    int64_t lifetime;        /* leaf lifetime, seconds (<= STEWARD_MAX_LIFETIME) */
+    const char *roots_dir;   /* vendor roots; NULL: the shipped ones */
+    const char *public_url;  /* https://host:port, for the CRL distribution point */
+    const char *kds_url;     /* AMD KDS base (https://kdsintf.amd.com): VCEKs not supplied */
+    const char *kds_product; /* KDS product name in the VCEK URL (Milan, Genoa, Turin) */
 };
 
 struct steward {
@@ -34,7 +36,7 @@ struct steward {
     struct keep_attest_verifier *verifier;
     char state_dir[4096];
     /* counters for /metrics */
-    uint64_t issued, refused, secrets_released, secrets_refused, nonces;
+    uint64_t issued, refused, secrets_released, secrets_refused, nonces, fetched, fetch_cached;
 };
 
 int steward_open(const char *state_dir, const struct steward_config *cfg, struct steward **out,

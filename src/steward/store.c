@@ -27,6 +27,8 @@ static const char schema[] =
     " revoked_at INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS policies(name TEXT PRIMARY KEY, document TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS secrets(name TEXT PRIMARY KEY, wrapped BLOB NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS collateral(url TEXT PRIMARY KEY, body BLOB NOT NULL,"
+    " fetched_at INTEGER NOT NULL, not_after INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS audit(seq INTEGER PRIMARY KEY, time INTEGER NOT NULL,"
     " event TEXT NOT NULL, detail TEXT NOT NULL, hash BLOB NOT NULL);";
 
@@ -504,4 +506,46 @@ int64_t steward_store_count(struct steward_store *s, const char *table)
     int64_t n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
     sqlite3_finalize(st);
     return n;
+}
+
+/* ---- collateral cache ----------------------------------------------------- */
+
+int steward_collateral_get(struct steward_store *s, const char *url, int64_t now, uint8_t **body,
+                           size_t *size, struct keep_error *err)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(s, "SELECT body FROM collateral WHERE url = ? AND not_after >= ?", &st, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, url, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, now);
+    int step = sqlite3_step(st);
+    if (step != SQLITE_ROW) {
+        sqlite3_finalize(st);
+        return step == SQLITE_DONE ? keep_fail(err, KEEP_E_STEWARD_NOT_FOUND, "not cached")
+                                   : db_fail(s, err, "collateral lookup");
+    }
+    *size = (size_t)sqlite3_column_bytes(st, 0);
+    *body = malloc(*size ? *size : 1);
+    if (*body)
+        memcpy(*body, sqlite3_column_blob(st, 0), *size);
+    sqlite3_finalize(st);
+    return *body ? KEEP_OK : keep_fail(err, KEEP_E_NOMEM, "out of memory");
+}
+
+int steward_collateral_put(struct steward_store *s, const char *url, const uint8_t *body,
+                           size_t size, int64_t now, int64_t not_after, struct keep_error *err)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(s,
+                     "INSERT OR REPLACE INTO collateral(url, body, fetched_at, not_after)"
+                     " VALUES(?,?,?,?)",
+                     &st, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, url, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_blob(st, 2, body, (int)size, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 3, now);
+    sqlite3_bind_int64(st, 4, not_after);
+    return step_done(s, st, "collateral insert", err);
 }

@@ -89,6 +89,13 @@ int steward_audit_append(struct steward_store *s, int64_t time, const char *even
 /* Recompute the chain; *count entries checked. STEWARD_AUDIT_CHAIN names the first bad entry. */
 int steward_audit_verify(struct steward_store *s, int64_t *count, struct keep_error *err);
 
+/* Fetched collateral (a VCEK), cached by URL until not_after; STEWARD_NOT_FOUND when absent
+ * or expired. */
+int steward_collateral_get(struct steward_store *s, const char *url, int64_t now, uint8_t **body,
+                           size_t *size, struct keep_error *err);
+int steward_collateral_put(struct steward_store *s, const char *url, const uint8_t *body,
+                           size_t size, int64_t now, int64_t not_after, struct keep_error *err);
+
 /* Rows of a table (metrics); -1 on error. */
 int64_t steward_store_count(struct steward_store *s, const char *table);
 

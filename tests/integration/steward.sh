@@ -87,6 +87,67 @@ except (ssl.SSLError, ConnectionError):
 check "and counted in /metrics" bash -c "curl -sS --cacert '$STATE/ca.pem' '$URL/metrics' | grep -q '^keep_steward_connections_limited_total [1-9]'"
 check "restart (default limits)" start --insecure-kvm
 
+# Collateral from a KDS: a local server plays AMD KDS with the recorded milan-release VCEK
+# (read in place); the service fetches it for a report sent without one, then uses its cache.
+vectors=${KEEP_VECTORS:-${KEEP_VECTORS_DEFAULT:-}}
+if [ -f "$vectors/snp/milan-release/report.bin" ]; then
+  echo '{}' >"$TMP/any.json"
+  admin policy-put any "$TMP/any.json"
+  kport=$(free_port)
+  python3 - "$kport" "$vectors/snp/milan-release/vcek.der" "$TMP/kds.log" <<'PY' &
+import http.server, sys
+port, vcek, log = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+class KDS(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        with open(log, "a") as f:
+            f.write(self.path + "\n")
+        if not self.path.startswith("/vcek/v1/Milan/"):
+            self.send_error(404)
+            return
+        body = open(vcek, "rb").read()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-x509-ca-cert")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a):
+        pass
+http.server.HTTPServer(("127.0.0.1", port), KDS).serve_forever()
+PY
+  kds=$!
+  snp_request() { # -> HTTP status; body in $TMP/body
+    local nonce
+    nonce=$(curl -sS --cacert "$STATE/ca.pem" -X POST "$URL/v1/nonce" | python3 -c 'import json,sys; print(json.load(sys.stdin)["nonce"])')
+    python3 -c '
+import base64, json, sys
+csr = open(sys.argv[3]).read()
+print(json.dumps({"nonce": sys.argv[1], "csr": csr, "workload": "any",
+                  "evidence": base64.b64encode(open(sys.argv[2], "rb").read()).decode()}))' \
+      "$nonce" "$vectors/snp/milan-release/report.bin" "$TMP/req.pem" >"$TMP/snp.json"
+    call -X POST -H 'Content-Type: application/json' --data-binary @"$TMP/snp.json" "$URL/v1/certificates" >/dev/null
+  }
+  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null \
+    -subj /CN=x -out "$TMP/req.pem" 2>/dev/null
+  snp_request
+  check "SNP report without VCEK and no --kds: evidence invalid" grep -q '"check":"steward.evidence_invalid"' "$TMP/body"
+  for _ in $(seq 100); do python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])))' "$kport" 2>/dev/null && break; sleep 0.1; done
+  check "restart with --kds" start --insecure-kvm --kds "http://127.0.0.1:$kport" --kds-product Milan
+  snp_request
+  check "with --kds the VCEK is fetched: only the fresh-nonce binding fails" python3 -c '
+import json, sys; b = json.load(open(sys.argv[1]))
+assert [e["code"] for e in b["errors"]] == ["policy.report_data"], b' "$TMP/body"
+  check "the KDS was asked for /vcek/v1/Milan/<chip_id>?blSPL=03&teeSPL=00&snpSPL=08&ucodeSPL=115" \
+    grep -Eq '^/vcek/v1/Milan/[0-9a-f]{128}\?blSPL=03&teeSPL=00&snpSPL=08&ucodeSPL=115$' "$TMP/kds.log"
+  snp_request
+  check "a second report from the chip uses the cached VCEK (one KDS request)" test "$(wc -l <"$TMP/kds.log")" = 1
+  check "the fetch is in the audit log" test "$(sqlite3 "$STATE/steward.db" "SELECT count(*) FROM audit WHERE event = 'collateral.fetched'")" = 1
+  kill "$kds"
+  wait "$kds" 2>/dev/null || true
+  start --insecure-kvm
+else
+  diag "SKIP KDS fetch: no shared vectors at '$vectors'"
+fi
+
 if ! why=$(backend_status kvm); then
   diag "SKIP the in-Keep enrollment: kvm backend unavailable ($why); nil has no evidence"
   done_testing
