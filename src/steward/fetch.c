@@ -8,6 +8,7 @@
 #include <event2/http.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -61,7 +62,9 @@ int steward_fetch(const char *url, int timeout_seconds, struct steward_bytes *ou
         SSL *ssl = ctx && SSL_CTX_set_default_verify_paths(ctx) ? SSL_new(ctx) : NULL;
         if (ssl) {
             SSL_set_verify(ssl, SSL_VERIFY_PEER, NULL);
-            SSL_set_tlsext_host_name(ssl, host);
+            char sni[256]; /* a mutable copy: the macro casts to void * */
+            snprintf(sni, sizeof(sni), "%s", host);
+            SSL_set_tlsext_host_name(ssl, sni);
             X509_VERIFY_PARAM_set1_host(SSL_get0_param(ssl), host, 0);
             bev = bufferevent_openssl_socket_new(f.base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
                                                  BEV_OPT_CLOSE_ON_FREE);
