@@ -210,6 +210,12 @@ check "curl --cacert ca.pem verifies the Keep's TLS identity (app.local)" bash -
   "curl -sS --cacert '$STATE/ca.pem' --resolve app.local:$SP:127.0.0.1 https://app.local:$SP/ | grep -q 'hello from a Keep'"
 wait "$srv" 2>/dev/null || true
 
+check "admin policy-list shows the stored policies" bash -c \
+  "'$STEWARD' admin --state '$STATE' policy-list | python3 -c 'import json,sys; p = json.load(sys.stdin)[\"policies\"]; assert p[\"app\"][\"secrets\"] == [\"db\"] and \"other\" in p'"
+check "admin policy-delete other" admin policy-delete other
+expect_status 1 "deleting it again fails" "$STEWARD" admin --state "$STATE" policy-delete other
+check "... naming steward.workload_unknown" out_has "steward.workload_unknown"
+
 serial=$(openssl x509 -in "$O/cert.pem" -noout -serial | cut -d= -f2 | tr A-F a-f | sed 's/^0*//')
 check "admin revoke-serial" admin revoke-serial "$serial"
 r=$(mtls "$URL/v1/secrets/db")
