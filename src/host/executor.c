@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "attest/kvm_evidence.h"
@@ -127,13 +128,36 @@ int keep_executor_new(const struct keep_config *cfg, const uint8_t measurement[4
     return KEEP_OK;
 }
 
+/*
+ * When a Linux process dies its sockets close without waiting on SO_LINGER:
+ * inet_release() passes a linger timeout only when the closing task is not
+ * exiting (net/ipv4/af_inet.c, PF_EXITING). The peer still gets the unsent
+ * data and a FIN from the kernel in the background; a zero linger time keeps
+ * its abortive close (RST, tcp_close()). keep gives the peer the same: it
+ * turns a nonzero linger off before closing a dead Keep's socket, so a
+ * workload that set SO_LINGER {1, 3600} cannot hold keep in close().
+ */
+static void close_as_exit(const struct exec_fd *f)
+{
+    if (f->kind == FD_SOCKET) {
+        struct linger l;
+        socklen_t len = sizeof(l);
+        if (getsockopt(f->host, SOL_SOCKET, SO_LINGER, &l, &len) == 0 && l.l_onoff &&
+            l.l_linger > 0) {
+            l = (struct linger){.l_onoff = 0, .l_linger = 0};
+            setsockopt(f->host, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+        }
+    }
+    close(f->host);
+}
+
 void keep_executor_free(struct keep_executor *x)
 {
     if (!x)
         return;
     for (int g = 0; g < (int)KEEP_CHAN_MAX_FDS; g++) {
         if (x->fds[g].kind != FD_FREE) {
-            close(x->fds[g].host);
+            close_as_exit(&x->fds[g]);
             keep_exec_fd_release(x, g);
         }
     }
