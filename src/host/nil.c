@@ -169,8 +169,14 @@ __attribute__((noreturn)) static void child(const struct nil_plan *p, uid_t uid,
     if (chdir("/") < 0)
         child_fail(p, KEEP_E_NIL_SPAWN, "chdir /: %s", strerror(errno));
     if (cfg->memory_size) {
+        /*
+         * RLIMIT_DATA (setrlimit(2)) counts private writable mappings and the
+         * heap, not PROT_NONE reservations (Go, the JVM and V8 reserve GiBs);
+         * the closest a plain process comes to the kvm backend's bound on
+         * touched pages (docs/KEEP.md, "The nil backend").
+         */
         struct rlimit rl = {cfg->memory_size, cfg->memory_size};
-        if (setrlimit(RLIMIT_AS, &rl) < 0)
+        if (setrlimit(RLIMIT_DATA, &rl) < 0)
             child_fail(p, KEEP_E_NIL_SPAWN, "limiting memory to %llu bytes: %s",
                        (unsigned long long)cfg->memory_size, strerror(errno));
     }
