@@ -348,6 +348,22 @@ suite_evidence() {
 # is full: keep must not wait in close(), and the peer must get what Linux
 # gives it when the process dies: every byte, then EOF (checked against the
 # same program run natively). The timeout only ends a keep stuck in close.
+# A workload that tries to leave its file system (issue 7): remount its :ro
+# volume rw, unmount it, chroot + chdir("..") out of a rw volume. On nil as
+# root (this is what made the workload real root in a plain chroot) and on
+# kvm every attempt must fail and change nothing on the host.
+suite_escape() {
+  local rw=$TMP/vol-esc-rw ro=$TMP/vol-esc-ro marker=$TMP/host-only.txt
+  rm -rf "$rw" "$ro"
+  mkdir -p "$rw" "$ro"
+  printf 'ro\n' >"$ro/input.txt"
+  printf 'host only\n' >"$marker"
+  expect_status 0 "$P escape attempts (as uid $(id -u)): remount rw, umount, chroot + chdir .." \
+    kr --volume "$rw:/data" --volume "$ro:/ro:ro" "$WL/wl_escape" /ro /data "$marker"
+  grep '^not ok' "$TMP/out" | sed 's/^/#   /' || true
+  check "$P   nothing was created in the read-only volume" bash -c "[ \"\$(ls '$ro')\" = input.txt ]"
+}
+
 linger_peer() { # port go-file log
   python3 - "$1" "$2" >"$3" 2>&1 <<'PY' &
 import os, socket, sys, time
@@ -426,4 +442,5 @@ run_suite() { # backend channel
   suite_gate
   suite_ctrl_c
   suite_linger
+  suite_escape
 }
