@@ -51,13 +51,8 @@ struct keep_qe_identity {
     struct keep_qe_identity_level *levels;
     size_t level_count;
 
-    char *signed_text;
-    size_t signed_size;
-    bool has_signature;
-    uint8_t signature[64];
-    STACK_OF(X509) * issuer_chain; /* TCB Signing cert first; NULL when not given */
-
-    json_t *json; /* the parsed enclaveIdentity object; owns the strings */
+    /* The signed document: the parsed enclaveIdentity (owns the strings), bytes, r||s, chain. */
+    struct keep_intel_doc doc;
 };
 
 /* The Intel PCS file form {"enclaveIdentity":{...},"signature":"..."}. */

@@ -35,6 +35,7 @@
 #include <jansson.h>
 #include <openssl/x509.h>
 
+#include "attest/intel_doc.h"
 #include "keep/error.h"
 
 /* tcbStatus values, [PCS] "TCB Info", tcbLevels[].tcbStatus. */
@@ -105,14 +106,8 @@ struct keep_tcb_info {
     struct keep_tcb_level *levels; /* tcbLevels, in the signed order */
     size_t level_count;
 
-    /* What keep_tcb_info_verify needs: the exact signed bytes and r||s. */
-    char *signed_text;
-    size_t signed_size;
-    bool has_signature;
-    uint8_t signature[64];
-    STACK_OF(X509) * issuer_chain; /* TCB Signing cert first; NULL when not given */
-
-    json_t *json; /* the parsed tcbInfo object; owns the strings */
+    /* The signed document: the parsed tcbInfo (owns the strings), its exact bytes, r||s, chain. */
+    struct keep_intel_doc doc;
 };
 
 /*
@@ -210,5 +205,12 @@ enum keep_tcb_status keep_tcb_converge_with_qe(enum keep_tcb_status platform,
 
 /* A JSON summary: id, version, fmspc, dates, tcbEvaluationDataNumber, level count. */
 json_t *keep_tcb_info_summary(const struct keep_tcb_info *info);
+
+/* tcbStatus members and the status parts of a tcbLevels[] entry (TCB Info and QE Identity). */
+int keep_coll_status(json_t *obj, const char *path, const char *key, enum keep_tcb_status *out,
+                     struct keep_error *err);
+int keep_coll_level_status(json_t *lv, const char *path, int64_t *tcb_date,
+                           enum keep_tcb_status *status, const char ***advisory_ids,
+                           size_t *advisory_count, struct keep_error *err);
 
 #endif /* KEEP_ATTEST_TCB_H */

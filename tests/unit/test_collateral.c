@@ -270,7 +270,7 @@ static void test_collateral_json(void)
     ok(coll->tcb_info && coll->qe_identity && coll->root_ca_crl && coll->pck_crl &&
            coll->pck_crl_issuer_chain,
        "every item present");
-    ok(coll->tcb_info->signed_size == strlen(tcb_body), "tcb_info string is the signed text");
+    ok(coll->tcb_info->doc.signed_size == strlen(tcb_body), "tcb_info string is the signed text");
     is_int(keep_collateral_verify(coll, roots, t_mid, &err), KEEP_OK, "verifies (%s)", err.message);
     /* other_pki's root has the same name but another key. */
     is_int(keep_collateral_verify(coll, other_roots, t_mid, &err), KEEP_E_X509_CRL_SIGNATURE,

@@ -168,7 +168,8 @@ static void test_signed_file(void)
            err.message);
     if (!qe)
         goto out;
-    ok(qe->signed_size == strlen(body) && memcmp(qe->signed_text, body, qe->signed_size) == 0,
+    ok(qe->doc.signed_size == strlen(body) &&
+           memcmp(qe->doc.signed_text, body, qe->doc.signed_size) == 0,
        "signed bytes are the enclaveIdentity value exactly");
     is_int(keep_qe_identity_verify(qe, roots, pki->root_crl, issue, &err),
            KEEP_E_COLLATERAL_MISSING, "no issuer chain: reported missing");
