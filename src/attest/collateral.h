@@ -52,30 +52,35 @@ struct keep_collateral {
 };
 
 /* An empty collateral set, to be filled with the setters below. */
-int keep_collateral_new(struct keep_collateral **out, struct keep_error *err);
+KEEP_WARN_UNUSED int keep_collateral_new(struct keep_collateral **out, struct keep_error *err);
 void keep_collateral_free(struct keep_collateral *coll);
 
 /* Parse the single collateral.json form (see the top of this file). */
-int keep_collateral_parse_json(const char *text, size_t size, struct keep_collateral **out,
-                               struct keep_error *err);
+KEEP_WARN_UNUSED int keep_collateral_parse_json(const char *text, size_t size,
+                                                struct keep_collateral **out,
+                                                struct keep_error *err);
 
 /* Setters for the separate-file form. Each replaces what was set before. */
-int keep_collateral_set_tcb_info(struct keep_collateral *coll, const char *text, size_t size,
-                                 struct keep_error *err);
-int keep_collateral_set_qe_identity(struct keep_collateral *coll, const char *text, size_t size,
-                                    struct keep_error *err);
+KEEP_WARN_UNUSED int keep_collateral_set_tcb_info(struct keep_collateral *coll, const char *text,
+                                                  size_t size, struct keep_error *err);
+KEEP_WARN_UNUSED int keep_collateral_set_qe_identity(struct keep_collateral *coll, const char *text,
+                                                     size_t size, struct keep_error *err);
 /* Needs the TCB Info (resp. QE Identity) to be set first. */
-int keep_collateral_set_tcb_info_issuer_chain(struct keep_collateral *coll, const uint8_t *data,
-                                              size_t size, struct keep_error *err);
-int keep_collateral_set_qe_identity_issuer_chain(struct keep_collateral *coll, const uint8_t *data,
-                                                 size_t size, struct keep_error *err);
-int keep_collateral_set_pck_crl_issuer_chain(struct keep_collateral *coll, const uint8_t *data,
-                                             size_t size, struct keep_error *err);
+KEEP_WARN_UNUSED int keep_collateral_set_tcb_info_issuer_chain(struct keep_collateral *coll,
+                                                               const uint8_t *data, size_t size,
+                                                               struct keep_error *err);
+KEEP_WARN_UNUSED int keep_collateral_set_qe_identity_issuer_chain(struct keep_collateral *coll,
+                                                                  const uint8_t *data, size_t size,
+                                                                  struct keep_error *err);
+KEEP_WARN_UNUSED int keep_collateral_set_pck_crl_issuer_chain(struct keep_collateral *coll,
+                                                              const uint8_t *data, size_t size,
+                                                              struct keep_error *err);
 /* CRLs as DER, PEM, or hex text of DER (the collateral.json encoding). */
-int keep_collateral_set_root_ca_crl(struct keep_collateral *coll, const uint8_t *data, size_t size,
-                                    struct keep_error *err);
-int keep_collateral_set_pck_crl(struct keep_collateral *coll, const uint8_t *data, size_t size,
-                                struct keep_error *err);
+KEEP_WARN_UNUSED int keep_collateral_set_root_ca_crl(struct keep_collateral *coll,
+                                                     const uint8_t *data, size_t size,
+                                                     struct keep_error *err);
+KEEP_WARN_UNUSED int keep_collateral_set_pck_crl(struct keep_collateral *coll, const uint8_t *data,
+                                                 size_t size, struct keep_error *err);
 
 /* Paths of the separate files; NULL for an item not given. */
 struct keep_collateral_files {
@@ -87,12 +92,14 @@ struct keep_collateral_files {
     const char *pck_crl;
     const char *pck_crl_issuer_chain;
 };
-int keep_collateral_from_files(const struct keep_collateral_files *files,
-                               struct keep_collateral **out, struct keep_error *err);
+KEEP_WARN_UNUSED int keep_collateral_from_files(const struct keep_collateral_files *files,
+                                                struct keep_collateral **out,
+                                                struct keep_error *err);
 
 /* Every check listed at the top of this file, at `time`, anchored at `roots`. */
-int keep_collateral_verify(const struct keep_collateral *coll, STACK_OF(X509) * roots, int64_t time,
-                           struct keep_error *err);
+KEEP_WARN_UNUSED int keep_collateral_verify(const struct keep_collateral *coll,
+                                            STACK_OF(X509) * roots, int64_t time,
+                                            struct keep_error *err);
 
 /*
  * Every check of keep_collateral_verify run on its own, so that a missing
@@ -112,8 +119,8 @@ json_t *keep_collateral_report(const struct keep_collateral *coll, STACK_OF(X509
  * given), as a new stack of new references: free with
  * sk_X509_CRL_pop_free(crls, X509_CRL_free).
  */
-int keep_collateral_crls(const struct keep_collateral *coll, STACK_OF(X509_CRL) * *out,
-                         struct keep_error *err);
+KEEP_WARN_UNUSED int keep_collateral_crls(const struct keep_collateral *coll,
+                                          STACK_OF(X509_CRL) * *out, struct keep_error *err);
 
 /*
  * {"tcb_info": {...summary...} | null, "qe_identity": ... | null,

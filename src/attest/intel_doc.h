@@ -37,15 +37,18 @@ struct keep_intel_doc {
  * when absent; signature_what names it in errors, "tcb_info_signature").
  * On failure doc holds what was filled: keep_intel_doc_clear() it.
  */
-int keep_intel_doc_parse_body(struct keep_intel_doc *doc, const char *member,
-                              const char *signature_what, const char *body, size_t body_size,
-                              const char *signature_hex, struct keep_error *err);
+KEEP_WARN_UNUSED int keep_intel_doc_parse_body(struct keep_intel_doc *doc, const char *member,
+                                               const char *signature_what, const char *body,
+                                               size_t body_size, const char *signature_hex,
+                                               struct keep_error *err);
 /* Parse an issuer chain bundle (PEM or DER) named what, replacing the old one. */
-int keep_intel_doc_set_issuer_chain(struct keep_intel_doc *doc, const char *what,
-                                    const uint8_t *data, size_t size, struct keep_error *err);
+KEEP_WARN_UNUSED int keep_intel_doc_set_issuer_chain(struct keep_intel_doc *doc, const char *what,
+                                                     const uint8_t *data, size_t size,
+                                                     struct keep_error *err);
 /* Chain to roots at time (root CA CRL applied when given) and the signature. */
-int keep_intel_doc_verify(const struct keep_intel_doc *doc, STACK_OF(X509) * roots,
-                          X509_CRL *root_ca_crl, int64_t time, struct keep_error *err);
+KEEP_WARN_UNUSED int keep_intel_doc_verify(const struct keep_intel_doc *doc, STACK_OF(X509) * roots,
+                                           X509_CRL *root_ca_crl, int64_t time,
+                                           struct keep_error *err);
 void keep_intel_doc_clear(struct keep_intel_doc *doc);
 
 /* ---- JSON and signature helpers (TCB Info, QE Identity, collateral.json) ---- */
@@ -63,48 +66,52 @@ const char *keep_coll_type_name(const json_t *v);
  * text is parsed again and must equal root[key] (see collateral.c for why
  * this is enough).
  */
-int keep_json_member_text(const char *text, size_t size, json_t *root, const char *key, size_t *off,
-                          size_t *len, struct keep_error *err);
+KEEP_WARN_UNUSED int keep_json_member_text(const char *text, size_t size, json_t *root,
+                                           const char *key, size_t *off, size_t *len,
+                                           struct keep_error *err);
 
 /* Parse JSON text strictly: no duplicate keys, the whole input is one value. */
-int keep_coll_json_load(const char *text, size_t size, const char *what, json_t **out,
-                        struct keep_error *err);
+KEEP_WARN_UNUSED int keep_coll_json_load(const char *text, size_t size, const char *what,
+                                         json_t **out, struct keep_error *err);
 
 /* Typed member readers. path names the object ("tcbInfo.tcbLevels[3].tcb"). */
-int keep_coll_member(json_t *obj, const char *path, const char *key, json_type type, json_t **out,
-                     struct keep_error *err);
-int keep_coll_uint(json_t *obj, const char *path, const char *key, uint64_t max, uint64_t *out,
-                   struct keep_error *err);
-int keep_coll_string(json_t *obj, const char *path, const char *key, const char **out,
-                     struct keep_error *err);
-int keep_coll_hex(json_t *obj, const char *path, const char *key, uint8_t *out, size_t size,
-                  struct keep_error *err);
-int keep_coll_time(json_t *obj, const char *path, const char *key, int64_t *out,
-                   struct keep_error *err);
+KEEP_WARN_UNUSED int keep_coll_member(json_t *obj, const char *path, const char *key,
+                                      json_type type, json_t **out, struct keep_error *err);
+KEEP_WARN_UNUSED int keep_coll_uint(json_t *obj, const char *path, const char *key, uint64_t max,
+                                    uint64_t *out, struct keep_error *err);
+KEEP_WARN_UNUSED int keep_coll_string(json_t *obj, const char *path, const char *key,
+                                      const char **out, struct keep_error *err);
+KEEP_WARN_UNUSED int keep_coll_hex(json_t *obj, const char *path, const char *key, uint8_t *out,
+                                   size_t size, struct keep_error *err);
+KEEP_WARN_UNUSED int keep_coll_time(json_t *obj, const char *path, const char *key, int64_t *out,
+                                    struct keep_error *err);
 /* advisoryIDs: optional array of strings. *ids is malloc'd (NULL when none). */
-int keep_coll_advisories(json_t *obj, const char *path, const char ***ids, size_t *count,
-                         struct keep_error *err);
+KEEP_WARN_UNUSED int keep_coll_advisories(json_t *obj, const char *path, const char ***ids,
+                                          size_t *count, struct keep_error *err);
 /*
  * The parts every tcbLevels[] entry shares ([PCS] TCB Info, QE Identity,
  * tdxModuleIdentities): obj.tcbLevels is a non-empty array; an entry is an
  * object with an object "tcb" (*tcb, its path written to tpath), a tcbDate,
  * a tcbStatus and optional advisoryIDs.
  */
-int keep_coll_levels_array(json_t *obj, const char *path, json_t **arr, struct keep_error *err);
-int keep_coll_level_tcb(json_t *lv, const char *path, json_t **tcb, char *tpath, size_t tpath_size,
-                        struct keep_error *err);
+KEEP_WARN_UNUSED int keep_coll_levels_array(json_t *obj, const char *path, json_t **arr,
+                                            struct keep_error *err);
+KEEP_WARN_UNUSED int keep_coll_level_tcb(json_t *lv, const char *path, json_t **tcb, char *tpath,
+                                         size_t tpath_size, struct keep_error *err);
 /* Hex r||s into 64 bytes. */
-int keep_coll_signature(const char *hex, const char *what, uint8_t out[64], struct keep_error *err);
+KEEP_WARN_UNUSED int keep_coll_signature(const char *hex, const char *what, uint8_t out[64],
+                                         struct keep_error *err);
 
 /*
  * The checks TCB Info and QE Identity share: chain (first cert signs) to
  * roots at time, root CA CRL applied when given, ECDSA P-256 signature
  * (r||s) over the exact bytes. `what` names the item ("tcbInfo").
  */
-int keep_coll_verify_signed(const char *what, const char *signed_text, size_t signed_size,
-                            bool has_signature, const uint8_t signature[64], STACK_OF(X509) * chain,
-                            STACK_OF(X509) * roots, X509_CRL *root_ca_crl, int64_t time,
-                            struct keep_error *err);
+KEEP_WARN_UNUSED int keep_coll_verify_signed(const char *what, const char *signed_text,
+                                             size_t signed_size, bool has_signature,
+                                             const uint8_t signature[64], STACK_OF(X509) * chain,
+                                             STACK_OF(X509) * roots, X509_CRL *root_ca_crl,
+                                             int64_t time, struct keep_error *err);
 /*
  * The Intel PCS file form {"<member>": {...}, "signature": "<hex r||s>"}
  * (file names the document: "tcb_info.json"): *root is the parse of text
@@ -112,17 +119,21 @@ int keep_coll_verify_signed(const char *what, const char *signed_text, size_t si
  * text[*off, *off + *len) the exact text of member's value, *signature_hex
  * the signature string (owned by *root).
  */
-int keep_coll_split_file(const char *text, size_t size, const char *file, const char *member,
-                         json_t **root, size_t *off, size_t *len, const char **signature_hex,
-                         struct keep_error *err);
+KEEP_WARN_UNUSED int keep_coll_split_file(const char *text, size_t size, const char *file,
+                                          const char *member, json_t **root, size_t *off,
+                                          size_t *len, const char **signature_hex,
+                                          struct keep_error *err);
 /* A malloc'd copy of the signed bytes body[0..body_size) in *text, *size. */
-int keep_coll_copy_signed_text(const char *what, const char *body, size_t body_size, char **text,
-                               size_t *size, struct keep_error *err);
+KEEP_WARN_UNUSED int keep_coll_copy_signed_text(const char *what, const char *body,
+                                                size_t body_size, char **text, size_t *size,
+                                                struct keep_error *err);
 /* Parse an issuer chain bundle (PEM or DER) named what and put it in *chain, freeing the old. */
-int keep_coll_replace_chain(STACK_OF(X509) * *chain, const char *what, const uint8_t *data,
-                            size_t size, struct keep_error *err);
+KEEP_WARN_UNUSED int keep_coll_replace_chain(STACK_OF(X509) * *chain, const char *what,
+                                             const uint8_t *data, size_t size,
+                                             struct keep_error *err);
 /* issueDate <= time <= nextUpdate, naming the item and the dates. */
-int keep_coll_check_dates(const char *what, int64_t issue_date, int64_t next_update, int64_t time,
-                          struct keep_error *err);
+KEEP_WARN_UNUSED int keep_coll_check_dates(const char *what, int64_t issue_date,
+                                           int64_t next_update, int64_t time,
+                                           struct keep_error *err);
 
 #endif /* KEEP_ATTEST_INTEL_DOC_H */

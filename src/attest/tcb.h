@@ -52,7 +52,8 @@ enum keep_tcb_status {
 /* Intel's spelling: "UpToDate", "SWHardeningNeeded", ... */
 const char *keep_tcb_status_name(enum keep_tcb_status status);
 /* The status Intel spells `text`; KEEP_E_COLLATERAL_TCB_STATUS_UNKNOWN otherwise. */
-int keep_tcb_status_parse(const char *text, enum keep_tcb_status *out, struct keep_error *err);
+KEEP_WARN_UNUSED int keep_tcb_status_parse(const char *text, enum keep_tcb_status *out,
+                                           struct keep_error *err);
 
 enum keep_tee_type { KEEP_TEE_SGX, KEEP_TEE_TDX };
 
@@ -115,19 +116,20 @@ struct keep_tcb_info {
  * The signed bytes are the text of the "tcbInfo" value exactly as it appears
  * in `text` (see keep_json_member_text in collateral.h).
  */
-int keep_tcb_info_parse(const char *text, size_t size, struct keep_tcb_info **out,
-                        struct keep_error *err);
+KEEP_WARN_UNUSED int keep_tcb_info_parse(const char *text, size_t size, struct keep_tcb_info **out,
+                                         struct keep_error *err);
 /*
  * Parse the signed tcbInfo object text on its own (the collateral.json
  * form, where that text is a string member), with its signature given
  * separately as hex (NULL when there is none: verification then reports
  * the signature missing).
  */
-int keep_tcb_info_parse_body(const char *body, size_t body_size, const char *signature_hex,
-                             struct keep_tcb_info **out, struct keep_error *err);
+KEEP_WARN_UNUSED int keep_tcb_info_parse_body(const char *body, size_t body_size,
+                                              const char *signature_hex, struct keep_tcb_info **out,
+                                              struct keep_error *err);
 /* Attach the TCB Info issuer chain (PEM or DER bundle, TCB Signing cert first). */
-int keep_tcb_info_set_issuer_chain(struct keep_tcb_info *info, const uint8_t *data, size_t size,
-                                   struct keep_error *err);
+KEEP_WARN_UNUSED int keep_tcb_info_set_issuer_chain(struct keep_tcb_info *info, const uint8_t *data,
+                                                    size_t size, struct keep_error *err);
 void keep_tcb_info_free(struct keep_tcb_info *info);
 
 /*
@@ -136,12 +138,13 @@ void keep_tcb_info_free(struct keep_tcb_info *info);
  * over the exact signed bytes, and issueDate <= time <= nextUpdate.
  * A missing chain or signature fails with KEEP_E_COLLATERAL_MISSING.
  */
-int keep_tcb_info_verify(const struct keep_tcb_info *info, STACK_OF(X509) * roots,
-                         X509_CRL *root_ca_crl, int64_t time, struct keep_error *err);
+KEEP_WARN_UNUSED int keep_tcb_info_verify(const struct keep_tcb_info *info, STACK_OF(X509) * roots,
+                                          X509_CRL *root_ca_crl, int64_t time,
+                                          struct keep_error *err);
 
 /* issueDate <= time <= nextUpdate only (part of keep_tcb_info_verify). */
-int keep_tcb_info_check_fresh(const struct keep_tcb_info *info, int64_t time,
-                              struct keep_error *err);
+KEEP_WARN_UNUSED int keep_tcb_info_check_fresh(const struct keep_tcb_info *info, int64_t time,
+                                               struct keep_error *err);
 
 /* The platform values the matching needs, read from the PCK certificate and the quote. */
 struct keep_tcb_input {
@@ -160,8 +163,9 @@ struct keep_tcb_input {
  * id matches input->tee (an SGX quote may be checked against SGX TCB Info
  * only, a TDX quote against TDX TCB Info v3), FMSPC and pceId equal.
  */
-int keep_tcb_info_check_platform(const struct keep_tcb_info *info,
-                                 const struct keep_tcb_input *input, struct keep_error *err);
+KEEP_WARN_UNUSED int keep_tcb_info_check_platform(const struct keep_tcb_info *info,
+                                                  const struct keep_tcb_input *input,
+                                                  struct keep_error *err);
 
 struct keep_tcb_result {
     enum keep_tcb_status status;     /* converged status of the matched level(s) */
@@ -190,8 +194,9 @@ struct keep_tcb_result {
  * (free with keep_tcb_result_free). KEEP_E_COLLATERAL_NO_MATCHING_TCB_LEVEL
  * when no level matches.
  */
-int keep_tcb_match(const struct keep_tcb_info *info, const struct keep_tcb_input *input,
-                   struct keep_tcb_result *result, struct keep_error *err);
+KEEP_WARN_UNUSED int keep_tcb_match(const struct keep_tcb_info *info,
+                                    const struct keep_tcb_input *input,
+                                    struct keep_tcb_result *result, struct keep_error *err);
 void keep_tcb_result_free(struct keep_tcb_result *result);
 
 /*
@@ -207,10 +212,11 @@ enum keep_tcb_status keep_tcb_converge_with_qe(enum keep_tcb_status platform,
 json_t *keep_tcb_info_summary(const struct keep_tcb_info *info);
 
 /* tcbStatus members and the status parts of a tcbLevels[] entry (TCB Info and QE Identity). */
-int keep_coll_status(json_t *obj, const char *path, const char *key, enum keep_tcb_status *out,
-                     struct keep_error *err);
-int keep_coll_level_status(json_t *lv, const char *path, int64_t *tcb_date,
-                           enum keep_tcb_status *status, const char ***advisory_ids,
-                           size_t *advisory_count, struct keep_error *err);
+KEEP_WARN_UNUSED int keep_coll_status(json_t *obj, const char *path, const char *key,
+                                      enum keep_tcb_status *out, struct keep_error *err);
+KEEP_WARN_UNUSED int keep_coll_level_status(json_t *lv, const char *path, int64_t *tcb_date,
+                                            enum keep_tcb_status *status,
+                                            const char ***advisory_ids, size_t *advisory_count,
+                                            struct keep_error *err);
 
 #endif /* KEEP_ATTEST_TCB_H */

@@ -30,6 +30,7 @@
  * its exit status, or 128 + the signal that killed it. Fails (nil.*) only
  * when the process could not be started.
  */
-int keep_nil_run(const struct keep_config *cfg, int *exit_status, struct keep_error *err);
+KEEP_WARN_UNUSED int keep_nil_run(const struct keep_config *cfg, int *exit_status,
+                                  struct keep_error *err);
 
 #endif /* KEEP_HOST_NIL_H */

@@ -68,7 +68,8 @@ static void test_memory(void)
         int rc = keep_parse_memory_size(bad[i], &v, &err);
         is_int(rc, KEEP_E_RUN_BAD_MEMORY, "--memory '%s' refused", bad[i]);
     }
-    keep_parse_memory_size("4097", &v, &err);
+    is_int(keep_parse_memory_size("4097", &v, &err), KEEP_E_RUN_BAD_MEMORY,
+           "--memory 4097 refused");
     ok(strstr(err.message, "multiple of 4096") != NULL, "message says why: %s", err.message);
 }
 
