@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/channel.h"
 #include "common/util.h"
 #include "keep/error.h"
 
@@ -22,6 +23,9 @@ enum keep_channel_path {
     KEEP_CHANNEL_DIRECT = 0, /* host reads/writes workload buffers in guest memory */
     KEEP_CHANNEL_BOUNCE = 1, /* shim copies through the shared pages (SEV-SNP/TDX/SGX) */
 };
+_Static_assert(KEEP_CHANNEL_DIRECT == (int)KEEP_CHAN_PATH_DIRECT &&
+                   KEEP_CHANNEL_BOUNCE == (int)KEEP_CHAN_PATH_BOUNCE,
+               "--channel values are the channel header's path values (common/channel.h)");
 
 struct keep_volume {
     char *host_dir;  /* absolute, resolved with realpath() at parse time */

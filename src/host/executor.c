@@ -420,13 +420,13 @@ static int buffer_length(struct exec_call *c, const struct keep_chan_arg *d, uin
         if (!lp)
             return -EFAULT;
         count = load_u32(lp);
-        if (d->max_count && count > d->max_count)
-            count = d->max_count; /* a bigger buffer than needed is fine; use what fits */
     } else {
         count = c->a[d->len_arg & 7];
-        if (d->max_count && count > d->max_count)
-            return -EINVAL;
     }
+    /* channel.h's max_count rule, the one the shim sizes its copies by. */
+    if (keep_chan_count_refused(d, count))
+        return -EINVAL;
+    count = keep_chan_count(d, count);
     if (keep_mul_overflows(count, (uint64_t)d->elem_size, len))
         return -EFAULT;
     return 0;
