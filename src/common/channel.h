@@ -429,7 +429,7 @@ __attribute__((unused)) static const struct keep_chan_call keep_chan_calls[] = {
      {KA_PATH, KA_BUF(KEEP_DIR_OUT, 2, KEEP_ARGF_RESULT_LEN), KA_VAL}},
     {KEEP_NR_chmod, "chmod", {KA_PATH, KA_VAL}},
     {KEEP_NR_fchmod, "fchmod", {KA_FD, KA_VAL}},
-    /* Kept by the executor for the guest; the host process's umask is untouched. */
+    /* Kept by the executor for the guest; keep runs with umask 0 meanwhile (executor.c). */
     {KEEP_NR_umask, "umask", {KA_VAL}},
     {KEEP_NR_gettimeofday,
      "gettimeofday",
