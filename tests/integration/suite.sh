@@ -460,6 +460,26 @@ suite_escape() {
     kr --volume "$rw:/data" --volume "$ro:/ro:ro" "$WL/wl_escape" /ro /data "$marker"
   grep '^not ok' "$TMP/out" | sed 's/^/#   /' || true
   check "$P   nothing was created in the read-only volume" bash -c "[ \"\$(ls '$ro')\" = input.txt ]"
+  # nil run by an ordinary user (user namespace path): the same attempts fail.
+  [ "$SUITE_BACKEND" = nil ] && [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null || return 0
+  local as_nobody=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
+  if ! "${as_nobody[@]}" test -x "$KEEP" -a -x "$WL/wl_escape"; then
+    diag "escape attempts as nobody not run: nobody cannot execute $KEEP"
+    return 0
+  fi
+  local top
+  top=$(mktemp -d "${TMPDIR:-/tmp}/keep-esc.XXXXXX")
+  chmod 755 "$top"
+  mkdir "$top/rw" "$top/ro"
+  chown nobody "$top/rw"
+  printf 'ro\n' >"$top/ro/input.txt"
+  printf 'host only\n' >"$top/host-only.txt"
+  expect_status 0 "$P escape attempts as nobody (user namespace): remount rw, umount, chroot" \
+    "${as_nobody[@]}" "$KEEP" run --backend nil --volume "$top/rw:/data" \
+    --volume "$top/ro:/ro:ro" "$WL/wl_escape" /ro /data "$top/host-only.txt"
+  grep '^not ok' "$TMP/out" | sed 's/^/#   /' || true
+  check "$P   nothing was created in the read-only volume" bash -c "[ \"\$(ls '$top/ro')\" = input.txt ]"
+  rm -rf "$top"
 }
 
 linger_peer() { # port go-file log
