@@ -211,7 +211,8 @@ int main(int argc, char **argv)
         int64_t expires;
         uint8_t nonce[32], report[KEEP_SNP_REPORT_SIZE];
         steward_nonce_new(s, time(NULL), nonce_hex, &expires, &err);
-        keep_hex_decode(nonce_hex, 64, nonce, 32, "n", NULL);
+        if (keep_hex_decode(nonce_hex, 64, nonce, 32, "n", NULL))
+            abort();
         snp_gen_report(g, KEEP_AMD_VCEK, 2, report);
         steward_binding_report_data(nonce, parsed.spki_sha384, report + 0x50);
         snp_gen_sign(g, KEEP_AMD_VCEK, report);

@@ -92,8 +92,10 @@ static void kvm_evidence(const struct client *c, const char *nonce_hex, const ch
                          uint8_t ev[KEEP_KVM_EVIDENCE_SIZE])
 {
     uint8_t nonce[32], rd[64], m[48];
-    keep_hex_decode(nonce_hex, 64, nonce, 32, "nonce", NULL);
-    keep_hex_decode(measurement, 96, m, 48, "m", NULL);
+    if (keep_hex_decode(nonce_hex, 64, nonce, 32, "nonce", NULL))
+        abort();
+    if (keep_hex_decode(measurement, 96, m, 48, "m", NULL))
+        abort();
     steward_binding_report_data(nonce, c->parsed.spki_sha384, rd);
     keep_kvm_evidence_build(m, rd, ev);
 }
@@ -518,7 +520,8 @@ static void test_snp(const char *dir)
         int64_t expires;
         uint8_t nonce[32], report[KEEP_SNP_REPORT_SIZE];
         steward_nonce_new(s, NOW, nonce_hex, &expires, &err);
-        keep_hex_decode(nonce_hex, 64, nonce, 32, "n", NULL);
+        if (keep_hex_decode(nonce_hex, 64, nonce, 32, "n", NULL))
+            abort();
         snp_gen_report(g, KEEP_AMD_VCEK, 2, report);
         steward_binding_report_data(nonce, c.parsed.spki_sha384, report + 0x50);
         if (debug)
