@@ -131,6 +131,11 @@ static int64_t check_direct_args(const struct keep_chan_call *c, const uint64_t 
             size = io ? io->size : 0;
             break;
         }
+        case KEEP_ARG_FCNTL:
+            size = keep_chan_fcntl_size(args[1]);
+            if (size == 0)
+                continue; /* a plain value, not a pointer */
+            break;
         default:
             size = buf_size(a, args);
         }
@@ -175,7 +180,10 @@ static bool returns_zero(uint64_t nr)
     return nr == KEEP_NR_stat || nr == KEEP_NR_fstat || nr == KEEP_NR_lstat ||
            nr == KEEP_NR_newfstatat || nr == KEEP_NR_statx || nr == KEEP_NR_close ||
            nr == KEEP_NR_pipe || nr == KEEP_NR_pipe2 || nr == KEEP_NR_clock_gettime ||
-           nr == KEEP_NR_gettimeofday;
+           nr == KEEP_NR_gettimeofday || nr == KEEP_NR_getrusage || nr == KEEP_NR_statfs ||
+           nr == KEEP_NR_fstatfs || nr == KEEP_NR_link || nr == KEEP_NR_linkat ||
+           nr == KEEP_NR_symlink || nr == KEEP_NR_symlinkat || nr == KEEP_NR_chown ||
+           nr == KEEP_NR_fchown || nr == KEEP_NR_lchown || nr == KEEP_NR_fchownat;
 }
 
 /* Linux values (include/linux/socket.h, include/linux/net.h). */
@@ -221,6 +229,12 @@ static void check_result(const struct keep_chan_call *c, const uint64_t *args, i
     /* dup2(2), dup3(2): the new fd is newfd itself (an int). */
     if ((c->nr == KEEP_NR_dup2 || c->nr == KEEP_NR_dup3) && r != (int64_t)(int32_t)args[1])
         violation(c, r, (uint64_t)(int64_t)(int32_t)args[1], "must return newfd");
+    /* sendfile(2): at most count bytes are moved. */
+    if (c->nr == KEEP_NR_sendfile && (uint64_t)r > args[3])
+        violation(c, r, args[3], "more than asked:");
+    /* fcntl(2) record locks return 0. */
+    if (c->nr == KEEP_NR_fcntl && keep_chan_fcntl_size(args[1]) && r != 0)
+        violation(c, r, 0, "a lock command must return");
     /* fcntl(2) F_DUPFD, F_DUPFD_CLOEXEC: the lowest free fd >= arg, so in [arg, table size). */
     if (c->nr == KEEP_NR_fcntl && (args[1] == LNX_F_DUPFD || args[1] == LNX_F_DUPFD_CLOEXEC)) {
         if ((uint64_t)r >= KEEP_CHAN_MAX_FDS)
@@ -319,6 +333,12 @@ static void check_written(const struct keep_chan_call *c, const uint64_t *args, 
     }
     if (c->nr == KEEP_NR_getdents64)
         check_dirents(c, args[1], (uint64_t)r);
+    /* F_GETLK reports F_RDLCK (0), F_WRLCK (1) or F_UNLCK (2) in l_type (fcntl(2)). */
+    if (c->nr == KEEP_NR_fcntl && (args[1] == KEEP_F_GETLK || args[1] == KEEP_F_OFD_GETLK)) {
+        uint16_t type = *(const volatile uint16_t *)args[2];
+        if (type > 2)
+            violation(c, type, 2, "F_GETLK l_type beyond");
+    }
     /* getcwd(2) returns the length of the path with its NUL; libc reads it as a C string. */
     if (c->nr == KEEP_NR_getcwd && (r == 0 || *(const volatile char *)(args[0] + r - 1) != 0))
         violation(c, r, (uint64_t)r, "the path has no NUL ending it; bytes");
@@ -772,6 +792,10 @@ static int64_t forward_bounce(const struct keep_chan_call *c, const uint64_t *in
         if (a->kind == KEEP_ARG_IOCTL) {
             const struct keep_chan_ioctl *io = keep_chan_find_ioctl(in_args[1]);
             size[i] = io ? io->size : 0;
+        } else if (a->kind == KEEP_ARG_FCNTL) {
+            size[i] = keep_chan_fcntl_size(in_args[1]);
+            if (size[i] == 0)
+                continue; /* a plain value, passed unchanged */
         } else if (a->kind == KEEP_ARG_PATH) {
             size[i] = path_size(in_args[i]);
             if (size[i] == PATH_TOO_LONG)
@@ -801,7 +825,7 @@ static int64_t forward_bounce(const struct keep_chan_call *c, const uint64_t *in
     for (int i = 0; i < 6; i++) {
         const struct keep_chan_arg *a = arg_of(c, i);
         bool out = a->dir == KEEP_DIR_OUT || a->dir == KEEP_DIR_INOUT ||
-                   (a->kind == KEEP_ARG_IOCTL && size[i]);
+                   ((a->kind == KEEP_ARG_IOCTL || a->kind == KEEP_ARG_FCNTL) && size[i]);
         if (!size[i] || !out || a->kind == KEEP_ARG_PATH)
             continue;
         uint64_t n = size[i];
