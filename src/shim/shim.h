@@ -22,13 +22,18 @@ extern uint32_t shim_entry_cpl; /* CPL the current syscall entered at: 0 hardwar
 enum {
     SHIM_EPERM = 1,
     SHIM_ENOENT = 2,
+    SHIM_ESRCH = 3,
     SHIM_EINTR = 4,
     SHIM_EIO = 5,
     SHIM_EBADF = 9,
     SHIM_EAGAIN = 11,
     SHIM_ENOMEM = 12,
+    SHIM_EACCES = 13,
     SHIM_EFAULT = 14,
+    SHIM_ENODEV = 19,
+    SHIM_EISDIR = 21,
     SHIM_EINVAL = 22,
+    SHIM_ESPIPE = 29,
     SHIM_ERANGE = 34,
     SHIM_ENAMETOOLONG = 36,
     SHIM_ENOSYS = 38,
@@ -65,5 +70,12 @@ long shim_privileged(uint64_t op, uint64_t addr, uint64_t size, uint64_t flags);
 
 /* Forwarding to the host through the channel (forward.c); returns the checked result. */
 long shim_forward(const struct shim_frame *f);
+
+/* Calls answered or translated by calls.c; true when f->nr was one (result in *r). */
+bool shim_small_call(const struct shim_frame *f, long *r);
+
+/* mmap of a file (mmap_file.c): private memory filled with forwarded preads. */
+long shim_mmap_file(uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags, uint64_t fd,
+                    uint64_t off);
 
 #endif /* KEEP_SHIM_SHIM_H */
