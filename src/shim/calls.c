@@ -40,6 +40,13 @@ enum {
 #define ID       KEEP_GUEST_ID
 #define NO_ID    0xffffffffu /* (uid_t)-1: "leave unchanged" */
 
+/* The workload's [addr, addr + size) is mapped and readable (pages made present), as Linux's
+ * copy_from_user needs; EFAULT otherwise. */
+static bool user_ok(uint64_t addr, uint64_t size)
+{
+    return shim_user_ok(addr, size) && shim_mm_populate(addr, size) == 0;
+}
+
 /* ---- identity ------------------------------------------------------------- */
 
 /*
@@ -62,7 +69,7 @@ static long set_ids(const uint64_t *ids, int count, bool minus_one_keeps)
 
 static long get_res_ids(uint64_t r, uint64_t e, uint64_t s)
 {
-    if (!shim_user_ok(r, 4) || !shim_user_ok(e, 4) || !shim_user_ok(s, 4))
+    if (!user_ok(r, 4) || !user_ok(e, 4) || !user_ok(s, 4))
         return -SHIM_EFAULT;
     *(uint32_t *)r = *(uint32_t *)e = *(uint32_t *)s = ID;
     return 0;
@@ -136,7 +143,7 @@ static long do_prctl(uint64_t option, uint64_t arg2)
         size_t n = 0;
         char name[TASK_COMM_LEN];
         for (; n < TASK_COMM_LEN - 1; n++) {
-            if (!shim_user_ok(arg2 + n, 1))
+            if (!user_ok(arg2 + n, 1))
                 return -SHIM_EFAULT;
             if ((name[n] = *(const volatile char *)(arg2 + n)) == 0)
                 break;
@@ -146,7 +153,7 @@ static long do_prctl(uint64_t option, uint64_t arg2)
         return 0;
     }
     if (option == PR_GET_NAME) {
-        if (!shim_user_ok(arg2, TASK_COMM_LEN))
+        if (!user_ok(arg2, TASK_COMM_LEN))
             return -SHIM_EFAULT;
         memcpy((void *)arg2, comm, TASK_COMM_LEN);
         return 0;
@@ -166,26 +173,25 @@ static uint64_t user_scratch(const struct shim_frame *f, uint64_t size)
  * struct sysinfo (sysinfo(2), x86-64): uptime@0 loads[3]@8 totalram@32
  * freeram@40 sharedram@48 bufferram@56 totalswap@64 freeswap@72 procs@80
  * totalhigh@88 freehigh@96 mem_unit@104, 112 bytes. The memory is the
- * Keep's (--memory, less the program's image and heap); uptime is the
+ * Keep's (--memory, and what of it no page uses yet); uptime is the
  * host's CLOCK_BOOTTIME, as a container sees it; one process, no load.
  */
 static long do_sysinfo(const struct shim_frame *f)
 {
     enum { SYSINFO_SIZE = 112, CLOCK_BOOTTIME = 7 };
     uint64_t buf = f->rdi, ts = user_scratch(f, 16);
-    if (!shim_user_ok(buf, SYSINFO_SIZE) || !shim_user_ok(ts, 16))
+    if (!user_ok(buf, SYSINFO_SIZE) || !user_ok(ts, 16))
         return -SHIM_EFAULT;
     struct shim_frame g = {.nr = KEEP_NR_clock_gettime, .rdi = CLOCK_BOOTTIME, .rsi = ts};
     long r = shim_forward(&g);
     if (r < 0)
         return r;
-    uint64_t total = BOOT->in.workload_size;
-    uint64_t used = (uint64_t)shim_brk(0) - BOOT->in.workload_base;
+    uint64_t total = BOOT->in.memory_size, free = shim_mm_free_bytes();
     uint8_t *p = (uint8_t *)buf;
     memset(p, 0, SYSINFO_SIZE);
     *(uint64_t *)p = *(volatile uint64_t *)ts;
     *(uint64_t *)(p + 32) = total;
-    *(uint64_t *)(p + 40) = used < total ? total - used : 0;
+    *(uint64_t *)(p + 40) = free < total ? free : total;
     *(uint16_t *)(p + 80) = 1;
     *(uint32_t *)(p + 104) = 1;
     return 0;
@@ -217,7 +223,7 @@ static long do_select(const struct shim_frame *f, bool is_pselect)
     if (nfds < 0 || nfds > (int32_t)KEEP_CHAN_MAX_FDS)
         return -SHIM_EINVAL;
     uint64_t bytes = ((uint64_t)nfds + 63) / 64 * 8;
-    if (!shim_user_ok(scratch, SCRATCH))
+    if (!user_ok(scratch, SCRATCH))
         return -SHIM_EFAULT;
     uint64_t asked[3][KEEP_SIZEOF_FDSET / 8];
     struct shim_frame g = {.nr = KEEP_NR_pselect6, .rdi = (uint64_t)nfds};
@@ -226,14 +232,14 @@ static long do_select(const struct shim_frame *f, bool is_pselect)
         memset(asked[s], 0, sizeof(asked[s]));
         if (!user_set[s])
             continue;
-        if (!shim_user_ok(user_set[s], bytes))
+        if (!user_ok(user_set[s], bytes))
             return -SHIM_EFAULT;
         memcpy(asked[s], (const void *)user_set[s], bytes);
         memcpy((void *)(scratch + s * KEEP_SIZEOF_FDSET), asked[s], KEEP_SIZEOF_FDSET);
         *g_sets[s] = scratch + s * KEEP_SIZEOF_FDSET;
     }
     if (tmo) {
-        if (!shim_user_ok(tmo, 16))
+        if (!user_ok(tmo, 16))
             return -SHIM_EFAULT;
         int64_t sec = *(const volatile int64_t *)tmo, sub = *(const volatile int64_t *)(tmo + 8);
         if (!is_pselect) {

@@ -81,9 +81,6 @@ long shim_mmap_file(uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags, 
     long start = shim_mmap(addr, len, PROT_READ | PROT_WRITE, anon, (uint64_t)-1, 0);
     if (start < 0)
         return start;
-    /* Touch every page first, so each exists before the host writes into it (direct path). */
-    for (uint64_t p = (uint64_t)start; p < (uint64_t)start + len; p += PAGE)
-        *(volatile uint8_t *)p = 0;
     long rc = fill_from_file(fd, (uint64_t)start, len, off);
     if (rc == 0 && (prot & (PROT_READ | PROT_WRITE | 4)) != (PROT_READ | PROT_WRITE))
         rc = shim_mprotect((uint64_t)start, len, prot);
