@@ -464,7 +464,7 @@ static int64_t do_pselect6(struct exec_call *c)
 static int64_t do_getrusage(struct exec_call *c)
 {
     struct rusage ru = {0};
-    int64_t who = (int64_t)c->a[0];
+    int who = (int)(int32_t)c->a[0]; /* an int (getrusage(2)) */
     if (who != RUSAGE_SELF && who != RUSAGE_CHILDREN && who != RUSAGE_THREAD)
         return -EINVAL;
     if (who != RUSAGE_CHILDREN && getrusage(who == RUSAGE_SELF ? RUSAGE_SELF : RUSAGE_THREAD, &ru))
