@@ -27,8 +27,8 @@ fi
 
 # median of the number wl_bench_mem prints, over $runs runs of the command
 median() {
-  local i out=()
-  for i in $(seq "$runs"); do out+=("$("$@" | awk '{print $2}')"); done
+  local out=()
+  for _ in $(seq "$runs"); do out+=("$("$@" | awk '{print $2}')"); done
   printf '%s\n' "${out[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
 }
 ratio() { python3 -c "import sys; print(f'{float(sys.argv[1]) / float(sys.argv[2]):.1f}')" "$1" "$2"; }
