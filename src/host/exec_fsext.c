@@ -408,7 +408,7 @@ static void time_left(const struct timespec *start, const struct timespec *timeo
  */
 static int64_t do_pselect6(struct exec_call *c)
 {
-    static int guest_of[KEEP_CHAN_POLLFD_MAX];
+    int guest_of[KEEP_CHAN_POLLFD_MAX]; /* the guest fd of each x->pfd entry */
     uint8_t *sets[3] = {c->p[1], c->p[2], c->p[3]};
     struct timespec timeout, start;
     if (c->a[0] > KEEP_CHAN_MAX_FDS)
