@@ -120,6 +120,12 @@ for bc in $backends; do
     expect_status 0 "$P sash -c '-cp people.txt copy.txt' (creat)" \
       k /usr/bin/sash -c '-cp /data/people.txt /data/copy.txt'
     check "$P   the copy has the bytes" cmp -s "$vol/people.txt" "$vol/copy.txt"
+    seq 1 2000 >"$vol/nums.txt"
+    expect_status 0 "$P sash -gzip" k /usr/bin/sash -c '-gzip /data/nums.txt'
+    check "$P   the host's gzip accepts it" gzip -t "$vol/nums.txt.gz"
+    expect_status 0 "$P sash -tar cf" k /usr/bin/sash -c '-tar cf /data/a.tar /data/nums.txt.gz'
+    check "$P   the host's tar lists the member" bash -c \
+      "tar tf '$vol/a.tar' 2>/dev/null | grep -qxE '/?data/nums.txt.gz'"
   else
     ok 0 "$P # SKIP sash: /usr/bin/sash missing or not static (Debian package sash)"
   fi
