@@ -462,6 +462,12 @@ suite_fscalls() {
     check "$P   the MAP_PRIVATE write did not reach the host file" \
       bash -c "[ \"\$(cat '$vol/map.txt')\" = 'mapped file contents' ]"
   done
+  if [ "$SUITE_BACKEND" = kvm ]; then
+    expect_status 0 "$P wl_fscalls with --log debug" \
+      kr --log debug --volume "$vol:/data" "$WL/wl_fscalls" /data kvm
+    check "$P   the refused MAP_SHARED|PROT_WRITE says so in one line" bash -c \
+      "[ \$(grep -c 'MAP_SHARED with PROT_WRITE of a file is not available' '$TMP/err') -eq 1 ]"
+  fi
 }
 
 # A select()-based server with three clients at once (glibc and musl).
