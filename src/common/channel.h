@@ -440,7 +440,7 @@ __attribute__((unused)) static const struct keep_chan_call keep_chan_calls[] = {
     {KEEP_NR_chown, "chown", {KA_PATH, KA_VAL, KA_VAL}},
     {KEEP_NR_fchown, "fchown", {KA_FD, KA_VAL, KA_VAL}},
     {KEEP_NR_lchown, "lchown", {KA_PATH, KA_VAL, KA_VAL}},
-    /* Kept by the executor for the guest; the host process's umask is untouched. */
+    /* Kept by the executor for the guest; keep runs with umask 0 meanwhile (executor.c). */
     {KEEP_NR_umask, "umask", {KA_VAL}},
     {KEEP_NR_gettimeofday,
      "gettimeofday",

@@ -62,6 +62,7 @@ struct keep_executor {
     exec_handler handler_by_nr[KEEP_CHAN_NR_LIMIT];
     uint8_t enosys_logged[KEEP_CHAN_MAX_FDS / 8]; /* one bit per syscall nr < 1024 */
     bool enosys_logged_big;
+    unsigned long denials; /* denial lines asked for (keep_exec_may_log_denial) */
     /* Scratch space reused by every call: nothing is allocated per call. */
     char paths[2][KEEP_CHAN_PATH_MAX]; /* copied path arguments */
     char abs[2][KEEP_CHAN_PATH_MAX];   /* the same, made absolute and normalised */
@@ -101,6 +102,16 @@ int keep_exec_resolve(struct exec_call *c, int dirfd_arg, int path_arg, int slot
                       const char **rel);
 /* fcntl's record-lock commands (keep_chan_fcntl_size() != 0) on a host fd (exec_fsext.c). */
 int64_t keep_exec_fcntl_lock(struct exec_call *c);
+
+/*
+ * True when a denial (a path in no volume, a read-only volume, an address
+ * not granted) or a narrowed wildcard bind may log its line: at --log info, for the first
+ * KEEP_EXEC_DENIAL_LINES of a Keep. A guest calling a denied bind in a loop
+ * would otherwise write a line per call for as long as it runs; the rest
+ * are counted, and keep_executor_free logs how many.
+ */
+#define KEEP_EXEC_DENIAL_LINES 64
+bool keep_exec_may_log_denial(struct keep_executor *x);
 
 /* fd table (executor.c). */
 struct exec_fd *keep_exec_fd(struct keep_executor *x, int guest);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -75,22 +76,42 @@ void keep_executor_defer_measurement(struct keep_executor *exec, struct keep_mea
 }
 
 /*
- * The umask keep started with, taken once: the guest's first umask, as a
- * child inherits its parent's (umask(2)). keep then runs with umask 0, so
- * the host kernel masks nothing a second time: a file the guest creates has
- * exactly mode & ~(the guest's umask), whatever the host's was (issue 7).
- * keep creates no files of its own that this could widen (nil's directories
- * have explicit modes under a 0700 mkdtemp root).
+ * The umask keep started with: the guest's first umask, as a child
+ * inherits its parent's (umask(2)). While an executor lives keep runs with
+ * umask 0, so the host kernel masks nothing a second time: a file the guest
+ * creates has exactly mode & ~(the guest's umask), whatever the host's was
+ * (issue 7). keep creates no files of its own meanwhile that this could
+ * widen (nil makes no executor; its directories have explicit modes under a
+ * 0700 mkdtemp root). The last keep_executor_free puts the umask back: the
+ * process that called keep_run may create files of its own afterwards.
+ * Executors are made and freed on one thread (umask is per process).
  */
-static unsigned int inherited_umask(void)
+static unsigned int live_executors;
+static mode_t host_umask;
+
+static unsigned int take_umask(void)
 {
-    static bool taken;
-    static mode_t host;
-    if (!taken) {
-        host = umask(0);
-        taken = true;
-    }
-    return (unsigned int)host & 0777;
+    if (live_executors++ == 0)
+        host_umask = umask(0);
+    return (unsigned int)host_umask & 0777;
+}
+
+static void give_back_umask(void)
+{
+    if (live_executors > 0 && --live_executors == 0)
+        umask(host_umask);
+}
+
+/*
+ * A character device whose /proc/self/fd link opens the same device: a
+ * terminal, but not a pty master (opening one makes a new pty, pty(7)),
+ * nor /dev/net/tun, /dev/fuse and other devices where each open is a new
+ * object; those keep the shared description.
+ */
+static bool reopens_as_itself(int fd, const struct stat *st)
+{
+    unsigned int pty;
+    return S_ISCHR(st->st_mode) && isatty(fd) && ioctl(fd, TIOCGPTN, &pty) < 0;
 }
 
 /*
@@ -100,7 +121,8 @@ static unsigned int inherited_umask(void)
  * 7). A pipe is opened with O_NONBLOCK first, so a pipe with no writer left
  * cannot block the open; then it gets the original flags. Regular files
  * keep a shared description (they share the caller's offset, as `>>`
- * needs); sockets cannot be reopened. The flags are put back in
+ * needs); sockets cannot be reopened; other character devices than
+ * terminals are not (reopens_as_itself). The flags are put back in
  * keep_executor_free, which every exit path runs, SIGINT and SIGTERM too.
  */
 int keep_exec_stdio_fd(int fd, int *restore)
@@ -111,7 +133,7 @@ int keep_exec_stdio_fd(int fd, int *restore)
     int flags = fcntl(fd, F_GETFL);
     if (flags < 0 || fstat(fd, &st) < 0)
         return flags < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 3);
-    if (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode)) {
+    if (S_ISFIFO(st.st_mode) || reopens_as_itself(fd, &st)) {
         snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
         int h = open(path, (flags & O_ACCMODE) | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
         if (h >= 0 && fcntl(h, F_SETFL, flags & (O_APPEND | O_NONBLOCK)) == 0) {
@@ -138,7 +160,7 @@ int keep_executor_new(const struct keep_config *cfg, const uint8_t measurement[4
     x->hostile = cfg->hostile_host;
     x->stdio_flags[0] = x->stdio_flags[1] = x->stdio_flags[2] = -1;
     strcpy(x->cwd, "/");
-    x->umask = inherited_umask();
+    x->umask = take_umask();
     if (measurement) {
         memcpy(x->measurement, measurement, sizeof(x->measurement));
         x->measurement_known = true;
@@ -182,10 +204,29 @@ int keep_executor_new(const struct keep_config *cfg, const uint8_t measurement[4
     return KEEP_OK;
 }
 
+bool keep_exec_may_log_denial(struct keep_executor *x)
+{
+    if (keep_log_get_level() < KEEP_LOG_INFO)
+        return false;
+    if (x->denials < KEEP_EXEC_DENIAL_LINES) {
+        x->denials++;
+        return true;
+    }
+    if (x->denials++ == KEEP_EXEC_DENIAL_LINES)
+        keep_log(KEEP_LOG_INFO,
+                 "%d denials logged; further denials are counted, not logged (the count is "
+                 "logged when the Keep ends)",
+                 KEEP_EXEC_DENIAL_LINES);
+    return false;
+}
+
 void keep_executor_free(struct keep_executor *x)
 {
     if (!x)
         return;
+    if (x->denials > KEEP_EXEC_DENIAL_LINES)
+        keep_log(KEEP_LOG_INFO, "%lu further denials were not logged",
+                 x->denials - KEEP_EXEC_DENIAL_LINES);
     /* A stdio description shared with keep's caller gets its flags back (keep_exec_stdio_fd):
      * keep's own fd i is that description, whatever the guest did with its fd i. */
     for (int i = 0; i < 3; i++)
@@ -199,6 +240,7 @@ void keep_executor_free(struct keep_executor *x)
     }
     keep_volumes_close(&x->vols);
     free(x);
+    give_back_umask();
 }
 
 /* ---- outcomes ----------------------------------------------------------- */

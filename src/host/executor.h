@@ -51,10 +51,11 @@ void keep_executor_free(struct keep_executor *exec);
 
 /*
  * A copy of keep's stdio fd (0, 1 or 2) for a workload, with an open file
- * description of its own where the kernel gives one (terminals, other
- * character devices, pipes: reopened through /proc/self/fd), so the
- * workload's O_NONBLOCK never reaches keep's caller. For a regular file or
- * a socket the description stays shared and *restore gets the status flags
+ * description of its own where the kernel gives one (terminals, pipes:
+ * reopened through /proc/self/fd), so the workload's O_NONBLOCK never
+ * reaches keep's caller. For a regular file, a socket, a pty master or
+ * another character device (where an open may make a new object) the
+ * description stays shared and *restore gets the status flags
  * to put back on keep's fd when the workload is done (else -1). Returns an
  * O_CLOEXEC fd >= 3, or -1 with errno (EBADF: keep's fd is closed).
  */

@@ -37,6 +37,9 @@ struct keep_volume_root {
     size_t guest_dir_len;
     int root_fd; /* O_PATH | O_DIRECTORY of the host directory */
     bool read_only;
+    /* Holds a ro volume's host directory where the guest sees that volume too: no symlink
+     * here is followed (keep_volumes_open), so none reaches the ro files writable. */
+    bool no_symlinks;
 };
 
 struct keep_volumes {
@@ -123,6 +126,10 @@ int keep_volumes_openat(const struct keep_volumes *vols, int vol, const char *re
  * has one ("a/f/" gives "a" and "f/"; "a/." gives "a" and "."). -EBUSY when
  * rel is the volume root itself (it has no name to unlink or rename).
  * Returns the fd, which the caller closes (it may be a dup of the root).
+ * The name may be "." or "..", for calls that refuse such a name themselves
+ * (unlinkat, mkdirat, renameat2: Linux's errno). A call that resolves the
+ * name (utimensat, fchownat, linkat...) must not get one: ".." beside the
+ * root would name the host directory that holds the volume.
  */
 int keep_volumes_open_parent(const struct keep_volumes *vols, int vol, const char *rel,
                              const char **name);
