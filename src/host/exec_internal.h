@@ -116,13 +116,15 @@ bool keep_exec_may_log_denial(struct keep_executor *x);
 /* fd table (executor.c). */
 struct exec_fd *keep_exec_fd(struct keep_executor *x, int guest);
 /* Give host fd a guest number >= min; closes host and returns -EMFILE when full. */
-int keep_exec_fd_install(struct keep_executor *x, int host, enum exec_fd_kind kind, int min);
+KEEP_WARN_UNUSED int keep_exec_fd_install(struct keep_executor *x, int host, enum exec_fd_kind kind,
+                                          int min);
 void keep_exec_fd_release(struct keep_executor *x, int guest);
 
 /* Map [addr, addr + len) of the batch's space; -EFAULT when outside. */
-int keep_exec_map(const struct exec_space *s, uint64_t addr, uint64_t len, uint8_t **out);
+KEEP_WARN_UNUSED int keep_exec_map(const struct exec_space *s, uint64_t addr, uint64_t len,
+                                   uint8_t **out);
 /* Map and read an iovec array of count entries at addr into x->iov (cursor-checked). */
-int keep_exec_map_iovec(struct exec_call *c, uint64_t addr, uint64_t count);
+KEEP_WARN_UNUSED int keep_exec_map_iovec(struct exec_call *c, uint64_t addr, uint64_t count);
 
 static inline uint32_t load_u32(const uint8_t *p)
 {

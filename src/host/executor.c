@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -157,7 +158,8 @@ int keep_executor_new(const struct keep_config *cfg, const uint8_t measurement[4
         return keep_fail(err, KEEP_E_NOMEM, "out of memory for the executor (%zu bytes)",
                          sizeof(*x));
     x->cfg = cfg;
-    x->hostile = cfg->hostile_host;
+    /* Without the test-only build option no lie is ever told, whatever cfg says. */
+    x->hostile = KEEP_WITH_HOSTILE_HOST ? cfg->hostile_host : KEEP_HOSTILE_NONE;
     x->stdio_flags[0] = x->stdio_flags[1] = x->stdio_flags[2] = -1;
     strcpy(x->cwd, "/");
     x->umask = take_umask();
@@ -204,6 +206,29 @@ int keep_executor_new(const struct keep_config *cfg, const uint8_t measurement[4
     return KEEP_OK;
 }
 
+/*
+ * When a Linux process dies its sockets close without waiting on SO_LINGER:
+ * inet_release() passes a linger timeout only when the closing task is not
+ * exiting (net/ipv4/af_inet.c, PF_EXITING). The peer still gets the unsent
+ * data and a FIN from the kernel in the background; a zero linger time keeps
+ * its abortive close (RST, tcp_close()). keep gives the peer the same: it
+ * turns a nonzero linger off before closing a dead Keep's socket, so a
+ * workload that set SO_LINGER {1, 3600} cannot hold keep in close().
+ */
+static void close_as_exit(const struct exec_fd *f)
+{
+    if (f->kind == FD_SOCKET) {
+        struct linger l;
+        socklen_t len = sizeof(l);
+        if (getsockopt(f->host, SOL_SOCKET, SO_LINGER, &l, &len) == 0 && l.l_onoff &&
+            l.l_linger > 0) {
+            l = (struct linger){.l_onoff = 0, .l_linger = 0};
+            setsockopt(f->host, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+        }
+    }
+    close(f->host);
+}
+
 bool keep_exec_may_log_denial(struct keep_executor *x)
 {
     if (keep_log_get_level() < KEEP_LOG_INFO)
@@ -234,7 +259,7 @@ void keep_executor_free(struct keep_executor *x)
             fcntl(i, F_SETFL, x->stdio_flags[i]);
     for (int g = 0; g < (int)KEEP_CHAN_MAX_FDS; g++) {
         if (x->fds[g].kind != FD_FREE) {
-            close(x->fds[g].host);
+            close_as_exit(&x->fds[g]);
             keep_exec_fd_release(x, g);
         }
     }
@@ -437,13 +462,13 @@ static int buffer_length(struct exec_call *c, const struct keep_chan_arg *d, uin
         if (!lp)
             return -EFAULT;
         count = load_u32(lp);
-        if (d->max_count && count > d->max_count)
-            count = d->max_count; /* a bigger buffer than needed is fine; use what fits */
     } else {
         count = c->a[d->len_arg & 7];
-        if (d->max_count && count > d->max_count)
-            return -EINVAL;
     }
+    /* channel.h's max_count rule, the one the shim sizes its copies by. */
+    if (keep_chan_count_refused(d, count))
+        return -EINVAL;
+    count = keep_chan_count(d, count);
     if (keep_mul_overflows(count, (uint64_t)d->elem_size, len))
         return -EFAULT;
     return 0;
