@@ -531,6 +531,12 @@ static int map_arg(struct exec_call *c, int i, int *path_slot)
         c->n[i] = io->size;
         return keep_exec_map(c->space, c->a[i], io->size, &c->p[i]);
     }
+    case KEEP_ARG_FCNTL: {
+        uint32_t size = keep_chan_fcntl_size(c->a[1]);
+        c->p[i] = NULL;
+        c->n[i] = size;
+        return size ? keep_exec_map(c->space, c->a[i], size, &c->p[i]) : 0;
+    }
     default:
         return 0;
     }
@@ -602,6 +608,8 @@ static exec_handler handler_for(uint64_t nr)
     if (nr == KEEP_HC_GET_EVIDENCE)
         return do_get_evidence;
     exec_handler h = keep_exec_fs_handler(nr);
+    if (!h)
+        h = keep_exec_fsext_handler(nr);
     return h ? h : keep_exec_net_handler(nr);
 }
 

@@ -377,6 +377,9 @@ long shim_syscall(struct shim_frame *f)
         shim_mm_init();
         started = true;
     }
+    long small;
+    if (shim_small_call(f, &small))
+        return small;
     switch (f->nr) {
     case NR_brk:
         return shim_brk(f->rdi);
