@@ -279,6 +279,10 @@ suite_gate() {
   expect_status 0 "$P memory requests from the workload outside its memory are refused" \
     kr "$WL/wl_gate" host
   grep '^not ok' "$TMP/out" | sed 's/^/#   /' || true
+  # A batch the workload forges itself: the host fills only pages in use (issue 12).
+  expect_status 0 "$P a forged read() into a page not in use is EFAULT (the pool's bound)" \
+    kr "$WL/wl_gate" channel <"$WL/wl_gate"
+  grep '^not ok' "$TMP/out" | sed 's/^/#   /' || true
 }
 
 suite_ctrl_c() {

@@ -14,11 +14,18 @@
  * wl_gate host: the memory requests the shim sends the host (KEEP_REQ_BACK,
  * KEEP_REQ_DISCARD) sent by the workload itself with addresses outside its
  * memory: the host refuses each (-EINVAL) and the Keep runs on.
+ * wl_gate channel: a batch the workload writes into the channel itself
+ * (direct path), asking the host to read(0) into a page of a MAP_NORESERVE
+ * reservation it never touched. The host must refuse it (-EFAULT): filling
+ * the page would use host memory the frame pool never counted, so a
+ * workload could grow past --memory up to its whole address space.
+ * stdin must be non-empty.
  */
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/mman.h>
 
+#include "../../src/common/channel.h"
 #include "../../src/shim/shim_abi.h"
 
 #include "wl.h"
@@ -112,10 +119,56 @@ static int host(void)
     return wl_done();
 }
 
+/* One forged direct-path item in the channel: returns its result. */
+static int64_t forged_item(uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2)
+{
+    volatile struct keep_chan_header *h = (volatile struct keep_chan_header *)KEEP_GUEST_CHANNEL;
+    volatile struct keep_chan_item *it =
+        (volatile struct keep_chan_item *)(KEEP_GUEST_CHANNEL + KEEP_CHAN_ITEMS_OFFSET);
+    h->magic = KEEP_CHAN_MAGIC;
+    h->version = KEEP_CHAN_VERSION;
+    h->item_count = 1;
+    h->path = KEEP_CHAN_PATH_DIRECT;
+    h->flags = 0;
+    h->data_offset = h->data_size = 0;
+    h->reserved[0] = h->reserved[1] = 0;
+    it->nr = nr;
+    it->args[0] = a0;
+    it->args[1] = a1;
+    it->args[2] = a2;
+    it->result = 0;
+    __asm__ volatile("outl %0, %w1" : : "a"(KEEP_REQ_CHANNEL), "Nd"(KEEP_PORT) : "memory");
+    return h->status ? h->status : it->result;
+}
+
+static int channel(void)
+{
+    volatile struct keep_shim_boot *boot = (volatile struct keep_shim_boot *)KEEP_GUEST_BOOT;
+    if (boot->in.channel_path != KEEP_CHAN_PATH_DIRECT) {
+        printf("1..0 # SKIP the bounce path copies through the channel, never into memory\n");
+        return 0;
+    }
+    uint8_t *r = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    wl_check(r != MAP_FAILED, "reserve 1 MiB");
+    uint8_t *page = r + (512 << 10); /* never touched: not in use */
+    int64_t rc = forged_item(0 /* read */, 0, (uint64_t)page, 4096);
+    wl_check(rc == -14, "the host refuses read() into a page not in use (got %lld, want -14)",
+             (long long)rc);
+    wl_check(page[0] == 0, "the page reads zero afterwards (got %u)", page[0]);
+    page[0] = 1; /* now it is in use: the host may fill it */
+    rc = forged_item(0 /* read */, 0, (uint64_t)page, 1);
+    wl_check(rc == 1, "and accepts read() into a page in use (got %lld)", (long long)rc);
+    wl_check(puts("still running") >= 0, "the Keep runs on");
+    return wl_done();
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "host") == 0)
         return host();
+    if (argc > 1 && strcmp(argv[1], "channel") == 0)
+        return channel();
     uint64_t gate = find_gate();
     if (!wl_check(gate != 0, "found the gate's ud2; ret in the shim's text"))
         return wl_done();
