@@ -42,6 +42,7 @@
 #define MADV_HUGEPAGE       14
 #define MADV_NOHUGEPAGE     15
 #define AREA_HUGE           0x100 /* in area.prot: MADV_HUGEPAGE, map whole chunks as 2 MiB pages */
+#define AREA_IMAGE          0x200 /* the program's image: mapped by the host at boot, never on touch */
 #define PROT_MASK           (PROT_READ | PROT_WRITE | PROT_EXEC)
 #define PF_PRESENT          1u /* #PF error code bits, Intel SDM vol 3, 4.7 */
 #define PF_WRITE            2u
@@ -292,7 +293,8 @@ int shim_mm_fault(uint64_t addr, uint64_t error_code)
     mm_lock();
     const struct area *a = area_at(va);
     int rc = SHIM_FAULT_SIGSEGV;
-    if (!a || !(a->prot & PROT_MASK) || ((error_code & PF_WRITE) && !(a->prot & PROT_WRITE)) ||
+    if (!a || (a->prot & AREA_IMAGE) || !(a->prot & PROT_MASK) ||
+        ((error_code & PF_WRITE) && !(a->prot & PROT_WRITE)) ||
         ((error_code & PF_FETCH) && !(a->prot & PROT_EXEC)))
         goto out;
     uint64_t bits = pte_bits(a->prot);
@@ -561,6 +563,14 @@ void shim_mm_init(void)
     /* The chunks the host mapped at boot: the program and the top of the stack. */
     mark_hint(BOOT->in.workload_base, mm.heap_start);
     mark_hint(BOOT->in.stack_low, end);
+    /*
+     * The program's image is an area too, so that it counts as mapped (mprotect,
+     * MAP_FIXED_NOREPLACE, mremap) until the workload unmaps it; its pages are the host's (segment
+     * permissions in their entries), so a fault there is never demand paging. Its gaps count as
+     * mapped.
+     */
+    insert_area(BOOT->in.workload_base, mm.heap_start,
+                PROT_READ | PROT_WRITE | PROT_EXEC | AREA_IMAGE);
     /* The stack is an area like any other: its pages below the host's are mapped on touch. */
     insert_area(BOOT->in.stack_low, end,
                 PROT_READ | PROT_WRITE | (BOOT->in.stack_exec ? PROT_EXEC : 0));
@@ -688,7 +698,7 @@ static long mprotect_locked(uint64_t addr, uint64_t size, uint64_t prot)
     prot &= PROT_MASK;
     for (size_t i = 0; i < mm.area_count; i++)
         if (mm.areas[i].start >= addr && mm.areas[i].end <= addr + size)
-            mm.areas[i].prot = prot | (mm.areas[i].prot & AREA_HUGE);
+            mm.areas[i].prot = prot | (mm.areas[i].prot & (AREA_HUGE | AREA_IMAGE));
     merge_areas();
     /* Pages in use get the new protection now (PROT_NONE keeps them, KEEP_PTE_KEPT). */
     uint64_t pte = prot ? KEEP_PTE_P : 0;
@@ -696,6 +706,15 @@ static long mprotect_locked(uint64_t addr, uint64_t size, uint64_t prot)
     pte |= (prot & PROT_EXEC) ? 0 : KEEP_PTE_NX;
     for_present_runs(addr, addr + size, KEEP_PRIV_PROTECT, pte);
     return 0;
+}
+
+/* End of the mapped run in [addr, end): areas that follow without a hole (addr if none). */
+static uint64_t mapped_end(uint64_t addr, uint64_t end)
+{
+    const struct area *a;
+    while (addr < end && (a = area_at(addr)) != 0 && a->end > addr)
+        addr = a->end;
+    return addr < end ? addr : end;
 }
 
 long shim_mprotect(uint64_t addr, uint64_t len, uint64_t prot)
@@ -708,7 +727,14 @@ long shim_mprotect(uint64_t addr, uint64_t len, uint64_t prot)
     if (size == 0)
         return 0;
     mm_lock();
-    long rc = mprotect_locked(addr, size, prot);
+    /*
+     * mprotect(2): ENOMEM when the range has unmapped pages. Linux changes the
+     * mappings before the first hole and then fails (mm/mprotect.c), so does this.
+     */
+    uint64_t end = mapped_end(addr, addr + size);
+    long rc = end > addr ? mprotect_locked(addr, end - addr, prot) : 0;
+    if (!rc && end < addr + size)
+        rc = -SHIM_ENOMEM;
     mm_unlock();
     return rc;
 }
@@ -737,7 +763,7 @@ static long mremap_locked(uint64_t old, uint64_t old_size, uint64_t new_size, ui
         return rc ? rc : (long)old;
     }
     const struct area *a = area_at(old);
-    uint64_t prot = a ? a->prot : PROT_READ | PROT_WRITE;
+    uint64_t prot = a ? a->prot & ~AREA_IMAGE : PROT_READ | PROT_WRITE; /* new pages: on touch */
     uint64_t grow_end = old + new_size;
     if (a && a->end == old + old_size && grow_end <= mm.mmap_top && grow_end > old &&
         !overlaps_areas(old + old_size, grow_end)) {
@@ -818,6 +844,9 @@ long shim_mm_populate(uint64_t addr, uint64_t size)
             rc = -SHIM_EFAULT;
             break;
         }
+        if (a->prot & AREA_IMAGE)
+            continue; /* mapped by the host, or a gap the host refuses (EFAULT), never a fault here
+                       */
         touch_pages(p, p + PAGE);
     }
     mm_unlock();

@@ -142,6 +142,11 @@ suite_memory() {
   grep -E '^not ok' "$TMP/out" | sed 's/^/#   /' || true
   expect_status 139 "$P memory: a write to a touched page made read-only faults" \
     kr --memory 64M "$WL/wl_reserve" rowrite
+  # Edge cases of the memory calls: the same program run natively is the oracle.
+  "$WL/wl_mmsem" >"$TMP/mmsem-native.out"
+  expect_status 0 "$P memory: mmap/munmap/mprotect edge cases" kr "$WL/wl_mmsem"
+  check "$P   every result equals the native run's" cmp -s "$TMP/mmsem-native.out" "$TMP/out"
+  diff "$TMP/mmsem-native.out" "$TMP/out" | sed 's/^/#   /' || true
   if [ "$SUITE_BACKEND" = kvm ]; then
     expect_status 135 "$P memory: touching 256 MiB at --memory 64M stops the workload" \
       kr --memory 64M "$WL/wl_reserve" oom

@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Edge cases of mmap, munmap, mprotect, mremap, madvise and brk, one line
+ * each: the call's result and errno, never an address (addresses differ
+ * between runs). The same binary run natively is the oracle: the suite
+ * compares the two outputs line by line (docs/KEEP.md, "Demand paging").
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define PAGE 4096ul
+
+/* "ok" for a result the case expected, else -errno (or "unexpected"). */
+static void line(const char *what, long rc)
+{
+    if (rc >= 0)
+        printf("%s: ok\n", what);
+    else
+        printf("%s: %s\n", what, strerrorname_np(errno) ? strerrorname_np(errno) : "?");
+}
+
+static void show(const char *what, int cond)
+{
+    printf("%s: %s\n", what, cond ? "yes" : "no");
+}
+
+static long map_rc(void *p)
+{
+    return p == MAP_FAILED ? -1 : 0;
+}
+
+/* n fresh private anonymous pages, read-write, each page's first byte = its index + 1. */
+static uint8_t *fresh(size_t n)
+{
+    uint8_t *p = mmap(NULL, n * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        p[i * PAGE] = (uint8_t)(i + 1);
+    return p;
+}
+
+static void mprotect_cases(void)
+{
+    uint8_t *p = fresh(4);
+    munmap(p + 2 * PAGE, PAGE); /* a hole at page 2 */
+    errno = 0;
+    line("mprotect of an unmapped page", mprotect(p + 2 * PAGE, PAGE, PROT_READ));
+    errno = 0;
+    line("mprotect across a hole", mprotect(p, 4 * PAGE, PROT_READ));
+    munmap(p, 4 * PAGE);
+}
+
+static void mmap_cases(void)
+{
+    errno = 0;
+    line("mmap of length 0", map_rc(mmap(NULL, 0, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)));
+    uint8_t *p = fresh(2);
+    errno = 0;
+    line("mmap MAP_FIXED unaligned",
+         map_rc(mmap(p + 5, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0)));
+    errno = 0;
+    line("MAP_FIXED_NOREPLACE over a mapping",
+         map_rc(mmap(p + PAGE, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+                     -1, 0)));
+    show("  the mapping kept its contents", p[PAGE] == 2);
+    uint8_t *text = (uint8_t *)((uintptr_t)&mmap_cases & ~(PAGE - 1));
+    errno = 0;
+    line("MAP_FIXED_NOREPLACE over the program's text",
+         map_rc(mmap(text, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1,
+                     0)));
+    munmap(p, 2 * PAGE);
+}
+
+static void munmap_cases(void)
+{
+    uint8_t *p = fresh(2);
+    line("munmap", munmap(p, 2 * PAGE));
+    line("munmap of an unmapped range", munmap(p, 2 * PAGE));
+    errno = 0;
+    line("munmap of length 0", munmap(p, 0));
+    errno = 0;
+    line("munmap unaligned", munmap(p + 1, PAGE));
+}
+
+static void mprotect_more(void)
+{
+    uint8_t *p = fresh(1);
+    line("mprotect of length 0", mprotect(p, 0, PROT_READ));
+    errno = 0;
+    line("mprotect unaligned", mprotect(p + 1, PAGE, PROT_READ));
+    munmap(p, PAGE);
+}
+
+int main(void)
+{
+    setvbuf(stdout, NULL, _IONBF, 0); /* every line, even if a case kills the program */
+    mmap_cases();
+    munmap_cases();
+    mprotect_cases();
+    mprotect_more();
+    return 0;
+}
