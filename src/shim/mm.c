@@ -633,8 +633,9 @@ static long mmap_locked(uint64_t addr, uint64_t len, uint64_t prot, uint64_t fla
 {
     if (!(flags & MAP_ANONYMOUS) || (flags & MAP_SHARED))
         return -19; /* ENODEV: only anonymous private mappings exist in a Keep */
-    if (len == 0 || (addr & (PAGE - 1)))
+    if (len == 0 || ((flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) && (addr & (PAGE - 1))))
         return -SHIM_EINVAL;
+    addr &= ~(PAGE - 1); /* a hint only: x86's arch_get_unmapped_area_topdown rounds it down */
     if (len > BOOT->in.workload_size)
         return -SHIM_ENOMEM;
     uint64_t size = page_up(len), start;
