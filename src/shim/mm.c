@@ -38,6 +38,8 @@
 #define MAP_POPULATE        0x8000
 #define MAP_FIXED_NOREPLACE 0x100000
 #define MREMAP_MAYMOVE      1
+#define MREMAP_FIXED        2
+#define MREMAP_DONTUNMAP    4
 #define MADV_DONTNEED       4
 #define MADV_HUGEPAGE       14
 #define MADV_NOHUGEPAGE     15
@@ -757,44 +759,91 @@ static void copy_present(uint64_t dst, uint64_t src, uint64_t size)
     }
 }
 
-static long mremap_locked(uint64_t old, uint64_t old_size, uint64_t new_size, uint64_t flags)
+/*
+ * Move [old, old + old_size) to dst (free of areas, mapped fresh by the
+ * caller), new_size bytes there; the old range is unmapped, or with
+ * MREMAP_DONTUNMAP kept and reading zero (its pages freed).
+ */
+static long move_area(uint64_t old, uint64_t old_size, uint64_t dst, uint64_t new_size,
+                      uint64_t prot, uint64_t flags)
 {
-    if (new_size <= old_size) {
+    if (!(prot & PROT_READ))
+        mprotect_locked(old, old_size, (prot & PROT_MASK) | PROT_READ); /* to copy it */
+    copy_present(dst, old, old_size < new_size ? old_size : new_size);
+    if (flags & MREMAP_DONTUNMAP) {
+        release(old, old + old_size);
+        if (!(prot & PROT_READ))
+            mprotect_locked(old, old_size, prot & PROT_MASK);
+    } else {
+        unmap_range(old, old + old_size);
+    }
+    if (!(prot & PROT_WRITE) || !(prot & PROT_READ))
+        mprotect_locked(dst, new_size, prot & PROT_MASK);
+    return (long)dst;
+}
+
+/* MREMAP_FIXED: to exactly [new_addr, new_addr + new_size), replacing what is there. */
+static long mremap_fixed(uint64_t old, uint64_t old_size, uint64_t new_size, uint64_t flags,
+                         uint64_t new_addr, uint64_t prot)
+{
+    /* mremap(2): EINVAL when new_address is unaligned or the two ranges overlap. */
+    if ((new_addr & (PAGE - 1)) || !shim_user_ok(new_addr, new_size) ||
+        (new_addr < old + old_size && old < new_addr + new_size))
+        return -SHIM_EINVAL;
+    long dst = mmap_locked(new_addr, new_size, PROT_READ | PROT_WRITE, 0x22 | MAP_FIXED);
+    if (dst < 0)
+        return dst;
+    return move_area(old, old_size, (uint64_t)dst, new_size, prot, flags);
+}
+
+static long mremap_locked(uint64_t old, uint64_t old_size, uint64_t new_size, uint64_t flags,
+                          uint64_t new_addr)
+{
+    /* Like Linux (mm/mremap.c), shrinking in place needs no mapping lookup. */
+    if (new_size <= old_size && !(flags & (MREMAP_FIXED | MREMAP_DONTUNMAP))) {
         long rc = new_size < old_size ? unmap_range(old + new_size, old + old_size) : 0;
         return rc ? rc : (long)old;
     }
+    /* The old range must lie in one mapping: EFAULT otherwise (vma_to_resize). */
     const struct area *a = area_at(old);
-    uint64_t prot = a ? a->prot & ~AREA_IMAGE : PROT_READ | PROT_WRITE; /* new pages: on touch */
+    if (!a || a->end - old < old_size)
+        return -SHIM_EFAULT;
+    uint64_t prot = a->prot & ~AREA_IMAGE; /* new pages: mapped on touch */
+    if (flags & MREMAP_FIXED)
+        return mremap_fixed(old, old_size, new_size, flags, new_addr, prot);
     uint64_t grow_end = old + new_size;
-    if (a && a->end == old + old_size && grow_end <= mm.mmap_top && grow_end > old &&
-        !overlaps_areas(old + old_size, grow_end)) {
+    if (!(flags & MREMAP_DONTUNMAP) && a->end == old + old_size && grow_end <= mm.mmap_top &&
+        grow_end > old && !overlaps_areas(old + old_size, grow_end)) {
         long rc = insert_area(old + old_size, grow_end, prot); /* grows in place */
         return rc ? rc : (long)old;
     }
     if (!(flags & MREMAP_MAYMOVE))
         return -SHIM_ENOMEM;
-    long fresh = mmap_locked(0, new_size, prot | PROT_READ | PROT_WRITE, 0x22);
+    long fresh = mmap_locked(0, new_size, PROT_READ | PROT_WRITE, 0x22);
     if (fresh < 0)
         return fresh;
-    if (!(prot & PROT_READ))
-        mprotect_locked(old, old_size, (prot & PROT_MASK) | PROT_READ); /* to copy it */
-    copy_present((uint64_t)fresh, old, old_size);
-    unmap_range(old, old + old_size);
-    if (!(prot & PROT_WRITE) || !(prot & PROT_READ))
-        mprotect_locked((uint64_t)fresh, new_size, prot);
-    return fresh;
+    return move_area(old, old_size, (uint64_t)fresh, new_size, prot, flags);
 }
 
 long shim_mremap(uint64_t old, uint64_t old_len, uint64_t new_len, uint64_t flags,
                  uint64_t new_addr)
 {
-    (void)new_addr;
     uint64_t old_size = page_up(old_len), new_size = page_up(new_len);
-    if ((old & (PAGE - 1)) || new_size == 0 || !shim_user_ok(old, old_size) ||
+    /*
+     * mremap(2): EINVAL for unknown flags, MREMAP_FIXED or MREMAP_DONTUNMAP
+     * without MREMAP_MAYMOVE, DONTUNMAP with a size change, an unaligned old
+     * address, a zero new size, or a zero old size (it duplicates only
+     * shared mappings, and a Keep has none).
+     */
+    if ((flags & ~(uint64_t)(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP)) ||
+        ((flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)) && !(flags & MREMAP_MAYMOVE)) ||
+        ((flags & MREMAP_DONTUNMAP) && old_size != new_size))
+        return -SHIM_EINVAL;
+    if ((old & (PAGE - 1)) || old_size == 0 || new_size == 0 || !shim_user_ok(old, old_size) ||
         new_size > BOOT->in.workload_size)
         return -SHIM_EINVAL;
     mm_lock();
-    long rc = mremap_locked(old, old_size, new_size, flags);
+    long rc = mremap_locked(old, old_size, new_size, flags, new_addr);
     mm_unlock();
     return rc;
 }

@@ -104,6 +104,60 @@ static void mprotect_more(void)
     munmap(p, PAGE);
 }
 
+static void mremap_cases(void)
+{
+    uint8_t *p = fresh(4);
+    void *r = mremap(p, 4 * PAGE, 2 * PAGE, 0);
+    show("mremap shrinks in place", r == p);
+    errno = 0;
+    line("  the tail is unmapped (mprotect)", mprotect(p + 2 * PAGE, PAGE, PROT_READ));
+    /* The two pages after p are free now: growing into them stays in place. */
+    r = mremap(p, 2 * PAGE, 3 * PAGE, 0);
+    show("mremap grows in place into free space", r == p);
+    show("  contents kept", p[0] == 1 && p[PAGE] == 2 && p[2 * PAGE] == 0);
+    uint8_t *block =
+        mmap(p + 3 * PAGE, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    show("  a mapping right after it", block == p + 3 * PAGE);
+    errno = 0;
+    line("mremap grow blocked, no MAYMOVE", map_rc(mremap(p, 3 * PAGE, 5 * PAGE, 0)));
+    r = mremap(p, 3 * PAGE, 5 * PAGE, MREMAP_MAYMOVE);
+    line("mremap grow blocked, MAYMOVE", map_rc(r));
+    uint8_t *m = r;
+    show("  moved, contents kept", m != p && m[0] == 1 && m[PAGE] == 2 && m[4 * PAGE] == 0);
+    errno = 0;
+    line("  the old range is unmapped (mprotect)", mprotect(p, PAGE, PROT_READ));
+    errno = 0;
+    line("mremap of an unmapped range, MAYMOVE", map_rc(mremap(p, PAGE, 2 * PAGE, MREMAP_MAYMOVE)));
+    errno = 0;
+    line("mremap of an unmapped range", map_rc(mremap(p, PAGE, 2 * PAGE, 0)));
+    errno = 0;
+    line("mremap with unknown flags", map_rc(mremap(m, PAGE, 2 * PAGE, 0x100)));
+    errno = 0;
+    line("mremap FIXED without MAYMOVE", map_rc(mremap(m, PAGE, PAGE, MREMAP_FIXED, p)));
+    /* MREMAP_FIXED: to exactly new_address, replacing what is there. */
+    r = mremap(m, 5 * PAGE, 2 * PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, p);
+    line("mremap MAYMOVE|FIXED", map_rc(r));
+    show("  at the address asked for", r == p);
+    show("  contents kept", p[0] == 1 && p[PAGE] == 2);
+    errno = 0;
+    line("  the old range is unmapped (mprotect)", mprotect(m, PAGE, PROT_READ));
+    /* Across two mappings: Linux remaps within one mapping only. */
+    mprotect(p + PAGE, PAGE, PROT_READ);
+    errno = 0;
+    line("mremap across two mappings", map_rc(mremap(p, 2 * PAGE, 4 * PAGE, MREMAP_MAYMOVE)));
+    munmap(p, 4 * PAGE);
+    munmap(m, 5 * PAGE);
+    /* (DONTUNMAP's move is not compared: Linux 6.18 refuses it for a mapping with pages.) */
+    p = fresh(2);
+    m = p;
+    errno = 0;
+    line("mremap of old length 0 (private)", map_rc(mremap(p, 0, PAGE, MREMAP_MAYMOVE)));
+    errno = 0;
+    line("mremap DONTUNMAP with a new size",
+         map_rc(mremap(m, 2 * PAGE, 3 * PAGE, MREMAP_MAYMOVE | MREMAP_DONTUNMAP)));
+    munmap(p, 2 * PAGE);
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IONBF, 0); /* every line, even if a case kills the program */
@@ -111,5 +165,6 @@ int main(void)
     munmap_cases();
     mprotect_cases();
     mprotect_more();
+    mremap_cases();
     return 0;
 }
