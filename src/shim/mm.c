@@ -848,32 +848,46 @@ long shim_mremap(uint64_t old, uint64_t old_len, uint64_t new_len, uint64_t flag
     return rc;
 }
 
+/* madvise(2) advice Linux 6.1 knows for private anonymous memory (mm/madvise.c). */
+static bool known_advice(uint64_t advice)
+{
+    enum { MADV_FREE = 8, MADV_REMOVE = 9, MADV_COLLAPSE = 25 };
+    return advice <= MADV_DONTNEED || (advice >= MADV_FREE && advice <= MADV_COLLAPSE &&
+                                       advice != MADV_REMOVE /* shared memory only */);
+}
+
+/* Transparent huge pages as Debian's default (enabled=madvise): only where asked. */
+static long set_huge(uint64_t addr, uint64_t end, bool huge)
+{
+    long rc = split_at(addr);
+    if (!rc)
+        rc = split_at(end);
+    for (size_t i = 0; !rc && i < mm.area_count; i++)
+        if (mm.areas[i].start >= addr && mm.areas[i].end <= end)
+            mm.areas[i].prot = huge ? mm.areas[i].prot | AREA_HUGE : mm.areas[i].prot & ~AREA_HUGE;
+    merge_areas();
+    return rc;
+}
+
 long shim_madvise(uint64_t addr, uint64_t len, uint64_t advice)
 {
-    if ((addr & (PAGE - 1)) || !shim_user_ok(addr, page_up(len)))
+    uint64_t size = page_up(len);
+    if ((addr & (PAGE - 1)) || (len && !size) || !shim_user_ok(addr, size) || !known_advice(advice))
         return -SHIM_EINVAL;
+    if (size == 0)
+        return 0;
+    uint64_t end = addr + size;
+    mm_lock();
+    /* Linux applies the advice to the mapped parts, then reports a hole as ENOMEM. */
+    bool hole = mapped_end(addr, end) < end;
+    long rc = 0;
     /* MADV_DONTNEED on private anonymous memory: the pages read as zero afterwards. */
-    if (advice == MADV_DONTNEED) {
-        mm_lock();
-        release(addr, addr + page_up(len));
-        mm_unlock();
-    }
-    /* Transparent huge pages as Debian's default (enabled=madvise): only where asked. */
-    if ((advice == MADV_HUGEPAGE || advice == MADV_NOHUGEPAGE) && len) {
-        mm_lock();
-        uint64_t end = addr + page_up(len);
-        long rc = split_at(addr);
-        if (!rc)
-            rc = split_at(end);
-        for (size_t i = 0; !rc && i < mm.area_count; i++)
-            if (mm.areas[i].start >= addr && mm.areas[i].end <= end)
-                mm.areas[i].prot = advice == MADV_HUGEPAGE ? mm.areas[i].prot | AREA_HUGE
-                                                           : mm.areas[i].prot & ~AREA_HUGE;
-        merge_areas();
-        mm_unlock();
-        return rc;
-    }
-    return 0;
+    if (advice == MADV_DONTNEED)
+        release(addr, end);
+    if (advice == MADV_HUGEPAGE || advice == MADV_NOHUGEPAGE)
+        rc = set_huge(addr, end, advice == MADV_HUGEPAGE);
+    mm_unlock();
+    return rc ? rc : hole ? -SHIM_ENOMEM : 0;
 }
 
 long shim_mm_populate(uint64_t addr, uint64_t size)

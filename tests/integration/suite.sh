@@ -144,7 +144,7 @@ suite_memory() {
     kr --memory 64M "$WL/wl_reserve" rowrite
   # Edge cases of the memory calls: the same program run natively is the oracle.
   "$WL/wl_mmsem" >"$TMP/mmsem-native.out"
-  expect_status 0 "$P memory: mmap/munmap/mprotect/mremap edge cases" kr "$WL/wl_mmsem"
+  expect_status 0 "$P memory: mmap/munmap/mprotect/mremap/madvise/brk edge cases" kr "$WL/wl_mmsem"
   check "$P   every result equals the native run's" cmp -s "$TMP/mmsem-native.out" "$TMP/out"
   diff "$TMP/mmsem-native.out" "$TMP/out" | sed 's/^/#   /' || true
   if [ "$SUITE_BACKEND" = kvm ]; then

@@ -158,6 +158,33 @@ static void mremap_cases(void)
     munmap(p, 2 * PAGE);
 }
 
+static void madvise_cases(void)
+{
+    uint8_t *p = fresh(2);
+    line("madvise DONTNEED", madvise(p, 2 * PAGE, MADV_DONTNEED));
+    show("  reads zero", p[0] == 0 && p[PAGE] == 0);
+    errno = 0;
+    line("madvise of length 0", madvise(p, 0, MADV_DONTNEED));
+    errno = 0;
+    line("madvise unaligned", madvise(p + 1, PAGE, MADV_DONTNEED));
+    errno = 0;
+    line("madvise with an unknown advice", madvise(p, PAGE, 12345));
+    munmap(p, 2 * PAGE);
+    errno = 0;
+    line("madvise DONTNEED of an unmapped range", madvise(p, 2 * PAGE, MADV_DONTNEED));
+}
+
+static long syscall_brk(unsigned long a)
+{
+    return syscall(SYS_brk, a);
+}
+
+static void brk_cases(void)
+{
+    void *cur = sbrk(0);
+    show("brk below its start returns the break", (void *)syscall_brk(1) == cur);
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IONBF, 0); /* every line, even if a case kills the program */
@@ -166,5 +193,7 @@ int main(void)
     mprotect_cases();
     mprotect_more();
     mremap_cases();
+    madvise_cases();
+    brk_cases();
     return 0;
 }
