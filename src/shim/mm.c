@@ -743,18 +743,22 @@ long shim_mprotect(uint64_t addr, uint64_t len, uint64_t prot)
 }
 
 /*
- * Copy [src, src + size) to fresh memory, skipping the chunks without pages
- * in use: they read zero, as the fresh memory does, and copying them would
- * use frames for nothing (frames cannot move: guest virtual = physical).
+ * Copy [src, src + size) to fresh memory and free each source chunk once
+ * copied, so a move needs one chunk more than the mapping, not twice it
+ * (Linux moves the pages themselves; here frames cannot move: guest
+ * virtual = physical). Chunks without pages in use are skipped: they read
+ * zero, as the fresh memory does, and copying them would use frames for nothing.
  */
-static void copy_present(uint64_t dst, uint64_t src, uint64_t size)
+static void move_present(uint64_t dst, uint64_t src, uint64_t size)
 {
     for (uint64_t off = 0; off < size;) {
         uint64_t c = (src + off) / CHUNK, end = (c + 1) * CHUNK - src;
         if (end > size)
             end = size;
-        if (hinted(c))
+        if (hinted(c)) {
             memcpy((void *)(dst + off), (const void *)(src + off), end - off);
+            release(src + off, src + end);
+        }
         off = end;
     }
 }
@@ -769,7 +773,7 @@ static long move_area(uint64_t old, uint64_t old_size, uint64_t dst, uint64_t ne
 {
     if (!(prot & PROT_READ))
         mprotect_locked(old, old_size, (prot & PROT_MASK) | PROT_READ); /* to copy it */
-    copy_present(dst, old, old_size < new_size ? old_size : new_size);
+    move_present(dst, old, old_size < new_size ? old_size : new_size);
     if (flags & MREMAP_DONTUNMAP) {
         release(old, old + old_size);
         if (!(prot & PROT_READ))

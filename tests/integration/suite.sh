@@ -178,6 +178,9 @@ suite_memory() {
   grep -E '^not ok' "$TMP/out" | sed 's/^/#   /' || true
   expect_status 139 "$P memory: a write to a touched page made read-only faults" \
     kr --memory 64M "$WL/wl_reserve" rowrite
+  expect_status 0 "$P memory: mremap moves a touched 40 MiB mapping at --memory 64M" \
+    kr --memory 64M "$WL/wl_reserve" move
+  grep -E '^not ok' "$TMP/out" | sed 's/^/#   /' || true
   # Edge cases of the memory calls: the same program run natively is the oracle.
   "$WL/wl_mmsem" >"$TMP/mmsem-native.out"
   expect_status 0 "$P memory: mmap/munmap/mprotect/mremap/madvise/brk edge cases" kr "$WL/wl_mmsem"
