@@ -15,8 +15,8 @@
  * Freeing (munmap, MADV_DONTNEED, brk shrinking, MAP_FIXED over old pages)
  * clears the PTEs of the pages in use, at CPL0 but only in the 2 MiB chunks
  * that have a table (mm.chunk_hint), and asks the host to discard them
- * (KEEP_REQ_DISCARD): a page not in use always reads zero, so no page is
- * ever cleared at CPL0 (a CPL0 copy loop moves 1-8 MB/s under PVM).
+ * (KEEP_REQ_DISCARD, sent at CPL0 by the unmap itself): a page not in use always reads zero, so no
+ * page is ever cleared at CPL0 (a CPL0 copy loop moves 1-8 MB/s under PVM).
  *
  * One lock (mm_lock) serialises the public functions; the fault hook takes
  * it too unless this CPU holds it already (a fault inside mremap's copy).
@@ -408,6 +408,15 @@ long shim_mm_unmap_at_cpl0(uint64_t addr, uint64_t size)
     if (freed) {
         mm.pages_in_use_hint = t.st->pages_in_use -= freed;
         flush_tlb();
+        /*
+         * The host drops the frames here, at CPL0, not after the gate returns:
+         * a workload calling the gate itself would skip that and hold host
+         * memory past --memory (pages left the count, their frames stayed).
+         * Nothing runs between these stores and the OUT (one vCPU).
+         */
+        BOOT->report.addr = addr;
+        BOOT->report.status = size;
+        shim_port(KEEP_REQ_DISCARD);
     }
     return (long)freed;
 }
@@ -442,13 +451,9 @@ static uint64_t for_present_runs(uint64_t start, uint64_t end, uint64_t op, uint
             c++;
         uint64_t lo = first * CHUNK > start ? first * CHUNK : start;
         uint64_t hi = c * CHUNK < end ? c * CHUNK : end;
-        long n = shim_privileged(op, lo, hi - lo, flags);
-        if (op == KEEP_PRIV_UNMAP && n > 0) {
+        long n = shim_privileged(op, lo, hi - lo, flags); /* UNMAP: the host discards too */
+        if (op == KEEP_PRIV_UNMAP && n > 0)
             freed += (uint64_t)n;
-            BOOT->report.addr = lo;
-            BOOT->report.status = hi - lo;
-            shim_port(KEEP_REQ_DISCARD);
-        }
     }
     return freed;
 }

@@ -389,6 +389,9 @@ suite_gate() {
   expect_status 0 "$P a forged read() into a page not in use is EFAULT (the pool's bound)" \
     kr "$WL/wl_gate" channel <"$WL/wl_gate"
   grep '^not ok' "$TMP/out" | sed 's/^/#   /' || true
+  expect_status 0 "$P a page freed through the gate alone leaves the host too (reads zero)" \
+    kr "$WL/wl_gate" unmap
+  grep '^not ok' "$TMP/out" | sed 's/^/#   /' || true
 }
 
 suite_ctrl_c() {

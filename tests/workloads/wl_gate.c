@@ -20,6 +20,11 @@
  * the page would use host memory the frame pool never counted, so a
  * workload could grow past --memory up to its whole address space.
  * stdin must be non-empty.
+ * wl_gate unmap: the workload frees a touched page through the gate
+ * (KEEP_PRIV_UNMAP) without the KEEP_REQ_DISCARD the shim sends after it.
+ * The page leaves the pool's count, so its frame must leave the host too:
+ * touched again it reads zero. Otherwise the workload could keep touching
+ * and freeing pages and hold host memory far past --memory.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -163,6 +168,18 @@ static int channel(void)
     return wl_done();
 }
 
+static int unmap(uint64_t gate)
+{
+    volatile uint8_t *p =
+        mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    wl_check(p != MAP_FAILED, "map a page");
+    p[0] = 42;
+    long rc = call_gate(gate, KEEP_PRIV_UNMAP, (uint64_t)p, 4096, 0);
+    wl_check(rc == 1, "the gate frees the page in use (%ld)", rc);
+    wl_check(p[0] == 0, "touched again, it reads zero (got %u): the host dropped its frame", p[0]);
+    return wl_done();
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "host") == 0)
@@ -174,6 +191,8 @@ int main(int argc, char **argv)
         return wl_done();
     if (argc > 1 && strcmp(argv[1], "pool") == 0)
         return pool(gate);
+    if (argc > 1 && strcmp(argv[1], "unmap") == 0)
+        return unmap(gate);
     uint64_t ptes = ((volatile uint64_t *)GUEST_BOOT)[BOOT_IN_PTES / 8];
     wl_check(forged_protect(gate, GUEST_STACK0, 0, 1ull << 30, ptes) < 0,
              "the gate refuses the CPL0 stack with workload_base forged to 0");
