@@ -222,9 +222,15 @@ static void split_large(const struct tables *t, uint64_t c)
 
 static struct area *area_at(uint64_t va)
 {
-    if (mm.last < mm.area_count && mm.areas[mm.last].start <= va && va < mm.areas[mm.last].end)
-        return &mm.areas[mm.last];
-    size_t lo = 0, hi = mm.area_count;
+    /*
+     * mm is a user page: with a corrupted count the CPL0 fault handler would
+     * read past the list, fault there and re-enter itself forever. Bounded by
+     * the array, the worst a workload gets is a wrong answer about its own pages.
+     */
+    size_t count = mm.area_count < MAX_AREAS ? mm.area_count : MAX_AREAS, last = mm.last;
+    if (last < count && mm.areas[last].start <= va && va < mm.areas[last].end)
+        return &mm.areas[last];
+    size_t lo = 0, hi = count;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
         if (mm.areas[mid].end <= va)
@@ -232,7 +238,7 @@ static struct area *area_at(uint64_t va)
         else
             hi = mid;
     }
-    if (lo < mm.area_count && mm.areas[lo].start <= va) {
+    if (lo < count && mm.areas[lo].start <= va) {
         mm.last = lo;
         return &mm.areas[lo];
     }

@@ -392,6 +392,12 @@ suite_gate() {
   expect_status 0 "$P a page freed through the gate alone leaves the host too (reads zero)" \
     kr "$WL/wl_gate" unmap
   grep '^not ok' "$TMP/out" | sed 's/^/#   /' || true
+  # A corrupted area count must not hang the CPL0 fault handler (the timeout only catches a hang).
+  expect_status 139 "$P a corrupted area list count: the touch is SIGSEGV, no CPL0 hang" \
+    timeout -s KILL 300 "$KEEP" run --backend kvm --channel "$SUITE_CHANNEL" "$WL/wl_gate" areas
+  at=$(sed -n 's/^touching \(0x[0-9a-f]*\) .*/\1/p' "$TMP/out")
+  check "$P   the fault names the touched page ($at)" bash -c \
+    "[ -n '$at' ] && grep -q 'address $at (not mapped, read)' '$TMP/err'"
 }
 
 suite_ctrl_c() {

@@ -25,6 +25,10 @@
  * The page leaves the pool's count, so its frame must leave the host too:
  * touched again it reads zero. Otherwise the workload could keep touching
  * and freeing pages and hold host memory far past --memory.
+ * wl_gate areas: the area list is shim data, a user page; the workload sets
+ * its count to 2^20 and touches an untouched page. The CPL0 fault handler
+ * must not search past the list (reads there fault at CPL0 and re-enter it
+ * forever): the touch ends the Keep with SIGSEGV at that address.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -180,8 +184,45 @@ static int unmap(uint64_t gate)
     return wl_done();
 }
 
+/*
+ * The shim's area list: its first entry is (the start of) the program's image,
+ * {base, end <= first heap page, PROT_READ | PROT_WRITE | PROT_EXEC | AREA_IMAGE} (src/shim/mm.c).
+ */
+static volatile uint64_t *find_areas(void)
+{
+    volatile struct keep_shim_boot *boot = (volatile struct keep_shim_boot *)KEEP_GUEST_BOOT;
+    uint64_t text_end = *(volatile uint64_t *)(GUEST_SHIM + HEADER_TEXT_END);
+    uint64_t bss_end = *(volatile uint64_t *)(GUEST_SHIM + HEADER_TEXT_END + 8);
+    uint64_t heap = (boot->in.brk_start + 4095) & ~4095ull;
+    for (uint64_t a = text_end; a + 24 <= bss_end; a += 8) { /* addresses, as find_gate reads */
+        volatile uint64_t *e = (volatile uint64_t *)a;
+        if (e[0] == boot->in.workload_base && e[1] > e[0] && e[1] <= heap && e[2] == 0x207)
+            return e;
+    }
+    return 0;
+}
+
+static int areas(void)
+{
+    enum { MAX_AREAS = 1024 }; /* src/shim/mm.c: struct area[1024], then area_count, last */
+    volatile uint8_t *p =
+        mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    volatile uint64_t *list = find_areas();
+    if (!wl_check(p != MAP_FAILED && list, "found the shim's area list"))
+        return wl_done();
+    printf("touching %p with the area count set to 2^20\n", (void *)(p + 4096 * 100));
+    fflush(stdout);
+    list[3 * MAX_AREAS] = 1u << 20; /* area_count */
+    list[3 * MAX_AREAS + 1] = 0;    /* last */
+    uint8_t got = p[4096 * 100];
+    wl_check(0, "the touch returned (%u) with a corrupted area count", got);
+    return wl_done();
+}
+
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "areas") == 0)
+        return areas();
     if (argc > 1 && strcmp(argv[1], "host") == 0)
         return host();
     if (argc > 1 && strcmp(argv[1], "channel") == 0)
