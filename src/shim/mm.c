@@ -557,9 +557,14 @@ static void merge_areas(void)
     mm.last = 0;
 }
 
+/*
+ * Within the array whatever the range: shim_mm_init may run at CPL0 (the
+ * first fault) with a boot page the workload forged, and a bit set past
+ * chunk_hint could land in a page table (a U bit: the tables at CPL3).
+ */
 static void mark_hint(uint64_t start, uint64_t end)
 {
-    for (uint64_t c = start / CHUNK; c * CHUNK < end; c++)
+    for (uint64_t c = start / CHUNK; c * CHUNK < end && c < HINT_WORDS * 64; c++)
         mm.chunk_hint[c / 64] |= 1ull << (c % 64);
 }
 
@@ -568,6 +573,9 @@ void shim_mm_init(void)
     if (mm.ready)
         return;
     mm.ready = true;
+    /* The workload can clear ready and forge the boot page: every write below stays in mm. */
+    if (mm.area_count > MAX_AREAS)
+        mm.area_count = MAX_AREAS;
     uint64_t end = BOOT->in.workload_base + BOOT->in.workload_size;
     mm.brk_start = mm.brk_cur = BOOT->in.brk_start;
     mm.heap_start = page_up(mm.brk_start);

@@ -398,6 +398,12 @@ suite_gate() {
   at=$(sed -n 's/^touching \(0x[0-9a-f]*\) .*/\1/p' "$TMP/out")
   check "$P   the fault names the touched page ($at)" bash -c \
     "[ -n '$at' ] && grep -q 'address $at (not mapped, read)' '$TMP/err'"
+  # The CPL0 fault handler's set-up from a forged boot page must not reach the page tables.
+  expect_status 139 "$P a forged boot page before the first fault leaves the tables supervisor" \
+    kr "$WL/wl_gate" init
+  at=$(sed -n 's/.*reading the PML4 at \(0x[0-9a-f]*\)$/\1/p' "$TMP/out")
+  check "$P   reading the PML4 from CPL3 faults ($at)" bash -c \
+    "[ -n '$at' ] && grep -q 'address $at (protection violation, read)' '$TMP/err'"
 }
 
 suite_ctrl_c() {

@@ -29,6 +29,13 @@
  * its count to 2^20 and touches an untouched page. The CPL0 fault handler
  * must not search past the list (reads there fault at CPL0 and re-enter it
  * forever): the touch ends the Keep with SIGSEGV at that address.
+ * wl_gate init: the shim sets up its memory state at the first syscall or,
+ * if the first fault comes sooner, in the CPL0 fault handler, from the
+ * boot page (a user page) and a "ready" flag in shim data (a user page).
+ * The workload clears the flag and forges the boot page so that marking
+ * the program's chunks would set the U bit of the directory entry that
+ * maps the page tables, then touches a page. The tables must stay
+ * supervisor-only: reading the PML4 afterwards is SIGSEGV at its address.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -219,8 +226,50 @@ static int areas(void)
     return wl_done();
 }
 
+/* src/shim/mm.c's struct: areas[1024] (24 bytes each), then these at byte offsets. */
+enum { MM_BRK_START = 24592, MM_READY = 24648, MM_CHUNK_HINT = 24656 };
+
+static int init(void)
+{
+    volatile struct keep_shim_boot *boot = (volatile struct keep_shim_boot *)KEEP_GUEST_BOOT;
+    volatile uint8_t *p =
+        mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    volatile uint8_t *mm = (volatile uint8_t *)find_areas();
+    if (!wl_check(p != MAP_FAILED && mm && mm[MM_READY] == 1 &&
+                      *(volatile uint64_t *)(mm + MM_BRK_START) == boot->in.brk_start,
+                  "found the shim's memory state"))
+        return wl_done();
+    /* The directory entry of the 2 MiB page holding the PML4 (src/host/kvm_layout.c). */
+    uint64_t pml4 = boot->in.page_tables, pde = pml4 + KEEP_PT_PD + (pml4 >> 21) * 8;
+    uint64_t hint = (uint64_t)(mm + MM_CHUNK_HINT), chunk = ((pde - hint) / 8) * 64 + 2;
+    printf("forging the boot page so that chunk %#llx (the U bit of %#llx) gets marked; reading "
+           "the PML4 at %#llx\n",
+           (unsigned long long)chunk, (unsigned long long)pde, (unsigned long long)pml4);
+    fflush(stdout);
+    static uint8_t saved_mm[MM_CHUNK_HINT];
+    struct keep_shim_boot_in saved_in;
+    for (size_t i = 0; i < sizeof(saved_mm); i++)
+        saved_mm[i] = mm[i];
+    memcpy(&saved_in, (const void *)&boot->in, sizeof(saved_in));
+    uint64_t forged = chunk << 21; /* one chunk: [forged, forged + 1) */
+    boot->in.workload_base = forged;
+    boot->in.brk_start = forged + 1;
+    boot->in.workload_size = saved_in.stack_low + 1 - forged; /* the stack range: one real chunk */
+    mm[MM_READY] = 0;
+    p[4096 * 100] = 1; /* the fault: the CPL0 handler sets the state up again */
+    uint64_t got = *(volatile uint64_t *)pml4;
+    memcpy((void *)&boot->in, &saved_in, sizeof(saved_in));
+    for (size_t i = 0; i < sizeof(saved_mm); i++)
+        mm[i] = saved_mm[i];
+    wl_check(0, "read the PML4 (%#llx) from CPL3 after a forged boot page",
+             (unsigned long long)got);
+    return wl_done();
+}
+
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "init") == 0)
+        return init();
     if (argc > 1 && strcmp(argv[1], "areas") == 0)
         return areas();
     if (argc > 1 && strcmp(argv[1], "host") == 0)
