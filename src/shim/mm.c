@@ -31,7 +31,12 @@
 #define PROT_READ           1
 #define PROT_WRITE          2
 #define PROT_EXEC           4
+#define PROT_SEM            8
+#define PROT_GROWSDOWN      0x01000000
+#define PROT_GROWSUP        0x02000000
 #define MAP_SHARED          0x01
+#define MAP_PRIVATE         0x02
+#define MAP_TYPE            0x0f
 #define MAP_FIXED           0x10
 #define MAP_ANONYMOUS       0x20
 #define MAP_NORESERVE       0x4000
@@ -656,7 +661,9 @@ static long mmap_locked(uint64_t addr, uint64_t len, uint64_t prot, uint64_t fla
         return -19; /* ENODEV: only anonymous private mappings exist in a Keep */
     if (len == 0 || ((flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) && (addr & (PAGE - 1))))
         return -SHIM_EINVAL;
-    addr &= ~(PAGE - 1); /* a hint only: x86's arch_get_unmapped_area_topdown rounds it down */
+    if ((flags & MAP_TYPE) != MAP_PRIVATE)
+        return -SHIM_EINVAL; /* mmap(2): exactly one of MAP_SHARED, MAP_PRIVATE (do_mmap) */
+    addr &= ~(PAGE - 1);     /* a hint only: x86's arch_get_unmapped_area_topdown rounds it down */
     if (len > BOOT->in.workload_size)
         return -SHIM_ENOMEM;
     uint64_t size = page_up(len), start;
@@ -702,7 +709,8 @@ long shim_mmap(uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags, uint6
 
 long shim_munmap(uint64_t addr, uint64_t len)
 {
-    if ((addr & (PAGE - 1)) || len == 0 || !shim_user_ok(addr, page_up(len)))
+    /* munmap(2): EINVAL for an unaligned address or a length 0 once rounded up (or wrapping). */
+    if ((addr & (PAGE - 1)) || page_up(len) == 0 || !shim_user_ok(addr, page_up(len)))
         return -SHIM_EINVAL;
     mm_lock();
     long rc = unmap_range(addr, addr + page_up(len));
@@ -744,10 +752,13 @@ long shim_mprotect(uint64_t addr, uint64_t len, uint64_t prot)
     if (addr & (PAGE - 1))
         return -SHIM_EINVAL;
     uint64_t size = page_up(len);
-    if (!shim_user_ok(addr, size))
-        return -SHIM_ENOMEM;
-    if (size == 0)
+    if (len == 0)
         return 0;
+    /* do_mprotect_pkey: a length that wraps is ENOMEM; x86 knows PROT_READ/WRITE/EXEC/SEM. */
+    if (size == 0 || !shim_user_ok(addr, size))
+        return -SHIM_ENOMEM;
+    if (prot & ~(uint64_t)(PROT_MASK | PROT_SEM | PROT_GROWSDOWN | PROT_GROWSUP))
+        return -SHIM_EINVAL;
     mm_lock();
     /*
      * mprotect(2): ENOMEM when the range has unmapped pages. Linux changes the

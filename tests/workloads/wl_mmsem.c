@@ -81,6 +81,9 @@ static void mmap_cases(void)
     line("MAP_FIXED_NOREPLACE over the program's text",
          map_rc(mmap(text, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1,
                      0)));
+    errno = 0;
+    line("mmap with neither MAP_PRIVATE nor MAP_SHARED",
+         map_rc(mmap(NULL, PAGE, PROT_READ, MAP_ANONYMOUS, -1, 0)));
     munmap(p, 2 * PAGE);
 }
 
@@ -93,6 +96,8 @@ static void munmap_cases(void)
     line("munmap of length 0", munmap(p, 0));
     errno = 0;
     line("munmap unaligned", munmap(p + 1, PAGE));
+    errno = 0;
+    line("munmap of a length that wraps", munmap(p, (size_t)-1));
 }
 
 static void mprotect_more(void)
@@ -101,6 +106,10 @@ static void mprotect_more(void)
     line("mprotect of length 0", mprotect(p, 0, PROT_READ));
     errno = 0;
     line("mprotect unaligned", mprotect(p + 1, PAGE, PROT_READ));
+    errno = 0;
+    line("mprotect with an unknown prot bit", mprotect(p, PAGE, PROT_READ | 0x10));
+    errno = 0;
+    line("mprotect of a length that wraps", mprotect(p, (size_t)-1, PROT_READ));
     munmap(p, PAGE);
 }
 
