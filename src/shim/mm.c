@@ -100,6 +100,13 @@ static void mm_lock(void)
                                         __ATOMIC_RELAXED))
         __asm__ volatile("pause");
     mm.lock_depth = 1;
+    /*
+     * mm is a user page. On hardware KVM every call runs at CPL0, where a
+     * forged count would let insert_area's shift store past the list into
+     * any page, the tables included: every index stays inside the array.
+     */
+    if (mm.area_count > MAX_AREAS)
+        mm.area_count = MAX_AREAS;
 }
 
 static void mm_unlock(void)

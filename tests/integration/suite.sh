@@ -398,6 +398,8 @@ suite_gate() {
   at=$(sed -n 's/^touching \(0x[0-9a-f]*\) .*/\1/p' "$TMP/out")
   check "$P   the fault names the touched page ($at)" bash -c \
     "[ -n '$at' ] && grep -q 'address $at (not mapped, read)' '$TMP/err'"
+  expect_status 0 "$P   and an mmap then stores nothing past the list" kr "$WL/wl_gate" areas mmap
+  grep '^not ok' "$TMP/out" | sed 's/^/#   /' || true
   # The CPL0 fault handler's set-up from a forged boot page must not reach the page tables.
   expect_status 139 "$P a forged boot page before the first fault leaves the tables supervisor" \
     kr "$WL/wl_gate" init

@@ -209,7 +209,7 @@ static volatile uint64_t *find_areas(void)
     return 0;
 }
 
-static int areas(void)
+static int areas(int then_mmap)
 {
     enum { MAX_AREAS = 1024 }; /* src/shim/mm.c: struct area[1024], then area_count, last */
     volatile uint8_t *p =
@@ -217,6 +217,13 @@ static int areas(void)
     volatile uint64_t *list = find_areas();
     if (!wl_check(p != MAP_FAILED && list, "found the shim's area list"))
         return wl_done();
+    if (then_mmap) {
+        list[3 * MAX_AREAS] = 1u << 20; /* area_count */
+        void *q = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        wl_check(q == MAP_FAILED || q != NULL, "mmap with the count set to 2^20 answered (%p)", q);
+        wl_check(puts("still running") >= 0, "the Keep runs on");
+        return wl_done();
+    }
     printf("touching %p with the area count set to 2^20\n", (void *)(p + 4096 * 100));
     fflush(stdout);
     list[3 * MAX_AREAS] = 1u << 20; /* area_count */
@@ -271,7 +278,7 @@ int main(int argc, char **argv)
     if (argc > 1 && strcmp(argv[1], "init") == 0)
         return init();
     if (argc > 1 && strcmp(argv[1], "areas") == 0)
-        return areas();
+        return areas(argc > 2 && strcmp(argv[2], "mmap") == 0);
     if (argc > 1 && strcmp(argv[1], "host") == 0)
         return host();
     if (argc > 1 && strcmp(argv[1], "channel") == 0)
