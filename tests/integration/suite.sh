@@ -387,7 +387,7 @@ suite_gate() {
   grep '^not ok' "$TMP/out" | sed 's/^/#   /' || true
   # A batch the workload forges itself: the host fills only pages in use (issue 12).
   expect_status 0 "$P a forged read() into a page not in use is EFAULT (the pool's bound)" \
-    kr "$WL/wl_gate" channel <"$WL/wl_gate"
+    kr "$WL/wl_gate" channel <"$KEEP"
   grep '^not ok' "$TMP/out" | sed 's/^/#   /' || true
   expect_status 0 "$P a page freed through the gate alone leaves the host too (reads zero)" \
     kr "$WL/wl_gate" unmap
