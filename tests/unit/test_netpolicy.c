@@ -132,7 +132,7 @@ int main(void)
     /* The kernel gets a rebuilt sockaddr, not the guest's bytes. */
     struct sockaddr_in dirty = {.sin_family = AF_INET, .sin_port = htons(80)};
     memset(dirty.sin_zero, 0xee, sizeof(dirty.sin_zero));
-    keep_net_endpoint_decode((const uint8_t *)&dirty, sizeof(dirty), &ep);
+    must_ok(keep_net_endpoint_decode((const uint8_t *)&dirty, sizeof(dirty), &ep));
     struct sockaddr_storage ss;
     socklen_t sl = keep_net_endpoint_encode(&ep, &ss);
     is_int(sl, sizeof(struct sockaddr_in), "encode: sockaddr_in length");
