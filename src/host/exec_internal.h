@@ -42,6 +42,8 @@ struct exec_space {
     uint8_t *host; /* host address of lo */
     uint64_t lo;   /* guest address (direct) or channel offset (bounce) of host[0] */
     uint64_t size;
+    bool (*in_use)(const void *ctx, uint64_t addr, uint64_t len); /* keep_guest_mem.in_use */
+    const void *ctx;
 };
 
 struct exec_call;

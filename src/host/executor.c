@@ -380,6 +380,8 @@ int keep_exec_map(const struct exec_space *s, uint64_t addr, uint64_t len, uint8
 {
     if (addr < s->lo || !keep_range_ok(addr - s->lo, len, s->size))
         return -EFAULT;
+    if (s->in_use && len && !s->in_use(s->ctx, addr, len))
+        return -EFAULT; /* a page the guest does not have in use, as copy_to_user would */
     *out = s->host + (addr - s->lo);
     return 0;
 }
@@ -695,7 +697,11 @@ static int64_t check_header(const struct keep_executor *x, const struct keep_cha
     } else {
         if (!mem || !mem->host)
             return -EFAULT;
-        *space = (struct exec_space){.host = mem->host, .lo = mem->base, .size = mem->size};
+        *space = (struct exec_space){.host = mem->host,
+                                     .lo = mem->base,
+                                     .size = mem->size,
+                                     .in_use = mem->in_use,
+                                     .ctx = mem->ctx};
     }
     return 0;
 }

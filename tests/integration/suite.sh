@@ -178,6 +178,14 @@ suite_memory() {
   grep -E '^not ok' "$TMP/out" | sed 's/^/#   /' || true
   expect_status 139 "$P memory: a write to a touched page made read-only faults" \
     kr --memory 64M "$WL/wl_reserve" rowrite
+  expect_status 0 "$P memory: mremap moves a touched 40 MiB mapping at --memory 64M" \
+    kr --memory 64M "$WL/wl_reserve" move
+  grep -E '^not ok' "$TMP/out" | sed 's/^/#   /' || true
+  # Edge cases of the memory calls: the same program run natively is the oracle.
+  "$WL/wl_mmsem" >"$TMP/mmsem-native.out"
+  expect_status 0 "$P memory: mmap/munmap/mprotect/mremap/madvise/brk edge cases" kr "$WL/wl_mmsem"
+  check "$P   every result equals the native run's" cmp -s "$TMP/mmsem-native.out" "$TMP/out"
+  diff "$TMP/mmsem-native.out" "$TMP/out" | sed 's/^/#   /' || true
   if [ "$SUITE_BACKEND" = kvm ]; then
     expect_status 135 "$P memory: touching 256 MiB at --memory 64M stops the workload" \
       kr --memory 64M "$WL/wl_reserve" oom
@@ -377,6 +385,27 @@ suite_gate() {
   expect_status 0 "$P memory requests from the workload outside its memory are refused" \
     kr "$WL/wl_gate" host
   grep '^not ok' "$TMP/out" | sed 's/^/#   /' || true
+  # A batch the workload forges itself: the host fills only pages in use (issue 12).
+  expect_status 0 "$P a forged read() into a page not in use is EFAULT (the pool's bound)" \
+    kr "$WL/wl_gate" channel <"$KEEP"
+  grep '^not ok' "$TMP/out" | sed 's/^/#   /' || true
+  expect_status 0 "$P a page freed through the gate alone leaves the host too (reads zero)" \
+    kr "$WL/wl_gate" unmap
+  grep '^not ok' "$TMP/out" | sed 's/^/#   /' || true
+  # A corrupted area count must not hang the CPL0 fault handler (the timeout only catches a hang).
+  expect_status 139 "$P a corrupted area list count: the touch is SIGSEGV, no CPL0 hang" \
+    timeout -s KILL 300 "$KEEP" run --backend kvm --channel "$SUITE_CHANNEL" "$WL/wl_gate" areas
+  at=$(sed -n 's/^touching \(0x[0-9a-f]*\) .*/\1/p' "$TMP/out")
+  check "$P   the fault names the touched page ($at)" bash -c \
+    "[ -n '$at' ] && grep -q 'address $at (not mapped, read)' '$TMP/err'"
+  expect_status 0 "$P   and an mmap then stores nothing past the list" kr "$WL/wl_gate" areas mmap
+  grep '^not ok' "$TMP/out" | sed 's/^/#   /' || true
+  # The CPL0 fault handler's set-up from a forged boot page must not reach the page tables.
+  expect_status 139 "$P a forged boot page before the first fault leaves the tables supervisor" \
+    kr "$WL/wl_gate" init
+  at=$(sed -n 's/.*reading the PML4 at \(0x[0-9a-f]*\)$/\1/p' "$TMP/out")
+  check "$P   reading the PML4 from CPL3 faults ($at)" bash -c \
+    "[ -n '$at' ] && grep -q 'address $at (protection violation, read)' '$TMP/err'"
 }
 
 suite_ctrl_c() {
