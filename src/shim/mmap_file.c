@@ -60,11 +60,19 @@ long shim_mmap_file(uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags, 
     uint64_t type = flags & MAP_TYPE;
     if (type != MAP_SHARED && type != MAP_PRIVATE && type != MAP_SHARED_VALIDATE)
         return -SHIM_EINVAL;
-    if (len == 0 || (off & (PAGE - 1)) || (int64_t)off < 0)
+    if (len == 0 || (off & (PAGE - 1)))
         return -SHIM_EINVAL;
     long fl = forward3(KEEP_NR_fcntl, fd, F_GETFL, 0, 0);
     if (fl < 0)
         return fl; /* EBADF */
+    /* mm/mmap.c do_mmap: the length rounds up to pages; a length that wraps is ENOMEM. */
+    if (len > UINT64_MAX - (PAGE - 1))
+        return -SHIM_ENOMEM;
+    uint64_t pages_len = (len + PAGE - 1) & ~(PAGE - 1);
+    /* mm/mmap.c file_mmap_ok: a regular file's mapping ends at or below MAX_LFS_FILESIZE
+     * (2^63 - 1), else EOVERFLOW; an offset of 2^63 or more (negative as off_t) too. */
+    if (off > (uint64_t)INT64_MAX || pages_len > (uint64_t)INT64_MAX - off)
+        return -SHIM_EOVERFLOW;
     /* mmap(2), EACCES: fd not open for reading, or MAP_SHARED|PROT_WRITE without O_RDWR. */
     if ((fl & O_ACCMODE) == O_WRONLY)
         return -SHIM_EACCES;

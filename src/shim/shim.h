@@ -37,6 +37,7 @@ enum {
     SHIM_ERANGE = 34,
     SHIM_ENAMETOOLONG = 36,
     SHIM_ENOSYS = 38,
+    SHIM_EOVERFLOW = 75, /* asm-generic/errno.h */
     SHIM_EMSGSIZE = 90,
     SHIM_ETIMEDOUT = 110,
 };

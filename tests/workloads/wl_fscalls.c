@@ -247,6 +247,18 @@ static void test_mmap(int backend_kvm)
         munmap(m, 4096);
     wl_check(mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, fd, 1) == MAP_FAILED && errno == EINVAL,
              "an offset not page-aligned: EINVAL");
+    /* mm/mmap.c file_mmap_ok: the mapped range must end at or below MAX_LFS_FILESIZE. */
+    wl_check(mmap(NULL, 8192, PROT_READ, MAP_PRIVATE, fd, (off_t)0x7fffffffffffe000ll) ==
+                     MAP_FAILED &&
+                 errno == EOVERFLOW,
+             "an offset + length past 2^63: EOVERFLOW");
+    wl_check(mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, fd, (off_t)0x7ffffffffffff000ll) ==
+                     MAP_FAILED &&
+                 errno == EOVERFLOW,
+             "the last page below 2^63: EOVERFLOW (its end is 2^63)");
+    wl_check(mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, fd, (off_t)-4096) == MAP_FAILED &&
+                 errno == EOVERFLOW,
+             "a negative offset: EOVERFLOW");
     close(fd);
     wl_check(mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, 777, 0) == MAP_FAILED && errno == EBADF,
              "mmap of an fd not open: EBADF");
