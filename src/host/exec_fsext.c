@@ -386,18 +386,32 @@ static int read_timeout(const uint8_t *p, struct timespec *ts)
     return 0;
 }
 
-/* What is left of the timeout after waiting since start, never below zero. */
+/*
+ * What is left of the timeout after waiting since start, never below zero.
+ * In seconds and nanoseconds apart: the guest's tv_sec may be as large as
+ * INT64_MAX, whose nanoseconds overflow (Linux saturates the end time,
+ * timespec64_add_safe, and writes back a time left as large).
+ */
 static void time_left(const struct timespec *start, const struct timespec *timeout, uint8_t *out)
 {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
-    int64_t left =
-        ((int64_t)timeout->tv_sec * 1000000000 + timeout->tv_nsec) -
-        ((int64_t)(now.tv_sec - start->tv_sec) * 1000000000 + (now.tv_nsec - start->tv_nsec));
-    if (left < 0)
-        left = 0;
-    store_u64(out, (uint64_t)(left / 1000000000));
-    store_u64(out + 8, (uint64_t)(left % 1000000000));
+    int64_t waited_sec = (int64_t)(now.tv_sec - start->tv_sec);
+    long waited_nsec = now.tv_nsec - start->tv_nsec;
+    if (waited_nsec < 0) {
+        waited_sec--;
+        waited_nsec += 1000000000;
+    }
+    int64_t sec = (int64_t)timeout->tv_sec - waited_sec; /* both >= 0: no overflow */
+    long nsec = timeout->tv_nsec - waited_nsec;
+    if (nsec < 0) {
+        sec--;
+        nsec += 1000000000;
+    }
+    if (sec < 0)
+        sec = nsec = 0;
+    store_u64(out, (uint64_t)sec);
+    store_u64(out + 8, (uint64_t)nsec);
 }
 
 /*

@@ -1606,6 +1606,17 @@ static void test_links_locks_select(struct keep_executor *x)
     is_int(CALL(x, KEEP_NR_pselect6, fd + 1, 0, wset, 0, gput(zero_ts, 16), 0), 1,
            "pselect6: a file is writable");
     ok(host(wset)[fd / 8] == (uint8_t)(1u << (fd % 8)), "... its bit set, guest numbering");
+    /* A guest timeout of INT64_MAX seconds: Linux saturates the end time (timespec64_add_safe)
+     * and writes back a huge time left; the host must not overflow computing it. */
+    int64_t huge_ts[2] = {INT64_MAX, 999999999};
+    uint64_t ghuge = gput(huge_ts, 16);
+    is_int(CALL(x, KEEP_NR_pselect6, fd + 1, 0, wset, 0, ghuge, 0), 1,
+           "pselect6 with tv_sec INT64_MAX: the writable file");
+    int64_t left[2];
+    memcpy(left, host(ghuge), 16);
+    ok(left[0] > INT64_MAX / 2 && left[1] >= 0 && left[1] < 1000000000,
+       "... and a huge time left written back (%lld s %lld ns)", (long long)left[0],
+       (long long)left[1]);
     is_int(CALL(x, KEEP_NR_pselect6, 1, MEM_BASE + MEM_SIZE - 64, 0, 0, 0, 0), -EFAULT,
            "an fd_set running off workload memory: EFAULT");
 
