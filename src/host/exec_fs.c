@@ -266,14 +266,26 @@ static bool open_changes(int flags)
            (flags & __O_TMPFILE) == __O_TMPFILE;
 }
 
-/* O_CREAT for reading in a read-only volume: the existing file, EEXIST with O_EXCL, or EROFS. */
+/*
+ * O_CREAT for reading in a read-only volume: the existing file, EEXIST with
+ * O_EXCL, or EROFS. O_EXCL looks with O_PATH|O_NOFOLLOW (open(2): a
+ * symlink, even dangling, is EEXIST): closing an O_PATH fd drops none of
+ * the Keep's POSIX locks on the file, closing any other fd drops them all.
+ */
 static int open_existing_ro(struct exec_call *c, int vol, const char *rel, int flags)
 {
-    int h = keep_volumes_openat(&c->x->vols, vol, rel, flags & ~(O_CLOEXEC | O_CREAT | O_EXCL), 0);
-    if (h >= 0 && (flags & O_EXCL)) {
-        close(h);
-        return -EEXIST;
+    if (flags & O_EXCL) {
+        int p = keep_volumes_openat(&c->x->vols, vol, rel, O_PATH | O_NOFOLLOW, 0);
+        if (p >= 0) {
+            close(p);
+            return -EEXIST;
+        }
+        if (p != -ENOENT)
+            return p;
+        log_read_only(c, vol, 0);
+        return -EROFS;
     }
+    int h = keep_volumes_openat(&c->x->vols, vol, rel, flags & ~(O_CLOEXEC | O_CREAT), 0);
     if (h == -ENOENT) {
         log_read_only(c, vol, 0);
         return -EROFS;

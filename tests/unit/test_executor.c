@@ -1490,6 +1490,27 @@ static void test_bounce(const struct keep_config *base, uint16_t lport)
 }
 
 /* Issue 11/12 calls: links that could leave a volume, locks, select, ownership, sendfile. */
+/*
+ * True when another host process cannot take a write lock on the host file
+ * at path: someone (the Keep) holds a lock on it. fcntl(2) locks are per
+ * process, so the question is asked from a child.
+ */
+static bool host_lock_refused(const char *path)
+{
+    pid_t child = fork();
+    if (child == 0) {
+        int h = open(path, O_RDONLY);
+        /* Setting F_WRLCK needs a writable fd: ask with F_GETLK, which only reports. */
+        struct flock want = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+        if (h < 0 || fcntl(h, F_GETLK, &want) < 0)
+            _exit(2);
+        _exit(want.l_type == F_UNLCK ? 1 : 0);
+    }
+    int status = 0;
+    waitpid(child, &status, 0);
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
 static void test_links_locks_select(struct keep_executor *x)
 {
     uint64_t buf = galloc(64), st = galloc(KEEP_SIZEOF_STAT);
@@ -1589,6 +1610,21 @@ static void test_links_locks_select(struct keep_executor *x)
     fl[24] = 5;
     is_int(CALL(x, KEEP_NR_fcntl, fd, F_OFD_SETLK, gput(fl, sizeof(fl))), -EINVAL,
            "F_OFD_SETLK with l_pid 5: EINVAL");
+
+    /* A failed open must not close a host fd of the file: any close drops the Keep's POSIX
+     * locks on it (fcntl(2)), where Linux's O_EXCL open of an existing name opens nothing. */
+    int64_t rfd = open_path(x, "/ro/readme", O_RDONLY);
+    memset(fl, 0, sizeof(fl));
+    fl[0] = F_RDLCK;
+    is_int(CALL(x, KEEP_NR_fcntl, rfd, F_SETLK, gput(fl, sizeof(fl))), 0,
+           "F_SETLK read lock on /ro/readme");
+    char ro_host[512];
+    snprintf(ro_host, sizeof(ro_host), "%s/ro/readme", tmp);
+    ok(host_lock_refused(ro_host), "another host process sees the Keep's read lock");
+    is_int(open_path(x, "/ro/readme", O_RDONLY | O_CREAT | O_EXCL), -EEXIST,
+           "O_CREAT|O_EXCL of an existing name in a ro volume: EEXIST");
+    ok(host_lock_refused(ro_host), "... and the Keep's read lock is still held");
+    CALL(x, KEEP_NR_close, rfd);
 
     /* select: fixed 1024-bit sets; nfds and fds checked. */
     uint8_t set[KEEP_SIZEOF_FDSET] = {0};
