@@ -293,12 +293,28 @@ static int open_existing_ro(struct exec_call *c, int vol, const char *rel, int f
     return h;
 }
 
+/*
+ * True when the guest fd table has a free number at or above min. Asked
+ * before a host fd is opened, as Linux takes the fd number first
+ * (get_unused_fd_flags): EMFILE then opens, creates and closes nothing, and
+ * no close drops the Keep's POSIX locks on the file (fcntl(2)).
+ */
+static bool fd_number_free(const struct keep_executor *x, int min)
+{
+    for (int g = min < 0 ? 0 : min; g < (int)KEEP_CHAN_MAX_FDS; g++)
+        if (x->fds[g].kind == FD_FREE)
+            return true;
+    return false;
+}
+
 static int64_t open_common(struct exec_call *c, int dirfd_arg, int path_arg, uint64_t flags64,
                            uint64_t mode)
 {
     int flags = (int)flags64;
     if (flags64 > 0xffffffffu || (flags & ~OPEN_FLAGS_ALLOWED))
         return -EINVAL;
+    if (!fd_number_free(c->x, 0))
+        return -EMFILE;
     const char *rel;
     /* open(2) on a read-only file system: O_CREAT of a name that exists, for reading only, just
      * opens it (O_EXCL: EEXIST); only creating a new one is EROFS. */
@@ -803,6 +819,8 @@ static int64_t dup_guest(struct keep_executor *x, int old, int new_guest, int mi
     struct exec_fd *of = keep_exec_fd(x, old);
     if (!of)
         return -EBADF;
+    if (new_guest < 0 && !fd_number_free(x, min))
+        return -EMFILE;
     char *guest_path = NULL;
     if (of->guest_path && !(guest_path = strdup(of->guest_path)))
         return -ENOMEM;

@@ -1624,6 +1624,22 @@ static void test_links_locks_select(struct keep_executor *x)
     is_int(open_path(x, "/ro/readme", O_RDONLY | O_CREAT | O_EXCL), -EEXIST,
            "O_CREAT|O_EXCL of an existing name in a ro volume: EEXIST");
     ok(host_lock_refused(ro_host), "... and the Keep's read lock is still held");
+    /* With the fd table full, Linux refuses open and dup before opening anything (EMFILE). */
+    static int64_t filler[KEEP_CHAN_MAX_FDS];
+    size_t fillers = 0;
+    while (fillers < KEEP_CHAN_MAX_FDS && (filler[fillers] = CALL(x, KEEP_NR_dup, 1)) >= 0)
+        fillers++;
+    is_int(open_path(x, "/ro/readme", O_RDONLY), -EMFILE, "open with the fd table full: EMFILE");
+    ok(host_lock_refused(ro_host), "... and the Keep's read lock is still held");
+    is_int(CALL(x, KEEP_NR_dup, rfd), -EMFILE, "dup of the locked file's fd: EMFILE");
+    ok(host_lock_refused(ro_host), "... and the read lock is still held");
+    is_int(open_path(x, "/data/emfile-new", O_WRONLY | O_CREAT), -EMFILE,
+           "O_CREAT with the fd table full: EMFILE");
+    char new_host[512];
+    snprintf(new_host, sizeof(new_host), "%s/rw/emfile-new", tmp);
+    ok(access(new_host, F_OK) != 0, "... and no file was made");
+    for (size_t i = 0; i < fillers; i++)
+        CALL(x, KEEP_NR_close, (uint64_t)filler[i]);
     CALL(x, KEEP_NR_close, rfd);
 
     /* select: fixed 1024-bit sets; nfds and fds checked. */
