@@ -85,9 +85,27 @@ bool keep_netpolicy_match(const struct keep_net_rule *rules, size_t count,
     for (size_t i = 0; i < count; i++) {
         int rf;
         uint8_t ra[16];
+        if (rules[i].family == AF_UNIX)
+            continue; /* unix:PATH rules match only keep_netpolicy_match_unix() */
         canonical(rules[i].family, rules[i].addr, &rf, ra);
         if (rf == ef && rules[i].port == ep->port && memcmp(ra, ea, 16) == 0)
             return true;
     }
+    return false;
+}
+
+bool keep_netpolicy_match_unix(const struct keep_net_rule *rules, size_t count, const char *path)
+{
+    for (size_t i = 0; i < count; i++)
+        if (rules[i].family == AF_UNIX && strcmp(rules[i].unix_path, path) == 0)
+            return true;
+    return false;
+}
+
+bool keep_netpolicy_has_unix(const struct keep_net_rule *rules, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        if (rules[i].family == AF_UNIX)
+            return true;
     return false;
 }

@@ -41,4 +41,9 @@ socklen_t keep_net_endpoint_encode(const struct keep_net_endpoint *ep, struct so
 bool keep_netpolicy_match(const struct keep_net_rule *rules, size_t count,
                           const struct keep_net_endpoint *ep);
 
+/* --listen unix:PATH: true when path equals one rule's path exactly (no normalisation). */
+bool keep_netpolicy_match_unix(const struct keep_net_rule *rules, size_t count, const char *path);
+/* True when any rule is a unix:PATH rule (only then may the workload make AF_UNIX sockets). */
+bool keep_netpolicy_has_unix(const struct keep_net_rule *rules, size_t count);
+
 #endif /* KEEP_HOST_NETPOLICY_H */
