@@ -53,6 +53,8 @@ enum keep_err {
 #include "errors/channel.def"
     KEEP_E_RUN_BASE = 7000,
 #include "errors/run.def"
+    KEEP_E_HSM_BASE = 8500,
+#include "errors/hsm.def"
 #undef E
 };
 
