@@ -11,6 +11,7 @@ const EVP_MD *hsm_crypto_md(CK_MECHANISM_TYPE type)
 {
     switch (type) {
     case CKM_SHA_1:
+    case CKM_ECDSA_SHA1: /* legacy; pkcs11-tool --test-ec signs with it */
         return EVP_sha1();
     case CKM_SHA256:
     case CKM_ECDSA_SHA256:
@@ -50,8 +51,8 @@ static const EVP_MD *mgf_md(CK_ULONG mgf)
 
 static bool is_ecdsa(CK_MECHANISM_TYPE t)
 {
-    return t == CKM_ECDSA || t == CKM_ECDSA_SHA256 || t == CKM_ECDSA_SHA384 ||
-           t == CKM_ECDSA_SHA512;
+    return t == CKM_ECDSA || t == CKM_ECDSA_SHA1 || t == CKM_ECDSA_SHA256 ||
+           t == CKM_ECDSA_SHA384 || t == CKM_ECDSA_SHA512;
 }
 
 static bool is_rsa_pkcs(CK_MECHANISM_TYPE t)

@@ -116,6 +116,17 @@ static SSL_CTX *tls_context(EVP_PKEY **key_out)
     return ctx;
 }
 
+/* A socket file nobody listens on, left by an earlier run. */
+static bool stale(const struct sockaddr_un *sun)
+{
+    int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    bool refused = probe >= 0 && connect(probe, (const struct sockaddr *)sun, sizeof(*sun)) < 0 &&
+                   errno == ECONNREFUSED;
+    if (probe >= 0)
+        close(probe);
+    return refused;
+}
+
 static int listen_on(const char *path)
 {
     struct sockaddr_un sun = {.sun_family = AF_UNIX};
@@ -125,7 +136,12 @@ static int listen_on(const char *path)
     }
     memcpy(sun.sun_path, path, strlen(path) + 1);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 || listen(fd, 64) < 0) {
+    int rc = fd < 0 ? -1 : bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+    if (rc < 0 && fd >= 0 && errno == EADDRINUSE && stale(&sun)) {
+        unlink(path); /* nil backend; on kvm the host removes it before bind (docs/HSM.md) */
+        rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+    }
+    if (rc < 0 || listen(fd, 64) < 0) {
         fprintf(stderr, "keep-hsm: listening on %s: %s\n", path, strerror(errno));
         if (fd >= 0)
             close(fd);

@@ -19,6 +19,7 @@ struct hsm_mech_info {
 static const struct hsm_mech_info hsm_mechs[] = {
     {CKM_EC_KEY_PAIR_GEN, 256, 384, CKF_HW | CKF_GENERATE_KEY_PAIR | HSM_EC_FLAGS},
     {CKM_ECDSA, 256, 384, CKF_HW | CKF_SIGN | CKF_VERIFY | HSM_EC_FLAGS},
+    {CKM_ECDSA_SHA1, 256, 384, CKF_HW | CKF_SIGN | CKF_VERIFY | HSM_EC_FLAGS},
     {CKM_ECDSA_SHA256, 256, 384, CKF_HW | CKF_SIGN | CKF_VERIFY | HSM_EC_FLAGS},
     {CKM_ECDSA_SHA384, 256, 384, CKF_HW | CKF_SIGN | CKF_VERIFY | HSM_EC_FLAGS},
     {CKM_ECDSA_SHA512, 256, 384, CKF_HW | CKF_SIGN | CKF_VERIFY | HSM_EC_FLAGS},
@@ -40,9 +41,10 @@ static const struct hsm_mech_info hsm_mechs[] = {
 #define HSM_MECH_COUNT (sizeof(hsm_mechs) / sizeof(hsm_mechs[0]))
 
 /* Vendor attributes that never leave the Keep: the key material itself. */
-#define HSM_ATTR_KEY_DER  (CKA_VENDOR_DEFINED | 0x4b450001UL) /* private key, PKCS#8-ish DER */
-#define HSM_ATTR_SPKI_DER (CKA_VENDOR_DEFINED | 0x4b450002UL) /* public key, SubjectPublicKeyInfo \
-                                                               */
+#define HSM_ATTR_KEY_DER (CKA_VENDOR_DEFINED | 0x4b450001UL) /* private key, PKCS#8-ish DER */
+#define HSM_ATTR_SPKI_DER                                                   \
+    (CKA_VENDOR_DEFINED | 0x4b450002UL) /* public key, SubjectPublicKeyInfo \
+                                         */
 
 #define HSM_MAX_PIN_FAILS 5 /* wrong PINs in a row before CKF_*_PIN_LOCKED */
 #define HSM_MIN_PIN       4
