@@ -926,8 +926,8 @@ static CK_RV op_get_attrs(struct req *r)
         get_u64(r, "type", &type);
         get_u64(r, "cap", &cap);
         const struct owned_attr *a = internal_attr(type) ? NULL : obj_attr(o, type);
-        if (a && hidden && sensitive_attr(type)) {
-            rv = CKR_ATTRIBUTE_SENSITIVE; /* 2.40 5.7: sensitive or unextractable */
+        if (hidden && sensitive_attr(type)) { /* the key material is in HSM_ATTR_KEY_DER */
+            rv = CKR_ATTRIBUTE_SENSITIVE;     /* 2.40 5.7: sensitive or unextractable */
             a = NULL;
         } else if (!a && rv == CKR_OK) {
             rv = CKR_ATTRIBUTE_TYPE_INVALID;
@@ -1135,8 +1135,9 @@ static CK_RV fill_pair(struct object *pub, struct object *priv, EVP_PKEY *key,
               put_der_attr(pub, HSM_ATTR_SPKI_DER, key, false) &&
               put_der_attr(priv, HSM_ATTR_KEY_DER, key, true);
     if (ok && ec) {
+        ok = put_ec_point(pub, key); /* may move pub's attributes: look up after it */
         const struct owned_attr *p = obj_attr(pub, CKA_EC_PARAMS);
-        ok = p && put_ec_point(pub, key) && set_attr(priv, CKA_EC_PARAMS, p->value, p->size);
+        ok = ok && p && set_attr(priv, CKA_EC_PARAMS, p->value, p->size);
     } else if (ok) {
         ok = put_bn_attr(pub, CKA_MODULUS, key, OSSL_PKEY_PARAM_RSA_N) &&
              put_bn_attr(pub, CKA_PUBLIC_EXPONENT, key, OSSL_PKEY_PARAM_RSA_E) &&
