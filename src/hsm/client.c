@@ -70,6 +70,8 @@ static bool wait_io(struct hsm_client *c, int ssl_error)
 static bool write_all(struct hsm_client *c, const uint8_t *p, size_t n)
 {
     while (n && !c->dead) {
+        /* SSL_get_error reads the thread's error queue: it must hold only our errors. */
+        ERR_clear_error();
         int w = SSL_write(c->ssl, p, (int)n);
         if (w > 0) {
             p += w;
@@ -139,6 +141,8 @@ static void park_frames(struct hsm_client *c)
 static void read_some(struct hsm_client *c)
 {
     uint8_t buf[65536];
+    /* SSL_get_error reads the thread's error queue: it must hold only our errors. */
+    ERR_clear_error();
     int n = SSL_read(c->ssl, buf, sizeof(buf));
     if (n > 0) {
         hsm_put(&c->in, buf, (size_t)n);
@@ -196,8 +200,10 @@ CK_RV hsm_client_call(struct hsm_client *c, uint8_t op, const struct hsm_buf *re
         p = await(c, id);
     pthread_mutex_unlock(&c->lock);
     hsm_buf_free(&frame);
-    if (!p)
+    if (!p) {
+        fprintf(stderr, "libkeep-pkcs11: the connection to keep-hsm failed\n");
         return CKR_DEVICE_ERROR;
+    }
     CK_RV rv;
     const uint8_t *fields;
     size_t n;

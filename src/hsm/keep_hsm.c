@@ -188,6 +188,8 @@ static bool run_frames(struct hsm_service *svc, struct client *c)
 static bool flush(struct client *c)
 {
     while (c->out_done < c->out.size) {
+        /* SSL_get_error reads the thread's error queue: it must hold only our errors. */
+        ERR_clear_error();
         int n = SSL_write(c->ssl, c->out.data + c->out_done, (int)(c->out.size - c->out_done));
         if (n <= 0) {
             int e = SSL_get_error(c->ssl, n);
@@ -205,6 +207,8 @@ static bool serve(struct hsm_service *svc, struct client *c)
 {
     uint8_t buf[65536];
     for (;;) {
+        /* SSL_get_error reads the thread's error queue: it must hold only our errors. */
+        ERR_clear_error();
         int n = SSL_read(c->ssl, buf, sizeof(buf));
         if (n > 0) {
             hsm_put(&c->in, buf, (size_t)n);

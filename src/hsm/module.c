@@ -560,8 +560,14 @@ static CK_RV fill_attrs(const struct hsm_buf *reply, CK_ATTRIBUTE_PTR t, CK_ULON
         if (keep_cursor_u64(&c, "attribute.length", &len, NULL) ||
             hsm_get_bytes(&c, "attribute.value", HSM_ATTR_MAX, &v, &vn, NULL))
             return CKR_DEVICE_ERROR;
-        if (vn && (!t[i].pValue || vn != len || vn > t[i].ulValueLen))
-            return CKR_DEVICE_ERROR; /* the Keep may not write past what was asked */
+        if (vn && (!t[i].pValue || vn != len || vn > t[i].ulValueLen)) {
+            /* the Keep may not write past what was asked */
+            fprintf(stderr,
+                    "libkeep-pkcs11: keep-hsm returned %u bytes for attribute 0x%lx, "
+                    "asked for %lu\n",
+                    vn, t[i].type, t[i].pValue ? t[i].ulValueLen : 0);
+            return CKR_DEVICE_ERROR;
+        }
         if (vn)
             memcpy(t[i].pValue, v, vn);
         t[i].ulValueLen = (CK_ULONG)len;
