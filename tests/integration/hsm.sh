@@ -1,0 +1,253 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# The key service end to end (docs/HSM.md): keep-hsm in a Keep behind
+# `--listen unix:PATH`, used by unmodified clients through libkeep-pkcs11.so:
+# pkcs11-tool, p11tool (GnuTLS), OpenSSL's pkcs11 engine, p11-kit's proxy,
+# ssh-keygen -D and ssh -I against a test-owned sshd. Negative cases: wrong
+# PIN lockout, sensitive key extraction, a tampered token file, a Keep
+# killed with SIGKILL while it writes. Runs on kvm and on nil.
+set -eu
+. "$(dirname "$0")/lib.sh"
+
+HSM=${KEEP_HSM_BIN:?KEEP_HSM_BIN must point at keep-hsm}
+MOD=${KEEP_PKCS11_MODULE:?KEEP_PKCS11_MODULE must point at libkeep-pkcs11.so}
+for tool in pkcs11-tool p11tool openssl ssh-keygen; do
+  command -v $tool >/dev/null || skip_all "$tool is not installed (scripts/setup installs it)"
+done
+ENGINE=$(openssl version -e | sed -n 's/^ENGINESDIR: "\(.*\)"/\1/p')/pkcs11.so
+P11KIT_PROXY=$(pkg-config --variable=proxy_module p11-kit-1 2>/dev/null || true)
+export KEEP_PKCS11_INSECURE=1 # kvm evidence is unsigned; nil has none (docs/HSM.md "Trust")
+
+hsm_pid=
+start_hsm() { # backend
+  local b=$1
+  mkdir -p "$TMP/$b/tok" "$TMP/$b/run"
+  HSM_ARGS=(--backend "$b" --listen "unix:$TMP/$b/run/sock" --volume "$TMP/$b/tok:/tokens"
+    -- "$HSM" --listen "$TMP/$b/run/sock" --store /tokens/token.khsm --kdf-iterations 2000)
+  export KEEP_PKCS11_SOCKET=$TMP/$b/run/sock
+  if [ "$b" = kvm ]; then
+    KEEP_PKCS11_MEASUREMENT=$("$KEEP" measure "${HSM_ARGS[@]}")
+    export KEEP_PKCS11_MEASUREMENT
+  else
+    unset KEEP_PKCS11_MEASUREMENT
+  fi
+  rm -f "$TMP/$b/run/up"
+  "$KEEP" run "${HSM_ARGS[@]}" 2>>"$TMP/$b/hsm.log" &
+  hsm_pid=$!
+  # Ready when it says so (keep-hsm logs "serving" after listen()).
+  for _ in $(seq 1200); do
+    grep -q "serving" "$TMP/$b/hsm.log" 2>/dev/null && [ -S "$TMP/$b/run/sock" ] && return 0
+    kill -0 "$hsm_pid" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}
+
+stop_hsm() { # signal
+  kill -"${1:-TERM}" "$hsm_pid" 2>/dev/null || true
+  wait "$hsm_pid" 2>/dev/null || true
+  : >"$TMP/$B/hsm.log"
+}
+
+p11() { pkcs11-tool --module "$MOD" "$@"; }
+
+run_backend() { # backend
+  B=$1
+  local d=$TMP/$B
+  check "$B: keep-hsm starts in a Keep behind --listen unix:PATH" start_hsm "$B"
+  expect_status 0 "$B: C_InitToken" p11 --init-token --label "keep-$B" --so-pin 87654321
+  expect_status 0 "$B: C_InitPIN by the SO" p11 --init-pin --login --login-type so \
+    --so-pin 87654321 --pin 1234
+  expect_status 0 "$B: pkcs11-tool --test" p11 --login --pin 1234 --test
+  check "$B: --test: no errors" out_has "No errors"
+  expect_status 0 "$B: pkcs11-tool --test-ec" p11 --login --pin 1234 --session-rw --test-ec \
+    --id 0e --key-type EC:prime256v1
+  check "$B: --test-ec: OK" out_has "==> OK"
+
+  # EC P-256: generated in the Keep, signed there, verified by plain openssl.
+  expect_status 0 "$B: EC P-256 keygen" p11 --login --pin 1234 --keypairgen \
+    --key-type EC:prime256v1 --id 01 --label ec1
+  echo "data to sign" >"$d/data"
+  expect_status 0 "$B: ECDSA-SHA256 sign" p11 --login --pin 1234 --sign --id 01 \
+    -m ECDSA-SHA256 --signature-format openssl -i "$d/data" -o "$d/ec.sig"
+  p11 --read-object --type pubkey --id 01 -o "$d/ec.der" >/dev/null 2>&1
+  openssl pkey -pubin -inform DER -in "$d/ec.der" -out "$d/ec.pem" 2>/dev/null
+  expect_status 0 "$B: openssl verifies the ECDSA signature" \
+    openssl dgst -sha256 -verify "$d/ec.pem" -signature "$d/ec.sig" "$d/data"
+  expect_status 1 "$B: a tampered message does not verify" \
+    openssl dgst -sha256 -verify "$d/ec.pem" -signature "$d/ec.sig" "$d/ec.der"
+
+  # RSA-2048: PSS sign, OAEP decrypt of what openssl encrypted.
+  expect_status 0 "$B: RSA-2048 keygen" p11 --login --pin 1234 --keypairgen --key-type rsa:2048 \
+    --id 02 --label rsa1
+  p11 --read-object --type pubkey --id 02 -o "$d/rsa.der" >/dev/null 2>&1
+  openssl pkey -pubin -inform DER -in "$d/rsa.der" -out "$d/rsa.pem" 2>/dev/null
+  expect_status 0 "$B: RSA-PSS sign" p11 --login --pin 1234 --sign --id 02 -m SHA256-RSA-PKCS-PSS \
+    --mgf MGF1-SHA256 --salt-len 32 -i "$d/data" -o "$d/rsa.sig"
+  expect_status 0 "$B: openssl verifies the PSS signature" openssl dgst -sha256 -verify \
+    "$d/rsa.pem" -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:32 \
+    -signature "$d/rsa.sig" "$d/data"
+  echo "a secret" >"$d/plain"
+  openssl pkeyutl -encrypt -pubin -inkey "$d/rsa.pem" -pkeyopt rsa_padding_mode:oaep \
+    -pkeyopt rsa_oaep_md:sha256 -pkeyopt rsa_mgf1_md:sha256 -in "$d/plain" -out "$d/ct"
+  expect_status 0 "$B: RSA-OAEP decrypt in the Keep" p11 --login --pin 1234 --decrypt --id 02 \
+    -m RSA-PKCS-OAEP --hash-algorithm SHA256 --mgf MGF1-SHA256 -i "$d/ct" -o "$d/dec"
+  check "$B: OAEP round trip" cmp -s "$d/plain" "$d/dec"
+
+  # Sensitive keys do not leave.
+  expect_status 1 "$B: reading the private key is refused" p11 --login --pin 1234 \
+    --read-object --type privkey --id 01 -o "$d/priv.der"
+  check "$B: nothing was written" test ! -s "$d/priv.der"
+
+  # p11tool (GnuTLS) lists and signs.
+  expect_status 0 "$B: p11tool lists the objects" p11tool --provider "$MOD" --list-all \
+    --login --set-pin=1234 "pkcs11:token=keep-$B"
+  check "$B: p11tool sees the private key" out_has "object=ec1;type=private"
+  expect_status 0 "$B: p11tool --test-sign" p11tool --provider "$MOD" --login --set-pin=1234 \
+    --test-sign "pkcs11:token=keep-$B;object=ec1"
+
+  # OpenSSL through libengine-pkcs11-openssl: a CSR signed in the Keep.
+  if [ -e "$ENGINE" ]; then
+    expect_status 0 "$B: openssl req -engine pkcs11 signs a CSR" env PKCS11_MODULE_PATH="$MOD" \
+      openssl req -engine pkcs11 -keyform engine -new -subj "/CN=keep-$B" -out "$d/csr.pem" \
+      -key "pkcs11:token=keep-$B;object=ec1;type=private;pin-value=1234"
+    expect_status 0 "$B: plain openssl verifies the CSR" openssl req -verify -noout -in "$d/csr.pem"
+  else
+    diag "SKIP openssl engine: $ENGINE missing (libengine-pkcs11-openssl)"
+  fi
+
+  # p11-kit's proxy, with the module registered in a test-owned config.
+  if [ -n "$P11KIT_PROXY" ] && [ -e "$P11KIT_PROXY" ]; then
+    mkdir -p "$d/home/.config/pkcs11/modules"
+    echo "module: $MOD" >"$d/home/.config/pkcs11/modules/keep.module"
+    expect_status 0 "$B: pkcs11-tool through p11-kit-proxy" env HOME="$d/home" \
+      pkcs11-tool --module "$P11KIT_PROXY" -L
+    check "$B: the proxy lists the keep token" out_has "keep-$B"
+  else
+    diag "SKIP p11-kit proxy: not found"
+  fi
+
+  ssh_case
+
+  # Lockout: five wrong PINs lock the user PIN; the SO unlocks it.
+  local locked=0
+  for _ in 1 2 3 4 5; do p11 --login --pin 0000 --list-objects >/dev/null 2>&1 || true; done
+  expect_status 1 "$B: after 5 wrong PINs the right one is refused" p11 --login --pin 1234 -O
+  check "$B: CKR_PIN_LOCKED" err_has "CKR_PIN_LOCKED"
+  expect_status 0 "$B: the SO resets the user PIN" p11 --init-pin --login --login-type so \
+    --so-pin 87654321 --pin 1234
+  expect_status 0 "$B: the user logs in again" p11 --login --pin 1234 -O
+
+  crash_case
+  tamper_case
+  stop_hsm TERM
+}
+
+ssh_case() {
+  local d=$TMP/$B
+  command -v /usr/sbin/sshd >/dev/null || { diag "SKIP ssh: openssh-server missing"; return; }
+  expect_status 0 "$B: ssh-keygen -D prints the token's public keys" ssh-keygen -D "$MOD"
+  check "$B: an ecdsa-sha2-nistp256 key" out_has "^ecdsa-sha2-nistp256 "
+  grep '^ecdsa-sha2-nistp256 ' "$TMP/out" >"$d/authorized_keys"
+  ssh-keygen -q -t ed25519 -N '' -f "$d/hostkey" >/dev/null
+  local port
+  port=$(free_port)
+  cat >"$d/sshd_config" <<CFG
+Port $port
+ListenAddress 127.0.0.1
+HostKey $d/hostkey
+AuthorizedKeysFile $d/authorized_keys
+PidFile $d/sshd.pid
+StrictModes no
+UsePAM no
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PubkeyAuthentication yes
+PermitRootLogin prohibit-password
+CFG
+  mkdir -p /run/sshd
+  /usr/sbin/sshd -D -e -f "$d/sshd_config" 2>"$d/sshd.log" &
+  local sshd_pid=$!
+  for _ in $(seq 300); do
+    grep -q "Server listening" "$d/sshd.log" && break
+    sleep 0.1
+  done
+  printf '#!/bin/sh\necho 1234\n' >"$d/askpass"
+  chmod +x "$d/askpass"
+  expect_status 0 "$B: ssh -I logs in with the key in the Keep" env SSH_ASKPASS="$d/askpass" \
+    SSH_ASKPASS_REQUIRE=force DISPLAY=:0 ssh -F /dev/null -I "$MOD" -p "$port" \
+    -o IdentitiesOnly=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+    -o PasswordAuthentication=no -o ConnectTimeout=60 "$(id -un)@127.0.0.1" echo ssh-in-keep-ok
+  check "$B: the remote command ran" out_has "ssh-in-keep-ok"
+  kill "$sshd_pid" 2>/dev/null || true
+  wait "$sshd_pid" 2>/dev/null || true
+}
+
+# SIGKILL while token objects are being written: what was committed survives,
+# and the file is never half old and half new.
+crash_case() {
+  local d=$TMP/$B n=0
+  : >"$d/committed"
+  (
+    for i in $(seq 10 99); do
+      p11 --login --pin 1234 --keypairgen --key-type EC:prime256v1 --id "$i" --label crash \
+        >/dev/null 2>&1 || exit 0
+      echo "$i" >>"$d/committed"
+    done
+  ) &
+  local loop=$!
+  for _ in $(seq 1200); do
+    [ "$(wc -l <"$d/committed")" -ge 2 ] && break
+    sleep 0.05
+  done
+  kill -KILL "$hsm_pid"
+  wait "$hsm_pid" 2>/dev/null || true
+  wait "$loop" 2>/dev/null || true
+  n=$(wc -l <"$d/committed")
+  : >"$d/hsm.log"
+  check "$B: keep-hsm restarts after SIGKILL mid-write" start_hsm "$B"
+  expect_status 0 "$B: the token opens after the crash" p11 --login --pin 1234 -O
+  local priv pub
+  priv=$(grep -c "^Private Key Object" "$TMP/out" || true)
+  pub=$(grep -c "^Public Key Object" "$TMP/out" || true)
+  check "$B: every acknowledged keygen survived ($n acknowledged, $((priv - 4)) crash pairs)" \
+    test $((priv - 4)) -ge "$n"
+  check "$B: keys come in whole pairs ($priv private, $pub public)" test "$priv" -eq "$pub"
+}
+
+# A host that flips one bit of the sealed store is caught at login.
+tamper_case() {
+  local d=$TMP/$B
+  stop_hsm TERM
+  cp "$d/tok/token.khsm" "$d/token.good"
+  python3 - "$d/tok/token.khsm" <<'PY'
+import sys
+p = sys.argv[1]
+b = bytearray(open(p, "rb").read())
+b[-5] ^= 1
+open(p, "wb").write(b)
+PY
+  check "$B: keep-hsm starts on the tampered file" start_hsm "$B"
+  expect_status 1 "$B: login to the tampered token fails" p11 --login --pin 1234 -O
+  check "$B: keep-hsm says the store is damaged" grep -q "tampered" "$d/hsm.log"
+  stop_hsm TERM
+  cp "$d/token.good" "$d/tok/token.khsm"
+  check "$B: keep-hsm starts on the good file again" start_hsm "$B"
+  expect_status 0 "$B: and the token opens" p11 --login --pin 1234 -O
+}
+
+ran=0
+if why=$(backend_status kvm); then
+  run_backend kvm
+  ran=1
+else
+  diag "SKIP kvm: $why"
+fi
+if why=$(backend_status nil); then
+  run_backend nil
+  ran=1
+else
+  diag "SKIP nil: $why"
+fi
+[ "$ran" = 1 ] || skip_all "neither kvm nor nil can run here"
+done_testing
