@@ -45,9 +45,12 @@ int keep_program_load(const struct keep_config *cfg, struct keep_program *prog,
         return keep_fail(err, KEEP_E_ELF_TOO_BIG,
                          "%s is %lld bytes, more than --memory (%llu bytes): raise --memory",
                          cfg->program, (long long)st.st_size, (unsigned long long)cfg->memory_size);
-    int rc = keep_read_file(cfg->program, KEEP_MAX_PROGRAM_SIZE, &prog->data, &prog->size, err);
+    /* Read into its own error: formatting err->message into itself is undefined (C17 7.21.6.5). */
+    struct keep_error read_err = {0};
+    int rc =
+        keep_read_file(cfg->program, KEEP_MAX_PROGRAM_SIZE, &prog->data, &prog->size, &read_err);
     if (rc)
-        return keep_fail(err, KEEP_E_RUN_PROGRAM_MISSING, "%s", err ? err->message : "");
+        return keep_fail(err, KEEP_E_RUN_PROGRAM_MISSING, "%s", read_err.message);
     /*
      * The early check needs no guest layout: the segments must span less
      * than --memory. The backend's loader checks placement and the stack
@@ -92,6 +95,7 @@ static volatile sig_atomic_t stop_signal;
 static void on_stop_signal(int sig)
 {
     stop_signal = sig;
+    keep_executor_request_stop(); /* the rest of a batch is cancelled */
     keep_kvm_request_stop();
 }
 
@@ -116,6 +120,7 @@ static void install_stop_handlers(struct sigaction old[2])
     sa.sa_handler = on_stop_signal;
     sigemptyset(&sa.sa_mask);
     stop_signal = 0;
+    keep_executor_clear_stop();
     sigaction(SIGINT, &sa, &old[0]);
     sigaction(SIGTERM, &sa, &old[1]);
 }

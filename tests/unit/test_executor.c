@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -444,6 +445,61 @@ static void test_batches(struct keep_executor *x)
     is_int(item(1)->result, -ECANCELED, "the item after exit is cancelled");
 }
 
+/*
+ * One stop signal cancels the rest of a batch (issue 7): 63 blocking items,
+ * empty-pipe reads and hour-long sleeps, and a timer that fires every 100 ms
+ * but asks for a stop only the first time. Before the fix each item waited
+ * for its own signal (63 -EINTR); now the first is interrupted and the other
+ * 62 are -ECANCELED without running.
+ */
+static volatile sig_atomic_t alarms;
+static void on_alarm(int sig)
+{
+    (void)sig;
+    if (alarms++ == 0)
+        keep_executor_request_stop();
+}
+
+static void test_stop_cancels_batch(struct keep_executor *x)
+{
+    struct keep_error err;
+    uint64_t fds = galloc(8), buf = galloc(16), hour = galloc(16);
+    struct timespec an_hour = {.tv_sec = 3600};
+    memcpy(host(hour), &an_hour, sizeof(an_hour));
+    is_int(CALL(x, KEEP_NR_pipe2, fds, O_CLOEXEC), 0, "pipe2 for the stop test");
+    int32_t p[2];
+    memcpy(p, host(fds), 8);
+    header(KEEP_CHAN_MAX_ITEMS, KEEP_CHAN_PATH_DIRECT);
+    for (unsigned i = 0; i < KEEP_CHAN_MAX_ITEMS; i++) {
+        *item(i) = i % 2 ? (struct keep_chan_item){KEEP_NR_nanosleep, {hour, 0}, 0x5555}
+                         : (struct keep_chan_item){KEEP_NR_read, {(uint64_t)p[0], buf, 16}, 0x5555};
+    }
+    struct sigaction sa = {.sa_handler = on_alarm}, old;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGALRM, &sa, &old); /* no SA_RESTART, as keep's own stop handlers */
+    struct itimerval every = {.it_interval = {0, 100000}, .it_value = {0, 100000}}, off = {0};
+    alarms = 0;
+    setitimer(ITIMER_REAL, &every, NULL);
+    int rc = keep_executor_run_batch(x, chan, CHAN_SIZE, &gmem, &outcome, &err);
+    setitimer(ITIMER_REAL, &off, NULL);
+    sigaction(SIGALRM, &old, NULL);
+    is_int(rc, KEEP_OK, "a 63-item batch of blocking calls returns");
+    unsigned interrupted = 0, cancelled = 0;
+    for (unsigned i = 0; i < KEEP_CHAN_MAX_ITEMS; i++) {
+        interrupted += item(i)->result == -EINTR;
+        cancelled += item(i)->result == -ECANCELED;
+    }
+    is_int(item(0)->result, -EINTR, "the blocked read was interrupted by the signal");
+    ok(interrupted == 1 && cancelled == KEEP_CHAN_MAX_ITEMS - 1,
+       "one stop request: 1 item interrupted, %u cancelled (got %u interrupted, %u cancelled)",
+       KEEP_CHAN_MAX_ITEMS - 1, interrupted, cancelled);
+    ok(!outcome.ended, "the batch does not end the Keep itself: the backend sees the stop");
+    keep_executor_clear_stop();
+    CALL(x, KEEP_NR_close, (uint64_t)p[0]);
+    CALL(x, KEEP_NR_close, (uint64_t)p[1]);
+    still_healthy(x, "a stopped batch, once the stop is cleared");
+}
+
 static void test_outcomes(struct keep_executor *x)
 {
     CALL(x, KEEP_HC_FAULT, 14, 4, 0x401234, 0);
@@ -768,6 +824,64 @@ static void test_more_calls(struct keep_executor *x)
            "write to a pipe with no reader: EPIPE, and the host survives (SIGPIPE ignored)");
     CALL(x, KEEP_NR_close, (uint64_t)p[1]);
     still_healthy(x, "the other call families");
+}
+
+/*
+ * A guest that ends its paths in '/', '.' or '..' (issue 7): each call gets
+ * Linux's answer and leaves the files as they were. Before the fix these
+ * truncated, unlinked, overwrote and removed what the guest named.
+ */
+static void test_path_tails(struct keep_executor *x)
+{
+    char p[512];
+    struct stat hs;
+    uint64_t st = galloc(KEEP_SIZEOF_STAT);
+    snprintf(p, sizeof(p), "%s/rw/tail.txt", tmp);
+    write_file(p, "keep me");
+    is_int(open_path(x, "/data/tail.txt/", O_WRONLY | O_TRUNC), -ENOTDIR,
+           "open(\"tail.txt/\", O_WRONLY|O_TRUNC): ENOTDIR");
+    ok(stat(p, &hs) == 0 && hs.st_size == 7, "... and the file keeps its 7 bytes");
+    is_int(open_path(x, "/data/fresh/", O_WRONLY | O_CREAT), -EISDIR,
+           "open(\"fresh/\", O_CREAT): EISDIR");
+    snprintf(p, sizeof(p), "%s/rw/fresh", tmp);
+    ok(access(p, F_OK) != 0, "... and nothing was created");
+    is_int(CALL(x, KEEP_NR_unlink, gstr("/data/tail.txt/")), -ENOTDIR,
+           "unlink(\"tail.txt/\"): ENOTDIR");
+    snprintf(p, sizeof(p), "%s/rw/tail.txt", tmp);
+    ok(access(p, F_OK) == 0, "... and the file is still there");
+    is_int(CALL(x, KEEP_NR_rename, gstr("/data/hello.txt"), gstr("/data/tail.txt/")), -ENOTDIR,
+           "rename(\"hello.txt\", \"tail.txt/\"): ENOTDIR");
+    ok(stat(p, &hs) == 0 && hs.st_size == 7, "... and tail.txt was not overwritten");
+    is_int(CALL(x, KEEP_NR_rmdir, gstr("/data/sub/.")), -EINVAL, "rmdir(\"sub/.\"): EINVAL");
+    is_int(CALL(x, KEEP_NR_rmdir, gstr("/data/sub/..")), -ENOTEMPTY,
+           "rmdir(\"sub/..\"): ENOTEMPTY, and the volume root is not touched");
+    is_int(CALL(x, KEEP_NR_rmdir, gstr("/data/..")), -ENOENT,
+           "rmdir(\"/data/..\") is \"/\", outside the volumes: ENOENT");
+    snprintf(p, sizeof(p), "%s/rw/sub", tmp);
+    ok(access(p, F_OK) == 0, "... and sub is still there");
+    is_int(CALL(x, KEEP_NR_stat, gstr("/data/tail.txt/"), st), -ENOTDIR,
+           "stat(\"tail.txt/\"): ENOTDIR");
+    is_int(CALL(x, KEEP_NR_stat, gstr("/data/tail.txt/../hello.txt"), st), -ENOTDIR,
+           "stat(\"tail.txt/../hello.txt\"): ENOTDIR (Linux walks through tail.txt)");
+    is_int(CALL(x, KEEP_NR_stat, gstr("/data/gone/../hello.txt"), st), -ENOENT,
+           "stat(\"gone/../hello.txt\"): ENOENT");
+    is_int(CALL(x, KEEP_NR_stat, gstr("/data/sub/"), st), 0, "stat(\"sub/\") of a directory");
+    is_int(CALL(x, KEEP_NR_mkdir, gstr("/"), 0755), -EEXIST, "mkdir(\"/\"): EEXIST");
+    is_int(CALL(x, KEEP_NR_mkdir, gstr("/data"), 0755), -EEXIST, "mkdir of a volume root: EEXIST");
+    is_int(CALL(x, KEEP_NR_mkdir, gstr("/ro"), 0755), -EEXIST,
+           "mkdir of a read-only volume's root: EEXIST (existence first, as Linux)");
+    is_int(CALL(x, KEEP_NR_mkdir, gstr("/ro/readme"), 0755), -EEXIST,
+           "mkdir of an existing name in a read-only volume: EEXIST");
+    is_int(CALL(x, KEEP_NR_mkdir, gstr("/ro/newdir"), 0755), -EROFS,
+           "mkdir of a new name in a read-only volume: EROFS");
+    is_int(CALL(x, KEEP_NR_mkdir, gstr("/etc"), 0755), -ENOENT,
+           "mkdir(\"/etc\"), in no volume: ENOENT");
+    is_int(CALL(x, KEEP_NR_stat, gstr("/"), st), 0, "stat(\"/\") succeeds");
+    ok(S_ISDIR(((struct stat *)host(st))->st_mode), "... as a directory");
+    is_int(CALL(x, KEEP_NR_stat, gstr("/etc"), st), -ENOENT, "stat(\"/etc\"): ENOENT");
+    snprintf(p, sizeof(p), "%s/rw/tail.txt", tmp);
+    unlink(p);
+    still_healthy(x, "paths with '/', '.' and '..' tails");
 }
 
 static void test_cwd_modes_times(struct keep_executor *x)
@@ -1310,6 +1424,7 @@ int main(void)
     test_confinement(x);
     test_bad_memory(x);
     test_batches(x);
+    test_stop_cancels_batch(x);
     test_outcomes(x);
     test_evidence(x);
     test_sockets(x, lport, (uint16_t)(lport + 2));
@@ -1317,6 +1432,7 @@ int main(void)
     test_more_calls(x);
     test_race(x);
     test_cwd_modes_times(x);
+    test_path_tails(x);
     test_table_has_handlers(x);
     keep_executor_free(x);
     test_hostile_host(&cfg);
