@@ -28,8 +28,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (uint32_t i = 0; i < st.record_count; i++) {
         uint8_t *plain = NULL;
         size_t n;
-        if (hsm_store_open_record(mk, st.generation, i, st.record_count, &st.records[i], &plain,
-                                  &n, NULL) == KEEP_OK)
+        if (hsm_store_open_record(mk, st.generation, i, st.record_count, &st.records[i], &plain, &n,
+                                  NULL) == KEEP_OK)
             free(plain);
     }
     hsm_store_free(&st);
