@@ -214,6 +214,10 @@ static bool serve(struct hsm_service *svc, struct client *c)
             hsm_put(&c->in, buf, (size_t)n);
             if (c->in.failed || c->in.size > 2 * (HSM_FRAME_MAX + 4))
                 return false;
+            /* A short read drained the socket: skip the read that would only say EAGAIN
+             * (in a Keep every read is an exit to the host). */
+            if ((size_t)n < sizeof(buf) && SSL_pending(c->ssl) == 0)
+                break;
             continue;
         }
         int e = SSL_get_error(c->ssl, n);
