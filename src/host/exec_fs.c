@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "common/cursor.h"
+#include "common/util.h"
 #include "host/exec_internal.h"
 
 _Static_assert(sizeof(struct stat) == KEEP_SIZEOF_STAT, "host struct stat is the x86-64 ABI one");
@@ -140,6 +141,22 @@ static int64_t do_getdents64(struct exec_call *c)
 /* ---- paths -------------------------------------------------------------- */
 
 /*
+ * A path in no volume does not exist in the Keep: one line at --log info
+ * names the call, the path and the flag that would give it ("/" and the
+ * directories above volumes exist, and say nothing).
+ */
+static void log_outside(const struct exec_call *c, const char *abs)
+{
+    if (keep_volumes_is_synthetic_dir(&c->x->vols, abs) || keep_log_get_level() < KEEP_LOG_INFO)
+        return;
+    const char *slash = strrchr(abs, '/');
+    /* Suggest the directory holding it, or the path itself right under "/" (never "/"). */
+    int dir_len = slash == abs ? (int)strlen(abs) : (int)(slash - abs);
+    keep_log(KEEP_LOG_INFO, "%s %s denied: in no volume; allow with --volume HOST_DIR:%.*s",
+             c->desc->name, abs, dir_len, abs);
+}
+
+/*
  * Resolve path argument path_arg against dirfd argument dirfd_arg (-1: the
  * guest cwd) into a volume and the path below its root.
  */
@@ -159,8 +176,10 @@ static int resolve(struct exec_call *c, int dirfd_arg, int path_arg, int slot, c
     if (rc)
         return rc;
     int vol = keep_volumes_lookup(&c->x->vols, c->x->abs[slot], rel);
-    if (vol < 0)
+    if (vol < 0) {
+        log_outside(c, c->x->abs[slot]);
         return vol;
+    }
     /* The kernel gets the path's tail back ("f/", "d/."): Linux's rules for it are its own. */
     rc = keep_guest_rel_with_tail(*rel, keep_guest_path_tail(path), c->x->rel[slot],
                                   KEEP_CHAN_PATH_MAX);
@@ -170,13 +189,24 @@ static int resolve(struct exec_call *c, int dirfd_arg, int path_arg, int slot, c
     return vol;
 }
 
+/* The one line a change refused by a read-only volume logs (--log info). */
+static void log_read_only(const struct exec_call *c, int vol, int slot)
+{
+    const struct keep_volume_root *r = &c->x->vols.roots[vol];
+    keep_log(KEEP_LOG_INFO,
+             "%s %s denied: volume %s is read-only; allow with --volume HOST_DIR:%s (without :ro)",
+             c->desc->name, c->x->abs[slot], r->guest_dir, r->guest_dir);
+}
+
 /* As resolve(), for a call that changes the volume: -EROFS on a read-only one. */
 static int resolve_for_change(struct exec_call *c, int dirfd_arg, int path_arg, int slot,
                               const char **rel)
 {
     int vol = resolve(c, dirfd_arg, path_arg, slot, rel);
-    if (vol >= 0 && c->x->vols.roots[vol].read_only)
+    if (vol >= 0 && c->x->vols.roots[vol].read_only) {
+        log_read_only(c, vol, slot);
         return -EROFS;
+    }
     return vol;
 }
 
@@ -207,6 +237,21 @@ static bool open_changes(int flags)
            (flags & __O_TMPFILE) == __O_TMPFILE;
 }
 
+/* O_CREAT for reading in a read-only volume: the existing file, EEXIST with O_EXCL, or EROFS. */
+static int open_existing_ro(struct exec_call *c, int vol, const char *rel, int flags)
+{
+    int h = keep_volumes_openat(&c->x->vols, vol, rel, flags & ~(O_CLOEXEC | O_CREAT | O_EXCL), 0);
+    if (h >= 0 && (flags & O_EXCL)) {
+        close(h);
+        return -EEXIST;
+    }
+    if (h == -ENOENT) {
+        log_read_only(c, vol, 0);
+        return -EROFS;
+    }
+    return h;
+}
+
 static int64_t open_common(struct exec_call *c, int dirfd_arg, int path_arg, uint64_t flags64,
                            uint64_t mode)
 {
@@ -214,12 +259,18 @@ static int64_t open_common(struct exec_call *c, int dirfd_arg, int path_arg, uin
     if (flags64 > 0xffffffffu || (flags & ~OPEN_FLAGS_ALLOWED))
         return -EINVAL;
     const char *rel;
-    int vol = open_changes(flags) ? resolve_for_change(c, dirfd_arg, path_arg, 0, &rel)
-                                  : resolve(c, dirfd_arg, path_arg, 0, &rel);
+    /* open(2) on a read-only file system: O_CREAT of a name that exists, for reading only, just
+     * opens it (O_EXCL: EEXIST); only creating a new one is EROFS. */
+    bool create_only = (flags & O_CREAT) && !open_changes(flags & ~(O_CREAT | O_EXCL));
+    int vol = open_changes(flags) && !create_only
+                  ? resolve_for_change(c, dirfd_arg, path_arg, 0, &rel)
+                  : resolve(c, dirfd_arg, path_arg, 0, &rel);
     if (vol < 0)
         return vol;
-    int h = keep_volumes_openat(&c->x->vols, vol, rel, flags & ~O_CLOEXEC,
-                                (mode_t)(mode & GUEST_MODE_BITS & ~(uint64_t)c->x->umask));
+    int h = create_only && c->x->vols.roots[vol].read_only
+                ? open_existing_ro(c, vol, rel, flags)
+                : keep_volumes_openat(&c->x->vols, vol, rel, flags & ~O_CLOEXEC,
+                                      (mode_t)(mode & GUEST_MODE_BITS & ~(uint64_t)c->x->umask));
     if (h < 0)
         return h;
     struct stat st;

@@ -55,6 +55,7 @@ struct keep_executor {
     enum keep_hostile_host hostile;
     char cwd[KEEP_CHAN_PATH_MAX]; /* the guest's cwd: "/" or a directory inside a volume */
     unsigned int umask;           /* the guest's umask, applied to modes it creates with */
+    int stdio_flags[3]; /* keep's fd 0..2 shared with the guest: flags to put back at exit, or -1 */
     struct keep_volumes vols;
     struct exec_fd fds[KEEP_CHAN_MAX_FDS];
     const struct keep_chan_call *desc_by_nr[KEEP_CHAN_NR_LIMIT];

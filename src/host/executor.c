@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "attest/kvm_evidence.h"
@@ -73,6 +74,59 @@ void keep_executor_defer_measurement(struct keep_executor *exec, struct keep_mea
     exec->pending_measurement = job;
 }
 
+/*
+ * The umask keep started with, taken once: the guest's first umask, as a
+ * child inherits its parent's (umask(2)). keep then runs with umask 0, so
+ * the host kernel masks nothing a second time: a file the guest creates has
+ * exactly mode & ~(the guest's umask), whatever the host's was (issue 7).
+ * keep creates no files of its own that this could widen (nil's directories
+ * have explicit modes under a 0700 mkdtemp root).
+ */
+static unsigned int inherited_umask(void)
+{
+    static bool taken;
+    static mode_t host;
+    if (!taken) {
+        host = umask(0);
+        taken = true;
+    }
+    return (unsigned int)host & 0777;
+}
+
+/*
+ * keep_exec_stdio_fd (executor.h): status flags (O_NONBLOCK by F_SETFL or
+ * FIONBIO) live in the open file description, and a dup would share keep's,
+ * the shell's and the next program's on the same terminal or pipe (issue
+ * 7). A pipe is opened with O_NONBLOCK first, so a pipe with no writer left
+ * cannot block the open; then it gets the original flags. Regular files
+ * keep a shared description (they share the caller's offset, as `>>`
+ * needs); sockets cannot be reopened. The flags are put back in
+ * keep_executor_free, which every exit path runs, SIGINT and SIGTERM too.
+ */
+int keep_exec_stdio_fd(int fd, int *restore)
+{
+    struct stat st;
+    char path[32];
+    *restore = -1;
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fstat(fd, &st) < 0)
+        return flags < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    if (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode)) {
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+        int h = open(path, (flags & O_ACCMODE) | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
+        if (h >= 0 && fcntl(h, F_SETFL, flags & (O_APPEND | O_NONBLOCK)) == 0) {
+            int moved = fcntl(h, F_DUPFD_CLOEXEC, 3); /* never 0..2: keep's own stdio */
+            close(h);
+            if (moved >= 0)
+                return moved;
+        } else if (h >= 0) {
+            close(h);
+        }
+    }
+    *restore = flags;
+    return fcntl(fd, F_DUPFD_CLOEXEC, 3);
+}
+
 int keep_executor_new(const struct keep_config *cfg, const uint8_t measurement[48],
                       struct keep_executor **out, struct keep_error *err)
 {
@@ -82,8 +136,9 @@ int keep_executor_new(const struct keep_config *cfg, const uint8_t measurement[4
                          sizeof(*x));
     x->cfg = cfg;
     x->hostile = cfg->hostile_host;
+    x->stdio_flags[0] = x->stdio_flags[1] = x->stdio_flags[2] = -1;
     strcpy(x->cwd, "/");
-    x->umask = 022;
+    x->umask = inherited_umask();
     if (measurement) {
         memcpy(x->measurement, measurement, sizeof(x->measurement));
         x->measurement_known = true;
@@ -102,7 +157,7 @@ int keep_executor_new(const struct keep_config *cfg, const uint8_t measurement[4
      * closes the host's own. A closed host stdio stays closed for the guest.
      */
     for (int i = 0; i < 3; i++) {
-        int h = fcntl(i, F_DUPFD_CLOEXEC, 3);
+        int h = keep_exec_stdio_fd(i, &x->stdio_flags[i]);
         if (h < 0 && errno != EBADF) {
             int saved = errno;
             keep_executor_free(x);
@@ -131,6 +186,11 @@ void keep_executor_free(struct keep_executor *x)
 {
     if (!x)
         return;
+    /* A stdio description shared with keep's caller gets its flags back (keep_exec_stdio_fd):
+     * keep's own fd i is that description, whatever the guest did with its fd i. */
+    for (int i = 0; i < 3; i++)
+        if (x->stdio_flags[i] >= 0)
+            fcntl(i, F_SETFL, x->stdio_flags[i]);
     for (int g = 0; g < (int)KEEP_CHAN_MAX_FDS; g++) {
         if (x->fds[g].kind != FD_FREE) {
             close(x->fds[g].host);

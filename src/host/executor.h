@@ -50,6 +50,17 @@ int keep_executor_new(const struct keep_config *cfg, const uint8_t measurement[4
 void keep_executor_free(struct keep_executor *exec);
 
 /*
+ * A copy of keep's stdio fd (0, 1 or 2) for a workload, with an open file
+ * description of its own where the kernel gives one (terminals, other
+ * character devices, pipes: reopened through /proc/self/fd), so the
+ * workload's O_NONBLOCK never reaches keep's caller. For a regular file or
+ * a socket the description stays shared and *restore gets the status flags
+ * to put back on keep's fd when the workload is done (else -1). Returns an
+ * O_CLOEXEC fd >= 3, or -1 with errno (EBADF: keep's fd is closed).
+ */
+int keep_exec_stdio_fd(int fd, int *restore);
+
+/*
  * For an executor made before its measurement was known (measurement given
  * as NULL to keep_executor_new): the first keep_get_evidence() waits for job
  * and keeps its value. job must stay valid while the executor runs batches.

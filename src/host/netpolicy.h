@@ -41,6 +41,26 @@ socklen_t keep_net_endpoint_encode(const struct keep_net_endpoint *ep, struct so
 bool keep_netpolicy_match(const struct keep_net_rule *rules, size_t count,
                           const struct keep_net_endpoint *ep);
 
+/* True when ep's address is the wildcard: 0.0.0.0, :: or ::ffff:0.0.0.0 (any address). */
+bool keep_net_endpoint_is_wildcard(const struct keep_net_endpoint *ep);
+
+/*
+ * The address a bind to ep is served on, into *served: ep itself when it
+ * equals a --listen rule; for a wildcard address, the first rule for ep's
+ * port (in command-line order) a socket of ep's family can bind: an
+ * AF_INET6 socket prefers IPv6 rules and else binds an IPv4 rule as its
+ * IPv4-mapped address (::ffff:a.b.c.d, which accepts IPv4 clients); an
+ * AF_INET socket only IPv4 rules. So a wildcard is narrowed to granted
+ * addresses, never widened. *unserved counts the other rules for that port
+ * the one socket cannot also serve. NULL when nothing is granted (denied).
+ */
+const struct keep_net_rule *keep_netpolicy_bind(const struct keep_net_rule *rules, size_t count,
+                                                const struct keep_net_endpoint *ep,
+                                                struct keep_net_endpoint *served, size_t *unserved);
+
+/* ep as text for log lines: "a.b.c.d:P" or "[v6]:P", always NUL-terminated. */
+void keep_net_endpoint_format(const struct keep_net_endpoint *ep, char *out, size_t size);
+
 /* --listen unix:PATH: true when path equals one rule's path exactly (no normalisation). */
 bool keep_netpolicy_match_unix(const struct keep_net_rule *rules, size_t count, const char *path);
 /* True when any rule is a unix:PATH rule (only then may the workload make AF_UNIX sockets). */

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "common/util.h"
+#include "host/executor.h"
 #include "host/netpolicy.h"
 #include "host/run.h"
 
@@ -40,6 +41,7 @@ struct nil_plan {
     bool new_net_ns;   /* no --listen / --connect: no network at all */
     const char *root;  /* empty directory the new root is mounted on */
     char **envp;       /* cfg->env plus NULL, built before fork: the child does not allocate */
+    int stdio[3];      /* the workload's 0..2 (keep_exec_stdio_fd), or -1: keep's own */
 };
 
 __attribute__((noreturn, format(printf, 3, 4))) static void
@@ -199,6 +201,10 @@ __attribute__((noreturn)) static void child(const struct nil_plan *p, uid_t uid,
         build_root(p);
     if (chdir("/") < 0)
         child_fail(p, KEEP_E_NIL_SPAWN, "chdir /: %s", strerror(errno));
+    /* Descriptions of its own where possible: its O_NONBLOCK stays with it (issue 7). */
+    for (int i = 0; i < 3; i++)
+        if (p->stdio[i] >= 0 && dup2(p->stdio[i], i) < 0)
+            child_fail(p, KEEP_E_NIL_SPAWN, "stdio fd %d: %s", i, strerror(errno));
     if (cfg->memory_size) {
         /*
          * RLIMIT_DATA (setrlimit(2)) counts private writable mappings and the
@@ -334,7 +340,8 @@ static int wait_child(pid_t pid, int *exit_status, struct keep_error *err)
 int keep_nil_run(const struct keep_config *cfg, int *exit_status, struct keep_error *err)
 {
     char root[] = "/tmp/keep-nil-root-XXXXXX";
-    struct nil_plan plan = {.cfg = cfg, .program_fd = -1, .report_fd = -1};
+    struct nil_plan plan = {.cfg = cfg, .program_fd = -1, .report_fd = -1, .stdio = {-1, -1, -1}};
+    int stdio_restore[3] = {-1, -1, -1};
     int pipefd[2] = {-1, -1};
     int rc = KEEP_OK;
 
@@ -380,6 +387,8 @@ int keep_nil_run(const struct keep_config *cfg, int *exit_status, struct keep_er
         goto out;
     }
     plan.report_fd = pipefd[1];
+    for (int i = 0; i < 3; i++)
+        plan.stdio[i] = keep_exec_stdio_fd(i, &stdio_restore[i]);
     uid_t uid = geteuid();
     gid_t gid = getegid();
     fflush(NULL);
@@ -407,6 +416,12 @@ int keep_nil_run(const struct keep_config *cfg, int *exit_status, struct keep_er
         rc = wait_rc;
     }
 out:
+    for (int i = 0; i < 3; i++) {
+        if (plan.stdio[i] >= 0)
+            close(plan.stdio[i]);
+        if (stdio_restore[i] >= 0) /* a shared description: the caller's flags back */
+            fcntl(i, F_SETFL, stdio_restore[i]);
+    }
     if (pipefd[0] >= 0)
         close(pipefd[0]);
     if (pipefd[1] >= 0)

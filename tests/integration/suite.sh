@@ -4,6 +4,8 @@
 # Each family of calls has its own workload (tests/workloads/); every check
 # compares what the workload saw or did with what the host expects.
 
+SUITE_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
 kr() { "$KEEP" run --backend "$SUITE_BACKEND" --channel "$SUITE_CHANNEL" "$@"; }
 
 # Start keep in the background as the shell's direct child: $! is keep
@@ -69,6 +71,21 @@ suite_stdio() {
   check "$P   empty stdin gives empty stdout (exit $status)" test "$status" -eq 0 -a ! -s "$TMP/out"
 }
 
+# O_NONBLOCK set by the workload on its stdin and stdout (fcntl, FIONBIO)
+# stays inside the Keep: keep's caller keeps its own flags on a pipe, a
+# terminal and a socket, after a normal exit and after SIGTERM (issue 7).
+suite_stdio_flags() {
+  local kind
+  for kind in pipe pty socket; do
+    check "$P O_NONBLOCK on stdio does not outlive the Keep ($kind)" \
+      python3 "$SUITE_DIR/stdio_flags.py" "$kind" "$KEEP" run --backend "$SUITE_BACKEND" \
+      --channel "$SUITE_CHANNEL" "$WL/wl_nonblock"
+  done
+  check "$P   nor a Keep stopped by SIGTERM (socket, restored at exit)" \
+    python3 "$SUITE_DIR/stdio_flags.py" socket --signal "$KEEP" run --backend "$SUITE_BACKEND" \
+    --channel "$SUITE_CHANNEL" "$WL/wl_nonblock" block
+}
+
 suite_exit() {
   local code
   for code in 0 1 42 255; do
@@ -119,6 +136,25 @@ suite_paths() {
       kr --volume "$keep:/data" "$bb" mkdir -p /data/a/b/c
     check "$P   the host sees a/b/c" test -d "$keep/a/b/c"
   fi
+}
+
+# The guest's umask alone masks the modes it creates with (issue 7): native
+# and Keep runs under the same host umask must report the same modes.
+suite_umask() {
+  local v m native=$TMP/umask-native keep=$TMP/umask-keep
+  for v in wl_umask wl_umask-musl; do
+    [ -x "$WL/$v" ] || continue
+    for m in 022 077; do
+      rm -rf "$native" "$keep"
+      mkdir -p "$native" "$keep"
+      (umask $m && "$WL/$v" "$native" >"$TMP/umask-native.out")
+      local st=0
+      (umask $m && kr --volume "$keep:/data" "$WL/$v" /data >"$TMP/out" 2>"$TMP/err") || st=$?
+      check "$P $v under host umask $m: the modes equal the native run's (exit $st)" \
+        bash -c "[ $st -eq 0 ] && cmp -s '$TMP/umask-native.out' '$TMP/out'"
+      diff "$TMP/umask-native.out" "$TMP/out" | sed 's/^/#   /' || true
+    done
+  done
 }
 
 suite_dup() {
@@ -225,11 +261,73 @@ PY
   local spid=$!
   wait_line "$TMP/pong.log" '^ready' $spid || diag "the python server did not start"
   expect_status 0 "$P TCP client: allowed address answers, other address refused" \
-    kr --connect "127.0.0.1:$port" "$WL/wl_tcp_client" 127.0.0.1 "$port" 127.0.0.1 "$refused" \
-    $UNCONFINED
+    kr --log info --connect "127.0.0.1:$port" "$WL/wl_tcp_client" 127.0.0.1 "$port" 127.0.0.1 \
+    "$refused" $UNCONFINED
   grep '^not ok' "$TMP/out" | sed 's/^/#   /' || true
+  if [ -z "$UNCONFINED" ]; then
+    check "$P   the refused connect is one line at --log info naming the flag" bash -c \
+      "[ \$(grep -c 'connect .* denied' '$TMP/err') -eq 1 ] && grep -q 'connect 127.0.0.1:$refused denied: not granted; allow with --connect 127.0.0.1:$refused' '$TMP/err'"
+  fi
   kill $spid 2>/dev/null || true
   wait $spid 2>/dev/null || true
+}
+
+# A real server that binds the wildcard (busybox nc -l binds [::]:P), given
+# only --listen 127.0.0.1:P: served on exactly that address (issue 7). kvm
+# only: nil shares the host network and cannot narrow.
+suite_wildcard_bind() {
+  local bb=${KEEP_BUSYBOX:-/bin/busybox} port
+  [ -x "$bb" ] && [ -z "$UNCONFINED" ] || return 0
+  port=$(free_port)
+  echo from-keep >"$TMP/nc-in.txt"
+  rm -f "$TMP/nc.out" "$TMP/nc.err"
+  timeout -s KILL 60 "$KEEP" run --backend "$SUITE_BACKEND" --channel "$SUITE_CHANNEL" --log info \
+    --listen "127.0.0.1:$port" "$bb" nc -l -p "$port" <"$TMP/nc-in.txt" >"$TMP/nc.out" \
+    2>"$TMP/nc.err" &
+  local pid=$! i
+  for i in $(seq 1 200); do
+    grep -q 'served on' "$TMP/nc.err" 2>/dev/null && break
+    sleep 0.05
+  done
+  check "$P busybox nc -l -p $port: bind [::]:$port is served on 127.0.0.1 only, said at --log info" \
+    grep -q "bind \[::\]:$port served on \[::ffff:127.0.0.1\]:$port only (--listen)" "$TMP/nc.err"
+  check "$P   [::1]:$port (not granted) is not served" python3 - "$port" <<'PY'
+import socket, sys
+try:
+    socket.create_connection(("::1", int(sys.argv[1])), timeout=5).close()
+except OSError:
+    sys.exit(0)
+sys.exit(1)
+PY
+  check "$P   a host client on 127.0.0.1:$port talks to it both ways" python3 - "$port" "$TMP/nc.out" <<'PY'
+import socket, sys, time
+deadline = time.time() + 30
+while True:
+    try:
+        s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20)
+        break
+    except OSError:
+        if time.time() > deadline:
+            sys.exit(1)
+        time.sleep(0.1)
+s.sendall(b"from-host\n")
+got = b""
+while not got.endswith(b"\n"):
+    chunk = s.recv(100)
+    if not chunk:
+        break
+    got += chunk
+s.close()
+sys.exit(0 if got == b"from-keep\n" else 1)
+PY
+  local st=0
+  wait $pid || st=$?
+  check "$P   nc exits 0 (exit $st) and printed what the client sent" \
+    bash -c "[ $st -eq 0 ] && grep -qx from-host '$TMP/nc.out'"
+  local other=$((port + 1))
+  capture kr --log info --listen "127.0.0.1:$port" "$bb" nc -l -p "$other" </dev/null
+  check "$P   nc -l -p $other (no --listen for it) fails, one line names the flag (exit $status)" \
+    bash -c "[ $status -ne 0 ] && [ \$(grep -c 'bind .* denied' '$TMP/err') -eq 1 ] && grep -q 'bind \[::\]:$other denied: no --listen for port $other; allow with --listen 127.0.0.1:$other' '$TMP/err'"
 }
 
 suite_msg() {
@@ -358,15 +456,18 @@ run_suite() { # backend channel
   suite_hello
   suite_args
   suite_stdio
+  suite_stdio_flags
   suite_exit
   suite_files
   suite_paths
+  suite_umask
   suite_dup
   suite_memory
   suite_time_random
   suite_faults
   suite_tcp_server
   suite_tcp_client
+  suite_wildcard_bind
   suite_msg
   suite_hostile_guest
   suite_evidence

@@ -595,6 +595,43 @@ static void test_deferred_evidence(const struct keep_config *base)
     is_int(keep_measure_job_wait(&job, joined, &err), KEEP_OK, "the job was joined once");
 }
 
+/*
+ * A guest binding the wildcard gets exactly the --listen address for that
+ * port (127.0.0.1 here), never more, and learns it from getsockname.
+ */
+static void test_wildcard_bind(struct keep_executor *x, uint16_t lport)
+{
+    struct sockaddr_in any4 = {.sin_family = AF_INET, .sin_port = htons(lport)};
+    struct sockaddr_in6 any6 = {.sin6_family = AF_INET6, .sin6_port = htons(lport)};
+    uint64_t name = galloc(128), len = galloc(4);
+    int64_t s4 = CALL(x, KEEP_NR_socket, AF_INET, SOCK_STREAM, 0);
+    is_int(CALL(x, KEEP_NR_bind, s4, gput(&any4, sizeof(any4)), sizeof(any4)), 0,
+           "bind 0.0.0.0:lport with --listen 127.0.0.1:lport succeeds");
+    *(uint32_t *)host(len) = 128;
+    is_int(CALL(x, KEEP_NR_getsockname, s4, name, len), 0, "getsockname");
+    const struct sockaddr_in *got4 = (const struct sockaddr_in *)host(name);
+    ok(got4->sin_addr.s_addr == htonl(INADDR_LOOPBACK) && got4->sin_port == htons(lport),
+       "... the socket is bound to 127.0.0.1:lport only");
+    is_int(CALL(x, KEEP_NR_listen, s4, 1), 0, "... and may listen");
+    CALL(x, KEEP_NR_close, s4);
+    int64_t s6 = CALL(x, KEEP_NR_socket, AF_INET6, SOCK_STREAM, 0);
+    is_int(CALL(x, KEEP_NR_bind, s6, gput(&any6, sizeof(any6)), sizeof(any6)), 0,
+           "bind [::]:lport succeeds on an IPv6 socket");
+    *(uint32_t *)host(len) = 128;
+    CALL(x, KEEP_NR_getsockname, s6, name, len);
+    const struct sockaddr_in6 *got6 = (const struct sockaddr_in6 *)host(name);
+    ok(IN6_IS_ADDR_V4MAPPED(&got6->sin6_addr) && got6->sin6_addr.s6_addr[12] == 127 &&
+           got6->sin6_addr.s6_addr[15] == 1,
+       "... bound to ::ffff:127.0.0.1, which serves IPv4 clients of 127.0.0.1 only");
+    CALL(x, KEEP_NR_close, s6);
+    s6 = CALL(x, KEEP_NR_socket, AF_INET6, SOCK_STREAM, 0);
+    any6.sin6_port = htons((uint16_t)(lport + 7));
+    is_int(CALL(x, KEEP_NR_bind, s6, gput(&any6, sizeof(any6)), sizeof(any6)), -EACCES,
+           "bind [::] on a port no --listen names: EACCES");
+    is_int(CALL(x, KEEP_NR_listen, s6, 1), -EACCES, "... and the unbound socket may not listen");
+    CALL(x, KEEP_NR_close, s6);
+}
+
 static void test_sockets(struct keep_executor *x, uint16_t lport, uint16_t cport)
 {
     int64_t ls = CALL(x, KEEP_NR_socket, AF_INET, SOCK_STREAM, 0);
@@ -876,12 +913,37 @@ static void test_path_tails(struct keep_executor *x)
            "mkdir of a new name in a read-only volume: EROFS");
     is_int(CALL(x, KEEP_NR_mkdir, gstr("/etc"), 0755), -ENOENT,
            "mkdir(\"/etc\"), in no volume: ENOENT");
+    int64_t rfd = open_path(x, "/ro/readme", O_RDONLY | O_CREAT);
+    ok(rfd >= 0, "open(O_RDONLY|O_CREAT) of an existing file in a read-only volume opens it");
+    CALL(x, KEEP_NR_close, rfd);
+    is_int(open_path(x, "/ro/readme", O_RDONLY | O_CREAT | O_EXCL), -EEXIST,
+           "... with O_EXCL: EEXIST");
+    is_int(open_path(x, "/ro/newfile", O_RDONLY | O_CREAT), -EROFS, "... of a new name: EROFS");
+    is_int(open_path(x, "/ro/readme", O_WRONLY | O_CREAT), -EROFS, "... for writing: EROFS");
     is_int(CALL(x, KEEP_NR_stat, gstr("/"), st), 0, "stat(\"/\") succeeds");
     ok(S_ISDIR(((struct stat *)host(st))->st_mode), "... as a directory");
     is_int(CALL(x, KEEP_NR_stat, gstr("/etc"), st), -ENOENT, "stat(\"/etc\"): ENOENT");
     snprintf(p, sizeof(p), "%s/rw/tail.txt", tmp);
     unlink(p);
     still_healthy(x, "paths with '/', '.' and '..' tails");
+}
+
+/* main() starts the executor under umask 077: the guest inherits it, the host masks nothing. */
+static void test_umask(struct keep_executor *x)
+{
+    char p[512];
+    struct stat hs;
+    is_int(CALL(x, KEEP_NR_umask, 0), 077, "the guest starts with keep's umask (077)");
+    int64_t fd = open_path(x, "/data/umask0.txt", O_WRONLY | O_CREAT | O_EXCL);
+    ok(fd >= 0, "create a file 0644 under guest umask 0");
+    CALL(x, KEEP_NR_close, fd);
+    snprintf(p, sizeof(p), "%s/rw/umask0.txt", tmp);
+    ok(stat(p, &hs) == 0 && (hs.st_mode & 0777) == 0644,
+       "... its mode is exactly 0644, not masked by keep's own 077 (mode %o)",
+       (unsigned)(hs.st_mode & 0777));
+    unlink(p);
+    is_int(CALL(x, KEEP_NR_umask, 0xffffffffffffffffull), 0, "umask(~0) returns the previous 0");
+    is_int(CALL(x, KEEP_NR_umask, 022), 0777, "... and kept only the permission bits (0777)");
 }
 
 static void test_cwd_modes_times(struct keep_executor *x)
@@ -1325,6 +1387,37 @@ static void test_bounce(const struct keep_config *base, uint16_t lport)
     keep_executor_free(x);
 }
 
+/*
+ * With keep's stdin a pipe, a guest F_SETFL O_NONBLOCK on its fd 0 must not
+ * reach keep's own description (issue 7); with a socket, whose description
+ * is shared, keep_executor_free puts the flags back.
+ */
+static void test_stdio_isolation(const struct keep_config *base)
+{
+    int saved = dup(0), p[2], sv[2];
+    struct keep_executor *x;
+    struct keep_error err;
+    if (saved < 0 || pipe(p) != 0 || socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0)
+        return (void)ok(0, "stdio isolation: set up");
+    for (int round = 0; round < 2; round++) {
+        const char *what = round ? "socket" : "pipe";
+        dup2(round ? sv[0] : p[0], 0);
+        int before = fcntl(0, F_GETFL);
+        if (keep_executor_new(base, measurement, &x, &err) != KEEP_OK)
+            return (void)ok(0, "stdio isolation: executor: %s", err.message);
+        is_int(CALL(x, KEEP_NR_fcntl, 0, F_SETFL, O_NONBLOCK), 0, "%s: guest F_SETFL O_NONBLOCK",
+               what);
+        ok(CALL(x, KEEP_NR_fcntl, 0, F_GETFL, 0) & O_NONBLOCK, "%s: the guest sees it", what);
+        if (!round)
+            is_int(fcntl(0, F_GETFL), before, "pipe: keep's own stdin is untouched meanwhile");
+        keep_executor_free(x);
+        is_int(fcntl(0, F_GETFL), before, "%s: keep's stdin has its flags after the Keep", what);
+    }
+    dup2(saved, 0);
+    close(saved);
+    close(p[0]), close(p[1]), close(sv[0]), close(sv[1]);
+}
+
 /* --listen unix:PATH: only that path, only stream sockets, stale sockets replaced (docs/HSM.md). */
 static void test_unix_listen(const struct keep_config *base)
 {
@@ -1398,6 +1491,7 @@ int main(void)
     for (int i = 0; i < 48; i++)
         measurement[i] = (uint8_t)i;
     make_tree();
+    umask(077); /* test_umask: the guest inherits it, files get no second mask */
     char rw[300], ro[300];
     snprintf(rw, sizeof(rw), "%s/rw", tmp);
     snprintf(ro, sizeof(ro), "%s/ro", tmp);
@@ -1420,6 +1514,7 @@ int main(void)
         diag("%s", err.message);
         return 1;
     }
+    test_umask(x);
     test_files(x);
     test_confinement(x);
     test_bad_memory(x);
@@ -1427,6 +1522,7 @@ int main(void)
     test_stop_cancels_batch(x);
     test_outcomes(x);
     test_evidence(x);
+    test_wildcard_bind(x, lport);
     test_sockets(x, lport, (uint16_t)(lport + 2));
     test_fd_table(x);
     test_more_calls(x);
@@ -1438,6 +1534,7 @@ int main(void)
     test_hostile_host(&cfg);
     test_bounce(&cfg, lport);
     test_deferred_evidence(&cfg);
+    test_stdio_isolation(&cfg);
     test_unix_listen(&cfg);
     remove_tree();
     free(mem);
