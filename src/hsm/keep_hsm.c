@@ -96,6 +96,12 @@ static int bind_evidence(struct hsm_service *svc, EVP_PKEY *key)
     return rc;
 }
 
+/* Key attestation's evidence source (service.h): the Keep itself. */
+static long keep_evidence(const uint8_t report_data[64], void *buf, size_t cap)
+{
+    return keep_get_evidence(report_data, buf, cap);
+}
+
 static SSL_CTX *tls_context(EVP_PKEY **key_out)
 {
     EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
@@ -307,6 +313,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "keep-hsm: %s\n", err.message);
         return 1;
     }
+    hsm_service_set_evidence_fn(svc, keep_evidence);
     EVP_PKEY *key = NULL;
     SSL_CTX *ctx = tls_context(&key);
     if (!ctx || bind_evidence(svc, key) != 0) {

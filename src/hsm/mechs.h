@@ -46,6 +46,17 @@ static const struct hsm_mech_info hsm_mechs[] = {
     (CKA_VENDOR_DEFINED | 0x4b450002UL) /* public key, SubjectPublicKeyInfo \
                                          */
 
+/*
+ * Key attestation (docs/HSM.md "Key attestation"), read-only, computed on
+ * each read of a private key made in the Keep:
+ *   HSM_ATTR_KEY_STATEMENT  "keep-hsm key attestation v1" || u8 flags || SPKI DER
+ *                           (flags: 1 CKA_LOCAL, 2 CKA_ALWAYS_SENSITIVE, 4 CKA_NEVER_EXTRACTABLE)
+ *   HSM_ATTR_KEY_EVIDENCE   the Keep's evidence, report_data = SHA-256(statement) || 32 zeros
+ */
+#define HSM_ATTR_KEY_STATEMENT  (CKA_VENDOR_DEFINED | 0x4b450010UL)
+#define HSM_ATTR_KEY_EVIDENCE   (CKA_VENDOR_DEFINED | 0x4b450011UL)
+#define HSM_KEY_STATEMENT_LABEL "keep-hsm key attestation v1"
+
 #define HSM_MAX_PIN_FAILS 5 /* wrong PINs in a row before CKF_*_PIN_LOCKED */
 #define HSM_MIN_PIN       4
 #define HSM_MAX_PIN       64

@@ -62,6 +62,7 @@ struct hsm_service {
     uint64_t next_handle, next_conn;
     uint8_t *evidence;
     size_t evidence_size;
+    hsm_evidence_fn evidence_fn;
 };
 
 /* ---- small helpers ----------------------------------------------------- */
@@ -418,6 +419,11 @@ int hsm_service_set_evidence(struct hsm_service *s, const uint8_t *evidence, siz
     return KEEP_OK;
 }
 
+void hsm_service_set_evidence_fn(struct hsm_service *s, hsm_evidence_fn fn)
+{
+    s->evidence_fn = fn;
+}
+
 uint64_t hsm_service_connect(struct hsm_service *s)
 {
     if (!grow((void **)&s->conns, &s->conn_cap, s->conn_count, sizeof(*s->conns)))
@@ -765,11 +771,16 @@ static bool internal_attr(uint64_t type)
     return type == HSM_ATTR_KEY_DER || type == HSM_ATTR_SPKI_DER;
 }
 
+static bool computed_attr(uint64_t type)
+{
+    return type == HSM_ATTR_KEY_STATEMENT || type == HSM_ATTR_KEY_EVIDENCE;
+}
+
 /* Set only by the token (2.40 4.9-4.10: "MUST NOT be specified"). */
 static bool token_set_attr(uint64_t type)
 {
-    return type == CKA_LOCAL || type == CKA_ALWAYS_SENSITIVE || type == CKA_NEVER_EXTRACTABLE ||
-           type == CKA_KEY_GEN_MECHANISM || internal_attr(type);
+    return computed_attr(type) || type == CKA_LOCAL || type == CKA_ALWAYS_SENSITIVE ||
+           type == CKA_NEVER_EXTRACTABLE || type == CKA_KEY_GEN_MECHANISM || internal_attr(type);
 }
 
 /* Key components that sensitivity protects (2.40 4.9 table 36 footnote 8, 4.10). */
@@ -906,6 +917,54 @@ static CK_RV op_destroy_object(struct req *r)
     return CKR_OK;
 }
 
+/* The key attestation statement for a private key made here (HSM_ATTR_KEY_STATEMENT). */
+static bool key_statement(const struct object *o, struct hsm_buf *st)
+{
+    uint8_t *spki = NULL;
+    int n = o->key ? i2d_PUBKEY(o->key, &spki) : -1;
+    if (n <= 0 || attr_ulong(o, CKA_CLASS, CKO_DATA) != CKO_PRIVATE_KEY ||
+        !attr_bool(o, CKA_LOCAL, false)) {
+        OPENSSL_free(spki);
+        return false;
+    }
+    uint8_t flags = (uint8_t)(1u | (attr_bool(o, CKA_ALWAYS_SENSITIVE, false) ? 2u : 0u) |
+                              (attr_bool(o, CKA_NEVER_EXTRACTABLE, false) ? 4u : 0u));
+    hsm_put(st, HSM_KEY_STATEMENT_LABEL, strlen(HSM_KEY_STATEMENT_LABEL));
+    hsm_put_u8(st, flags);
+    hsm_put(st, spki, (size_t)n);
+    OPENSSL_free(spki);
+    return !st->failed;
+}
+
+/* Compute a key attestation attribute into *out (a value to free()); false: none. */
+static bool attest_key(struct hsm_service *s, const struct object *o, uint64_t type,
+                       struct owned_attr *out)
+{
+    struct hsm_buf st = {0};
+    if (!key_statement(o, &st)) {
+        hsm_buf_free(&st);
+        return false;
+    }
+    if (type == HSM_ATTR_KEY_STATEMENT) {
+        out->value = st.data;
+        out->size = (uint32_t)st.size;
+        return true;
+    }
+    uint8_t rd[64] = {0};
+    unsigned int n = 0;
+    bool ok = s->evidence_fn && EVP_Digest(st.data, st.size, rd, &n, EVP_sha256(), NULL) == 1;
+    hsm_buf_free(&st);
+    uint8_t *buf = ok ? malloc(16384) : NULL;
+    long got = buf ? s->evidence_fn(rd, buf, 16384) : -1;
+    if (got <= 0) {
+        free(buf);
+        return false;
+    }
+    out->value = buf;
+    out->size = (uint32_t)got;
+    return true;
+}
+
 static CK_RV op_get_attrs(struct req *r)
 {
     uint64_t h;
@@ -925,7 +984,10 @@ static CK_RV op_get_attrs(struct req *r)
         uint64_t type, cap;
         get_u64(r, "type", &type);
         get_u64(r, "cap", &cap);
+        struct owned_attr computed = {0};
         const struct owned_attr *a = internal_attr(type) ? NULL : obj_attr(o, type);
+        if (computed_attr(type))
+            a = attest_key(r->s, o, type, &computed) ? &computed : NULL;
         if (hidden && sensitive_attr(type)) { /* the key material is in HSM_ATTR_KEY_DER */
             rv = CKR_ATTRIBUTE_SENSITIVE;     /* 2.40 5.7: sensitive or unextractable */
             a = NULL;
@@ -947,6 +1009,7 @@ static CK_RV op_get_attrs(struct req *r)
             hsm_put_u64(r->out, a->size);
             hsm_put_bytes(r->out, a->value, a->size);
         }
+        free(computed.value);
     }
     return rv;
 }

@@ -23,6 +23,14 @@ void hsm_service_free(struct hsm_service *s);
 /* What HELLO returns: the Keep's evidence, bound to the TLS key (may be empty under nil). */
 int hsm_service_set_evidence(struct hsm_service *s, const uint8_t *evidence, size_t size);
 
+/*
+ * Where key attestation gets evidence: fn(report_data, buf, cap) returns the
+ * evidence size or a negative errno (keep_get_evidence, include/keep/keep.h).
+ * Without one, HSM_ATTR_KEY_EVIDENCE is CKR_ATTRIBUTE_TYPE_INVALID.
+ */
+typedef long (*hsm_evidence_fn)(const uint8_t report_data[64], void *buf, size_t cap);
+void hsm_service_set_evidence_fn(struct hsm_service *s, hsm_evidence_fn fn);
+
 /* A client connection (one PKCS#11 application): login state and its sessions. */
 uint64_t hsm_service_connect(struct hsm_service *s);
 void hsm_service_disconnect(struct hsm_service *s, uint64_t conn);

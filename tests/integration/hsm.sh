@@ -11,6 +11,7 @@ set -eu
 
 HSM=${KEEP_HSM_BIN:?KEEP_HSM_BIN must point at keep-hsm}
 MOD=${KEEP_PKCS11_MODULE:?KEEP_PKCS11_MODULE must point at libkeep-pkcs11.so}
+KEEP_HSM_CERTIFY=${KEEP_HSM_CERTIFY:?KEEP_HSM_CERTIFY must point at hsm_certify}
 for tool in pkcs11-tool p11tool openssl ssh-keygen; do
   command -v $tool >/dev/null || skip_all "$tool is not installed (scripts/setup installs it)"
 done
@@ -116,6 +117,7 @@ run_backend() { # backend
   fi
 
   p11kit_case
+  certify_case
 
   ssh_case
 
@@ -131,6 +133,26 @@ run_backend() { # backend
   crash_case
   tamper_case
   stop_hsm TERM
+}
+
+# Key attestation: the statement that ec1 was made in this Keep, checked with keep attest.
+certify_case() {
+  local d=$TMP/$B
+  expect_status "$([ "$B" = kvm ] && echo 0 || echo 2)" "$B: read ec1's key attestation" \
+    "$KEEP_HSM_CERTIFY" "$MOD" 1234 ec1 "$d/statement" "$d/evidence"
+  [ "$B" = kvm ] || return 0
+  local st
+  st=$(od -An -v -tx1 "$d/statement" | tr -d ' \n')
+  printf '{"allow_insecure": true, "measurement": ["%s"], "report_data": {"sha256_of": "%s"}}' \
+    "$KEEP_PKCS11_MEASUREMENT" "$st" >"$d/policy.json"
+  expect_status 0 "$B: keep attest accepts the key's evidence for its statement" \
+    "$KEEP" attest verify --format kvm --policy "$d/policy.json" "$d/evidence"
+  p11 --read-object --type pubkey --label ec1 -o "$d/ec1.spki"
+  check "$B: the statement names ec1's public key" \
+    cmp -s "$d/ec1.spki" <(tail -c +29 "$d/statement")
+  printf '{"allow_insecure": true, "report_data": {"sha256_of": "%s00"}}' "$st" >"$d/other.json"
+  expect_status 1 "$B: the evidence does not vouch for another statement" \
+    "$KEEP" attest verify --format kvm --policy "$d/other.json" "$d/evidence"
 }
 
 # p11-kit remoting: `p11-kit server` exports the token, p11-kit-client.so reaches it.

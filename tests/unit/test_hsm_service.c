@@ -6,6 +6,7 @@
  */
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 #include <p11-kit/pkcs11.h>
 #include <stdint.h>
 #include <unistd.h>
@@ -313,6 +314,47 @@ static void test_sensitivity(uint64_t s, uint64_t *priv_out)
     *priv_out = priv;
 }
 
+/* A stand-in for keep_get_evidence: the "evidence" is the report_data it was asked to bind. */
+static long fake_evidence(const uint8_t report_data[64], void *buf, size_t cap)
+{
+    if (cap < 64)
+        return -34;
+    memcpy(buf, report_data, 64);
+    return 64;
+}
+
+static void test_key_attestation(uint64_t s, uint64_t priv)
+{
+    uint64_t len, pub2, priv2;
+    struct hsm_buf st, ev;
+    is_int(get_attr(s, priv, HSM_ATTR_KEY_EVIDENCE, &len, NULL), CKR_ATTRIBUTE_TYPE_INVALID,
+           "no evidence source: no key evidence");
+    hsm_service_set_evidence_fn(svc, fake_evidence);
+    is_int(get_attr(s, priv, HSM_ATTR_KEY_STATEMENT, &len, &st), CKR_OK, "key statement");
+    size_t ll = strlen(HSM_KEY_STATEMENT_LABEL);
+    ok(st.size > ll + 1 && memcmp(st.data, HSM_KEY_STATEMENT_LABEL, ll) == 0,
+       "it starts with its label");
+    is_int(st.size > ll ? st.data[ll] : 0, 7, "flags: local, always sensitive, never extractable");
+    const unsigned char *p = st.data + ll + 1;
+    EVP_PKEY *k = st.size > ll + 1 ? d2i_PUBKEY(NULL, &p, (long)(st.size - ll - 1)) : NULL;
+    ok(k && EVP_PKEY_get_bits(k) == 256, "then the key's SubjectPublicKeyInfo (P-256)");
+    EVP_PKEY_free(k);
+    is_int(get_attr(s, priv, HSM_ATTR_KEY_EVIDENCE, &len, &ev), CKR_OK, "key evidence");
+    uint8_t want[64] = {0};
+    unsigned int n;
+    EVP_Digest(st.data, st.size, want, &n, EVP_sha256(), NULL);
+    ok(ev.size == 64 && memcmp(ev.data, want, 64) == 0,
+       "evidence binds SHA-256(statement) || 32 zero bytes as report_data");
+    hsm_buf_free(&st);
+    hsm_buf_free(&ev);
+    struct hsm_attr forged = {HSM_ATTR_KEY_STATEMENT, (const uint8_t *)"fake", 4};
+    is_int(gen_ec(s, false, &forged, 1, &pub2, &priv2), CKR_ATTRIBUTE_READ_ONLY,
+           "a template cannot supply a statement");
+    is_int(get_attr(s, pub2 ? pub2 : 1, HSM_ATTR_KEY_STATEMENT, &len, NULL) != CKR_OK, 1,
+           "public keys have no statement");
+    hsm_service_set_evidence_fn(svc, NULL);
+}
+
 static void test_rsa(uint64_t s)
 {
     CK_ULONG bits = 2048;
@@ -517,6 +559,7 @@ int main(void)
     open_session(true, &s);
     login(s, CKU_USER, "1234");
     test_sensitivity(s, &priv);
+    test_key_attestation(s, priv);
     test_rsa(s);
     test_store();
     test_malformed();
