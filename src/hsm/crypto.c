@@ -4,6 +4,7 @@
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
+#include <openssl/hmac.h>
 #include <openssl/rsa.h>
 #include <string.h>
 
@@ -396,4 +397,134 @@ CK_RV hsm_crypto_gen_rsa(CK_ULONG bits, const uint8_t *exponent, size_t exponent
     EVP_PKEY_CTX_free(ctx);
     BN_free(e);
     return ok ? CKR_OK : CKR_FUNCTION_FAILED;
+}
+
+/* ---- secret keys ------------------------------------------------------- */
+
+static const EVP_CIPHER *aes_cipher(CK_MECHANISM_TYPE t, size_t key_size)
+{
+    int bits = (int)key_size * 8;
+    if (t == CKM_AES_GCM)
+        return bits == 128   ? EVP_aes_128_gcm()
+               : bits == 192 ? EVP_aes_192_gcm()
+               : bits == 256 ? EVP_aes_256_gcm()
+                             : NULL;
+    if (t == CKM_AES_CBC_PAD)
+        return bits == 128   ? EVP_aes_128_cbc()
+               : bits == 192 ? EVP_aes_192_cbc()
+               : bits == 256 ? EVP_aes_256_cbc()
+                             : NULL;
+    if (t == CKM_AES_CTR)
+        return bits == 128   ? EVP_aes_128_ctr()
+               : bits == 192 ? EVP_aes_192_ctr()
+               : bits == 256 ? EVP_aes_256_ctr()
+                             : NULL;
+    return NULL;
+}
+
+struct aes_params {
+    const uint8_t *iv, *aad;
+    uint32_t iv_size, aad_size;
+    uint64_t tag_bits;
+};
+
+/* PKCS#11 2.40 Mechanisms 2.12 (CK_GCM_PARAMS), 2.10 (CBC_PAD), 2.11 (CK_AES_CTR_PARAMS). */
+static CK_RV parse_aes(const struct hsm_mech *m, struct aes_params *p)
+{
+    struct keep_cursor c;
+    uint64_t counter_bits = 0;
+    memset(p, 0, sizeof(*p));
+    keep_cursor_init(&c, m->param, m->param_size);
+    bool bad = false;
+    if (m->type == CKM_AES_GCM)
+        bad = hsm_get_bytes(&c, "gcm.iv", 128, &p->iv, &p->iv_size, NULL) ||
+              hsm_get_bytes(&c, "gcm.aad", 65536, &p->aad, &p->aad_size, NULL) ||
+              keep_cursor_u64(&c, "gcm.tag_bits", &p->tag_bits, NULL) || p->iv_size == 0 ||
+              p->tag_bits < 96 || p->tag_bits > 128 || p->tag_bits % 8;
+    else if (m->type == CKM_AES_CBC_PAD)
+        bad = hsm_get_bytes(&c, "cbc.iv", 16, &p->iv, &p->iv_size, NULL) || p->iv_size != 16;
+    else
+        bad = keep_cursor_u64(&c, "ctr.counter_bits", &counter_bits, NULL) ||
+              hsm_get_bytes(&c, "ctr.cb", 16, &p->iv, &p->iv_size, NULL) || p->iv_size != 16 ||
+              counter_bits == 0 || counter_bits > 128;
+    /* OpenSSL's CTR counts with all 128 bits; a narrower counter would wrap differently. */
+    if (m->type == CKM_AES_CTR && counter_bits != 128 && !bad)
+        return CKR_MECHANISM_PARAM_INVALID;
+    return bad || !keep_cursor_at_end(&c) ? CKR_MECHANISM_PARAM_INVALID : CKR_OK;
+}
+
+static CK_RV aes_run(EVP_CIPHER_CTX *ctx, const struct hsm_mech *m, const struct aes_params *p,
+                     const uint8_t *in, size_t size, bool decrypt, struct hsm_buf *out)
+{
+    size_t tag = m->type == CKM_AES_GCM ? p->tag_bits / 8 : 0;
+    if (decrypt && size < tag)
+        return CKR_ENCRYPTED_DATA_LEN_RANGE;
+    size_t body = decrypt ? size - tag : size;
+    uint8_t *buf = malloc(body + 32);
+    int n = 0, fin = 0;
+    if (!buf)
+        return CKR_HOST_MEMORY;
+    bool ok = (!p->aad_size || EVP_CipherUpdate(ctx, NULL, &n, p->aad, (int)p->aad_size) == 1) &&
+              EVP_CipherUpdate(ctx, buf, &n, in, (int)body) == 1;
+    uint8_t want[16];
+    if (ok && decrypt && tag) {
+        memcpy(want, in + body, tag);
+        ok = EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, (int)tag, want) == 1;
+    }
+    ok = ok && EVP_CipherFinal_ex(ctx, buf + n, &fin) == 1;
+    if (ok) {
+        hsm_put(out, buf, (size_t)(n + fin));
+        if (!decrypt && tag) {
+            uint8_t t[16];
+            ok = EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, (int)tag, t) == 1;
+            hsm_put(out, t, tag);
+        }
+    }
+    OPENSSL_clear_free(buf, body + 32);
+    if (!ok)
+        return decrypt ? CKR_ENCRYPTED_DATA_INVALID : CKR_FUNCTION_FAILED;
+    return CKR_OK;
+}
+
+CK_RV hsm_crypto_aes(const struct hsm_mech *m, const uint8_t *key, size_t key_size,
+                     const uint8_t *in, size_t size, bool decrypt, struct hsm_buf *out)
+{
+    const EVP_CIPHER *cipher = aes_cipher(m->type, key_size);
+    struct aes_params p;
+    if (!cipher)
+        return m->type == CKM_AES_GCM || m->type == CKM_AES_CBC_PAD || m->type == CKM_AES_CTR
+                   ? CKR_KEY_SIZE_RANGE
+                   : CKR_MECHANISM_INVALID;
+    CK_RV rv = parse_aes(m, &p);
+    if (rv)
+        return rv;
+    if (m->type == CKM_AES_CBC_PAD && decrypt && (size == 0 || size % 16))
+        return CKR_ENCRYPTED_DATA_LEN_RANGE;
+    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    bool ok = ctx && EVP_CipherInit_ex(ctx, cipher, NULL, NULL, NULL, decrypt ? 0 : 1) == 1 &&
+              (m->type != CKM_AES_GCM ||
+               EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, (int)p.iv_size, NULL) == 1) &&
+              EVP_CipherInit_ex(ctx, NULL, NULL, key, p.iv, -1) == 1;
+    rv = ok ? aes_run(ctx, m, &p, in, size, decrypt, out) : CKR_FUNCTION_FAILED;
+    EVP_CIPHER_CTX_free(ctx);
+    return rv;
+}
+
+CK_RV hsm_crypto_hmac(const struct hsm_mech *m, const uint8_t *key, size_t key_size,
+                      const uint8_t *data, size_t size, struct hsm_buf *out)
+{
+    const EVP_MD *md = m->type == CKM_SHA256_HMAC   ? EVP_sha256()
+                       : m->type == CKM_SHA384_HMAC ? EVP_sha384()
+                       : m->type == CKM_SHA512_HMAC ? EVP_sha512()
+                                                    : NULL;
+    if (!md)
+        return CKR_MECHANISM_INVALID;
+    if (m->param_size)
+        return CKR_MECHANISM_PARAM_INVALID;
+    uint8_t mac[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    if (!HMAC(md, key, (int)key_size, data, size, mac, &n))
+        return CKR_FUNCTION_FAILED;
+    hsm_put(out, mac, n);
+    return CKR_OK;
 }

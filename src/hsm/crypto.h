@@ -25,4 +25,18 @@ CK_RV hsm_crypto_gen_rsa(CK_ULONG bits, const uint8_t *exponent, size_t exponent
 /* The mechanism's digest (CKM_SHA256, CKM_ECDSA_SHA256, ...), or NULL. */
 const EVP_MD *hsm_crypto_md(CK_MECHANISM_TYPE type);
 
+/* ---- secret keys (AES, HMAC) -------------------------------------------- */
+
+/*
+ * AES with key (16, 24 or 32 bytes). Parameters on the wire:
+ *   CKM_AES_GCM      bytes iv (1..128), bytes aad (..64 KiB), u64 tag bits (96..128, multiple of 8)
+ *   CKM_AES_CBC_PAD  bytes iv (16)
+ *   CKM_AES_CTR      u64 counter bits (1..128), bytes counter block (16)
+ * Decrypting GCM checks the tag (CKR_ENCRYPTED_DATA_INVALID when it fails).
+ */
+CK_RV hsm_crypto_aes(const struct hsm_mech *m, const uint8_t *key, size_t key_size,
+                     const uint8_t *in, size_t size, bool decrypt, struct hsm_buf *out);
+/* CKM_SHA256_HMAC, CKM_SHA384_HMAC, CKM_SHA512_HMAC (full-length MACs). */
+CK_RV hsm_crypto_hmac(const struct hsm_mech *m, const uint8_t *key, size_t key_size,
+                      const uint8_t *data, size_t size, struct hsm_buf *out);
 #endif /* KEEP_HSM_CRYPTO_H */

@@ -31,6 +31,7 @@ struct op_state {
     enum op_kind kind;
     struct hsm_mech mech;
     uint8_t param[256];
+    uint8_t *big_param; /* GCM AAD beyond param[] */
     CK_OBJECT_HANDLE key;
     struct hsm_buf data;   /* what *Update calls gave */
     struct hsm_buf result; /* a result already computed for a size query */
@@ -84,6 +85,7 @@ static CK_RV session_of(CK_SESSION_HANDLE h, struct session **out)
 
 static void op_reset(struct op_state *op)
 {
+    free(op->big_param);
     hsm_buf_free(&op->data);
     hsm_buf_free(&op->result);
     memset(op, 0, sizeof(*op));
@@ -722,18 +724,43 @@ static CK_RV encode_mech(const CK_MECHANISM *m, struct op_state *op)
         hsm_put_u64(&p, op_->mgf);
         hsm_put_u64(&p, op_->source);
         hsm_put_bytes(&p, op_->pSourceData, op_->ulSourceDataLen);
+    } else if (m->mechanism == CKM_AES_GCM) {
+        const CK_GCM_PARAMS *g = m->pParameter;
+        if (!g || m->ulParameterLen != sizeof(*g) || (g->ulIvLen && !g->pIv) ||
+            (g->ulAADLen && !g->pAAD) || g->ulIvLen > 128 || g->ulAADLen > 65536)
+            return CKR_MECHANISM_PARAM_INVALID;
+        hsm_put_bytes(&p, g->pIv, g->ulIvLen);
+        hsm_put_bytes(&p, g->pAAD, g->ulAADLen);
+        hsm_put_u64(&p, g->ulTagBits);
+    } else if (m->mechanism == CKM_AES_CBC_PAD) {
+        if (!m->pParameter || m->ulParameterLen != 16) /* the IV (2.40 Mechanisms 2.10) */
+            return CKR_MECHANISM_PARAM_INVALID;
+        hsm_put_bytes(&p, m->pParameter, 16);
+    } else if (m->mechanism == CKM_AES_CTR) {
+        const CK_AES_CTR_PARAMS *c = m->pParameter;
+        if (!c || m->ulParameterLen != sizeof(*c))
+            return CKR_MECHANISM_PARAM_INVALID;
+        hsm_put_u64(&p, c->ulCounterBits);
+        hsm_put_bytes(&p, c->cb, 16);
     } else if (m->ulParameterLen) {
         return CKR_MECHANISM_PARAM_INVALID;
     }
-    if (p.failed || p.size > sizeof(op->param)) {
+    if (p.failed) {
         hsm_buf_free(&p);
-        return CKR_MECHANISM_PARAM_INVALID;
+        return CKR_HOST_MEMORY;
     }
-    if (p.size)
-        memcpy(op->param, p.data, p.size);
-    op->mech.param = op->param;
+    free(op->big_param);
+    op->big_param = NULL;
     op->mech.param_size = (uint32_t)p.size;
-    hsm_buf_free(&p);
+    if (p.size > sizeof(op->param)) {
+        op->big_param = p.data; /* keep the buffer: a long AAD */
+        op->mech.param = op->big_param;
+    } else {
+        if (p.size)
+            memcpy(op->param, p.data, p.size);
+        op->mech.param = op->param;
+        hsm_buf_free(&p);
+    }
     return CKR_OK;
 }
 
@@ -855,6 +882,46 @@ API CK_RV C_Encrypt(CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG n, CK_BYTE_P
     return op_finish(h, OP_ENCRYPT, data, n, false, out, out_len);
 }
 
+/*
+ * Multi-part encryption and decryption collect the input and give all the
+ * output at Final (an Update may output nothing, PKCS#11 2.40 5.8-5.9): one
+ * round trip to the Keep per operation.
+ */
+static CK_RV crypt_update(CK_SESSION_HANDLE h, enum op_kind kind, CK_BYTE_PTR in, CK_ULONG n,
+                          CK_ULONG_PTR out_len)
+{
+    if (!out_len)
+        return CKR_ARGUMENTS_BAD;
+    CK_RV rv = op_update(h, kind, in, n);
+    if (rv == CKR_OK)
+        *out_len = 0;
+    return rv;
+}
+
+API CK_RV C_EncryptUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG n, CK_BYTE_PTR out,
+                          CK_ULONG_PTR out_len)
+{
+    (void)out;
+    return crypt_update(h, OP_ENCRYPT, in, n, out_len);
+}
+
+API CK_RV C_EncryptFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG_PTR out_len)
+{
+    return op_finish(h, OP_ENCRYPT, NULL, 0, true, out, out_len);
+}
+
+API CK_RV C_DecryptUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG n, CK_BYTE_PTR out,
+                          CK_ULONG_PTR out_len)
+{
+    (void)out;
+    return crypt_update(h, OP_DECRYPT, in, n, out_len);
+}
+
+API CK_RV C_DecryptFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG_PTR out_len)
+{
+    return op_finish(h, OP_DECRYPT, NULL, 0, true, out, out_len);
+}
+
 API CK_RV C_DecryptInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE key)
 {
     return op_init(h, OP_DECRYPT, m, key);
@@ -965,6 +1032,27 @@ API CK_RV C_GenerateKeyPair(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_ATTRIBUT
     return rv;
 }
 
+API CK_RV C_GenerateKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_ATTRIBUTE_PTR t, CK_ULONG n,
+                        CK_OBJECT_HANDLE_PTR out)
+{
+    if (!m || (!t && n) || !out)
+        return CKR_ARGUMENTS_BAD;
+    if (m->mechanism != CKM_AES_KEY_GEN && m->mechanism != CKM_GENERIC_SECRET_KEY_GEN)
+        return CKR_MECHANISM_INVALID;
+    if (m->ulParameterLen)
+        return CKR_MECHANISM_PARAM_INVALID;
+    struct hsm_buf req = {0}, reply = {0};
+    hsm_put_u64(&req, h);
+    hsm_put_mech(&req, &(struct hsm_mech){m->mechanism, NULL, 0});
+    put_template(&req, t, n);
+    CK_RV rv = session_call(h, HSM_OP_GENERATE_KEY, &req, &reply);
+    if (rv == CKR_OK)
+        rv = reply_handle(&reply, out, 1);
+    hsm_buf_free(&req);
+    hsm_buf_free(&reply);
+    return rv;
+}
+
 API CK_RV C_GenerateRandom(CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG n)
 {
     if (!out && n)
@@ -1015,12 +1103,6 @@ NOT_SUPPORTED(C_SetOperationState, CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG 
               CK_OBJECT_HANDLE d, CK_OBJECT_HANDLE e)
 NOT_SUPPORTED(C_CopyObject, CK_SESSION_HANDLE a, CK_OBJECT_HANDLE b, CK_ATTRIBUTE_PTR c, CK_ULONG d,
               CK_OBJECT_HANDLE_PTR e)
-NOT_SUPPORTED(C_EncryptUpdate, CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_BYTE_PTR d,
-              CK_ULONG_PTR e)
-NOT_SUPPORTED(C_EncryptFinal, CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG_PTR c)
-NOT_SUPPORTED(C_DecryptUpdate, CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_BYTE_PTR d,
-              CK_ULONG_PTR e)
-NOT_SUPPORTED(C_DecryptFinal, CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG_PTR c)
 NOT_SUPPORTED(C_DigestKey, CK_SESSION_HANDLE a, CK_OBJECT_HANDLE b)
 NOT_SUPPORTED(C_SignRecoverInit, CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_OBJECT_HANDLE c)
 NOT_SUPPORTED(C_SignRecover, CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_BYTE_PTR d,
@@ -1036,8 +1118,6 @@ NOT_SUPPORTED(C_SignEncryptUpdate, CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG 
               CK_ULONG_PTR e)
 NOT_SUPPORTED(C_DecryptVerifyUpdate, CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_BYTE_PTR d,
               CK_ULONG_PTR e)
-NOT_SUPPORTED(C_GenerateKey, CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_ATTRIBUTE_PTR c,
-              CK_ULONG d, CK_OBJECT_HANDLE_PTR e)
 NOT_SUPPORTED(C_WrapKey, CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_OBJECT_HANDLE c,
               CK_OBJECT_HANDLE d, CK_BYTE_PTR e, CK_ULONG_PTR f)
 NOT_SUPPORTED(C_UnwrapKey, CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_OBJECT_HANDLE c,

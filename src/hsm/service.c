@@ -9,6 +9,7 @@
 #include "hsm/service.h"
 
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
@@ -1250,6 +1251,64 @@ static CK_RV op_generate_key_pair(struct req *r)
     return CKR_OK;
 }
 
+/* C_GenerateKey: AES (16, 24, 32 bytes) and generic secrets for HMAC (16..64 bytes). */
+static CK_RV secret_attrs(struct object *o, const struct hsm_mech *m)
+{
+    bool aes = m->type == CKM_AES_KEY_GEN;
+    CK_ULONG len = attr_ulong(o, CKA_VALUE_LEN, 0);
+    if (m->type != CKM_AES_KEY_GEN && m->type != CKM_GENERIC_SECRET_KEY_GEN)
+        return CKR_MECHANISM_INVALID;
+    if (m->param_size)
+        return CKR_MECHANISM_PARAM_INVALID;
+    if (!obj_attr(o, CKA_VALUE_LEN))
+        return CKR_TEMPLATE_INCOMPLETE;
+    if (aes ? (len != 16 && len != 24 && len != 32) : (len < 16 || len > 64))
+        return CKR_KEY_SIZE_RANGE;
+    if (obj_attr(o, CKA_VALUE))
+        return CKR_ATTRIBUTE_READ_ONLY; /* the value is made here */
+    uint8_t value[64];
+    if (RAND_bytes(value, (int)len) != 1)
+        return CKR_FUNCTION_FAILED;
+    bool sensitive = attr_bool(o, CKA_SENSITIVE, true);
+    bool extractable = attr_bool(o, CKA_EXTRACTABLE, false);
+    bool ok = set_attr(o, CKA_VALUE, value, len) && set_ulong(o, CKA_CLASS, CKO_SECRET_KEY) &&
+              set_ulong(o, CKA_KEY_TYPE, aes ? CKK_AES : CKK_GENERIC_SECRET) &&
+              set_bool(o, CKA_LOCAL, true) && set_ulong(o, CKA_KEY_GEN_MECHANISM, m->type) &&
+              set_bool(o, CKA_SENSITIVE, sensitive) && set_bool(o, CKA_EXTRACTABLE, extractable) &&
+              set_bool(o, CKA_ALWAYS_SENSITIVE, sensitive) &&
+              set_bool(o, CKA_NEVER_EXTRACTABLE, !extractable) &&
+              set_default_bool(o, CKA_ENCRYPT, aes) && set_default_bool(o, CKA_DECRYPT, aes) &&
+              set_default_bool(o, CKA_SIGN, !aes) && set_default_bool(o, CKA_VERIFY, !aes) &&
+              set_default_bool(o, CKA_WRAP, false) && set_default_bool(o, CKA_UNWRAP, false) &&
+              set_default_bool(o, CKA_DERIVE, false) &&
+              set_default_bool(o, CKA_ALWAYS_AUTHENTICATE, false);
+    OPENSSL_cleanse(value, sizeof(value));
+    return ok ? CKR_OK : CKR_HOST_MEMORY;
+}
+
+static CK_RV op_generate_key(struct req *r)
+{
+    struct hsm_mech m;
+    struct hsm_template t;
+    struct object o = {0};
+    CK_RV rv = get_session(r);
+    if (rv || hsm_get_mech(r->cur, &m, NULL) || hsm_get_template(r->cur, "template", &t, NULL) ||
+        at_end(r))
+        return rv ? rv : CKR_ARGUMENTS_BAD;
+    if ((rv = copy_template(&o, &t)) == CKR_OK &&
+        attr_ulong(&o, CKA_CLASS, CKO_SECRET_KEY) != CKO_SECRET_KEY)
+        rv = CKR_TEMPLATE_INCONSISTENT;
+    if (rv == CKR_OK && (rv = secret_attrs(&o, &m)) == CKR_OK &&
+        (rv = place_object(r, &o)) == CKR_OK)
+        rv = commit_objects(r, &o, 1);
+    if (rv) {
+        free_object(&o);
+        return rv;
+    }
+    hsm_put_u64(r->out, o.handle);
+    return CKR_OK;
+}
+
 /* ---- cryptographic operations ------------------------------------------ */
 
 /* The key for an operation: visible, of the right class, allowed to do it (2.40 5.x *Init). */
@@ -1259,12 +1318,21 @@ static CK_RV op_key(struct req *r, uint64_t h, CK_OBJECT_CLASS cls, uint64_t usa
     struct object *o = visible_object(r->s, r->c, h);
     if (!o)
         return CKR_KEY_HANDLE_INVALID;
-    if (attr_ulong(o, CKA_CLASS, CKO_DATA) != cls || !o->key)
+    CK_OBJECT_CLASS have = attr_ulong(o, CKA_CLASS, CKO_DATA);
+    /* A secret key serves both sides (HMAC sign and verify, AES encrypt and decrypt). */
+    bool secret = have == CKO_SECRET_KEY && obj_attr(o, CKA_VALUE);
+    if (!secret && (have != cls || !o->key))
         return CKR_KEY_TYPE_INCONSISTENT;
     if (!attr_bool(o, usage, false))
         return CKR_KEY_FUNCTION_NOT_PERMITTED;
     *out = o;
     return CKR_OK;
+}
+
+/* A secret key's value (AES, generic secret), or NULL for an asymmetric key. */
+static const struct owned_attr *secret_value(const struct object *o)
+{
+    return attr_ulong(o, CKA_CLASS, CKO_DATA) == CKO_SECRET_KEY ? obj_attr(o, CKA_VALUE) : NULL;
 }
 
 /* session, mech, key, data: the common head of sign, verify, encrypt and decrypt. */
@@ -1290,7 +1358,9 @@ static CK_RV op_sign(struct req *r)
         return rv;
     size_t at = r->out->size;
     hsm_put_u32(r->out, 0);
-    rv = hsm_crypto_sign(k->key, &m, data, n, r->out);
+    const struct owned_attr *v = secret_value(k);
+    rv = v ? hsm_crypto_hmac(&m, v->value, v->size, data, n, r->out)
+           : hsm_crypto_sign(k->key, &m, data, n, r->out);
     if (rv == CKR_OK && !r->out->failed) {
         uint32_t len = (uint32_t)(r->out->size - at - 4);
         uint8_t le[4] = {(uint8_t)len, (uint8_t)(len >> 8), (uint8_t)(len >> 16),
@@ -1314,7 +1384,17 @@ static CK_RV op_verify(struct req *r)
         return CKR_ARGUMENTS_BAD;
     if ((rv = op_key(r, h, CKO_PUBLIC_KEY, CKA_VERIFY, &k)) != CKR_OK)
         return rv;
-    return hsm_crypto_verify(k->key, &m, data, n, sig, sn);
+    const struct owned_attr *v = secret_value(k);
+    if (!v)
+        return hsm_crypto_verify(k->key, &m, data, n, sig, sn);
+    struct hsm_buf mac = {0};
+    rv = hsm_crypto_hmac(&m, v->value, v->size, data, n, &mac);
+    if (rv == CKR_OK && mac.size != sn)
+        rv = CKR_SIGNATURE_LEN_RANGE;
+    else if (rv == CKR_OK && CRYPTO_memcmp(mac.data, sig, sn) != 0)
+        rv = CKR_SIGNATURE_INVALID;
+    hsm_buf_free(&mac);
+    return rv;
 }
 
 static CK_RV crypt_op(struct req *r, bool decrypt)
@@ -1332,8 +1412,12 @@ static CK_RV crypt_op(struct req *r, bool decrypt)
     if (rv)
         return rv;
     struct hsm_buf tmp = {0};
-    rv = decrypt ? hsm_crypto_decrypt(k->key, &m, data, n, &tmp)
-                 : hsm_crypto_encrypt(k->key, &m, data, n, &tmp);
+    const struct owned_attr *v = secret_value(k);
+    if (v)
+        rv = hsm_crypto_aes(&m, v->value, v->size, data, n, decrypt, &tmp);
+    else
+        rv = decrypt ? hsm_crypto_decrypt(k->key, &m, data, n, &tmp)
+                     : hsm_crypto_encrypt(k->key, &m, data, n, &tmp);
     if (rv == CKR_OK)
         hsm_put_bytes(r->out, tmp.data, tmp.size);
     OPENSSL_cleanse(tmp.data, tmp.size);
@@ -1421,6 +1505,8 @@ static op_fn op_handler(uint8_t op)
         return op_set_attrs;
     case HSM_OP_FIND:
         return op_find;
+    case HSM_OP_GENERATE_KEY:
+        return op_generate_key;
     case HSM_OP_GENERATE_KEY_PAIR:
         return op_generate_key_pair;
     case HSM_OP_SIGN:
@@ -1436,7 +1522,7 @@ static op_fn op_handler(uint8_t op)
     case HSM_OP_RANDOM:
         return op_random;
     default:
-        return NULL; /* HSM_OP_GENERATE_KEY, HSM_OP_CERTIFY_KEY: not yet (docs/HSM.md) */
+        return NULL; /* HSM_OP_CERTIFY_KEY: reserved; key attestation is an attribute */
     }
 }
 

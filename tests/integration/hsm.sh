@@ -94,6 +94,25 @@ run_backend() { # backend
     -m RSA-PKCS-OAEP --hash-algorithm SHA256 --mgf MGF1-SHA256 -i "$d/ct" -o "$d/dec"
   check "$B: OAEP round trip" cmp -s "$d/plain" "$d/dec"
 
+  # AES-256 and HMAC keys made in the Keep (GCM and CTR are in the unit test: this
+  # pkcs11-tool has no options for their parameters).
+  expect_status 0 "$B: AES-256 keygen" p11 --login --pin 1234 --keygen --key-type AES:32 --id 10 \
+    --label aes1
+  head -c 1000 /dev/urandom >"$d/blob"
+  local iv=000102030405060708090a0b0c0d0e0f
+  expect_status 0 "$B: AES-CBC-PAD encrypt" p11 --login --pin 1234 --encrypt --id 10 \
+    -m AES-CBC-PAD --iv $iv -i "$d/blob" -o "$d/blob.enc"
+  expect_status 0 "$B: AES-CBC-PAD decrypt" p11 --login --pin 1234 --decrypt --id 10 \
+    -m AES-CBC-PAD --iv $iv -i "$d/blob.enc" -o "$d/blob.dec"
+  check "$B: AES round trip, and the ciphertext is not the plaintext" \
+    sh -c "cmp -s '$d/blob' '$d/blob.dec' && ! cmp -s '$d/blob' '$d/blob.enc'"
+  expect_status 0 "$B: HMAC key" p11 --login --pin 1234 --keygen --key-type GENERIC:32 --id 11 \
+    --label mac1
+  expect_status 0 "$B: HMAC-SHA256 sign" p11 --login --pin 1234 --sign --id 11 -m SHA256-HMAC \
+    -i "$d/blob" -o "$d/blob.mac"
+  expect_status 0 "$B: HMAC-SHA256 verify" p11 --login --pin 1234 --verify --id 11 \
+    -m SHA256-HMAC -i "$d/blob" --signature-file "$d/blob.mac"
+
   # Sensitive keys do not leave: pkcs11-tool cannot even ask (CKA_VALUE is refused in
   # tests/unit/test_hsm_service.c); the attributes say so.
   expect_status 0 "$B: the private key's attributes" p11 --login --pin 1234 -O --type privkey --id 01

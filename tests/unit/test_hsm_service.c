@@ -355,6 +355,100 @@ static void test_key_attestation(uint64_t s, uint64_t priv)
     hsm_service_set_evidence_fn(svc, NULL);
 }
 
+static CK_RV cipher_call(uint8_t op, uint64_t s, uint64_t key, CK_MECHANISM_TYPE m,
+                         const struct hsm_buf *param, const uint8_t *in, size_t n,
+                         struct hsm_buf *out)
+{
+    struct hsm_buf req = {0}, reply = {0};
+    hsm_put_u64(&req, s);
+    hsm_put_mech(&req, &(struct hsm_mech){m, param->data, (uint32_t)param->size});
+    hsm_put_u64(&req, key);
+    hsm_put_bytes(&req, in, n);
+    CK_RV rv = rpc(op, &req, &reply);
+    *out = (struct hsm_buf){0};
+    if (rv == CKR_OK && reply.size >= 4)
+        hsm_put(out, reply.data + 4, reply.size - 4);
+    hsm_buf_free(&req);
+    hsm_buf_free(&reply);
+    return rv;
+}
+
+static uint64_t gen_secret(uint64_t s, CK_MECHANISM_TYPE m, CK_ULONG len)
+{
+    struct hsm_attr t[] = {{CKA_VALUE_LEN, (const uint8_t *)&len, sizeof(len)}};
+    struct hsm_buf req = {0}, reply = {0};
+    hsm_put_u64(&req, s);
+    hsm_put_mech(&req, &(struct hsm_mech){m, NULL, 0});
+    hsm_put_template(&req, t, 1);
+    CK_RV rv = rpc(HSM_OP_GENERATE_KEY, &req, &reply);
+    uint64_t h = rv == CKR_OK ? u64_at(&reply, 0) : 0;
+    hsm_buf_free(&req);
+    hsm_buf_free(&reply);
+    return h;
+}
+
+static void test_secret_keys(uint64_t s)
+{
+    uint64_t aes = gen_secret(s, CKM_AES_KEY_GEN, 32), len;
+    ok(aes != 0, "AES-256 key generated");
+    is_int(gen_secret(s, CKM_AES_KEY_GEN, 20), 0, "a 20-byte AES key is refused");
+    is_int(get_attr(s, aes, CKA_VALUE, &len, NULL), CKR_ATTRIBUTE_SENSITIVE,
+           "the AES key value is sensitive");
+    uint8_t msg[100];
+    for (int i = 0; i < 100; i++)
+        msg[i] = (uint8_t)i;
+    struct hsm_buf gcm = {0}, ct, pt;
+    hsm_put_bytes(&gcm, "0123456789ab", 12);
+    hsm_put_bytes(&gcm, "aad", 3);
+    hsm_put_u64(&gcm, 128);
+    is_int(cipher_call(HSM_OP_ENCRYPT, s, aes, CKM_AES_GCM, &gcm, msg, 100, &ct), CKR_OK,
+           "AES-GCM seal");
+    is_int(ct.size, 116, "ciphertext and a 16-byte tag");
+    is_int(cipher_call(HSM_OP_DECRYPT, s, aes, CKM_AES_GCM, &gcm, ct.data, ct.size, &pt), CKR_OK,
+           "AES-GCM open");
+    ok(pt.size == 100 && memcmp(pt.data, msg, 100) == 0, "GCM round trip");
+    hsm_buf_free(&pt);
+    ct.data[3] ^= 1;
+    is_int(cipher_call(HSM_OP_DECRYPT, s, aes, CKM_AES_GCM, &gcm, ct.data, ct.size, &pt),
+           CKR_ENCRYPTED_DATA_INVALID, "a flipped ciphertext bit fails the tag");
+    hsm_buf_free(&ct);
+    struct hsm_buf cbc = {0};
+    hsm_put_bytes(&cbc, "0123456789abcdef", 16);
+    is_int(cipher_call(HSM_OP_ENCRYPT, s, aes, CKM_AES_CBC_PAD, &cbc, msg, 100, &ct), CKR_OK,
+           "AES-CBC-PAD encrypt");
+    is_int(ct.size, 112, "padded to 7 blocks");
+    is_int(cipher_call(HSM_OP_DECRYPT, s, aes, CKM_AES_CBC_PAD, &cbc, ct.data, ct.size, &pt),
+           CKR_OK, "AES-CBC-PAD decrypt");
+    ok(pt.size == 100 && memcmp(pt.data, msg, 100) == 0, "CBC-PAD round trip");
+    hsm_buf_free(&ct);
+    hsm_buf_free(&pt);
+    struct hsm_buf ctr = {0};
+    hsm_put_u64(&ctr, 128);
+    hsm_put_bytes(&ctr, "0123456789abcdef", 16);
+    is_int(cipher_call(HSM_OP_ENCRYPT, s, aes, CKM_AES_CTR, &ctr, msg, 100, &ct), CKR_OK,
+           "AES-CTR");
+    is_int(cipher_call(HSM_OP_DECRYPT, s, aes, CKM_AES_CTR, &ctr, ct.data, ct.size, &pt), CKR_OK,
+           "AES-CTR back");
+    ok(ct.size == 100 && pt.size == 100 && memcmp(pt.data, msg, 100) == 0, "CTR round trip");
+    hsm_buf_free(&ct);
+    hsm_buf_free(&pt);
+    uint64_t mac_key = gen_secret(s, CKM_GENERIC_SECRET_KEY_GEN, 32);
+    struct hsm_buf none = {0}, mac;
+    is_int(sign(s, mac_key, CKM_SHA256_HMAC, NULL, "hello", &mac), CKR_OK, "HMAC-SHA256");
+    is_int(mac.size, 32, "a 32-byte MAC");
+    is_int(verify(s, mac_key, CKM_SHA256_HMAC, NULL, "hello", &mac), CKR_OK, "HMAC verify");
+    mac.data[0] ^= 1;
+    is_int(verify(s, mac_key, CKM_SHA256_HMAC, NULL, "hello", &mac), CKR_SIGNATURE_INVALID,
+           "a changed MAC does not verify");
+    is_int(cipher_call(HSM_OP_ENCRYPT, s, mac_key, CKM_AES_GCM, &gcm, msg, 10, &ct),
+           CKR_KEY_FUNCTION_NOT_PERMITTED, "an HMAC key does not encrypt");
+    hsm_buf_free(&mac);
+    hsm_buf_free(&none);
+    hsm_buf_free(&gcm);
+    hsm_buf_free(&cbc);
+    hsm_buf_free(&ctr);
+}
+
 static void test_rsa(uint64_t s)
 {
     CK_ULONG bits = 2048;
@@ -560,6 +654,7 @@ int main(void)
     login(s, CKU_USER, "1234");
     test_sensitivity(s, &priv);
     test_key_attestation(s, priv);
+    test_secret_keys(s);
     test_rsa(s);
     test_store();
     test_malformed();
