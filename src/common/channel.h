@@ -42,17 +42,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The host/guest ABI is this header and the layout, port and boot page in shim_abi.h. */
+#include "shim/shim_abi.h"
+
 /* ---- Header ------------------------------------------------------------ */
 
 #define KEEP_CHAN_MAGIC   0x4e4148435045454bull /* "KEEPCHAN" as little-endian bytes */
 #define KEEP_CHAN_VERSION 1u
-/* The I/O port the shim writes KEEP_REQ_CHANNEL (1) to; equals KEEP_PORT in shim_abi.h. */
+/* The I/O port the shim writes KEEP_REQ_CHANNEL (1) to: shim_abi.h's, checked below. */
 #define KEEP_CHAN_PORT        0x4b50u
 #define KEEP_CHAN_REQ_CHANNEL 1u
+_Static_assert(KEEP_CHAN_PORT == KEEP_PORT, "the channel port is shim_abi.h's KEEP_PORT");
+_Static_assert(KEEP_CHAN_REQ_CHANNEL == KEEP_REQ_CHANNEL,
+               "the channel request is shim_abi.h's KEEP_REQ_CHANNEL");
 
 enum keep_chan_path {
-    KEEP_CHAN_PATH_DIRECT = 0, /* equals KEEP_CHANNEL_DIRECT in host/config.h */
-    KEEP_CHAN_PATH_BOUNCE = 1, /* equals KEEP_CHANNEL_BOUNCE */
+    KEEP_CHAN_PATH_DIRECT = 0, /* KEEP_CHANNEL_DIRECT in host/config.h (asserted there) */
+    KEEP_CHAN_PATH_BOUNCE = 1, /* KEEP_CHANNEL_BOUNCE */
 };
 
 struct keep_chan_header {
@@ -174,6 +180,26 @@ struct keep_chan_arg {
     uint16_t elem_size; /* bytes per element (1 for bytes), or the fixed size */
     uint16_t max_count; /* cap on the counted length (0: bounded by memory only) */
 };
+
+/*
+ * The one max_count rule, for the shim (sizing what it checks and copies)
+ * and the executor (mapping): a count another argument passes by value
+ * above max_count is refused with -EINVAL, as Linux refuses iovcnt above
+ * UIO_MAXIOV (readv(2)) or nfds above RLIMIT_NOFILE (poll(2)); a count
+ * read through a pointer (socklen_t *, KEEP_LEN_PTR) is cut to max_count,
+ * as Linux cuts an oversized addrlen or optlen. keep_chan_count() is the
+ * count to size the buffer with: never more than max_count. The shim
+ * forwards a refused count unchanged and the host answers -EINVAL on
+ * both paths.
+ */
+static inline int keep_chan_count_refused(const struct keep_chan_arg *a, uint64_t count)
+{
+    return a->max_count && count > a->max_count && !(a->len_arg & KEEP_LEN_PTR);
+}
+static inline uint64_t keep_chan_count(const struct keep_chan_arg *a, uint64_t count)
+{
+    return a->max_count && count > a->max_count ? a->max_count : count;
+}
 
 struct keep_chan_call {
     uint32_t nr;
@@ -403,7 +429,7 @@ __attribute__((unused)) static const struct keep_chan_call keep_chan_calls[] = {
      {KA_PATH, KA_BUF(KEEP_DIR_OUT, 2, KEEP_ARGF_RESULT_LEN), KA_VAL}},
     {KEEP_NR_chmod, "chmod", {KA_PATH, KA_VAL}},
     {KEEP_NR_fchmod, "fchmod", {KA_FD, KA_VAL}},
-    /* Kept by the executor for the guest; the host process's umask is untouched. */
+    /* Kept by the executor for the guest; keep runs with umask 0 meanwhile (executor.c). */
     {KEEP_NR_umask, "umask", {KA_VAL}},
     {KEEP_NR_gettimeofday,
      "gettimeofday",

@@ -141,19 +141,40 @@ static int64_t do_getdents64(struct exec_call *c)
 /* ---- paths -------------------------------------------------------------- */
 
 /*
+ * The first n bytes of a guest path as log text: a control byte (a newline
+ * would start a forged log line, ESC a terminal escape sequence) becomes
+ * \xNN, as kvm.c cleans the shim's messages. out holds 4 bytes a byte.
+ */
+static void log_text(const char *s, size_t n, char *out, size_t size)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n && s[i] && o + 5 <= size; i++) {
+        unsigned char b = (unsigned char)s[i];
+        if (b < 0x20 || b == 0x7f)
+            o += (size_t)snprintf(out + o, size - o, "\\x%02x", b);
+        else
+            out[o++] = (char)b;
+    }
+    out[o] = '\0';
+}
+
+/*
  * A path in no volume does not exist in the Keep: one line at --log info
  * names the call, the path and the flag that would give it ("/" and the
  * directories above volumes exist, and say nothing).
  */
 static void log_outside(const struct exec_call *c, const char *abs)
 {
-    if (keep_volumes_is_synthetic_dir(&c->x->vols, abs) || keep_log_get_level() < KEEP_LOG_INFO)
+    if (keep_volumes_is_synthetic_dir(&c->x->vols, abs) || !keep_exec_may_log_denial(c->x))
         return;
     const char *slash = strrchr(abs, '/');
     /* Suggest the directory holding it, or the path itself right under "/" (never "/"). */
-    int dir_len = slash == abs ? (int)strlen(abs) : (int)(slash - abs);
-    keep_log(KEEP_LOG_INFO, "%s %s denied: in no volume; allow with --volume HOST_DIR:%.*s",
-             c->desc->name, abs, dir_len, abs);
+    size_t dir_len = slash == abs ? strlen(abs) : (size_t)(slash - abs);
+    char path[4 * KEEP_CHAN_PATH_MAX], dir[4 * KEEP_CHAN_PATH_MAX];
+    log_text(abs, SIZE_MAX, path, sizeof(path));
+    log_text(abs, dir_len, dir, sizeof(dir));
+    keep_log(KEEP_LOG_INFO, "%s %s denied: in no volume; allow with --volume HOST_DIR:%s",
+             c->desc->name, path, dir);
 }
 
 /*
@@ -173,8 +194,12 @@ static int resolve(struct exec_call *c, int dirfd_arg, int path_arg, int slot, c
     int rc = keep_guest_path_normalise(base, path, c->x->abs[slot], KEEP_CHAN_PATH_MAX);
     if (rc == 0 && keep_guest_path_has_dotdot(path))
         rc = keep_volumes_check_dotdot(&c->x->vols, base, path);
-    if (rc)
+    if (rc) {
+        /* Names nothing: no caller may take it (or a previous call's path) for "/" or a
+         * synthetic directory ("" and "gone/.." are ENOENT on Linux). */
+        c->x->abs[slot][0] = '\0';
         return rc;
+    }
     int vol = keep_volumes_lookup(&c->x->vols, c->x->abs[slot], rel);
     if (vol < 0) {
         log_outside(c, c->x->abs[slot]);
@@ -193,9 +218,13 @@ static int resolve(struct exec_call *c, int dirfd_arg, int path_arg, int slot, c
 static void log_read_only(const struct exec_call *c, int vol, int slot)
 {
     const struct keep_volume_root *r = &c->x->vols.roots[vol];
+    char path[4 * KEEP_CHAN_PATH_MAX];
+    if (!keep_exec_may_log_denial(c->x))
+        return;
+    log_text(c->x->abs[slot], SIZE_MAX, path, sizeof(path));
     keep_log(KEEP_LOG_INFO,
              "%s %s denied: volume %s is read-only; allow with --volume HOST_DIR:%s (without :ro)",
-             c->desc->name, c->x->abs[slot], r->guest_dir, r->guest_dir);
+             c->desc->name, path, r->guest_dir, r->guest_dir);
 }
 
 /* As resolve(), for a call that changes the volume: -EROFS on a read-only one. */
@@ -600,10 +629,14 @@ static int64_t do_utimensat(struct exec_call *c)
     if (vol < 0)
         return vol;
     int h, r;
-    if (flags & AT_SYMLINK_NOFOLLOW) {
-        /* The last component itself, never followed: act on it through its parent. */
+    /* A final "." or ".." is never a symlink, and through its parent a ".." at the volume root
+     * would name the host directory holding the volume: open what the path names instead. */
+    if ((flags & AT_SYMLINK_NOFOLLOW) && keep_guest_path_tail(c->path[1]) < KEEP_TAIL_DOT &&
+        rel[0] != '\0') {
+        /* The last component itself, never followed: act on it through its parent (the
+         * volume root, "", has none: it is no symlink, and is opened as itself below). */
         if ((h = keep_volumes_open_parent(&c->x->vols, vol, rel, &name)) < 0)
-            return h == -EBUSY ? -EROFS : h;
+            return h;
         r = utimensat(h, name, times, AT_SYMLINK_NOFOLLOW);
     } else {
         if ((h = keep_volumes_openat(&c->x->vols, vol, rel, O_PATH, 0)) < 0)
@@ -643,6 +676,8 @@ static int64_t unlink_common(struct exec_call *c, int dirfd_arg, int path_arg, u
     if (vol < 0)
         return vol;
     int p = keep_volumes_open_parent(&c->x->vols, vol, rel, &name);
+    if (p == -EBUSY && !(flags & AT_REMOVEDIR))
+        return -EISDIR; /* the volume root: unlink(2) of a directory, checked before the mount */
     if (p < 0)
         return p;
     return close_after(p, unlinkat(p, name, (int)flags));

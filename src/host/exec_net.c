@@ -72,7 +72,8 @@ static int connect_addr(const struct exec_call *c, const uint8_t *sa, uint64_t s
     if (rc)
         return rc;
     if (!keep_netpolicy_match(cfg->connect, cfg->connect_count, &ep)) {
-        log_denied(c->desc->name, &ep, "--connect");
+        if (keep_exec_may_log_denial(c->x))
+            log_denied(c->desc->name, &ep, "--connect");
         return -EACCES;
     }
     *sl = keep_net_endpoint_encode(&ep, ss);
@@ -215,7 +216,7 @@ static void log_wildcard_denied(const struct keep_net_endpoint *ep)
              text, (unsigned)ep->port, (unsigned)ep->port);
 }
 
-/* A wildcard bind served on a granted address says so once, at --log info. */
+/* A wildcard bind served on a granted address says so at --log info (keep_exec_may_log_denial). */
 static void log_narrowed(const struct keep_net_endpoint *asked,
                          const struct keep_net_endpoint *served, size_t unserved)
 {
@@ -246,6 +247,8 @@ static int64_t do_bind(struct exec_call *c)
     if (rc)
         return rc;
     if (!keep_netpolicy_bind(cfg->listen, cfg->listen_count, &ep, &served, &unserved)) {
+        if (!keep_exec_may_log_denial(c->x))
+            return -EACCES;
         if (keep_net_endpoint_is_wildcard(&ep))
             log_wildcard_denied(&ep);
         else
@@ -255,7 +258,8 @@ static int64_t do_bind(struct exec_call *c)
     socklen_t sl = keep_net_endpoint_encode(&served, &ss);
     if (bind(f->host, (struct sockaddr *)&ss, sl) < 0)
         return -errno;
-    if (served.family != ep.family || memcmp(served.addr, ep.addr, 16) != 0)
+    if ((served.family != ep.family || memcmp(served.addr, ep.addr, 16) != 0) &&
+        keep_exec_may_log_denial(c->x))
         log_narrowed(&ep, &served, unserved);
     f->listen_ok = true;
     return 0;
@@ -269,10 +273,11 @@ static int64_t do_listen(struct exec_call *c)
     if (!f->listen_ok) {
         /* Only a socket bound to a --listen address may listen (an unbound one would get an
          * ephemeral port on every address). */
-        keep_log(KEEP_LOG_INFO,
-                 "listen on fd %d denied: not bound to a --listen address; bind "
-                 "one given with --listen first",
-                 c->gfd[0]);
+        if (keep_exec_may_log_denial(c->x))
+            keep_log(KEEP_LOG_INFO,
+                     "listen on fd %d denied: not bound to a --listen address; bind "
+                     "one given with --listen first",
+                     c->gfd[0]);
         return -EACCES;
     }
     return neg_errno(listen(f->host, (int)c->a[1]));

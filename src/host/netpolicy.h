@@ -32,7 +32,8 @@ struct keep_net_endpoint {
  * sockaddr_in6 24 at least) or above sizeof(struct sockaddr_storage),
  * -EAFNOSUPPORT for any family but AF_INET and AF_INET6.
  */
-int keep_net_endpoint_decode(const uint8_t *sa, size_t size, struct keep_net_endpoint *out);
+KEEP_WARN_UNUSED int keep_net_endpoint_decode(const uint8_t *sa, size_t size,
+                                              struct keep_net_endpoint *out);
 
 /* Build the kernel's sockaddr for ep into ss; returns its length. */
 socklen_t keep_net_endpoint_encode(const struct keep_net_endpoint *ep, struct sockaddr_storage *ss);

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -172,8 +173,49 @@ static void build_root(const struct nil_plan *p)
     /* The root itself is read-only: the workload can write only inside rw volumes. */
     if (mount(NULL, p->root, NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0)
         child_fail(p, KEEP_E_NIL_SPAWN, "making the root read-only: %s", strerror(errno));
-    if (chdir(p->root) < 0 || chroot(".") < 0)
-        child_fail(p, KEEP_E_NIL_SPAWN, "entering the new root: %s", strerror(errno));
+    /*
+     * pivot_root, not chroot: the host's tree is detached from this mount
+     * namespace, so no chroot + chdir("..") can climb back to it
+     * (pivot_root(2): new_root and put_old may be the same directory).
+     */
+    if (chdir(p->root) < 0)
+        child_fail(p, KEEP_E_NIL_SPAWN, "entering the new root %s: %s", p->root, strerror(errno));
+    if (syscall(SYS_pivot_root, ".", ".") < 0)
+        child_fail(p, KEEP_E_NIL_NAMESPACES, "pivot_root to %s: %s", p->root, strerror(errno));
+    if (umount2(".", MNT_DETACH) < 0)
+        child_fail(p, KEEP_E_NIL_NAMESPACES, "detaching the host's root: %s", strerror(errno));
+}
+
+/*
+ * The workload holds no capability, whoever runs keep: as root, without a
+ * user namespace, it would otherwise be real root and could remount a :ro
+ * volume read-write or chroot out of its root. The bounding set is emptied
+ * (execve then grants root no capability, capabilities(7) "Transformation
+ * of capabilities during execve()"), ambient and inheritable sets cleared,
+ * and no_new_privs stops set-user-ID programs and file capabilities.
+ * Without CAP_SETPCAP (an ordinary user outside a user namespace) there is
+ * no capability to drop, so only no_new_privs applies.
+ */
+static void drop_privileges(const struct nil_plan *p)
+{
+    bool can_drop = p->new_user_ns || geteuid() == 0;
+    for (int cap = 0; can_drop; cap++) {
+        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0)
+            continue;
+        if (errno == EINVAL)
+            break; /* past the kernel's last capability */
+        child_fail(p, KEEP_E_NIL_SPAWN, "dropping capability %d from the bounding set: %s", cap,
+                   strerror(errno));
+    }
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+        child_fail(p, KEEP_E_NIL_SPAWN, "clearing ambient capabilities: %s", strerror(errno));
+    struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
+    struct __user_cap_data_struct none[_LINUX_CAPABILITY_U32S_3];
+    memset(none, 0, sizeof(none));
+    if (syscall(SYS_capset, &hdr, none) < 0)
+        child_fail(p, KEEP_E_NIL_SPAWN, "clearing capabilities: %s", strerror(errno));
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        child_fail(p, KEEP_E_NIL_SPAWN, "setting no_new_privs: %s", strerror(errno));
 }
 
 __attribute__((noreturn)) static void child(const struct nil_plan *p, uid_t uid, gid_t gid)
@@ -217,6 +259,7 @@ __attribute__((noreturn)) static void child(const struct nil_plan *p, uid_t uid,
             child_fail(p, KEEP_E_NIL_SPAWN, "limiting memory to %llu bytes: %s",
                        (unsigned long long)cfg->memory_size, strerror(errno));
     }
+    drop_privileges(p); /* last: the limit above may need CAP_SYS_RESOURCE */
     syscall(SYS_execveat, p->program_fd, "", cfg->argv, p->envp, AT_EMPTY_PATH);
     child_fail(p, KEEP_E_NIL_SPAWN, "cannot execute %s: %s", cfg->program, strerror(errno));
 }

@@ -653,11 +653,14 @@ API CK_RV C_FindObjectsInit(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR t, CK_ULONG n)
     if (rv == CKR_OK && !found)
         rv = CKR_HOST_MEMORY;
     for (uint32_t i = 0; rv == CKR_OK && i < count; i++) {
-        uint64_t v;
-        keep_cursor_u64(&c, "handle", &v, NULL);
+        uint64_t v = 0;
+        if (keep_cursor_u64(&c, "handle", &v, NULL) != KEEP_OK)
+            rv = CKR_DEVICE_ERROR; /* cannot happen: the size was checked above */
         found[i] = (CK_OBJECT_HANDLE)v;
     }
-    if (rv == CKR_OK) {
+    if (rv != CKR_OK) {
+        free(found);
+    } else {
         free(s->found);
         s->found = found;
         s->found_count = count;

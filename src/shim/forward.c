@@ -80,8 +80,7 @@ static uint64_t buf_size(const struct keep_chan_arg *a, const uint64_t *args)
     } else {
         count = args[a->len_arg & 7];
     }
-    if (a->max_count && count > a->max_count)
-        count = a->max_count;
+    count = keep_chan_count(a, count); /* the shared rule; the host refuses what it must */
     if (count > (1ull << 40) / (a->elem_size ? a->elem_size : 1))
         return ~0ull;
     return count * a->elem_size;

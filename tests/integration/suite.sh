@@ -442,6 +442,95 @@ suite_evidence() {
     "$KEEP" attest verify "$vol/ev.bin"
 }
 
+# A workload that exits with SO_LINGER {1, 3600} on a socket whose send queue
+# is full: keep must not wait in close(), and the peer must get what Linux
+# gives it when the process dies: every byte, then EOF (checked against the
+# same program run natively). The timeout only ends a keep stuck in close.
+# A workload that tries to leave its file system (issue 7): remount its :ro
+# volume rw, unmount it, chroot + chdir("..") out of a rw volume. On nil as
+# root (this is what made the workload real root in a plain chroot) and on
+# kvm every attempt must fail and change nothing on the host.
+suite_escape() {
+  local rw=$TMP/vol-esc-rw ro=$TMP/vol-esc-ro marker=$TMP/host-only.txt
+  rm -rf "$rw" "$ro"
+  mkdir -p "$rw" "$ro"
+  printf 'ro\n' >"$ro/input.txt"
+  printf 'host only\n' >"$marker"
+  expect_status 0 "$P escape attempts (as uid $(id -u)): remount rw, umount, chroot + chdir .." \
+    kr --volume "$rw:/data" --volume "$ro:/ro:ro" "$WL/wl_escape" /ro /data "$marker"
+  grep '^not ok' "$TMP/out" | sed 's/^/#   /' || true
+  check "$P   nothing was created in the read-only volume" bash -c "[ \"\$(ls '$ro')\" = input.txt ]"
+  # nil run by an ordinary user (user namespace path): the same attempts fail.
+  [ "$SUITE_BACKEND" = nil ] && [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null || return 0
+  local as_nobody=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
+  if ! "${as_nobody[@]}" test -x "$KEEP" -a -x "$WL/wl_escape"; then
+    diag "escape attempts as nobody not run: nobody cannot execute $KEEP"
+    return 0
+  fi
+  local top
+  top=$(mktemp -d "${TMPDIR:-/tmp}/keep-esc.XXXXXX")
+  chmod 755 "$top"
+  mkdir "$top/rw" "$top/ro"
+  chown nobody "$top/rw"
+  printf 'ro\n' >"$top/ro/input.txt"
+  printf 'host only\n' >"$top/host-only.txt"
+  expect_status 0 "$P escape attempts as nobody (user namespace): remount rw, umount, chroot" \
+    "${as_nobody[@]}" "$KEEP" run --backend nil --volume "$top/rw:/data" \
+    --volume "$top/ro:/ro:ro" "$WL/wl_escape" /ro /data "$top/host-only.txt"
+  grep '^not ok' "$TMP/out" | sed 's/^/#   /' || true
+  check "$P   nothing was created in the read-only volume" bash -c "[ \"\$(ls '$top/ro')\" = input.txt ]"
+  rm -rf "$top"
+}
+
+linger_peer() { # port go-file log
+  python3 - "$1" "$2" >"$3" 2>&1 <<'PY' &
+import os, socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(1)
+print("ready", flush=True)
+s.settimeout(300)  # a workload that never connects fails the test, not hangs it
+c, _ = s.accept()
+c.settimeout(None)
+while not os.path.exists(sys.argv[2]):  # read only after the writer is gone
+    time.sleep(0.05)
+n = 0
+try:
+    while chunk := c.recv(65536):
+        n += len(chunk)
+    print("got %d eof" % n)
+except ConnectionResetError:
+    print("got %d reset" % n)
+PY
+}
+
+linger_run() { # native|Keep
+  local label=$1 port ppid sent
+  port=$(free_port)
+  local cmd=("$WL/wl_linger")
+  [ "$label" = native ] || cmd=("$KEEP" run --backend "$SUITE_BACKEND" --channel "$SUITE_CHANNEL"
+    --connect "127.0.0.1:$port" "$WL/wl_linger")
+  rm -f "$TMP/linger.go" "$TMP/linger.log"
+  linger_peer "$port" "$TMP/linger.go" "$TMP/linger.log"
+  ppid=$!
+  wait_line "$TMP/linger.log" '^ready' $ppid || diag "the python peer did not start"
+  expect_status 0 "$P $label: exits with SO_LINGER {1, 3600} and unsent data" \
+    timeout -s KILL 300 "${cmd[@]}" 127.0.0.1 "$port"
+  grep '^not ok' "$TMP/out" | sed 's/^/#   /' || true
+  sent=$(sed -n 's/^sent //p' "$TMP/out")
+  touch "$TMP/linger.go"
+  wait $ppid || true
+  check "$P   $label: the peer reads all ${sent:-?} bytes, then EOF ($(cat "$TMP/linger.log" | tail -1))" \
+    grep -qx "got ${sent:-x} eof" "$TMP/linger.log"
+}
+
+suite_linger() {
+  linger_run native
+  linger_run Keep
+}
+
 run_suite() { # backend channel
   SUITE_BACKEND=$1
   SUITE_CHANNEL=$2
@@ -473,4 +562,6 @@ run_suite() { # backend channel
   suite_evidence
   suite_gate
   suite_ctrl_c
+  suite_linger
+  suite_escape
 }

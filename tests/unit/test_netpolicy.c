@@ -123,8 +123,12 @@ int main(void)
     char sock_path[] = "/run/hsm.sock";
     struct keep_net_rule unix_rule = {.family = AF_UNIX, .unix_path = sock_path};
     struct sockaddr_in6 any6 = {.sin6_family = AF_INET6};
-    keep_net_endpoint_decode((const uint8_t *)&any6, sizeof(any6), &ep);
+    is_int(keep_net_endpoint_decode((const uint8_t *)&any6, sizeof(any6), &ep), 0, "[::]:0 decodes");
     ok(!keep_netpolicy_match(&unix_rule, 1, &ep), "a unix rule does not match [::]:0");
+    struct keep_net_endpoint served;
+    size_t unserved;
+    ok(!keep_netpolicy_bind(&unix_rule, 1, &ep, &served, &unserved),
+       "nor does a wildcard bind to port 0 pick the unix rule");
     ok(keep_netpolicy_match_unix(&unix_rule, 1, "/run/hsm.sock"), "unix rule matches its path");
     ok(!keep_netpolicy_match_unix(&unix_rule, 1, "/run/hsm.sock2"), "not a longer path");
     ok(!keep_netpolicy_match_unix(&unix_rule, 1, "/run//hsm.sock"), "not another spelling");
@@ -145,7 +149,7 @@ int main(void)
     /* The kernel gets a rebuilt sockaddr, not the guest's bytes. */
     struct sockaddr_in dirty = {.sin_family = AF_INET, .sin_port = htons(80)};
     memset(dirty.sin_zero, 0xee, sizeof(dirty.sin_zero));
-    keep_net_endpoint_decode((const uint8_t *)&dirty, sizeof(dirty), &ep);
+    must_ok(keep_net_endpoint_decode((const uint8_t *)&dirty, sizeof(dirty), &ep));
     struct sockaddr_storage ss;
     socklen_t sl = keep_net_endpoint_encode(&ep, &ss);
     is_int(sl, sizeof(struct sockaddr_in), "encode: sockaddr_in length");
