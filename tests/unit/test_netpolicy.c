@@ -123,7 +123,8 @@ int main(void)
     char sock_path[] = "/run/hsm.sock";
     struct keep_net_rule unix_rule = {.family = AF_UNIX, .unix_path = sock_path};
     struct sockaddr_in6 any6 = {.sin6_family = AF_INET6};
-    is_int(keep_net_endpoint_decode((const uint8_t *)&any6, sizeof(any6), &ep), 0, "[::]:0 decodes");
+    is_int(keep_net_endpoint_decode((const uint8_t *)&any6, sizeof(any6), &ep), 0,
+           "[::]:0 decodes");
     ok(!keep_netpolicy_match(&unix_rule, 1, &ep), "a unix rule does not match [::]:0");
     struct keep_net_endpoint served;
     size_t unserved;
