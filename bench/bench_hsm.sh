@@ -51,18 +51,21 @@ printf 'directories.tokendir = %s\nobjectstore.backend = file\n' "$work/softhsm"
 export SOFTHSM2_CONF=$work/softhsm2.conf
 softhsm2-util --init-token --free --label bench --so-pin 87654321 --pin 1234 >/dev/null
 
-rate() { "$client" "$@" 2>/dev/null | awk '/^signs\/s/ {print $2}'; }
+rate() { "$client" "$@" 2>/dev/null | awk '/^(signs|MB)\/s/ {print $2}'; }
 ratio() { python3 -c "import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); print(f'{a / b:.2f}' if b else '-')" "$1" "$2"; }
 
-echo "keep-hsm on $backend; $secs s per figure; session key pairs; one client process"
+echo "keep-hsm on $backend; $secs s per figure; session keys; one client process"
+echo "signatures per second; AES-256-GCM in MB/s of 64 KiB messages"
 printf '%-14s %8s %10s %10s %10s %12s %12s\n' mechanism sessions keep-hsm SoftHSM2 OpenSSL \
   keep/SoftHSM keep/OpenSSL
-for mech in ecdsa rsa; do
+for mech in ${BENCH_MECHS:-ecdsa rsa aes}; do
   for n in 1 8; do
     k=$(rate "$mod" 1234 $mech $n "$secs")
     s=$(rate "$softhsm" 1234 $mech $n "$secs")
     o=$(rate openssl - $mech $n "$secs")
     name=$([ $mech = ecdsa ] && echo "ECDSA P-256" || echo "RSA-2048")
+    [ $mech = aes ] && name="AES-256-GCM MB/s"
+
     printf '%-14s %8s %10s %10s %10s %12s %12s\n' "$name" $n "$k" "$s" "$o" "$(ratio "$k" "$s")" \
       "$(ratio "$k" "$o")"
   done

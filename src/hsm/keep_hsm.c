@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
@@ -307,6 +308,10 @@ int main(int argc, char **argv)
     if (!sock || !store || iterations < HSM_KDF_ITERATIONS_MIN || iterations > 100000000)
         usage();
     signal(SIGPIPE, SIG_IGN); /* a client that goes away is a closed connection, not a death */
+    /* Keep freed buffers in the heap: in a Keep every fresh page is a fault and every
+     * mmap/munmap a call to the host, and requests allocate the same sizes again and again. */
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
     struct keep_error err;
     struct hsm_service *svc;
     if (hsm_service_open(store, (uint32_t)iterations, &svc, &err) != KEEP_OK) {
