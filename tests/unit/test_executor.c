@@ -1842,7 +1842,8 @@ static void test_unix_listen(const struct keep_config *base)
     struct stat sst;
     unsigned int guest_umask = (unsigned int)CALL(x, KEEP_NR_umask, 022);
     CALL(x, KEEP_NR_umask, guest_umask);
-    ok(stat(path, &sst) == 0 && (sst.st_mode & 0777) == (0777 & ~guest_umask),
+    int stat_rc = stat(path, &sst);
+    ok(stat_rc == 0 && (sst.st_mode & 0777) == (0777 & ~guest_umask),
        "the socket file's mode is 0777 & ~guest umask %03o (got %03o)", guest_umask,
        (unsigned int)(sst.st_mode & 0777));
     is_int(CALL(x, KEEP_NR_listen, us, 4), 0, "listen");
