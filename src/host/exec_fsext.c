@@ -255,6 +255,9 @@ static int64_t chown_common(struct exec_call *c, int dirfd_arg, int path_arg, ui
             return -errno;
         return owner_change(&st, uid, gid);
     }
+    /* fchownat(2): AT_EMPTY_PATH with an empty path and AT_FDCWD is the cwd itself. */
+    if ((flags & AT_EMPTY_PATH) && c->path[path_arg][0] == '\0')
+        c->path[path_arg] = ".";
     int vol = keep_exec_resolve(c, dirfd_arg, path_arg, 0, true, &rel);
     if (vol < 0)
         return vol;

@@ -1679,6 +1679,18 @@ static void test_links_locks_select(struct keep_executor *x)
            "fchown to the Keep's own ids: success");
     is_int(CALL(x, KEEP_NR_chown, gstr("/ro/readme"), (uint64_t)-1, (uint64_t)-1), -EROFS,
            "chown in a ro volume: EROFS");
+    /* fchownat(2) AT_EMPTY_PATH with an empty path and AT_FDCWD: the cwd itself. */
+    uint64_t saved_cwd = galloc(KEEP_CHAN_PATH_MAX);
+    ok(CALL(x, KEEP_NR_getcwd, saved_cwd, KEEP_CHAN_PATH_MAX) > 0, "getcwd to restore it later");
+    is_int(CALL(x, KEEP_NR_chdir, gstr("/data")), 0, "chdir /data");
+    is_int(CALL(x, KEEP_NR_fchownat, (uint64_t)(int64_t)AT_FDCWD, gstr(""), (uint64_t)-1,
+                (uint64_t)-1, AT_EMPTY_PATH),
+           0, "fchownat(AT_FDCWD, \"\", AT_EMPTY_PATH): the cwd, unchanged");
+    is_int(CALL(x, KEEP_NR_chdir, gstr("/ro")), 0, "chdir /ro");
+    is_int(CALL(x, KEEP_NR_fchownat, (uint64_t)(int64_t)AT_FDCWD, gstr(""), (uint64_t)-1,
+                (uint64_t)-1, AT_EMPTY_PATH),
+           -EROFS, "... of a cwd in a ro volume: EROFS");
+    is_int(CALL(x, KEEP_NR_chdir, saved_cwd), 0, "chdir back");
     r = CALL(x, KEEP_NR_chown, gstr("/data/escape"), (uint64_t)-1, (uint64_t)-1);
     ok(r == -EXDEV || r == -ELOOP, "chown through an escaping symlink refused (%lld)",
        (long long)r);
