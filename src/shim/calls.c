@@ -220,8 +220,12 @@ static long do_select(const struct shim_frame *f, bool is_pselect)
     int32_t nfds = (int32_t)f->rdi;
     uint64_t user_set[3] = {f->rsi, f->rdx, f->r10}, tmo = f->r8;
     uint64_t scratch = user_scratch(f, SCRATCH), ts = scratch + SETS;
-    if (nfds < 0 || nfds > (int32_t)KEEP_CHAN_MAX_FDS)
+    if (nfds < 0)
         return -SHIM_EINVAL;
+    /* fs/select.c core_sys_select: nfds above the fd table's size is cut down to it (no Keep
+     * fd is KEEP_CHAN_MAX_FDS or more); the bits beyond are neither read nor written. */
+    if (nfds > (int32_t)KEEP_CHAN_MAX_FDS)
+        nfds = (int32_t)KEEP_CHAN_MAX_FDS;
     uint64_t bytes = ((uint64_t)nfds + 63) / 64 * 8;
     if (!user_ok(scratch, SCRATCH))
         return -SHIM_EFAULT;
