@@ -587,6 +587,12 @@ static int release_check(struct steward *s, X509 *peer, const char *name, int64_
     if (!peer || peer_serial(peer, serial))
         return keep_fail(err, KEEP_E_STEWARD_CLIENT_CERT,
                          "GET /v1/secrets needs a client certificate issued by this service");
+    /* The serial alone is public (CRL, the Keep's own TLS handshakes): the certificate must also
+     * carry this CA's signature (RFC 5280 section 6.1.3 (a)(1)), whoever the caller is. */
+    if (X509_NAME_cmp(X509_get_issuer_name(peer), X509_get_subject_name(s->ca.cert)) != 0 ||
+        X509_verify(peer, X509_get0_pubkey(s->ca.cert)) != 1)
+        return keep_fail(err, KEEP_E_STEWARD_CLIENT_CERT,
+                         "client certificate serial %s is not signed by this service's CA", serial);
     int rc = steward_cert_get(s->store, serial, rec, err);
     if (rc)
         return keep_fail(err, KEEP_E_STEWARD_CLIENT_CERT,

@@ -319,6 +319,16 @@ static void test_kvm_flow(const char *dir)
            KEEP_E_STEWARD_SECRET_UNKNOWN, "listed but never stored: unknown secret");
     is_int(steward_secret_release(s, NULL, "db", NOW, &value, &size, &err),
            KEEP_E_STEWARD_CLIENT_CERT, "no client certificate: refused");
+    /* A serial is public (CRL, every TLS handshake): a certificate that copies it, signed by
+     * someone else's key, must not pass as the issued one. */
+    X509 *forged = X509_dup(issued.cert);
+    EVP_PKEY *mallory = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    X509_sign(forged, mallory, EVP_sha256());
+    is_int(steward_secret_release(s, forged, "db", NOW, &value, &size, &err),
+           KEEP_E_STEWARD_CLIENT_CERT,
+           "certificate with an issued serial, not signed by the CA: %s", err.message);
+    X509_free(forged);
+    EVP_PKEY_free(mallory);
 
     /* One refusal per check. */
     struct steward_issued none;
