@@ -602,6 +602,14 @@ static int release_check(struct steward *s, X509 *peer, const char *name, int64_
                          serial, rec->revoked_at ? "by serial" : "by measurement");
     if (now > rec->not_after)
         return keep_fail(err, KEEP_E_STEWARD_CLIENT_CERT, "client certificate %s expired", serial);
+    /* The certificate is only as good as the evidence: unsigned kvm evidence is trusted while the
+     * operator says so, and a restart without --insecure-kvm withdraws that trust. */
+    if (rec->insecure && !s->cfg.insecure_kvm)
+        return keep_fail(
+            err, KEEP_E_STEWARD_INSECURE_KVM,
+            "client certificate %s was issued on unsigned kvm evidence and the service "
+            "runs without --insecure-kvm",
+            serial);
     char *doc = NULL;
     struct steward_workload w;
     if ((rc = steward_policy_get(s->store, rec->workload, &doc, err)) == KEEP_OK)

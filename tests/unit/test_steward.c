@@ -404,6 +404,12 @@ static void test_kvm_flow(const char *dir)
        "revoke by measurement");
     is_int(issue_kvm(s, &c, measurement_kvm, "web", NOW, &none, NULL, 0), KEEP_E_STEWARD_REVOKED,
            "revoked measurement gets no certificate");
+    struct steward_issued theirs;
+    is_int(issue_kvm(s, &c, measurement_snp, "other", NOW, &theirs, NULL, 0), KEEP_OK,
+           "kvm certificate for workload other (insecure mode)");
+    ok(steward_secret_release(s, theirs.cert, "theirs", NOW, &value, &size, &err) == KEEP_OK,
+       "insecure certificate gets its secret while --insecure-kvm is on");
+    free(value);
     steward_issued_free(&issued);
     steward_close(s);
 
@@ -414,7 +420,13 @@ static void test_kvm_flow(const char *dir)
     int64_t count = 0;
     ok(steward_audit_verify(s->store, &count, &err) == KEEP_OK && count >= 15,
        "audit chain has %lld entries", (long long)count);
-    ok(steward_store_count(s->store, "certificates") == 3, "issued records kept across restart");
+    ok(steward_store_count(s->store, "certificates") == 4, "issued records kept across restart");
+    /* Unsigned kvm evidence could have been forged by anyone: once the service runs without
+     * --insecure-kvm, certificates issued on it no longer fetch secrets. */
+    is_int(steward_secret_release(s, theirs.cert, "theirs", NOW, &value, &size, &err),
+           KEEP_E_STEWARD_INSECURE_KVM,
+           "insecure certificate gets no secret without --insecure-kvm");
+    steward_issued_free(&theirs);
     ok(steward_admin_policy_put(s, "kvm2", "{}", NOW, &err) == KEEP_OK, "policy kvm2 (any)");
     is_int(issue_kvm(s, &c, measurement_snp, "kvm2", NOW, &none, NULL, 0),
            KEEP_E_STEWARD_INSECURE_KVM, "kvm evidence without --insecure-kvm refused");
