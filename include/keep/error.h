@@ -55,6 +55,8 @@ enum keep_err {
 #include "errors/run.def"
     KEEP_E_STEWARD_BASE = 9000,
 #include "errors/steward.def"
+    KEEP_E_HSM_BASE = 9500,
+#include "errors/hsm.def"
 #undef E
 };
 

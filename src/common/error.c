@@ -23,6 +23,7 @@ static const struct err_entry err_table[] = {
 #include "keep/errors/channel.def"
 #include "keep/errors/run.def"
 #include "keep/errors/steward.def"
+#include "keep/errors/hsm.def"
 #undef E
 };
 

@@ -15,6 +15,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
@@ -23,6 +24,7 @@
 
 #include "common/util.h"
 #include "host/executor.h"
+#include "host/netpolicy.h"
 #include "host/run.h"
 
 /* What the child tells the parent when setting up failed (before exec). */
@@ -116,6 +118,34 @@ static int remount_read_only(const char *target)
     return mount(NULL, target, NULL, flags, NULL);
 }
 
+/*
+ * --listen unix:PATH under nil: the workload binds PATH itself, so the
+ * directory holding it is bind-mounted at the same path in the new root
+ * (nil isolates nothing anyway; docs/HSM.md). On kvm the host binds it.
+ */
+static void mount_unix_socket_dirs(const struct nil_plan *p, char *target, size_t size)
+{
+    const struct keep_config *cfg = p->cfg;
+    for (size_t i = 0; i < cfg->listen_count; i++) {
+        const char *path = cfg->listen[i].unix_path;
+        if (cfg->listen[i].family != AF_UNIX)
+            continue;
+        const char *slash = strrchr(path, '/');
+        int dir_len = (int)(slash - path);
+        int n = snprintf(target, size, "%s%.*s", p->root, dir_len, path);
+        if (n < 0 || (size_t)n >= size)
+            child_fail(p, KEEP_E_NIL_SPAWN, "socket path %s is too long", path);
+        if (dir_len == 0)
+            continue; /* a socket in "/": the new root is read-only; bind will say EROFS */
+        mkdir_p(p, target);
+        char host_dir[KEEP_UNIX_PATH_MAX + 1];
+        snprintf(host_dir, sizeof(host_dir), "%.*s", dir_len, path);
+        if (mount(host_dir, target, NULL, MS_BIND, NULL) < 0)
+            child_fail(p, KEEP_E_NIL_SPAWN, "bind-mounting %s for --listen unix:%s: %s", host_dir,
+                       path, strerror(errno));
+    }
+}
+
 /* New root: an empty tmpfs with each volume bind-mounted at its guest path. */
 static void build_root(const struct nil_plan *p)
 {
@@ -139,6 +169,7 @@ static void build_root(const struct nil_plan *p)
             child_fail(p, KEEP_E_NIL_SPAWN, "making volume %s read-only: %s", v->guest_dir,
                        strerror(errno));
     }
+    mount_unix_socket_dirs(p, target, sizeof(target));
     /* The root itself is read-only: the workload can write only inside rw volumes. */
     if (mount(NULL, p->root, NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0)
         child_fail(p, KEEP_E_NIL_SPAWN, "making the root read-only: %s", strerror(errno));
@@ -358,6 +389,9 @@ int keep_nil_run(const struct keep_config *cfg, int *exit_status, struct keep_er
     int rc = KEEP_OK;
 
     plan.new_mount_ns = cfg->volume_count > 0;
+    if (plan.new_mount_ns && keep_netpolicy_has_unix(cfg->listen, cfg->listen_count))
+        keep_log(KEEP_LOG_WARN, "nil backend: the directory of each --listen unix:PATH is "
+                                "visible to the workload at the same path");
     plan.new_net_ns = cfg->listen_count == 0 && cfg->connect_count == 0;
     /* The network namespace is a bonus: without it nil still runs, and says so. */
     if (!choose_namespaces(&plan) && plan.new_net_ns) {

@@ -19,6 +19,7 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <sys/time.h>
@@ -1788,6 +1789,72 @@ static void test_denial_log_bound(const struct keep_config *base, uint16_t lport
     fclose(log);
 }
 
+/* --listen unix:PATH: only that path, only stream sockets, stale sockets replaced (docs/HSM.md). */
+static void test_unix_listen(const struct keep_config *base)
+{
+    char dir[] = "/tmp/keep-test-unix-XXXXXX", path[64], other[64], rule_text[80];
+    if (!mkdtemp(dir))
+        abort();
+    snprintf(path, sizeof(path), "%s/hsm.sock", dir);
+    snprintf(other, sizeof(other), "%s/other.sock", dir);
+    snprintf(rule_text, sizeof(rule_text), "unix:%s", path);
+    struct keep_net_rule rules[2] = {base->listen[0],
+                                     {.text = rule_text, .family = AF_UNIX, .unix_path = path}};
+    struct keep_config cfg = *base;
+    cfg.listen = rules;
+    cfg.listen_count = 2;
+    struct keep_executor *x;
+    struct keep_error err;
+    if (keep_executor_new(&cfg, measurement, &x, &err) != KEEP_OK) {
+        ok(false, "executor with a unix rule: %s", err.message);
+        return;
+    }
+    /* A stale socket file from an earlier run: bound, never listened on, closed. */
+    struct sockaddr_un stale = {.sun_family = AF_UNIX};
+    snprintf(stale.sun_path, sizeof(stale.sun_path), "%s", path);
+    int hs = socket(AF_UNIX, SOCK_STREAM, 0);
+    ok(bind(hs, (struct sockaddr *)&stale, sizeof(stale)) == 0, "a stale socket file exists");
+    close(hs);
+
+    is_int(CALL(x, KEEP_NR_socket, AF_UNIX, SOCK_DGRAM, 0), -EPROTONOSUPPORT,
+           "unix datagram socket refused");
+    int64_t us = CALL(x, KEEP_NR_socket, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ok(us >= 0, "unix stream socket allowed with a unix rule");
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", other);
+    is_int(CALL(x, KEEP_NR_bind, us, gput(&sun, sizeof(sun)), sizeof(sun)), -EACCES,
+           "bind to another path: EACCES");
+    struct sockaddr_un abstract = {.sun_family = AF_UNIX, .sun_path = {0, 'h', 's', 'm'}};
+    is_int(CALL(x, KEEP_NR_bind, us, gput(&abstract, sizeof(abstract)), sizeof(abstract)), -EACCES,
+           "bind to an abstract name: EACCES");
+    struct sockaddr_un nonul = {.sun_family = AF_UNIX};
+    memset(nonul.sun_path, 'a', sizeof(nonul.sun_path));
+    is_int(CALL(x, KEEP_NR_bind, us, gput(&nonul, sizeof(nonul)), sizeof(nonul)), -EACCES,
+           "hostile guest: a sun_path with no NUL: EACCES");
+    is_int(CALL(x, KEEP_NR_bind, us, gput(&sun, 2), 2), -EINVAL, "a bare family: EINVAL");
+    is_int(CALL(x, KEEP_NR_listen, us, 4), -EACCES, "listen before the allowed bind: EACCES");
+    snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+    size_t len =
+        offsetof(struct sockaddr_un, sun_path) + strlen(path); /* no NUL, as Linux allows */
+    is_int(CALL(x, KEEP_NR_bind, us, gput(&sun, len), len), 0,
+           "bind to the --listen unix path (stale socket replaced)");
+    is_int(CALL(x, KEEP_NR_listen, us, 4), 0, "listen");
+    int hc = socket(AF_UNIX, SOCK_STREAM, 0);
+    ok(connect(hc, (struct sockaddr *)&stale, sizeof(stale)) == 0, "a host client connects");
+    int64_t as = CALL(x, KEEP_NR_accept4, us, 0, 0, SOCK_CLOEXEC);
+    ok(as >= 0, "accept4 on the unix socket");
+    ok(write(hc, "ping", 4) == 4, "client writes");
+    uint64_t buf = galloc(8);
+    is_int(CALL(x, KEEP_NR_read, as, buf, 8), 4, "the Keep reads what the client wrote");
+    close(hc);
+    CALL(x, KEEP_NR_close, as);
+    CALL(x, KEEP_NR_close, us);
+    still_healthy(x, "unix socket attacks");
+    keep_executor_free(x);
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     mem = aligned_alloc(4096, MEM_SIZE);
@@ -1846,6 +1913,7 @@ int main(void)
     test_stdio_pty_master();
     test_denial_log_bound(&cfg, lport);
     test_denial_log_escapes(&cfg);
+    test_unix_listen(&cfg);
     remove_tree();
     free(mem);
     return done_testing();
