@@ -163,6 +163,13 @@ int steward_nonce_new(struct steward *s, int64_t now, char hex[2 * STEWARD_NONCE
     *expires = now + STEWARD_NONCE_LIFETIME;
     /* Expired nonces older than an hour are forgotten: they would be refused anyway. */
     int rc = steward_nonce_purge(s->store, now - 3600, err);
+    int64_t outstanding = 0, limit = s->cfg.max_nonces > 0 ? s->cfg.max_nonces : STEWARD_MAX_NONCES;
+    if (rc == KEEP_OK &&
+        (rc = steward_nonce_outstanding(s->store, now, &outstanding, err)) == KEEP_OK &&
+        outstanding >= limit)
+        rc = keep_fail(err, KEEP_E_STEWARD_NONCE_LIMIT,
+                       "%lld nonces are outstanding (limit %lld): each expires %d s after issue",
+                       (long long)outstanding, (long long)limit, STEWARD_NONCE_LIFETIME);
     if (rc == KEEP_OK)
         rc = steward_nonce_add(s->store, nonce, sizeof(nonce), *expires, err);
     if (rc == KEEP_OK) {

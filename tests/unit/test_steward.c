@@ -630,6 +630,34 @@ static void test_snp(const char *dir)
     snp_gen_free(g);
 }
 
+/* POST /v1/nonce needs no credentials: the nonces outstanding at once are capped, so a client
+ * asking in a loop cannot grow the database without bound. */
+static void test_nonce_limit(const char *dir)
+{
+    struct steward_config cfg = {.insecure_kvm = true, .max_nonces = 2};
+    struct steward *s;
+    struct keep_error err;
+    if (steward_open(dir, &cfg, &s, &err) != KEEP_OK) {
+        printf("Bail out! steward_open: %s\n", err.message);
+        exit(1);
+    }
+    char a[65], b[65], c[65];
+    int64_t expires;
+    ok(steward_nonce_new(s, NOW, a, &expires, &err) == KEEP_OK &&
+           steward_nonce_new(s, NOW, b, &expires, &err) == KEEP_OK,
+       "nonces up to the limit are issued");
+    is_int(steward_nonce_new(s, NOW, c, &expires, &err), KEEP_E_STEWARD_NONCE_LIMIT,
+           "one more is refused: %s", err.message);
+    uint8_t raw[STEWARD_NONCE_SIZE];
+    if (keep_hex_decode(a, 64, raw, sizeof(raw), "nonce", NULL) ||
+        steward_nonce_use(s->store, raw, sizeof(raw), NOW, &err) != KEEP_OK)
+        abort();
+    is_int(steward_nonce_new(s, NOW, c, &expires, &err), KEEP_OK, "a used nonce no longer counts");
+    is_int(steward_nonce_new(s, NOW + STEWARD_NONCE_LIFETIME + 1, c, &expires, &err), KEEP_OK,
+           "expired nonces no longer count");
+    steward_close(s);
+}
+
 static void remove_state(const char *dir)
 {
     char cmd[600];
@@ -652,6 +680,8 @@ int main(void)
     test_kvm_flow(state);
     snprintf(state, sizeof(state), "%s/snp", dir);
     test_snp(state);
+    snprintf(state, sizeof(state), "%s/nonces", dir);
+    test_nonce_limit(state);
     remove_state(dir);
     return done_testing();
 }
