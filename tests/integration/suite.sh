@@ -456,10 +456,16 @@ suite_escape() {
   mkdir -p "$rw" "$ro"
   printf 'ro\n' >"$ro/input.txt"
   printf 'host only\n' >"$marker"
+  # Without --volume: no host process to signal, no host file to write, uid 1000.
+  expect_status 0 "$P escape attempts (as uid $(id -u)): kill(-1, 0), kill(1, 0), /etc/passwd, uid" \
+    kr "$WL/wl_escape"
+  grep '^not ok' "$TMP/out" | sed 's/^/#   /' || true
   expect_status 0 "$P escape attempts (as uid $(id -u)): remount rw, umount, chroot + chdir .." \
     kr --volume "$rw:/data" --volume "$ro:/ro:ro" "$WL/wl_escape" /ro /data "$marker"
   grep '^not ok' "$TMP/out" | sed 's/^/#   /' || true
   check "$P   nothing was created in the read-only volume" bash -c "[ \"\$(ls '$ro')\" = input.txt ]"
+  check "$P   what it made in the rw volume belongs to the caller (uid $(id -u))" \
+    bash -c "[ \"\$(stat -c %u '$rw/jail')\" = $(id -u) ]"
   # nil run by an ordinary user (user namespace path): the same attempts fail.
   [ "$SUITE_BACKEND" = nil ] && [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null || return 0
   local as_nobody=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
