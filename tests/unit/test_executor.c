@@ -503,6 +503,57 @@ static void test_stop_cancels_batch(struct keep_executor *x)
     still_healthy(x, "a stopped batch, once the stop is cleared");
 }
 
+/*
+ * A stop request that lands after the batch's stop check and before the item
+ * blocks (the race the timing-free test below pins down). The test build
+ * links with -Wl,--wrap=keep_exec_fd (tests/unit/meson.build): the wrapper
+ * requests the stop from inside the item's own fd lookup, exactly in that
+ * window, as a SIGINT handler could.
+ */
+static volatile sig_atomic_t stop_in_next_fd_lookup;
+struct exec_fd;
+struct exec_fd *__real_keep_exec_fd(struct keep_executor *x, int guest);
+struct exec_fd *__wrap_keep_exec_fd(struct keep_executor *x, int guest);
+struct exec_fd *__wrap_keep_exec_fd(struct keep_executor *x, int guest)
+{
+    if (stop_in_next_fd_lookup) {
+        stop_in_next_fd_lookup = 0;
+        keep_executor_request_stop();
+    }
+    return __real_keep_exec_fd(x, guest);
+}
+
+static void test_stop_before_blocking(struct keep_executor *x)
+{
+    struct keep_error err;
+    uint64_t buf = galloc(16), tv = galloc(16), ts = galloc(16);
+    /* Only bounds the unfixed case: a lost stop returns -EAGAIN after a minute. */
+    struct timeval minute = {.tv_sec = 60};
+    memcpy(host(tv), &minute, sizeof(minute));
+    int64_t s = CALL(x, KEEP_NR_socket, AF_INET, SOCK_DGRAM, 0);
+    ok(s >= 0, "a UDP socket for the lost-stop test (%lld)", (long long)s);
+    is_int(CALL(x, KEEP_NR_setsockopt, (uint64_t)s, SOL_SOCKET, SO_RCVTIMEO, tv, sizeof(minute)), 0,
+           "SO_RCVTIMEO of a minute on it");
+    header(2, KEEP_CHAN_PATH_DIRECT);
+    *item(0) = (struct keep_chan_item){KEEP_NR_recvfrom, {(uint64_t)s, buf, 16, 0, 0, 0}, 0x5555};
+    *item(1) = (struct keep_chan_item){KEEP_NR_clock_gettime, {CLOCK_MONOTONIC, ts}, 0x5555};
+    stop_in_next_fd_lookup = 1;
+    int rc = keep_executor_run_batch(x, chan, CHAN_SIZE, &gmem, &outcome, &err);
+    stop_in_next_fd_lookup = 0;
+    is_int(rc, KEEP_OK, "the batch with a stop before its blocking recvfrom returns");
+    is_int(item(0)->result, -EINTR, "the recvfrom that began after the stop is interrupted");
+    is_int(item(1)->result, -ECANCELED, "the item after it is cancelled");
+    keep_executor_clear_stop();
+    /* The kick interrupts every 10 ms while armed: a 50 ms sleep shows it ended with the batch. */
+    uint64_t nap = galloc(16);
+    struct timespec fifty_ms = {.tv_nsec = 50 * 1000 * 1000};
+    memcpy(host(nap), &fifty_ms, sizeof(fifty_ms));
+    is_int(CALL(x, KEEP_NR_nanosleep, nap, 0), 0,
+           "the stop kick ended with the batch: a later 50 ms nanosleep is not interrupted");
+    CALL(x, KEEP_NR_close, (uint64_t)s);
+    still_healthy(x, "a stop that landed before a blocking item");
+}
+
 static void test_outcomes(struct keep_executor *x)
 {
     CALL(x, KEEP_HC_FAULT, 14, 4, 0x401234, 0);
@@ -1674,6 +1725,7 @@ int main(void)
     test_bad_memory(x);
     test_batches(x);
     test_stop_cancels_batch(x);
+    test_stop_before_blocking(x);
     test_outcomes(x);
     test_evidence(x);
     test_wildcard_bind(x, lport);
