@@ -35,6 +35,7 @@ struct nil_plan {
     const struct keep_config *cfg;
     int program_fd;
     int report_fd;    /* write end of the setup pipe (O_CLOEXEC: exec closes it) */
+    int status_fd;    /* write end of the pipe the namespace's init reports the wait status on */
     bool new_user_ns; /* uid/gid KEEP_NIL_ID inside, the caller's outside */
     bool confined;    /* own PID, mount (empty root + volumes) and IPC namespaces */
     bool new_net_ns;  /* no --listen / --connect: no network at all */
@@ -198,6 +199,37 @@ static void drop_privileges(const struct nil_plan *p)
         child_fail(p, KEEP_E_NIL_SPAWN, "setting no_new_privs: %s", strerror(errno));
 }
 
+/*
+ * pid 1 of the Keep's PID namespace. The workload is its child, not init
+ * itself: init ignores every signal it has no handler for when it comes from
+ * inside its namespace (pid_namespaces(7)), so a workload that was init could
+ * not kill(getpid(), SIGSEGV) or abort(). This init holds nothing (its copy of
+ * the setup pipe closed, so keep sees EOF when the workload execs), reaps
+ * orphans, and hands the workload's wait status to keep; its own exit then
+ * ends whatever the workload left behind.
+ */
+__attribute__((noreturn)) static void be_init(const struct nil_plan *p, pid_t workload)
+{
+    close(p->report_fd);
+    close(p->program_fd);
+    for (int i = 0; i < 3; i++) {
+        close(i);
+        if (p->stdio[i] >= 0)
+            close(p->stdio[i]);
+    }
+    int st = 0;
+    for (;;) {
+        pid_t got = waitpid(-1, &st, 0);
+        if (got == workload)
+            break;
+        if (got < 0 && errno != EINTR)
+            _exit(127);
+    }
+    if (write(p->status_fd, &st, sizeof(st)) != (ssize_t)sizeof(st))
+        _exit(127);
+    _exit(0);
+}
+
 __attribute__((noreturn)) static void child(const struct nil_plan *p, uid_t uid, gid_t gid)
 {
     const struct keep_config *cfg = p->cfg;
@@ -236,6 +268,15 @@ __attribute__((noreturn)) static void child(const struct nil_plan *p, uid_t uid,
                        (unsigned long long)cfg->memory_size, strerror(errno));
     }
     drop_privileges(p); /* last: the limit above may need CAP_SYS_RESOURCE */
+    if (p->confined) {
+        /* As fork(2), without glibc's fork handlers (spawn_child says why). */
+        pid_t workload = (pid_t)syscall(SYS_clone, (unsigned long)SIGCHLD, NULL, NULL, NULL, 0UL);
+        if (workload < 0)
+            child_fail(p, KEEP_E_NIL_SPAWN, "fork of the workload: %s", strerror(errno));
+        if (workload > 0)
+            be_init(p, workload);
+        close(p->status_fd);
+    }
     syscall(SYS_execveat, p->program_fd, "", cfg->argv, p->envp, AT_EMPTY_PATH);
     child_fail(p, KEEP_E_NIL_SPAWN, "cannot execute %s: %s", cfg->program, strerror(errno));
 }
@@ -329,7 +370,7 @@ static void sleep_on_child(int pidfd, const sigset_t *unblocked)
  * workload itself (same process group), but a signal sent to keep alone
  * (kill(1), systemd) would otherwise leave keep waiting on it forever.
  */
-static int wait_child(pid_t pid, int *exit_status, struct keep_error *err)
+static int wait_child(pid_t pid, int status_fd, int *exit_status, struct keep_error *err)
 {
     sigset_t stops, old;
     sigemptyset(&stops);
@@ -362,6 +403,11 @@ static int wait_child(pid_t pid, int *exit_status, struct keep_error *err)
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc)
         return rc;
+    /* Confined, pid is the namespace's init; it passed on the workload's status. */
+    int workload_st;
+    if (!killed && status_fd >= 0 &&
+        read(status_fd, &workload_st, sizeof(workload_st)) == (ssize_t)sizeof(workload_st))
+        st = workload_st;
     if (killed) {
         /* keep_run reports the stop as 128 + the stop signal. */
         *exit_status = 128 + SIGKILL;
@@ -378,9 +424,10 @@ static int wait_child(pid_t pid, int *exit_status, struct keep_error *err)
 int keep_nil_run(const struct keep_config *cfg, int *exit_status, struct keep_error *err)
 {
     char root[] = "/tmp/keep-nil-root-XXXXXX";
-    struct nil_plan plan = {.cfg = cfg, .program_fd = -1, .report_fd = -1, .stdio = {-1, -1, -1}};
+    struct nil_plan plan = {
+        .cfg = cfg, .program_fd = -1, .report_fd = -1, .status_fd = -1, .stdio = {-1, -1, -1}};
     int stdio_restore[3] = {-1, -1, -1};
-    int pipefd[2] = {-1, -1};
+    int pipefd[2] = {-1, -1}, statusfd[2] = {-1, -1};
     int rc = KEEP_OK;
 
     plan.confined = true;
@@ -440,6 +487,11 @@ int keep_nil_run(const struct keep_config *cfg, int *exit_status, struct keep_er
         goto out;
     }
     plan.report_fd = pipefd[1];
+    if (plan.confined && pipe2(statusfd, O_CLOEXEC) < 0) {
+        rc = keep_fail(err, KEEP_E_NIL_SPAWN, "pipe: %s", strerror(errno));
+        goto out;
+    }
+    plan.status_fd = statusfd[1];
     for (int i = 0; i < 3; i++)
         plan.stdio[i] = keep_exec_stdio_fd(i, &stdio_restore[i]);
     uid_t uid = geteuid();
@@ -455,6 +507,9 @@ int keep_nil_run(const struct keep_config *cfg, int *exit_status, struct keep_er
         child(&plan, uid, gid);
     close(pipefd[1]);
     pipefd[1] = -1;
+    if (statusfd[1] >= 0)
+        close(statusfd[1]);
+    statusfd[1] = -1;
 
     /* EOF on the pipe: exec succeeded (O_CLOEXEC closed it). A report: it failed. */
     struct setup_report report;
@@ -462,7 +517,8 @@ int keep_nil_run(const struct keep_config *cfg, int *exit_status, struct keep_er
     do
         n = read(pipefd[0], &report, sizeof(report));
     while (n < 0 && errno == EINTR);
-    int wait_rc = wait_child(pid, exit_status, n == (ssize_t)sizeof(report) ? NULL : err);
+    int wait_rc =
+        wait_child(pid, statusfd[0], exit_status, n == (ssize_t)sizeof(report) ? NULL : err);
     if (n == (ssize_t)sizeof(report)) {
         report.message[sizeof(report.message) - 1] = '\0';
         rc = keep_fail(err, report.code, "nil backend: %s", report.message);
@@ -480,6 +536,9 @@ out:
         close(pipefd[0]);
     if (pipefd[1] >= 0)
         close(pipefd[1]);
+    for (int i = 0; i < 2; i++)
+        if (statusfd[i] >= 0)
+            close(statusfd[i]);
     close(plan.program_fd);
     free(plan.envp);
     if (plan.root)
