@@ -887,6 +887,8 @@ static int64_t do_fcntl(struct exec_call *c)
         return neg_errno(
             fcntl(c->hfd[0], F_SETFL, (int)(c->a[2] & (O_APPEND | O_NONBLOCK | O_NOATIME))));
     default:
+        if (keep_chan_fcntl_size(c->a[1]))
+            return keep_exec_fcntl_lock(c);
         return -EINVAL;
     }
 }
@@ -1266,4 +1268,13 @@ exec_handler keep_exec_fs_handler(uint64_t nr)
     default:
         return NULL;
     }
+}
+
+/* ---- shared with exec_fsext.c ------------------------------------------- */
+
+int keep_exec_resolve(struct exec_call *c, int dirfd_arg, int path_arg, int slot, bool change,
+                      const char **rel)
+{
+    return change ? resolve_for_change(c, dirfd_arg, path_arg, slot, rel)
+                  : resolve(c, dirfd_arg, path_arg, slot, rel);
 }

@@ -70,6 +70,8 @@ struct exec_space {
     uint8_t *host; /* host address of lo */
     uint64_t lo;   /* guest address (direct) or channel offset (bounce) of host[0] */
     uint64_t size;
+    bool (*in_use)(const void *ctx, uint64_t addr, uint64_t len); /* keep_guest_mem.in_use */
+    const void *ctx;
 };
 
 struct exec_call;
@@ -118,6 +120,18 @@ struct exec_call {
 /* Handlers, by syscall number (exec_fs.c, exec_net.c, executor.c). */
 exec_handler keep_exec_fs_handler(uint64_t nr);
 exec_handler keep_exec_net_handler(uint64_t nr);
+exec_handler keep_exec_fsext_handler(uint64_t nr);
+
+/*
+ * Resolve path argument path_arg against dirfd argument dirfd_arg (-1: the
+ * guest cwd) into a volume index (the path below its root in *rel, the
+ * absolute guest path in x->abs[slot]), or -errno; with change, -EROFS in a
+ * read-only volume (exec_fs.c).
+ */
+int keep_exec_resolve(struct exec_call *c, int dirfd_arg, int path_arg, int slot, bool change,
+                      const char **rel);
+/* fcntl's record-lock commands (keep_chan_fcntl_size() != 0) on a host fd (exec_fsext.c). */
+int64_t keep_exec_fcntl_lock(struct exec_call *c);
 
 /*
  * True when a denial (a path in no volume, a read-only volume, an address

@@ -384,6 +384,8 @@ int keep_exec_map(const struct exec_space *s, uint64_t addr, uint64_t len, uint8
 {
     if (addr < s->lo || !keep_range_ok(addr - s->lo, len, s->size))
         return -EFAULT;
+    if (s->in_use && len && !s->in_use(s->ctx, addr, len))
+        return -EFAULT; /* a page the guest does not have in use, as copy_to_user would */
     *out = s->host + (addr - s->lo);
     return 0;
 }
@@ -535,6 +537,12 @@ static int map_arg(struct exec_call *c, int i, int *path_slot)
         c->n[i] = io->size;
         return keep_exec_map(c->space, c->a[i], io->size, &c->p[i]);
     }
+    case KEEP_ARG_FCNTL: {
+        uint32_t size = keep_chan_fcntl_size(c->a[1]);
+        c->p[i] = NULL;
+        c->n[i] = size;
+        return size ? keep_exec_map(c->space, c->a[i], size, &c->p[i]) : 0;
+    }
     default:
         return 0;
     }
@@ -606,6 +614,8 @@ static exec_handler handler_for(uint64_t nr)
     if (nr == KEEP_HC_GET_EVIDENCE)
         return do_get_evidence;
     exec_handler h = keep_exec_fs_handler(nr);
+    if (!h)
+        h = keep_exec_fsext_handler(nr);
     return h ? h : keep_exec_net_handler(nr);
 }
 
@@ -753,7 +763,11 @@ static int64_t check_header(const struct keep_executor *x, const struct keep_cha
     } else {
         if (!mem || !mem->host)
             return -EFAULT;
-        *space = (struct exec_space){.host = mem->host, .lo = mem->base, .size = mem->size};
+        *space = (struct exec_space){.host = mem->host,
+                                     .lo = mem->base,
+                                     .size = mem->size,
+                                     .in_use = mem->in_use,
+                                     .ctx = mem->ctx};
     }
     return 0;
 }

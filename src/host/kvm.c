@@ -529,6 +529,18 @@ static void handle_discard(struct vm *vm, const struct keep_shim_report *r)
     set_status(vm, rc ? -errno : 0);
 }
 
+/*
+ * A direct-path buffer: only pages the guest has in use (present in its
+ * page tables, so counted by the shim's frame pool). The shim maps a buffer
+ * before forwarding it; a batch the workload forged itself must not make
+ * the host fill pages the pool never counted (past --memory).
+ */
+static bool guest_pages_in_use(const void *ctx, uint64_t addr, uint64_t len)
+{
+    const struct vm *vm = ctx;
+    return keep_kvm_layout_in_use(&vm->layout, vm->mem, addr, len);
+}
+
 /* The workload touched a page with every --memory page in use: it ends as SIGBUS would. */
 static void report_out_of_memory(const struct vm *vm, const struct keep_shim_report *r,
                                  int *exit_status)
@@ -551,7 +563,9 @@ static int handle_port(struct vm *vm, uint32_t request, struct keep_executor *ex
     case KEEP_REQ_CHANNEL: {
         struct keep_guest_mem gm = {.host = vm->mem + vm->layout.workload_base,
                                     .base = vm->layout.workload_base,
-                                    .size = vm->layout.workload_end - vm->layout.workload_base};
+                                    .size = vm->layout.workload_end - vm->layout.workload_base,
+                                    .in_use = guest_pages_in_use,
+                                    .ctx = vm};
         struct keep_exec_outcome outcome = {0};
         int rc = keep_executor_run_batch(exec, vm->mem + KEEP_GUEST_CHANNEL,
                                          KEEP_GUEST_CHANNEL_SIZE, &gm, &outcome, err);

@@ -15,6 +15,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
@@ -23,6 +24,7 @@
 
 #include "common/util.h"
 #include "host/executor.h"
+#include "host/netpolicy.h"
 #include "host/run.h"
 
 /* What the child tells the parent when setting up failed (before exec). */
@@ -128,6 +130,34 @@ static int remount_read_only(const char *target)
     return mount(NULL, target, NULL, flags, NULL);
 }
 
+/*
+ * --listen unix:PATH under nil: the workload binds PATH itself, so the
+ * directory holding it is bind-mounted at the same path in the new root
+ * (nil isolates nothing anyway; docs/HSM.md). On kvm the host binds it.
+ */
+static void mount_unix_socket_dirs(const struct nil_plan *p, char *target, size_t size)
+{
+    const struct keep_config *cfg = p->cfg;
+    for (size_t i = 0; i < cfg->listen_count; i++) {
+        const char *path = cfg->listen[i].unix_path;
+        if (cfg->listen[i].family != AF_UNIX)
+            continue;
+        const char *slash = strrchr(path, '/');
+        int dir_len = (int)(slash - path);
+        int n = snprintf(target, size, "%s%.*s", p->root, dir_len, path);
+        if (n < 0 || (size_t)n >= size)
+            child_fail(p, KEEP_E_NIL_SPAWN, "socket path %s is too long", path);
+        if (dir_len == 0)
+            continue; /* a socket in "/": the new root is read-only; bind will say EROFS */
+        mkdir_p(p, target);
+        char host_dir[KEEP_UNIX_PATH_MAX + 1];
+        snprintf(host_dir, sizeof(host_dir), "%.*s", dir_len, path);
+        if (mount(host_dir, target, NULL, MS_BIND, NULL) < 0)
+            child_fail(p, KEEP_E_NIL_SPAWN, "bind-mounting %s for --listen unix:%s: %s", host_dir,
+                       path, strerror(errno));
+    }
+}
+
 /* New root: an empty tmpfs with each volume bind-mounted at its guest path. */
 static void build_root(const struct nil_plan *p)
 {
@@ -151,6 +181,7 @@ static void build_root(const struct nil_plan *p)
             child_fail(p, KEEP_E_NIL_SPAWN, "making volume %s read-only: %s", v->guest_dir,
                        strerror(errno));
     }
+    mount_unix_socket_dirs(p, target, sizeof(target));
     /* The root itself is read-only: the workload can write only inside rw volumes. */
     if (mount(NULL, p->root, NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0)
         child_fail(p, KEEP_E_NIL_SPAWN, "making the root read-only: %s", strerror(errno));
@@ -276,6 +307,14 @@ __attribute__((noreturn)) static void child(const struct nil_plan *p, uid_t uid,
         if (workload > 0)
             be_init(p, workload);
         close(p->status_fd);
+        /*
+         * keep's session and process group lie outside the PID namespace,
+         * where getsid/getpgrp would answer 0: the workload leads its own,
+         * as a Keep's process does (setsid(2)). A terminal's Ctrl-C then
+         * reaches keep, which ends the Keep (wait_child).
+         */
+        if (setsid() < 0)
+            child_fail(p, KEEP_E_NIL_SPAWN, "setsid: %s", strerror(errno));
     }
     syscall(SYS_execveat, p->program_fd, "", cfg->argv, p->envp, AT_EMPTY_PATH);
     child_fail(p, KEEP_E_NIL_SPAWN, "cannot execute %s: %s", cfg->program, strerror(errno));
@@ -431,6 +470,9 @@ int keep_nil_run(const struct keep_config *cfg, int *exit_status, struct keep_er
     int rc = KEEP_OK;
 
     plan.confined = true;
+    if (keep_netpolicy_has_unix(cfg->listen, cfg->listen_count))
+        keep_log(KEEP_LOG_WARN, "nil backend: the directory of each --listen unix:PATH is "
+                                "visible to the workload at the same path");
     plan.new_net_ns = cfg->listen_count == 0 && cfg->connect_count == 0;
     /* The network namespace is a bonus: without it nil still runs, and says so. */
     if (!choose_namespaces(&plan) && plan.new_net_ns) {

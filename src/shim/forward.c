@@ -137,6 +137,11 @@ static int64_t check_direct_args(const struct keep_chan_call *c, const uint64_t 
             size = io ? io->size : 0;
             break;
         }
+        case KEEP_ARG_FCNTL:
+            size = keep_chan_fcntl_size(args[1]);
+            if (size == 0)
+                continue; /* a plain value, not a pointer */
+            break;
         default:
             size = buf_size(a, args);
         }
@@ -591,6 +596,10 @@ static int64_t forward_bounce(const struct keep_chan_call *c, const uint64_t *in
         if (a->kind == KEEP_ARG_IOCTL) {
             const struct keep_chan_ioctl *io = keep_chan_find_ioctl(in_args[1]);
             size[i] = io ? io->size : 0;
+        } else if (a->kind == KEEP_ARG_FCNTL) {
+            size[i] = keep_chan_fcntl_size(in_args[1]);
+            if (size[i] == 0)
+                continue; /* a plain value, passed unchanged */
         } else if (a->kind == KEEP_ARG_PATH) {
             size[i] = path_size(in_args[i]);
             if (size[i] == PATH_TOO_LONG)
@@ -622,7 +631,7 @@ static int64_t forward_bounce(const struct keep_chan_call *c, const uint64_t *in
     for (int i = 0; i < 6; i++) {
         const struct keep_chan_arg *a = arg_of(c, i);
         bool out = a->dir == KEEP_DIR_OUT || a->dir == KEEP_DIR_INOUT ||
-                   (a->kind == KEEP_ARG_IOCTL && size[i]);
+                   ((a->kind == KEEP_ARG_IOCTL || a->kind == KEEP_ARG_FCNTL) && size[i]);
         if (!size[i] || !out || a->kind == KEEP_ARG_PATH)
             continue;
         uint64_t n = size[i];

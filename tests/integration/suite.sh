@@ -178,6 +178,14 @@ suite_memory() {
   grep -E '^not ok' "$TMP/out" | sed 's/^/#   /' || true
   expect_status 139 "$P memory: a write to a touched page made read-only faults" \
     kr --memory 64M "$WL/wl_reserve" rowrite
+  expect_status 0 "$P memory: mremap moves a touched 40 MiB mapping at --memory 64M" \
+    kr --memory 64M "$WL/wl_reserve" move
+  grep -E '^not ok' "$TMP/out" | sed 's/^/#   /' || true
+  # Edge cases of the memory calls: the same program run natively is the oracle.
+  "$WL/wl_mmsem" >"$TMP/mmsem-native.out"
+  expect_status 0 "$P memory: mmap/munmap/mprotect/mremap/madvise/brk edge cases" kr "$WL/wl_mmsem"
+  check "$P   every result equals the native run's" cmp -s "$TMP/mmsem-native.out" "$TMP/out"
+  diff "$TMP/mmsem-native.out" "$TMP/out" | sed 's/^/#   /' || true
   if [ "$SUITE_BACKEND" = kvm ]; then
     expect_status 135 "$P memory: touching 256 MiB at --memory 64M stops the workload" \
       kr --memory 64M "$WL/wl_reserve" oom
@@ -415,6 +423,27 @@ suite_gate() {
   expect_status 0 "$P memory requests from the workload outside its memory are refused" \
     kr "$WL/wl_gate" host
   grep '^not ok' "$TMP/out" | sed 's/^/#   /' || true
+  # A batch the workload forges itself: the host fills only pages in use (issue 12).
+  expect_status 0 "$P a forged read() into a page not in use is EFAULT (the pool's bound)" \
+    kr "$WL/wl_gate" channel <"$KEEP"
+  grep '^not ok' "$TMP/out" | sed 's/^/#   /' || true
+  expect_status 0 "$P a page freed through the gate alone leaves the host too (reads zero)" \
+    kr "$WL/wl_gate" unmap
+  grep '^not ok' "$TMP/out" | sed 's/^/#   /' || true
+  # A corrupted area count must not hang the CPL0 fault handler (the timeout only catches a hang).
+  expect_status 139 "$P a corrupted area list count: the touch is SIGSEGV, no CPL0 hang" \
+    timeout -s KILL 300 "$KEEP" run --backend kvm --channel "$SUITE_CHANNEL" "$WL/wl_gate" areas
+  at=$(sed -n 's/^touching \(0x[0-9a-f]*\) .*/\1/p' "$TMP/out")
+  check "$P   the fault names the touched page ($at)" bash -c \
+    "[ -n '$at' ] && grep -q 'address $at (not mapped, read)' '$TMP/err'"
+  expect_status 0 "$P   and an mmap then stores nothing past the list" kr "$WL/wl_gate" areas mmap
+  grep '^not ok' "$TMP/out" | sed 's/^/#   /' || true
+  # The CPL0 fault handler's set-up from a forged boot page must not reach the page tables.
+  expect_status 139 "$P a forged boot page before the first fault leaves the tables supervisor" \
+    kr "$WL/wl_gate" init
+  at=$(sed -n 's/.*reading the PML4 at \(0x[0-9a-f]*\)$/\1/p' "$TMP/out")
+  check "$P   reading the PML4 from CPL3 faults ($at)" bash -c \
+    "[ -n '$at' ] && grep -q 'address $at (protection violation, read)' '$TMP/err'"
 }
 
 suite_ctrl_c() {
@@ -575,6 +604,73 @@ suite_linger() {
   linger_run Keep
 }
 
+# Issue 11/12 calls: locks, links, ownership, statfs, sendfile, creat,
+# select, file mmap, getrusage, prctl, identity, session, sysinfo. The same
+# workload passes natively (checked beside it) and in the Keep.
+suite_fscalls() {
+  local vol=$TMP/vol-fs v
+  for v in wl_fscalls wl_fscalls-musl; do
+    [ -x "$WL/$v" ] || continue
+    rm -rf "$vol" "$TMP/native-fs"
+    mkdir -p "$vol" "$TMP/native-fs"
+    expect_status 0 "$P $v natively" "$WL/$v" "$TMP/native-fs" native
+    expect_status 0 "$P $v: locks, links, chown, statfs, sendfile, select, mmap, ids" \
+      kr --volume "$vol:/data" "$WL/$v" /data "$SUITE_BACKEND"
+    grep '^not ok' "$TMP/out" | sed 's/^/#   /' || true
+    check "$P   the host sees the symlink the Keep made" \
+      bash -c "[ \"\$(readlink '$vol/plink')\" = people.txt ]"
+    check "$P   and the hard link (one inode, two names)" \
+      bash -c "[ \"\$(stat -c %i '$vol/people.txt')\" = \"\$(stat -c %i '$vol/hard')\" ]"
+    check "$P   the MAP_PRIVATE write did not reach the host file" \
+      bash -c "[ \"\$(cat '$vol/map.txt')\" = 'mapped file contents' ]"
+  done
+  if [ "$SUITE_BACKEND" = kvm ]; then
+    expect_status 0 "$P wl_fscalls with --log debug" \
+      kr --log debug --volume "$vol:/data" "$WL/wl_fscalls" /data kvm
+    check "$P   the refused MAP_SHARED|PROT_WRITE says so in one line" bash -c \
+      "[ \$(grep -c 'MAP_SHARED with PROT_WRITE of a file is not available' '$TMP/err') -eq 1 ]"
+  fi
+}
+
+# A select()-based server with three clients at once (glibc and musl).
+suite_select_server() {
+  local v port pid st
+  for v in wl_select_server wl_select_server-musl; do
+    [ -x "$WL/$v" ] || continue
+    port=$(free_port)
+    kr_bg "$TMP/sel" --listen "127.0.0.1:$port" "$WL/$v" 127.0.0.1 "$port" 3 $UNCONFINED
+    pid=$!
+    for i in $(seq 1 200); do
+      grep -q '^listening' "$TMP/sel.out" 2>/dev/null && break
+      sleep 0.05
+    done
+    check "$P $v: three clients at once each get their lines back" python3 - "$port" <<'PY'
+import socket, sys
+port = int(sys.argv[1])
+conns = [socket.create_connection(("127.0.0.1", port), timeout=30) for _ in range(3)]
+ok = True
+for rnd in range(3):
+    for i, c in enumerate(conns):
+        c.sendall(b"client %d round %d\n" % (i, rnd))
+    for i, c in enumerate(conns):
+        want = b"client %d round %d\n" % (i, rnd)
+        got = b""
+        while len(got) < len(want):
+            chunk = c.recv(100)
+            if not chunk:
+                break
+            got += chunk
+        ok = ok and got == want
+for c in conns:
+    c.close()
+sys.exit(0 if ok else 1)
+PY
+    st=0
+    wait $pid || st=$?
+    ok $st "$P   $v exits 0 after serving 3 clients (exit $st)"
+  done
+}
+
 run_suite() { # backend channel
   SUITE_BACKEND=$1
   SUITE_CHANNEL=$2
@@ -609,4 +705,6 @@ run_suite() { # backend channel
   suite_ctrl_c
   suite_linger
   suite_escape
+  suite_fscalls
+  suite_select_server
 }

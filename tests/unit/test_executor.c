@@ -19,7 +19,9 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -1200,7 +1202,10 @@ static void test_table_has_handlers(struct keep_executor *x)
          */
         int64_t zero_ts[2] = {0, 0};
         uint64_t ts = keep_chan_calls[i].nr == KEEP_NR_ppoll ? gput(zero_ts, 16) : 0;
-        int64_t r = CALL(x, keep_chan_calls[i].nr, 999, 0, ts, 0, 0, 0);
+        /* select of no fds waits for its timeout too (pselect6's is arg 4). */
+        int64_t r = keep_chan_calls[i].nr == KEEP_NR_pselect6
+                        ? CALL(x, KEEP_NR_pselect6, 0, 0, 0, 0, gput(zero_ts, 16), 0)
+                        : CALL(x, keep_chan_calls[i].nr, 999, 0, ts, 0, 0, 0);
         if (r == -ENOSYS) {
             diag("%s (%u) has no handler", keep_chan_calls[i].name, keep_chan_calls[i].nr);
             missing++;
@@ -1536,6 +1541,152 @@ static void test_bounce(const struct keep_config *base, uint16_t lport)
     keep_executor_free(x);
 }
 
+/* Issue 11/12 calls: links that could leave a volume, locks, select, ownership, sendfile. */
+static void test_links_locks_select(struct keep_executor *x)
+{
+    uint64_t buf = galloc(64), st = galloc(KEEP_SIZEOF_STAT);
+    /* A symlink may name a path outside (as on Linux) but is never followed out. */
+    is_int(CALL(x, KEEP_NR_symlink, gstr("../outside/secret"), gstr("/data/esc2")), 0,
+           "symlink to a path outside the volume can be made");
+    int64_t r = open_path(x, "/data/esc2", O_RDONLY);
+    ok(r == -EXDEV || r == -ELOOP, "but opening through it is refused (%lld)", (long long)r);
+    r = CALL(x, KEEP_NR_linkat, (uint64_t)(int64_t)AT_FDCWD, gstr("/data/escape"),
+             (uint64_t)(int64_t)AT_FDCWD, gstr("/data/stolen"), AT_SYMLINK_FOLLOW);
+    ok(r == -EXDEV || r == -ELOOP, "linkat AT_SYMLINK_FOLLOW of an escaping symlink refused (%lld)",
+       (long long)r);
+    is_int(CALL(x, KEEP_NR_stat, gstr("/data/stolen"), st), -ENOENT, "... and made no name");
+    is_int(CALL(x, KEEP_NR_link, gstr("/data/escape"), gstr("/data/esc3")), 0,
+           "link without follow links the symlink itself");
+    r = open_path(x, "/data/esc3", O_RDONLY);
+    ok(r == -EXDEV || r == -ELOOP, "which still cannot be followed out (%lld)", (long long)r);
+    is_int(CALL(x, KEEP_NR_link, gstr("/ro/readme"), gstr("/data/readme")), -EXDEV,
+           "link across volumes: EXDEV");
+    is_int(CALL(x, KEEP_NR_link, gstr("/data/hello.txt"), gstr("/ro/h")), -EROFS,
+           "link into a ro volume: EROFS");
+    is_int(CALL(x, KEEP_NR_symlink, gstr("x"), gstr("/ro/s")), -EROFS,
+           "symlink in a ro volume: EROFS");
+    is_int(CALL(x, KEEP_NR_link, gstr("/data/../outside/secret"), gstr("/data/s2")), -ENOENT,
+           "link of a path above the volume: ENOENT");
+    is_int(CALL(x, KEEP_NR_symlink, gstr("x"), gstr("/nowhere/s")), -ENOENT,
+           "symlink in no volume: ENOENT");
+    is_int(CALL(x, KEEP_NR_linkat, (uint64_t)(int64_t)AT_FDCWD, gstr(""),
+                (uint64_t)(int64_t)AT_FDCWD, gstr("/data/e"), AT_EMPTY_PATH),
+           -ENOENT, "linkat AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH: ENOENT");
+    is_int(CALL(x, KEEP_NR_linkat, (uint64_t)(int64_t)AT_FDCWD, gstr("/data/hello.txt"),
+                (uint64_t)(int64_t)AT_FDCWD, gstr("/data/h2"), 0x8000),
+           -EINVAL, "linkat with an unknown flag: EINVAL");
+
+    /* Record locks: a real host lock, which another host process sees. */
+    int64_t fd = open_path(x, "/data/hello.txt", O_RDWR);
+    uint8_t fl[KEEP_SIZEOF_FLOCK] = {0};
+    fl[0] = F_WRLCK;
+    uint64_t len = 100;
+    memcpy(fl + 16, &len, 8);
+    uint64_t gfl = gput(fl, sizeof(fl));
+    is_int(CALL(x, KEEP_NR_fcntl, fd, F_SETLK, gfl), 0, "F_SETLK write lock on bytes 0..99");
+    int sync_pipe[2];
+    if (pipe(sync_pipe) != 0)
+        abort();
+    pid_t child = fork();
+    if (child == 0) {
+        char p[512];
+        snprintf(p, sizeof(p), "%s/rw/hello.txt", tmp);
+        int h = open(p, O_RDWR);
+        struct flock want = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+        int got = fcntl(h, F_SETLK, &want);
+        char answer = got < 0 && (errno == EAGAIN || errno == EACCES) ? 'y' : 'n';
+        want.l_type = F_RDLCK;
+        if (answer == 'y' && fcntl(h, F_SETLK, &want) == 0)
+            answer = 'r'; /* a read lock succeeded despite the Keep's write lock */
+        if (write(sync_pipe[1], &answer, 1) != 1)
+            _exit(1);
+        /* Now hold a lock of our own and wait for the parent to look at it. */
+        struct flock mine = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 1000, .l_len = 1};
+        fcntl(h, F_SETLK, &mine);
+        if (write(sync_pipe[1], "x", 1) != 1)
+            _exit(1);
+        pause();
+        _exit(0);
+    }
+    char answer = 0, held = 0;
+    if (read(sync_pipe[0], &answer, 1) != 1 || read(sync_pipe[0], &held, 1) != 1)
+        answer = '?';
+    ok(answer == 'y', "another host process cannot lock what the Keep locked (%c)", answer);
+    memset(fl, 0, sizeof(fl));
+    fl[0] = F_WRLCK;
+    uint64_t start = 1000; /* to the end of the file (l_len 0) */
+    memcpy(fl + 8, &start, 8);
+    gfl = gput(fl, sizeof(fl));
+    is_int(CALL(x, KEEP_NR_fcntl, fd, F_GETLK, gfl), 0, "F_GETLK over the other process's lock");
+    uint16_t type;
+    int32_t pid;
+    memcpy(&type, host(gfl), 2);
+    memcpy(&pid, host(gfl) + 24, 4);
+    ok(type == F_WRLCK && pid == 0,
+       "F_GETLK reports the write lock and l_pid 0, not the host's pid (type %u pid %d)", type,
+       pid);
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+    close(sync_pipe[0]);
+    close(sync_pipe[1]);
+    is_int(CALL(x, KEEP_NR_fcntl, fd, F_SETLK, MEM_BASE + MEM_SIZE - 8), -EFAULT,
+           "a struct flock running off workload memory: EFAULT");
+    fl[0] = 9;
+    is_int(CALL(x, KEEP_NR_fcntl, fd, F_SETLK, gput(fl, sizeof(fl))), -EINVAL, "l_type 9: EINVAL");
+    memset(fl, 0, sizeof(fl));
+    fl[2] = 7;
+    is_int(CALL(x, KEEP_NR_fcntl, fd, F_SETLK, gput(fl, sizeof(fl))), -EINVAL,
+           "l_whence 7: EINVAL");
+    memset(fl, 0, sizeof(fl));
+    fl[24] = 5;
+    is_int(CALL(x, KEEP_NR_fcntl, fd, F_OFD_SETLK, gput(fl, sizeof(fl))), -EINVAL,
+           "F_OFD_SETLK with l_pid 5: EINVAL");
+
+    /* select: fixed 1024-bit sets; nfds and fds checked. */
+    uint8_t set[KEEP_SIZEOF_FDSET] = {0};
+    int64_t zero_ts[2] = {0, 0}, bad_ts[2] = {0, 1000000000};
+    is_int(CALL(x, KEEP_NR_pselect6, KEEP_CHAN_MAX_FDS + 1, 0, 0, 0, gput(zero_ts, 16), 0), -EINVAL,
+           "pselect6 with nfds 1025: EINVAL");
+    set[500 / 8] = 1u << (500 % 8);
+    is_int(CALL(x, KEEP_NR_pselect6, 501, gput(set, sizeof(set)), 0, 0, gput(zero_ts, 16), 0),
+           -EBADF, "pselect6 naming a guest fd not open: EBADF");
+    is_int(CALL(x, KEEP_NR_pselect6, 0, 0, 0, 0, gput(bad_ts, 16), 0), -EINVAL,
+           "pselect6 with tv_nsec 1e9: EINVAL");
+    memset(set, 0, sizeof(set));
+    set[fd / 8] = (uint8_t)(1u << (fd % 8));
+    uint64_t wset = gput(set, sizeof(set));
+    is_int(CALL(x, KEEP_NR_pselect6, fd + 1, 0, wset, 0, gput(zero_ts, 16), 0), 1,
+           "pselect6: a file is writable");
+    ok(host(wset)[fd / 8] == (uint8_t)(1u << (fd % 8)), "... its bit set, guest numbering");
+    is_int(CALL(x, KEEP_NR_pselect6, 1, MEM_BASE + MEM_SIZE - 64, 0, 0, 0, 0), -EFAULT,
+           "an fd_set running off workload memory: EFAULT");
+
+    /* Ownership, statfs, sendfile, getrusage. */
+    is_int(CALL(x, KEEP_NR_fchown, fd, 4242, (uint64_t)-1), -EPERM, "fchown to another uid: EPERM");
+    is_int(CALL(x, KEEP_NR_fchown, fd, KEEP_GUEST_ID, KEEP_GUEST_ID), 0,
+           "fchown to the Keep's own ids: success");
+    is_int(CALL(x, KEEP_NR_chown, gstr("/ro/readme"), (uint64_t)-1, (uint64_t)-1), -EROFS,
+           "chown in a ro volume: EROFS");
+    r = CALL(x, KEEP_NR_chown, gstr("/data/escape"), (uint64_t)-1, (uint64_t)-1);
+    ok(r == -EXDEV || r == -ELOOP, "chown through an escaping symlink refused (%lld)",
+       (long long)r);
+    is_int(CALL(x, KEEP_NR_statfs, gstr("/etc"), galloc(KEEP_SIZEOF_STATFS)), -ENOENT,
+           "statfs of a path in no volume: ENOENT");
+    int64_t src = open_path(x, "/data/hello.txt", O_RDONLY);
+    int64_t neg = -1;
+    is_int(CALL(x, KEEP_NR_sendfile, fd, src, gput(&neg, 8), 4), -EINVAL,
+           "sendfile with a negative offset: EINVAL");
+    is_int(CALL(x, KEEP_NR_sendfile, fd, src, MEM_BASE + MEM_SIZE - 4, 4), -EFAULT,
+           "sendfile offset running off workload memory: EFAULT");
+    is_int(CALL(x, KEEP_NR_sendfile, fd, 999, 0, 4), -EBADF, "sendfile from an fd not open: EBADF");
+    is_int(CALL(x, KEEP_NR_getrusage, 7, galloc(KEEP_SIZEOF_RUSAGE)), -EINVAL,
+           "getrusage(7): EINVAL");
+    CALL(x, KEEP_NR_close, src);
+    CALL(x, KEEP_NR_close, fd);
+    (void)buf;
+    still_healthy(x, "link, lock and select attacks");
+}
+
 /*
  * With keep's stdin a pipe, a guest F_SETFL O_NONBLOCK on its fd 0 must not
  * reach keep's own description (issue 7); with a socket, whose description
@@ -1689,6 +1840,72 @@ static void test_denial_log_bound(const struct keep_config *base, uint16_t lport
     fclose(log);
 }
 
+/* --listen unix:PATH: only that path, only stream sockets, stale sockets replaced (docs/HSM.md). */
+static void test_unix_listen(const struct keep_config *base)
+{
+    char dir[] = "/tmp/keep-test-unix-XXXXXX", path[64], other[64], rule_text[80];
+    if (!mkdtemp(dir))
+        abort();
+    snprintf(path, sizeof(path), "%s/hsm.sock", dir);
+    snprintf(other, sizeof(other), "%s/other.sock", dir);
+    snprintf(rule_text, sizeof(rule_text), "unix:%s", path);
+    struct keep_net_rule rules[2] = {base->listen[0],
+                                     {.text = rule_text, .family = AF_UNIX, .unix_path = path}};
+    struct keep_config cfg = *base;
+    cfg.listen = rules;
+    cfg.listen_count = 2;
+    struct keep_executor *x;
+    struct keep_error err;
+    if (keep_executor_new(&cfg, measurement, &x, &err) != KEEP_OK) {
+        ok(false, "executor with a unix rule: %s", err.message);
+        return;
+    }
+    /* A stale socket file from an earlier run: bound, never listened on, closed. */
+    struct sockaddr_un stale = {.sun_family = AF_UNIX};
+    snprintf(stale.sun_path, sizeof(stale.sun_path), "%s", path);
+    int hs = socket(AF_UNIX, SOCK_STREAM, 0);
+    ok(bind(hs, (struct sockaddr *)&stale, sizeof(stale)) == 0, "a stale socket file exists");
+    close(hs);
+
+    is_int(CALL(x, KEEP_NR_socket, AF_UNIX, SOCK_DGRAM, 0), -EPROTONOSUPPORT,
+           "unix datagram socket refused");
+    int64_t us = CALL(x, KEEP_NR_socket, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ok(us >= 0, "unix stream socket allowed with a unix rule");
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", other);
+    is_int(CALL(x, KEEP_NR_bind, us, gput(&sun, sizeof(sun)), sizeof(sun)), -EACCES,
+           "bind to another path: EACCES");
+    struct sockaddr_un abstract = {.sun_family = AF_UNIX, .sun_path = {0, 'h', 's', 'm'}};
+    is_int(CALL(x, KEEP_NR_bind, us, gput(&abstract, sizeof(abstract)), sizeof(abstract)), -EACCES,
+           "bind to an abstract name: EACCES");
+    struct sockaddr_un nonul = {.sun_family = AF_UNIX};
+    memset(nonul.sun_path, 'a', sizeof(nonul.sun_path));
+    is_int(CALL(x, KEEP_NR_bind, us, gput(&nonul, sizeof(nonul)), sizeof(nonul)), -EACCES,
+           "hostile guest: a sun_path with no NUL: EACCES");
+    is_int(CALL(x, KEEP_NR_bind, us, gput(&sun, 2), 2), -EINVAL, "a bare family: EINVAL");
+    is_int(CALL(x, KEEP_NR_listen, us, 4), -EACCES, "listen before the allowed bind: EACCES");
+    snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+    size_t len =
+        offsetof(struct sockaddr_un, sun_path) + strlen(path); /* no NUL, as Linux allows */
+    is_int(CALL(x, KEEP_NR_bind, us, gput(&sun, len), len), 0,
+           "bind to the --listen unix path (stale socket replaced)");
+    is_int(CALL(x, KEEP_NR_listen, us, 4), 0, "listen");
+    int hc = socket(AF_UNIX, SOCK_STREAM, 0);
+    ok(connect(hc, (struct sockaddr *)&stale, sizeof(stale)) == 0, "a host client connects");
+    int64_t as = CALL(x, KEEP_NR_accept4, us, 0, 0, SOCK_CLOEXEC);
+    ok(as >= 0, "accept4 on the unix socket");
+    ok(write(hc, "ping", 4) == 4, "client writes");
+    uint64_t buf = galloc(8);
+    is_int(CALL(x, KEEP_NR_read, as, buf, 8), 4, "the Keep reads what the client wrote");
+    close(hc);
+    CALL(x, KEEP_NR_close, as);
+    CALL(x, KEEP_NR_close, us);
+    still_healthy(x, "unix socket attacks");
+    keep_executor_free(x);
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     mem = aligned_alloc(4096, MEM_SIZE);
@@ -1734,6 +1951,7 @@ int main(void)
     test_more_calls(x);
     test_race(x);
     test_cwd_modes_times(x);
+    test_links_locks_select(x);
     test_path_tails(x);
     test_empty_and_missing_paths(x);
     test_dotdot_times(x);
@@ -1747,6 +1965,7 @@ int main(void)
     test_stdio_pty_master();
     test_denial_log_bound(&cfg, lport);
     test_denial_log_escapes(&cfg);
+    test_unix_listen(&cfg);
     remove_tree();
     free(mem);
     return done_testing();
