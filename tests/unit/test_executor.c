@@ -790,6 +790,60 @@ static void test_sockets(struct keep_executor *x, uint16_t lport, uint16_t cport
     still_healthy(x, "socket attacks");
 }
 
+/*
+ * An unbound UDP socket sending to its --connect address (docs/KEEP.md,
+ * "Sockets"): the host associates it with that peer, so a datagram from
+ * another source never reaches the guest, while the guest still sees an
+ * unconnected socket (ENOTCONN, EDESTADDRREQ as on Linux).
+ */
+static void test_udp_association(struct keep_executor *x, uint16_t port)
+{
+    struct sockaddr_in peer_addr = {
+        .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in any_port = peer_addr, guest_addr;
+    any_port.sin_port = 0;
+    socklen_t gl = sizeof(guest_addr);
+    int peer = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    int other = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (bind(peer, (struct sockaddr *)&peer_addr, sizeof(peer_addr)) < 0 ||
+        bind(other, (struct sockaddr *)&any_port, sizeof(any_port)) < 0) {
+        ok(1, "# SKIP UDP port %u on 127.0.0.1 is taken", (unsigned)port);
+        close(peer);
+        close(other);
+        return;
+    }
+    int64_t g = CALL(x, KEEP_NR_socket, AF_INET, SOCK_DGRAM, 0);
+    ok(g >= 0, "an unbound UDP socket (%lld)", (long long)g);
+    is_int(CALL(x, KEEP_NR_sendto, (uint64_t)g, gstr("hello"), 5, 0, gsockaddr4(port), 16), 5,
+           "sendto the --connect address");
+    char got[16];
+    ssize_t n = recvfrom(peer, got, sizeof(got), 0, (struct sockaddr *)&guest_addr, &gl);
+    is_int(n, 5, "the peer got the datagram");
+    /* Loopback queues each datagram before sendto returns: the intruder's comes first. */
+    sendto(other, "intruder", 8, 0, (struct sockaddr *)&guest_addr, gl);
+    sendto(peer, "reply", 5, 0, (struct sockaddr *)&guest_addr, gl);
+    uint64_t buf = galloc(16);
+    is_int(CALL(x, KEEP_NR_recvfrom, (uint64_t)g, buf, 16, MSG_DONTWAIT, 0, 0), 5,
+           "the first datagram the guest gets is the peer's 5-byte reply");
+    ok(memcmp(host(buf), "reply", 5) == 0, "... and it says reply");
+    is_int(CALL(x, KEEP_NR_recvfrom, (uint64_t)g, buf, 16, MSG_DONTWAIT, 0, 0), -EAGAIN,
+           "the datagram from another port never arrives: EAGAIN");
+    uint64_t name = galloc(128), nlen = gput(&(uint32_t){128}, 4);
+    is_int(CALL(x, KEEP_NR_getpeername, (uint64_t)g, name, nlen), -ENOTCONN,
+           "getpeername: ENOTCONN, the guest never connected");
+    is_int(CALL(x, KEEP_NR_sendto, (uint64_t)g, gstr("x"), 1, 0, 0, 0), -EDESTADDRREQ,
+           "send without an address: EDESTADDRREQ");
+    is_int(CALL(x, KEEP_NR_write, (uint64_t)g, gstr("x"), 1), -EDESTADDRREQ, "write: EDESTADDRREQ");
+    struct sockaddr unspec = {.sa_family = AF_UNSPEC};
+    is_int(CALL(x, KEEP_NR_connect, (uint64_t)g, gput(&unspec, sizeof(unspec)), sizeof(unspec)), 0,
+           "connect(AF_UNSPEC) dissolves the association");
+    is_int(CALL(x, KEEP_NR_sendto, (uint64_t)g, gstr("hello"), 5, 0, gsockaddr4(port), 16), 5,
+           "a later sendto associates it again");
+    CALL(x, KEEP_NR_close, (uint64_t)g);
+    close(peer);
+    close(other);
+}
+
 static void test_fd_table(struct keep_executor *x)
 {
     int64_t last = 0, n = 0;
@@ -1947,6 +2001,7 @@ int main(void)
     test_evidence(x);
     test_wildcard_bind(x, lport);
     test_sockets(x, lport, (uint16_t)(lport + 2));
+    test_udp_association(x, lport);
     test_fd_table(x);
     test_more_calls(x);
     test_race(x);
