@@ -173,6 +173,13 @@ static int64_t unix_bind(struct exec_call *c, struct exec_fd *f)
     remove_stale_socket(&sun);
     if (bind(f->host, (struct sockaddr *)&sun, sizeof(sun)) < 0)
         return -errno;
+    /*
+     * keep runs with umask 0 (the guest's umask is applied by hand), so bind(2)
+     * made the socket file 0777. Give it what Linux would, 0777 & ~umask, before
+     * the guest can listen: until listen(2) nobody can connect (ECONNREFUSED).
+     */
+    if (chmod(sun.sun_path, 0777 & ~c->x->umask) < 0)
+        return -errno;
     f->listen_ok = true;
     return 0;
 }

@@ -1943,6 +1943,14 @@ static void test_unix_listen(const struct keep_config *base)
         offsetof(struct sockaddr_un, sun_path) + strlen(path); /* no NUL, as Linux allows */
     is_int(CALL(x, KEEP_NR_bind, us, gput(&sun, len), len), 0,
            "bind to the --listen unix path (stale socket replaced)");
+    /* keep itself runs with umask 0: the socket must still get 0777 & ~the guest's umask. */
+    struct stat sst;
+    unsigned int guest_umask = (unsigned int)CALL(x, KEEP_NR_umask, 022);
+    CALL(x, KEEP_NR_umask, guest_umask);
+    int stat_rc = stat(path, &sst);
+    ok(stat_rc == 0 && (sst.st_mode & 0777) == (0777 & ~guest_umask),
+       "the socket file's mode is 0777 & ~guest umask %03o (got %03o)", guest_umask,
+       (unsigned int)(sst.st_mode & 0777));
     is_int(CALL(x, KEEP_NR_listen, us, 4), 0, "listen");
     int hc = socket(AF_UNIX, SOCK_STREAM, 0);
     ok(connect(hc, (struct sockaddr *)&stale, sizeof(stale)) == 0, "a host client connects");
