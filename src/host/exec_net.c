@@ -207,8 +207,10 @@ static int64_t do_socket(struct exec_call *c)
     if (h < 0)
         return -errno;
     int g = keep_exec_fd_install(c->x, h, FD_SOCKET, 0);
-    if (g >= 0)
+    if (g >= 0) {
         c->x->fds[g].cloexec = (tflags & SOCK_CLOEXEC) != 0;
+        c->x->fds[g].udp = (struct exec_udp_assoc){.dgram = type == SOCK_DGRAM};
+    }
     return g;
 }
 
@@ -324,7 +326,8 @@ static int64_t do_connect(struct exec_call *c)
 {
     struct sockaddr_storage ss;
     socklen_t sl;
-    if (!socket_arg(c, 0))
+    struct exec_fd *f = socket_arg(c, 0);
+    if (!f)
         return -ENOTSOCK;
     if (c->n[1] >= sizeof(sa_family_t)) {
         sa_family_t family;
@@ -332,27 +335,66 @@ static int64_t do_connect(struct exec_call *c)
         if (family == AF_UNSPEC) {
             /* connect(2): AF_UNSPEC dissolves a UDP association; it reaches nobody. */
             struct sockaddr unspec = {.sa_family = AF_UNSPEC};
-            return neg_errno(connect(c->hfd[0], &unspec, sizeof(unspec)));
+            if (connect(c->hfd[0], &unspec, sizeof(unspec)) < 0)
+                return -errno;
+            f->udp.guest_connected = f->udp.host_connected = false;
+            return 0;
         }
     }
     int rc = connect_addr(c, c->p[1], c->n[1], &ss, &sl);
     if (rc)
         return rc;
-    return neg_errno(connect(c->hfd[0], (struct sockaddr *)&ss, sl));
+    if (connect(c->hfd[0], (struct sockaddr *)&ss, sl) < 0)
+        return -errno;
+    f->udp.guest_connected = true;
+    f->udp.host_connected = false;
+    return 0;
+}
+
+/*
+ * Before a send to the --connect address ss: an unbound UDP socket the guest
+ * never connected would be bound by Linux to the wildcard address and an
+ * ephemeral port (udp(7)), where datagrams from ANY source reach it. The
+ * host connects it to ss instead (udp(7): a connected socket receives only
+ * from its peer), and again when the guest sends to another --connect
+ * address, so only the peer it last sent to can answer. A socket bound to a
+ * --listen address serves whoever may reach that address, and one the guest
+ * connected has its own association: both are left alone.
+ */
+static int associate_datagram(struct exec_fd *f, const struct sockaddr_storage *ss, socklen_t sl)
+{
+    struct exec_udp_assoc *u = &f->udp;
+    if (!u->dgram || f->listen_ok || u->guest_connected)
+        return 0;
+    if (u->host_connected && u->peer_len == sl && memcmp(&u->peer, ss, sl) == 0)
+        return 0;
+    if (sl > sizeof(u->peer))
+        return -EAFNOSUPPORT; /* keep_net_endpoint_encode gives AF_INET/AF_INET6 only */
+    if (connect(f->host, (const struct sockaddr *)ss, sl) < 0)
+        return -errno;
+    u->host_connected = true;
+    u->peer_len = sl;
+    memcpy(&u->peer, ss, sl);
+    return 0;
 }
 
 static int64_t do_sendto(struct exec_call *c)
 {
     struct sockaddr_storage ss;
     socklen_t sl = 0;
-    if (!socket_arg(c, 0))
+    struct exec_fd *f = socket_arg(c, 0);
+    if (!f)
         return -ENOTSOCK;
     if (c->a[3] & ~(uint64_t)MSG_FLAGS_ALLOWED)
         return -EINVAL;
     if (c->p[4]) {
         int rc = connect_addr(c, c->p[4], c->n[4], &ss, &sl);
+        if (!rc)
+            rc = associate_datagram(f, &ss, sl);
         if (rc)
             return rc;
+    } else if (keep_exec_udp_unconnected(f)) {
+        return -EDESTADDRREQ;
     }
     return neg_errno(sendto(c->hfd[0], c->p[1], c->n[1], (int)c->a[3] | MSG_NOSIGNAL,
                             c->p[4] ? (struct sockaddr *)&ss : NULL, sl));
@@ -429,13 +471,17 @@ static int64_t do_sendmsg(struct exec_call *c)
     /* No ancillary data: it could carry fds (SCM_RIGHTS) or credentials. */
     if (gm.control || gm.controllen)
         return -EINVAL;
+    struct exec_fd *f = socket_arg(c, 0);
     if (gm.name) {
         uint8_t *name;
         uint32_t len;
         if ((rc = msg_namelen(&gm, &len)) != 0 ||
             (rc = keep_exec_map(c->space, gm.name, len, &name)) != 0 ||
-            (rc = connect_addr(c, name, len, &ss, &sl)) != 0)
+            (rc = connect_addr(c, name, len, &ss, &sl)) != 0 ||
+            (rc = associate_datagram(f, &ss, sl)) != 0)
             return rc;
+    } else if (keep_exec_udp_unconnected(f)) {
+        return -EDESTADDRREQ;
     }
     if ((rc = keep_exec_map_iovec(c, gm.iov, gm.iovlen)) != 0)
         return rc;
@@ -491,8 +537,11 @@ static int64_t name_common(struct exec_call *c, bool peer)
 {
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
-    if (!socket_arg(c, 0))
+    struct exec_fd *f = socket_arg(c, 0);
+    if (!f)
         return -ENOTSOCK;
+    if (peer && keep_exec_udp_unconnected(f))
+        return -ENOTCONN; /* the association is the host's, not the guest's */
     int r = peer ? getpeername(c->hfd[0], (struct sockaddr *)&ss, &sl)
                  : getsockname(c->hfd[0], (struct sockaddr *)&ss, &sl);
     if (r < 0)

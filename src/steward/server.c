@@ -77,6 +77,8 @@ static int status_of(int code)
         return 404;
     case KEEP_E_STEWARD_TOO_LARGE:
         return 413;
+    case KEEP_E_STEWARD_NONCE_LIMIT:
+        return 429;
     default:
         return 500;
     }

@@ -163,6 +163,13 @@ int steward_nonce_new(struct steward *s, int64_t now, char hex[2 * STEWARD_NONCE
     *expires = now + STEWARD_NONCE_LIFETIME;
     /* Expired nonces older than an hour are forgotten: they would be refused anyway. */
     int rc = steward_nonce_purge(s->store, now - 3600, err);
+    int64_t outstanding = 0, limit = s->cfg.max_nonces > 0 ? s->cfg.max_nonces : STEWARD_MAX_NONCES;
+    if (rc == KEEP_OK &&
+        (rc = steward_nonce_outstanding(s->store, now, &outstanding, err)) == KEEP_OK &&
+        outstanding >= limit)
+        rc = keep_fail(err, KEEP_E_STEWARD_NONCE_LIMIT,
+                       "%lld nonces are outstanding (limit %lld): each expires %d s after issue",
+                       (long long)outstanding, (long long)limit, STEWARD_NONCE_LIFETIME);
     if (rc == KEEP_OK)
         rc = steward_nonce_add(s->store, nonce, sizeof(nonce), *expires, err);
     if (rc == KEEP_OK) {
@@ -587,6 +594,12 @@ static int release_check(struct steward *s, X509 *peer, const char *name, int64_
     if (!peer || peer_serial(peer, serial))
         return keep_fail(err, KEEP_E_STEWARD_CLIENT_CERT,
                          "GET /v1/secrets needs a client certificate issued by this service");
+    /* The serial alone is public (CRL, the Keep's own TLS handshakes): the certificate must also
+     * carry this CA's signature (RFC 5280 section 6.1.3 (a)(1)), whoever the caller is. */
+    if (X509_NAME_cmp(X509_get_issuer_name(peer), X509_get_subject_name(s->ca.cert)) != 0 ||
+        X509_verify(peer, X509_get0_pubkey(s->ca.cert)) != 1)
+        return keep_fail(err, KEEP_E_STEWARD_CLIENT_CERT,
+                         "client certificate serial %s is not signed by this service's CA", serial);
     int rc = steward_cert_get(s->store, serial, rec, err);
     if (rc)
         return keep_fail(err, KEEP_E_STEWARD_CLIENT_CERT,
@@ -596,6 +609,14 @@ static int release_check(struct steward *s, X509 *peer, const char *name, int64_
                          serial, rec->revoked_at ? "by serial" : "by measurement");
     if (now > rec->not_after)
         return keep_fail(err, KEEP_E_STEWARD_CLIENT_CERT, "client certificate %s expired", serial);
+    /* The certificate is only as good as the evidence: unsigned kvm evidence is trusted while the
+     * operator says so, and a restart without --insecure-kvm withdraws that trust. */
+    if (rec->insecure && !s->cfg.insecure_kvm)
+        return keep_fail(
+            err, KEEP_E_STEWARD_INSECURE_KVM,
+            "client certificate %s was issued on unsigned kvm evidence and the service "
+            "runs without --insecure-kvm",
+            serial);
     char *doc = NULL;
     struct steward_workload w;
     if ((rc = steward_policy_get(s->store, rec->workload, &doc, err)) == KEEP_OK)

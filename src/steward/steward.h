@@ -19,6 +19,8 @@
 
 #define STEWARD_NONCE_LIFETIME 300         /* seconds: 5 minutes */
 #define STEWARD_MAX_LIFETIME   (24 * 3600) /* a leaf lives at most 24 h */
+/* Nonces outstanding at once (unused, unexpired): POST /v1/nonce is unauthenticated. */
+#define STEWARD_MAX_NONCES 100000
 
 struct steward_config {
     bool insecure_kvm;       /* accept unsigned kvm evidence (the certificate says so) */
@@ -27,6 +29,7 @@ struct steward_config {
     const char *public_url;  /* https://host:port, for the CRL distribution point */
     const char *kds_url;     /* AMD KDS base (https://kdsintf.amd.com): VCEKs not supplied */
     const char *kds_product; /* KDS product name in the VCEK URL (Milan, Genoa, Turin) */
+    int64_t max_nonces;      /* outstanding nonces at most; 0: STEWARD_MAX_NONCES */
 };
 
 struct steward {

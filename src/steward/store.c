@@ -249,6 +249,21 @@ int steward_nonce_purge(struct steward_store *s, int64_t before, struct keep_err
     return step_done(s, st, "nonce purge", err);
 }
 
+int steward_nonce_outstanding(struct steward_store *s, int64_t now, int64_t *count,
+                              struct keep_error *err)
+{
+    sqlite3_stmt *st;
+    int rc =
+        prepare(s, "SELECT count(*) FROM nonces WHERE used_at IS NULL AND expires >= ?", &st, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, now);
+    int step = sqlite3_step(st);
+    *count = step == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    return step == SQLITE_ROW ? KEEP_OK : db_fail(s, err, "nonce count");
+}
+
 /* ---- certificates ------------------------------------------------------- */
 
 int steward_cert_add(struct steward_store *s, const struct steward_cert_record *r,

@@ -31,6 +31,9 @@ int steward_nonce_use(struct steward_store *s, const uint8_t *nonce, size_t size
                       struct keep_error *err);
 /* Forget nonces that expired before `before` (a used or expired one is refused either way). */
 int steward_nonce_purge(struct steward_store *s, int64_t before, struct keep_error *err);
+/* Nonces issued and neither used nor expired at `now`. */
+int steward_nonce_outstanding(struct steward_store *s, int64_t now, int64_t *count,
+                              struct keep_error *err);
 
 struct steward_cert_record {
     char serial[41]; /* lower-case hex */

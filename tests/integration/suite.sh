@@ -355,6 +355,44 @@ suite_msg() {
   fi
 }
 
+# An unbound UDP socket sending to its --connect peer (issue 7): the kernel
+# binds it 0.0.0.0:ephemeral, so without the host's association datagrams
+# from any source would reach the guest. The peer (python3 on 127.0.0.1)
+# has a third socket send "intruder" to the guest before it replies.
+udp_peer() { # port log
+  python3 - "$1" >"$2" 2>&1 <<'PY' &
+import socket, sys
+peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+peer.bind(("127.0.0.1", int(sys.argv[1])))
+peer.settimeout(600)
+other = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+other.bind(("127.0.0.1", 0))
+print("ready", flush=True)
+data, guest = peer.recvfrom(100)
+other.sendto(b"intruder", guest)
+peer.sendto(b"reply:" + data, guest)
+print("served", guest, flush=True)
+PY
+}
+
+suite_udp_peer() {
+  [ -z "$UNCONFINED" ] || return 0 # nil enforces no --connect (run_suite says so)
+  local port pid how
+  for how in sendto msg; do
+    port=$(free_port)
+    rm -f "$TMP/udp-$how.log" # a stale "ready" would answer the readiness poll
+    udp_peer "$port" "$TMP/udp-$how.log"
+    pid=$!
+    wait_line "$TMP/udp-$how.log" '^ready' "$pid" ||
+      diag "UDP peer did not start: $(cat "$TMP/udp-$how.log")"
+    expect_status 0 "$P UDP ($how) from an unbound socket: only the --connect peer's reply arrives" \
+      kr --connect "127.0.0.1:$port" "$WL/wl_udp_peer" 127.0.0.1 "$port" "$how"
+    grep '^not ok' "$TMP/out" | sed 's/^/#   /' || true
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+}
+
 suite_hostile_guest() {
   local vol=$TMP/vol-hostile
   rm -rf "$vol"
@@ -485,10 +523,16 @@ suite_escape() {
   mkdir -p "$rw" "$ro"
   printf 'ro\n' >"$ro/input.txt"
   printf 'host only\n' >"$marker"
+  # Without --volume: no host process to signal, no host file to write, uid 1000.
+  expect_status 0 "$P escape attempts (as uid $(id -u)): kill(-1, 0), kill(1, 0), /etc/passwd, uid" \
+    kr "$WL/wl_escape"
+  grep '^not ok' "$TMP/out" | sed 's/^/#   /' || true
   expect_status 0 "$P escape attempts (as uid $(id -u)): remount rw, umount, chroot + chdir .." \
     kr --volume "$rw:/data" --volume "$ro:/ro:ro" "$WL/wl_escape" /ro /data "$marker"
   grep '^not ok' "$TMP/out" | sed 's/^/#   /' || true
   check "$P   nothing was created in the read-only volume" bash -c "[ \"\$(ls '$ro')\" = input.txt ]"
+  check "$P   what it made in the rw volume belongs to the caller (uid $(id -u))" \
+    bash -c "[ \"\$(stat -c %u '$rw/jail')\" = $(id -u) ]"
   # nil run by an ordinary user (user namespace path): the same attempts fail.
   [ "$SUITE_BACKEND" = nil ] && [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null || return 0
   local as_nobody=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
@@ -654,6 +698,7 @@ run_suite() { # backend channel
   suite_tcp_client
   suite_wildcard_bind
   suite_msg
+  suite_udp_peer
   suite_hostile_guest
   suite_evidence
   suite_gate

@@ -319,6 +319,16 @@ static void test_kvm_flow(const char *dir)
            KEEP_E_STEWARD_SECRET_UNKNOWN, "listed but never stored: unknown secret");
     is_int(steward_secret_release(s, NULL, "db", NOW, &value, &size, &err),
            KEEP_E_STEWARD_CLIENT_CERT, "no client certificate: refused");
+    /* A serial is public (CRL, every TLS handshake): a certificate that copies it, signed by
+     * someone else's key, must not pass as the issued one. */
+    X509 *forged = X509_dup(issued.cert);
+    EVP_PKEY *mallory = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    X509_sign(forged, mallory, EVP_sha256());
+    is_int(steward_secret_release(s, forged, "db", NOW, &value, &size, &err),
+           KEEP_E_STEWARD_CLIENT_CERT,
+           "certificate with an issued serial, not signed by the CA: %s", err.message);
+    X509_free(forged);
+    EVP_PKEY_free(mallory);
 
     /* One refusal per check. */
     struct steward_issued none;
@@ -394,6 +404,12 @@ static void test_kvm_flow(const char *dir)
        "revoke by measurement");
     is_int(issue_kvm(s, &c, measurement_kvm, "web", NOW, &none, NULL, 0), KEEP_E_STEWARD_REVOKED,
            "revoked measurement gets no certificate");
+    struct steward_issued theirs;
+    is_int(issue_kvm(s, &c, measurement_snp, "other", NOW, &theirs, NULL, 0), KEEP_OK,
+           "kvm certificate for workload other (insecure mode)");
+    ok(steward_secret_release(s, theirs.cert, "theirs", NOW, &value, &size, &err) == KEEP_OK,
+       "insecure certificate gets its secret while --insecure-kvm is on");
+    free(value);
     steward_issued_free(&issued);
     steward_close(s);
 
@@ -404,7 +420,13 @@ static void test_kvm_flow(const char *dir)
     int64_t count = 0;
     ok(steward_audit_verify(s->store, &count, &err) == KEEP_OK && count >= 15,
        "audit chain has %lld entries", (long long)count);
-    ok(steward_store_count(s->store, "certificates") == 3, "issued records kept across restart");
+    ok(steward_store_count(s->store, "certificates") == 4, "issued records kept across restart");
+    /* Unsigned kvm evidence could have been forged by anyone: once the service runs without
+     * --insecure-kvm, certificates issued on it no longer fetch secrets. */
+    is_int(steward_secret_release(s, theirs.cert, "theirs", NOW, &value, &size, &err),
+           KEEP_E_STEWARD_INSECURE_KVM,
+           "insecure certificate gets no secret without --insecure-kvm");
+    steward_issued_free(&theirs);
     ok(steward_admin_policy_put(s, "kvm2", "{}", NOW, &err) == KEEP_OK, "policy kvm2 (any)");
     is_int(issue_kvm(s, &c, measurement_snp, "kvm2", NOW, &none, NULL, 0),
            KEEP_E_STEWARD_INSECURE_KVM, "kvm evidence without --insecure-kvm refused");
@@ -608,6 +630,34 @@ static void test_snp(const char *dir)
     snp_gen_free(g);
 }
 
+/* POST /v1/nonce needs no credentials: the nonces outstanding at once are capped, so a client
+ * asking in a loop cannot grow the database without bound. */
+static void test_nonce_limit(const char *dir)
+{
+    struct steward_config cfg = {.insecure_kvm = true, .max_nonces = 2};
+    struct steward *s;
+    struct keep_error err;
+    if (steward_open(dir, &cfg, &s, &err) != KEEP_OK) {
+        printf("Bail out! steward_open: %s\n", err.message);
+        exit(1);
+    }
+    char a[65], b[65], c[65];
+    int64_t expires;
+    ok(steward_nonce_new(s, NOW, a, &expires, &err) == KEEP_OK &&
+           steward_nonce_new(s, NOW, b, &expires, &err) == KEEP_OK,
+       "nonces up to the limit are issued");
+    is_int(steward_nonce_new(s, NOW, c, &expires, &err), KEEP_E_STEWARD_NONCE_LIMIT,
+           "one more is refused: %s", err.message);
+    uint8_t raw[STEWARD_NONCE_SIZE];
+    if (keep_hex_decode(a, 64, raw, sizeof(raw), "nonce", NULL) ||
+        steward_nonce_use(s->store, raw, sizeof(raw), NOW, &err) != KEEP_OK)
+        abort();
+    is_int(steward_nonce_new(s, NOW, c, &expires, &err), KEEP_OK, "a used nonce no longer counts");
+    is_int(steward_nonce_new(s, NOW + STEWARD_NONCE_LIFETIME + 1, c, &expires, &err), KEEP_OK,
+           "expired nonces no longer count");
+    steward_close(s);
+}
+
 static void remove_state(const char *dir)
 {
     char cmd[600];
@@ -630,6 +680,8 @@ int main(void)
     test_kvm_flow(state);
     snprintf(state, sizeof(state), "%s/snp", dir);
     test_snp(state);
+    snprintf(state, sizeof(state), "%s/nonces", dir);
+    test_nonce_limit(state);
     remove_state(dir);
     return done_testing();
 }
