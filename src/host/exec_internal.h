@@ -87,6 +87,7 @@ struct exec_call {
 /* Handlers, by syscall number (exec_fs.c, exec_net.c, executor.c). */
 exec_handler keep_exec_fs_handler(uint64_t nr);
 exec_handler keep_exec_net_handler(uint64_t nr);
+exec_handler keep_exec_signal_handler(uint64_t nr);
 
 /* fd table (executor.c). */
 struct exec_fd *keep_exec_fd(struct keep_executor *x, int guest);

@@ -475,6 +475,8 @@ static exec_handler handler_for(uint64_t nr)
     if (nr == KEEP_HC_GET_EVIDENCE)
         return do_get_evidence;
     exec_handler h = keep_exec_fs_handler(nr);
+    if (!h)
+        h = keep_exec_signal_handler(nr);
     return h ? h : keep_exec_net_handler(nr);
 }
 

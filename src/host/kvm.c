@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "common/util.h"
@@ -68,6 +69,51 @@ void keep_kvm_request_stop(void)
     stop_requested = 1;
     if (run)
         run->immediate_exit = 1;
+}
+
+/* ---- signals for the guest (docs/KEEP.md, "Signals") ---- */
+
+static volatile struct keep_shim_signals *volatile current_signals;
+static volatile sig_atomic_t interrupt_forwarded;
+
+/* Signal-handler context: queue sig for the guest and get the vCPU out of KVM_RUN. */
+static void kick_guest(int sig)
+{
+    struct kvm_run *run = current_run;
+    keep_exec_signal_raise(sig);
+    if (run)
+        run->immediate_exit = 1;
+}
+
+bool keep_kvm_forward_interrupt(void)
+{
+    volatile struct keep_shim_signals *s = current_signals;
+    if (!s || interrupt_forwarded || !(s->caught & (1ull << (SIGINT - 1))))
+        return false;
+    interrupt_forwarded = 1; /* the next Ctrl-C stops the Keep whatever the workload does */
+    kick_guest(SIGINT);
+    return true;
+}
+
+static void on_sigalrm(int sig)
+{
+    kick_guest(sig);
+}
+
+/* The guest's alarm/setitimer arm the keep process's ITIMER_REAL; its SIGALRM is the guest's. */
+static void alarm_handler(bool install, struct sigaction *old)
+{
+    if (!install) {
+        const struct itimerval off = {{0, 0}, {0, 0}};
+        setitimer(ITIMER_REAL, &off, NULL);
+        sigaction(SIGALRM, old, NULL);
+        return;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_sigalrm; /* no SA_RESTART: a blocking host call returns EINTR */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGALRM, &sa, old);
 }
 
 static int open_fail(int e, struct keep_error *err)
@@ -203,6 +249,7 @@ struct vm {
     struct kvm_run *run;
     uint8_t *mem;
     struct keep_kvm_layout layout;
+    uint64_t signal_entry; /* the shim's shim_signal_entry */
 };
 
 static void vm_close(struct vm *vm)
@@ -217,6 +264,7 @@ static void vm_close(struct vm *vm)
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
     current_run = NULL;
+    current_signals = NULL;
     if (vm->run && vm->run != MAP_FAILED)
         munmap(vm->run, (size_t)vcpu_mmap_size);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -491,6 +539,16 @@ static int handle_port(struct vm *vm, uint32_t request, struct keep_executor *ex
         return KEEP_OK;
     case KEEP_REQ_FAULT:
         return report_fault(vm, &r, exit_status);
+    case KEEP_REQ_KILLED:
+        if (r.status < 1 || r.status > 64)
+            return keep_fail(err, KEEP_E_KVM_EXIT_UNEXPECTED,
+                             "the shim reported death by signal %llu; signals are 1..64",
+                             (unsigned long long)r.status);
+        /* The same line as the nil backend's: a signal's default action ended the workload. */
+        fprintf(stderr, "keep: workload killed by signal %d (%s)\n", (int)r.status,
+                strsignal((int)r.status));
+        *exit_status = 128 + (int)r.status;
+        return KEEP_OK;
     case KEEP_REQ_PANIC:
         return keep_fail(err, KEEP_E_KVM_SHIM_PANIC, "the shim stopped the Keep: %s %#llx",
                          r.message, (unsigned long long)r.addr);
@@ -507,7 +565,7 @@ static int handle_port(struct vm *vm, uint32_t request, struct keep_executor *ex
     default:
         return keep_fail(err, KEEP_E_KVM_EXIT_UNEXPECTED,
                          "the guest wrote %#x to port %#x; requests are 1..%d", request, KEEP_PORT,
-                         KEEP_REQ_NOP);
+                         KEEP_REQ_KILLED);
     }
 }
 
@@ -543,14 +601,86 @@ static int unexpected_exit(struct vm *vm, struct keep_error *err)
     }
 }
 
+static volatile struct keep_shim_signals *guest_signals(const struct vm *vm)
+{
+    return (volatile struct keep_shim_signals *)(vm->mem + KEEP_GUEST_SIGNALS);
+}
+
+/*
+ * Signals that arrived for the guest go into its pending word, only while
+ * the vCPU is stopped. Cleared first: a signal between here and KVM_RUN sets
+ * immediate_exit again and is moved on the next round.
+ */
+static void move_signals_in(struct vm *vm)
+{
+    vm->run->immediate_exit = stop_requested;
+    uint64_t got = keep_exec_signal_take();
+    if (got) {
+        volatile struct keep_shim_signals *s = guest_signals(vm);
+        s->pending |= got;
+        s->host_seq = keep_exec_signal_seq();
+    }
+}
+
+/*
+ * A signal is pending and the vCPU stopped in workload code, which may never
+ * make a system call (a CPU-bound loop): save its registers in the boot page
+ * and send it to the shim's signal entry, on the shim stack. In the shim it
+ * needs nothing: the shim delivers when its current call returns. (SEV-SNP
+ * and TDX keep the registers from the host; there the guest would need an
+ * interrupt of its own, e.g. a restricted-injection #HV whose handler looks
+ * at the pending word.)
+ */
+static int redirect_to_signal(struct vm *vm, struct keep_error *err)
+{
+    volatile struct keep_shim_signals *s = guest_signals(vm);
+    struct kvm_regs r;
+    if (!s->pending || s->from != KEEP_SIG_FROM_NONE)
+        return KEEP_OK;
+    if (ioctl(vm->vcpu_fd, KVM_GET_REGS, &r) < 0)
+        return ioctl_fail("KVM_GET_REGS", errno, NULL, err);
+    if (r.rip < vm->layout.workload_base || r.rip >= vm->layout.workload_end)
+        return KEEP_OK;
+    struct keep_shim_regs saved = {
+        .r15 = r.r15,
+        .r14 = r.r14,
+        .r13 = r.r13,
+        .r12 = r.r12,
+        .r11 = r.r11,
+        .r10 = r.r10,
+        .r9 = r.r9,
+        .r8 = r.r8,
+        .rbp = r.rbp,
+        .rdi = r.rdi,
+        .rsi = r.rsi,
+        .rdx = r.rdx,
+        .rcx = r.rcx,
+        .rbx = r.rbx,
+        .rax = r.rax,
+        .rip = r.rip,
+        .cs = KEEP_SEL_UCODE,
+        .rflags = r.rflags,
+        .rsp = r.rsp,
+        .ss = KEEP_SEL_UDATA,
+    };
+    memcpy(vm->mem + KEEP_GUEST_SIGREGS, &saved, sizeof(saved));
+    s->from = KEEP_SIG_FROM_HOST;
+    r.rip = vm->signal_entry;
+    r.rsp = KEEP_GUEST_SHIM_STACK + KEEP_GUEST_SHIM_STACK_SIZE;
+    r.rflags &= ~0x10500ull; /* TF, DF, RF */
+    if (ioctl(vm->vcpu_fd, KVM_SET_REGS, &r) < 0)
+        return ioctl_fail("KVM_SET_REGS", errno, NULL, err);
+    return KEEP_OK;
+}
+
 static int run_loop(struct vm *vm, struct keep_executor *exec, int *exit_status,
                     struct keep_error *err)
 {
     struct kvm_run *run = vm->run;
+    current_signals = guest_signals(vm);
     current_run = run;
-    if (stop_requested)
-        run->immediate_exit = 1;
     for (;;) {
+        move_signals_in(vm);
         if (ioctl(vm->vcpu_fd, KVM_RUN, 0) < 0) {
             if (errno == EINTR || errno == EAGAIN) {
                 if (stop_requested) {
@@ -558,6 +688,10 @@ static int run_loop(struct vm *vm, struct keep_executor *exec, int *exit_status,
                     return keep_fail(err, KEEP_E_KVM_INTERRUPTED,
                                      "the Keep was stopped by a signal");
                 }
+                move_signals_in(vm);
+                int rc = redirect_to_signal(vm, err);
+                if (rc)
+                    return rc;
                 continue;
             }
             return ioctl_fail("KVM_RUN", errno, NULL, err);
@@ -603,6 +737,7 @@ static int prepare_guest(struct vm *vm, const struct keep_config *cfg, const str
         return rc;
     keep_kvm_layout_build(&vm->layout, vm->mem, &hdr);
     *lstar = hdr.syscall_entry;
+    vm->signal_entry = hdr.signal_entry;
     struct keep_kvm_process proc = {
         .argv = (const char *const *)cfg->argv,
         .argc = cfg->argc,
@@ -646,8 +781,12 @@ int keep_kvm_run(const struct keep_config *cfg, const struct keep_elf *elf,
     if (!(rc = prepare_guest(&vm, cfg, elf, &f, &lstar, &img, err)) &&
         !(rc = create_vm(&vm, err)) && !(rc = set_sregs(&vm, &f, err)) &&
         !(rc = set_msrs(&vm, lstar, err)) && !(rc = set_xcr0(&vm, &f, err)) &&
-        !(rc = set_regs(&vm, &img, err)))
+        !(rc = set_regs(&vm, &img, err))) {
+        struct sigaction old_alarm;
+        alarm_handler(true, &old_alarm);
         rc = run_loop(&vm, exec, exit_status, err);
+        alarm_handler(false, &old_alarm);
+    }
     vm_close(&vm);
     return rc;
 }

@@ -69,7 +69,8 @@ int keep_kvm_layout_place_shim(uint8_t *mem, const uint8_t *image, size_t image_
     bool ok = hdr->text_end > lo && hdr->text_end <= hdr->bss_end &&
               hdr->bss_end <= KEEP_GUEST_SHIM + KEEP_GUEST_SHIM_MAX && hdr->text_end % PAGE == 0 &&
               hdr->bss_end % PAGE == 0 && hdr->syscall_entry >= lo &&
-              hdr->syscall_entry < hdr->text_end;
+              hdr->syscall_entry < hdr->text_end && hdr->signal_entry >= lo &&
+              hdr->signal_entry < hdr->text_end;
     for (int v = 0; v < 32; v++)
         ok = ok && hdr->exception_entry[v] >= lo && hdr->exception_entry[v] < hdr->text_end;
     if (!ok || hi > hdr->bss_end)

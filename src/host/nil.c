@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "common/util.h"
+#include "host/run.h"
 
 /* What the child tells the parent when setting up failed (before exec). */
 struct setup_report {
@@ -217,15 +218,75 @@ static void warn_limits(const struct keep_config *cfg, bool net_isolated)
                                 "call channel to fault)");
 }
 
+static volatile pid_t running_child;
+static volatile sig_atomic_t interrupt_forwarded;
+
+/* Does /proc/PID/status say the process catches SIGINT? Only async-signal-safe calls. */
+static bool catches_sigint(pid_t pid)
+{
+    char path[40] = "/proc/", digits[16], buf[2048];
+    int n = 0, len = 6;
+    for (pid_t p = pid; p > 0 && n < 15; p /= 10)
+        digits[n++] = (char)('0' + p % 10);
+    while (n > 0)
+        path[len++] = digits[--n];
+    memcpy(path + len, "/status", 8);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    ssize_t got = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (got <= 0)
+        return false;
+    buf[got] = 0;
+    /* proc(5): "SigCgt:" and 16 hex digits, the mask of caught signals; SIGINT is bit 1. */
+    const char *c = strstr(buf, "SigCgt:");
+    if (!c)
+        return false;
+    c += 7;
+    while (*c == '\t' || *c == ' ')
+        c++;
+    for (int i = 0; i < 15; i++)
+        if (!c[i])
+            return false;
+    char last = c[15]; /* the digit holding signals 1..4 */
+    int v = last >= '0' && last <= '9'   ? last - '0'
+            : last >= 'a' && last <= 'f' ? last - 'a' + 10
+                                         : 0;
+    return v & 2;
+}
+
+bool keep_nil_forward_interrupt(void)
+{
+    pid_t pid = running_child;
+    if (pid <= 0 || interrupt_forwarded || !catches_sigint(pid))
+        return false;
+    interrupt_forwarded = 1;
+    kill(pid, SIGINT);
+    return true;
+}
+
 static int wait_child(pid_t pid, int *exit_status, struct keep_error *err)
 {
     int st;
+    bool stopped = false;
+    running_child = pid;
     while (waitpid(pid, &st, 0) < 0) {
-        if (errno != EINTR)
+        if (errno != EINTR) {
+            running_child = 0;
             return keep_fail(err, KEEP_E_NIL_WAIT, "waitpid for workload %d: %s", (int)pid,
                              strerror(errno));
+        }
+        /* Ctrl-C or SIGTERM that was not forwarded: the Keep stops, as a kvm Keep does. */
+        if (keep_run_stop_requested() && !stopped) {
+            kill(pid, SIGKILL);
+            stopped = true;
+        }
     }
-    if (WIFSIGNALED(st)) {
+    running_child = 0;
+    if (stopped && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL) {
+        *exit_status = 128 + SIGKILL; /* keep_run() reports the stop signal instead */
+    } else if (WIFSIGNALED(st)) {
         *exit_status = 128 + WTERMSIG(st);
         fprintf(stderr, "keep: workload killed by signal %d (%s)\n", WTERMSIG(st),
                 strsignal(WTERMSIG(st)));

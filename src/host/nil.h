@@ -20,6 +20,8 @@
 #ifndef KEEP_HOST_NIL_H
 #define KEEP_HOST_NIL_H
 
+#include <stdbool.h>
+
 #include "host/config.h"
 #include "keep/error.h"
 
@@ -29,5 +31,12 @@
  * when the process could not be started.
  */
 int keep_nil_run(const struct keep_config *cfg, int *exit_status, struct keep_error *err);
+
+/*
+ * Async-signal-safe, for SIGINT: the nil twin of keep_kvm_forward_interrupt().
+ * When the running workload catches SIGINT (its /proc status SigCgt) and no
+ * SIGINT was forwarded before, send it one and return true; else false.
+ */
+bool keep_nil_forward_interrupt(void);
 
 #endif /* KEEP_HOST_NIL_H */

@@ -91,6 +91,9 @@ static volatile sig_atomic_t stop_signal;
 
 static void on_stop_signal(int sig)
 {
+    /* A workload that catches SIGINT gets the first Ctrl-C; the next one stops the Keep. */
+    if (sig == SIGINT && (keep_kvm_forward_interrupt() || keep_nil_forward_interrupt()))
+        return;
     stop_signal = sig;
     keep_kvm_request_stop();
 }

@@ -21,12 +21,20 @@ keep_shim_header:
     .endr
     .quad __text_end
     .quad __bss_end
+    .quad shim_signal_entry
 
     .text
     .globl syscall_entry
 syscall_entry:
     movq %rsp, shim_user_rsp(%rip)
     movq $(KEEP_GUEST_SHIM_STACK + KEEP_GUEST_SHIM_STACK_SIZE), %rsp
+    /* Callee-saved registers too: a signal frame or sigreturn needs all of them. */
+    pushq %r15
+    pushq %r14
+    pushq %r13
+    pushq %r12
+    pushq %rbp
+    pushq %rbx
     pushq shim_user_rsp(%rip)   /* frame.rsp */
     pushq %r11                  /* frame.rflags */
     pushq %rcx                  /* frame.rip */
@@ -43,6 +51,9 @@ syscall_entry:
     movq %rsp, %rdi
     cld
     call shim_syscall
+    /* A signal to deliver or a sigreturn: every register comes from the boot page. */
+    cmpl $0, shim_resume_full(%rip)
+    jne resume_full
     /*
      * SYSRETQ with a non-canonical RCX raises #GP on Intel CPUs at CPL0 but
      * with the workload's %rsp already loaded (the classic SYSRET privilege
@@ -75,6 +86,53 @@ syscall_entry:
     popfq
     movq (%rsp), %rsp
     jmpq *%rcx
+
+/*
+ * Resume the workload with every register from the boot page's
+ * struct keep_shim_regs (signal delivery, sigreturn): 15 pops, then IRETQ
+ * at CPL0; at CPL3 (PVM) POPFQ and the workload's %rsp and %rip, read
+ * through absolute addresses so no register is needed.
+ */
+resume_full:
+    movl $0, shim_resume_full(%rip)
+    movq $KEEP_GUEST_SIGREGS, %rsp
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %r11
+    popq %r10
+    popq %r9
+    popq %r8
+    popq %rbp
+    popq %rdi
+    popq %rsi
+    popq %rdx
+    popq %rcx
+    popq %rbx
+    popq %rax
+    testl $3, shim_entry_cpl(%rip)
+    jnz 1f
+    iretq
+1:  leaq 16(%rsp), %rsp         /* past rip and cs, to rflags; lea leaves the flags alone */
+    popfq
+    movq KEEP_SIGREGS_RSP, %rsp
+    jmpq *KEEP_SIGREGS_RIP
+
+/*
+ * Where a signal interrupting workload code enters the shim: the CPL0
+ * exception handler (a fault with a handler to run) or the host (an
+ * asynchronous signal reaching a vCPU that makes no system calls) saved the
+ * workload's registers in the boot page and set %rsp to the shim stack.
+ */
+    .globl shim_signal_entry
+shim_signal_entry:
+    movl %cs, %eax
+    andl $3, %eax
+    movl %eax, shim_entry_cpl(%rip)
+    cld
+    call shim_signal_interrupted
+    jmp resume_full
 
 /* CPU exceptions: always CPL0, on IST1 (the CPL0 stack). Frame: vector, error code, iret frame. */
     .macro exc n, has_error
@@ -119,7 +177,13 @@ exception_\n:
     exc 31,0
 
 exception_common:
-    /* Save the caller-saved registers: the #UD gate below reads and answers through them. */
+    /* Save every register: the #UD gate answers through them, a signal frame records them. */
+    pushq %rbx
+    pushq %rbp
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
     pushq %rax
     pushq %rcx
     pushq %rdx
@@ -141,6 +205,12 @@ exception_common:
     popq %rdx
     popq %rcx
     popq %rax
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %rbp
+    popq %rbx
     addq $16, %rsp /* vector, error code */
     iretq
 

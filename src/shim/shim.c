@@ -16,8 +16,6 @@ enum {
     NR_mprotect = 10,
     NR_munmap = 11,
     NR_brk = 12,
-    NR_rt_sigaction = 13,
-    NR_rt_sigprocmask = 14,
     NR_sched_yield = 24,
     NR_mremap = 25,
     NR_madvise = 28,
@@ -30,7 +28,6 @@ enum {
     NR_geteuid = 107,
     NR_getegid = 108,
     NR_getppid = 110,
-    NR_sigaltstack = 131,
     NR_arch_prctl = 158,
     NR_gettid = 186,
     NR_futex = 202,
@@ -176,11 +173,18 @@ long shim_privileged(uint64_t op, uint64_t addr, uint64_t size, uint64_t flags)
     return shim_cpl0_gate(op, addr, size, flags);
 }
 
-/* The frame exception_common (entry.S) built on the CPL0 stack. */
-struct exception_frame {
-    uint64_t r11, r10, r9, r8, rdi, rsi, rdx, rcx, rax;
-    uint64_t vector, error_code, rip, cs, rflags, rsp, ss;
-};
+__attribute__((noreturn)) void shim_report_fault(uint64_t vector, uint64_t error_code, uint64_t rip,
+                                                 uint64_t cs, uint64_t rsp, uint64_t addr)
+{
+    BOOT->report.vector = vector;
+    BOOT->report.error_code = error_code;
+    BOOT->report.rip = rip;
+    BOOT->report.cs = cs;
+    BOOT->report.rsp = rsp;
+    BOOT->report.addr = addr;
+    for (;;)
+        shim_port(KEEP_REQ_FAULT);
+}
 
 void shim_exception(struct exception_frame *f);
 void shim_exception(struct exception_frame *f)
@@ -192,14 +196,9 @@ void shim_exception(struct exception_frame *f)
     }
     uint64_t cr2;
     __asm__ volatile("mov %%cr2, %0" : "=r"(cr2));
-    BOOT->report.vector = f->vector;
-    BOOT->report.error_code = f->error_code;
-    BOOT->report.rip = f->rip;
-    BOOT->report.cs = f->cs;
-    BOOT->report.rsp = f->rsp;
-    BOOT->report.addr = cr2;
-    for (;;)
-        shim_port(KEEP_REQ_FAULT);
+    if (shim_signal_fault_redirect(f, cr2))
+        return; /* IRETQ to the signal trampoline at CPL3 */
+    shim_report_fault(f->vector, f->error_code, f->rip, f->cs, f->rsp, cr2);
 }
 
 static long do_uname(uint64_t buf)
@@ -233,51 +232,6 @@ static long do_arch_prctl(uint64_t code, uint64_t addr)
         return 0;
     }
     return -SHIM_EINVAL;
-}
-
-/* Signal dispositions are recorded and reported back; no signal is ever delivered. */
-static uint64_t sig_actions[64][4];
-static uint64_t sig_mask;
-static uint64_t altstack[3];
-
-static long do_rt_sigaction(uint64_t sig, uint64_t act, uint64_t old, uint64_t size)
-{
-    /* SIGKILL (9) and SIGSTOP (19) can be queried but not changed, as on Linux. */
-    if (sig < 1 || sig > 64 || size != 8 || (act && (sig == 9 || sig == 19)))
-        return -SHIM_EINVAL;
-    if ((old && !shim_user_ok(old, 32)) || (act && !shim_user_ok(act, 32)))
-        return -SHIM_EFAULT;
-    if (old)
-        memcpy((void *)old, sig_actions[sig - 1], 32);
-    if (act)
-        memcpy(sig_actions[sig - 1], (const void *)act, 32);
-    return 0;
-}
-
-static long do_rt_sigprocmask(uint64_t how, uint64_t set, uint64_t old, uint64_t size)
-{
-    if (size != 8 || how > 2)
-        return -SHIM_EINVAL;
-    if ((old && !shim_user_ok(old, 8)) || (set && !shim_user_ok(set, 8)))
-        return -SHIM_EFAULT;
-    if (old)
-        *(uint64_t *)old = sig_mask;
-    if (set) {
-        uint64_t s = *(const uint64_t *)set;
-        sig_mask = how == 0 ? sig_mask | s : how == 1 ? sig_mask & ~s : s;
-    }
-    return 0;
-}
-
-static long do_sigaltstack(uint64_t ss, uint64_t old)
-{
-    if ((old && !shim_user_ok(old, 24)) || (ss && !shim_user_ok(ss, 24)))
-        return -SHIM_EFAULT;
-    if (old)
-        memcpy((void *)old, altstack, 24);
-    if (ss)
-        memcpy(altstack, (const void *)ss, 24);
-    return 0;
 }
 
 static long do_getrandom(uint64_t buf, uint64_t len)
@@ -366,14 +320,12 @@ static long do_time(const struct shim_frame *f)
     return seconds;
 }
 
-long shim_syscall(struct shim_frame *f);
-long shim_syscall(struct shim_frame *f)
+static long dispatch(struct shim_frame *f)
 {
-    static bool started;
-    if (!started) {
-        shim_mm_init();
-        started = true;
-    }
+    bool handled = false;
+    long r = shim_signal_call(f, &handled);
+    if (handled)
+        return r;
     switch (f->nr) {
     case NR_brk:
         return shim_brk(f->rdi);
@@ -406,12 +358,6 @@ long shim_syscall(struct shim_frame *f)
         return -SHIM_ENOSYS;
     case NR_uname:
         return do_uname(f->rdi);
-    case NR_rt_sigaction:
-        return do_rt_sigaction(f->rdi, f->rsi, f->rdx, f->r10);
-    case NR_rt_sigprocmask:
-        return do_rt_sigprocmask(f->rdi, f->rsi, f->rdx, f->r10);
-    case NR_sigaltstack:
-        return do_sigaltstack(f->rdi, f->rsi);
     case NR_getrandom:
         return do_getrandom(f->rdi, f->rsi);
     case NR_sched_yield:
@@ -435,4 +381,15 @@ long shim_syscall(struct shim_frame *f)
     default:
         return shim_forward(f);
     }
+}
+
+long shim_syscall(struct shim_frame *f);
+long shim_syscall(struct shim_frame *f)
+{
+    static bool started;
+    if (!started) {
+        shim_mm_init();
+        started = true;
+    }
+    return shim_signal_after(f, dispatch(f));
 }

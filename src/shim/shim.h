@@ -12,6 +12,7 @@
 /* The registers the SYSCALL entry saved (entry.S pushes them in this order). */
 struct shim_frame {
     uint64_t nr, rdi, rsi, rdx, r10, r8, r9, rip, rflags, rsp;
+    uint64_t rbx, rbp, r12, r13, r14, r15; /* callee-saved: for signal frames and sigreturn */
 };
 
 #define BOOT ((volatile struct keep_shim_boot *)KEEP_GUEST_BOOT)
@@ -62,6 +63,23 @@ long shim_madvise(uint64_t addr, uint64_t len, uint64_t advice);
 
 /* Privileged operations (enum keep_priv_op): done directly at CPL0, by the host at CPL3. */
 long shim_privileged(uint64_t op, uint64_t addr, uint64_t size, uint64_t flags);
+
+/* Signals (signal.c). */
+#define SIGNALS ((volatile struct keep_shim_signals *)KEEP_GUEST_SIGNALS)
+#define SIGREGS ((struct keep_shim_regs *)KEEP_GUEST_SIGREGS)
+extern uint32_t shim_resume_full; /* set: entry.S resumes the workload with SIGREGS */
+/* Answers nr when it is a signal call (*handled set); every other call returns 0. */
+long shim_signal_call(struct shim_frame *f, bool *handled);
+/* After a call's result is known: deliver what is pending, send SIGPIPE for EPIPE. */
+long shim_signal_after(struct shim_frame *f, long result);
+/* A CPU exception in workload code at CPL0: hand it to the CPL3 trampoline if caught. */
+struct exception_frame {
+    uint64_t r11, r10, r9, r8, rdi, rsi, rdx, rcx, rax, r15, r14, r13, r12, rbp, rbx;
+    uint64_t vector, error_code, rip, cs, rflags, rsp, ss;
+};
+bool shim_signal_fault_redirect(struct exception_frame *f, uint64_t cr2);
+__attribute__((noreturn)) void shim_report_fault(uint64_t vector, uint64_t error_code, uint64_t rip,
+                                                 uint64_t cs, uint64_t rsp, uint64_t addr);
 
 /* Forwarding to the host through the channel (forward.c); returns the checked result. */
 long shim_forward(const struct shim_frame *f);

@@ -66,6 +66,7 @@ enum keep_port_request {
     KEEP_REQ_LOG = 5,        /* debug log line (with --log debug): boot.report.message */
     KEEP_REQ_PRIVILEGED = 6, /* CPL3 shim asks for a privileged operation (enum keep_priv_op) */
     KEEP_REQ_NOP = 7,        /* nothing: one bare exit (the benchmark floor of a forwarded call) */
+    KEEP_REQ_KILLED = 8,     /* a signal's default action ended the workload: boot.report.status */
 };
 
 #endif
@@ -86,6 +87,7 @@ struct keep_shim_header {
     uint64_t exception_entry[32];
     uint64_t text_end; /* [0, text_end) read-exec; [text_end, bss_end) read-write */
     uint64_t bss_end;
+    uint64_t signal_entry; /* where the host redirects a running vCPU to take a signal */
 };
 
 #define KEEP_MAX_ARGV_ENVP 0 /* the argument strings are on the workload stack, not here */
@@ -136,6 +138,43 @@ enum keep_priv_op {
     KEEP_PRIV_SET_FS = 2,  /* addr: new FS base (CPUID has no FSGSBASE under PVM) */
 };
 
+#endif /* __ASSEMBLER__ */
+
+/*
+ * Signals (src/shim/signal.c, docs/KEEP.md "Signals"). A block at a fixed
+ * place in the boot page: the pending set both sides add to, the set the
+ * workload catches (the host forwards Ctrl-C only when SIGINT is caught),
+ * and the registers of the code a signal interrupts. The host writes
+ * pending and, when it redirects a vCPU that runs workload code, regs;
+ * only while that vCPU is stopped.
+ */
+#define KEEP_GUEST_SIGNALS KEEP_U64(0x6400)
+#define KEEP_GUEST_SIGREGS (KEEP_GUEST_SIGNALS + 64) /* struct keep_shim_regs */
+#define KEEP_SIGREGS_RIP   (KEEP_GUEST_SIGREGS + 120)
+#define KEEP_SIGREGS_RSP   (KEEP_GUEST_SIGREGS + 144)
+#ifndef __ASSEMBLER__
+/* Ordered for the restore path (entry.S): 15 pops, then an IRETQ frame (rip, cs, rflags, rsp, ss).
+ */
+struct keep_shim_regs {
+    uint64_t r15, r14, r13, r12, r11, r10, r9, r8, rbp, rdi, rsi, rdx, rcx, rbx, rax;
+    uint64_t rip, cs, rflags, rsp, ss;
+};
+
+enum keep_sig_from {
+    KEEP_SIG_FROM_NONE = 0,
+    KEEP_SIG_FROM_HOST = 1,  /* the host stopped the vCPU in workload code and redirected it */
+    KEEP_SIG_FROM_FAULT = 2, /* a CPU exception in workload code: vector, error_code, addr */
+};
+
+struct keep_shim_signals {
+    uint64_t pending; /* bit n-1: signal n pending */
+    uint64_t caught;  /* bit n-1: the workload has a handler for signal n */
+    uint64_t from;    /* enum keep_sig_from: why regs holds interrupted registers */
+    uint64_t vector, error_code, addr;
+    uint64_t host_seq; /* host: keep_exec_signal_seq() when it last added to pending */
+    uint64_t reserved;
+    struct keep_shim_regs regs;
+};
 #endif /* __ASSEMBLER__ */
 
 /* x86-64 page table entry bits (Intel SDM vol 3, 4.5 table 4-19). */

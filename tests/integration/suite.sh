@@ -281,6 +281,43 @@ suite_evidence() {
     "$KEEP" attest verify "$vol/ev.bin"
 }
 
+# Signals (tests/workloads/wl_signal.c): handlers, masks, the alternate
+# stack, faults to handlers, SIGPIPE, SIGALRM; each default action ends the
+# workload with 128 + the signal as on Linux; the first Ctrl-C goes to a
+# workload that catches SIGINT, the second stops the Keep.
+suite_signals() {
+  local v spec how st
+  for v in wl_signal wl_signal-musl; do
+    [ -x "$WL/$v" ] || continue
+    expect_status 0 "$P $v: handlers, masks, altstack, faults, SIGPIPE, SIGALRM" kr "$WL/$v"
+    grep '^not ok' "$TMP/out" | sed 's/^/#   /' || true
+  done
+  for spec in "pipe-default 13" "kill-self 9" "abort 6" "term 15"; do
+    read -r how st <<<"$spec"
+    expect_status $((128 + st)) "$P $how: killed by signal $st" kr "$WL/wl_signal" "$how"
+    check "$P   one line naming signal $st" bash -c \
+      "[ \$(grep -c 'killed by signal $st' '$TMP/err') -eq 1 ]"
+  done
+  kr_bg "$TMP/sigint" "$WL/wl_signal" sigint
+  local pid=$! i kpid
+  for i in $(seq 1 200); do
+    grep -q '^ready' "$TMP/sigint.out" 2>/dev/null && break
+    sleep 0.05
+  done
+  # keep itself, not the timeout wrapper (which passes on only the first SIGINT).
+  kpid=$(pgrep -P $pid -x keep || echo $pid)
+  kill -INT $kpid
+  for i in $(seq 1 200); do
+    grep -q '^caught SIGINT' "$TMP/sigint.out" 2>/dev/null && break
+    sleep 0.05
+  done
+  check "$P the first SIGINT reaches the workload's handler" grep -q '^caught SIGINT' "$TMP/sigint.out"
+  kill -INT $kpid
+  st=0
+  wait $pid || st=$?
+  check "$P   the second SIGINT stops the Keep: 130 (got $st)" [ "$st" -eq 130 ]
+}
+
 run_suite() { # backend channel
   SUITE_BACKEND=$1
   SUITE_CHANNEL=$2
@@ -308,4 +345,5 @@ run_suite() { # backend channel
   suite_evidence
   suite_gate
   suite_ctrl_c
+  suite_signals
 }
