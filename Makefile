@@ -1,5 +1,9 @@
 # Thin wrapper over Meson. The README's two commands are `make demo` and
 # `make check`; the rest are for developers.
+#
+# Only `make setup`, `make demo`, `make check`, `make bench` and `make fuzz`
+# run scripts/setup (which may call apt-get); `make` / `make build` only
+# configure and build, and say what is missing instead of installing it.
 MESON ?= meson
 BUILD ?= build
 JOBS ?= $(shell nproc)
@@ -12,6 +16,7 @@ setup:
 	@scripts/setup
 
 $(BUILD)/build.ninja:
+	@command -v $(MESON) >/dev/null || { echo "make: $(MESON) not found; run 'make setup' (installs the Debian packages)" >&2; exit 1; }
 	$(MESON) setup $(BUILD) --werror
 
 build-asan/build.ninja:
@@ -24,14 +29,16 @@ build-fuzz/build.ninja:
 
 # Sources are picked up from lists by existence (fs.exists), which Meson
 # evaluates at configure time: reconfigure so new files are seen.
-build: setup $(BUILD)/build.ninja
+build: $(BUILD)/build.ninja
 	$(MESON) setup --reconfigure $(BUILD) >/dev/null
 	ninja -C $(BUILD) -j $(JOBS)
 
-demo: build
+demo: setup
+	@$(MAKE) --no-print-directory build
 	@scripts/demo
 
-check: build build-asan/build.ninja build-fuzz/build.ninja
+check: setup
+	@$(MAKE) --no-print-directory build build-asan/build.ninja build-fuzz/build.ninja
 	$(MESON) setup --reconfigure build-asan >/dev/null
 	ninja -C build-asan -j $(JOBS)
 	$(MESON) setup --reconfigure build-fuzz >/dev/null
@@ -43,7 +50,8 @@ bench: setup
 	ninja -C build-bench -j $(JOBS)
 	@scripts/bench
 
-fuzz: setup build-fuzz/build.ninja
+fuzz: setup
+	@$(MAKE) --no-print-directory build-fuzz/build.ninja
 	$(MESON) setup --reconfigure build-fuzz >/dev/null
 	ninja -C build-fuzz -j $(JOBS)
 	@scripts/fuzz $(FUZZ_SECONDS)

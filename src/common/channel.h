@@ -163,8 +163,9 @@ enum keep_chan_dir {
 
 /* Flags */
 #define KEEP_ARGF_NULLABLE 0x01u /* 0 (NULL) is accepted and passed as NULL */
-#define KEEP_ARGF_RESULT_LEN \
-    0x02u /* out: only result * elem_size bytes are written (read, epoll_wait) */
+/* The result counts this buffer's elements: out, only result * elem_size are written (read,
+ * epoll_wait); in, at most its length was consumed (write, sendto's data, not its address). */
+#define KEEP_ARGF_RESULT_LEN 0x02u
 
 struct keep_chan_arg {
     uint8_t kind;       /* enum keep_chan_arg_kind */
@@ -327,7 +328,7 @@ enum keep_nr {
  */
 __attribute__((unused)) static const struct keep_chan_call keep_chan_calls[] = {
     {KEEP_NR_read, "read", {KA_FD, KA_BUF(KEEP_DIR_OUT, 2, KEEP_ARGF_RESULT_LEN), KA_VAL}},
-    {KEEP_NR_write, "write", {KA_FD, KA_BUF(KEEP_DIR_IN, 2, 0), KA_VAL}},
+    {KEEP_NR_write, "write", {KA_FD, KA_BUF(KEEP_DIR_IN, 2, KEEP_ARGF_RESULT_LEN), KA_VAL}},
     {KEEP_NR_open, "open", {KA_PATH, KA_VAL, KA_VAL}},
     {KEEP_NR_close, "close", {KA_FD}},
     {KEEP_NR_stat, "stat", {KA_PATH, KA_FIX(KEEP_DIR_OUT, KEEP_SIZEOF_STAT, 0)}},
@@ -342,7 +343,9 @@ __attribute__((unused)) static const struct keep_chan_call keep_chan_calls[] = {
     {KEEP_NR_pread64,
      "pread64",
      {KA_FD, KA_BUF(KEEP_DIR_OUT, 2, KEEP_ARGF_RESULT_LEN), KA_VAL, KA_VAL}},
-    {KEEP_NR_pwrite64, "pwrite64", {KA_FD, KA_BUF(KEEP_DIR_IN, 2, 0), KA_VAL, KA_VAL}},
+    {KEEP_NR_pwrite64,
+     "pwrite64",
+     {KA_FD, KA_BUF(KEEP_DIR_IN, 2, KEEP_ARGF_RESULT_LEN), KA_VAL, KA_VAL}},
     {KEEP_NR_readv, "readv", {KA_FD, KA_IOV(KEEP_DIR_OUT, 2), KA_VAL}},
     {KEEP_NR_writev, "writev", {KA_FD, KA_IOV(KEEP_DIR_IN, 2), KA_VAL}},
     {KEEP_NR_access, "access", {KA_PATH, KA_VAL}},
@@ -369,7 +372,7 @@ __attribute__((unused)) static const struct keep_chan_call keep_chan_calls[] = {
      {KA_FD, KA_PLEN(KEEP_DIR_OUT, 2, KEEP_CHAN_SOCKLEN_MAX, KEEP_ARGF_NULLABLE), KA_SOCKLEN}},
     {KEEP_NR_sendto,
      "sendto",
-     {KA_FD, KA_BUF(KEEP_DIR_IN, 2, 0), KA_VAL, KA_VAL,
+     {KA_FD, KA_BUF(KEEP_DIR_IN, 2, KEEP_ARGF_RESULT_LEN), KA_VAL, KA_VAL,
       KA_ARR(KEEP_DIR_IN, 5, 1, KEEP_CHAN_SOCKLEN_MAX, KEEP_ARGF_NULLABLE), KA_VAL}},
     {KEEP_NR_recvfrom,
      "recvfrom",

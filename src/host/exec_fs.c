@@ -154,9 +154,20 @@ static int resolve(struct exec_call *c, int dirfd_arg, int path_arg, int slot, c
         base = f->guest_path;
     }
     int rc = keep_guest_path_normalise(base, path, c->x->abs[slot], KEEP_CHAN_PATH_MAX);
+    if (rc == 0 && keep_guest_path_has_dotdot(path))
+        rc = keep_volumes_check_dotdot(&c->x->vols, base, path);
     if (rc)
         return rc;
-    return keep_volumes_lookup(&c->x->vols, c->x->abs[slot], rel);
+    int vol = keep_volumes_lookup(&c->x->vols, c->x->abs[slot], rel);
+    if (vol < 0)
+        return vol;
+    /* The kernel gets the path's tail back ("f/", "d/."): Linux's rules for it are its own. */
+    rc = keep_guest_rel_with_tail(*rel, keep_guest_path_tail(path), c->x->rel[slot],
+                                  KEEP_CHAN_PATH_MAX);
+    if (rc)
+        return rc;
+    *rel = c->x->rel[slot];
+    return vol;
 }
 
 /* As resolve(), for a call that changes the volume: -EROFS on a read-only one. */
@@ -252,6 +263,17 @@ static int64_t stat_result(const struct exec_call *c, const struct stat *st, uin
     return c->x->hostile == KEEP_HOSTILE_STAT_SIZE ? KEEP_SIZEOF_STAT + 56 : 0;
 }
 
+/*
+ * "/" and the directories above a volume exist in the Keep but not on the
+ * host: a directory owned by root, mode 0755 (as a Linux root is), with no
+ * other fields, so `mkdir -p` and Go's os.MkdirAll find them directories.
+ */
+static int64_t synthetic_dir_stat(const struct exec_call *c, uint8_t *out)
+{
+    struct stat st = {.st_mode = S_IFDIR | 0755, .st_nlink = 2, .st_blksize = 4096};
+    return stat_result(c, &st, out);
+}
+
 /* Open (dirfd, path) beneath its volume as O_PATH, following the last symlink or not. */
 static int open_path_only(struct exec_call *c, int dirfd_arg, int path_arg, bool follow)
 {
@@ -277,6 +299,8 @@ static int64_t stat_common(struct exec_call *c, int dirfd_arg, int path_arg, uin
         return stat_result(c, &st, out);
     }
     int h = open_path_only(c, dirfd_arg, path_arg, !(flags & AT_SYMLINK_NOFOLLOW));
+    if (h == -ENOENT && keep_volumes_is_synthetic_dir(&c->x->vols, c->x->abs[0]))
+        return synthetic_dir_stat(c, out);
     if (h < 0)
         return h;
     int r = fstat(h, &st);
@@ -588,12 +612,32 @@ static int64_t do_unlinkat(struct exec_call *c)
     return unlink_common(c, 0, 1, c->a[2]);
 }
 
+/*
+ * mkdir(2) of what exists is EEXIST even on a read-only file system (Linux
+ * looks the name up first): "/", the directories above a volume, its root,
+ * and existing entries of a read-only volume. `mkdir -p /data/a` starts
+ * with mkdir("/") and mkdir("/data").
+ */
+static int64_t mkdir_exists_first(struct exec_call *c, int vol, const char *rel)
+{
+    if (vol == -ENOENT && keep_volumes_is_synthetic_dir(&c->x->vols, c->x->abs[0]))
+        return -EEXIST;
+    if (vol < 0 || !c->x->vols.roots[vol].read_only)
+        return vol;
+    int h = keep_volumes_openat(&c->x->vols, vol, rel, O_PATH | O_NOFOLLOW, 0);
+    if (h < 0)
+        return -EROFS;
+    close(h);
+    return -EEXIST;
+}
+
 static int64_t mkdir_common(struct exec_call *c, int dirfd_arg, int path_arg, uint64_t mode)
 {
     const char *rel, *name;
-    int vol = resolve_for_change(c, dirfd_arg, path_arg, 0, &rel);
-    if (vol < 0)
-        return vol;
+    int vol = resolve(c, dirfd_arg, path_arg, 0, &rel);
+    int64_t rc = mkdir_exists_first(c, vol, rel);
+    if (rc < 0)
+        return rc;
     int p = keep_volumes_open_parent(&c->x->vols, vol, rel, &name);
     if (p < 0)
         return p == -EBUSY ? -EEXIST : p; /* the volume root exists */

@@ -64,6 +64,7 @@ struct keep_executor {
     /* Scratch space reused by every call: nothing is allocated per call. */
     char paths[2][KEEP_CHAN_PATH_MAX]; /* copied path arguments */
     char abs[2][KEEP_CHAN_PATH_MAX];   /* the same, made absolute and normalised */
+    char rel[2][KEEP_CHAN_PATH_MAX];   /* below its volume, its tail ("/", "/.") put back */
     struct iovec iov[KEEP_CHAN_IOV_MAX];
     struct pollfd pfd[KEEP_CHAN_POLLFD_MAX];
     bool pnval[KEEP_CHAN_POLLFD_MAX]; /* entry names a guest fd that is not open */

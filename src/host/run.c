@@ -45,9 +45,12 @@ int keep_program_load(const struct keep_config *cfg, struct keep_program *prog,
         return keep_fail(err, KEEP_E_ELF_TOO_BIG,
                          "%s is %lld bytes, more than --memory (%llu bytes): raise --memory",
                          cfg->program, (long long)st.st_size, (unsigned long long)cfg->memory_size);
-    int rc = keep_read_file(cfg->program, KEEP_MAX_PROGRAM_SIZE, &prog->data, &prog->size, err);
+    /* Read into its own error: formatting err->message into itself is undefined (C17 7.21.6.5). */
+    struct keep_error read_err = {0};
+    int rc = keep_read_file(cfg->program, KEEP_MAX_PROGRAM_SIZE, &prog->data, &prog->size,
+                            &read_err);
     if (rc)
-        return keep_fail(err, KEEP_E_RUN_PROGRAM_MISSING, "%s", err ? err->message : "");
+        return keep_fail(err, KEEP_E_RUN_PROGRAM_MISSING, "%s", read_err.message);
     /*
      * The early check needs no guest layout: the segments must span less
      * than --memory. The backend's loader checks placement and the stack

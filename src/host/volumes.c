@@ -113,6 +113,40 @@ static int push_path(char *out, size_t out_size, size_t *len, const char *path)
     return 0;
 }
 
+enum keep_path_tail keep_guest_path_tail(const char *path)
+{
+    size_t end = strlen(path);
+    bool slash = false;
+    while (end > 0 && path[end - 1] == '/') {
+        end--;
+        slash = true;
+    }
+    if (end == 0)
+        return KEEP_TAIL_NONE; /* "/" or "": the root itself, or nothing */
+    size_t start = end;
+    while (start > 0 && path[start - 1] != '/')
+        start--;
+    if (end - start == 1 && path[start] == '.')
+        return KEEP_TAIL_DOT;
+    if (end - start == 2 && path[start] == '.' && path[start + 1] == '.')
+        return KEEP_TAIL_DOTDOT;
+    return slash ? KEEP_TAIL_SLASH : KEEP_TAIL_NONE;
+}
+
+int keep_guest_rel_with_tail(const char *rel, enum keep_path_tail tail, char *out, size_t out_size)
+{
+    static const char *const suffix[] = {"", "/", "/.", "/.."};
+    const char *add = suffix[tail];
+    if (rel[0] == '\0' && tail != KEEP_TAIL_NONE)
+        add = tail == KEEP_TAIL_SLASH ? "" : add + 1; /* the root: "", ".", ".." */
+    size_t n = strlen(rel), m = strlen(add);
+    if (n + m + 1 > out_size)
+        return -ENAMETOOLONG;
+    memmove(out, rel, n);
+    memcpy(out + n, add, m + 1);
+    return 0;
+}
+
 bool keep_guest_path_has_dotdot(const char *path)
 {
     const char *comp;
@@ -141,6 +175,36 @@ int keep_guest_path_normalise(const char *dir, const char *path, char *out, size
     return push_path(out, out_size, &len, path);
 }
 
+/* 0 when the normalised absolute abs is a directory in the Keep, or -errno. */
+static int is_keep_dir(const struct keep_volumes *vols, const char *abs)
+{
+    const char *rel;
+    if (keep_volumes_is_synthetic_dir(vols, abs))
+        return 0;
+    int vol = keep_volumes_lookup(vols, abs, &rel);
+    if (vol < 0)
+        return vol;
+    int fd = keep_volumes_openat(vols, vol, rel, O_PATH | O_DIRECTORY, 0);
+    if (fd < 0)
+        return fd;
+    close(fd);
+    return 0;
+}
+
+int keep_volumes_check_dotdot(const struct keep_volumes *vols, const char *dir, const char *path)
+{
+    char abs[KEEP_VOLUME_PATH_MAX] = "/";
+    size_t len = 1, comp_len;
+    const char *comp;
+    int rc = path[0] == '/' ? 0 : push_path(abs, sizeof(abs), &len, dir);
+    while (rc == 0 && (comp = next_component(&path, &comp_len)) != NULL) {
+        if (comp_len == 2 && comp[0] == '.' && comp[1] == '.' && (rc = is_keep_dir(vols, abs)))
+            break;
+        rc = push_component(abs, sizeof(abs), &len, comp, comp_len);
+    }
+    return rc;
+}
+
 int keep_volumes_lookup(const struct keep_volumes *vols, const char *abs, const char **rel)
 {
     int best = -1;
@@ -167,6 +231,22 @@ int keep_volumes_lookup(const struct keep_volumes *vols, const char *abs, const 
     return best;
 }
 
+bool keep_volumes_is_synthetic_dir(const struct keep_volumes *vols, const char *abs)
+{
+    const char *rel;
+    size_t n = strlen(abs);
+    if (keep_volumes_lookup(vols, abs, &rel) >= 0)
+        return false; /* inside a volume: the host's directory, or nothing */
+    if (n == 1 && abs[0] == '/')
+        return true;
+    for (size_t i = 0; i < vols->count; i++) {
+        const struct keep_volume_root *r = &vols->roots[i];
+        if (r->guest_dir_len > n && strncmp(r->guest_dir, abs, n) == 0 && r->guest_dir[n] == '/')
+            return true;
+    }
+    return false;
+}
+
 /* Component walk for kernels without openat2: no symlink is followed at all. */
 static int walk_nofollow(int root_fd, const char *rel, int flags, mode_t mode)
 {
@@ -185,9 +265,14 @@ static int walk_nofollow(int root_fd, const char *rel, int flags, mode_t mode)
         }
         memcpy(comp, start, n);
         comp[n] = '\0';
+        bool slash = *p == '/';
         while (*p == '/')
             p++;
         bool last = *p == '\0';
+        if (last && slash && n + 1 < sizeof(comp)) {
+            comp[n] = '/'; /* "f/": the kernel demands a directory */
+            comp[n + 1] = '\0';
+        }
         int next = last ? openat(cur, comp, flags | O_NOFOLLOW | O_CLOEXEC, mode)
                         : openat(cur, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         int saved = errno;
@@ -205,7 +290,17 @@ int keep_volumes_openat(const struct keep_volumes *vols, int vol, const char *re
                         mode_t mode)
 {
     const struct keep_volume_root *r = &vols->roots[vol];
+    char up[KEEP_VOLUME_PATH_MAX];
     const char *path = rel[0] ? rel : ".";
+    size_t n = strlen(path);
+    if ((n == 2 || (n > 2 && path[n - 3] == '/')) && strcmp(path + n - 2, "..") == 0) {
+        /* The lexical ".." already happened: open the result itself, as a directory. */
+        if (n >= sizeof(up))
+            return -ENAMETOOLONG;
+        memcpy(up, path, n - 1);
+        up[n - 1] = '\0';
+        path = up;
+    }
     /* __O_TMPFILE includes O_DIRECTORY's bit: test all of it. */
     if (!(flags & O_CREAT) && (flags & __O_TMPFILE) != __O_TMPFILE)
         mode = 0; /* openat2 refuses a mode without O_CREAT / O_TMPFILE */
@@ -222,9 +317,12 @@ int keep_volumes_openat(const struct keep_volumes *vols, int vol, const char *re
 int keep_volumes_open_parent(const struct keep_volumes *vols, int vol, const char *rel,
                              const char **name)
 {
-    if (rel[0] == '\0')
+    size_t end = strlen(rel);
+    while (end > 0 && rel[end - 1] == '/')
+        end--; /* a trailing '/' belongs to the name: the kernel checks it */
+    if (end == 0)
         return -EBUSY;
-    const char *slash = strrchr(rel, '/');
+    const char *slash = memrchr(rel, '/', end);
     if (!slash) {
         *name = rel;
         int fd = fcntl(vols->roots[vol].root_fd, F_DUPFD_CLOEXEC, 0);

@@ -57,6 +57,39 @@ void keep_volumes_close(struct keep_volumes *vols);
  */
 int keep_guest_path_normalise(const char *dir, const char *path, char *out, size_t out_size);
 
+/*
+ * What a path's end asks beyond its lexical result, which normalising drops
+ * but the kernel acts on (path_resolution(7)): "f/" must be a directory
+ * (open ENOTDIR, O_CREAT EISDIR, unlink ENOTDIR), a final "." or ".." names
+ * no entry that could be removed or created (rmdir EINVAL / ENOTEMPTY,
+ * mkdir EEXIST, unlink EISDIR).
+ */
+enum keep_path_tail {
+    KEEP_TAIL_NONE = 0, /* ends in a name */
+    KEEP_TAIL_SLASH,    /* ends in '/' after a name */
+    KEEP_TAIL_DOT,      /* last component "." */
+    KEEP_TAIL_DOTDOT,   /* last component ".." */
+};
+enum keep_path_tail keep_guest_path_tail(const char *path);
+
+/*
+ * rel (below a volume root, from keep_volumes_lookup) with tail put back,
+ * into out: "f" + SLASH is "f/", + DOT "f/.", + DOTDOT "f/..". The root
+ * ("") stays "" for SLASH (it is a directory), and becomes "." or "..".
+ * keep_volumes_openat and keep_volumes_open_parent give the kernel that
+ * text, so it applies Linux's rules itself. -ENAMETOOLONG when it does not fit.
+ */
+int keep_guest_rel_with_tail(const char *rel, enum keep_path_tail tail, char *out, size_t out_size);
+
+/*
+ * Linux walks "a/.." through a: it must be a directory (ENOTDIR for a file,
+ * ENOENT when missing). Normalising drops both lexically; this checks, for
+ * each ".." of path (against dir, as keep_guest_path_normalise), that what
+ * it climbs out of is a directory in the Keep: one beneath a volume, or a
+ * synthetic one. 0 or -errno. Only paths with ".." pay for it.
+ */
+int keep_volumes_check_dotdot(const struct keep_volumes *vols, const char *dir, const char *path);
+
 /* True when a component of path is "..". */
 bool keep_guest_path_has_dotdot(const char *path);
 
@@ -67,17 +100,29 @@ bool keep_guest_path_has_dotdot(const char *path);
 int keep_volumes_lookup(const struct keep_volumes *vols, const char *abs, const char **rel);
 
 /*
- * Open rel (from keep_volumes_lookup) beneath volume vol. flags are host
- * open flags (O_CLOEXEC is added); mode is used only with O_CREAT/O_TMPFILE.
+ * True when the normalised absolute abs is "/" or a directory above a
+ * volume ("/srv" for a volume at "/srv/data"): the Keep's synthetic
+ * directories, which exist (mkdir EEXIST, stat a directory) but hold
+ * nothing but the way to the volumes.
+ */
+bool keep_volumes_is_synthetic_dir(const struct keep_volumes *vols, const char *abs);
+
+/*
+ * Open rel (from keep_volumes_lookup, perhaps with its tail put back)
+ * beneath volume vol. flags are host open flags (O_CLOEXEC is added); mode
+ * is used only with O_CREAT/O_TMPFILE. A final ".." opens the lexical result
+ * itself (rel already went up): it stays "/." so the kernel still demands a
+ * directory, and never climbs out of the volume.
  */
 int keep_volumes_openat(const struct keep_volumes *vols, int vol, const char *rel, int flags,
                         mode_t mode);
 
 /*
  * Open the directory that holds rel's last component beneath volume vol
- * (O_PATH) and point *name at that component. -EBUSY when rel is the volume
- * root itself (it has no name to unlink or rename). Returns the fd, which the
- * caller closes (it may be a dup of the root).
+ * (O_PATH) and point *name at that component, with its trailing '/' if it
+ * has one ("a/f/" gives "a" and "f/"; "a/." gives "a" and "."). -EBUSY when
+ * rel is the volume root itself (it has no name to unlink or rename).
+ * Returns the fd, which the caller closes (it may be a dup of the root).
  */
 int keep_volumes_open_parent(const struct keep_volumes *vols, int vol, const char *rel,
                              const char **name);

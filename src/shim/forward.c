@@ -12,6 +12,7 @@
  */
 #include "common/channel.h"
 #include "shim.h"
+#include "shim/reply_check.h"
 
 #ifndef KEEP_CHAN_MAX_FDS
 #define KEEP_CHAN_MAX_FDS 1024u /* Linux RLIMIT_NOFILE default, as in later channel.h */
@@ -21,7 +22,7 @@
 #define ITEM      ((volatile struct keep_chan_item *)(KEEP_GUEST_CHANNEL + KEEP_CHAN_ITEMS_OFFSET))
 #define DATA_OFF  4096ull
 #define DATA_SIZE (KEEP_GUEST_CHANNEL_SIZE - DATA_OFF)
-#define MAX_ERRNO 4095
+#define MAX_ERRNO SHIM_MAX_ERRNO
 
 /* Decimal text of v (may be negative) at the end of buf; returns its start. */
 static char *fmt_i64(int64_t v, char *buf, size_t size)
@@ -46,8 +47,8 @@ static void append(char *dst, size_t cap, size_t *len, const char *s)
 }
 
 /* The host broke the rules for this call: end the Keep, naming call, value and bound. */
-__attribute__((noreturn)) static void violation(const struct keep_chan_call *c, int64_t got,
-                                                uint64_t bound, const char *rule)
+void shim_reply_violation(const struct keep_chan_call *c, int64_t got, uint64_t bound,
+                          const char *rule)
 {
     char msg[160], num[24];
     size_t len = 0;
@@ -163,175 +164,14 @@ static int64_t submit(const struct keep_chan_call *c, const uint64_t *args, uint
     return result;
 }
 
-static bool returns_fd(uint64_t nr)
-{
-    return nr == KEEP_NR_open || nr == KEEP_NR_openat || nr == KEEP_NR_dup || nr == KEEP_NR_dup2 ||
-           nr == KEEP_NR_dup3 || nr == KEEP_NR_socket || nr == KEEP_NR_accept ||
-           nr == KEEP_NR_accept4 || nr == KEEP_NR_epoll_create1;
-}
-
-static bool returns_zero(uint64_t nr)
-{
-    return nr == KEEP_NR_stat || nr == KEEP_NR_fstat || nr == KEEP_NR_lstat ||
-           nr == KEEP_NR_newfstatat || nr == KEEP_NR_statx || nr == KEEP_NR_close ||
-           nr == KEEP_NR_pipe || nr == KEEP_NR_pipe2 || nr == KEEP_NR_clock_gettime ||
-           nr == KEEP_NR_gettimeofday;
-}
-
-/* Linux values (include/linux/socket.h, include/linux/net.h). */
-#define LNX_SOL_SOCKET      1u
-#define LNX_SO_TYPE         3u
-#define LNX_SOCK_STREAM     1u
-#define LNX_F_DUPFD         0u    /* include/uapi/asm-generic/fcntl.h */
-#define LNX_F_DUPFD_CLOEXEC 1030u /* include/uapi/linux/fcntl.h */
-#define LNX_MSG_OOB         0x1u
-#define LNX_MSG_PEEK        0x2u
-#define LNX_MSG_CTRUNC      0x8u
-#define LNX_MSG_TRUNC       0x20u
-#define LNX_MSG_EOR         0x80u
-#define LNX_MSG_WAITALL     0x100u
-#define LNX_MSG_ERRQUEUE    0x2000u
-/* Largest datagram payload (IPv6 UDP: 65535 - 8), the bound of a MSG_TRUNC result. */
-#define DGRAM_MAX 65527u
-
-/*
- * Most bytes a read-like call may report for a buffer of size bytes: recv
- * with MSG_TRUNC on a datagram socket returns the real length, even beyond
- * the buffer (recv(2), "MSG_TRUNC").
- */
-static uint64_t result_bound(const struct keep_chan_call *c, const uint64_t *args, uint64_t size)
-{
-    if (c->nr == KEEP_NR_recvfrom && (args[3] & LNX_MSG_TRUNC) && size < DGRAM_MAX)
-        return DGRAM_MAX;
-    return size;
-}
-
-/* The checks of channel.h's contract on one result (see the file comment). */
-static void check_result(const struct keep_chan_call *c, const uint64_t *args, int64_t r)
-{
-    if (r < 0) {
-        if (r < -MAX_ERRNO)
-            violation(c, r, MAX_ERRNO, "errno beyond");
-        return;
-    }
-    if (returns_fd(c->nr) && (uint64_t)r >= KEEP_CHAN_MAX_FDS)
-        violation(c, r, KEEP_CHAN_MAX_FDS, "fd not below");
-    if (returns_zero(c->nr) && r != 0)
-        violation(c, r, 0, "must return");
-    /* dup2(2), dup3(2): the new fd is newfd itself (an int). */
-    if ((c->nr == KEEP_NR_dup2 || c->nr == KEEP_NR_dup3) && r != (int64_t)(int32_t)args[1])
-        violation(c, r, (uint64_t)(int64_t)(int32_t)args[1], "must return newfd");
-    /* fcntl(2) F_DUPFD, F_DUPFD_CLOEXEC: the lowest free fd >= arg, so in [arg, table size). */
-    if (c->nr == KEEP_NR_fcntl && (args[1] == LNX_F_DUPFD || args[1] == LNX_F_DUPFD_CLOEXEC)) {
-        if ((uint64_t)r >= KEEP_CHAN_MAX_FDS)
-            violation(c, r, KEEP_CHAN_MAX_FDS, "fd not below");
-        if (r < (int64_t)(int32_t)args[2])
-            violation(c, r, (uint64_t)(int64_t)(int32_t)args[2], "fd below its argument");
-    }
-    for (int i = 0; i < 6; i++) {
-        const struct keep_chan_arg *a = arg_of(c, i);
-        /* A NULL nullable buffer is a size query (keep_get_evidence): nothing was written. */
-        bool size_query = args[i] == 0 && (a->flags & KEEP_ARGF_NULLABLE);
-        if (a->kind == KEEP_ARG_BUF && (a->flags & KEEP_ARGF_RESULT_LEN) && !size_query &&
-            !(a->len_arg & (KEEP_LEN_PTR)) && a->len_arg != KEEP_LEN_FIXED &&
-            (uint64_t)r > result_bound(c, args, args[a->len_arg & 7]))
-            violation(c, r, result_bound(c, args, args[a->len_arg & 7]), "more than asked:");
-        if (a->kind == KEEP_ARG_BUF && a->dir == KEEP_DIR_IN && a->len_arg < 6 &&
-            (uint64_t)r > args[a->len_arg])
-            violation(c, r, args[a->len_arg], "more than given:");
-        if (a->kind == KEEP_ARG_IOVEC) {
-            uint64_t total = 0, n = args[a->len_arg] > KEEP_CHAN_IOV_MAX ? KEEP_CHAN_IOV_MAX
-                                                                         : args[a->len_arg];
-            for (uint64_t k = 0; k < n; k++)
-                total += ((const volatile uint64_t *)args[i])[2 * k + 1];
-            if ((uint64_t)r > total)
-                violation(c, r, total, "more than the iovecs hold:");
-        }
-    }
-}
-
-static void read_fd_pair(uint64_t addr, uint64_t *pair)
-{
-    const volatile int32_t *p = (const volatile int32_t *)addr;
-    pair[0] = (uint32_t)p[0];
-    pair[1] = (uint32_t)p[1];
-}
-
-/* struct linux_dirent64 (include/linux/dirent.h): d_ino@0 d_off@8 d_reclen@16 d_type@18 d_name@19.
- */
-#define DIRENT64_RECLEN_OFF 16u
-#define DIRENT64_NAME_OFF   19u
-
-/*
- * getdents64 records as libc walks them (musl readdir: pos += d_reclen,
- * d_name as a C string): each record at least a header and a NUL, inside
- * the r bytes returned, its name ending inside the record.
- */
-static void check_dirents(const struct keep_chan_call *c, uint64_t buf, uint64_t size)
-{
-    uint64_t off = 0;
-    while (off < size) {
-        uint64_t left = size - off;
-        if (left < DIRENT64_NAME_OFF + 1)
-            violation(c, (int64_t)left, DIRENT64_NAME_OFF + 1,
-                      "dirent cut short: bytes left below");
-        uint16_t reclen = *(const volatile uint16_t *)(buf + off + DIRENT64_RECLEN_OFF);
-        if (reclen < DIRENT64_NAME_OFF + 1 || reclen > left)
-            violation(c, reclen, left, "d_reclen outside the bytes left:");
-        const volatile char *name = (const volatile char *)(buf + off + DIRENT64_NAME_OFF);
-        uint64_t k = 0;
-        while (k < reclen - DIRENT64_NAME_OFF && name[k] != 0)
-            k++;
-        if (k == reclen - DIRENT64_NAME_OFF)
-            violation(c, reclen, k, "d_name has no NUL within d_reclen; name bytes");
-        off += reclen;
-    }
-}
-
-/*
- * The checks of what the host wrote into the workload's own buffers, made
- * on the workload's copy after it landed there: the bounce path copies
- * first, so the host cannot change a value between its check and its copy
- * (the channel is shared and the host may rewrite it at any time).
- */
-static void check_written(const struct keep_chan_call *c, const uint64_t *args, int64_t r)
-{
-    if (r < 0)
-        return;
-    if (c->nr == KEEP_NR_pipe || c->nr == KEEP_NR_pipe2) {
-        uint64_t pair[2];
-        read_fd_pair(args[0], pair);
-        if (pair[0] >= KEEP_CHAN_MAX_FDS || pair[1] >= KEEP_CHAN_MAX_FDS)
-            violation(c, (int64_t)(pair[0] > pair[1] ? pair[0] : pair[1]), KEEP_CHAN_MAX_FDS,
-                      "pipe fd not below");
-    }
-    for (int i = 0; i < 6; i++) {
-        const struct keep_chan_arg *a = arg_of(c, i);
-        bool len_ptr =
-            a->kind == KEEP_ARG_BUF && a->len_arg != KEEP_LEN_FIXED && (a->len_arg & KEEP_LEN_PTR);
-        if (!len_ptr || args[i] == 0)
-            continue;
-        /* accept, recvfrom, getsockname, getpeername (the real address length, at most a
-         * sockaddr_storage: accept(2)) and getsockopt (at most the option buffer). */
-        uint32_t len = *(const volatile uint32_t *)args[a->len_arg & 7];
-        if (len > a->max_count)
-            violation(c, len, a->max_count, "address or option length beyond");
-    }
-    if (c->nr == KEEP_NR_getdents64)
-        check_dirents(c, args[1], (uint64_t)r);
-    /* getcwd(2) returns the length of the path with its NUL; libc reads it as a C string. */
-    if (c->nr == KEEP_NR_getcwd && (r == 0 || *(const volatile char *)(args[0] + r - 1) != 0))
-        violation(c, r, (uint64_t)r, "the path has no NUL ending it; bytes");
-}
-
 static int64_t forward_direct(const struct keep_chan_call *c, const uint64_t *args)
 {
     int64_t r = check_direct_args(c, args);
     if (r)
         return r;
     r = submit(c, args, KEEP_CHAN_PATH_DIRECT);
-    check_result(c, args, r);
-    check_written(c, args, r);
+    shim_check_result(c, args, r);
+    shim_check_written(c, args, r);
     return r;
 }
 
@@ -349,10 +189,6 @@ static int64_t forward_direct(const struct keep_chan_call *c, const uint64_t *ar
 #define MSG_IOV_OFF   (MSG_NAME_OFF + KEEP_CHAN_SOCKLEN_MAX)
 #define MSG_BYTES_OFF (MSG_IOV_OFF + 64)
 #define MSG_BYTES_MAX (DATA_OFF + DATA_SIZE - MSG_BYTES_OFF)
-
-/* msg_flags recvmsg(2) may report: "MSG_EOR, MSG_TRUNC, MSG_CTRUNC, MSG_OOB, MSG_ERRQUEUE". */
-#define RECV_FLAGS_OUT \
-    (LNX_MSG_OOB | LNX_MSG_CTRUNC | LNX_MSG_TRUNC | LNX_MSG_EOR | LNX_MSG_ERRQUEUE)
 
 /* The workload's struct msghdr (KEEP_SIZEOF_MSGHDR layout), read once. */
 struct user_msg {
@@ -374,14 +210,6 @@ static uint32_t user_u32(uint64_t addr)
 static volatile uint8_t *chan_at(uint64_t off)
 {
     return (volatile uint8_t *)(KEEP_GUEST_CHANNEL + off);
-}
-
-/* An errno beyond 4095 ends the Keep; otherwise r is returned unchanged. */
-static int64_t checked_errno(const struct keep_chan_call *c, int64_t r)
-{
-    if (r < -MAX_ERRNO)
-        violation(c, r, MAX_ERRNO, "errno beyond");
-    return r;
 }
 
 /* Check the iovec array m names and sum its lengths into m->total (0 or -errno). */
@@ -492,11 +320,11 @@ static int64_t is_stream_socket(uint64_t fd)
     *(volatile uint32_t *)chan_at(MSG_BYTES_OFF) = 0;
     *(volatile uint32_t *)chan_at(MSG_BYTES_OFF + 16) = 4;
     uint64_t a[6] = {fd, LNX_SOL_SOCKET, LNX_SO_TYPE, MSG_BYTES_OFF, MSG_BYTES_OFF + 16, 0};
-    int64_t r = checked_errno(gs, submit(gs, a, KEEP_CHAN_PATH_BOUNCE));
+    int64_t r = shim_checked_errno(gs, submit(gs, a, KEEP_CHAN_PATH_BOUNCE));
     if (r < 0)
         return r;
     if (r != 0)
-        violation(gs, r, 0, "must return");
+        shim_reply_violation(gs, r, 0, "must return");
     return *(volatile uint32_t *)chan_at(MSG_BYTES_OFF) == LNX_SOCK_STREAM;
 }
 
@@ -521,38 +349,15 @@ static int64_t bounce_sendmsg(const struct keep_chan_call *c, const uint64_t *ar
         iov_copy(&m, done, n, true);
         put_msghdr(m.name != 0, m.namelen, n);
         uint64_t a[6] = {args[0], MSG_HDR_OFF, args[2], args[3], args[4], args[5]};
-        r = checked_errno(c, submit(c, a, KEEP_CHAN_PATH_BOUNCE));
+        r = shim_checked_errno(c, submit(c, a, KEEP_CHAN_PATH_BOUNCE));
         if (r < 0)
             return done ? (int64_t)done : r;
-        if ((uint64_t)r > n)
-            violation(c, r, n, "more than given:");
+        shim_check_sendmsg(c, n, r);
         done += (uint64_t)r;
         if ((uint64_t)r < n)
             break;
     } while (done < m.total);
     return (int64_t)done;
-}
-
-/*
- * The checks of one recvmsg result against the msghdr the workload gave
- * (m, read before the call) and the fields the host wrote: at most the
- * bytes the iovecs hold (a datagram's real length with MSG_TRUNC), an
- * address no longer than a sockaddr_storage, only the msg_flags recvmsg(2)
- * defines.
- */
-static void check_recvmsg(const struct keep_chan_call *c, uint64_t call_flags,
-                          const struct user_msg *m, uint64_t given, int64_t r, uint32_t namelen,
-                          uint32_t flags)
-{
-    /* recvmsg(2) MSG_TRUNC: a datagram socket returns the real length, even beyond the buffer. */
-    uint64_t bound = (call_flags & LNX_MSG_TRUNC) && given < DGRAM_MAX ? DGRAM_MAX : given;
-    if ((uint64_t)r > bound)
-        violation(c, r, bound, "more than the iovecs hold:");
-    if (flags & ~RECV_FLAGS_OUT)
-        violation(c, flags, RECV_FLAGS_OUT, "msg_flags has bits outside");
-    /* The real address length may exceed the buffer (recvmsg(2)), never a sockaddr_storage. */
-    if (m->name && namelen > KEEP_CHAN_SOCKLEN_MAX)
-        violation(c, namelen, KEEP_CHAN_SOCKLEN_MAX, "msg_namelen beyond");
 }
 
 /*
@@ -567,13 +372,13 @@ static int64_t recvmsg_once(const struct keep_chan_call *c, const uint64_t *args
     uint64_t want = m->total - done > MSG_BYTES_MAX ? MSG_BYTES_MAX : m->total - done;
     put_msghdr(m->name != 0, m->namelen, want);
     uint64_t a[6] = {args[0], MSG_HDR_OFF, args[2], args[3], args[4], args[5]};
-    int64_t r = checked_errno(c, submit(c, a, KEEP_CHAN_PATH_BOUNCE));
+    int64_t r = shim_checked_errno(c, submit(c, a, KEEP_CHAN_PATH_BOUNCE));
     if (r < 0)
         return r;
     /* Read each field the host wrote once, then check it. */
     *namelen = *(volatile uint32_t *)chan_at(MSG_HDR_OFF + 8);
     *flags = *(volatile uint32_t *)chan_at(MSG_HDR_OFF + 48);
-    check_recvmsg(c, args[2], m, want, r, *namelen, *flags);
+    shim_check_recvmsg(c, args[2], m->name != 0, want, r, *namelen, *flags);
     iov_copy(m, done, (uint64_t)r < want ? (uint64_t)r : want, false);
     return r;
 }
@@ -633,15 +438,15 @@ static int64_t direct_msg(const struct keep_chan_call *c, const uint64_t *args)
     if (r)
         return r;
     bool checked = read_user_msg(args[1], &m) == 0;
-    r = checked_errno(c, submit(c, args, KEEP_CHAN_PATH_DIRECT));
+    r = shim_checked_errno(c, submit(c, args, KEEP_CHAN_PATH_DIRECT));
     if (r < 0 || !checked)
         return r;
     if (c->nr == KEEP_NR_sendmsg) {
-        if ((uint64_t)r > m.total)
-            violation(c, r, m.total, "more than given:");
+        shim_check_sendmsg(c, m.total, r);
         return r;
     }
-    check_recvmsg(c, args[2], &m, m.total, r, user_u32(args[1] + 8), user_u32(args[1] + 48));
+    shim_check_recvmsg(c, args[2], m.name != 0, m.total, r, user_u32(args[1] + 8),
+                       user_u32(args[1] + 48));
     return r;
 }
 
@@ -686,11 +491,11 @@ static int64_t bounce_gathered(const struct keep_chan_call *rw, uint64_t fd,
     if (!is_read)
         iov_copy(m, 0, m->total, true);
     uint64_t a[6] = {fd, MSG_BYTES_OFF, m->total, 0, 0, 0};
-    int64_t r = checked_errno(rw, submit(rw, a, KEEP_CHAN_PATH_BOUNCE));
+    int64_t r = shim_checked_errno(rw, submit(rw, a, KEEP_CHAN_PATH_BOUNCE));
     if (r < 0)
         return r;
     if ((uint64_t)r > m->total)
-        violation(rw, r, m->total, "more than the iovecs hold:");
+        shim_reply_violation(rw, r, m->total, "more than the iovecs hold:");
     if (is_read)
         iov_copy(m, 0, (uint64_t)r, false);
     return r;
@@ -795,7 +600,7 @@ static int64_t forward_bounce(const struct keep_chan_call *c, const uint64_t *in
     for (int i = 0; i < 6; i++)
         if (size[i] || arg_of(c, i)->kind >= KEEP_ARG_BUF)
             val[i] = in_args[i];
-    check_result(c, val, r);
+    shim_check_result(c, val, r);
     if (r < 0)
         return r;
     for (int i = 0; i < 6; i++) {
@@ -809,7 +614,7 @@ static int64_t forward_bounce(const struct keep_chan_call *c, const uint64_t *in
             n = (uint64_t)r * a->elem_size;
         memcpy((void *)in_args[i], (const void *)(KEEP_GUEST_CHANNEL + args[i]), n);
     }
-    check_written(c, in_args, r);
+    shim_check_written(c, in_args, r);
     return r;
 }
 

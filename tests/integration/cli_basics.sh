@@ -58,6 +58,13 @@ cp "$hello" "$TMP/big"
 head -c $((3 << 20)) /dev/zero >>"$TMP/big"
 expect_status 126 "PROGRAM larger than --memory" "$KEEP" run --memory 2M "$TMP/big"
 check "  says raise --memory" err_has 'raise --memory'
+# Above the 1 GiB read limit although --memory is larger: the read's own
+# message reaches stderr whole (run.c once formatted err->message into itself).
+truncate -s $(((1 << 30) + 1)) "$TMP/huge"
+expect_status 127 "PROGRAM above the 1 GiB read limit" "$KEEP" run --memory 2G "$TMP/huge"
+check "  names the file, its size and the limit" \
+  err_has "$TMP/huge is 1073741825 bytes, more than the 1073741824 allowed"
+rm -f "$TMP/huge"
 # Small file, large image: 512 MiB of .bss against the default 256M.
 expect_status 126 "PROGRAM whose segments span more than --memory" "$KEEP" run "$WL/wl_bigbss"
 check "  says how much it spans and to raise --memory" err_has 'segments span 524[0-9]+ KiB; --memory is 262144 KiB: raise --memory'

@@ -87,6 +87,30 @@ suite_files() {
   done
 }
 
+# Path ends ('/', '.', '..'), "/" and a volume's mount point: the same
+# program run natively is the oracle, compared line by line (issue 7).
+suite_paths() {
+  local v native=$TMP/paths-native keep=$TMP/paths-keep
+  for v in wl_paths wl_paths-musl; do
+    [ -x "$WL/$v" ] || continue
+    rm -rf "$native" "$keep"
+    mkdir -p "$native" "$keep"
+    "$WL/$v" "$native" >"$TMP/paths-native.out"
+    expect_status 0 "$P $v: trailing '/', final '.' and '..', mkdir(\"/\")" \
+      kr --volume "$keep:/data" "$WL/$v" /data
+    check "$P   every line equals the native run's" cmp -s "$TMP/paths-native.out" "$TMP/out"
+    diff "$TMP/paths-native.out" "$TMP/out" | sed 's/^/#   /' || true
+  done
+  local bb=${KEEP_BUSYBOX:-/bin/busybox}
+  if [ -x "$bb" ]; then
+    rm -rf "$keep"
+    mkdir -p "$keep"
+    expect_status 0 "$P busybox mkdir -p /data/a/b/c (mkdir(\"/\") and mkdir(\"/data\") are EEXIST)" \
+      kr --volume "$keep:/data" "$bb" mkdir -p /data/a/b/c
+    check "$P   the host sees a/b/c" test -d "$keep/a/b/c"
+  fi
+}
+
 suite_dup() {
   local v
   for v in wl_dup wl_dup-musl; do
@@ -334,6 +358,7 @@ run_suite() { # backend channel
   suite_stdio
   suite_exit
   suite_files
+  suite_paths
   suite_dup
   suite_memory
   suite_time_random

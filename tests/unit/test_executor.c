@@ -770,6 +770,64 @@ static void test_more_calls(struct keep_executor *x)
     still_healthy(x, "the other call families");
 }
 
+/*
+ * A guest that ends its paths in '/', '.' or '..' (issue 7): each call gets
+ * Linux's answer and leaves the files as they were. Before the fix these
+ * truncated, unlinked, overwrote and removed what the guest named.
+ */
+static void test_path_tails(struct keep_executor *x)
+{
+    char p[512];
+    struct stat hs;
+    uint64_t st = galloc(KEEP_SIZEOF_STAT);
+    snprintf(p, sizeof(p), "%s/rw/tail.txt", tmp);
+    write_file(p, "keep me");
+    is_int(open_path(x, "/data/tail.txt/", O_WRONLY | O_TRUNC), -ENOTDIR,
+           "open(\"tail.txt/\", O_WRONLY|O_TRUNC): ENOTDIR");
+    ok(stat(p, &hs) == 0 && hs.st_size == 7, "... and the file keeps its 7 bytes");
+    is_int(open_path(x, "/data/fresh/", O_WRONLY | O_CREAT), -EISDIR,
+           "open(\"fresh/\", O_CREAT): EISDIR");
+    snprintf(p, sizeof(p), "%s/rw/fresh", tmp);
+    ok(access(p, F_OK) != 0, "... and nothing was created");
+    is_int(CALL(x, KEEP_NR_unlink, gstr("/data/tail.txt/")), -ENOTDIR,
+           "unlink(\"tail.txt/\"): ENOTDIR");
+    snprintf(p, sizeof(p), "%s/rw/tail.txt", tmp);
+    ok(access(p, F_OK) == 0, "... and the file is still there");
+    is_int(CALL(x, KEEP_NR_rename, gstr("/data/hello.txt"), gstr("/data/tail.txt/")), -ENOTDIR,
+           "rename(\"hello.txt\", \"tail.txt/\"): ENOTDIR");
+    ok(stat(p, &hs) == 0 && hs.st_size == 7, "... and tail.txt was not overwritten");
+    is_int(CALL(x, KEEP_NR_rmdir, gstr("/data/sub/.")), -EINVAL, "rmdir(\"sub/.\"): EINVAL");
+    is_int(CALL(x, KEEP_NR_rmdir, gstr("/data/sub/..")), -ENOTEMPTY,
+           "rmdir(\"sub/..\"): ENOTEMPTY, and the volume root is not touched");
+    is_int(CALL(x, KEEP_NR_rmdir, gstr("/data/..")), -ENOENT,
+           "rmdir(\"/data/..\") is \"/\", outside the volumes: ENOENT");
+    snprintf(p, sizeof(p), "%s/rw/sub", tmp);
+    ok(access(p, F_OK) == 0, "... and sub is still there");
+    is_int(CALL(x, KEEP_NR_stat, gstr("/data/tail.txt/"), st), -ENOTDIR,
+           "stat(\"tail.txt/\"): ENOTDIR");
+    is_int(CALL(x, KEEP_NR_stat, gstr("/data/tail.txt/../hello.txt"), st), -ENOTDIR,
+           "stat(\"tail.txt/../hello.txt\"): ENOTDIR (Linux walks through tail.txt)");
+    is_int(CALL(x, KEEP_NR_stat, gstr("/data/gone/../hello.txt"), st), -ENOENT,
+           "stat(\"gone/../hello.txt\"): ENOENT");
+    is_int(CALL(x, KEEP_NR_stat, gstr("/data/sub/"), st), 0, "stat(\"sub/\") of a directory");
+    is_int(CALL(x, KEEP_NR_mkdir, gstr("/"), 0755), -EEXIST, "mkdir(\"/\"): EEXIST");
+    is_int(CALL(x, KEEP_NR_mkdir, gstr("/data"), 0755), -EEXIST, "mkdir of a volume root: EEXIST");
+    is_int(CALL(x, KEEP_NR_mkdir, gstr("/ro"), 0755), -EEXIST,
+           "mkdir of a read-only volume's root: EEXIST (existence first, as Linux)");
+    is_int(CALL(x, KEEP_NR_mkdir, gstr("/ro/readme"), 0755), -EEXIST,
+           "mkdir of an existing name in a read-only volume: EEXIST");
+    is_int(CALL(x, KEEP_NR_mkdir, gstr("/ro/newdir"), 0755), -EROFS,
+           "mkdir of a new name in a read-only volume: EROFS");
+    is_int(CALL(x, KEEP_NR_mkdir, gstr("/etc"), 0755), -ENOENT,
+           "mkdir(\"/etc\"), in no volume: ENOENT");
+    is_int(CALL(x, KEEP_NR_stat, gstr("/"), st), 0, "stat(\"/\") succeeds");
+    ok(S_ISDIR(((struct stat *)host(st))->st_mode), "... as a directory");
+    is_int(CALL(x, KEEP_NR_stat, gstr("/etc"), st), -ENOENT, "stat(\"/etc\"): ENOENT");
+    snprintf(p, sizeof(p), "%s/rw/tail.txt", tmp);
+    unlink(p);
+    still_healthy(x, "paths with '/', '.' and '..' tails");
+}
+
 static void test_cwd_modes_times(struct keep_executor *x)
 {
     uint64_t cwd = galloc(64), st = galloc(KEEP_SIZEOF_STAT);
@@ -1308,6 +1366,7 @@ int main(void)
     test_signal_calls(x);
     test_race(x);
     test_cwd_modes_times(x);
+    test_path_tails(x);
     test_table_has_handlers(x);
     keep_executor_free(x);
     test_hostile_host(&cfg);

@@ -50,6 +50,37 @@ static void test_has_dotdot(void)
     ok(!keep_guest_path_has_dotdot(""), "'' has none");
 }
 
+static void test_tail(void)
+{
+    is_int(keep_guest_path_tail("f"), KEEP_TAIL_NONE, "'f' ends in a name");
+    is_int(keep_guest_path_tail("/a/f/"), KEEP_TAIL_SLASH, "'/a/f/' ends in '/'");
+    is_int(keep_guest_path_tail("f//"), KEEP_TAIL_SLASH, "'f//' ends in '/'");
+    is_int(keep_guest_path_tail("d/."), KEEP_TAIL_DOT, "'d/.' ends in '.'");
+    is_int(keep_guest_path_tail("d/./"), KEEP_TAIL_DOT, "'d/./' ends in '.'");
+    is_int(keep_guest_path_tail("."), KEEP_TAIL_DOT, "'.' is '.'");
+    is_int(keep_guest_path_tail("a/.."), KEEP_TAIL_DOTDOT, "'a/..' ends in '..'");
+    is_int(keep_guest_path_tail("a/..."), KEEP_TAIL_NONE, "'a/...' is a name");
+    is_int(keep_guest_path_tail("/"), KEEP_TAIL_NONE, "'/' is the root");
+    is_int(keep_guest_path_tail(""), KEEP_TAIL_NONE, "'' has no tail");
+
+    char out[16];
+    struct {
+        const char *rel;
+        enum keep_path_tail tail;
+        const char *want;
+    } cases[] = {{"f", KEEP_TAIL_NONE, "f"},      {"f", KEEP_TAIL_SLASH, "f/"},
+                 {"a/d", KEEP_TAIL_DOT, "a/d/."}, {"a", KEEP_TAIL_DOTDOT, "a/.."},
+                 {"", KEEP_TAIL_SLASH, ""},       {"", KEEP_TAIL_DOT, "."},
+                 {"", KEEP_TAIL_DOTDOT, ".."}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int rc = keep_guest_rel_with_tail(cases[i].rel, cases[i].tail, out, sizeof(out));
+        ok(rc == 0 && strcmp(out, cases[i].want) == 0, "rel '%s' with tail %d is '%s'",
+           cases[i].rel, cases[i].tail, cases[i].want);
+    }
+    is_int(keep_guest_rel_with_tail("0123456789abcd", KEEP_TAIL_DOT, out, sizeof(out)),
+           -ENAMETOOLONG, "a rel and tail longer than the buffer: ENAMETOOLONG");
+}
+
 static char tmp[128];
 
 static void mk(const char *rel, bool dir)
@@ -91,6 +122,39 @@ static void test_lookup_and_open(bool openat2)
     is_int(keep_volumes_lookup(&v, "/datax", &rel), -ENOENT, "/datax: not a component prefix");
     is_int(keep_volumes_lookup(&v, "/", &rel), -ENOENT, "/ is in no volume");
     is_int(keep_volumes_lookup(&v, "/etc/passwd", &rel), -ENOENT, "/etc/passwd: ENOENT");
+
+    /* What the kernel gets back of a path's tail (issue 7: it was dropped). */
+    is_int(keep_volumes_openat(&v, 0, "f/", O_WRONLY | O_TRUNC, 0), -ENOTDIR,
+           "%s: 'f/' for writing is ENOTDIR (the file is not truncated)", mode);
+    is_int(keep_volumes_openat(&v, 0, "new/", O_WRONLY | O_CREAT, 0644), -EISDIR,
+           "%s: O_CREAT of 'new/' is EISDIR", mode);
+    is_int(keep_volumes_openat(&v, 0, "new", O_PATH, 0), -ENOENT, "%s: ... and made nothing", mode);
+    int dfd = keep_volumes_openat(&v, 0, "d/..", O_RDONLY | O_DIRECTORY, 0);
+    ok(dfd >= 0, "%s: a final '..' (already applied lexically) opens the directory itself", mode);
+    if (dfd >= 0)
+        close(dfd);
+    is_int(keep_volumes_openat(&v, 0, "..", O_RDONLY, 0) >= 0, 1,
+           "%s: '..' at the volume root opens the root, never its host parent", mode);
+    int pfd = keep_volumes_open_parent(&v, 0, "d/g/", &name);
+    ok(pfd >= 0 && strcmp(name, "g/") == 0, "open_parent of 'd/g/' names 'g/' in 'd'");
+    if (pfd >= 0) {
+        is_int(unlinkat(pfd, name, 0) == 0 ? 0 : -errno, -ENOTDIR,
+               "... and the kernel refuses to unlink 'g/' (a file): ENOTDIR");
+        close(pfd);
+    }
+    is_int(keep_volumes_open_parent(&v, 0, "", &name), -EBUSY, "open_parent of the root: EBUSY");
+    ok(keep_volumes_is_synthetic_dir(&v, "/"), "'/' is a synthetic directory");
+    ok(!keep_volumes_is_synthetic_dir(&v, "/data"), "a volume root is not synthetic");
+    ok(!keep_volumes_is_synthetic_dir(&v, "/dat"), "'/dat' (a prefix, not a component) is not");
+    is_int(keep_volumes_check_dotdot(&v, "/", "/data/f/../d"), -ENOTDIR,
+           "%s: 'f/..' with f a file is ENOTDIR, as Linux walks it", mode);
+    is_int(keep_volumes_check_dotdot(&v, "/", "/data/nope/../d"), -ENOENT,
+           "%s: 'nope/..' with nope missing is ENOENT", mode);
+    is_int(keep_volumes_check_dotdot(&v, "/data", "d/../f"), 0, "%s: 'd/..' from /data is fine",
+           mode);
+    is_int(keep_volumes_check_dotdot(&v, "/", "/etc/../data"), -ENOENT,
+           "'..' out of a directory the Keep does not have: ENOENT");
+    is_int(keep_volumes_check_dotdot(&v, "/", "/../data/f"), 0, "'..' above '/' stays at '/'");
 
     int fd = keep_volumes_openat(&v, 0, "f", O_RDONLY, 0);
     ok(fd >= 0, "%s: open a file in the volume", mode);
@@ -173,6 +237,7 @@ int main(void)
     mk("b/inner", true);
     test_normalise();
     test_has_dotdot();
+    test_tail();
     test_lookup_and_open(true);
     test_lookup_and_open(false);
     test_open_errors();

@@ -8,8 +8,9 @@ set -uo pipefail
 keep=${KEEP_BIN:?KEEP_BIN must name the keep binary}
 dir=${KEEP_VECTORS:-${KEEP_VECTORS_DEFAULT:-}}
 if [ -z "$dir" ] || [ ! -d "$dir" ]; then
+  # Meson's TAP protocol reads this plan as SKIP; exit 77 would be an ERROR.
   echo "1..0 # SKIP real-hardware vectors not found at ${dir:-(unset)} (set KEEP_VECTORS)"
-  exit 77
+  exit 0
 fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

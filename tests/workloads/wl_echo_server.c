@@ -2,7 +2,8 @@
 /*
  * TCP echo server: wl_echo_server ADDR PORT [CONNECTIONS [unconfined]].
  * Prints "listening" once it accepts, then echoes each connection until
- * EOF. First it checks that binding PORT+1, which the Keep was not given,
+ * EOF with recv() and send() (sendto and recvfrom with NULL addresses, as
+ * libc makes them). First it checks that binding PORT+1, which the Keep was not given,
  * fails; "unconfined" skips that check for the nil backend, which cannot
  * enforce single addresses (docs/KEEP.md, "The nil backend").
  */
@@ -48,8 +49,8 @@ int main(int argc, char **argv)
         char buf[4096];
         ssize_t n;
         size_t total = 0;
-        while ((n = read(c, buf, sizeof(buf))) > 0) {
-            if (write(c, buf, (size_t)n) != n)
+        while ((n = recv(c, buf, sizeof(buf), 0)) > 0) {
+            if (send(c, buf, (size_t)n, 0) != n)
                 break;
             total += (size_t)n;
         }

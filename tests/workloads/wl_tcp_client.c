@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * TCP client: wl_tcp_client ADDR PORT REFUSED_ADDR REFUSED_PORT [unconfined].
- * Sends "ping\n" to the allowed server and expects "pong\n". The test
+ * Sends "ping\n" to the allowed server with send() (sendto with a NULL
+ * address, as libc's send is) and expects "pong\n" through recv(). The test
  * listens on REFUSED_ADDR:REFUSED_PORT too, so connecting there would
  * succeed on the host: inside the Keep it must fail because --connect did
  * not allow it. "unconfined" skips that check (nil cannot enforce it).
@@ -38,9 +39,9 @@ int main(int argc, char **argv)
     int s = dial(argv[1], argv[2]);
     if (wl_check(s >= 0, "connect %s:%s", argv[1], argv[2])) {
         char buf[16] = {0};
-        wl_check(write(s, "ping\n", 5) == 5, "send ping");
+        wl_check(send(s, "ping\n", 5, 0) == 5, "send() ping");
         size_t got = 0;
-        for (ssize_t n; got < 5 && (n = read(s, buf + got, 5 - got)) > 0;)
+        for (ssize_t n; got < 5 && (n = recv(s, buf + got, 5 - got, 0)) > 0;)
             got += (size_t)n;
         wl_check(got == 5 && memcmp(buf, "pong\n", 5) == 0, "receive pong");
         close(s);
