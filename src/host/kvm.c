@@ -760,6 +760,7 @@ static int prepare_guest(struct vm *vm, const struct keep_config *cfg, const str
         .ptes = vm->layout.ptes,
         .channel_path = cfg->channel,
         .log_debug = keep_log_get_level() >= KEEP_LOG_DEBUG,
+        .log_info = keep_log_get_level() >= KEEP_LOG_INFO,
         .have_fsgsbase = f->fsgsbase,
     };
     memcpy(vm->mem + KEEP_GUEST_BOOT, &in, sizeof(in));

@@ -618,6 +618,15 @@ static int64_t forward_bounce(const struct keep_chan_call *c, const uint64_t *in
     return r;
 }
 
+/* The host names an unsupported call once at --log info (one item, both paths: no buffers). */
+static void report_enosys(uint64_t nr)
+{
+    static const struct keep_chan_call log_call = {KEEP_HC_LOG_ENOSYS, "log_enosys", {{0}}};
+    const uint64_t args[6] = {nr};
+    if (BOOT->in.log_info)
+        (void)submit(&log_call, args, (uint32_t)BOOT->in.channel_path);
+}
+
 long shim_forward(const struct shim_frame *f)
 {
     static uint64_t logged[8];
@@ -625,7 +634,10 @@ long shim_forward(const struct shim_frame *f)
     if (!c) {
         if (f->nr < 512 && !(logged[f->nr / 64] & (1ull << (f->nr % 64)))) {
             logged[f->nr / 64] |= 1ull << (f->nr % 64);
-            shim_log("unsupported system call (ENOSYS):", f->nr);
+            report_enosys(f->nr);
+        } else if (f->nr >= 512 && !(logged[7] & (1ull << 63))) {
+            logged[7] |= 1ull << 63; /* one line for all the large numbers */
+            report_enosys(f->nr);
         }
         return -SHIM_ENOSYS;
     }

@@ -103,8 +103,9 @@ struct keep_shim_boot_in {
     uint64_t page_tables_size;
     uint64_t ptes;          /* 4 KiB PTEs for [0, workload end), indexed by address >> 12 */
     uint64_t channel_path;  /* 0 direct, 1 bounce (enum keep_channel_path) */
-    uint64_t log_debug;     /* 1 when --log debug: report unsupported syscalls */
+    uint64_t log_debug;     /* 1 when --log debug: shim debug lines (KEEP_REQ_LOG) */
     uint64_t have_fsgsbase; /* CR4.FSGSBASE is set: wrfsbase works at CPL3 */
+    uint64_t log_info;      /* 1 when --log info or debug: name each unsupported call once */
 };
 
 /* What the shim reports to the host with KEEP_REQ_EXIT/FAULT/PANIC/LOG/PRIVILEGED. */

@@ -342,6 +342,19 @@ suite_signals() {
   check "$P   the second SIGINT stops the Keep: 130 (got $st)" [ "$st" -eq 130 ]
 }
 
+# fork/execve: ENOSYS on kvm, named once at --log info; the real thing on nil.
+suite_processes() {
+  expect_status 0 "$P fork twice, then execve" kr --log info "$WL/wl_fork"
+  grep '^not ok' "$TMP/out" | sed 's/^/#   /' || true
+  if [ "$SUITE_BACKEND" = kvm ]; then
+    check "$P   fork is ENOSYS in a Keep" out_has '^ok - fork: ENOSYS'
+    check "$P   the log names clone or fork once, and execve" bash -c \
+      "[ \$(grep -Ec 'syscall 5[67] \\((clone|fork)' '$TMP/err') -eq 1 ] && grep -q 'syscall 59 (execve' '$TMP/err'"
+  else
+    check "$P   fork runs the child natively" out_has '^ok - fork: the child exited 7'
+  fi
+}
+
 run_suite() { # backend channel
   SUITE_BACKEND=$1
   SUITE_CHANNEL=$2
@@ -371,4 +384,5 @@ run_suite() { # backend channel
   suite_gate
   suite_ctrl_c
   suite_signals
+  suite_processes
 }
