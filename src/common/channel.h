@@ -452,7 +452,7 @@ __attribute__((unused)) static const struct keep_chan_call keep_chan_calls[] = {
      {KA_DIRFD, KA_PATH, KA_BUF(KEEP_DIR_OUT, 3, KEEP_ARGF_RESULT_LEN), KA_VAL}},
     {KEEP_NR_fchmodat, "fchmodat", {KA_DIRFD, KA_PATH, KA_VAL}},
     {KEEP_NR_faccessat, "faccessat", {KA_DIRFD, KA_PATH, KA_VAL}},
-    /* The signal mask (arg 3) is not forwarded: the Keep delivers no signals. */
+    /* The signal mask (arg 3) is not forwarded: it is not applied during the wait. */
     {KEEP_NR_ppoll,
      "ppoll",
      {KA_ARR(KEEP_DIR_INOUT, 1, KEEP_SIZEOF_POLLFD, KEEP_CHAN_POLLFD_MAX, KEEP_ARGF_NULLABLE),
