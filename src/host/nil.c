@@ -256,13 +256,14 @@ static bool catches_sigint(pid_t pid)
     return v & 2;
 }
 
-bool keep_nil_forward_interrupt(void)
+bool keep_nil_forward_interrupt(bool child_has_it)
 {
     pid_t pid = running_child;
     if (pid <= 0 || interrupt_forwarded || !catches_sigint(pid))
         return false;
     interrupt_forwarded = 1;
-    kill(pid, SIGINT);
+    if (!child_has_it)
+        kill(pid, SIGINT);
     return true;
 }
 

@@ -47,8 +47,8 @@ int keep_program_load(const struct keep_config *cfg, struct keep_program *prog,
                          cfg->program, (long long)st.st_size, (unsigned long long)cfg->memory_size);
     /* Read into its own error: formatting err->message into itself is undefined (C17 7.21.6.5). */
     struct keep_error read_err = {0};
-    int rc = keep_read_file(cfg->program, KEEP_MAX_PROGRAM_SIZE, &prog->data, &prog->size,
-                            &read_err);
+    int rc =
+        keep_read_file(cfg->program, KEEP_MAX_PROGRAM_SIZE, &prog->data, &prog->size, &read_err);
     if (rc)
         return keep_fail(err, KEEP_E_RUN_PROGRAM_MISSING, "%s", read_err.message);
     /*
@@ -92,10 +92,16 @@ int keep_run_measure(const struct keep_config *cfg, const struct keep_program *p
 
 static volatile sig_atomic_t stop_signal;
 
-static void on_stop_signal(int sig)
+static void on_stop_signal(int sig, siginfo_t *info, void *uc)
 {
-    /* A workload that catches SIGINT gets the first Ctrl-C; the next one stops the Keep. */
-    if (sig == SIGINT && (keep_kvm_forward_interrupt() || keep_nil_forward_interrupt()))
+    (void)uc;
+    /*
+     * A workload that catches SIGINT gets the first Ctrl-C; the next one
+     * stops the Keep. From the terminal (SI_KERNEL) the whole foreground
+     * group got it, the nil backend's child included.
+     */
+    bool to_group = info && info->si_code == SI_KERNEL;
+    if (sig == SIGINT && (keep_kvm_forward_interrupt() || keep_nil_forward_interrupt(to_group)))
         return;
     stop_signal = sig;
     keep_kvm_request_stop();
@@ -119,7 +125,8 @@ static void install_stop_handlers(struct sigaction old[2])
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_stop_signal;
+    sa.sa_sigaction = on_stop_signal;
+    sa.sa_flags = SA_SIGINFO;
     sigemptyset(&sa.sa_mask);
     stop_signal = 0;
     sigaction(SIGINT, &sa, &old[0]);

@@ -322,6 +322,11 @@ suite_signals() {
     check "$P   one line naming signal $st" bash -c \
       "[ \$(grep -c 'killed by signal $st' '$TMP/err') -eq 1 ]"
   done
+  # A hostile workload's own rt_sigreturn frame gets no privilege.
+  expect_status 0 "$P forged sigreturn: lands, IOPL stays 0, cli faults" kr "$WL/wl_signal" forge
+  grep '^not ok' "$TMP/out" | sed 's/^/#   /' || true
+  expect_status 139 "$P forged sigreturn with FPU state at 0x1000: SIGSEGV" \
+    kr "$WL/wl_signal" forge-fp
   kr_bg "$TMP/sigint" "$WL/wl_signal" sigint
   local pid=$! i kpid
   for i in $(seq 1 200); do

@@ -12,6 +12,9 @@
  *   kill-self     kill(getpid(), SIGKILL) (137)
  *   abort         abort() (134)
  *   term          kill(getpid(), SIGTERM) (143)
+ *   forge         rt_sigreturn with a forged frame asking for IOPL 3: it lands where the
+ *                 frame says, but IOPL stays 0 and cli faults (as on Linux); exit 0
+ *   forge-fp      rt_sigreturn with a frame whose FPU state is at 0x1000: SIGSEGV (139)
  *   sigint        catch SIGINT in a loop without system calls, print "caught SIGINT",
  *                 then wait in pause() for the next one (which stops a Keep: 130)
  */
@@ -305,10 +308,52 @@ static int wait_for_sigint(void)
         pause();
 }
 
+/* A hand-made struct rt_sigframe: offsets as in the kernel (arch/x86/include/asm/sigframe.h). */
+static uint64_t forged[128] __attribute__((aligned(64)));
+static uint64_t landing_stack[2048] __attribute__((aligned(16)));
+
+static void on_gp(int sig, siginfo_t *si, void *uc)
+{
+    note(sig, si, uc);
+    siglongjmp(recover, 1);
+}
+
+__attribute__((noreturn)) static void landed(void)
+{
+    uint64_t flags;
+    __asm__ volatile("pushfq; popq %0" : "=r"(flags));
+    wl_check(1, "a forged sigreturn lands where its frame says");
+    wl_check((flags & 0x3000) == 0, "  with IOPL 0 although the frame asked for 3 (rflags %#lx)",
+             (unsigned long)flags);
+    install(SIGSEGV, on_gp, 0);
+    reset();
+    if (sigsetjmp(recover, 1) == 0)
+        __asm__ volatile("cli");
+    wl_check(hits == 1 && last_sig == SIGSEGV, "  so cli is still #GP: SIGSEGV");
+    exit(wl_done());
+}
+
+__attribute__((noreturn)) static void forge(uint64_t fpstate)
+{
+    memset(forged, 0, sizeof(forged));
+    uint64_t *mc = forged + 6;                              /* frame + 48: uc_mcontext */
+    mc[16] = (uint64_t)(uintptr_t)landed;                   /* rip */
+    mc[15] = (uint64_t)(uintptr_t)&landing_stack[2048 - 1]; /* rsp: as after a call */
+    mc[17] = 0x3202;                                        /* IOPL 3, IF */
+    mc[18] = 0x33;    /* Linux's __USER_CS (a Keep ignores the selectors a frame names) */
+    mc[23] = fpstate; /* fpstate */
+    __asm__ volatile("mov %0, %%rsp\n\tmov $15, %%eax\n\tsyscall" : : "r"(forged + 1) : "memory");
+    __builtin_unreachable();
+}
+
 static int die(const char *how)
 {
     if (strcmp(how, "sigint") == 0)
         return wait_for_sigint();
+    if (strcmp(how, "forge") == 0)
+        forge(0);
+    if (strcmp(how, "forge-fp") == 0)
+        forge(0x1000);
     if (strcmp(how, "pipe-default") == 0) {
         int fds[2];
         pipe(fds);
