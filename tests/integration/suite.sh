@@ -327,6 +327,11 @@ suite_signals() {
   grep '^not ok' "$TMP/out" | sed 's/^/#   /' || true
   expect_status 139 "$P forged sigreturn with FPU state at 0x1000: SIGSEGV" \
     kr "$WL/wl_signal" forge-fp
+  if [ "$SUITE_BACKEND" = kvm ]; then
+    expect_status 125 "$P a workload reporting death by signal 99 itself is refused" \
+      kr "$WL/wl_signal" bad-killed
+    check "$P   the message names the value" err_has 'signal 99; signals are 1\.\.64'
+  fi
   kr_bg "$TMP/sigint" "$WL/wl_signal" sigint
   local pid=$! i kpid
   for i in $(seq 1 200); do

@@ -15,6 +15,8 @@
  *   forge         rt_sigreturn with a forged frame asking for IOPL 3: it lands where the
  *                 frame says, but IOPL stays 0 and cli faults (as on Linux); exit 0
  *   forge-fp      rt_sigreturn with a frame whose FPU state is at 0x1000: SIGSEGV (139)
+ *   bad-killed    (kvm only) report death by signal 99 to the host itself, as a hostile
+ *                 workload could: the host refuses it (keep fails, 125)
  *   sigint        catch SIGINT in a loop without system calls, print "caught SIGINT",
  *                 then wait in pause() for the next one (which stops a Keep: 130)
  */
@@ -352,6 +354,12 @@ static int die(const char *how)
         return wait_for_sigint();
     if (strcmp(how, "forge") == 0)
         forge(0);
+    if (strcmp(how, "bad-killed") == 0) {
+        /* The boot page is a user page at 0x6000; report.status follows the 96-byte
+         * struct keep_shim_boot_in (src/shim/shim_abi.h). */
+        *(volatile uint64_t *)(uintptr_t)(0x6000 + 96) = 99;
+        __asm__ volatile("outl %0, %w1" : : "a"(8 /* KEEP_REQ_KILLED */), "Nd"(0x4b50));
+    }
     if (strcmp(how, "forge-fp") == 0)
         forge(0x1000);
     if (strcmp(how, "pipe-default") == 0) {
