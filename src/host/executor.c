@@ -546,6 +546,18 @@ static int64_t run_item(struct keep_executor *x, const struct exec_space *space,
 
 /* ---- batches ------------------------------------------------------------ */
 
+static volatile sig_atomic_t stop_requested;
+
+void keep_executor_request_stop(void)
+{
+    stop_requested = 1;
+}
+
+void keep_executor_clear_stop(void)
+{
+    stop_requested = 0;
+}
+
 /* Check the header copy and work out where the items and the buffers are. */
 static int64_t check_header(const struct keep_executor *x, const struct keep_chan_header *h,
                             size_t chan_size, volatile uint8_t *chan,
@@ -616,8 +628,9 @@ int keep_executor_run_batch(struct keep_executor *x, volatile void *chan_v, size
         (volatile struct keep_chan_item *)(chan + KEEP_CHAN_ITEMS_OFFSET);
     for (uint32_t i = 0; i < h.item_count; i++) {
         volatile struct keep_chan_item *it = &items[i];
-        if (outcome->ended) {
-            it->result = -ECANCELED; /* after exit or a fault nothing more runs */
+        if (outcome->ended || stop_requested) {
+            /* After exit, a fault or a stop request nothing more runs. */
+            it->result = -ECANCELED;
             continue;
         }
         uint64_t nr = it->nr, args[6];

@@ -71,6 +71,20 @@ int keep_executor_run_batch(struct keep_executor *exec, volatile void *chan, siz
                             struct keep_error *err);
 
 /*
+ * Stopping (SIGINT/SIGTERM to keep, src/host/run.c). keep_executor_request_stop()
+ * is async-signal-safe and process-wide: the item running when it is called
+ * ends as its host call does (a blocking call returns -EINTR: keep's stop
+ * handlers have no SA_RESTART), and every later item of the batch is answered
+ * -ECANCELED without running, as after an exit. One signal thus stops a batch
+ * of 63 blocking items; the backend then ends the Keep. A stop that lands
+ * between the check before an item and its blocking host call is seen at
+ * the next signal. keep_executor_clear_stop() forgets a request (keep_run
+ * calls it before it installs its handlers).
+ */
+void keep_executor_request_stop(void);
+void keep_executor_clear_stop(void);
+
+/*
  * How a Keep ends, formatted the same way whether the shim reports it in a
  * channel item (KEEP_HC_EXIT / _FAULT / _VIOLATION) or by another route:
  * exit: status & 0xff, no reason;

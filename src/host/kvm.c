@@ -25,6 +25,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "common/cursor.h"
 #include "common/util.h"
 #include "host/kvm_layout.h"
 #include "host/kvm_loader.h"
@@ -249,6 +250,7 @@ struct vm {
     struct kvm_run *run;
     uint8_t *mem;
     struct keep_kvm_layout layout;
+    uint64_t slots[160];   /* bit i: KVM memory slot i is registered */
     uint64_t signal_entry; /* the shim's shim_signal_entry */
 };
 
@@ -276,20 +278,45 @@ static void vm_close(struct vm *vm)
         munmap(vm->mem, vm->layout.guest_size);
 }
 
+/*
+ * Guest memory is one host mapping, registered with KVM a slot at a time as
+ * the guest uses it: a slot costs KVM's shadow MMU memory by its size, not
+ * by what is touched (KEEP_GUEST_SLOT in src/shim/shim_abi.h).
+ */
+static int add_slot(struct vm *vm, uint64_t slot, struct keep_error *err)
+{
+    if (vm->slots[slot / 64] & (1ull << (slot % 64)))
+        return KEEP_OK;
+    uint64_t gpa = slot * KEEP_GUEST_SLOT, size = KEEP_GUEST_SLOT;
+    if (gpa + size > vm->layout.guest_size)
+        size = vm->layout.guest_size - gpa;
+    struct kvm_userspace_memory_region region = {
+        .slot = (uint32_t)slot,
+        .guest_phys_addr = gpa,
+        .memory_size = size,
+        .userspace_addr = (uint64_t)(uintptr_t)(vm->mem + gpa),
+    };
+    if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
+        return ioctl_fail("KVM_SET_USER_MEMORY_REGION", errno, "try a smaller --memory", err);
+    vm->slots[slot / 64] |= 1ull << (slot % 64);
+    return KEEP_OK;
+}
+
 static int create_vm(struct vm *vm, struct keep_error *err)
 {
     vm->vm_fd = ioctl(kvm_fd, KVM_CREATE_VM, 0);
     if (vm->vm_fd < 0)
         return ioctl_fail("KVM_CREATE_VM", errno,
                           errno == EBUSY ? "another hypervisor owns VT-x/AMD-V" : NULL, err);
-    struct kvm_userspace_memory_region region = {
-        .slot = 0,
-        .guest_phys_addr = 0,
-        .memory_size = vm->layout.guest_size,
-        .userspace_addr = (uint64_t)(uintptr_t)vm->mem,
-    };
-    if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
-        return ioctl_fail("KVM_SET_USER_MEMORY_REGION", errno, "try a smaller --memory", err);
+    /* The slots the layout and the loader used; the shim asks for the others (KEEP_REQ_BACK). */
+    const struct keep_mm_state *st = keep_kvm_layout_state(&vm->layout, vm->mem);
+    for (uint64_t slot = 0; slot * KEEP_GUEST_SLOT < vm->layout.guest_size; slot++) {
+        if (!(st->backed[slot / 64] & (1ull << (slot % 64))))
+            continue;
+        int rc = add_slot(vm, slot, err);
+        if (rc)
+            return rc;
+    }
     vm->vcpu_fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, 0);
     if (vm->vcpu_fd < 0)
         return ioctl_fail("KVM_CREATE_VCPU", errno, NULL, err);
@@ -459,7 +486,7 @@ static int report_fault(const struct vm *vm, const struct keep_shim_report *r, i
                 (r->error_code & 16)  ? "instruction fetch"
                 : (r->error_code & 2) ? "write"
                                       : "read");
-    if (r->vector == 14 && r->addr < vm->layout.workload_base + vm->layout.memory_size &&
+    if (r->vector == 14 && r->addr < vm->layout.workload_end &&
         r->addr >= vm->layout.workload_end - keep_kvm_stack_size(vm->layout.memory_size) - 4096 &&
         r->addr < vm->layout.workload_end - keep_kvm_stack_size(vm->layout.memory_size))
         fprintf(stderr, " - stack overflow (the guard page below the stack)");
@@ -509,6 +536,59 @@ static int handle_privileged(struct vm *vm, const struct keep_shim_report *r,
     return KEEP_OK;
 }
 
+/* [addr, addr + size) page aligned inside the workload address space, else -EINVAL. */
+static bool workload_range(const struct vm *vm, uint64_t addr, uint64_t size)
+{
+    const struct keep_kvm_layout *l = &vm->layout;
+    return addr % 4096 == 0 && size % 4096 == 0 && addr >= l->workload_base &&
+           keep_range_ok(addr - l->workload_base, size, l->workload_end - l->workload_base);
+}
+
+/*
+ * KEEP_REQ_BACK: the shim is about to use a slot of guest memory (a workload
+ * page or a chunk's table). Any address below guest_size outside the fixed
+ * low region: a workload that sends this itself costs the host at most the
+ * slots of its own address space.
+ */
+static int handle_back(struct vm *vm, const struct keep_shim_report *r, struct keep_error *err)
+{
+    if (r->addr < vm->layout.workload_base || r->addr >= vm->layout.guest_size) {
+        set_status(vm, -22 /* EINVAL */);
+        return KEEP_OK;
+    }
+    int rc = add_slot(vm, r->addr / KEEP_GUEST_SLOT, err);
+    if (!rc)
+        set_status(vm, 0);
+    return rc;
+}
+
+/*
+ * KEEP_REQ_DISCARD: pages the workload freed go back to the host and read
+ * as zero when the shim maps them again (madvise(2), MADV_DONTNEED on a
+ * private anonymous mapping). KVM's MMU notifier drops its translations.
+ */
+static void handle_discard(struct vm *vm, const struct keep_shim_report *r)
+{
+    if (!workload_range(vm, r->addr, r->status)) {
+        set_status(vm, -22 /* EINVAL */);
+        return;
+    }
+    int rc = madvise(vm->mem + r->addr, r->status, MADV_DONTNEED);
+    set_status(vm, rc ? -errno : 0);
+}
+
+/* The workload touched a page with every --memory page in use: it ends as SIGBUS would. */
+static void report_out_of_memory(const struct vm *vm, const struct keep_shim_report *r,
+                                 int *exit_status)
+{
+    fprintf(stderr,
+            "keep: out of memory: the workload touched %#llx with all %llu pages of --memory "
+            "(%llu MiB) in use; exit status %d (%s)\n",
+            (unsigned long long)r->addr, (unsigned long long)(vm->layout.memory_size / 4096),
+            (unsigned long long)(vm->layout.memory_size >> 20), 128 + SIGBUS, strsignal(SIGBUS));
+    *exit_status = 128 + SIGBUS;
+}
+
 static int handle_port(struct vm *vm, uint32_t request, struct keep_executor *exec,
                        int *exit_status, enum step *step, struct keep_error *err)
 {
@@ -519,7 +599,7 @@ static int handle_port(struct vm *vm, uint32_t request, struct keep_executor *ex
     case KEEP_REQ_CHANNEL: {
         struct keep_guest_mem gm = {.host = vm->mem + vm->layout.workload_base,
                                     .base = vm->layout.workload_base,
-                                    .size = vm->layout.memory_size};
+                                    .size = vm->layout.workload_end - vm->layout.workload_base};
         struct keep_exec_outcome outcome = {0};
         int rc = keep_executor_run_batch(exec, vm->mem + KEEP_GUEST_CHANNEL,
                                          KEEP_GUEST_CHANNEL_SIZE, &gm, &outcome, err);
@@ -557,6 +637,16 @@ static int handle_port(struct vm *vm, uint32_t request, struct keep_executor *ex
         return handle_privileged(vm, &r, err);
     case KEEP_REQ_NOP:
         *step = STEP_CONTINUE;
+        return KEEP_OK;
+    case KEEP_REQ_BACK:
+        *step = STEP_CONTINUE;
+        return handle_back(vm, &r, err);
+    case KEEP_REQ_DISCARD:
+        *step = STEP_CONTINUE;
+        handle_discard(vm, &r);
+        return KEEP_OK;
+    case KEEP_REQ_OUT_OF_MEMORY:
+        report_out_of_memory(vm, &r, exit_status);
         return KEEP_OK;
     case KEEP_REQ_LOG:
         keep_log(KEEP_LOG_DEBUG, "shim: %s %llu", r.message, (unsigned long long)r.addr);
@@ -751,7 +841,7 @@ static int prepare_guest(struct vm *vm, const struct keep_config *cfg, const str
         return rc;
     struct keep_shim_boot_in in = {
         .workload_base = vm->layout.workload_base,
-        .workload_size = vm->layout.memory_size,
+        .workload_size = vm->layout.workload_end - vm->layout.workload_base,
         .brk_start = img->brk_start,
         .mmap_top = img->mmap_top,
         .stack_low = img->stack_low,
@@ -762,6 +852,8 @@ static int prepare_guest(struct vm *vm, const struct keep_config *cfg, const str
         .log_debug = keep_log_get_level() >= KEEP_LOG_DEBUG,
         .log_info = keep_log_get_level() >= KEEP_LOG_INFO,
         .have_fsgsbase = f->fsgsbase,
+        .memory_size = vm->layout.memory_size,
+        .stack_exec = elf->exec_stack,
     };
     memcpy(vm->mem + KEEP_GUEST_BOOT, &in, sizeof(in));
     return KEEP_OK;

@@ -32,22 +32,49 @@ int keep_kvm_layout_plan(uint64_t memory_size, struct keep_kvm_layout *out, stru
                          KEEP_KVM_MAX_MEMORY >> 30);
     out->memory_size = memory_size;
     out->workload_base = KEEP_GUEST_WORKLOAD;
-    out->workload_end = KEEP_GUEST_WORKLOAD + memory_size;
-    out->pte_span = ROUNDUP(out->workload_end, MIB2);
-    out->pt_base = out->pte_span;
-    uint64_t pt_pages = out->pte_span / MIB2;
-    /* The directories must also cover the table region itself; two rounds settle it. */
-    out->pd_count = 1;
-    for (int round = 0; round < 3; round++) {
-        out->pt_size = ROUNDUP((2 + out->pd_count + pt_pages) * PAGE, MIB2);
-        out->pd_count = ROUNDUP(out->pt_base + out->pt_size, GIB1) / GIB1;
-    }
-    out->pml4 = out->pt_base;
-    out->pdpt = out->pml4 + PAGE;
-    out->pd = out->pdpt + PAGE;
-    out->ptes = out->pd + out->pd_count * PAGE;
+    out->workload_end = KEEP_GUEST_SPAN(memory_size);
+    out->pte_span = out->workload_end;
+    out->pt_base = out->workload_end;
+    /* One 4 KiB table per 2 MiB of the span, at a fixed place: no allocator at CPL0. */
+    out->pt_size = KEEP_PT_TABLES + out->pte_span / MIB2 * PAGE;
     out->guest_size = out->pt_base + out->pt_size;
+    out->pml4 = out->pt_base;
+    out->pdpt = out->pml4 + KEEP_PT_PDPT;
+    out->state = out->pml4 + KEEP_PT_STATE;
+    out->pd = out->pml4 + KEEP_PT_PD;
+    out->pd_count = ROUNDUP(out->guest_size, GIB1) / GIB1;
+    out->counts = out->pml4 + KEEP_PT_COUNTS;
+    out->ptes = out->pml4 + KEEP_PT_TABLES;
     return KEEP_OK;
+}
+
+struct keep_mm_state *keep_kvm_layout_state(const struct keep_kvm_layout *l, uint8_t *mem)
+{
+    return (struct keep_mm_state *)(void *)(mem + l->state);
+}
+
+static void mark_backed(const struct keep_kvm_layout *l, uint8_t *mem, uint64_t gpa)
+{
+    uint64_t slot = gpa / KEEP_GUEST_SLOT;
+    keep_kvm_layout_state(l, mem)->backed[slot / 64] |= 1ull << (slot % 64);
+}
+
+static uint16_t *chunk_count(const struct keep_kvm_layout *l, uint8_t *mem, uint64_t va)
+{
+    return (uint16_t *)(void *)(mem + l->counts + (va / MIB2) * 2);
+}
+
+/* The PTE of va, giving its 2 MiB chunk its table first (as the shim does on first touch). */
+static uint64_t *pte_of(const struct keep_kvm_layout *l, uint8_t *mem, uint64_t va)
+{
+    const uint64_t table = KEEP_PTE_P | KEEP_PTE_W | KEEP_PTE_U | KEEP_PTE_A;
+    uint64_t *pde = u64_at(mem, l->pd + (va / MIB2) * 8);
+    uint64_t pt = l->ptes + (va / MIB2) * PAGE;
+    if (!(*pde & KEEP_PTE_P)) {
+        *pde = pt | table;
+        mark_backed(l, mem, pt);
+    }
+    return u64_at(mem, pt + ((va / PAGE) % 512) * 8);
 }
 
 int keep_kvm_layout_place_shim(uint8_t *mem, const uint8_t *image, size_t image_size,
@@ -82,11 +109,35 @@ int keep_kvm_layout_place_shim(uint8_t *mem, const uint8_t *image, size_t image_
     return KEEP_OK;
 }
 
+static bool in_workload(const struct keep_kvm_layout *l, uint64_t va)
+{
+    return va >= l->workload_base && va < l->workload_end;
+}
+
+/* One page: present with flags, or not in use; counts workload pages in use. */
+static void set_page(const struct keep_kvm_layout *l, uint8_t *mem, uint64_t va, bool present,
+                     uint64_t flags)
+{
+    /* A chunk gets a table only for a page in it: the shim knows no other tables (mm.c). */
+    if (!present && !(*u64_at(mem, l->pd + (va / MIB2) * 8) & KEEP_PTE_P))
+        return;
+    uint64_t *pte = pte_of(l, mem, va);
+    bool was = (*pte & (KEEP_PTE_P | KEEP_PTE_KEPT)) != 0;
+    *pte = present ? va | flags | KEEP_PTE_P | KEEP_PTE_A : 0;
+    if (present)
+        mark_backed(l, mem, va);
+    if (!in_workload(l, va) || was == present)
+        return;
+    struct keep_mm_state *st = keep_kvm_layout_state(l, mem);
+    st->pages_in_use += present ? 1 : (uint64_t)-1;
+    *chunk_count(l, mem, va) += present ? 1 : (uint16_t)-1;
+}
+
 static void map_4k(const struct keep_kvm_layout *l, uint8_t *mem, uint64_t start, uint64_t size,
                    uint64_t flags)
 {
     for (uint64_t a = start; a < start + size; a += PAGE)
-        *u64_at(mem, l->ptes + (a / PAGE) * 8) = a | flags | KEEP_PTE_P | KEEP_PTE_A;
+        set_page(l, mem, a, true, flags);
 }
 
 static void build_page_tables(const struct keep_kvm_layout *l, uint8_t *mem,
@@ -95,12 +146,16 @@ static void build_page_tables(const struct keep_kvm_layout *l, uint8_t *mem,
     const uint64_t table = KEEP_PTE_P | KEEP_PTE_W | KEEP_PTE_U | KEEP_PTE_A;
     const uint64_t sup_rw = KEEP_PTE_W | KEEP_PTE_NX | KEEP_PTE_D;
     const uint64_t user_rw = sup_rw | KEEP_PTE_U;
+    struct keep_mm_state *st = keep_kvm_layout_state(l, mem);
+    st->page_limit = l->memory_size / PAGE;
+    st->guest_size = l->guest_size;
+    /* The tables' head (PML4 .. the first chunk tables) and the low region exist from the start. */
+    mark_backed(l, mem, l->pt_base);
+    mark_backed(l, mem, 0);
     *u64_at(mem, l->pml4) = l->pdpt | table;
     for (uint64_t i = 0; i < l->pd_count; i++)
         *u64_at(mem, l->pdpt + i * 8) = (l->pd + i * PAGE) | table;
-    /* Directory entries: 4 KiB tables below pt_base, 2 MiB pages for the tables themselves. */
-    for (uint64_t a = 0; a < l->pte_span; a += MIB2)
-        *u64_at(mem, l->pd + (a / MIB2) * 8) = (l->ptes + (a / MIB2) * PAGE) | table;
+    /* The table region itself: 2 MiB supervisor pages (only its touched parts cost memory). */
     for (uint64_t a = l->pt_base; a < l->pt_base + l->pt_size; a += MIB2)
         *u64_at(mem, l->pd + (a / MIB2) * 8) = a | KEEP_PTE_P | KEEP_PTE_PS | KEEP_PTE_A | sup_rw;
     /*
@@ -117,7 +172,6 @@ static void build_page_tables(const struct keep_kvm_layout *l, uint8_t *mem,
     map_4k(l, mem, KEEP_GUEST_SHIM_STACK, KEEP_GUEST_SHIM_STACK_SIZE, user_rw);
     map_4k(l, mem, KEEP_GUEST_SHIM, hdr->text_end - KEEP_GUEST_SHIM, KEEP_PTE_U);
     map_4k(l, mem, hdr->text_end, hdr->bss_end - hdr->text_end, user_rw);
-    map_4k(l, mem, l->workload_base, l->memory_size, user_rw);
 }
 
 static uint64_t segment(uint64_t type_flags)
@@ -189,18 +243,14 @@ int keep_kvm_layout_protect(const struct keep_kvm_layout *l, uint8_t *mem, uint6
                             uint64_t size, bool present, uint64_t flags, struct keep_error *err)
 {
     if (start % PAGE || size % PAGE || start < l->workload_base ||
-        !keep_range_ok(start - l->workload_base, size, l->memory_size))
+        !keep_range_ok(start - l->workload_base, size, l->workload_end - l->workload_base))
         return keep_fail(err, KEEP_E_USAGE,
                          "protect %#llx+%#llx: not page aligned inside workload memory "
                          "%#llx..%#llx",
                          (unsigned long long)start, (unsigned long long)size,
                          (unsigned long long)l->workload_base, (unsigned long long)l->workload_end);
-    for (uint64_t a = start; a < start + size; a += PAGE) {
-        uint64_t pte = present ? a | KEEP_PTE_P | KEEP_PTE_U | KEEP_PTE_A |
-                                     (flags & (KEEP_PTE_W | KEEP_PTE_NX))
-                               : 0;
-        *u64_at(mem, l->ptes + (a / PAGE) * 8) = pte;
-    }
+    for (uint64_t a = start; a < start + size; a += PAGE)
+        set_page(l, mem, a, present, KEEP_PTE_U | (flags & (KEEP_PTE_W | KEEP_PTE_NX)));
     return KEEP_OK;
 }
 

@@ -20,20 +20,22 @@
 #include "shim/shim_abi.h"
 
 #define KEEP_KVM_MIN_MEMORY (4ull << 20)  /* smallest --memory the layout accepts */
-#define KEEP_KVM_MAX_MEMORY (64ull << 30) /* largest: one PDPT of page directories, 4 KiB PTEs */
+#define KEEP_KVM_MAX_MEMORY (64ull << 30) /* largest --memory (the span is twice that) */
 
 struct keep_kvm_layout {
-    uint64_t memory_size;   /* workload bytes (--memory), page aligned */
+    uint64_t memory_size;   /* --memory: the most bytes of workload pages in use, page aligned */
     uint64_t workload_base; /* KEEP_GUEST_WORKLOAD */
-    uint64_t workload_end;  /* workload_base + memory_size */
-    uint64_t pt_base;       /* page-table region: 2 MiB aligned, after the workload */
+    uint64_t workload_end;  /* KEEP_GUEST_SPAN(memory_size): end of the workload address space */
+    uint64_t pt_base;       /* page-table region: right after the workload address space */
     uint64_t pt_size;       /* bytes, a multiple of 2 MiB */
     uint64_t pml4, pdpt;    /* guest addresses of the top two levels */
-    uint64_t pd;            /* first of pd_count page directories (1 GiB each) */
+    uint64_t state;         /* struct keep_mm_state */
+    uint64_t pd;            /* first of pd_count page directories (1 GiB each), contiguous */
     uint64_t pd_count;
+    uint64_t counts;     /* u16 per 2 MiB chunk of [0, pte_span): workload pages in use */
     uint64_t ptes;       /* 4 KiB PTEs for [0, pte_span): entry i maps address i << 12 */
-    uint64_t pte_span;   /* bytes of address space covered by PTEs (2 MiB multiple) */
-    uint64_t guest_size; /* bytes of guest physical memory to allocate: pt_base + pt_size */
+    uint64_t pte_span;   /* bytes of address space covered by PTEs: workload_end */
+    uint64_t guest_size; /* bytes of guest physical address space: pt_base + pt_size */
 };
 
 /* Plan the layout for memory_size bytes of workload memory. */
@@ -48,9 +50,10 @@ int keep_kvm_layout_place_shim(uint8_t *mem, const uint8_t *image, size_t image_
 
 /*
  * Build page tables, GDT, IDT and TSS into mem (the host mapping of guest
- * physical address 0, guest_size bytes, zero-filled). The workload memory is
- * mapped user read-write no-execute; the loader then applies each PT_LOAD
- * segment's permissions with keep_kvm_layout_protect().
+ * physical address 0, guest_size bytes, zero-filled, populated lazily). Only
+ * the fixed low region and the tables' own head are mapped; workload pages
+ * are mapped by the loader (keep_kvm_layout_protect: its segments and the
+ * stack it wrote) and, after boot, by the shim on first touch.
  */
 void keep_kvm_layout_build(const struct keep_kvm_layout *l, uint8_t *mem,
                            const struct keep_shim_header *hdr);
@@ -58,7 +61,8 @@ void keep_kvm_layout_build(const struct keep_kvm_layout *l, uint8_t *mem,
 /*
  * Set the PTEs of [start, start + size) (page aligned, inside the workload)
  * to present user pages with the given KEEP_PTE_W / KEEP_PTE_NX bits, or
- * not present when present is false.
+ * not present when present is false, keeping the mm state's page counts
+ * (pages_in_use, per-chunk counts) and the directory entries true.
  */
 int keep_kvm_layout_protect(const struct keep_kvm_layout *l, uint8_t *mem, uint64_t start,
                             uint64_t size, bool present, uint64_t flags, struct keep_error *err);
@@ -70,6 +74,9 @@ int keep_kvm_layout_protect(const struct keep_kvm_layout *l, uint8_t *mem, uint6
  */
 bool keep_kvm_layout_walk(const struct keep_kvm_layout *l, const uint8_t *mem, uint64_t va,
                           uint64_t *pa, uint64_t *flags);
+
+/* The frame-pool state in mem (inside the table region). */
+struct keep_mm_state *keep_kvm_layout_state(const struct keep_kvm_layout *l, uint8_t *mem);
 
 /* Guest physical / virtual address of the TSS I/O bitmap and the TSS limit. */
 #define KEEP_TSS_IOPB_OFFSET 104u

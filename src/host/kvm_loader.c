@@ -199,8 +199,16 @@ int keep_kvm_load(const struct keep_kvm_layout *l, uint8_t *mem, const struct ke
     /* The guard page: a stack overflow faults instead of running into mmap'd memory. */
     if ((rc = keep_kvm_layout_protect(l, mem, out->mmap_top, PAGE, false, 0, err)))
         return rc;
-    if (elf->exec_stack &&
-        (rc = keep_kvm_layout_protect(l, mem, out->stack_low, stack_size, true, KEEP_PTE_W, err)))
+    if ((rc = build_stack(l, mem, elf, proc, out, err)))
         return rc;
-    return build_stack(l, mem, elf, proc, out, err);
+    /*
+     * The pages written here and the 64 KiB below them are mapped (a first touch costs a CPL0
+     * fault, hundreds of µs under PVM, and every program uses that much stack); the shim maps
+     * the rest of the stack on first touch.
+     */
+    uint64_t used = (out->rsp & ~(PAGE - 1)) - KEEP_KVM_STACK_PREMAP;
+    if (used < out->stack_low)
+        used = out->stack_low;
+    return keep_kvm_layout_protect(l, mem, used, l->workload_end - used, true,
+                                   KEEP_PTE_W | (elf->exec_stack ? 0 : KEEP_PTE_NX), err);
 }

@@ -39,6 +39,9 @@ struct keep_kvm_image {
 /* Stack bytes kept for a workload of memory_size (the rest is image, heap and mmap). */
 uint64_t keep_kvm_stack_size(uint64_t memory_size);
 
+/* Stack bytes below the initial stack pointer the loader maps before the first run. */
+#define KEEP_KVM_STACK_PREMAP (64ull << 10)
+
 int keep_kvm_load(const struct keep_kvm_layout *l, uint8_t *mem, const struct keep_elf *elf,
                   const struct keep_kvm_process *proc, struct keep_kvm_image *out,
                   struct keep_error *err);

@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -147,6 +149,14 @@ __attribute__((noreturn)) static void child(const struct nil_plan *p, uid_t uid,
     /* The workload does not outlive keep. */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     signal(SIGPIPE, SIG_DFL);
+    /*
+     * keep's stop handlers came with fork; the workload gets the default
+     * actions, as a program started from a shell would. A stop signal that
+     * hit the inherited handler first is not lost: keep saw it too and
+     * kills this process once it waits (wait_child).
+     */
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
     int flags = (p->new_user_ns ? CLONE_NEWUSER : 0) | (p->new_mount_ns ? CLONE_NEWNS : 0) |
                 (p->new_net_ns ? CLONE_NEWNET : 0);
     if (flags && unshare(flags) < 0)
@@ -159,8 +169,14 @@ __attribute__((noreturn)) static void child(const struct nil_plan *p, uid_t uid,
     if (chdir("/") < 0)
         child_fail(p, KEEP_E_NIL_SPAWN, "chdir /: %s", strerror(errno));
     if (cfg->memory_size) {
+        /*
+         * RLIMIT_DATA (setrlimit(2)) counts private writable mappings and the
+         * heap, not PROT_NONE reservations (Go, the JVM and V8 reserve GiBs);
+         * the closest a plain process comes to the kvm backend's bound on
+         * touched pages (docs/KEEP.md, "The nil backend").
+         */
         struct rlimit rl = {cfg->memory_size, cfg->memory_size};
-        if (setrlimit(RLIMIT_AS, &rl) < 0)
+        if (setrlimit(RLIMIT_DATA, &rl) < 0)
             child_fail(p, KEEP_E_NIL_SPAWN, "limiting memory to %llu bytes: %s",
                        (unsigned long long)cfg->memory_size, strerror(errno));
     }
@@ -267,26 +283,64 @@ bool keep_nil_forward_interrupt(bool child_has_it)
     return true;
 }
 
+/*
+ * Sleep until the child may have ended or a stop signal arrived. SIGINT and
+ * SIGTERM are blocked by the caller and unblocked only inside ppoll, so one
+ * that arrives between the caller's check and the sleep is not lost
+ * (ppoll(2)). Without a pidfd (kernels before 5.3) it wakes every 50 ms.
+ */
+static void sleep_on_child(int pidfd, const sigset_t *unblocked)
+{
+    struct pollfd pfd = {.fd = pidfd, .events = POLLIN};
+    struct timespec tick = {.tv_nsec = 50 * 1000 * 1000};
+    ppoll(&pfd, pidfd >= 0 ? 1 : 0, pidfd >= 0 ? NULL : &tick, unblocked);
+}
+
+/*
+ * Wait for the workload. A stop request (keep_run_stop_requested: SIGINT or
+ * SIGTERM to keep) ends it with SIGKILL, as the kvm backend ends a Keep
+ * whatever the workload does with signals: a terminal's Ctrl-C reaches the
+ * workload itself (same process group), but a signal sent to keep alone
+ * (kill(1), systemd) would otherwise leave keep waiting on it forever.
+ */
 static int wait_child(pid_t pid, int *exit_status, struct keep_error *err)
 {
-    int st;
-    bool stopped = false;
-    running_child = pid;
-    while (waitpid(pid, &st, 0) < 0) {
-        if (errno != EINTR) {
-            running_child = 0;
-            return keep_fail(err, KEEP_E_NIL_WAIT, "waitpid for workload %d: %s", (int)pid,
-                             strerror(errno));
-        }
-        /* Ctrl-C or SIGTERM that was not forwarded: the Keep stops, as a kvm Keep does. */
-        if (keep_run_stop_requested() && !stopped) {
+    sigset_t stops, old;
+    sigemptyset(&stops);
+    sigaddset(&stops, SIGINT);
+    sigaddset(&stops, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stops, &old);
+    sigset_t unblocked = old;
+    sigdelset(&unblocked, SIGINT);
+    sigdelset(&unblocked, SIGTERM);
+    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    bool killed = false;
+    running_child = pid; /* keep_nil_forward_interrupt() may send it the first SIGINT */
+    int st = 0, rc = KEEP_OK;
+    for (;;) {
+        if (keep_run_stop_requested() && !killed) {
             kill(pid, SIGKILL);
-            stopped = true;
+            killed = true;
         }
+        pid_t got = waitpid(pid, &st, WNOHANG);
+        if (got == pid)
+            break;
+        if (got < 0 && errno != EINTR) {
+            rc = keep_fail(err, KEEP_E_NIL_WAIT, "waitpid for workload %d: %s", (int)pid,
+                           strerror(errno));
+            break;
+        }
+        sleep_on_child(pidfd, &unblocked);
     }
     running_child = 0;
-    if (stopped && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL) {
-        *exit_status = 128 + SIGKILL; /* keep_run() reports the stop signal instead */
+    if (pidfd >= 0)
+        close(pidfd);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc)
+        return rc;
+    if (killed) {
+        /* keep_run reports the stop as 128 + the stop signal. */
+        *exit_status = 128 + SIGKILL;
     } else if (WIFSIGNALED(st)) {
         *exit_status = 128 + WTERMSIG(st);
         fprintf(stderr, "keep: workload killed by signal %d (%s)\n", WTERMSIG(st),

@@ -104,6 +104,7 @@ static void on_stop_signal(int sig, siginfo_t *info, void *uc)
     if (sig == SIGINT && (keep_kvm_forward_interrupt() || keep_nil_forward_interrupt(to_group)))
         return;
     stop_signal = sig;
+    keep_executor_request_stop(); /* the rest of a batch is cancelled */
     keep_kvm_request_stop();
 }
 
@@ -129,6 +130,7 @@ static void install_stop_handlers(struct sigaction old[2])
     sa.sa_flags = SA_SIGINFO;
     sigemptyset(&sa.sa_mask);
     stop_signal = 0;
+    keep_executor_clear_stop();
     sigaction(SIGINT, &sa, &old[0]);
     sigaction(SIGTERM, &sa, &old[1]);
 }

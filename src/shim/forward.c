@@ -95,6 +95,9 @@ static uint64_t path_size(uint64_t p)
     for (uint64_t n = 0; n < KEEP_CHAN_PATH_MAX; n++) {
         if (!shim_user_ok(p + n, 1))
             return ~0ull;
+        /* Each new page: mapped and readable, or EFAULT as on Linux (never a fault in the shim). */
+        if ((n == 0 || (p + n) % 4096 == 0) && shim_mm_populate(p + n, 1))
+            return ~0ull;
         if (*(const volatile char *)(p + n) == 0)
             return n + 1;
     }
@@ -119,9 +122,12 @@ static int64_t check_direct_args(const struct keep_chan_call *c, const uint64_t 
             size = buf_size(a, args);
             if (size != ~0ull && shim_user_ok(v, size)) {
                 const volatile uint64_t *iov = (const volatile uint64_t *)v;
-                for (uint64_t k = 0; k < size / 16; k++)
+                for (uint64_t k = 0; k < size / 16; k++) {
                     if (iov[2 * k + 1] != 0 && !shim_user_ok(iov[2 * k], iov[2 * k + 1]))
                         return -SHIM_EFAULT;
+                    if (shim_mm_populate(iov[2 * k], iov[2 * k + 1]))
+                        return -SHIM_EFAULT;
+                }
             }
             break;
         case KEEP_ARG_MSGHDR:
@@ -137,6 +143,9 @@ static int64_t check_direct_args(const struct keep_chan_call *c, const uint64_t 
         }
         /* A zero-length buffer names no memory (Linux accepts read(fd, NULL, 0)). */
         if (size == ~0ull || (size != 0 && !shim_user_ok(v, size)))
+            return -SHIM_EFAULT;
+        /* The host touches these pages in place: they must be mapped and counted first. */
+        if (shim_mm_populate(v, size))
             return -SHIM_EFAULT;
     }
     return 0;
@@ -438,6 +447,12 @@ static int64_t direct_msg(const struct keep_chan_call *c, const uint64_t *args)
     if (r)
         return r;
     bool checked = read_user_msg(args[1], &m) == 0;
+    /* The host touches the name and the iovecs' buffers in place: map them first (mm.c). */
+    if (checked && m.name && shim_mm_populate(m.name, m.namelen))
+        return -SHIM_EFAULT;
+    for (uint64_t k = 0; checked && k < m.iovlen; k++)
+        if (shim_mm_populate(user_u64(m.iov + 16 * k), user_u64(m.iov + 16 * k + 8)))
+            return -SHIM_EFAULT;
     r = shim_checked_errno(c, submit(c, args, KEEP_CHAN_PATH_DIRECT));
     if (r < 0 || !checked)
         return r;
@@ -462,7 +477,7 @@ static int64_t forward_bounce(const struct keep_chan_call *c, const uint64_t *in
 static int64_t bounce_chunked(const struct keep_chan_call *c, const uint64_t *args)
 {
     uint64_t done = 0, len = args[2];
-    if (len != 0 && !shim_user_ok(args[1], len))
+    if (len != 0 && (!shim_user_ok(args[1], len) || shim_mm_populate(args[1], len)))
         return -SHIM_EFAULT;
     /* Splitting a write is fine for files, pipes and streams; one datagram must stay one. */
     if (c->nr == KEEP_NR_write && len > DATA_SIZE && is_stream_socket(args[0]) == 0)
@@ -586,6 +601,8 @@ static int64_t forward_bounce(const struct keep_chan_call *c, const uint64_t *in
             size[i] = buf_size(a, val);
         }
         if (size[i] == ~0ull || (size[i] != 0 && !shim_user_ok(in_args[i], size[i])))
+            return -SHIM_EFAULT;
+        if (shim_mm_populate(in_args[i], size[i])) /* unmapped or PROT_NONE: EFAULT, no fault */
             return -SHIM_EFAULT;
         if (size[i] > DATA_OFF + DATA_SIZE - next)
             return -SHIM_EINVAL;

@@ -1,179 +1,660 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Workload memory management: brk grows up from the end of the image, mmap
- * hands out pages top-down from just below the stack guard, both inside the
- * --memory bytes the host gave (ENOMEM beyond). The host mapped all of it
- * user read-write no-execute, so allocation touches no page table: only
- * mprotect and munmap of re-protected pages are privileged operations.
+ * Workload memory: mappings are bookkeeping, pages are materialised on first
+ * touch. docs/KEEP.md, "Memory layout" and "Demand paging".
  *
- * Anonymous memory must read as zero. Pages never handed out are zero
- * already (fresh host memory), so only reused pages are cleared, at the
- * caller's CPL (native speed at CPL3 under PVM).
+ * The workload's address space (BOOT->in.workload_size bytes, tens of GiB)
+ * is far larger than --memory. mmap, brk and mprotect of untouched memory
+ * only edit the area list below, at the caller's CPL (native speed at CPL3
+ * under PVM). A page gets its PTE in the #PF handler (shim_mm_fault, CPL0),
+ * with the protection of its area, while fewer than --memory pages are in
+ * use; the count lives in supervisor memory (struct keep_mm_state), so the
+ * workload cannot raise its own limit. Guest virtual = guest physical: a
+ * page's frame is its own address, backed lazily by the host.
+ *
+ * Freeing (munmap, MADV_DONTNEED, brk shrinking, MAP_FIXED over old pages)
+ * clears the PTEs of the pages in use, at CPL0 but only in the 2 MiB chunks
+ * that have a table (mm.chunk_hint), and asks the host to discard them
+ * (KEEP_REQ_DISCARD): a page not in use always reads zero, so no page is
+ * ever cleared at CPL0 (a CPL0 copy loop moves 1-8 MB/s under PVM).
+ *
+ * One lock (mm_lock) serialises the public functions; the fault hook takes
+ * it too unless this CPU holds it already (a fault inside mremap's copy).
  */
 #include "shim.h"
 
 #define PAGE                4096ull
+#define CHUNK               (2ull << 20)
 #define MAX_AREAS           1024
+#define RUN_MIN             16  /* pages mapped per fault; doubled while touches are sequential */
+#define RUN_MAX             512 /* ... up to a chunk (docs/PERFORMANCE.md, "Memory") */
 #define PROT_READ           1
 #define PROT_WRITE          2
 #define PROT_EXEC           4
 #define MAP_SHARED          0x01
-#define MAP_PRIVATE         0x02
 #define MAP_FIXED           0x10
 #define MAP_ANONYMOUS       0x20
+#define MAP_NORESERVE       0x4000
+#define MAP_POPULATE        0x8000
 #define MAP_FIXED_NOREPLACE 0x100000
 #define MREMAP_MAYMOVE      1
 #define MADV_DONTNEED       4
+#define MADV_HUGEPAGE       14
+#define MADV_NOHUGEPAGE     15
+#define AREA_HUGE           0x100 /* in area.prot: MADV_HUGEPAGE, map whole chunks as 2 MiB pages */
+#define PROT_MASK           (PROT_READ | PROT_WRITE | PROT_EXEC)
+#define PF_PRESENT          1u /* #PF error code bits, Intel SDM vol 3, 4.7 */
+#define PF_WRITE            2u
+#define PF_FETCH            16u
+#define HINT_WORDS          ((128ull << 30) / CHUNK / 64) /* the largest KEEP_GUEST_SPAN */
 
 struct area {
     uint64_t start, end;
-    bool reprotected; /* PTEs differ from the default user read-write no-execute */
+    uint64_t prot; /* PROT_*, and AREA_HUGE */
 };
 
-static struct area areas[MAX_AREAS]; /* sorted by start, not overlapping */
-static size_t area_count;
-static uint64_t brk_start, brk_cur, brk_max, mmap_floor, mmap_top, dirty_low;
-/*
- * [odd_lo, odd_hi) bounds the pages outside any area whose PTEs may differ
- * from user read-write no-execute: the program's segments, and what mprotect
- * changed outside the areas. A new mapping or break there is reset first.
- */
-static uint64_t odd_lo, odd_hi;
+static struct {
+    struct area areas[MAX_AREAS]; /* sorted by start, not overlapping */
+    size_t area_count, last;      /* last: the area the previous fault found */
+    uint64_t brk_start, brk_cur, heap_start, mmap_top;
+    uint64_t pool_pages;    /* --memory in pages */
+    uint64_t seq_next, run; /* where a sequential toucher faults next, and its run length */
+    bool ready;             /* shim_mm_init ran: at the first syscall or the first fault */
+    /*
+     * Bit c: chunk c (2 MiB) may have pages in use (its directory entry is
+     * present). Set by CPL0 when it gives a chunk a table and by the host's
+     * mappings at boot (shim_mm_init), cleared by CPL0 when the chunk empties.
+     * A user page: a workload that corrupts it only keeps its own pages mapped.
+     */
+    uint64_t chunk_hint[HINT_WORDS];
+    /* Pages in use, as CPL0 last wrote it: for ENOMEM decisions only, never for the bound. */
+    volatile uint64_t pages_in_use_hint;
+    volatile uint32_t lock_word; /* the CPU holding the lock, 0 when free */
+    uint32_t lock_depth;
+} mm;
 
-void shim_mm_init(void)
+/* ---- lock ---------------------------------------------------------------- */
+
+/* The CPU running this code; one vCPU today (threads will give each its own). */
+static uint32_t this_cpu(void)
 {
-    brk_start = brk_cur = brk_max = BOOT->in.brk_start;
-    mmap_top = dirty_low = BOOT->in.mmap_top;
-    mmap_floor = brk_start;
-    odd_lo = BOOT->in.workload_base;
-    odd_hi = brk_start;
+    return 1;
 }
+
+static void mm_lock(void)
+{
+    uint32_t me = this_cpu();
+    if (mm.lock_word == me) {
+        mm.lock_depth++;
+        return;
+    }
+    while (!__atomic_compare_exchange_n(&mm.lock_word, &(uint32_t){0}, me, false, __ATOMIC_ACQUIRE,
+                                        __ATOMIC_RELAXED))
+        __asm__ volatile("pause");
+    mm.lock_depth = 1;
+}
+
+static void mm_unlock(void)
+{
+    if (--mm.lock_depth == 0)
+        __atomic_store_n(&mm.lock_word, 0, __ATOMIC_RELEASE);
+}
+
+/* ---- CPL0: page tables and the frame pool -------------------------------- */
+
+struct tables {
+    uint64_t pml4; /* from CR3: everything below is found from it alone */
+    volatile uint64_t *pd, *ptes;
+    volatile uint16_t *counts;
+    volatile struct keep_mm_state *st;
+};
+
+static struct tables tables(void)
+{
+    uint64_t cr3;
+    __asm__ volatile("mov %%cr3, %0" : "=r"(cr3));
+    cr3 &= KEEP_PTE_ADDR;
+    return (struct tables){
+        .pml4 = cr3,
+        .pd = (volatile uint64_t *)(cr3 + KEEP_PT_PD),
+        .ptes = (volatile uint64_t *)(cr3 + KEEP_PT_TABLES),
+        .counts = (volatile uint16_t *)(cr3 + KEEP_PT_COUNTS),
+        .st = (volatile struct keep_mm_state *)(cr3 + KEEP_PT_STATE),
+    };
+}
+
+static void flush_tlb(void)
+{
+    uint64_t cr3;
+    __asm__ volatile("mov %%cr3, %0; mov %0, %%cr3" : "=r"(cr3) : : "memory");
+}
+
+/* Before the guest first uses a slot of its physical memory, the host registers it. */
+static void ensure_backed(const struct tables *t, uint64_t gpa)
+{
+    uint64_t slot = gpa / KEEP_GUEST_SLOT, bit = 1ull << (slot % 64);
+    if (t->st->backed[slot / 64] & bit)
+        return;
+    BOOT->report.addr = gpa;
+    shim_port(KEEP_REQ_BACK);
+    if (BOOT->report.status != 0)
+        shim_panic("the host did not back guest memory at", gpa);
+    t->st->backed[slot / 64] |= bit;
+}
+
+static uint64_t pte_bits(uint64_t prot)
+{
+    uint64_t bits = KEEP_PTE_P | KEEP_PTE_U | KEEP_PTE_A;
+    if (prot & PROT_WRITE)
+        bits |= KEEP_PTE_W | KEEP_PTE_D;
+    if (!(prot & PROT_EXEC))
+        bits |= KEEP_PTE_NX;
+    return bits;
+}
+
+/* Map n pages from va (one chunk, none in use) with bits: n more pages in use. */
+/*
+ * Map up to max pages from va (one chunk), stopping before the first page in
+ * use: returns how many are now in use more. One loop reads and writes each
+ * entry, since every CPL0 instruction counts under PVM.
+ */
+static uint64_t map_run(const struct tables *t, uint64_t va, uint64_t max, uint64_t bits)
+{
+    uint64_t c = va / CHUNK, n = 0;
+    bool fresh = !(t->pd[c] & KEEP_PTE_P);
+    uint64_t table = t->pml4 + KEEP_PT_TABLES + c * PAGE; /* all zero when fresh: unmap_at_cpl0 */
+    if (fresh)
+        ensure_backed(t, table);
+    ensure_backed(t, va); /* a slot holds whole chunks */
+    /*
+     * The entries first, the directory entry last: a table no directory
+     * points to is not shadowed yet, so its stores need not be tracked by
+     * the hypervisor (under PVM a store to a shadowed table may trap).
+     */
+    uint64_t *pte = (uint64_t *)(uintptr_t)(t->ptes + va / PAGE), entry = va | bits;
+    if (fresh) {
+        for (; n < max; n++, entry += PAGE)
+            pte[n] = entry;
+    } else {
+        for (; n < max && pte[n] == 0; n++, entry += PAGE)
+            pte[n] = entry;
+    }
+    __asm__ volatile("" : : : "memory"); /* the CPU reads them: every store happens */
+    if (fresh) {
+        t->pd[c] = table | KEEP_PTE_P | KEEP_PTE_W | KEEP_PTE_U | KEEP_PTE_A;
+        mm.chunk_hint[c / 64] |= 1ull << (c % 64);
+    }
+    t->counts[c] = (uint16_t)(t->counts[c] + n);
+    mm.pages_in_use_hint = t->st->pages_in_use += n;
+    return n;
+}
+
+/*
+ * A whole chunk as one 2 MiB page (MADV_HUGEPAGE areas): one store at CPL0
+ * instead of 512 (a CPL0 store costs microseconds under PVM). Identity
+ * mapping makes it the same frames a 4 KiB mapping would use.
+ */
+static void map_large(const struct tables *t, uint64_t base, uint64_t bits)
+{
+    uint64_t c = base / CHUNK;
+    ensure_backed(t, base);
+    t->pd[c] = base | bits | KEEP_PTE_PS;
+    t->counts[c] = 512;
+    mm.chunk_hint[c / 64] |= 1ull << (c % 64);
+    mm.pages_in_use_hint = t->st->pages_in_use += 512;
+}
+
+/* Turn the 2 MiB page of chunk c into 512 entries of its table, same frames and rights. */
+static void split_large(const struct tables *t, uint64_t c)
+{
+    uint64_t pde = t->pd[c], table = t->pml4 + KEEP_PT_TABLES + c * PAGE;
+    uint64_t bits =
+        pde & (KEEP_PTE_P | KEEP_PTE_W | KEEP_PTE_U | KEEP_PTE_A | KEEP_PTE_D | KEEP_PTE_NX);
+    ensure_backed(t, table);
+    volatile uint64_t *pte = t->ptes + c * 512;
+    for (uint64_t i = 0; i < 512; i++)
+        pte[i] = (c * CHUNK + i * PAGE) | bits;
+    t->pd[c] = table | KEEP_PTE_P | KEEP_PTE_W | KEEP_PTE_U | KEEP_PTE_A;
+}
+
+static struct area *area_at(uint64_t va)
+{
+    if (mm.last < mm.area_count && mm.areas[mm.last].start <= va && va < mm.areas[mm.last].end)
+        return &mm.areas[mm.last];
+    size_t lo = 0, hi = mm.area_count;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (mm.areas[mid].end <= va)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < mm.area_count && mm.areas[lo].start <= va) {
+        mm.last = lo;
+        return &mm.areas[lo];
+    }
+    return 0;
+}
+
+/* Most pages from va that may be mapped with it: inside its area and chunk, run pages. */
+static uint64_t run_length(uint64_t va, uint64_t area_end, uint64_t run)
+{
+    uint64_t end = (va / CHUNK + 1) * CHUNK;
+    if (end > area_end)
+        end = area_end;
+    if (run > RUN_MAX || run == 0) /* mm is a user page: never trust it for a bound */
+        run = RUN_MIN;
+    if (end > va + run * PAGE)
+        end = va + run * PAGE;
+    return (end - va) / PAGE;
+}
+
+/*
+ * A stack growing down: the page above va is the area's end or in use (same
+ * chunk), the one below is not. Its run then goes down from va, so a deep
+ * call chain faults once per run instead of once per page.
+ */
+static bool grows_down(const struct tables *t, uint64_t va, const struct area *a)
+{
+    if (va == a->start || va % CHUNK == 0)
+        return false;
+    if (va + PAGE == a->end)
+        return true;
+    return (va + PAGE) % CHUNK != 0 && (t->pd[va / CHUNK] & KEEP_PTE_P) &&
+           t->ptes[va / PAGE + 1] != 0 && t->ptes[va / PAGE - 1] == 0;
+}
+
+/* Lowest page of a downward run ending at va: within the area and the chunk, not in use. */
+static uint64_t down_run_start(const struct tables *t, uint64_t va, uint64_t area_start,
+                               uint64_t room)
+{
+    uint64_t limit = va & ~(CHUNK - 1), lo = va;
+    if (limit < area_start)
+        limit = area_start;
+    if (va - limit > (RUN_MIN - 1) * PAGE)
+        limit = va - (RUN_MIN - 1) * PAGE;
+    if (room < RUN_MIN && va - limit > (room - 1) * PAGE)
+        limit = va - (room - 1) * PAGE;
+    bool table = (t->pd[va / CHUNK] & KEEP_PTE_P) != 0;
+    while (lo > limit && (!table || t->ptes[lo / PAGE - 1] == 0))
+        lo -= PAGE;
+    return lo;
+}
+
+/* The #PF hook (CPL0): SHIM_FAULT_MAPPED, or the fault is the workload's (or out of memory). */
+int shim_mm_fault(uint64_t addr, uint64_t error_code)
+{
+    struct tables t = tables();
+    uint64_t va = addr & ~(PAGE - 1);
+    if ((error_code & PF_PRESENT) || va < KEEP_GUEST_WORKLOAD || va >= t.pml4)
+        return SHIM_FAULT_SIGSEGV;
+    shim_mm_init(); /* the stack may grow before the first syscall */
+    mm_lock();
+    const struct area *a = area_at(va);
+    int rc = SHIM_FAULT_SIGSEGV;
+    if (!a || !(a->prot & PROT_MASK) || ((error_code & PF_WRITE) && !(a->prot & PROT_WRITE)) ||
+        ((error_code & PF_FETCH) && !(a->prot & PROT_EXEC)))
+        goto out;
+    uint64_t bits = pte_bits(a->prot);
+    volatile uint64_t *pte = t.ptes + va / PAGE;
+    if ((t.pd[va / CHUNK] & KEEP_PTE_P) && (*pte & KEEP_PTE_KEPT)) {
+        *pte = va | bits; /* in use already (mprotect'ed PROT_NONE before): contents kept */
+        rc = SHIM_FAULT_MAPPED;
+        goto out;
+    }
+    if (t.st->pages_in_use >= t.st->page_limit) {
+        rc = SHIM_FAULT_OUT_OF_MEMORY;
+        goto out;
+    }
+    uint64_t room = t.st->page_limit - t.st->pages_in_use, base = va & ~(CHUNK - 1);
+    rc = SHIM_FAULT_MAPPED;
+    if ((a->prot & AREA_HUGE) && a->start <= base && base + CHUNK <= a->end && room >= 512 &&
+        !(t.pd[va / CHUNK] & KEEP_PTE_P)) {
+        map_large(&t, base, bits);
+        goto out;
+    }
+    if (grows_down(&t, va, a)) {
+        uint64_t lo = down_run_start(&t, va, a->start, room);
+        map_run(&t, lo, (va - lo) / PAGE + 1, bits);
+        goto out;
+    }
+    /* Like readahead: a toucher that keeps faulting where the last run ended gets longer runs. */
+    mm.run = va == mm.seq_next ? (mm.run * 2 > RUN_MAX ? RUN_MAX : mm.run * 2) : RUN_MIN;
+    uint64_t n = run_length(va, a->end, mm.run);
+    n = map_run(&t, va, n < room ? n : room, bits);
+    mm.seq_next = va + n * PAGE;
+out:
+    mm_unlock();
+    return rc;
+}
+
+/*
+ * KEEP_PRIV_PROTECT and KEEP_PRIV_UNMAP at CPL0, [addr, addr + size) already
+ * checked against the tables (shim.c). Only pages in use are touched, and
+ * only in chunks with a table: the cost follows what is present, not size.
+ */
+long shim_mm_protect_at_cpl0(uint64_t addr, uint64_t size, uint64_t flags)
+{
+    struct tables t = tables();
+    uint64_t bits = (flags & (KEEP_PTE_W | KEEP_PTE_NX)) | KEEP_PTE_P | KEEP_PTE_U | KEEP_PTE_A;
+    bool changed = false;
+    for (uint64_t va = addr; va < addr + size; va = (va / CHUNK + 1) * CHUNK) {
+        uint64_t end = (va / CHUNK + 1) * CHUNK;
+        if (end > addr + size)
+            end = addr + size;
+        if (!(t.pd[va / CHUNK] & KEEP_PTE_P))
+            continue;
+        if (t.pd[va / CHUNK] & KEEP_PTE_PS) {
+            if (va % CHUNK == 0 && end - va == CHUNK && (flags & KEEP_PTE_P)) {
+                t.pd[va / CHUNK] = (va & ~(CHUNK - 1)) | bits | KEEP_PTE_PS;
+                changed = true;
+                continue;
+            }
+            split_large(&t, va / CHUNK); /* part of it, or PROT_NONE (KEEP_PTE_KEPT entries) */
+            changed = true;
+        }
+        for (volatile uint64_t *pte = t.ptes + va / PAGE; pte < t.ptes + end / PAGE; pte++) {
+            uint64_t e = *pte;
+            if (!(e & (KEEP_PTE_P | KEEP_PTE_KEPT)))
+                continue;
+            *pte = (e & KEEP_PTE_ADDR) | ((flags & KEEP_PTE_P) ? bits : KEEP_PTE_KEPT);
+            changed = true;
+        }
+    }
+    if (changed)
+        flush_tlb();
+    return 0;
+}
+
+long shim_mm_unmap_at_cpl0(uint64_t addr, uint64_t size)
+{
+    struct tables t = tables();
+    uint64_t freed = 0;
+    for (uint64_t va = addr; va < addr + size; va = (va / CHUNK + 1) * CHUNK) {
+        uint64_t c = va / CHUNK, end = (c + 1) * CHUNK, n = 0;
+        if (end > addr + size)
+            end = addr + size;
+        if (!(t.pd[c] & KEEP_PTE_P))
+            continue;
+        if (t.pd[c] & KEEP_PTE_PS) {
+            if (va % CHUNK == 0 &&
+                end - va == CHUNK) { /* the whole 2 MiB page: its table is zero */
+                t.pd[c] = 0;
+                t.counts[c] = 0;
+                mm.chunk_hint[c / 64] &= ~(1ull << (c % 64));
+                freed += 512;
+                continue;
+            }
+            split_large(&t, c);
+        }
+        for (volatile uint64_t *pte = t.ptes + va / PAGE; pte < t.ptes + end / PAGE; pte++) {
+            if (*pte & (KEEP_PTE_P | KEEP_PTE_KEPT)) {
+                *pte = 0;
+                n++;
+            }
+        }
+        /* Below the workload the counts are 0: the fixed low region is never unmapped here. */
+        t.counts[c] = (uint16_t)(t.counts[c] - n);
+        if (t.counts[c] == 0) { /* every entry is zero now: the table is ready for reuse */
+            t.pd[c] = 0;
+            mm.chunk_hint[c / 64] &= ~(1ull << (c % 64));
+        }
+        freed += n;
+    }
+    if (freed) {
+        mm.pages_in_use_hint = t.st->pages_in_use -= freed;
+        flush_tlb();
+    }
+    return (long)freed;
+}
+
+/* ---- CPL3 (or CPL0 on hardware KVM): bookkeeping ------------------------ */
 
 static uint64_t page_up(uint64_t x)
 {
     return (x + PAGE - 1) & ~(PAGE - 1);
 }
 
-/* Clear the parts of [start, end) that were handed out before. */
-static void zero_reused(uint64_t start, uint64_t end)
+static bool hinted(uint64_t c)
 {
-    uint64_t lo = start > dirty_low ? start : dirty_low;
-    if (lo < end)
-        memset((void *)lo, 0, end - lo);
-    uint64_t hi = end < brk_max ? end : brk_max;
-    if (start < hi && start >= brk_start)
-        memset((void *)start, 0, hi - start);
+    return (mm.chunk_hint[c / 64] >> (c % 64)) & 1;
+}
+
+/*
+ * Call op (KEEP_PRIV_UNMAP or KEEP_PRIV_PROTECT) once per run of chunks in
+ * [start, end) that may hold pages in use; untouched ranges cost no CPL0
+ * entry. Returns the pages the calls freed.
+ */
+static uint64_t for_present_runs(uint64_t start, uint64_t end, uint64_t op, uint64_t flags)
+{
+    uint64_t freed = 0;
+    for (uint64_t c = start / CHUNK; c * CHUNK < end;) {
+        if (!hinted(c)) {
+            c++;
+            continue;
+        }
+        uint64_t first = c;
+        while (c * CHUNK < end && hinted(c))
+            c++;
+        uint64_t lo = first * CHUNK > start ? first * CHUNK : start;
+        uint64_t hi = c * CHUNK < end ? c * CHUNK : end;
+        long n = shim_privileged(op, lo, hi - lo, flags);
+        if (op == KEEP_PRIV_UNMAP && n > 0) {
+            freed += (uint64_t)n;
+            BOOT->report.addr = lo;
+            BOOT->report.status = hi - lo;
+            shim_port(KEEP_REQ_DISCARD);
+        }
+    }
+    return freed;
+}
+
+/* Free the pages in use in [start, end): they read zero when touched again. */
+static void release(uint64_t start, uint64_t end)
+{
+    for_present_runs(start, end, KEEP_PRIV_UNMAP, 0);
 }
 
 static bool overlaps_areas(uint64_t start, uint64_t end)
 {
-    for (size_t i = 0; i < area_count; i++)
-        if (areas[i].start < end && start < areas[i].end)
+    for (size_t i = 0; i < mm.area_count; i++)
+        if (mm.areas[i].start < end && start < mm.areas[i].end)
             return true;
     return false;
 }
 
-static void reset_protection(uint64_t start, uint64_t end)
+/* Split the area holding at (if any) so that an area boundary lies there. */
+static long split_at(uint64_t at)
 {
-    shim_privileged(KEEP_PRIV_PROTECT, start, end - start, KEEP_PTE_P | KEEP_PTE_W | KEEP_PTE_NX);
+    struct area *a = area_at(at);
+    if (!a || a->start == at)
+        return 0;
+    if (mm.area_count == MAX_AREAS)
+        return -SHIM_ENOMEM;
+    size_t i = (size_t)(a - mm.areas);
+    for (size_t j = mm.area_count; j > i + 1; j--)
+        mm.areas[j] = mm.areas[j - 1];
+    mm.area_count++;
+    mm.areas[i + 1] = (struct area){at, mm.areas[i].end, mm.areas[i].prot};
+    mm.areas[i].end = at;
+    return 0;
 }
 
-/* A range about to be handed out (no live area in it) becomes read-write where it was not. */
-static void reset_odd(uint64_t start, uint64_t end)
+/* Remove the areas in [start, end) (splitting those it cuts) and free their pages. */
+static long unmap_range(uint64_t start, uint64_t end)
 {
-    uint64_t lo = start > odd_lo ? start : odd_lo, hi = end < odd_hi ? end : odd_hi;
-    if (lo < hi)
-        reset_protection(lo, hi);
+    long rc = split_at(start);
+    if (!rc)
+        rc = split_at(end);
+    if (rc)
+        return rc;
+    size_t kept = 0;
+    for (size_t i = 0; i < mm.area_count; i++)
+        if (mm.areas[i].end <= start || mm.areas[i].start >= end)
+            mm.areas[kept++] = mm.areas[i];
+    mm.area_count = kept;
+    mm.last = 0;
+    release(start, end);
+    return 0;
 }
 
-static bool covered_by_areas(uint64_t start, uint64_t end)
+/* Insert [start, end) (free of areas), merged with equal neighbours. */
+static long insert_area(uint64_t start, uint64_t end, uint64_t prot)
 {
-    for (size_t i = 0; i < area_count && start < end; i++)
-        if (areas[i].start <= start && start < areas[i].end)
-            start = areas[i].end;
-    return start >= end;
+    size_t i = 0;
+    while (i < mm.area_count && mm.areas[i].start < start)
+        i++;
+    bool join_prev = i > 0 && mm.areas[i - 1].end == start && mm.areas[i - 1].prot == prot;
+    bool join_next = i < mm.area_count && mm.areas[i].start == end && mm.areas[i].prot == prot;
+    if (join_prev && join_next) {
+        mm.areas[i - 1].end = mm.areas[i].end;
+        for (size_t j = i; j + 1 < mm.area_count; j++)
+            mm.areas[j] = mm.areas[j + 1];
+        mm.area_count--;
+    } else if (join_prev) {
+        mm.areas[i - 1].end = end;
+    } else if (join_next) {
+        mm.areas[i].start = start;
+    } else {
+        if (mm.area_count == MAX_AREAS)
+            return -SHIM_ENOMEM;
+        for (size_t j = mm.area_count; j > i; j--)
+            mm.areas[j] = mm.areas[j - 1];
+        mm.areas[i] = (struct area){start, end, prot};
+        mm.area_count++;
+    }
+    mm.last = 0;
+    return 0;
+}
+
+/* Merge neighbours with equal protection (after mprotect), so the list stays short. */
+static void merge_areas(void)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < mm.area_count; i++) {
+        if (kept > 0 && mm.areas[kept - 1].end == mm.areas[i].start &&
+            mm.areas[kept - 1].prot == mm.areas[i].prot)
+            mm.areas[kept - 1].end = mm.areas[i].end;
+        else
+            mm.areas[kept++] = mm.areas[i];
+    }
+    mm.area_count = kept;
+    mm.last = 0;
+}
+
+static void mark_hint(uint64_t start, uint64_t end)
+{
+    for (uint64_t c = start / CHUNK; c * CHUNK < end; c++)
+        mm.chunk_hint[c / 64] |= 1ull << (c % 64);
+}
+
+void shim_mm_init(void)
+{
+    if (mm.ready)
+        return;
+    mm.ready = true;
+    uint64_t end = BOOT->in.workload_base + BOOT->in.workload_size;
+    mm.brk_start = mm.brk_cur = BOOT->in.brk_start;
+    mm.heap_start = page_up(mm.brk_start);
+    mm.mmap_top = BOOT->in.mmap_top;
+    mm.pool_pages = BOOT->in.memory_size / PAGE;
+    /* The chunks the host mapped at boot: the program and the top of the stack. */
+    mark_hint(BOOT->in.workload_base, mm.heap_start);
+    mark_hint(BOOT->in.stack_low, end);
+    /* The stack is an area like any other: its pages below the host's are mapped on touch. */
+    insert_area(BOOT->in.stack_low, end,
+                PROT_READ | PROT_WRITE | (BOOT->in.stack_exec ? PROT_EXEC : 0));
+}
+
+/*
+ * Linux's heuristic overcommit (overcommit_memory 0, mm/util.c
+ * __vm_enough_memory): one private writable mapping larger than all memory
+ * is refused; MAP_NORESERVE and PROT_NONE mappings are not counted.
+ */
+static bool obvious_overcommit(uint64_t size)
+{
+    return size / PAGE > mm.pool_pages;
 }
 
 long shim_brk(uint64_t addr)
 {
+    mm_lock();
+    long rc = (long)mm.brk_cur;
     /* Like Linux, only the pages the break grows over must be free (a MAP_FIXED area may lie
      * below). */
-    if (addr < brk_start || addr > mmap_top) /* also keeps page_up() from wrapping */
-        return (long)brk_cur;
-    uint64_t old_top = page_up(brk_cur), new_top = page_up(addr);
-    if (new_top > old_top && overlaps_areas(old_top, new_top))
-        return (long)brk_cur;
-    /* Both kinds of reuse: an old break, and mmap areas (unmapped, or brk would fail) above it. */
+    if (addr < mm.brk_start || addr > mm.mmap_top) /* also keeps page_up() from wrapping */
+        goto out;
+    uint64_t old_top = page_up(mm.brk_cur), new_top = page_up(addr);
     if (new_top > old_top) {
-        reset_odd(old_top, new_top);
-        zero_reused(old_top, new_top);
+        if (overlaps_areas(old_top, new_top) || obvious_overcommit(new_top - old_top) ||
+            insert_area(old_top, new_top, PROT_READ | PROT_WRITE))
+            goto out;
+    } else if (new_top < old_top && unmap_range(new_top, old_top)) {
+        goto out;
     }
-    if (new_top > brk_max)
-        brk_max = new_top;
-    brk_cur = addr;
-    return (long)brk_cur;
-}
-
-/* Remove [start, end) from the area list, splitting areas it cuts. */
-static long unmap_range(uint64_t start, uint64_t end)
-{
-    for (size_t i = 0; i < area_count; i++) {
-        struct area *a = &areas[i];
-        if (a->end <= start || a->start >= end)
-            continue;
-        if (a->reprotected)
-            reset_protection(a->start > start ? a->start : start, a->end < end ? a->end : end);
-        if (a->start < start && a->end > end) {
-            if (area_count == MAX_AREAS)
-                return -SHIM_ENOMEM;
-            for (size_t j = area_count; j > i + 1; j--)
-                areas[j] = areas[j - 1];
-            area_count++;
-            areas[i + 1] = (struct area){end, a->end, a->reprotected};
-            a->end = start;
-            return 0;
-        }
-        if (a->start < start) {
-            a->end = start;
-        } else if (a->end > end) {
-            a->start = end;
-        } else {
-            for (size_t j = i; j + 1 < area_count; j++)
-                areas[j] = areas[j + 1];
-            area_count--;
-            i--;
-        }
-    }
-    return 0;
-}
-
-static long insert_area(uint64_t start, uint64_t end)
-{
-    size_t i = 0;
-    if (area_count == MAX_AREAS)
-        return -SHIM_ENOMEM;
-    while (i < area_count && areas[i].start < start)
-        i++;
-    for (size_t j = area_count; j > i; j--)
-        areas[j] = areas[j - 1];
-    areas[i] = (struct area){start, end, false};
-    area_count++;
-    return 0;
+    mm.brk_cur = addr;
+    rc = (long)addr;
+out:
+    mm_unlock();
+    return rc;
 }
 
 /* Highest gap of size bytes between the areas, above the brk. */
 static uint64_t find_gap(uint64_t size)
 {
-    uint64_t top = mmap_top, floor = page_up(brk_max > brk_cur ? brk_max : brk_cur);
-    if (floor < mmap_floor)
-        floor = mmap_floor;
-    for (size_t i = area_count; i-- > 0;) {
-        if (areas[i].end <= top && top - areas[i].end >= size && top - size >= floor)
+    uint64_t top = mm.mmap_top, floor = page_up(mm.brk_cur);
+    for (size_t i = mm.area_count; i-- > 0;) {
+        if (mm.areas[i].end <= top && top - mm.areas[i].end >= size && top - size >= floor)
             return top - size;
-        if (areas[i].start < top)
-            top = areas[i].start;
+        if (mm.areas[i].start < top)
+            top = mm.areas[i].start;
     }
     return (top >= floor && top - floor >= size) ? top - size : 0;
+}
+
+/* Fault in [start, end) by reading a byte of each page (the #PF hook maps it). */
+static void touch_pages(uint64_t start, uint64_t end)
+{
+    for (uint64_t p = start; p < end; p += PAGE)
+        (void)*(volatile const uint8_t *)p;
+}
+
+static long mmap_locked(uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags)
+{
+    if (!(flags & MAP_ANONYMOUS) || (flags & MAP_SHARED))
+        return -19; /* ENODEV: only anonymous private mappings exist in a Keep */
+    if (len == 0 || (addr & (PAGE - 1)))
+        return -SHIM_EINVAL;
+    if (len > BOOT->in.workload_size)
+        return -SHIM_ENOMEM;
+    uint64_t size = page_up(len), start;
+    if ((prot & PROT_WRITE) && !(flags & MAP_NORESERVE) && obvious_overcommit(size))
+        return -SHIM_ENOMEM;
+    if ((flags & MAP_POPULATE) && size / PAGE > mm.pool_pages - mm.pages_in_use_hint)
+        return -SHIM_ENOMEM; /* the call can know: populating would exhaust --memory */
+    if (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) {
+        if (!shim_user_ok(addr, size) || addr + size > mm.mmap_top)
+            return -SHIM_ENOMEM;
+        if ((flags & MAP_FIXED_NOREPLACE) && overlaps_areas(addr, addr + size))
+            return -17;                           /* EEXIST */
+        long rc = unmap_range(addr, addr + size); /* also the program's own pages there */
+        if (rc)
+            return rc;
+        start = addr;
+    } else if (addr && shim_user_ok(addr, size) && addr >= page_up(mm.brk_cur) &&
+               addr + size <= mm.mmap_top && !overlaps_areas(addr, addr + size)) {
+        start = addr; /* the hint is free: take it, as Linux does */
+    } else {
+        start = find_gap(size);
+        if (!start)
+            return -SHIM_ENOMEM;
+    }
+    long rc = insert_area(start, start + size, prot & (PROT_READ | PROT_WRITE | PROT_EXEC));
+    if (rc)
+        return rc;
+    if ((flags & MAP_POPULATE) && (prot & (PROT_READ | PROT_WRITE | PROT_EXEC)))
+        touch_pages(start, start + size);
+    return (long)start;
 }
 
 long shim_mmap(uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags, uint64_t fd,
@@ -181,47 +662,40 @@ long shim_mmap(uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags, uint6
 {
     (void)fd;
     (void)off;
-    if (!(flags & MAP_ANONYMOUS) || (flags & MAP_SHARED))
-        return -19; /* ENODEV: only anonymous private mappings exist in a Keep */
-    if (len == 0 || (addr & (PAGE - 1)) || len > BOOT->in.workload_size)
-        return -SHIM_EINVAL;
-    uint64_t size = page_up(len), start;
-    if (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) {
-        if (!shim_user_ok(addr, size) || addr + size > mmap_top)
-            return -SHIM_ENOMEM;
-        if ((flags & MAP_FIXED_NOREPLACE) && overlaps_areas(addr, addr + size))
-            return -17; /* EEXIST */
-        long rc = unmap_range(addr, addr + size);
-        if (rc)
-            return rc;
-        start = addr;
-        reset_odd(start, start + size);
-        memset((void *)start, 0, size);
-    } else {
-        start = find_gap(size);
-        if (!start)
-            return -SHIM_ENOMEM;
-        reset_odd(start, start + size);
-        zero_reused(start, start + size);
-    }
-    long rc = insert_area(start, start + size);
-    if (rc)
-        return rc;
-    if (start < dirty_low)
-        dirty_low = start;
-    if ((prot & (PROT_READ | PROT_WRITE | PROT_EXEC)) != (PROT_READ | PROT_WRITE)) {
-        rc = shim_mprotect(start, size, prot);
-        if (rc)
-            return rc;
-    }
-    return (long)start;
+    mm_lock();
+    long rc = mmap_locked(addr, len, prot, flags);
+    mm_unlock();
+    return rc;
 }
 
 long shim_munmap(uint64_t addr, uint64_t len)
 {
     if ((addr & (PAGE - 1)) || len == 0 || !shim_user_ok(addr, page_up(len)))
         return -SHIM_EINVAL;
-    return unmap_range(addr, addr + page_up(len));
+    mm_lock();
+    long rc = unmap_range(addr, addr + page_up(len));
+    mm_unlock();
+    return rc;
+}
+
+static long mprotect_locked(uint64_t addr, uint64_t size, uint64_t prot)
+{
+    long rc = split_at(addr);
+    if (!rc)
+        rc = split_at(addr + size);
+    if (rc)
+        return rc;
+    prot &= PROT_MASK;
+    for (size_t i = 0; i < mm.area_count; i++)
+        if (mm.areas[i].start >= addr && mm.areas[i].end <= addr + size)
+            mm.areas[i].prot = prot | (mm.areas[i].prot & AREA_HUGE);
+    merge_areas();
+    /* Pages in use get the new protection now (PROT_NONE keeps them, KEEP_PTE_KEPT). */
+    uint64_t pte = prot ? KEEP_PTE_P : 0;
+    pte |= (prot & PROT_WRITE) ? KEEP_PTE_W : 0;
+    pte |= (prot & PROT_EXEC) ? 0 : KEEP_PTE_NX;
+    for_present_runs(addr, addr + size, KEEP_PRIV_PROTECT, pte);
+    return 0;
 }
 
 long shim_mprotect(uint64_t addr, uint64_t len, uint64_t prot)
@@ -233,18 +707,55 @@ long shim_mprotect(uint64_t addr, uint64_t len, uint64_t prot)
         return -SHIM_ENOMEM;
     if (size == 0)
         return 0;
-    uint64_t pte = (prot & (PROT_READ | PROT_WRITE | PROT_EXEC)) ? KEEP_PTE_P : 0;
-    pte |= (prot & PROT_WRITE) ? KEEP_PTE_W : 0;
-    pte |= (prot & PROT_EXEC) ? 0 : KEEP_PTE_NX;
-    long rc = shim_privileged(KEEP_PRIV_PROTECT, addr, size, pte);
-    if (!covered_by_areas(addr, addr + size)) {
-        odd_lo = addr < odd_lo ? addr : odd_lo;
-        odd_hi = addr + size > odd_hi ? addr + size : odd_hi;
-    }
-    for (size_t i = 0; i < area_count; i++)
-        if (areas[i].start < addr + size && addr < areas[i].end)
-            areas[i].reprotected = true;
+    mm_lock();
+    long rc = mprotect_locked(addr, size, prot);
+    mm_unlock();
     return rc;
+}
+
+/*
+ * Copy [src, src + size) to fresh memory, skipping the chunks without pages
+ * in use: they read zero, as the fresh memory does, and copying them would
+ * use frames for nothing (frames cannot move: guest virtual = physical).
+ */
+static void copy_present(uint64_t dst, uint64_t src, uint64_t size)
+{
+    for (uint64_t off = 0; off < size;) {
+        uint64_t c = (src + off) / CHUNK, end = (c + 1) * CHUNK - src;
+        if (end > size)
+            end = size;
+        if (hinted(c))
+            memcpy((void *)(dst + off), (const void *)(src + off), end - off);
+        off = end;
+    }
+}
+
+static long mremap_locked(uint64_t old, uint64_t old_size, uint64_t new_size, uint64_t flags)
+{
+    if (new_size <= old_size) {
+        long rc = new_size < old_size ? unmap_range(old + new_size, old + old_size) : 0;
+        return rc ? rc : (long)old;
+    }
+    const struct area *a = area_at(old);
+    uint64_t prot = a ? a->prot : PROT_READ | PROT_WRITE;
+    uint64_t grow_end = old + new_size;
+    if (a && a->end == old + old_size && grow_end <= mm.mmap_top && grow_end > old &&
+        !overlaps_areas(old + old_size, grow_end)) {
+        long rc = insert_area(old + old_size, grow_end, prot); /* grows in place */
+        return rc ? rc : (long)old;
+    }
+    if (!(flags & MREMAP_MAYMOVE))
+        return -SHIM_ENOMEM;
+    long fresh = mmap_locked(0, new_size, prot | PROT_READ | PROT_WRITE, 0x22);
+    if (fresh < 0)
+        return fresh;
+    if (!(prot & PROT_READ))
+        mprotect_locked(old, old_size, (prot & PROT_MASK) | PROT_READ); /* to copy it */
+    copy_present((uint64_t)fresh, old, old_size);
+    unmap_range(old, old + old_size);
+    if (!(prot & PROT_WRITE) || !(prot & PROT_READ))
+        mprotect_locked((uint64_t)fresh, new_size, prot);
+    return fresh;
 }
 
 long shim_mremap(uint64_t old, uint64_t old_len, uint64_t new_len, uint64_t flags,
@@ -252,20 +763,13 @@ long shim_mremap(uint64_t old, uint64_t old_len, uint64_t new_len, uint64_t flag
 {
     (void)new_addr;
     uint64_t old_size = page_up(old_len), new_size = page_up(new_len);
-    if ((old & (PAGE - 1)) || new_size == 0 || !shim_user_ok(old, old_size))
+    if ((old & (PAGE - 1)) || new_size == 0 || !shim_user_ok(old, old_size) ||
+        new_size > BOOT->in.workload_size)
         return -SHIM_EINVAL;
-    if (new_size <= old_size) {
-        long rc = new_size < old_size ? unmap_range(old + new_size, old + old_size) : 0;
-        return rc ? rc : (long)old;
-    }
-    if (!(flags & MREMAP_MAYMOVE))
-        return -SHIM_ENOMEM;
-    long fresh = shim_mmap(0, new_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, 0, 0);
-    if (fresh < 0)
-        return fresh;
-    memcpy((void *)fresh, (const void *)old, old_size);
-    unmap_range(old, old + old_size);
-    return fresh;
+    mm_lock();
+    long rc = mremap_locked(old, old_size, new_size, flags);
+    mm_unlock();
+    return rc;
 }
 
 long shim_madvise(uint64_t addr, uint64_t len, uint64_t advice)
@@ -273,7 +777,49 @@ long shim_madvise(uint64_t addr, uint64_t len, uint64_t advice)
     if ((addr & (PAGE - 1)) || !shim_user_ok(addr, page_up(len)))
         return -SHIM_EINVAL;
     /* MADV_DONTNEED on private anonymous memory: the pages read as zero afterwards. */
-    if (advice == MADV_DONTNEED)
-        memset((void *)addr, 0, page_up(len));
+    if (advice == MADV_DONTNEED) {
+        mm_lock();
+        release(addr, addr + page_up(len));
+        mm_unlock();
+    }
+    /* Transparent huge pages as Debian's default (enabled=madvise): only where asked. */
+    if ((advice == MADV_HUGEPAGE || advice == MADV_NOHUGEPAGE) && len) {
+        mm_lock();
+        uint64_t end = addr + page_up(len);
+        long rc = split_at(addr);
+        if (!rc)
+            rc = split_at(end);
+        for (size_t i = 0; !rc && i < mm.area_count; i++)
+            if (mm.areas[i].start >= addr && mm.areas[i].end <= end)
+                mm.areas[i].prot = advice == MADV_HUGEPAGE ? mm.areas[i].prot | AREA_HUGE
+                                                           : mm.areas[i].prot & ~AREA_HUGE;
+        merge_areas();
+        mm_unlock();
+        return rc;
+    }
     return 0;
+}
+
+long shim_mm_populate(uint64_t addr, uint64_t size)
+{
+    if (size == 0)
+        return 0;
+    mm_lock();
+    long rc = 0;
+    for (uint64_t p = addr & ~(PAGE - 1); p < addr + size; p += PAGE) {
+        const struct area *a = area_at(p);
+        if (!a && p < mm.heap_start)
+            continue; /* the program's own pages: mapped by the host at boot */
+        if (!a) {
+            rc = -SHIM_EFAULT; /* not mapped: EFAULT, as Linux's copy_from_user gives */
+            break;
+        }
+        if (!(a->prot & (PROT_READ | PROT_WRITE | PROT_EXEC))) {
+            rc = -SHIM_EFAULT;
+            break;
+        }
+        touch_pages(p, p + PAGE);
+    }
+    mm_unlock();
+    return rc;
 }

@@ -127,28 +127,21 @@ static long privileged_at_cpl0(uint64_t op, uint64_t addr, uint64_t size, uint64
      * The workload can reach the gate too, and it can write the boot page
      * (a user page), so BOOT->in bounds nothing here. The trusted bounds come
      * from CR3, which only CPL0 sets: the tables start at the PML4, above all
-     * workload memory, and the 4 KiB PTEs for [0, PML4) are one array whose
-     * start is the first page directory entry (src/host/kvm_layout.c). Only
-     * pages from KEEP_GUEST_WORKLOAD up to the tables, only user pages or none.
+     * workload memory, and every table is found from it (KEEP_PT_* in
+     * shim_abi.h, src/host/kvm_layout.c). Only pages from KEEP_GUEST_WORKLOAD
+     * up to the tables, and only pages already in use: the gate never gives
+     * the workload a page the frame pool did not count (src/shim/mm.c).
      */
     uint64_t pml4;
     __asm__ volatile("mov %%cr3, %0" : "=r"(pml4));
     pml4 &= KEEP_PTE_ADDR;
-    if (op != KEEP_PRIV_PROTECT || (addr | size) & 4095 || !shim_user_ok(addr, size) ||
-        addr < KEEP_GUEST_WORKLOAD || addr > pml4 || size > pml4 - addr)
+    if ((op != KEEP_PRIV_PROTECT && op != KEEP_PRIV_UNMAP) || (addr | size) & 4095 ||
+        !shim_user_ok(addr, size) || addr < KEEP_GUEST_WORKLOAD || addr > pml4 ||
+        size > pml4 - addr)
         return -SHIM_EINVAL;
-    uint64_t pdpt = *(volatile uint64_t *)pml4 & KEEP_PTE_ADDR;
-    uint64_t pd = *(volatile uint64_t *)pdpt & KEEP_PTE_ADDR;
-    uint64_t ptes = *(volatile uint64_t *)pd & KEEP_PTE_ADDR;
-    volatile uint64_t *pte = (volatile uint64_t *)ptes + (addr >> 12);
-    uint64_t bits = flags & (KEEP_PTE_P | KEEP_PTE_W | KEEP_PTE_NX);
-    for (uint64_t p = addr; p < addr + size; p += 4096, pte++)
-        *pte = (bits & KEEP_PTE_P) ? p | bits | KEEP_PTE_U | KEEP_PTE_A : 0;
-    /* The guest wrote its own tables, so the (shadow) MMU saw it; the CR3 reload flushes the TLB.
-     */
-    uint64_t cr3;
-    __asm__ volatile("mov %%cr3, %0; mov %0, %%cr3" : "=r"(cr3) : : "memory");
-    return 0;
+    if (op == KEEP_PRIV_UNMAP)
+        return shim_mm_unmap_at_cpl0(addr, size);
+    return shim_mm_protect_at_cpl0(addr, size, flags);
 }
 
 long shim_cpl0_gate(uint64_t op, uint64_t addr, uint64_t size, uint64_t flags);
@@ -196,6 +189,16 @@ void shim_exception(struct exception_frame *f)
     }
     uint64_t cr2;
     __asm__ volatile("mov %%cr2, %0" : "=r"(cr2));
+    if (f->vector == 14) {
+        int rc = shim_mm_fault(cr2, f->error_code);
+        if (rc == SHIM_FAULT_MAPPED)
+            return; /* demand paging: the access runs again */
+        if (rc == SHIM_FAULT_OUT_OF_MEMORY) {
+            BOOT->report.addr = cr2;
+            for (;;)
+                shim_port(KEEP_REQ_OUT_OF_MEMORY);
+        }
+    }
     if (shim_signal_fault_redirect(f, cr2))
         return; /* IRETQ to the signal trampoline at CPL3 */
     shim_report_fault(f->vector, f->error_code, f->rip, f->cs, f->rsp, cr2);

@@ -60,6 +60,19 @@ long shim_mprotect(uint64_t addr, uint64_t len, uint64_t prot);
 long shim_mremap(uint64_t old, uint64_t old_len, uint64_t new_len, uint64_t flags,
                  uint64_t new_addr);
 long shim_madvise(uint64_t addr, uint64_t len, uint64_t advice);
+/*
+ * Before the host reads or writes [addr, addr + size) in place (direct
+ * path): map its pages, so every page the host touches is counted against
+ * --memory. -EFAULT when a page is not mapped or lies in a PROT_NONE
+ * mapping (the program's own image counts as mapped).
+ */
+long shim_mm_populate(uint64_t addr, uint64_t size);
+/* The #PF hook, CPL0 (error_code: Intel SDM vol 3, 4.7). */
+enum { SHIM_FAULT_MAPPED, SHIM_FAULT_SIGSEGV, SHIM_FAULT_OUT_OF_MEMORY };
+int shim_mm_fault(uint64_t addr, uint64_t error_code);
+/* KEEP_PRIV_PROTECT / KEEP_PRIV_UNMAP at CPL0, on a range shim.c checked against CR3. */
+long shim_mm_protect_at_cpl0(uint64_t addr, uint64_t size, uint64_t flags);
+long shim_mm_unmap_at_cpl0(uint64_t addr, uint64_t size);
 
 /* Privileged operations (enum keep_priv_op): done directly at CPL0, by the host at CPL3. */
 long shim_privileged(uint64_t op, uint64_t addr, uint64_t size, uint64_t flags);

@@ -17,8 +17,10 @@
  *   0x0001_0000  channel (64 KiB)        user read-write, shared with the host
  *   0x0002_0000  shim syscall stack      user read-write (128 KiB)
  *   0x0010_0000  shim image (<= 2 MiB)   text user read-exec, data user read-write
- *   0x0040_0000  workload memory         --memory bytes, user
- *   above        page tables             supervisor, built by the host
+ *   0x0040_0000  workload address space  user, demand paged (tens of GiB; --memory bounds
+ *                                        the pages in use, not the addresses)
+ *   above        page tables             supervisor: PML4, PDPT, mm state, directories, and
+ *                                        one 4 KiB table per 2 MiB at a fixed place
  */
 #ifndef KEEP_SHIM_ABI_H
 #define KEEP_SHIM_ABI_H
@@ -66,7 +68,41 @@ enum keep_port_request {
     KEEP_REQ_LOG = 5,        /* debug log line (with --log debug): boot.report.message */
     KEEP_REQ_PRIVILEGED = 6, /* CPL3 shim asks for a privileged operation (enum keep_priv_op) */
     KEEP_REQ_NOP = 7,        /* nothing: one bare exit (the benchmark floor of a forwarded call) */
-    KEEP_REQ_KILLED = 8,     /* a signal's default action ended the workload: boot.report.status */
+    /* Memory (src/shim/mm.c, docs/KEEP.md "Memory layout"): */
+    KEEP_REQ_BACK = 8, /* back the KEEP_GUEST_SLOT bytes at boot.report.addr with a memory slot */
+    KEEP_REQ_DISCARD = 9, /* freed pages [report.addr, +report.status): give back, read zero */
+    KEEP_REQ_OUT_OF_MEMORY = 10, /* a touch at report.addr found all --memory pages in use */
+    /* Signals (src/shim/signal.c, docs/KEEP.md "Signals"): */
+    KEEP_REQ_KILLED = 11, /* a signal's default action ended the workload: boot.report.status */
+};
+
+/*
+ * Guest physical memory is registered with KVM in slots of this size, when
+ * the guest first uses them: KVM's shadow MMU (PVM) allocates 2 MiB of
+ * host kernel memory and ~6 ms per GiB of slot, so a slot over the whole
+ * address space would cost every Keep ~0.4 s to start (measured, 64 GiB).
+ */
+#define KEEP_GUEST_SLOT (16ull << 20)
+/* Bytes of address space the kvm backend gives a workload of memory_size bytes. */
+#define KEEP_GUEST_SPAN(memory_size) \
+    ((memory_size) <= (32ull << 30) ? (64ull << 30) : (128ull << 30))
+
+/*
+ * The page-table region (guest physical = virtual), from the PML4 (CR3):
+ * CPL0 code finds everything from CR3 alone, never from the boot page.
+ */
+#define KEEP_PT_PDPT   0x1000ull   /* + from the PML4 */
+#define KEEP_PT_STATE  0x2000ull   /* struct keep_mm_state */
+#define KEEP_PT_PD     0x3000ull   /* page directories, one page per GiB, contiguous */
+#define KEEP_PT_COUNTS 0x100000ull /* u16 per 2 MiB chunk: pages in use there */
+#define KEEP_PT_TABLES 0x200000ull /* the 4 KiB table of chunk c is at + c * 4096 */
+
+/* Supervisor state of the frame pool (written by the host at boot, then only at CPL0). */
+struct keep_mm_state {
+    uint64_t pages_in_use; /* PTEs present or KEEP_PTE_KEPT */
+    uint64_t page_limit;   /* --memory / 4096 */
+    uint64_t guest_size;   /* bytes of guest physical memory: the slots' bound */
+    uint64_t backed[160];  /* bit i: slot i (KEEP_GUEST_SLOT bytes at i * KEEP_GUEST_SLOT) exists */
 };
 
 #endif
@@ -95,7 +131,7 @@ struct keep_shim_header {
 /* What the host tells the shim (written before the first run, read-only in spirit). */
 struct keep_shim_boot_in {
     uint64_t workload_base; /* KEEP_GUEST_WORKLOAD */
-    uint64_t workload_size; /* --memory */
+    uint64_t workload_size; /* bytes of workload address space (KEEP_GUEST_SPAN - base) */
     uint64_t brk_start;     /* first page after the loaded image */
     uint64_t mmap_top;      /* mmap grows down from here (below the stack guard) */
     uint64_t stack_low;     /* lowest stack address (the guard page is just below) */
@@ -105,6 +141,8 @@ struct keep_shim_boot_in {
     uint64_t channel_path;  /* 0 direct, 1 bounce (enum keep_channel_path) */
     uint64_t log_debug;     /* 1 when --log debug: shim debug lines (KEEP_REQ_LOG) */
     uint64_t have_fsgsbase; /* CR4.FSGSBASE is set: wrfsbase works at CPL3 */
+    uint64_t memory_size;   /* --memory: the most bytes of pages in use */
+    uint64_t stack_exec;    /* PT_GNU_STACK asked for an executable stack */
     uint64_t log_info;      /* 1 when --log info or debug: name each unsupported call once */
 };
 
@@ -135,8 +173,10 @@ struct keep_shim_boot {
  * shadow MMU would keep the old translations (measured under PVM).
  */
 enum keep_priv_op {
-    KEEP_PRIV_PROTECT = 1, /* start, size (page aligned), flags KEEP_PTE_P/W/NX: the #UD gate */
-    KEEP_PRIV_SET_FS = 2,  /* addr: new FS base (CPUID has no FSGSBASE under PVM) */
+    /* start, size (page aligned), flags KEEP_PTE_P/W/NX: pages in use there only (mm.c) */
+    KEEP_PRIV_PROTECT = 1,
+    KEEP_PRIV_SET_FS = 2, /* addr: new FS base (CPUID has no FSGSBASE under PVM) */
+    KEEP_PRIV_UNMAP = 3,  /* start, size: pages in use there are freed; returns how many */
 };
 
 #endif /* __ASSEMBLER__ */
@@ -179,12 +219,14 @@ struct keep_shim_signals {
 #endif /* __ASSEMBLER__ */
 
 /* x86-64 page table entry bits (Intel SDM vol 3, 4.5 table 4-19). */
-#define KEEP_PTE_P    (1ull << 0)
-#define KEEP_PTE_W    (1ull << 1)
-#define KEEP_PTE_U    (1ull << 2)
-#define KEEP_PTE_A    (1ull << 5)
-#define KEEP_PTE_D    (1ull << 6)
-#define KEEP_PTE_PS   (1ull << 7)
+#define KEEP_PTE_P  (1ull << 0)
+#define KEEP_PTE_W  (1ull << 1)
+#define KEEP_PTE_U  (1ull << 2)
+#define KEEP_PTE_A  (1ull << 5)
+#define KEEP_PTE_D  (1ull << 6)
+#define KEEP_PTE_PS (1ull << 7)
+/* Software bit (ignored by the CPU when P is clear): a page in use whose protection is none. */
+#define KEEP_PTE_KEPT (1ull << 9)
 #define KEEP_PTE_NX   (1ull << 63)
 #define KEEP_PTE_ADDR 0x000ffffffffff000ull
 

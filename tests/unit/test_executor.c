@@ -444,6 +444,61 @@ static void test_batches(struct keep_executor *x)
     is_int(item(1)->result, -ECANCELED, "the item after exit is cancelled");
 }
 
+/*
+ * One stop signal cancels the rest of a batch (issue 7): 63 blocking items,
+ * empty-pipe reads and hour-long sleeps, and a timer that fires every 100 ms
+ * but asks for a stop only the first time. Before the fix each item waited
+ * for its own signal (63 -EINTR); now the first is interrupted and the other
+ * 62 are -ECANCELED without running.
+ */
+static volatile sig_atomic_t alarms;
+static void on_alarm(int sig)
+{
+    (void)sig;
+    if (alarms++ == 0)
+        keep_executor_request_stop();
+}
+
+static void test_stop_cancels_batch(struct keep_executor *x)
+{
+    struct keep_error err;
+    uint64_t fds = galloc(8), buf = galloc(16), hour = galloc(16);
+    struct timespec an_hour = {.tv_sec = 3600};
+    memcpy(host(hour), &an_hour, sizeof(an_hour));
+    is_int(CALL(x, KEEP_NR_pipe2, fds, O_CLOEXEC), 0, "pipe2 for the stop test");
+    int32_t p[2];
+    memcpy(p, host(fds), 8);
+    header(KEEP_CHAN_MAX_ITEMS, KEEP_CHAN_PATH_DIRECT);
+    for (unsigned i = 0; i < KEEP_CHAN_MAX_ITEMS; i++) {
+        *item(i) = i % 2 ? (struct keep_chan_item){KEEP_NR_nanosleep, {hour, 0}, 0x5555}
+                         : (struct keep_chan_item){KEEP_NR_read, {(uint64_t)p[0], buf, 16}, 0x5555};
+    }
+    struct sigaction sa = {.sa_handler = on_alarm}, old;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGALRM, &sa, &old); /* no SA_RESTART, as keep's own stop handlers */
+    struct itimerval every = {.it_interval = {0, 100000}, .it_value = {0, 100000}}, off = {0};
+    alarms = 0;
+    setitimer(ITIMER_REAL, &every, NULL);
+    int rc = keep_executor_run_batch(x, chan, CHAN_SIZE, &gmem, &outcome, &err);
+    setitimer(ITIMER_REAL, &off, NULL);
+    sigaction(SIGALRM, &old, NULL);
+    is_int(rc, KEEP_OK, "a 63-item batch of blocking calls returns");
+    unsigned interrupted = 0, cancelled = 0;
+    for (unsigned i = 0; i < KEEP_CHAN_MAX_ITEMS; i++) {
+        interrupted += item(i)->result == -EINTR;
+        cancelled += item(i)->result == -ECANCELED;
+    }
+    is_int(item(0)->result, -EINTR, "the blocked read was interrupted by the signal");
+    ok(interrupted == 1 && cancelled == KEEP_CHAN_MAX_ITEMS - 1,
+       "one stop request: 1 item interrupted, %u cancelled (got %u interrupted, %u cancelled)",
+       KEEP_CHAN_MAX_ITEMS - 1, interrupted, cancelled);
+    ok(!outcome.ended, "the batch does not end the Keep itself: the backend sees the stop");
+    keep_executor_clear_stop();
+    CALL(x, KEEP_NR_close, (uint64_t)p[0]);
+    CALL(x, KEEP_NR_close, (uint64_t)p[1]);
+    still_healthy(x, "a stopped batch, once the stop is cleared");
+}
+
 static void test_outcomes(struct keep_executor *x)
 {
     CALL(x, KEEP_HC_FAULT, 14, 4, 0x401234, 0);
@@ -1358,6 +1413,7 @@ int main(void)
     test_confinement(x);
     test_bad_memory(x);
     test_batches(x);
+    test_stop_cancels_batch(x);
     test_outcomes(x);
     test_evidence(x);
     test_sockets(x, lport, (uint16_t)(lport + 2));

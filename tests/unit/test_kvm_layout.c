@@ -52,6 +52,12 @@ static void test_plan(void)
     ok(l.pt_base >= l.workload_end && l.pd_count * (1ull << 30) >= l.guest_size,
        "directories cover the tables themselves (%llu GiB)", (unsigned long long)l.pd_count);
     ok((l.ptes - l.pt_base) + (l.pte_span / 4096) * 8 <= l.pt_size, "PTEs fit the table region");
+    ok(l.pd - l.pml4 + l.pd_count * 4096 <= KEEP_PT_COUNTS &&
+           KEEP_PT_COUNTS + l.pte_span / (2ull << 20) * 2 <= KEEP_PT_TABLES,
+       "directories and chunk counts fit before the tables");
+    ok(l.workload_end >= 2 * l.memory_size, "the address space is at least twice --memory");
+    ok(l.guest_size / KEEP_GUEST_SLOT < sizeof(((struct keep_mm_state *)0)->backed) * 8,
+       "every slot has a bit in keep_mm_state.backed");
 }
 
 static void test_build(void)
@@ -84,8 +90,18 @@ static void test_build(void)
     EXPECT(hdr.syscall_entry, KEEP_PTE_P | KEEP_PTE_U, "shim text: user read-exec");
     EXPECT(hdr.text_end, RW_NX | KEEP_PTE_U, "shim data: user no-exec");
     UNMAPPED(hdr.bss_end, "past the shim");
-    EXPECT(l.workload_base, RW_NX | KEEP_PTE_U, "workload start");
-    EXPECT(l.workload_end - 1, RW_NX | KEEP_PTE_U, "workload end");
+    /* Workload pages are mapped on demand: the host maps only what it loads (below). */
+    UNMAPPED(l.workload_base, "workload start before loading");
+    UNMAPPED(l.workload_end - 1, "workload end before loading");
+    ok(l.workload_end - l.workload_base >= 16 * l.memory_size,
+       "the address space (%llu GiB) is far larger than --memory (%llu MiB)",
+       (unsigned long long)(l.workload_end >> 30), (unsigned long long)(l.memory_size >> 20));
+    const struct keep_mm_state *st = keep_kvm_layout_state(&l, mem);
+    is_int(st->pages_in_use, 0, "no workload page in use after build");
+    is_int(st->page_limit, l.memory_size / 4096, "the page limit is --memory");
+    ok((st->backed[0] & 1) &&
+           (st->backed[l.pt_base / KEEP_GUEST_SLOT / 64] >> (l.pt_base / KEEP_GUEST_SLOT % 64)) & 1,
+       "the low region's and the tables' slots are backed");
     EXPECT(l.workload_end, RW_NX, "right after the workload: the page tables, supervisor");
     UNMAPPED(l.guest_size, "past the page tables");
     EXPECT(l.pml4, RW_NX, "page tables: supervisor (2 MiB pages)");
@@ -126,9 +142,20 @@ static void test_build(void)
            KEEP_E_USAGE, "protect refuses shim pages");
     is_int(keep_kvm_layout_protect(&l, mem, l.workload_end - 4096, 8192, true, 0, &err),
            KEEP_E_USAGE, "protect refuses a range past the workload");
-    is_int(keep_kvm_layout_protect(&l, mem, l.workload_base + 4096, 4096, false, 0, &err), KEEP_OK,
+    uint64_t far = l.workload_base + (8ull << 30); /* a chunk with no table yet */
+    is_int(keep_kvm_layout_protect(&l, mem, far, 8192, true, KEEP_PTE_W | KEEP_PTE_NX, &err),
+           KEEP_OK, "protect maps two pages 8 GiB up");
+    EXPECT(far + 4096, RW_NX | KEEP_PTE_U, "the mapped page, read-write no-execute");
+    is_int(st->pages_in_use, 2, "two pages in use");
+    ok((st->backed[far / KEEP_GUEST_SLOT / 64] >> (far / KEEP_GUEST_SLOT % 64)) & 1,
+       "their slot is marked backed");
+    is_int(keep_kvm_layout_protect(&l, mem, far + 4096, 4096, false, 0, &err), KEEP_OK,
            "protect unmaps a workload page");
-    UNMAPPED(l.workload_base + 4096, "the unmapped page");
+    UNMAPPED(far + 4096, "the unmapped page");
+    is_int(st->pages_in_use, 1, "one page in use");
+    is_int(keep_kvm_layout_protect(&l, mem, far + 4096, 4096, false, 0, &err), KEEP_OK,
+           "unmapping it again");
+    is_int(st->pages_in_use, 1, "counts nothing twice");
     munmap(mem, l.guest_size);
 }
 
@@ -232,6 +259,14 @@ static void test_loader(void)
             seen += aux[1] > im.rsp && aux[1] + 16 <= l.workload_end; /* AT_RANDOM */
     }
     is_int(seen, 4, "auxv has AT_PHDR, AT_ENTRY, AT_PAGESZ, AT_RANDOM with the right values");
+    EXPECT(im.rsp & ~4095ull, RW_NX | KEEP_PTE_U, "the stack page the loader wrote is mapped");
+    EXPECT((im.rsp & ~4095ull) - KEEP_KVM_STACK_PREMAP, RW_NX | KEEP_PTE_U,
+           "and the 64 KiB below it");
+    UNMAPPED((im.rsp & ~4095ull) - KEEP_KVM_STACK_PREMAP - 4096, "but not more");
+    UNMAPPED(im.stack_low, "the rest of the stack waits for the first touch");
+    uint64_t want = 5 + (l.workload_end - (im.rsp & ~4095ull) + KEEP_KVM_STACK_PREMAP) / 4096;
+    is_int(keep_kvm_layout_state(&l, mem)->pages_in_use, want,
+           "pages in use: the image and the written stack pages");
     munmap(mem, l.guest_size);
     test_loader_argv_too_big(&elf);
 }

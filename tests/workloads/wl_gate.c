@@ -6,8 +6,20 @@
  * any page outside workload memory user-accessible, whatever the boot page
  * says (docs/KEEP.md, "Entering the shim"). Prints one line per check,
  * then reads the IDT, which must end the Keep with SIGSEGV.
+ *
+ * wl_gate pool: the frame pool from the workload's side (issue 12). The
+ * gate only changes pages already in use, so asking it to map an untouched
+ * PROT_NONE page must not hand out an uncounted page: reading it afterwards
+ * must fault (SIGSEGV) at that address.
+ * wl_gate host: the memory requests the shim sends the host (KEEP_REQ_BACK,
+ * KEEP_REQ_DISCARD) sent by the workload itself with addresses outside its
+ * memory: the host refuses each (-EINVAL) and the Keep runs on.
  */
+#include <stddef.h>
 #include <stdint.h>
+#include <sys/mman.h>
+
+#include "../../src/shim/shim_abi.h"
 
 #include "wl.h"
 
@@ -62,11 +74,53 @@ static long forged_protect(uint64_t gate, uint64_t addr, uint64_t base, uint64_t
     return rc;
 }
 
-int main(void)
+static int64_t host_request(uint32_t request, uint64_t addr, uint64_t size)
 {
+    volatile struct keep_shim_boot *boot = (volatile struct keep_shim_boot *)KEEP_GUEST_BOOT;
+    boot->report.addr = addr;
+    boot->report.status = size;
+    __asm__ volatile("outl %0, %w1" : : "a"(request), "Nd"(KEEP_PORT) : "memory");
+    return (int64_t)boot->report.status;
+}
+
+static int pool(uint64_t gate)
+{
+    uint8_t *r = mmap(NULL, 1 << 20, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    wl_check(r != MAP_FAILED, "reserve 1 MiB PROT_NONE");
+    long rc = call_gate(gate, KEEP_PRIV_PROTECT, (uint64_t)r, 4096,
+                        KEEP_PTE_P | KEEP_PTE_W | KEEP_PTE_NX);
+    wl_check(rc >= 0, "the gate accepts a protect of a workload page (%ld)", rc);
+    printf("reading the untouched page at %p\n", (void *)r);
+    fflush(stdout);
+    uint8_t got = *(volatile uint8_t *)r;
+    wl_check(0, "read an untouched PROT_NONE page (%u) after the forged protect", got);
+    return wl_done();
+}
+
+static int host(void)
+{
+    wl_check(host_request(KEEP_REQ_DISCARD, KEEP_GUEST_SHIM, 4096) == -22,
+             "the host refuses to discard the shim's text");
+    wl_check(host_request(KEEP_REQ_DISCARD, KEEP_GUEST_WORKLOAD - 4096, 8192) == -22,
+             "and a range that starts below workload memory");
+    wl_check(host_request(KEEP_REQ_DISCARD, KEEP_GUEST_WORKLOAD + 1, 4096) == -22,
+             "and an unaligned one");
+    wl_check(host_request(KEEP_REQ_BACK, 1ull << 50, 0) == -22,
+             "the host refuses to back memory beyond the guest");
+    wl_check(host_request(KEEP_REQ_BACK, 0, 0) == -22, "and the fixed low region");
+    wl_check(puts("still running") >= 0, "the Keep runs on");
+    return wl_done();
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "host") == 0)
+        return host();
     uint64_t gate = find_gate();
     if (!wl_check(gate != 0, "found the gate's ud2; ret in the shim's text"))
         return wl_done();
+    if (argc > 1 && strcmp(argv[1], "pool") == 0)
+        return pool(gate);
     uint64_t ptes = ((volatile uint64_t *)GUEST_BOOT)[BOOT_IN_PTES / 8];
     wl_check(forged_protect(gate, GUEST_STACK0, 0, 1ull << 30, ptes) < 0,
              "the gate refuses the CPL0 stack with workload_base forged to 0");

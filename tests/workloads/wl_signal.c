@@ -296,7 +296,7 @@ static void test_alarm(void)
     wl_check(alarm(0) == 0, "alarm(0): nothing was left armed");
 }
 
-static int wait_for_sigint(void)
+__attribute__((noreturn)) static void wait_for_sigint(void)
 {
     reset();
     install(SIGINT, note, 0);
@@ -351,14 +351,14 @@ __attribute__((noreturn)) static void forge(uint64_t fpstate)
 static int die(const char *how)
 {
     if (strcmp(how, "sigint") == 0)
-        return wait_for_sigint();
+        wait_for_sigint();
     if (strcmp(how, "forge") == 0)
         forge(0);
     if (strcmp(how, "bad-killed") == 0) {
-        /* The boot page is a user page at 0x6000; report.status follows the 96-byte
+        /* The boot page is a user page at 0x6000; report.status follows the 112-byte
          * struct keep_shim_boot_in (src/shim/shim_abi.h). */
-        *(volatile uint64_t *)(uintptr_t)(0x6000 + 96) = 99;
-        __asm__ volatile("outl %0, %w1" : : "a"(8 /* KEEP_REQ_KILLED */), "Nd"(0x4b50));
+        *(volatile uint64_t *)(uintptr_t)(0x6000 + 112) = 99;
+        __asm__ volatile("outl %0, %w1" : : "a"(11 /* KEEP_REQ_KILLED */), "Nd"(0x4b50));
     }
     if (strcmp(how, "forge-fp") == 0)
         forge(0x1000);
