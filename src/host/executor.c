@@ -460,7 +460,7 @@ static const char *enosys_reason(uint64_t nr)
     switch (nr) {
     case 56:  /* clone */
     case 435: /* clone3 */
-        return "clone: a Keep runs one thread and one process; threads are not built yet";
+        return "clone of a new process, fork: a Keep is one process";
     case 57: /* fork */
     case 58: /* vfork */
         return "fork/vfork: a Keep is one process";

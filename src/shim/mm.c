@@ -75,10 +75,10 @@ static struct {
 
 /* ---- lock ---------------------------------------------------------------- */
 
-/* The CPU running this code; one vCPU today (threads will give each its own). */
+/* The vCPU running this code (its block's index, from the GS base), never 0. */
 static uint32_t this_cpu(void)
 {
-    return 1;
+    return (uint32_t)shim_cpu()->index + 1;
 }
 
 static void mm_lock(void)
@@ -135,9 +135,9 @@ static void ensure_backed(const struct tables *t, uint64_t gpa)
     uint64_t slot = gpa / KEEP_GUEST_SLOT, bit = 1ull << (slot % 64);
     if (t->st->backed[slot / 64] & bit)
         return;
-    BOOT->report.addr = gpa;
+    REPORT->addr = gpa;
     shim_port(KEEP_REQ_BACK);
-    if (BOOT->report.status != 0)
+    if (REPORT->status != 0)
         shim_panic("the host did not back guest memory at", gpa);
     t->st->backed[slot / 64] |= bit;
 }
@@ -441,8 +441,8 @@ static uint64_t for_present_runs(uint64_t start, uint64_t end, uint64_t op, uint
         long n = shim_privileged(op, lo, hi - lo, flags);
         if (op == KEEP_PRIV_UNMAP && n > 0) {
             freed += (uint64_t)n;
-            BOOT->report.addr = lo;
-            BOOT->report.status = hi - lo;
+            REPORT->addr = lo;
+            REPORT->status = hi - lo;
             shim_port(KEEP_REQ_DISCARD);
         }
     }

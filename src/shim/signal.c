@@ -18,8 +18,6 @@
  */
 #include "shim.h"
 
-uint32_t shim_resume_full;
-
 enum {
     NR_rt_sigaction = 13,
     NR_rt_sigprocmask = 14,
@@ -101,18 +99,19 @@ struct sigaction_k { /* the kernel's struct sigaction on x86-64 */
 };
 
 static struct sigaction_k actions[64];
-static uint64_t blocked;
-static struct {
-    uint64_t sp;
-    uint32_t flags; /* SS_DISABLE or 0, plus SS_AUTODISARM */
-    uint64_t size;
-} alt = {0, SS_DISABLE, 0};
+/*
+ * Per thread, in this vCPU's block: the mask, the alternate stack (size 0:
+ * disabled; alt_flags holds SS_AUTODISARM), rt_sigsuspend's saved mask and
+ * the signals sent to this thread. The pending set in the boot page is the
+ * process's, shared by every vCPU and the host: changed atomically only.
+ */
+#define blocked     (shim_cpu()->blocked)
+#define suspended   (shim_cpu()->suspended)
+#define suspend_old (shim_cpu()->suspend_old)
 /* Where each pending signal came from (no queueing: one instance per number). */
 static struct {
     int32_t code, pid;
 } origin[64];
-static bool suspended;       /* rt_sigsuspend: the frame saves suspend_old, not blocked */
-static uint64_t suspend_old; /* the mask before rt_sigsuspend */
 
 /* ---- FPU state: fxsave, or xsave with the sw_reserved bytes glibc and Linux use ---- */
 
@@ -250,18 +249,40 @@ static void publish_caught(void)
 /* The default action ends the Keep the way Linux ends the process: status 128 + sig. */
 __attribute__((noreturn)) static void killed_by(int sig)
 {
-    BOOT->report.status = (uint64_t)sig;
+    REPORT->status = (uint64_t)sig;
     for (;;)
         shim_port(KEEP_REQ_KILLED);
 }
 
-static void raise_sig(int sig, int32_t code, int32_t pid)
+static volatile uint64_t *process_pending(void)
+{
+    return &SIGNALS->pending;
+}
+
+/* Raise sig for the process, or for one thread when to is that thread's block. */
+static void raise_sig(int sig, int32_t code, int32_t pid, struct keep_shim_cpu *to)
 {
     if (ignored(sig))
         return; /* Linux discards a signal ignored when it is sent */
     origin[sig - 1].code = code;
     origin[sig - 1].pid = pid;
-    SIGNALS->pending |= BIT(sig);
+    __atomic_fetch_or(to ? &to->pending : process_pending(), BIT(sig), __ATOMIC_SEQ_CST);
+}
+
+static uint64_t pending_here(void)
+{
+    return shim_cpu()->pending | *process_pending();
+}
+
+/* Take sig from this thread's set, else from the process's; false if another thread took it. */
+static bool take(int sig)
+{
+    struct keep_shim_cpu *c = shim_cpu();
+    if (c->pending & BIT(sig)) {
+        __atomic_fetch_and(&c->pending, ~BIT(sig), __ATOMIC_SEQ_CST);
+        return true;
+    }
+    return __atomic_fetch_and(process_pending(), ~BIT(sig), __ATOMIC_SEQ_CST) & BIT(sig);
 }
 
 /*
@@ -271,11 +292,12 @@ static void raise_sig(int sig, int32_t code, int32_t pid)
 static int next_signal(uint64_t mask)
 {
     for (;;) {
-        uint64_t ready = SIGNALS->pending & (~mask | UNBLOCKABLE);
+        uint64_t ready = pending_here() & (~mask | UNBLOCKABLE);
         if (!ready)
             return 0;
         int sig = __builtin_ctzll(ready) + 1;
-        SIGNALS->pending &= ~BIT(sig);
+        if (!take(sig))
+            continue;
         if (ignored(sig))
             continue;
         if (sig == SIGKILL || actions[sig - 1].handler == SIG_DFL)
@@ -339,16 +361,30 @@ struct sig_info {
     bool fault;
 };
 
+static void set_alt(uint64_t sp, uint32_t flags, uint64_t size)
+{
+    struct keep_shim_cpu *c = shim_cpu();
+    c->alt_sp = sp;
+    c->alt_flags = flags;
+    c->alt_size = size;
+}
+
+static bool alt_enabled(void)
+{
+    return shim_cpu()->alt_size != 0;
+}
+
 static bool on_altstack(uint64_t sp)
 {
-    return !(alt.flags & SS_DISABLE) && sp > alt.sp && sp - alt.sp <= alt.size;
+    struct keep_shim_cpu *c = shim_cpu();
+    return alt_enabled() && sp > c->alt_sp && sp - c->alt_sp <= c->alt_size;
 }
 
 static uint32_t altstack_flags(uint64_t sp)
 {
-    if (alt.flags & SS_DISABLE)
+    if (!alt_enabled())
         return SS_DISABLE;
-    return (on_altstack(sp) ? SS_ONSTACK : 0) | (alt.flags & SS_AUTODISARM);
+    return (on_altstack(sp) ? SS_ONSTACK : 0) | (shim_cpu()->alt_flags & SS_AUTODISARM);
 }
 
 static void regs_to_mcontext(const struct keep_shim_regs *r, volatile uint64_t *mc)
@@ -379,8 +415,8 @@ static void setup_frame(struct keep_shim_regs *r, int sig, const struct sig_info
     struct sigaction_k *act = &actions[sig - 1];
     uint64_t sp = r->rsp, saved_mask = suspended ? suspend_old : blocked;
     uint32_t stack_flags = altstack_flags(sp);
-    if ((act->flags & SA_ONSTACK) && !(alt.flags & SS_DISABLE) && !on_altstack(sp))
-        sp = alt.sp + alt.size;
+    if ((act->flags & SA_ONSTACK) && alt_enabled() && !on_altstack(sp))
+        sp = shim_cpu()->alt_sp + shim_cpu()->alt_size;
     else
         sp -= 128; /* the red zone (psABI 3.2.2) */
     uint64_t fp_size = fpu_frame_size();
@@ -395,9 +431,9 @@ static void setup_frame(struct keep_shim_regs *r, int sig, const struct sig_info
     uint64_t uc = frame + FRAME_UC;
     *(volatile uint64_t *)(uc + UC_FLAGS) =
         (fpu.xsave ? UC_FP_XSTATE : 0) | UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS;
-    *(volatile uint64_t *)(uc + UC_STACK) = alt.sp;
+    *(volatile uint64_t *)(uc + UC_STACK) = shim_cpu()->alt_sp;
     *(volatile uint32_t *)(uc + UC_STACK + 8) = stack_flags;
-    *(volatile uint64_t *)(uc + UC_STACK + 16) = alt.size;
+    *(volatile uint64_t *)(uc + UC_STACK + 16) = shim_cpu()->alt_size;
     volatile uint64_t *mc = (volatile uint64_t *)(uc + UC_MCONTEXT);
     regs_to_mcontext(r, mc);
     mc[MC_ERR] = si->err;
@@ -416,8 +452,8 @@ static void setup_frame(struct keep_shim_regs *r, int sig, const struct sig_info
         info[5] = si->pid ? 1000 : 0; /* si_uid: the Keep's uid (AT_UID) */
     }
     fpu_save(fp);
-    if ((act->flags & SA_ONSTACK) && (alt.flags & SS_AUTODISARM) && !(stack_flags & SS_ONSTACK))
-        alt = (typeof(alt)){0, SS_DISABLE, 0};
+    if ((act->flags & SA_ONSTACK) && (stack_flags & SS_AUTODISARM) && !(stack_flags & SS_ONSTACK))
+        set_alt(0, 0, 0);
     blocked |= act->mask | ((act->flags & SA_NODEFER) ? 0 : BIT(sig));
     blocked &= ~UNBLOCKABLE;
     suspended = false;
@@ -494,7 +530,7 @@ static long do_rt_sigaction(uint64_t sig, uint64_t act, uint64_t old, uint64_t s
         next.mask &= ~UNBLOCKABLE;
         actions[sig - 1] = next;
         if (ignored((int)sig)) /* POSIX: setting SIG_IGN discards a pending instance */
-            SIGNALS->pending &= ~BIT(sig);
+            __atomic_fetch_and(process_pending(), ~BIT(sig), __ATOMIC_SEQ_CST);
         publish_caught();
     }
     return 0;
@@ -522,12 +558,12 @@ static long set_altstack(uint64_t sp, uint32_t flags, uint64_t size, uint64_t cu
     if (mode != 0 && mode != SS_ONSTACK && mode != SS_DISABLE)
         return -SHIM_EINVAL;
     if (mode == SS_DISABLE) {
-        alt = (typeof(alt)){0, SS_DISABLE, 0};
+        set_alt(0, 0, 0);
         return 0;
     }
     if (size < MINSIGSTKSZ)
         return -SHIM_ENOMEM;
-    alt = (typeof(alt)){sp, flags & SS_AUTODISARM, size};
+    set_alt(sp, flags & SS_AUTODISARM, size);
     return 0;
 }
 
@@ -543,14 +579,14 @@ static long do_sigaltstack(uint64_t ss, uint64_t old, uint64_t cur_sp)
         size = *(const volatile uint64_t *)(ss + 16);
     }
     if (old) {
-        *(volatile uint64_t *)old = alt.sp;
+        *(volatile uint64_t *)old = shim_cpu()->alt_sp;
         *(volatile uint64_t *)(old + 8) = altstack_flags(cur_sp); /* ss_flags, then padding */
-        *(volatile uint64_t *)(old + 16) = alt.size;
+        *(volatile uint64_t *)(old + 16) = shim_cpu()->alt_size;
     }
     return ss ? set_altstack(sp, flags, size, cur_sp) : 0;
 }
 
-static long do_kill(int64_t pid, uint64_t sig, int32_t code)
+static long do_kill(int64_t pid, uint64_t sig)
 {
     if (sig > 64)
         return -SHIM_EINVAL;
@@ -558,8 +594,26 @@ static long do_kill(int64_t pid, uint64_t sig, int32_t code)
     if (pid != 1 && pid != 0 && pid != -1)
         return -SHIM_ESRCH;
     if (sig)
-        raise_sig((int)sig, code, 1);
+        raise_sig((int)sig, SI_USER, 1, NULL);
     return 0;
+}
+
+/* tkill/tgkill: to one thread of the Keep (process 1), found by its tid. */
+static long do_tkill(uint64_t tgid, uint64_t tid, uint64_t sig)
+{
+    if (sig > 64 || (int64_t)tid <= 0)
+        return -SHIM_EINVAL;
+    if (tgid != 1)
+        return -SHIM_ESRCH;
+    for (int i = 0; i < KEEP_MAX_VCPUS; i++) {
+        struct keep_shim_cpu *c = &shim_cpus[i];
+        if (__atomic_load_n(&c->in_use, __ATOMIC_SEQ_CST) && c->tid == tid) {
+            if (sig)
+                raise_sig((int)sig, SI_TKILL, 1, c);
+            return 0;
+        }
+    }
+    return -SHIM_ESRCH;
 }
 
 static long do_rt_sigpending(uint64_t set, uint64_t size)
@@ -568,7 +622,7 @@ static long do_rt_sigpending(uint64_t set, uint64_t size)
         return -SHIM_EINVAL;
     if (!shim_user_ok(set, 8))
         return -SHIM_EFAULT;
-    *(volatile uint64_t *)set = SIGNALS->pending & blocked;
+    *(volatile uint64_t *)set = pending_here() & blocked;
     return 0;
 }
 
@@ -579,7 +633,7 @@ static void wait_for_handler(uint64_t mask)
         uint64_t seen = SIGNALS->host_seq; /* before looking: a later addition ends pause */
         int sig = next_signal(mask);
         if (sig) {
-            SIGNALS->pending |= BIT(sig); /* deliver() takes it again */
+            __atomic_fetch_or(&shim_cpu()->pending, BIT(sig), __ATOMIC_SEQ_CST); /* deliver() */
             return;
         }
         struct shim_frame p = {.nr = NR_pause, .rdi = seen};
@@ -640,11 +694,11 @@ long shim_signal_call(struct shim_frame *f, bool *handled)
     case NR_sigaltstack:
         return do_sigaltstack(f->rdi, f->rsi, f->rsp);
     case NR_kill:
-        return do_kill((int64_t)f->rdi, f->rsi, SI_USER);
+        return do_kill((int64_t)f->rdi, f->rsi);
     case NR_tkill:
-        return f->rdi != 1 ? -SHIM_ESRCH : do_kill(1, f->rsi, SI_TKILL);
+        return do_tkill(1, f->rdi, f->rsi);
     case NR_tgkill:
-        return f->rdi != 1 || f->rsi != 1 ? -SHIM_ESRCH : do_kill(1, f->rdx, SI_TKILL);
+        return do_tkill(f->rdi, f->rsi, f->rdx);
     case NR_rt_sigpending:
         return do_rt_sigpending(f->rdi, f->rsi);
     case NR_rt_sigsuspend:
@@ -706,20 +760,20 @@ static void frame_to_regs(const struct shim_frame *f, long result, struct keep_s
 long shim_signal_after(struct shim_frame *f, long result)
 {
     if (result == -SHIM_EPIPE && raises_sigpipe(f))
-        raise_sig(SIGPIPE, SI_USER, 1);
+        raise_sig(SIGPIPE, SI_USER, 1, shim_cpu()); /* to the thread that wrote */
     if (shim_resume_full) { /* sigreturn: SIGREGS holds the registers to resume */
         deliver(SIGREGS, -1);
         return result;
     }
     for (;;) {
-        if (!(SIGNALS->pending & (~blocked | UNBLOCKABLE))) {
+        if (!(pending_here() & (~blocked | UNBLOCKABLE))) {
             /*
              * -EINTR from the host with no handler to run: a host signal for a
              * blocked or ignored guest signal interrupted the call. Linux would
              * not have interrupted it, so it runs again.
              */
             if (result == -SHIM_EINTR && f->nr != NR_pause && f->nr != NR_rt_sigsuspend) {
-                result = shim_forward(f);
+                result = shim_redo(f);
                 continue;
             }
             return result;
@@ -748,7 +802,7 @@ static bool in_shim(uint64_t rip)
  */
 bool shim_signal_fault_redirect(struct exception_frame *f, uint64_t cr2)
 {
-    if ((f->cs & 3) != 3 || in_shim(f->rip) || SIGNALS->from != KEEP_SIG_FROM_NONE)
+    if ((f->cs & 3) != 3 || in_shim(f->rip) || shim_cpu()->from != KEEP_SIG_FROM_NONE)
         return false;
     *SIGREGS = (struct keep_shim_regs){
         .r15 = f->r15,
@@ -772,13 +826,13 @@ bool shim_signal_fault_redirect(struct exception_frame *f, uint64_t cr2)
         .rsp = f->rsp,
         .ss = f->ss,
     };
-    SIGNALS->vector = f->vector;
-    SIGNALS->error_code = f->error_code;
-    SIGNALS->addr = cr2;
-    SIGNALS->from = KEEP_SIG_FROM_FAULT;
+    shim_cpu()->vector = f->vector;
+    shim_cpu()->error_code = f->error_code;
+    shim_cpu()->addr = cr2;
+    shim_cpu()->from = KEEP_SIG_FROM_FAULT;
     extern const char shim_signal_entry[];
     f->rip = (uint64_t)shim_signal_entry;
-    f->rsp = KEEP_GUEST_SHIM_STACK + KEEP_GUEST_SHIM_STACK_SIZE;
+    f->rsp = shim_cpu()->stack_top;
     f->rflags &= ~(RF_TF_DF | 0x40000ull); /* and AC */
     return true;
 }
@@ -827,11 +881,11 @@ void shim_signal_interrupted(void);
 void shim_signal_interrupted(void)
 {
     struct keep_shim_regs *r = SIGREGS;
-    uint64_t from = SIGNALS->from;
-    SIGNALS->from = KEEP_SIG_FROM_NONE;
+    uint64_t from = shim_cpu()->from;
+    shim_cpu()->from = KEEP_SIG_FROM_NONE;
     if (from == KEEP_SIG_FROM_FAULT) {
         struct sig_info si;
-        uint64_t vector = SIGNALS->vector, err = SIGNALS->error_code, addr = SIGNALS->addr;
+        uint64_t vector = shim_cpu()->vector, err = shim_cpu()->error_code, addr = shim_cpu()->addr;
         int sig = fault_signal(vector, err, r->rip, addr, &si);
         /* force_sig_fault: a blocked or ignored fault signal kills, as does no handler. */
         if (!sig || actions[sig - 1].handler <= SIG_IGN || (blocked & BIT(sig)))

@@ -404,6 +404,17 @@ suite_processes() {
   fi
 }
 
+# Threads: pthreads (mutex, condition variable, thread-local storage, join)
+# with 8 threads, twice, glibc and musl: a vCPU per thread on kvm.
+suite_threads() {
+  local v
+  for v in wl_threads wl_threads-musl; do
+    [ -x "$WL/$v" ] || continue
+    expect_status 0 "$P $v: 8 pthreads, mutex, condvar, TLS, join, twice" kr "$WL/$v"
+    grep '^not ok' "$TMP/out" | sed 's/^/#   /' || true
+  done
+}
+
 run_suite() { # backend channel
   SUITE_BACKEND=$1
   SUITE_CHANNEL=$2
@@ -434,4 +445,5 @@ run_suite() { # backend channel
   suite_ctrl_c
   suite_signals
   suite_processes
+  suite_threads
 }

@@ -355,9 +355,11 @@ static int die(const char *how)
     if (strcmp(how, "forge") == 0)
         forge(0);
     if (strcmp(how, "bad-killed") == 0) {
-        /* The boot page is a user page at 0x6000; report.status follows the 112-byte
-         * struct keep_shim_boot_in (src/shim/shim_abi.h). */
-        *(volatile uint64_t *)(uintptr_t)(0x6000 + 112) = 99;
+        /* This vCPU's report: struct keep_shim_cpu (src/shim/shim_abi.h) at the GS base,
+         * a user page; report.status is at offset 256. */
+        uint64_t block;
+        __asm__ volatile("movq %%gs:0, %0" : "=r"(block));
+        *(volatile uint64_t *)(uintptr_t)(block + 256) = 99;
         __asm__ volatile("outl %0, %w1" : : "a"(11 /* KEEP_REQ_KILLED */), "Nd"(0x4b50));
     }
     if (strcmp(how, "forge-fp") == 0)
