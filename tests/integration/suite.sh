@@ -413,6 +413,11 @@ suite_threads() {
     expect_status 0 "$P $v: 8 pthreads, mutex, condvar, TLS, join, twice" kr "$WL/$v"
     grep '^not ok' "$TMP/out" | sed 's/^/#   /' || true
   done
+  if [ "$SUITE_BACKEND" = kvm ]; then
+    expect_status 0 "$P thread requests from the workload with impossible values are refused" \
+      kr "$WL/wl_threads" hostile
+    grep '^not ok' "$TMP/out" | sed 's/^/#   /' || true
+  fi
 }
 
 run_suite() { # backend channel
