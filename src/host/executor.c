@@ -68,6 +68,13 @@ static void raise_fd_limit(void)
     }
 }
 
+void keep_executor_set_blocking(struct keep_executor *exec, void (*fn)(void *ctx, bool begin),
+                                void *ctx)
+{
+    exec->blocking = fn;
+    exec->blocking_ctx = ctx;
+}
+
 void keep_executor_defer_measurement(struct keep_executor *exec, struct keep_measure_job *job)
 {
     exec->pending_measurement = job;

@@ -24,6 +24,7 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/cursor.h"
@@ -284,6 +285,16 @@ struct vm {
     int threads;     /* vCPUs running a workload thread */
     int last_status; /* status of the last thread's exit() */
 };
+
+/* The executor's waits (poll, epoll_wait, nanosleep, pause) run without the batch lock. */
+static void exec_unlock_while_waiting(void *ctx, bool begin)
+{
+    struct vm *vm = ctx;
+    if (begin)
+        pthread_mutex_unlock(&vm->exec_lock);
+    else
+        pthread_mutex_lock(&vm->exec_lock);
+}
 
 /* A signal that only interrupts: it gets other vCPUs' host threads out of KVM_RUN or a call. */
 #define KICK_SIGNAL SIGRTMIN
@@ -1093,6 +1104,27 @@ static void *vcpu_thread(void *arg)
     return NULL;
 }
 
+/*
+ * Join a vCPU thread of an ended Keep. The kick may reach it just before it
+ * enters a host call that waits (epoll_wait, a futex): kick again until it
+ * has left.
+ */
+static void join_vcpu(struct vcpu *c)
+{
+    for (;;) {
+        struct timespec t;
+        clock_gettime(CLOCK_REALTIME, &t);
+        t.tv_nsec += 20 * 1000 * 1000;
+        if (t.tv_nsec >= 1000000000) {
+            t.tv_sec++;
+            t.tv_nsec -= 1000000000;
+        }
+        if (pthread_timedjoin_np(c->thread, NULL, &t) != ETIMEDOUT)
+            return;
+        pthread_kill(c->thread, KICK_SIGNAL);
+    }
+}
+
 /* The first vCPU runs on keep's own thread; afterwards every other vCPU is joined. */
 static int run_keep(struct vm *vm, int *exit_status, struct keep_error *err)
 {
@@ -1114,7 +1146,7 @@ static int run_keep(struct vm *vm, int *exit_status, struct keep_error *err)
     }
     for (int i = 1; i < KEEP_MAX_VCPUS; i++)
         if (vm->vcpus[i].started)
-            pthread_join(vm->vcpus[i].thread, NULL);
+            join_vcpu(&vm->vcpus[i]);
     *exit_status = vm->exit_status;
     if (vm->rc && vm->rc != rc) {
         *err = vm->err;
@@ -1191,6 +1223,7 @@ int keep_kvm_run(const struct keep_config *cfg, const struct keep_elf *elf,
     memset(&vm, 0, sizeof(vm));
     vm.vm_fd = -1;
     vm.exec = exec;
+    keep_executor_set_blocking(exec, exec_unlock_while_waiting, &vm);
     for (int i = 0; i < KEEP_MAX_VCPUS; i++)
         vm.vcpus[i] = (struct vcpu){.vm = &vm, .index = i, .fd = -1};
     pthread_mutex_init(&vm.exec_lock, NULL);
@@ -1215,6 +1248,7 @@ int keep_kvm_run(const struct keep_config *cfg, const struct keep_elf *elf,
         sigaction(KICK_SIGNAL, &old_kick, NULL);
     }
     vm_close(&vm);
+    keep_executor_set_blocking(exec, NULL, NULL);
     pthread_mutex_destroy(&vm.exec_lock);
     pthread_mutex_destroy(&vm.lock);
     pthread_cond_destroy(&vm.changed);
