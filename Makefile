@@ -15,22 +15,29 @@ all: build
 setup:
 	@scripts/setup
 
+# build/, build-asan/ and build-fuzz/ are test trees: they carry the test-only
+# --hostile-host (meson_options.txt). `make install` builds build-release/,
+# whose keep has none.
+TEST_OPTIONS = -Dhostile_host=true
+
 $(BUILD)/build.ninja:
 	@command -v $(MESON) >/dev/null || { echo "make: $(MESON) not found; run 'make setup' (installs the Debian packages)" >&2; exit 1; }
-	$(MESON) setup $(BUILD) --werror
+	$(MESON) setup $(BUILD) --werror $(TEST_OPTIONS)
 
 build-asan/build.ninja:
-	$(MESON) setup build-asan --werror -Db_sanitize=address,undefined \
+	$(MESON) setup build-asan --werror $(TEST_OPTIONS) -Db_sanitize=address,undefined \
 	  -Dc_args=-fno-sanitize-recover=all -Db_lundef=false
 
 build-fuzz/build.ninja:
-	CC=clang-14 $(MESON) setup build-fuzz -Dfuzz=true -Db_sanitize=address,undefined \
+	CC=clang-14 $(MESON) setup build-fuzz $(TEST_OPTIONS) -Dfuzz=true -Db_sanitize=address,undefined \
 	  -Dc_args=-fno-sanitize-recover=all -Db_lundef=false
 
-# Sources are picked up from lists by existence (fs.exists), which Meson
-# evaluates at configure time: reconfigure so new files are seen.
+build-release/build.ninja:
+	$(MESON) setup build-release --werror --buildtype=release
+
+# Every source is listed explicitly (files()); ninja re-runs Meson itself
+# when a meson.build changes, so no reconfigure is needed here.
 build: $(BUILD)/build.ninja
-	$(MESON) setup --reconfigure $(BUILD) >/dev/null
 	ninja -C $(BUILD) -j $(JOBS)
 
 demo: setup
@@ -39,9 +46,10 @@ demo: setup
 
 check: setup
 	@$(MAKE) --no-print-directory build build-asan/build.ninja build-fuzz/build.ninja
-	$(MESON) setup --reconfigure build-asan >/dev/null
+	@# Trees configured before the option existed get it too.
+	for d in $(BUILD) build-asan build-fuzz; do $(MESON) configure $$d $(TEST_OPTIONS) || exit 1; done
+	ninja -C $(BUILD) -j $(JOBS)
 	ninja -C build-asan -j $(JOBS)
-	$(MESON) setup --reconfigure build-fuzz >/dev/null
 	ninja -C build-fuzz -j $(JOBS)
 	@scripts/check
 
@@ -52,7 +60,6 @@ bench: setup
 
 fuzz: setup
 	@$(MAKE) --no-print-directory build-fuzz/build.ninja
-	$(MESON) setup --reconfigure build-fuzz >/dev/null
 	ninja -C build-fuzz -j $(JOBS)
 	@scripts/fuzz $(FUZZ_SECONDS)
 
@@ -62,8 +69,9 @@ format:
 format-check:
 	@scripts/format --check
 
-install: build
-	$(MESON) install -C $(BUILD)
+install: build-release/build.ninja
+	ninja -C build-release -j $(JOBS)
+	$(MESON) install -C build-release
 
 clean:
-	rm -rf $(BUILD) build-asan build-fuzz build-bench
+	rm -rf $(BUILD) build-asan build-fuzz build-bench build-release

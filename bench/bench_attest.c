@@ -40,6 +40,15 @@
 #include "common/util.h"
 #include "keep/attest.h"
 
+/* A call the benchmark cannot go on without (the result is never ignored). */
+#define bench_must(call)                                         \
+    do {                                                         \
+        if ((call) != KEEP_OK) {                                 \
+            fprintf(stderr, "%s: %s failed\n", __FILE__, #call); \
+            exit(1);                                             \
+        }                                                        \
+    } while (0)
+
 #define BENCH_SECONDS 2.0
 
 static double now(void)
@@ -328,7 +337,7 @@ int main(void)
         q.in.evidence = load(dir, quotes[i].quote);
         q.in.collateral_json = load(dir, quotes[i].collateral);
         q.in.has_time = true;
-        keep_parse_time(quotes[i].time, &q.in.time, &err);
+        bench_must(keep_parse_time(quotes[i].time, &q.in.time, &err));
         double p256_rate, r;
         rate_pair(op_openssl, &p256, &p256_rate, op_verify, &q, &r);
         double floor = p256_rate / quote_signatures;

@@ -18,6 +18,15 @@
 #include "host/exec_internal.h"
 #include "host/executor.h"
 
+/* A call the benchmark cannot go on without (the result is never ignored). */
+#define bench_must(call)                                         \
+    do {                                                         \
+        if ((call) != KEEP_OK) {                                 \
+            fprintf(stderr, "%s: %s failed\n", __FILE__, #call); \
+            exit(1);                                             \
+        }                                                        \
+    } while (0)
+
 #define MEM_BASE 0x400000ull
 
 static double now(void)
@@ -78,7 +87,7 @@ int main(void)
     t0 = now();
     for (int i = 0; i < n; i++) {
         one_item(KEEP_NR_write, 1 /* guest stdout, now /dev/null */, MEM_BASE, 1);
-        keep_executor_run_batch(x, chan, sizeof(chan), &gm, &out, &err);
+        bench_must(keep_executor_run_batch(x, chan, sizeof(chan), &gm, &out, &err));
     }
     double fwd = (now() - t0) / n;
     strcpy((char *)mem + 64, "/data/big");
@@ -88,7 +97,7 @@ int main(void)
 
     /* 2. 256 MiB in 1 MiB reads */
     one_item(KEEP_NR_openat, (uint64_t)(int64_t)-100, MEM_BASE + 64, O_RDONLY);
-    keep_executor_run_batch(x, chan, sizeof(chan), &gm, &out, &err);
+    bench_must(keep_executor_run_batch(x, chan, sizeof(chan), &gm, &out, &err));
     int64_t gfd = ((struct keep_chan_item *)(chan + KEEP_CHAN_ITEMS_OFFSET))->result;
     int hfd = open(path, O_RDONLY);
     for (int round = 0; round < 2; round++) {
@@ -98,11 +107,11 @@ int main(void)
         }
         double native = now() - t0;
         one_item(KEEP_NR_lseek, (uint64_t)gfd, 0, SEEK_SET);
-        keep_executor_run_batch(x, chan, sizeof(chan), &gm, &out, &err);
+        bench_must(keep_executor_run_batch(x, chan, sizeof(chan), &gm, &out, &err));
         t0 = now();
         for (;;) {
             one_item(KEEP_NR_read, (uint64_t)gfd, MEM_BASE + 4096, chunk);
-            keep_executor_run_batch(x, chan, sizeof(chan), &gm, &out, &err);
+            bench_must(keep_executor_run_batch(x, chan, sizeof(chan), &gm, &out, &err));
             if (((struct keep_chan_item *)(chan + KEEP_CHAN_ITEMS_OFFSET))->result <= 0)
                 break;
         }

@@ -40,6 +40,9 @@ __attribute__((format(printf, 2, 3), unused)) static int ok(int cond, const char
     return cond;
 }
 
+/* A setup call that must succeed (KEEP_OK): one check that names the call. */
+#define must_ok(call) ok((call) == 0, "setup: %s", #call)
+
 #define is_int(got, want, ...)                                                               \
     do {                                                                                     \
         long long tap_g_ = (long long)(got), tap_w_ = (long long)(want);                     \

@@ -91,8 +91,8 @@ KEEP_API const char *keep_attest_verdict_name(enum keep_attest_verdict verdict);
 /* "snp", "sgx", "tdx", "kvm", "unknown". */
 KEEP_API const char *keep_attest_tee_name(enum keep_attest_tee tee);
 /* Parse "auto", "snp", "sgx", "tdx", "kvm"; KEEP_E_USAGE otherwise. */
-KEEP_API int keep_attest_format_parse(const char *text, enum keep_attest_format *out,
-                                      struct keep_error *err);
+KEEP_API KEEP_WARN_UNUSED int
+keep_attest_format_parse(const char *text, enum keep_attest_format *out, struct keep_error *err);
 
 /* ---- Verifier ---------------------------------------------------------- */
 
@@ -109,8 +109,9 @@ KEEP_API int keep_attest_format_parse(const char *text, enum keep_attest_format 
  */
 struct keep_attest_verifier;
 
-KEEP_API int keep_attest_verifier_new(const char *roots_dir, struct keep_attest_verifier **out,
-                                      struct keep_error *err);
+KEEP_API KEEP_WARN_UNUSED int keep_attest_verifier_new(const char *roots_dir,
+                                                       struct keep_attest_verifier **out,
+                                                       struct keep_error *err);
 KEEP_API void keep_attest_verifier_free(struct keep_attest_verifier *verifier);
 /* Drop every cached signer, collateral set and PCK chain (the roots stay). */
 KEEP_API void keep_attest_verifier_clear_cache(struct keep_attest_verifier *verifier);
@@ -127,8 +128,9 @@ KEEP_API void keep_attest_verifier_clear_cache(struct keep_attest_verifier *veri
  */
 struct keep_attest_policy;
 
-KEEP_API int keep_attest_policy_parse(const char *json, size_t size,
-                                      struct keep_attest_policy **out, struct keep_error *err);
+KEEP_API KEEP_WARN_UNUSED int keep_attest_policy_parse(const char *json, size_t size,
+                                                       struct keep_attest_policy **out,
+                                                       struct keep_error *err);
 KEEP_API void keep_attest_policy_free(struct keep_attest_policy *policy);
 
 /* ---- Input ------------------------------------------------------------- */
@@ -177,19 +179,20 @@ struct keep_attest_result;
  * only for a caller mistake (KEEP_E_USAGE) or memory exhaustion. Bad
  * evidence never fails the call: it gives a result with verdict INVALID.
  */
-KEEP_API int keep_attest_verify(struct keep_attest_verifier *verifier,
-                                const struct keep_attest_input *in,
-                                const struct keep_attest_policy *policy,
-                                struct keep_attest_result **out, struct keep_error *err);
+KEEP_API KEEP_WARN_UNUSED int keep_attest_verify(struct keep_attest_verifier *verifier,
+                                                 const struct keep_attest_input *in,
+                                                 const struct keep_attest_policy *policy,
+                                                 struct keep_attest_result **out,
+                                                 struct keep_error *err);
 
 /*
  * Parse evidence without verifying anything: *claims_json receives the
  * claims as JSON text (free()), *tee the TEE. Fails with the parser's error
  * when the evidence does not parse.
  */
-KEEP_API int keep_attest_show(enum keep_attest_format format, const void *evidence, size_t size,
-                              enum keep_attest_tee *tee, char **claims_json,
-                              struct keep_error *err);
+KEEP_API KEEP_WARN_UNUSED int keep_attest_show(enum keep_attest_format format, const void *evidence,
+                                               size_t size, enum keep_attest_tee *tee,
+                                               char **claims_json, struct keep_error *err);
 
 /* ---- Results ----------------------------------------------------------- */
 

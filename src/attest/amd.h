@@ -124,9 +124,10 @@ struct keep_amd_chain_opts {
  * It does not look at any report: keep_snp_verify_report() compares these
  * values with one.
  */
-int keep_amd_verify_endorsement(const uint8_t *cert, size_t cert_size,
-                                const struct keep_amd_chain_opts *opts,
-                                struct keep_amd_endorsement *out, struct keep_error *err);
+KEEP_WARN_UNUSED int keep_amd_verify_endorsement(const uint8_t *cert, size_t cert_size,
+                                                 const struct keep_amd_chain_opts *opts,
+                                                 struct keep_amd_endorsement *out,
+                                                 struct keep_error *err);
 
 /* Directory of the shipped AMD roots: the installed one when present, else the source tree's. */
 const char *keep_amd_default_roots_dir(void);

@@ -52,33 +52,35 @@ struct keep_collateral {
 };
 
 /* An empty collateral set, to be filled with the setters below. */
-KEEP_API int keep_collateral_new(struct keep_collateral **out, struct keep_error *err);
-KEEP_API void keep_collateral_free(struct keep_collateral *coll);
+KEEP_WARN_UNUSED int keep_collateral_new(struct keep_collateral **out, struct keep_error *err);
+void keep_collateral_free(struct keep_collateral *coll);
 
 /* Parse the single collateral.json form (see the top of this file). */
-KEEP_API int keep_collateral_parse_json(const char *text, size_t size, struct keep_collateral **out,
-                                        struct keep_error *err);
+KEEP_WARN_UNUSED int keep_collateral_parse_json(const char *text, size_t size,
+                                                struct keep_collateral **out,
+                                                struct keep_error *err);
 
 /* Setters for the separate-file form. Each replaces what was set before. */
-KEEP_API int keep_collateral_set_tcb_info(struct keep_collateral *coll, const char *text,
-                                          size_t size, struct keep_error *err);
-KEEP_API int keep_collateral_set_qe_identity(struct keep_collateral *coll, const char *text,
-                                             size_t size, struct keep_error *err);
+KEEP_WARN_UNUSED int keep_collateral_set_tcb_info(struct keep_collateral *coll, const char *text,
+                                                  size_t size, struct keep_error *err);
+KEEP_WARN_UNUSED int keep_collateral_set_qe_identity(struct keep_collateral *coll, const char *text,
+                                                     size_t size, struct keep_error *err);
 /* Needs the TCB Info (resp. QE Identity) to be set first. */
-KEEP_API int keep_collateral_set_tcb_info_issuer_chain(struct keep_collateral *coll,
-                                                       const uint8_t *data, size_t size,
-                                                       struct keep_error *err);
-KEEP_API int keep_collateral_set_qe_identity_issuer_chain(struct keep_collateral *coll,
-                                                          const uint8_t *data, size_t size,
-                                                          struct keep_error *err);
-KEEP_API int keep_collateral_set_pck_crl_issuer_chain(struct keep_collateral *coll,
-                                                      const uint8_t *data, size_t size,
-                                                      struct keep_error *err);
+KEEP_WARN_UNUSED int keep_collateral_set_tcb_info_issuer_chain(struct keep_collateral *coll,
+                                                               const uint8_t *data, size_t size,
+                                                               struct keep_error *err);
+KEEP_WARN_UNUSED int keep_collateral_set_qe_identity_issuer_chain(struct keep_collateral *coll,
+                                                                  const uint8_t *data, size_t size,
+                                                                  struct keep_error *err);
+KEEP_WARN_UNUSED int keep_collateral_set_pck_crl_issuer_chain(struct keep_collateral *coll,
+                                                              const uint8_t *data, size_t size,
+                                                              struct keep_error *err);
 /* CRLs as DER, PEM, or hex text of DER (the collateral.json encoding). */
-KEEP_API int keep_collateral_set_root_ca_crl(struct keep_collateral *coll, const uint8_t *data,
-                                             size_t size, struct keep_error *err);
-KEEP_API int keep_collateral_set_pck_crl(struct keep_collateral *coll, const uint8_t *data,
-                                         size_t size, struct keep_error *err);
+KEEP_WARN_UNUSED int keep_collateral_set_root_ca_crl(struct keep_collateral *coll,
+                                                     const uint8_t *data, size_t size,
+                                                     struct keep_error *err);
+KEEP_WARN_UNUSED int keep_collateral_set_pck_crl(struct keep_collateral *coll, const uint8_t *data,
+                                                 size_t size, struct keep_error *err);
 
 /* Paths of the separate files; NULL for an item not given. */
 struct keep_collateral_files {
@@ -90,12 +92,14 @@ struct keep_collateral_files {
     const char *pck_crl;
     const char *pck_crl_issuer_chain;
 };
-KEEP_API int keep_collateral_from_files(const struct keep_collateral_files *files,
-                                        struct keep_collateral **out, struct keep_error *err);
+KEEP_WARN_UNUSED int keep_collateral_from_files(const struct keep_collateral_files *files,
+                                                struct keep_collateral **out,
+                                                struct keep_error *err);
 
 /* Every check listed at the top of this file, at `time`, anchored at `roots`. */
-KEEP_API int keep_collateral_verify(const struct keep_collateral *coll, STACK_OF(X509) * roots,
-                                    int64_t time, struct keep_error *err);
+KEEP_WARN_UNUSED int keep_collateral_verify(const struct keep_collateral *coll,
+                                            STACK_OF(X509) * roots, int64_t time,
+                                            struct keep_error *err);
 
 /*
  * Every check of keep_collateral_verify run on its own, so that a missing
@@ -107,101 +111,22 @@ KEEP_API int keep_collateral_verify(const struct keep_collateral *coll, STACK_OF
  * root_ca_crl, pck_crl. "skipped" means an item the check needs was not
  * given. NULL when out of memory.
  */
-KEEP_API json_t *keep_collateral_report(const struct keep_collateral *coll, STACK_OF(X509) * roots,
-                                        int64_t time);
+json_t *keep_collateral_report(const struct keep_collateral *coll, STACK_OF(X509) * roots,
+                               int64_t time);
 
 /*
  * The CRLs for the PCK chain verification (root CA CRL and PCK CRL, those
  * given), as a new stack of new references: free with
  * sk_X509_CRL_pop_free(crls, X509_CRL_free).
  */
-KEEP_API int keep_collateral_crls(const struct keep_collateral *coll, STACK_OF(X509_CRL) * *out,
-                                  struct keep_error *err);
+KEEP_WARN_UNUSED int keep_collateral_crls(const struct keep_collateral *coll,
+                                          STACK_OF(X509_CRL) * *out, struct keep_error *err);
 
 /*
  * {"tcb_info": {...summary...} | null, "qe_identity": ... | null,
  *  "root_ca_crl": {"present": bool, "next_update": "..."}, "pck_crl": ...,
  *  "pck_crl_issuer_chain": bool}. New reference; NULL on allocation failure.
  */
-KEEP_API json_t *keep_collateral_summary(const struct keep_collateral *coll);
-
-/* ---- Internal helpers shared by tcb.c and qe_identity.c ---- */
-
-/* Size limit for any one collateral document (Intel's are a few KiB). */
-#define KEEP_COLLATERAL_MAX_SIZE (1u << 20)
-
-/*
- * Locate the exact text of the top-level member `key` of the JSON object
- * in text[0..size): *off and *len give the byte range of its value, which
- * must be an object. `root` is jansson's parse of the same text; the cut
- * text is parsed again and must equal root[key] (see collateral.c for why
- * this is enough).
- */
-int keep_json_member_text(const char *text, size_t size, json_t *root, const char *key, size_t *off,
-                          size_t *len, struct keep_error *err);
-
-/* Parse JSON text strictly: no duplicate keys, the whole input is one value. */
-int keep_coll_json_load(const char *text, size_t size, const char *what, json_t **out,
-                        struct keep_error *err);
-
-/* Typed member readers. path names the object ("tcbInfo.tcbLevels[3].tcb"). */
-int keep_coll_member(json_t *obj, const char *path, const char *key, json_type type, json_t **out,
-                     struct keep_error *err);
-int keep_coll_uint(json_t *obj, const char *path, const char *key, uint64_t max, uint64_t *out,
-                   struct keep_error *err);
-int keep_coll_string(json_t *obj, const char *path, const char *key, const char **out,
-                     struct keep_error *err);
-int keep_coll_hex(json_t *obj, const char *path, const char *key, uint8_t *out, size_t size,
-                  struct keep_error *err);
-int keep_coll_time(json_t *obj, const char *path, const char *key, int64_t *out,
-                   struct keep_error *err);
-int keep_coll_status(json_t *obj, const char *path, const char *key, enum keep_tcb_status *out,
-                     struct keep_error *err);
-/* advisoryIDs: optional array of strings. *ids is malloc'd (NULL when none). */
-int keep_coll_advisories(json_t *obj, const char *path, const char ***ids, size_t *count,
-                         struct keep_error *err);
-/*
- * The parts every tcbLevels[] entry shares ([PCS] TCB Info, QE Identity,
- * tdxModuleIdentities): obj.tcbLevels is a non-empty array; an entry is an
- * object with an object "tcb" (*tcb, its path written to tpath), a tcbDate,
- * a tcbStatus and optional advisoryIDs.
- */
-int keep_coll_levels_array(json_t *obj, const char *path, json_t **arr, struct keep_error *err);
-int keep_coll_level_tcb(json_t *lv, const char *path, json_t **tcb, char *tpath, size_t tpath_size,
-                        struct keep_error *err);
-int keep_coll_level_status(json_t *lv, const char *path, int64_t *tcb_date,
-                           enum keep_tcb_status *status, const char ***advisory_ids,
-                           size_t *advisory_count, struct keep_error *err);
-/* Hex r||s into 64 bytes. */
-int keep_coll_signature(const char *hex, const char *what, uint8_t out[64], struct keep_error *err);
-
-/*
- * The checks TCB Info and QE Identity share: chain (first cert signs) to
- * roots at time, root CA CRL applied when given, ECDSA P-256 signature
- * (r||s) over the exact bytes. `what` names the item ("tcbInfo").
- */
-int keep_coll_verify_signed(const char *what, const char *signed_text, size_t signed_size,
-                            bool has_signature, const uint8_t signature[64], STACK_OF(X509) * chain,
-                            STACK_OF(X509) * roots, X509_CRL *root_ca_crl, int64_t time,
-                            struct keep_error *err);
-/*
- * The Intel PCS file form {"<member>": {...}, "signature": "<hex r||s>"}
- * (file names the document: "tcb_info.json"): *root is the parse of text
- * (NULL or a reference the caller decrefs, also on failure),
- * text[*off, *off + *len) the exact text of member's value, *signature_hex
- * the signature string (owned by *root).
- */
-int keep_coll_split_file(const char *text, size_t size, const char *file, const char *member,
-                         json_t **root, size_t *off, size_t *len, const char **signature_hex,
-                         struct keep_error *err);
-/* A malloc'd copy of the signed bytes body[0..body_size) in *text, *size. */
-int keep_coll_copy_signed_text(const char *what, const char *body, size_t body_size, char **text,
-                               size_t *size, struct keep_error *err);
-/* Parse an issuer chain bundle (PEM or DER) named what and put it in *chain, freeing the old. */
-int keep_coll_replace_chain(STACK_OF(X509) * *chain, const char *what, const uint8_t *data,
-                            size_t size, struct keep_error *err);
-/* issueDate <= time <= nextUpdate, naming the item and the dates. */
-int keep_coll_check_dates(const char *what, int64_t issue_date, int64_t next_update, int64_t time,
-                          struct keep_error *err);
+json_t *keep_collateral_summary(const struct keep_collateral *coll);
 
 #endif /* KEEP_ATTEST_COLLATERAL_H */

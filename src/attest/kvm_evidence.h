@@ -44,7 +44,7 @@ void keep_kvm_evidence_build(const uint8_t measurement[48], const uint8_t report
  * Parse evidence of size bytes. Checks the format only (magic, version,
  * reserved, size, tee type, no trailing bytes); it says nothing about trust.
  */
-int keep_kvm_evidence_parse(const uint8_t *data, size_t size, struct keep_kvm_evidence *out,
-                            struct keep_error *err);
+KEEP_WARN_UNUSED int keep_kvm_evidence_parse(const uint8_t *data, size_t size,
+                                             struct keep_kvm_evidence *out, struct keep_error *err);
 
 #endif /* KEEP_ATTEST_KVM_EVIDENCE_H */

@@ -62,7 +62,8 @@ struct keep_pck_info {
  * when present. Unknown extra OIDs are ignored (Intel adds fields).
  * KEEP_E_QUOTE_PCK_EXTENSION_MISSING or _MALFORMED name the OID.
  */
-int keep_pck_parse_extension(X509 *pck, struct keep_pck_info *info, struct keep_error *err);
+KEEP_WARN_UNUSED int keep_pck_parse_extension(X509 *pck, struct keep_pck_info *info,
+                                              struct keep_error *err);
 
 /*
  * Verify a PCK chain taken from a quote (PEM: PCK, CA and optionally the
@@ -79,9 +80,10 @@ int keep_pck_parse_extension(X509 *pck, struct keep_pck_info *info, struct keep_
  * On success *pck_out (if not NULL) holds a new reference to the PCK
  * certificate (X509_free it).
  */
-int keep_pck_verify_chain(const uint8_t *pem, size_t pem_size, X509 *intel_root,
-                          X509_CRL *root_ca_crl, X509_CRL *pck_crl, int64_t time,
-                          struct keep_pck_info *info, X509 **pck_out, struct keep_error *err);
+KEEP_WARN_UNUSED int keep_pck_verify_chain(const uint8_t *pem, size_t pem_size, X509 *intel_root,
+                                           X509_CRL *root_ca_crl, X509_CRL *pck_crl, int64_t time,
+                                           struct keep_pck_info *info, X509 **pck_out,
+                                           struct keep_error *err);
 
 /*
  * The PCK values as a new JSON object: "ca" ("platform" | "processor"),
@@ -99,7 +101,8 @@ json_t *keep_pck_info_json(const struct keep_pck_info *info);
  * <datadir>/keep/roots, else the source tree's data/roots. Checks the
  * SHA-256 fingerprint of the DER against the one compiled in.
  */
-int keep_pck_load_intel_root(const char *roots_dir, X509 **out, struct keep_error *err);
+KEEP_WARN_UNUSED int keep_pck_load_intel_root(const char *roots_dir, X509 **out,
+                                              struct keep_error *err);
 
 /* SHA-256 of the Intel SGX Root CA DER ([PCK] 1.4), lower-case hex. */
 #define KEEP_PCK_INTEL_ROOT_SHA256 \

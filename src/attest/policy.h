@@ -144,10 +144,10 @@ struct keep_policy_evidence {
 };
 
 /* Parse a policy (strict); "{}" is the default policy. */
-int keep_policy_parse(const char *json, size_t size, struct keep_attest_policy **out,
-                      struct keep_error *err);
+KEEP_WARN_UNUSED int keep_policy_parse(const char *json, size_t size,
+                                       struct keep_attest_policy **out, struct keep_error *err);
 /* The default policy, as "{}" gives. */
-int keep_policy_default(struct keep_attest_policy **out, struct keep_error *err);
+KEEP_WARN_UNUSED int keep_policy_default(struct keep_attest_policy **out, struct keep_error *err);
 void keep_policy_free(struct keep_attest_policy *policy);
 
 /*

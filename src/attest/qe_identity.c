@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "attest/collateral.h"
 #include "attest/x509.h"
 #include "common/util.h"
 
@@ -121,16 +120,10 @@ int keep_qe_identity_parse_body(const char *body, size_t body_size, const char *
     struct keep_qe_identity *qe = calloc(1, sizeof(*qe));
     if (!qe)
         return keep_fail(err, KEEP_E_NOMEM, "enclaveIdentity: out of memory");
-    int rc = keep_coll_json_load(body, body_size, "enclaveIdentity", &qe->json, err);
+    int rc = keep_intel_doc_parse_body(&qe->doc, "enclaveIdentity", "qe_identity_signature", body,
+                                       body_size, signature_hex, err);
     if (!rc)
-        rc = parse_body(qe, qe->json, err);
-    if (!rc && signature_hex) {
-        rc = keep_coll_signature(signature_hex, "qe_identity_signature", qe->signature, err);
-        qe->has_signature = rc == KEEP_OK;
-    }
-    if (!rc)
-        rc = keep_coll_copy_signed_text("enclaveIdentity", body, body_size, &qe->signed_text,
-                                        &qe->signed_size, err);
+        rc = parse_body(qe, qe->doc.json, err);
     if (rc) {
         keep_qe_identity_free(qe);
         return rc;
@@ -156,7 +149,7 @@ int keep_qe_identity_parse(const char *text, size_t size, struct keep_qe_identit
 int keep_qe_identity_set_issuer_chain(struct keep_qe_identity *qe, const uint8_t *data, size_t size,
                                       struct keep_error *err)
 {
-    return keep_coll_replace_chain(&qe->issuer_chain, "qe_identity_issuer_chain", data, size, err);
+    return keep_intel_doc_set_issuer_chain(&qe->doc, "qe_identity_issuer_chain", data, size, err);
 }
 
 void keep_qe_identity_free(struct keep_qe_identity *qe)
@@ -166,9 +159,7 @@ void keep_qe_identity_free(struct keep_qe_identity *qe)
     for (size_t i = 0; i < qe->level_count; i++)
         free(qe->levels[i].advisory_ids);
     free(qe->levels);
-    free(qe->signed_text);
-    sk_X509_pop_free(qe->issuer_chain, X509_free);
-    json_decref(qe->json);
+    keep_intel_doc_clear(&qe->doc);
     free(qe);
 }
 
@@ -181,9 +172,7 @@ int keep_qe_identity_check_fresh(const struct keep_qe_identity *qe, int64_t time
 int keep_qe_identity_verify(const struct keep_qe_identity *qe, STACK_OF(X509) * roots,
                             X509_CRL *root_ca_crl, int64_t time, struct keep_error *err)
 {
-    int rc = keep_coll_verify_signed("enclaveIdentity", qe->signed_text, qe->signed_size,
-                                     qe->has_signature, qe->signature, qe->issuer_chain, roots,
-                                     root_ca_crl, time, err);
+    int rc = keep_intel_doc_verify(&qe->doc, roots, root_ca_crl, time, err);
     if (rc)
         return rc;
     return keep_qe_identity_check_fresh(qe, time, err);
@@ -258,6 +247,6 @@ json_t *keep_qe_identity_summary(const struct keep_qe_identity *qe)
     return json_pack("{s:s, s:I, s:s, s:s, s:I, s:I, s:b, s:b}", "id", qe_id_name(qe->id),
                      "version", (json_int_t)qe->version, "issue_date", issue, "next_update", next,
                      "tcb_evaluation_data_number", (json_int_t)qe->tcb_evaluation_data_number,
-                     "tcb_levels", (json_int_t)qe->level_count, "signed", qe->has_signature,
-                     "issuer_chain", qe->issuer_chain != NULL);
+                     "tcb_levels", (json_int_t)qe->level_count, "signed", qe->doc.has_signature,
+                     "issuer_chain", qe->doc.issuer_chain != NULL);
 }

@@ -51,31 +51,29 @@ struct keep_qe_identity {
     struct keep_qe_identity_level *levels;
     size_t level_count;
 
-    char *signed_text;
-    size_t signed_size;
-    bool has_signature;
-    uint8_t signature[64];
-    STACK_OF(X509) * issuer_chain; /* TCB Signing cert first; NULL when not given */
-
-    json_t *json; /* the parsed enclaveIdentity object; owns the strings */
+    /* The signed document: the parsed enclaveIdentity (owns the strings), bytes, r||s, chain. */
+    struct keep_intel_doc doc;
 };
 
 /* The Intel PCS file form {"enclaveIdentity":{...},"signature":"..."}. */
-KEEP_API int keep_qe_identity_parse(const char *text, size_t size, struct keep_qe_identity **out,
-                                    struct keep_error *err);
+KEEP_WARN_UNUSED int keep_qe_identity_parse(const char *text, size_t size,
+                                            struct keep_qe_identity **out, struct keep_error *err);
 /* The signed object text alone, signature as hex or NULL (collateral.json form). */
-KEEP_API int keep_qe_identity_parse_body(const char *body, size_t body_size,
-                                         const char *signature_hex, struct keep_qe_identity **out,
-                                         struct keep_error *err);
-KEEP_API int keep_qe_identity_set_issuer_chain(struct keep_qe_identity *qe, const uint8_t *data,
-                                               size_t size, struct keep_error *err);
-KEEP_API void keep_qe_identity_free(struct keep_qe_identity *qe);
+KEEP_WARN_UNUSED int keep_qe_identity_parse_body(const char *body, size_t body_size,
+                                                 const char *signature_hex,
+                                                 struct keep_qe_identity **out,
+                                                 struct keep_error *err);
+KEEP_WARN_UNUSED int keep_qe_identity_set_issuer_chain(struct keep_qe_identity *qe,
+                                                       const uint8_t *data, size_t size,
+                                                       struct keep_error *err);
+void keep_qe_identity_free(struct keep_qe_identity *qe);
 
 /* Chain, signature and freshness at time; see keep_tcb_info_verify. */
-KEEP_API int keep_qe_identity_verify(const struct keep_qe_identity *qe, STACK_OF(X509) * roots,
-                                     X509_CRL *root_ca_crl, int64_t time, struct keep_error *err);
-KEEP_API int keep_qe_identity_check_fresh(const struct keep_qe_identity *qe, int64_t time,
-                                          struct keep_error *err);
+KEEP_WARN_UNUSED int keep_qe_identity_verify(const struct keep_qe_identity *qe,
+                                             STACK_OF(X509) * roots, X509_CRL *root_ca_crl,
+                                             int64_t time, struct keep_error *err);
+KEEP_WARN_UNUSED int keep_qe_identity_check_fresh(const struct keep_qe_identity *qe, int64_t time,
+                                                  struct keep_error *err);
 
 /* The QE's report body fields, read from the quote's QE report. */
 struct keep_qe_report_input {
@@ -101,10 +99,12 @@ struct keep_qe_identity_result {
  * gives the QE TCB status (KEEP_E_COLLATERAL_NO_MATCHING_QE_LEVEL when
  * none). `tee`, when the caller knows it, must match the identity's id.
  */
-KEEP_API int keep_qe_identity_check(const struct keep_qe_identity *qe, enum keep_tee_type tee,
-                                    const struct keep_qe_report_input *report,
-                                    struct keep_qe_identity_result *result, struct keep_error *err);
+KEEP_WARN_UNUSED int keep_qe_identity_check(const struct keep_qe_identity *qe,
+                                            enum keep_tee_type tee,
+                                            const struct keep_qe_report_input *report,
+                                            struct keep_qe_identity_result *result,
+                                            struct keep_error *err);
 
-KEEP_API json_t *keep_qe_identity_summary(const struct keep_qe_identity *qe);
+json_t *keep_qe_identity_summary(const struct keep_qe_identity *qe);
 
 #endif /* KEEP_ATTEST_QE_IDENTITY_H */

@@ -174,16 +174,16 @@ struct keep_quote {
  * at the top of this file; checks no signature and no certificate (the PCK
  * chain PEM is only located). Fills *quote on success.
  */
-int keep_quote_parse(const uint8_t *buf, size_t size, struct keep_quote *quote,
-                     struct keep_error *err);
+KEEP_WARN_UNUSED int keep_quote_parse(const uint8_t *buf, size_t size, struct keep_quote *quote,
+                                      struct keep_error *err);
 /*
  * As keep_quote_parse(); with KEEP_QUOTE_PARSE_ALLOW_TRAILING, bytes after
  * the signature data are accepted and counted in quote->trailing_size
  * (quotes saved from fixed-size TDX quote buffers carry such padding). They
  * are covered by no signature and never read.
  */
-int keep_quote_parse_ex(const uint8_t *buf, size_t size, unsigned flags, struct keep_quote *quote,
-                        struct keep_error *err);
+KEEP_WARN_UNUSED int keep_quote_parse_ex(const uint8_t *buf, size_t size, unsigned flags,
+                                         struct keep_quote *quote, struct keep_error *err);
 
 struct keep_quote_verify_opts {
     int64_t time;          /* verification time, seconds since the epoch */
@@ -204,8 +204,9 @@ struct keep_quote_verify_opts {
  * It does not judge TCB levels, QE identity, debug bits, measurements or
  * freshness: those belong to tcb.c, qe_identity.c and the policy.
  */
-int keep_quote_verify(const struct keep_quote *quote, const struct keep_quote_verify_opts *opts,
-                      struct keep_pck_info *pck, struct keep_error *err);
+KEEP_WARN_UNUSED int keep_quote_verify(const struct keep_quote *quote,
+                                       const struct keep_quote_verify_opts *opts,
+                                       struct keep_pck_info *pck, struct keep_error *err);
 
 /*
  * The attestation key of the last quote verified with it, as an OpenSSL key
@@ -230,8 +231,10 @@ void keep_quote_ak_cache_clear(struct keep_quote_ak_cache *ak);
  * not NULL, keeps the attestation key between calls (rebuilt when the quote
  * carries another); NULL builds it for this call only.
  */
-int keep_quote_verify_with_pck_key(const struct keep_quote *quote, EVP_PKEY *pck_key,
-                                   struct keep_quote_ak_cache *ak, struct keep_error *err);
+KEEP_WARN_UNUSED int keep_quote_verify_with_pck_key(const struct keep_quote *quote,
+                                                    EVP_PKEY *pck_key,
+                                                    struct keep_quote_ak_cache *ak,
+                                                    struct keep_error *err);
 
 /*
  * Verify an ECDSA P-256 signature given as r || s (64 bytes, big-endian)
@@ -239,8 +242,9 @@ int keep_quote_verify_with_pck_key(const struct keep_quote *quote, EVP_PKEY *pck
  * with a message naming `what`; KEEP_E_QUOTE_KEY_INVALID when the key is
  * not a point on the curve.
  */
-int keep_quote_p256_verify(const uint8_t key_xy[64], const uint8_t sig_rs[64], const uint8_t *data,
-                           size_t size, int code, const char *what, struct keep_error *err);
+KEEP_WARN_UNUSED int keep_quote_p256_verify(const uint8_t key_xy[64], const uint8_t sig_rs[64],
+                                            const uint8_t *data, size_t size, int code,
+                                            const char *what, struct keep_error *err);
 
 /*
  * The quote's fields as a new JSON object, named as in Intel's

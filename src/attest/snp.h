@@ -132,8 +132,8 @@ struct keep_snp_report {
  * the Milan/Genoa layout (v2 reports carry no CPUID; Turin firmware emits v3+).
  * It does not verify the signature nor judge any value (debug, TCB, ...).
  */
-int keep_snp_report_parse(const uint8_t *buf, size_t size, struct keep_snp_report *report,
-                          struct keep_error *err);
+KEEP_WARN_UNUSED int keep_snp_report_parse(const uint8_t *buf, size_t size,
+                                           struct keep_snp_report *report, struct keep_error *err);
 
 /*
  * A verified VCEK or VLEK, ready to check many reports. Immutable once made,
@@ -149,14 +149,14 @@ struct keep_snp_signer;
  * in which every certificate of the chain is valid; a cache must rebuild or
  * re-check (keep_snp_signer_check_time) when its time moves.
  */
-int keep_snp_signer_new(const uint8_t *cert, size_t cert_size,
-                        const struct keep_amd_chain_opts *opts, struct keep_snp_signer **out,
-                        struct keep_error *err);
+KEEP_WARN_UNUSED int keep_snp_signer_new(const uint8_t *cert, size_t cert_size,
+                                         const struct keep_amd_chain_opts *opts,
+                                         struct keep_snp_signer **out, struct keep_error *err);
 void keep_snp_signer_free(struct keep_snp_signer *signer);
 const struct keep_amd_endorsement *keep_snp_signer_endorsement(const struct keep_snp_signer *s);
 /* KEEP_E_X509_EXPIRED / _NOT_YET_VALID unless time is inside the chain's validity window. */
-int keep_snp_signer_check_time(const struct keep_snp_signer *signer, int64_t time,
-                               struct keep_error *err);
+KEEP_WARN_UNUSED int keep_snp_signer_check_time(const struct keep_snp_signer *signer, int64_t time,
+                                                struct keep_error *err);
 
 /*
  * Prove that report (parsed from raw) was made by the key of signer. Checks:
@@ -176,9 +176,10 @@ int keep_snp_signer_check_time(const struct keep_snp_signer *signer, int64_t tim
  * It does not check the time (the signer did, at its creation), nor
  * current/committed/launch TCB, nor any policy.
  */
-int keep_snp_verify_report(const struct keep_snp_signer *signer,
-                           const struct keep_snp_report *report, const uint8_t *raw,
-                           size_t raw_size, struct keep_error *err);
+KEEP_WARN_UNUSED int keep_snp_verify_report(const struct keep_snp_signer *signer,
+                                            const struct keep_snp_report *report,
+                                            const uint8_t *raw, size_t raw_size,
+                                            struct keep_error *err);
 
 /*
  * Every field as JSON, named as in ABI 56860 Table 23 in lower case: byte

@@ -10,7 +10,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "attest/collateral.h"
 #include "attest/x509.h"
 #include "common/util.h"
 
@@ -290,16 +289,10 @@ int keep_tcb_info_parse_body(const char *body, size_t body_size, const char *sig
     struct keep_tcb_info *info = calloc(1, sizeof(*info));
     if (!info)
         return keep_fail(err, KEEP_E_NOMEM, "tcbInfo: out of memory");
-    int rc = keep_coll_json_load(body, body_size, "tcbInfo", &info->json, err);
+    int rc = keep_intel_doc_parse_body(&info->doc, "tcbInfo", "tcb_info_signature", body, body_size,
+                                       signature_hex, err);
     if (!rc)
-        rc = parse_body(info, info->json, err);
-    if (!rc)
-        rc = keep_coll_copy_signed_text("tcbInfo", body, body_size, &info->signed_text,
-                                        &info->signed_size, err);
-    if (!rc && signature_hex) {
-        rc = keep_coll_signature(signature_hex, "tcb_info_signature", info->signature, err);
-        info->has_signature = rc == KEEP_OK;
-    }
+        rc = parse_body(info, info->doc.json, err);
     if (rc) {
         keep_tcb_info_free(info);
         return rc;
@@ -325,7 +318,7 @@ int keep_tcb_info_parse(const char *text, size_t size, struct keep_tcb_info **ou
 int keep_tcb_info_set_issuer_chain(struct keep_tcb_info *info, const uint8_t *data, size_t size,
                                    struct keep_error *err)
 {
-    return keep_coll_replace_chain(&info->issuer_chain, "tcb_info_issuer_chain", data, size, err);
+    return keep_intel_doc_set_issuer_chain(&info->doc, "tcb_info_issuer_chain", data, size, err);
 }
 
 void keep_tcb_info_free(struct keep_tcb_info *info)
@@ -342,10 +335,35 @@ void keep_tcb_info_free(struct keep_tcb_info *info)
         free(m->levels);
     }
     free(info->module_identities);
-    free(info->signed_text);
-    sk_X509_pop_free(info->issuer_chain, X509_free);
-    json_decref(info->json);
+    keep_intel_doc_clear(&info->doc);
     free(info);
+}
+
+/* ---- tcbStatus (shared with QE Identity) ---- */
+
+int keep_coll_status(json_t *obj, const char *path, const char *key, enum keep_tcb_status *out,
+                     struct keep_error *err)
+{
+    const char *text;
+    int rc = keep_coll_string(obj, path, key, &text, err);
+    if (rc)
+        return rc;
+    if (keep_tcb_status_parse(text, out, NULL) != KEEP_OK)
+        return keep_fail(err, KEEP_E_COLLATERAL_TCB_STATUS_UNKNOWN,
+                         "%s.%s is '%.40s'; not a status Intel defines", path, key, text);
+    return KEEP_OK;
+}
+
+int keep_coll_level_status(json_t *lv, const char *path, int64_t *tcb_date,
+                           enum keep_tcb_status *status, const char ***advisory_ids,
+                           size_t *advisory_count, struct keep_error *err)
+{
+    int rc;
+    if ((rc = keep_coll_time(lv, path, "tcbDate", tcb_date, err)) ||
+        (rc = keep_coll_status(lv, path, "tcbStatus", status, err)) ||
+        (rc = keep_coll_advisories(lv, path, advisory_ids, advisory_count, err)))
+        return rc;
+    return KEEP_OK;
 }
 
 /* ---- Verification ---- */
@@ -359,9 +377,7 @@ int keep_tcb_info_check_fresh(const struct keep_tcb_info *info, int64_t time,
 int keep_tcb_info_verify(const struct keep_tcb_info *info, STACK_OF(X509) * roots,
                          X509_CRL *root_ca_crl, int64_t time, struct keep_error *err)
 {
-    int rc = keep_coll_verify_signed("tcbInfo", info->signed_text, info->signed_size,
-                                     info->has_signature, info->signature, info->issuer_chain,
-                                     roots, root_ca_crl, time, err);
+    int rc = keep_intel_doc_verify(&info->doc, roots, root_ca_crl, time, err);
     if (rc)
         return rc;
     return keep_tcb_info_check_fresh(info, time, err);
@@ -652,6 +668,6 @@ json_t *keep_tcb_info_summary(const struct keep_tcb_info *info)
                      "pce_id", pceid, "issue_date", issue, "next_update", next,
                      "tcb_evaluation_data_number", (json_int_t)info->tcb_evaluation_data_number,
                      "tcb_type", (json_int_t)info->tcb_type, "tcb_levels",
-                     (json_int_t)info->level_count, "signed", info->has_signature, "issuer_chain",
-                     info->issuer_chain != NULL);
+                     (json_int_t)info->level_count, "signed", info->doc.has_signature,
+                     "issuer_chain", info->doc.issuer_chain != NULL);
 }

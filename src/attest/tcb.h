@@ -35,6 +35,7 @@
 #include <jansson.h>
 #include <openssl/x509.h>
 
+#include "attest/intel_doc.h"
 #include "keep/error.h"
 
 /* tcbStatus values, [PCS] "TCB Info", tcbLevels[].tcbStatus. */
@@ -49,10 +50,10 @@ enum keep_tcb_status {
 };
 
 /* Intel's spelling: "UpToDate", "SWHardeningNeeded", ... */
-KEEP_API const char *keep_tcb_status_name(enum keep_tcb_status status);
+const char *keep_tcb_status_name(enum keep_tcb_status status);
 /* The status Intel spells `text`; KEEP_E_COLLATERAL_TCB_STATUS_UNKNOWN otherwise. */
-KEEP_API int keep_tcb_status_parse(const char *text, enum keep_tcb_status *out,
-                                   struct keep_error *err);
+KEEP_WARN_UNUSED int keep_tcb_status_parse(const char *text, enum keep_tcb_status *out,
+                                           struct keep_error *err);
 
 enum keep_tee_type { KEEP_TEE_SGX, KEEP_TEE_TDX };
 
@@ -106,14 +107,8 @@ struct keep_tcb_info {
     struct keep_tcb_level *levels; /* tcbLevels, in the signed order */
     size_t level_count;
 
-    /* What keep_tcb_info_verify needs: the exact signed bytes and r||s. */
-    char *signed_text;
-    size_t signed_size;
-    bool has_signature;
-    uint8_t signature[64];
-    STACK_OF(X509) * issuer_chain; /* TCB Signing cert first; NULL when not given */
-
-    json_t *json; /* the parsed tcbInfo object; owns the strings */
+    /* The signed document: the parsed tcbInfo (owns the strings), its exact bytes, r||s, chain. */
+    struct keep_intel_doc doc;
 };
 
 /*
@@ -121,20 +116,21 @@ struct keep_tcb_info {
  * The signed bytes are the text of the "tcbInfo" value exactly as it appears
  * in `text` (see keep_json_member_text in collateral.h).
  */
-KEEP_API int keep_tcb_info_parse(const char *text, size_t size, struct keep_tcb_info **out,
-                                 struct keep_error *err);
+KEEP_WARN_UNUSED int keep_tcb_info_parse(const char *text, size_t size, struct keep_tcb_info **out,
+                                         struct keep_error *err);
 /*
  * Parse the signed tcbInfo object text on its own (the collateral.json
  * form, where that text is a string member), with its signature given
  * separately as hex (NULL when there is none: verification then reports
  * the signature missing).
  */
-KEEP_API int keep_tcb_info_parse_body(const char *body, size_t body_size, const char *signature_hex,
-                                      struct keep_tcb_info **out, struct keep_error *err);
+KEEP_WARN_UNUSED int keep_tcb_info_parse_body(const char *body, size_t body_size,
+                                              const char *signature_hex, struct keep_tcb_info **out,
+                                              struct keep_error *err);
 /* Attach the TCB Info issuer chain (PEM or DER bundle, TCB Signing cert first). */
-KEEP_API int keep_tcb_info_set_issuer_chain(struct keep_tcb_info *info, const uint8_t *data,
-                                            size_t size, struct keep_error *err);
-KEEP_API void keep_tcb_info_free(struct keep_tcb_info *info);
+KEEP_WARN_UNUSED int keep_tcb_info_set_issuer_chain(struct keep_tcb_info *info, const uint8_t *data,
+                                                    size_t size, struct keep_error *err);
+void keep_tcb_info_free(struct keep_tcb_info *info);
 
 /*
  * Verify at `time` (seconds since the epoch): the issuer chain to one of
@@ -142,12 +138,13 @@ KEEP_API void keep_tcb_info_free(struct keep_tcb_info *info);
  * over the exact signed bytes, and issueDate <= time <= nextUpdate.
  * A missing chain or signature fails with KEEP_E_COLLATERAL_MISSING.
  */
-KEEP_API int keep_tcb_info_verify(const struct keep_tcb_info *info, STACK_OF(X509) * roots,
-                                  X509_CRL *root_ca_crl, int64_t time, struct keep_error *err);
+KEEP_WARN_UNUSED int keep_tcb_info_verify(const struct keep_tcb_info *info, STACK_OF(X509) * roots,
+                                          X509_CRL *root_ca_crl, int64_t time,
+                                          struct keep_error *err);
 
 /* issueDate <= time <= nextUpdate only (part of keep_tcb_info_verify). */
-KEEP_API int keep_tcb_info_check_fresh(const struct keep_tcb_info *info, int64_t time,
-                                       struct keep_error *err);
+KEEP_WARN_UNUSED int keep_tcb_info_check_fresh(const struct keep_tcb_info *info, int64_t time,
+                                               struct keep_error *err);
 
 /* The platform values the matching needs, read from the PCK certificate and the quote. */
 struct keep_tcb_input {
@@ -166,9 +163,9 @@ struct keep_tcb_input {
  * id matches input->tee (an SGX quote may be checked against SGX TCB Info
  * only, a TDX quote against TDX TCB Info v3), FMSPC and pceId equal.
  */
-KEEP_API int keep_tcb_info_check_platform(const struct keep_tcb_info *info,
-                                          const struct keep_tcb_input *input,
-                                          struct keep_error *err);
+KEEP_WARN_UNUSED int keep_tcb_info_check_platform(const struct keep_tcb_info *info,
+                                                  const struct keep_tcb_input *input,
+                                                  struct keep_error *err);
 
 struct keep_tcb_result {
     enum keep_tcb_status status;     /* converged status of the matched level(s) */
@@ -197,9 +194,10 @@ struct keep_tcb_result {
  * (free with keep_tcb_result_free). KEEP_E_COLLATERAL_NO_MATCHING_TCB_LEVEL
  * when no level matches.
  */
-KEEP_API int keep_tcb_match(const struct keep_tcb_info *info, const struct keep_tcb_input *input,
-                            struct keep_tcb_result *result, struct keep_error *err);
-KEEP_API void keep_tcb_result_free(struct keep_tcb_result *result);
+KEEP_WARN_UNUSED int keep_tcb_match(const struct keep_tcb_info *info,
+                                    const struct keep_tcb_input *input,
+                                    struct keep_tcb_result *result, struct keep_error *err);
+void keep_tcb_result_free(struct keep_tcb_result *result);
 
 /*
  * The platform status converged with the QE's TCB status, as the QVL does:
@@ -207,10 +205,18 @@ KEEP_API void keep_tcb_result_free(struct keep_tcb_result *result);
  * configuration statuses into OutOfDateConfigurationNeeded; a QE Revoked
  * gives Revoked.
  */
-KEEP_API enum keep_tcb_status keep_tcb_converge_with_qe(enum keep_tcb_status platform,
-                                                        enum keep_tcb_status qe);
+enum keep_tcb_status keep_tcb_converge_with_qe(enum keep_tcb_status platform,
+                                               enum keep_tcb_status qe);
 
 /* A JSON summary: id, version, fmspc, dates, tcbEvaluationDataNumber, level count. */
-KEEP_API json_t *keep_tcb_info_summary(const struct keep_tcb_info *info);
+json_t *keep_tcb_info_summary(const struct keep_tcb_info *info);
+
+/* tcbStatus members and the status parts of a tcbLevels[] entry (TCB Info and QE Identity). */
+KEEP_WARN_UNUSED int keep_coll_status(json_t *obj, const char *path, const char *key,
+                                      enum keep_tcb_status *out, struct keep_error *err);
+KEEP_WARN_UNUSED int keep_coll_level_status(json_t *lv, const char *path, int64_t *tcb_date,
+                                            enum keep_tcb_status *status,
+                                            const char ***advisory_ids, size_t *advisory_count,
+                                            struct keep_error *err);
 
 #endif /* KEEP_ATTEST_TCB_H */

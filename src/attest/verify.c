@@ -825,20 +825,20 @@ static int collateral_verify(struct keep_attest_verifier *v, struct collateral_e
             return rc;
         crl_window(c->root_ca_crl, &from, &until);
     }
-    if (c->tcb_info && c->tcb_info->issuer_chain) {
+    if (c->tcb_info && c->tcb_info->doc.issuer_chain) {
         rc = keep_tcb_info_verify(c->tcb_info, v->intel_roots, c->root_ca_crl, time, &err);
         if (record(r, "collateral.tcb_info", rc, &err))
             return rc;
-        narrow_to_item(c->tcb_info->issue_date, c->tcb_info->next_update, c->tcb_info->issuer_chain,
-                       &from, &until);
+        narrow_to_item(c->tcb_info->issue_date, c->tcb_info->next_update,
+                       c->tcb_info->doc.issuer_chain, &from, &until);
         e->tcb_info_ok = true;
     }
-    if (c->qe_identity && c->qe_identity->issuer_chain) {
+    if (c->qe_identity && c->qe_identity->doc.issuer_chain) {
         rc = keep_qe_identity_verify(c->qe_identity, v->intel_roots, c->root_ca_crl, time, &err);
         if (record(r, "collateral.qe_identity", rc, &err))
             return rc;
         narrow_to_item(c->qe_identity->issue_date, c->qe_identity->next_update,
-                       c->qe_identity->issuer_chain, &from, &until);
+                       c->qe_identity->doc.issuer_chain, &from, &until);
         e->qe_identity_ok = true;
     }
     if (c->pck_crl)

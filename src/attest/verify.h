@@ -16,8 +16,8 @@
  * loads the shipped root, whose fingerprint keep_pck_load_intel_root checks.
  * Clears the caches.
  */
-int keep_attest_verifier_set_intel_root(struct keep_attest_verifier *verifier, X509 *root,
-                                        struct keep_error *err);
+KEEP_WARN_UNUSED int keep_attest_verifier_set_intel_root(struct keep_attest_verifier *verifier,
+                                                         X509 *root, struct keep_error *err);
 
 /* How many cached SNP signers and Intel collateral sets the verifier holds. */
 size_t keep_attest_verifier_cached_signers(const struct keep_attest_verifier *verifier);

@@ -17,17 +17,17 @@
 #include "keep/error.h"
 
 /* Parse one certificate, DER or PEM. `what` names it in messages ("VCEK"). */
-int keep_x509_parse_cert(const uint8_t *data, size_t size, const char *what, X509 **out,
-                         struct keep_error *err);
+KEEP_WARN_UNUSED int keep_x509_parse_cert(const uint8_t *data, size_t size, const char *what,
+                                          X509 **out, struct keep_error *err);
 /*
  * Parse a bundle: PEM with one or more certificates, or one or more DER
  * certificates back to back. Order is kept. Fails when it holds none.
  */
-int keep_x509_parse_chain(const uint8_t *data, size_t size, const char *what, STACK_OF(X509) * *out,
-                          struct keep_error *err);
+KEEP_WARN_UNUSED int keep_x509_parse_chain(const uint8_t *data, size_t size, const char *what,
+                                           STACK_OF(X509) * *out, struct keep_error *err);
 /* Parse a CRL, DER or PEM. */
-int keep_x509_parse_crl(const uint8_t *data, size_t size, const char *what, X509_CRL **out,
-                        struct keep_error *err);
+KEEP_WARN_UNUSED int keep_x509_parse_crl(const uint8_t *data, size_t size, const char *what,
+                                         X509_CRL **out, struct keep_error *err);
 
 struct keep_x509_verify_opts {
     int64_t time;              /* verification time, seconds since the epoch */
@@ -42,42 +42,44 @@ struct keep_x509_verify_opts {
  * with codes KEEP_E_X509_EXPIRED, _NOT_YET_VALID, _SIGNATURE, _UNTRUSTED,
  * _REVOKED, _CRL_EXPIRED, _CRL_MISSING or _CHAIN. `what` names the chain.
  */
-int keep_x509_verify_chain(X509 *leaf, STACK_OF(X509) * intermediates, STACK_OF(X509) * roots,
-                           const struct keep_x509_verify_opts *opts, const char *what,
-                           struct keep_error *err);
+KEEP_WARN_UNUSED int keep_x509_verify_chain(X509 *leaf, STACK_OF(X509) * intermediates,
+                                            STACK_OF(X509) * roots,
+                                            const struct keep_x509_verify_opts *opts,
+                                            const char *what, struct keep_error *err);
 
 /*
  * Check a CRL on its own: signed by issuer, thisUpdate <= time <= nextUpdate.
  */
-int keep_x509_check_crl(X509_CRL *crl, X509 *issuer, int64_t time, const char *what,
-                        struct keep_error *err);
+KEEP_WARN_UNUSED int keep_x509_check_crl(X509_CRL *crl, X509 *issuer, int64_t time,
+                                         const char *what, struct keep_error *err);
 
 /*
  * The DER contents (inside the OCTET STRING) of the extension with this
  * dotted OID, or KEEP_E_X509_EXTENSION when absent. *value points into cert.
  */
-int keep_x509_extension(X509 *cert, const char *oid, const uint8_t **value, size_t *size,
-                        struct keep_error *err);
+KEEP_WARN_UNUSED int keep_x509_extension(X509 *cert, const char *oid, const uint8_t **value,
+                                         size_t *size, struct keep_error *err);
 
 /*
  * The extension with this dotted OID read as one DER INTEGER (OpenSSL
  * d2i_ASN1_INTEGER; the whole value must be that INTEGER and it must fit in
  * uint64_t and be non-negative). `name` names it in messages ("bl").
  */
-int keep_x509_extension_uint(X509 *cert, const char *oid, const char *name, uint64_t *out,
-                             struct keep_error *err);
+KEEP_WARN_UNUSED int keep_x509_extension_uint(X509 *cert, const char *oid, const char *name,
+                                              uint64_t *out, struct keep_error *err);
 /*
  * The extension with this dotted OID read as one DER IA5String (OpenSSL
  * d2i_ASN1_IA5STRING) copied NUL-terminated into out; fails when it does not
  * fit in out_size - 1 characters or holds a NUL.
  */
-int keep_x509_extension_ia5(X509 *cert, const char *oid, const char *name, char *out,
-                            size_t out_size, struct keep_error *err);
+KEEP_WARN_UNUSED int keep_x509_extension_ia5(X509 *cert, const char *oid, const char *name,
+                                             char *out, size_t out_size, struct keep_error *err);
 
 /* Subject common name into buf, "(no CN)" when there is none. */
 const char *keep_x509_subject_cn(X509 *cert, char *buf, size_t size);
 
 /* notBefore/notAfter as seconds since the epoch. */
-int keep_x509_validity(X509 *cert, int64_t *not_before, int64_t *not_after, struct keep_error *err);
+KEEP_WARN_UNUSED int keep_x509_validity(X509 *cert, int64_t *not_before, int64_t *not_after,
+                                        struct keep_error *err);
 
 #endif /* KEEP_ATTEST_X509_H */

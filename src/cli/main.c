@@ -12,18 +12,10 @@ struct command {
 };
 
 static const struct command commands[] = {
-#ifdef KEEP_HAVE_CMD_RUN
     {"run", cmd_run, "run a static x86-64 Linux program inside a Keep"},
-#endif
-#ifdef KEEP_HAVE_CMD_PLATFORM
     {"platform", cmd_platform, "show which Keep backends this machine can run"},
-#endif
-#ifdef KEEP_HAVE_CMD_MEASURE
     {"measure", cmd_measure, "print the launch measurement of a Keep"},
-#endif
-#ifdef KEEP_HAVE_CMD_ATTEST
     {"attest", cmd_attest, "verify or show attestation evidence (attest verify|show)"},
-#endif
     {NULL, NULL, NULL},
 };
 

@@ -42,17 +42,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The host/guest ABI is this header and the layout, port and boot page in shim_abi.h. */
+#include "shim/shim_abi.h"
+
 /* ---- Header ------------------------------------------------------------ */
 
 #define KEEP_CHAN_MAGIC   0x4e4148435045454bull /* "KEEPCHAN" as little-endian bytes */
 #define KEEP_CHAN_VERSION 1u
-/* The I/O port the shim writes KEEP_REQ_CHANNEL (1) to; equals KEEP_PORT in shim_abi.h. */
+/* The I/O port the shim writes KEEP_REQ_CHANNEL (1) to: shim_abi.h's, checked below. */
 #define KEEP_CHAN_PORT        0x4b50u
 #define KEEP_CHAN_REQ_CHANNEL 1u
+_Static_assert(KEEP_CHAN_PORT == KEEP_PORT, "the channel port is shim_abi.h's KEEP_PORT");
+_Static_assert(KEEP_CHAN_REQ_CHANNEL == KEEP_REQ_CHANNEL,
+               "the channel request is shim_abi.h's KEEP_REQ_CHANNEL");
 
 enum keep_chan_path {
-    KEEP_CHAN_PATH_DIRECT = 0, /* equals KEEP_CHANNEL_DIRECT in host/config.h */
-    KEEP_CHAN_PATH_BOUNCE = 1, /* equals KEEP_CHANNEL_BOUNCE */
+    KEEP_CHAN_PATH_DIRECT = 0, /* KEEP_CHANNEL_DIRECT in host/config.h (asserted there) */
+    KEEP_CHAN_PATH_BOUNCE = 1, /* KEEP_CHANNEL_BOUNCE */
 };
 
 struct keep_chan_header {
@@ -105,6 +111,14 @@ struct keep_chan_item {
 #define KEEP_SIZEOF_WINSIZE 8u
 #define KEEP_SIZEOF_INT     4u
 #define KEEP_SIZEOF_FDPAIR  8u /* int[2] of pipe2 */
+/* Structures of the fs calls (issue 11/12). */
+#define KEEP_SIZEOF_FLOCK  32u  /* type@0 whence@2 start@8 len@16 pid@24 (fcntl(2) locks) */
+#define KEEP_SIZEOF_RUSAGE 144u /* struct rusage: two timevals, 14 longs */
+#define KEEP_SIZEOF_STATFS 120u /* struct statfs (statfs(2), x86-64) */
+#define KEEP_SIZEOF_FDSET  128u /* fd_set of KEEP_CHAN_MAX_FDS bits (select(2)) */
+#define KEEP_SIZEOF_OFF    8u   /* off_t / loff_t */
+/* The Keep's own uid and gid (AT_UID in src/host/kvm_loader.c, getuid() in the shim). */
+#define KEEP_GUEST_ID 1000u
 
 /* ---- Host calls (not Linux syscalls) ------------------------------------ */
 
@@ -149,6 +163,8 @@ enum keep_chan_arg_kind {
     KEEP_ARG_IOVEC,    /* struct iovec[count]; dir is the direction of the buffers they name */
     KEEP_ARG_MSGHDR,   /* struct msghdr (KEEP_SIZEOF_MSGHDR); dir IN = sendmsg, OUT = recvmsg */
     KEEP_ARG_IOCTL,    /* size and direction from keep_chan_ioctls[] by the request in arg 1 */
+    KEEP_ARG_FCNTL,    /* by the command in arg 1: a struct flock (INOUT, keep_chan_fcntl_size)
+                        * for the record-lock commands, a plain value for every other one */
 };
 
 enum keep_chan_dir {
@@ -175,6 +191,26 @@ struct keep_chan_arg {
     uint16_t elem_size; /* bytes per element (1 for bytes), or the fixed size */
     uint16_t max_count; /* cap on the counted length (0: bounded by memory only) */
 };
+
+/*
+ * The one max_count rule, for the shim (sizing what it checks and copies)
+ * and the executor (mapping): a count another argument passes by value
+ * above max_count is refused with -EINVAL, as Linux refuses iovcnt above
+ * UIO_MAXIOV (readv(2)) or nfds above RLIMIT_NOFILE (poll(2)); a count
+ * read through a pointer (socklen_t *, KEEP_LEN_PTR) is cut to max_count,
+ * as Linux cuts an oversized addrlen or optlen. keep_chan_count() is the
+ * count to size the buffer with: never more than max_count. The shim
+ * forwards a refused count unchanged and the host answers -EINVAL on
+ * both paths.
+ */
+static inline int keep_chan_count_refused(const struct keep_chan_arg *a, uint64_t count)
+{
+    return a->max_count && count > a->max_count && !(a->len_arg & KEEP_LEN_PTR);
+}
+static inline uint64_t keep_chan_count(const struct keep_chan_arg *a, uint64_t count)
+{
+    return a->max_count && count > a->max_count ? a->max_count : count;
+}
 
 struct keep_chan_call {
     uint32_t nr;
@@ -207,6 +243,7 @@ enum keep_nr {
     KEEP_NR_getitimer = 36, /* signals: ITIMER_REAL only, a timer of the keep process */
     KEEP_NR_alarm = 37,
     KEEP_NR_setitimer = 38,
+    KEEP_NR_sendfile = 40,
     KEEP_NR_socket = 41,
     KEEP_NR_connect = 42,
     KEEP_NR_accept = 43,
@@ -231,12 +268,20 @@ enum keep_nr {
     KEEP_NR_rename = 82,
     KEEP_NR_mkdir = 83,
     KEEP_NR_rmdir = 84,
+    KEEP_NR_link = 86,
     KEEP_NR_unlink = 87,
+    KEEP_NR_symlink = 88,
     KEEP_NR_readlink = 89,
     KEEP_NR_chmod = 90,
     KEEP_NR_fchmod = 91,
+    KEEP_NR_chown = 92,
+    KEEP_NR_fchown = 93,
+    KEEP_NR_lchown = 94,
     KEEP_NR_umask = 95,
     KEEP_NR_gettimeofday = 96,
+    KEEP_NR_getrusage = 98,
+    KEEP_NR_statfs = 137,
+    KEEP_NR_fstatfs = 138,
     KEEP_NR_time = 201,
     KEEP_NR_getdents64 = 217,
     KEEP_NR_clock_gettime = 228,
@@ -245,12 +290,16 @@ enum keep_nr {
     KEEP_NR_epoll_ctl = 233,
     KEEP_NR_openat = 257,
     KEEP_NR_mkdirat = 258,
+    KEEP_NR_fchownat = 260,
     KEEP_NR_newfstatat = 262,
     KEEP_NR_unlinkat = 263,
     KEEP_NR_renameat = 264,
+    KEEP_NR_linkat = 265,
+    KEEP_NR_symlinkat = 266,
     KEEP_NR_readlinkat = 267,
     KEEP_NR_fchmodat = 268,
     KEEP_NR_faccessat = 269,
+    KEEP_NR_pselect6 = 270,
     KEEP_NR_ppoll = 271,
     KEEP_NR_utimensat = 280,
     KEEP_NR_epoll_pwait = 281,
@@ -319,6 +368,10 @@ enum keep_nr {
     {                                                  \
         KEEP_ARG_IOCTL, 0, 0, KEEP_ARGF_NULLABLE, 0, 0 \
     }
+#define KA_FCNTL                      \
+    {                                 \
+        KEEP_ARG_FCNTL, 0, 0, 0, 0, 0 \
+    }
 #define KA_SOCKLEN KA_FIX(KEEP_DIR_INOUT, KEEP_SIZEOF_INT, KEEP_ARGF_NULLABLE)
 
 /*
@@ -363,6 +416,10 @@ __attribute__((unused)) static const struct keep_chan_call keep_chan_calls[] = {
      "setitimer",
      {KA_VAL, KA_FIX(KEEP_DIR_IN, KEEP_SIZEOF_ITIMERVAL, KEEP_ARGF_NULLABLE),
       KA_FIX(KEEP_DIR_OUT, KEEP_SIZEOF_ITIMERVAL, KEEP_ARGF_NULLABLE)}},
+    /* Between two host fds of the guest: no file bytes cross the channel on either path. */
+    {KEEP_NR_sendfile,
+     "sendfile",
+     {KA_FD, KA_FD, KA_FIX(KEEP_DIR_INOUT, KEEP_SIZEOF_OFF, KEEP_ARGF_NULLABLE), KA_VAL}},
     {KEEP_NR_socket, "socket", {KA_VAL, KA_VAL, KA_VAL}},
     {KEEP_NR_connect,
      "connect",
@@ -398,7 +455,7 @@ __attribute__((unused)) static const struct keep_chan_call keep_chan_calls[] = {
      "getsockopt",
      {KA_FD, KA_VAL, KA_VAL, KA_PLEN(KEEP_DIR_OUT, 4, KEEP_CHAN_OPTLEN_MAX, 0),
       KA_FIX(KEEP_DIR_INOUT, KEEP_SIZEOF_INT, 0)}},
-    {KEEP_NR_fcntl, "fcntl", {KA_FD, KA_VAL, KA_VAL}},
+    {KEEP_NR_fcntl, "fcntl", {KA_FD, KA_VAL, KA_FCNTL}},
     {KEEP_NR_fsync, "fsync", {KA_FD}},
     {KEEP_NR_fdatasync, "fdatasync", {KA_FD}},
     {KEEP_NR_ftruncate, "ftruncate", {KA_FD, KA_VAL}},
@@ -409,18 +466,27 @@ __attribute__((unused)) static const struct keep_chan_call keep_chan_calls[] = {
     {KEEP_NR_rename, "rename", {KA_PATH, KA_PATH}},
     {KEEP_NR_mkdir, "mkdir", {KA_PATH, KA_VAL}},
     {KEEP_NR_rmdir, "rmdir", {KA_PATH}},
+    {KEEP_NR_link, "link", {KA_PATH, KA_PATH}},
     {KEEP_NR_unlink, "unlink", {KA_PATH}},
+    /* The target (arg 0) is stored as given, never resolved when the link is made. */
+    {KEEP_NR_symlink, "symlink", {KA_PATH, KA_PATH}},
     {KEEP_NR_readlink,
      "readlink",
      {KA_PATH, KA_BUF(KEEP_DIR_OUT, 2, KEEP_ARGF_RESULT_LEN), KA_VAL}},
     {KEEP_NR_chmod, "chmod", {KA_PATH, KA_VAL}},
     {KEEP_NR_fchmod, "fchmod", {KA_FD, KA_VAL}},
-    /* Kept by the executor for the guest; the host process's umask is untouched. */
+    {KEEP_NR_chown, "chown", {KA_PATH, KA_VAL, KA_VAL}},
+    {KEEP_NR_fchown, "fchown", {KA_FD, KA_VAL, KA_VAL}},
+    {KEEP_NR_lchown, "lchown", {KA_PATH, KA_VAL, KA_VAL}},
+    /* Kept by the executor for the guest; keep runs with umask 0 meanwhile (executor.c). */
     {KEEP_NR_umask, "umask", {KA_VAL}},
     {KEEP_NR_gettimeofday,
      "gettimeofday",
      {KA_FIX(KEEP_DIR_OUT, KEEP_SIZEOF_TIMEVAL, KEEP_ARGF_NULLABLE),
       KA_FIX(KEEP_DIR_OUT, KEEP_SIZEOF_TIMEZONE, KEEP_ARGF_NULLABLE)}},
+    {KEEP_NR_getrusage, "getrusage", {KA_VAL, KA_FIX(KEEP_DIR_OUT, KEEP_SIZEOF_RUSAGE, 0)}},
+    {KEEP_NR_statfs, "statfs", {KA_PATH, KA_FIX(KEEP_DIR_OUT, KEEP_SIZEOF_STATFS, 0)}},
+    {KEEP_NR_fstatfs, "fstatfs", {KA_FD, KA_FIX(KEEP_DIR_OUT, KEEP_SIZEOF_STATFS, 0)}},
     {KEEP_NR_time, "time", {KA_FIX(KEEP_DIR_OUT, 8, KEEP_ARGF_NULLABLE)}},
     {KEEP_NR_getdents64,
      "getdents64",
@@ -442,16 +508,30 @@ __attribute__((unused)) static const struct keep_chan_call keep_chan_calls[] = {
      {KA_FD, KA_VAL, KA_FD, KA_FIX(KEEP_DIR_IN, KEEP_SIZEOF_EPOLL_EVENT, KEEP_ARGF_NULLABLE)}},
     {KEEP_NR_openat, "openat", {KA_DIRFD, KA_PATH, KA_VAL, KA_VAL}},
     {KEEP_NR_mkdirat, "mkdirat", {KA_DIRFD, KA_PATH, KA_VAL}},
+    {KEEP_NR_fchownat, "fchownat", {KA_DIRFD, KA_PATH, KA_VAL, KA_VAL, KA_VAL}},
     {KEEP_NR_newfstatat,
      "newfstatat",
      {KA_DIRFD, KA_PATH, KA_FIX(KEEP_DIR_OUT, KEEP_SIZEOF_STAT, 0), KA_VAL}},
     {KEEP_NR_unlinkat, "unlinkat", {KA_DIRFD, KA_PATH, KA_VAL}},
     {KEEP_NR_renameat, "renameat", {KA_DIRFD, KA_PATH, KA_DIRFD, KA_PATH}},
+    {KEEP_NR_linkat, "linkat", {KA_DIRFD, KA_PATH, KA_DIRFD, KA_PATH, KA_VAL}},
+    {KEEP_NR_symlinkat, "symlinkat", {KA_PATH, KA_DIRFD, KA_PATH}},
     {KEEP_NR_readlinkat,
      "readlinkat",
      {KA_DIRFD, KA_PATH, KA_BUF(KEEP_DIR_OUT, 3, KEEP_ARGF_RESULT_LEN), KA_VAL}},
     {KEEP_NR_fchmodat, "fchmodat", {KA_DIRFD, KA_PATH, KA_VAL}},
     {KEEP_NR_faccessat, "faccessat", {KA_DIRFD, KA_PATH, KA_VAL}},
+    /*
+     * select(2) and pselect6(2) both arrive as this one call: the shim copies
+     * the workload's fd_sets (nfds bits each) into full KEEP_CHAN_MAX_FDS-bit
+     * sets and a timespec; the signal mask (arg 5) is not forwarded.
+     */
+    {KEEP_NR_pselect6,
+     "pselect6",
+     {KA_VAL, KA_FIX(KEEP_DIR_INOUT, KEEP_SIZEOF_FDSET, KEEP_ARGF_NULLABLE),
+      KA_FIX(KEEP_DIR_INOUT, KEEP_SIZEOF_FDSET, KEEP_ARGF_NULLABLE),
+      KA_FIX(KEEP_DIR_INOUT, KEEP_SIZEOF_FDSET, KEEP_ARGF_NULLABLE),
+      KA_FIX(KEEP_DIR_INOUT, KEEP_SIZEOF_TIMESPEC, KEEP_ARGF_NULLABLE), KA_VAL}},
     /* The signal mask (arg 3) is not forwarded: it is not applied during the wait. */
     {KEEP_NR_ppoll,
      "ppoll",
@@ -505,6 +585,23 @@ __attribute__((unused)) static const struct keep_chan_ioctl keep_chan_ioctls[] =
     {KEEP_IOCTL_FIONREAD, KEEP_DIR_OUT, KEEP_SIZEOF_INT},
     {KEEP_IOCTL_FIONBIO, KEEP_DIR_IN, KEEP_SIZEOF_INT},
 };
+
+/* fcntl(2) commands whose argument is a struct flock (include/uapi/asm-generic/fcntl.h). */
+#define KEEP_F_GETLK      5u
+#define KEEP_F_SETLK      6u
+#define KEEP_F_SETLKW     7u
+#define KEEP_F_OFD_GETLK  36u
+#define KEEP_F_OFD_SETLK  37u
+#define KEEP_F_OFD_SETLKW 38u
+
+/* Bytes fcntl's arg 2 points to for command cmd; 0 when arg 2 is a plain value. */
+__attribute__((unused)) static inline uint32_t keep_chan_fcntl_size(uint64_t cmd)
+{
+    return (cmd >= KEEP_F_GETLK && cmd <= KEEP_F_SETLKW) ||
+                   (cmd >= KEEP_F_OFD_GETLK && cmd <= KEEP_F_OFD_SETLKW)
+               ? KEEP_SIZEOF_FLOCK
+               : 0;
+}
 
 /* The description of call nr, or NULL when the host does not forward it. */
 __attribute__((unused)) static inline const struct keep_chan_call *keep_chan_find_call(uint64_t nr)

@@ -47,36 +47,39 @@ static inline size_t keep_cursor_offset(const struct keep_cursor *c)
     return c->pos;
 }
 
-int keep_cursor_u8(struct keep_cursor *c, const char *field, uint8_t *out, struct keep_error *err);
-int keep_cursor_u16(struct keep_cursor *c, const char *field, uint16_t *out,
-                    struct keep_error *err);
-int keep_cursor_u32(struct keep_cursor *c, const char *field, uint32_t *out,
-                    struct keep_error *err);
-int keep_cursor_u64(struct keep_cursor *c, const char *field, uint64_t *out,
-                    struct keep_error *err);
-int keep_cursor_u16_be(struct keep_cursor *c, const char *field, uint16_t *out,
-                       struct keep_error *err);
-int keep_cursor_u32_be(struct keep_cursor *c, const char *field, uint32_t *out,
-                       struct keep_error *err);
+KEEP_WARN_UNUSED int keep_cursor_u8(struct keep_cursor *c, const char *field, uint8_t *out,
+                                    struct keep_error *err);
+KEEP_WARN_UNUSED int keep_cursor_u16(struct keep_cursor *c, const char *field, uint16_t *out,
+                                     struct keep_error *err);
+KEEP_WARN_UNUSED int keep_cursor_u32(struct keep_cursor *c, const char *field, uint32_t *out,
+                                     struct keep_error *err);
+KEEP_WARN_UNUSED int keep_cursor_u64(struct keep_cursor *c, const char *field, uint64_t *out,
+                                     struct keep_error *err);
+KEEP_WARN_UNUSED int keep_cursor_u16_be(struct keep_cursor *c, const char *field, uint16_t *out,
+                                        struct keep_error *err);
+KEEP_WARN_UNUSED int keep_cursor_u32_be(struct keep_cursor *c, const char *field, uint32_t *out,
+                                        struct keep_error *err);
 
 /* Copy size bytes into out. */
-int keep_cursor_copy(struct keep_cursor *c, const char *field, void *out, size_t size,
-                     struct keep_error *err);
+KEEP_WARN_UNUSED int keep_cursor_copy(struct keep_cursor *c, const char *field, void *out,
+                                      size_t size, struct keep_error *err);
 /* Point *out at the next size bytes inside the buffer (no copy) and advance. */
-int keep_cursor_view(struct keep_cursor *c, const char *field, const uint8_t **out, size_t size,
-                     struct keep_error *err);
+KEEP_WARN_UNUSED int keep_cursor_view(struct keep_cursor *c, const char *field, const uint8_t **out,
+                                      size_t size, struct keep_error *err);
 /* Split off the next size bytes as a cursor of their own and advance past them. */
-int keep_cursor_sub(struct keep_cursor *c, const char *field, struct keep_cursor *sub, size_t size,
-                    struct keep_error *err);
-int keep_cursor_skip(struct keep_cursor *c, const char *field, size_t size, struct keep_error *err);
+KEEP_WARN_UNUSED int keep_cursor_sub(struct keep_cursor *c, const char *field,
+                                     struct keep_cursor *sub, size_t size, struct keep_error *err);
+KEEP_WARN_UNUSED int keep_cursor_skip(struct keep_cursor *c, const char *field, size_t size,
+                                      struct keep_error *err);
 /*
  * Skip size bytes that the specification reserves and requires to be zero;
  * fails with KEEP_E_RESERVED_NONZERO naming the first nonzero offset.
  */
-int keep_cursor_reserved_zero(struct keep_cursor *c, const char *field, size_t size,
-                              struct keep_error *err);
+KEEP_WARN_UNUSED int keep_cursor_reserved_zero(struct keep_cursor *c, const char *field,
+                                               size_t size, struct keep_error *err);
 /* Fail with KEEP_E_TRAILING_BYTES unless every byte was read. */
-int keep_cursor_expect_end(const struct keep_cursor *c, const char *what, struct keep_error *err);
+KEEP_WARN_UNUSED int keep_cursor_expect_end(const struct keep_cursor *c, const char *what,
+                                            struct keep_error *err);
 
 /*
  * Checked arithmetic for lengths and offsets taken from untrusted input.

@@ -486,7 +486,9 @@ static const struct option launch_options[] = {
     {"env", required_argument, NULL, OPT_ENV},
     {"channel", required_argument, NULL, OPT_CHANNEL},
     {"log", required_argument, NULL, OPT_LOG},
+#if KEEP_WITH_HOSTILE_HOST
     {"hostile-host", required_argument, NULL, OPT_HOSTILE_HOST},
+#endif
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -516,6 +518,7 @@ static int parse_channel(const char *text, enum keep_channel_path *out, struct k
     return KEEP_OK;
 }
 
+#if KEEP_WITH_HOSTILE_HOST
 static int parse_hostile(const char *text, enum keep_hostile_host *out, struct keep_error *err)
 {
     static const struct {
@@ -543,6 +546,7 @@ static int parse_hostile(const char *text, enum keep_hostile_host *out, struct k
                      "msg-namelen, sockaddr-len, dirent-reclen, dup-fd or getcwd-nul",
                      text);
 }
+#endif
 
 static int apply_option(struct keep_config *cfg, int opt, const char *arg,
                         struct keep_launch_extras *extras, struct keep_error *err)
@@ -567,8 +571,10 @@ static int apply_option(struct keep_config *cfg, int opt, const char *arg,
             return keep_fail(err, KEEP_E_RUN_BAD_OPTION,
                              "--log '%s' is unknown; use error, warn, info or debug", arg);
         return KEEP_OK;
+#if KEEP_WITH_HOSTILE_HOST
     case OPT_HOSTILE_HOST:
         return parse_hostile(arg, &cfg->hostile_host, err);
+#endif
     case 'h':
         extras->help = true;
         return KEEP_OK;

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/channel.h"
 #include "common/util.h"
 #include "keep/error.h"
 
@@ -22,6 +23,9 @@ enum keep_channel_path {
     KEEP_CHANNEL_DIRECT = 0, /* host reads/writes workload buffers in guest memory */
     KEEP_CHANNEL_BOUNCE = 1, /* shim copies through the shared pages (SEV-SNP/TDX/SGX) */
 };
+_Static_assert(KEEP_CHANNEL_DIRECT == (int)KEEP_CHAN_PATH_DIRECT &&
+                   KEEP_CHANNEL_BOUNCE == (int)KEEP_CHAN_PATH_BOUNCE,
+               "--channel values are the channel header's path values (common/channel.h)");
 
 struct keep_volume {
     char *host_dir;  /* absolute, resolved with realpath() at parse time */
@@ -90,19 +94,24 @@ void keep_config_free(struct keep_config *cfg);
  * fail with a run.* code and a message naming the option and the value.
  */
 /* "256M", "1G", "65536", "512K": a whole number of 4 KiB pages in [MIN, MAX]. */
-int keep_parse_memory_size(const char *text, uint64_t *out, struct keep_error *err);
+KEEP_WARN_UNUSED int keep_parse_memory_size(const char *text, uint64_t *out,
+                                            struct keep_error *err);
 /* HOST_DIR:GUEST_DIR[:ro]; HOST_DIR resolved with realpath(), GUEST_DIR normalised. */
-int keep_config_add_volume(struct keep_config *cfg, const char *text, struct keep_error *err);
+KEEP_WARN_UNUSED int keep_config_add_volume(struct keep_config *cfg, const char *text,
+                                            struct keep_error *err);
 /* ADDR:PORT, [IPv6]:PORT or NAME:PORT (resolved now, with getaddrinfo). */
-int keep_parse_net_rule(const char *option, const char *text, struct keep_net_rule *rule,
-                        struct keep_error *err);
-int keep_config_add_listen(struct keep_config *cfg, const char *text, struct keep_error *err);
-int keep_config_add_connect(struct keep_config *cfg, const char *text, struct keep_error *err);
+KEEP_WARN_UNUSED int keep_parse_net_rule(const char *option, const char *text,
+                                         struct keep_net_rule *rule, struct keep_error *err);
+KEEP_WARN_UNUSED int keep_config_add_listen(struct keep_config *cfg, const char *text,
+                                            struct keep_error *err);
+KEEP_WARN_UNUSED int keep_config_add_connect(struct keep_config *cfg, const char *text,
+                                             struct keep_error *err);
 /* NAME=VALUE; NAME non-empty and given once. */
-int keep_config_add_env(struct keep_config *cfg, const char *text, struct keep_error *err);
+KEEP_WARN_UNUSED int keep_config_add_env(struct keep_config *cfg, const char *text,
+                                         struct keep_error *err);
 /* PROGRAM and its arguments: copies argv[0..argc-1]; argv[0] becomes cfg->program. */
-int keep_config_set_program(struct keep_config *cfg, int argc, char *const *argv,
-                            struct keep_error *err);
+KEEP_WARN_UNUSED int keep_config_set_program(struct keep_config *cfg, int argc, char *const *argv,
+                                             struct keep_error *err);
 
 /* What the launch-option parser found besides the configuration. */
 struct keep_launch_extras {
@@ -118,7 +127,8 @@ extern const char keep_launch_options_help[];
  * (argv[0] is the command name), then PROGRAM [ARGS...]. Stops at the first
  * non-option or after "--". cfg must have been keep_config_init()ed.
  */
-int keep_config_parse_args(struct keep_config *cfg, int argc, char **argv,
-                           struct keep_launch_extras *extras, struct keep_error *err);
+KEEP_WARN_UNUSED int keep_config_parse_args(struct keep_config *cfg, int argc, char **argv,
+                                            struct keep_launch_extras *extras,
+                                            struct keep_error *err);
 
 #endif /* KEEP_HOST_CONFIG_H */

@@ -67,7 +67,8 @@ struct keep_elf {
  * Parse and check image (size bytes). out->image points into image, which
  * must outlive out.
  */
-int keep_elf_parse(const uint8_t *image, size_t size, struct keep_elf *out, struct keep_error *err);
+KEEP_WARN_UNUSED int keep_elf_parse(const uint8_t *image, size_t size, struct keep_elf *out,
+                                    struct keep_error *err);
 
 /* Bytes of address space the PT_LOAD segments span, page aligned. */
 static inline uint64_t keep_elf_span(const struct keep_elf *elf)
@@ -81,7 +82,8 @@ static inline uint64_t keep_elf_span(const struct keep_elf *elf)
  * for the stack and heap. For ET_EXEC the segments must lie inside
  * [base, base + memory_size); static-pie is placed at base.
  */
-int keep_elf_check_fits(const struct keep_elf *elf, uint64_t base, uint64_t memory_size,
-                        uint64_t reserve_size, struct keep_error *err);
+KEEP_WARN_UNUSED int keep_elf_check_fits(const struct keep_elf *elf, uint64_t base,
+                                         uint64_t memory_size, uint64_t reserve_size,
+                                         struct keep_error *err);
 
 #endif /* KEEP_HOST_ELF_H */

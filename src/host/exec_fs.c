@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "common/cursor.h"
+#include "common/util.h"
 #include "host/exec_internal.h"
 
 _Static_assert(sizeof(struct stat) == KEEP_SIZEOF_STAT, "host struct stat is the x86-64 ABI one");
@@ -140,6 +141,43 @@ static int64_t do_getdents64(struct exec_call *c)
 /* ---- paths -------------------------------------------------------------- */
 
 /*
+ * The first n bytes of a guest path as log text: a control byte (a newline
+ * would start a forged log line, ESC a terminal escape sequence) becomes
+ * \xNN, as kvm.c cleans the shim's messages. out holds 4 bytes a byte.
+ */
+static void log_text(const char *s, size_t n, char *out, size_t size)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n && s[i] && o + 5 <= size; i++) {
+        unsigned char b = (unsigned char)s[i];
+        if (b < 0x20 || b == 0x7f)
+            o += (size_t)snprintf(out + o, size - o, "\\x%02x", b);
+        else
+            out[o++] = (char)b;
+    }
+    out[o] = '\0';
+}
+
+/*
+ * A path in no volume does not exist in the Keep: one line at --log info
+ * names the call, the path and the flag that would give it ("/" and the
+ * directories above volumes exist, and say nothing).
+ */
+static void log_outside(const struct exec_call *c, const char *abs)
+{
+    if (keep_volumes_is_synthetic_dir(&c->x->vols, abs) || !keep_exec_may_log_denial(c->x))
+        return;
+    const char *slash = strrchr(abs, '/');
+    /* Suggest the directory holding it, or the path itself right under "/" (never "/"). */
+    size_t dir_len = slash == abs ? strlen(abs) : (size_t)(slash - abs);
+    char path[4 * KEEP_CHAN_PATH_MAX], dir[4 * KEEP_CHAN_PATH_MAX];
+    log_text(abs, SIZE_MAX, path, sizeof(path));
+    log_text(abs, dir_len, dir, sizeof(dir));
+    keep_log(KEEP_LOG_INFO, "%s %s denied: in no volume; allow with --volume HOST_DIR:%s",
+             c->desc->name, path, dir);
+}
+
+/*
  * Resolve path argument path_arg against dirfd argument dirfd_arg (-1: the
  * guest cwd) into a volume and the path below its root.
  */
@@ -156,11 +194,17 @@ static int resolve(struct exec_call *c, int dirfd_arg, int path_arg, int slot, c
     int rc = keep_guest_path_normalise(base, path, c->x->abs[slot], KEEP_CHAN_PATH_MAX);
     if (rc == 0 && keep_guest_path_has_dotdot(path))
         rc = keep_volumes_check_dotdot(&c->x->vols, base, path);
-    if (rc)
+    if (rc) {
+        /* Names nothing: no caller may take it (or a previous call's path) for "/" or a
+         * synthetic directory ("" and "gone/.." are ENOENT on Linux). */
+        c->x->abs[slot][0] = '\0';
         return rc;
+    }
     int vol = keep_volumes_lookup(&c->x->vols, c->x->abs[slot], rel);
-    if (vol < 0)
+    if (vol < 0) {
+        log_outside(c, c->x->abs[slot]);
         return vol;
+    }
     /* The kernel gets the path's tail back ("f/", "d/."): Linux's rules for it are its own. */
     rc = keep_guest_rel_with_tail(*rel, keep_guest_path_tail(path), c->x->rel[slot],
                                   KEEP_CHAN_PATH_MAX);
@@ -170,13 +214,28 @@ static int resolve(struct exec_call *c, int dirfd_arg, int path_arg, int slot, c
     return vol;
 }
 
+/* The one line a change refused by a read-only volume logs (--log info). */
+static void log_read_only(const struct exec_call *c, int vol, int slot)
+{
+    const struct keep_volume_root *r = &c->x->vols.roots[vol];
+    char path[4 * KEEP_CHAN_PATH_MAX];
+    if (!keep_exec_may_log_denial(c->x))
+        return;
+    log_text(c->x->abs[slot], SIZE_MAX, path, sizeof(path));
+    keep_log(KEEP_LOG_INFO,
+             "%s %s denied: volume %s is read-only; allow with --volume HOST_DIR:%s (without :ro)",
+             c->desc->name, path, r->guest_dir, r->guest_dir);
+}
+
 /* As resolve(), for a call that changes the volume: -EROFS on a read-only one. */
 static int resolve_for_change(struct exec_call *c, int dirfd_arg, int path_arg, int slot,
                               const char **rel)
 {
     int vol = resolve(c, dirfd_arg, path_arg, slot, rel);
-    if (vol >= 0 && c->x->vols.roots[vol].read_only)
+    if (vol >= 0 && c->x->vols.roots[vol].read_only) {
+        log_read_only(c, vol, slot);
         return -EROFS;
+    }
     return vol;
 }
 
@@ -207,6 +266,21 @@ static bool open_changes(int flags)
            (flags & __O_TMPFILE) == __O_TMPFILE;
 }
 
+/* O_CREAT for reading in a read-only volume: the existing file, EEXIST with O_EXCL, or EROFS. */
+static int open_existing_ro(struct exec_call *c, int vol, const char *rel, int flags)
+{
+    int h = keep_volumes_openat(&c->x->vols, vol, rel, flags & ~(O_CLOEXEC | O_CREAT | O_EXCL), 0);
+    if (h >= 0 && (flags & O_EXCL)) {
+        close(h);
+        return -EEXIST;
+    }
+    if (h == -ENOENT) {
+        log_read_only(c, vol, 0);
+        return -EROFS;
+    }
+    return h;
+}
+
 static int64_t open_common(struct exec_call *c, int dirfd_arg, int path_arg, uint64_t flags64,
                            uint64_t mode)
 {
@@ -214,12 +288,18 @@ static int64_t open_common(struct exec_call *c, int dirfd_arg, int path_arg, uin
     if (flags64 > 0xffffffffu || (flags & ~OPEN_FLAGS_ALLOWED))
         return -EINVAL;
     const char *rel;
-    int vol = open_changes(flags) ? resolve_for_change(c, dirfd_arg, path_arg, 0, &rel)
-                                  : resolve(c, dirfd_arg, path_arg, 0, &rel);
+    /* open(2) on a read-only file system: O_CREAT of a name that exists, for reading only, just
+     * opens it (O_EXCL: EEXIST); only creating a new one is EROFS. */
+    bool create_only = (flags & O_CREAT) && !open_changes(flags & ~(O_CREAT | O_EXCL));
+    int vol = open_changes(flags) && !create_only
+                  ? resolve_for_change(c, dirfd_arg, path_arg, 0, &rel)
+                  : resolve(c, dirfd_arg, path_arg, 0, &rel);
     if (vol < 0)
         return vol;
-    int h = keep_volumes_openat(&c->x->vols, vol, rel, flags & ~O_CLOEXEC,
-                                (mode_t)(mode & GUEST_MODE_BITS & ~(uint64_t)c->x->umask));
+    int h = create_only && c->x->vols.roots[vol].read_only
+                ? open_existing_ro(c, vol, rel, flags)
+                : keep_volumes_openat(&c->x->vols, vol, rel, flags & ~O_CLOEXEC,
+                                      (mode_t)(mode & GUEST_MODE_BITS & ~(uint64_t)c->x->umask));
     if (h < 0)
         return h;
     struct stat st;
@@ -549,10 +629,14 @@ static int64_t do_utimensat(struct exec_call *c)
     if (vol < 0)
         return vol;
     int h, r;
-    if (flags & AT_SYMLINK_NOFOLLOW) {
-        /* The last component itself, never followed: act on it through its parent. */
+    /* A final "." or ".." is never a symlink, and through its parent a ".." at the volume root
+     * would name the host directory holding the volume: open what the path names instead. */
+    if ((flags & AT_SYMLINK_NOFOLLOW) && keep_guest_path_tail(c->path[1]) < KEEP_TAIL_DOT &&
+        rel[0] != '\0') {
+        /* The last component itself, never followed: act on it through its parent (the
+         * volume root, "", has none: it is no symlink, and is opened as itself below). */
         if ((h = keep_volumes_open_parent(&c->x->vols, vol, rel, &name)) < 0)
-            return h == -EBUSY ? -EROFS : h;
+            return h;
         r = utimensat(h, name, times, AT_SYMLINK_NOFOLLOW);
     } else {
         if ((h = keep_volumes_openat(&c->x->vols, vol, rel, O_PATH, 0)) < 0)
@@ -592,6 +676,8 @@ static int64_t unlink_common(struct exec_call *c, int dirfd_arg, int path_arg, u
     if (vol < 0)
         return vol;
     int p = keep_volumes_open_parent(&c->x->vols, vol, rel, &name);
+    if (p == -EBUSY && !(flags & AT_REMOVEDIR))
+        return -EISDIR; /* the volume root: unlink(2) of a directory, checked before the mount */
     if (p < 0)
         return p;
     return close_after(p, unlinkat(p, name, (int)flags));
@@ -796,6 +882,8 @@ static int64_t do_fcntl(struct exec_call *c)
         return neg_errno(
             fcntl(c->hfd[0], F_SETFL, (int)(c->a[2] & (O_APPEND | O_NONBLOCK | O_NOATIME))));
     default:
+        if (keep_chan_fcntl_size(c->a[1]))
+            return keep_exec_fcntl_lock(c);
         return -EINVAL;
     }
 }
@@ -1195,4 +1283,13 @@ exec_handler keep_exec_fs_handler(uint64_t nr)
     default:
         return NULL;
     }
+}
+
+/* ---- shared with exec_fsext.c ------------------------------------------- */
+
+int keep_exec_resolve(struct exec_call *c, int dirfd_arg, int path_arg, int slot, bool change,
+                      const char **rel)
+{
+    return change ? resolve_for_change(c, dirfd_arg, path_arg, slot, rel)
+                  : resolve(c, dirfd_arg, path_arg, slot, rel);
 }

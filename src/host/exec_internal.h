@@ -55,12 +55,14 @@ struct keep_executor {
     enum keep_hostile_host hostile;
     char cwd[KEEP_CHAN_PATH_MAX]; /* the guest's cwd: "/" or a directory inside a volume */
     unsigned int umask;           /* the guest's umask, applied to modes it creates with */
+    int stdio_flags[3]; /* keep's fd 0..2 shared with the guest: flags to put back at exit, or -1 */
     struct keep_volumes vols;
     struct exec_fd fds[KEEP_CHAN_MAX_FDS];
     const struct keep_chan_call *desc_by_nr[KEEP_CHAN_NR_LIMIT];
     exec_handler handler_by_nr[KEEP_CHAN_NR_LIMIT];
     uint8_t enosys_logged[KEEP_CHAN_MAX_FDS / 8]; /* one bit per syscall nr < 1024 */
     bool enosys_logged_big;
+    unsigned long denials; /* denial lines asked for (keep_exec_may_log_denial) */
     /* Scratch space reused by every call: nothing is allocated per call. */
     char paths[2][KEEP_CHAN_PATH_MAX]; /* copied path arguments */
     char abs[2][KEEP_CHAN_PATH_MAX];   /* the same, made absolute and normalised */
@@ -104,17 +106,41 @@ struct exec_call {
 exec_handler keep_exec_fs_handler(uint64_t nr);
 exec_handler keep_exec_net_handler(uint64_t nr);
 exec_handler keep_exec_signal_handler(uint64_t nr);
+exec_handler keep_exec_fsext_handler(uint64_t nr);
+
+/*
+ * Resolve path argument path_arg against dirfd argument dirfd_arg (-1: the
+ * guest cwd) into a volume index (the path below its root in *rel, the
+ * absolute guest path in x->abs[slot]), or -errno; with change, -EROFS in a
+ * read-only volume (exec_fs.c).
+ */
+int keep_exec_resolve(struct exec_call *c, int dirfd_arg, int path_arg, int slot, bool change,
+                      const char **rel);
+/* fcntl's record-lock commands (keep_chan_fcntl_size() != 0) on a host fd (exec_fsext.c). */
+int64_t keep_exec_fcntl_lock(struct exec_call *c);
+
+/*
+ * True when a denial (a path in no volume, a read-only volume, an address
+ * not granted) or a narrowed wildcard bind may log its line: at --log info, for the first
+ * KEEP_EXEC_DENIAL_LINES of a Keep. A guest calling a denied bind in a loop
+ * would otherwise write a line per call for as long as it runs; the rest
+ * are counted, and keep_executor_free logs how many.
+ */
+#define KEEP_EXEC_DENIAL_LINES 64
+bool keep_exec_may_log_denial(struct keep_executor *x);
 
 /* fd table (executor.c). */
 struct exec_fd *keep_exec_fd(struct keep_executor *x, int guest);
 /* Give host fd a guest number >= min; closes host and returns -EMFILE when full. */
-int keep_exec_fd_install(struct keep_executor *x, int host, enum exec_fd_kind kind, int min);
+KEEP_WARN_UNUSED int keep_exec_fd_install(struct keep_executor *x, int host, enum exec_fd_kind kind,
+                                          int min);
 void keep_exec_fd_release(struct keep_executor *x, int guest);
 
 /* Map [addr, addr + len) of the batch's space; -EFAULT when outside. */
-int keep_exec_map(const struct exec_space *s, uint64_t addr, uint64_t len, uint8_t **out);
+KEEP_WARN_UNUSED int keep_exec_map(const struct exec_space *s, uint64_t addr, uint64_t len,
+                                   uint8_t **out);
 /* Map and read an iovec array of count entries at addr into x->iov (cursor-checked). */
-int keep_exec_map_iovec(struct exec_call *c, uint64_t addr, uint64_t count);
+KEEP_WARN_UNUSED int keep_exec_map_iovec(struct exec_call *c, uint64_t addr, uint64_t count);
 
 static inline uint32_t load_u32(const uint8_t *p)
 {

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "common/cursor.h"
+#include "common/util.h"
 #include "host/exec_internal.h"
 #include "host/netpolicy.h"
 
@@ -33,20 +34,38 @@ static struct exec_fd *socket_arg(struct exec_call *c, int i)
     (MSG_OOB | MSG_PEEK | MSG_DONTROUTE | MSG_DONTWAIT | MSG_EOR | MSG_WAITALL | MSG_TRUNC | \
      MSG_NOSIGNAL | MSG_MORE | MSG_CMSG_CLOEXEC | MSG_CONFIRM)
 
-/* Decode a guest sockaddr and check it against rules; fills the kernel's sockaddr. */
-static int checked_addr(const uint8_t *sa, uint64_t size, const struct keep_net_rule *rules,
-                        size_t count, struct sockaddr_storage *ss, socklen_t *sl)
+/* Decode a private copy of a guest sockaddr (the guest may change its bytes meanwhile). */
+static int decode_addr(const uint8_t *sa, uint64_t size, struct keep_net_endpoint *ep)
 {
-    struct keep_net_endpoint ep;
     uint8_t copy[sizeof(struct sockaddr_storage)];
     if (size > sizeof(copy))
         return -EINVAL;
-    memcpy(copy, sa, (size_t)size); /* decode a private copy: the guest may change its bytes */
-    int rc = keep_net_endpoint_decode(copy, (size_t)size, &ep);
+    memcpy(copy, sa, (size_t)size);
+    return keep_net_endpoint_decode(copy, (size_t)size, ep);
+}
+
+/* The one line a denied address logs (--log info): the call, the value, the flag to allow it. */
+static void log_denied(const char *call, const struct keep_net_endpoint *ep, const char *flag)
+{
+    char text[64];
+    keep_net_endpoint_format(ep, text, sizeof(text));
+    keep_log(KEEP_LOG_INFO, "%s %s denied: not granted; allow with %s %s", call, text, flag, text);
+}
+
+/* A --connect address for connect, sendto and sendmsg; fills the kernel's sockaddr. */
+static int connect_addr(const struct exec_call *c, const uint8_t *sa, uint64_t size,
+                        struct sockaddr_storage *ss, socklen_t *sl)
+{
+    const struct keep_config *cfg = c->x->cfg;
+    struct keep_net_endpoint ep;
+    int rc = decode_addr(sa, size, &ep);
     if (rc)
         return rc;
-    if (!keep_netpolicy_match(rules, count, &ep))
+    if (!keep_netpolicy_match(cfg->connect, cfg->connect_count, &ep)) {
+        if (keep_exec_may_log_denial(c->x))
+            log_denied(c->desc->name, &ep, "--connect");
         return -EACCES;
+    }
     *sl = keep_net_endpoint_encode(&ep, ss);
     return 0;
 }
@@ -89,19 +108,60 @@ static int64_t do_socket(struct exec_call *c)
     return g;
 }
 
+/* A wildcard bind with no --listen for its port: the hint names a single address to grant. */
+static void log_wildcard_denied(const struct keep_net_endpoint *ep)
+{
+    char text[64];
+    keep_net_endpoint_format(ep, text, sizeof(text));
+    keep_log(KEEP_LOG_INFO,
+             "bind %s denied: no --listen for port %u; allow with --listen 127.0.0.1:%u (a "
+             "wildcard bind is then served on that address only)",
+             text, (unsigned)ep->port, (unsigned)ep->port);
+}
+
+/* A wildcard bind served on a granted address says so at --log info (keep_exec_may_log_denial). */
+static void log_narrowed(const struct keep_net_endpoint *asked,
+                         const struct keep_net_endpoint *served, size_t unserved)
+{
+    char a[64], b[64];
+    keep_net_endpoint_format(asked, a, sizeof(a));
+    keep_net_endpoint_format(served, b, sizeof(b));
+    if (unserved)
+        keep_log(KEEP_LOG_INFO,
+                 "bind %s served on %s only (--listen); %zu other --listen address(es) for "
+                 "port %u need a socket of their own",
+                 a, b, unserved, (unsigned)asked->port);
+    else
+        keep_log(KEEP_LOG_INFO, "bind %s served on %s only (--listen)", a, b);
+}
+
 static int64_t do_bind(struct exec_call *c)
 {
     struct exec_fd *f = socket_arg(c, 0);
+    struct keep_net_endpoint ep, served;
     struct sockaddr_storage ss;
-    socklen_t sl;
+    size_t unserved;
     if (!f)
         return -ENOTSOCK;
     const struct keep_config *cfg = c->x->cfg;
-    int rc = checked_addr(c->p[1], c->n[1], cfg->listen, cfg->listen_count, &ss, &sl);
+    int rc = decode_addr(c->p[1], c->n[1], &ep);
     if (rc)
         return rc;
+    if (!keep_netpolicy_bind(cfg->listen, cfg->listen_count, &ep, &served, &unserved)) {
+        if (!keep_exec_may_log_denial(c->x))
+            return -EACCES;
+        if (keep_net_endpoint_is_wildcard(&ep))
+            log_wildcard_denied(&ep);
+        else
+            log_denied("bind", &ep, "--listen");
+        return -EACCES;
+    }
+    socklen_t sl = keep_net_endpoint_encode(&served, &ss);
     if (bind(f->host, (struct sockaddr *)&ss, sl) < 0)
         return -errno;
+    if ((served.family != ep.family || memcmp(served.addr, ep.addr, 16) != 0) &&
+        keep_exec_may_log_denial(c->x))
+        log_narrowed(&ep, &served, unserved);
     f->listen_ok = true;
     return 0;
 }
@@ -111,8 +171,16 @@ static int64_t do_listen(struct exec_call *c)
     struct exec_fd *f = socket_arg(c, 0);
     if (!f)
         return -ENOTSOCK;
-    if (!f->listen_ok)
-        return -EACCES; /* only a socket bound to a --listen address may listen */
+    if (!f->listen_ok) {
+        /* Only a socket bound to a --listen address may listen (an unbound one would get an
+         * ephemeral port on every address). */
+        if (keep_exec_may_log_denial(c->x))
+            keep_log(KEEP_LOG_INFO,
+                     "listen on fd %d denied: not bound to a --listen address; bind "
+                     "one given with --listen first",
+                     c->gfd[0]);
+        return -EACCES;
+    }
     return neg_errno(listen(f->host, (int)c->a[1]));
 }
 
@@ -161,8 +229,7 @@ static int64_t do_connect(struct exec_call *c)
             return neg_errno(connect(c->hfd[0], &unspec, sizeof(unspec)));
         }
     }
-    const struct keep_config *cfg = c->x->cfg;
-    int rc = checked_addr(c->p[1], c->n[1], cfg->connect, cfg->connect_count, &ss, &sl);
+    int rc = connect_addr(c, c->p[1], c->n[1], &ss, &sl);
     if (rc)
         return rc;
     return neg_errno(connect(c->hfd[0], (struct sockaddr *)&ss, sl));
@@ -177,8 +244,7 @@ static int64_t do_sendto(struct exec_call *c)
     if (c->a[3] & ~(uint64_t)MSG_FLAGS_ALLOWED)
         return -EINVAL;
     if (c->p[4]) {
-        const struct keep_config *cfg = c->x->cfg;
-        int rc = checked_addr(c->p[4], c->n[4], cfg->connect, cfg->connect_count, &ss, &sl);
+        int rc = connect_addr(c, c->p[4], c->n[4], &ss, &sl);
         if (rc)
             return rc;
     }
@@ -260,10 +326,9 @@ static int64_t do_sendmsg(struct exec_call *c)
     if (gm.name) {
         uint8_t *name;
         uint32_t len;
-        const struct keep_config *cfg = c->x->cfg;
         if ((rc = msg_namelen(&gm, &len)) != 0 ||
             (rc = keep_exec_map(c->space, gm.name, len, &name)) != 0 ||
-            (rc = checked_addr(name, len, cfg->connect, cfg->connect_count, &ss, &sl)) != 0)
+            (rc = connect_addr(c, name, len, &ss, &sl)) != 0)
             return rc;
     }
     if ((rc = keep_exec_map_iovec(c, gm.iov, gm.iovlen)) != 0)

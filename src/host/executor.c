@@ -12,7 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "attest/kvm_evidence.h"
@@ -80,6 +83,80 @@ void keep_executor_defer_measurement(struct keep_executor *exec, struct keep_mea
     exec->pending_measurement = job;
 }
 
+/*
+ * The umask keep started with: the guest's first umask, as a child
+ * inherits its parent's (umask(2)). While an executor lives keep runs with
+ * umask 0, so the host kernel masks nothing a second time: a file the guest
+ * creates has exactly mode & ~(the guest's umask), whatever the host's was
+ * (issue 7). keep creates no files of its own meanwhile that this could
+ * widen (nil makes no executor; its directories have explicit modes under a
+ * 0700 mkdtemp root). The last keep_executor_free puts the umask back: the
+ * process that called keep_run may create files of its own afterwards.
+ * Executors are made and freed on one thread (umask is per process).
+ */
+static unsigned int live_executors;
+static mode_t host_umask;
+
+static unsigned int take_umask(void)
+{
+    if (live_executors++ == 0)
+        host_umask = umask(0);
+    return (unsigned int)host_umask & 0777;
+}
+
+static void give_back_umask(void)
+{
+    if (live_executors > 0 && --live_executors == 0)
+        umask(host_umask);
+}
+
+/*
+ * A character device whose /proc/self/fd link opens the same device: a
+ * terminal, but not a pty master (opening one makes a new pty, pty(7)),
+ * nor /dev/net/tun, /dev/fuse and other devices where each open is a new
+ * object; those keep the shared description.
+ */
+static bool reopens_as_itself(int fd, const struct stat *st)
+{
+    unsigned int pty;
+    return S_ISCHR(st->st_mode) && isatty(fd) && ioctl(fd, TIOCGPTN, &pty) < 0;
+}
+
+/*
+ * keep_exec_stdio_fd (executor.h): status flags (O_NONBLOCK by F_SETFL or
+ * FIONBIO) live in the open file description, and a dup would share keep's,
+ * the shell's and the next program's on the same terminal or pipe (issue
+ * 7). A pipe is opened with O_NONBLOCK first, so a pipe with no writer left
+ * cannot block the open; then it gets the original flags. Regular files
+ * keep a shared description (they share the caller's offset, as `>>`
+ * needs); sockets cannot be reopened; other character devices than
+ * terminals are not (reopens_as_itself). The flags are put back in
+ * keep_executor_free, which every exit path runs, SIGINT and SIGTERM too.
+ */
+int keep_exec_stdio_fd(int fd, int *restore)
+{
+    struct stat st;
+    char path[32];
+    *restore = -1;
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fstat(fd, &st) < 0)
+        return flags < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    if (S_ISFIFO(st.st_mode) || reopens_as_itself(fd, &st)) {
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+        int h = open(path, (flags & O_ACCMODE) | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
+        if (h >= 0 && fcntl(h, F_SETFL, flags & (O_APPEND | O_NONBLOCK)) == 0) {
+            int moved = fcntl(h, F_DUPFD_CLOEXEC, 3); /* never 0..2: keep's own stdio */
+            close(h);
+            if (moved >= 0)
+                return moved;
+        } else if (h >= 0) {
+            close(h);
+        }
+    }
+    *restore = flags;
+    return fcntl(fd, F_DUPFD_CLOEXEC, 3);
+}
+
 int keep_executor_new(const struct keep_config *cfg, const uint8_t measurement[48],
                       struct keep_executor **out, struct keep_error *err)
 {
@@ -88,9 +165,11 @@ int keep_executor_new(const struct keep_config *cfg, const uint8_t measurement[4
         return keep_fail(err, KEEP_E_NOMEM, "out of memory for the executor (%zu bytes)",
                          sizeof(*x));
     x->cfg = cfg;
-    x->hostile = cfg->hostile_host;
+    /* Without the test-only build option no lie is ever told, whatever cfg says. */
+    x->hostile = KEEP_WITH_HOSTILE_HOST ? cfg->hostile_host : KEEP_HOSTILE_NONE;
+    x->stdio_flags[0] = x->stdio_flags[1] = x->stdio_flags[2] = -1;
     strcpy(x->cwd, "/");
-    x->umask = 022;
+    x->umask = take_umask();
     if (measurement) {
         memcpy(x->measurement, measurement, sizeof(x->measurement));
         x->measurement_known = true;
@@ -109,7 +188,7 @@ int keep_executor_new(const struct keep_config *cfg, const uint8_t measurement[4
      * closes the host's own. A closed host stdio stays closed for the guest.
      */
     for (int i = 0; i < 3; i++) {
-        int h = fcntl(i, F_DUPFD_CLOEXEC, 3);
+        int h = keep_exec_stdio_fd(i, &x->stdio_flags[i]);
         if (h < 0 && errno != EBADF) {
             int saved = errno;
             keep_executor_free(x);
@@ -134,18 +213,66 @@ int keep_executor_new(const struct keep_config *cfg, const uint8_t measurement[4
     return KEEP_OK;
 }
 
+/*
+ * When a Linux process dies its sockets close without waiting on SO_LINGER:
+ * inet_release() passes a linger timeout only when the closing task is not
+ * exiting (net/ipv4/af_inet.c, PF_EXITING). The peer still gets the unsent
+ * data and a FIN from the kernel in the background; a zero linger time keeps
+ * its abortive close (RST, tcp_close()). keep gives the peer the same: it
+ * turns a nonzero linger off before closing a dead Keep's socket, so a
+ * workload that set SO_LINGER {1, 3600} cannot hold keep in close().
+ */
+static void close_as_exit(const struct exec_fd *f)
+{
+    if (f->kind == FD_SOCKET) {
+        struct linger l;
+        socklen_t len = sizeof(l);
+        if (getsockopt(f->host, SOL_SOCKET, SO_LINGER, &l, &len) == 0 && l.l_onoff &&
+            l.l_linger > 0) {
+            l = (struct linger){.l_onoff = 0, .l_linger = 0};
+            setsockopt(f->host, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+        }
+    }
+    close(f->host);
+}
+
+bool keep_exec_may_log_denial(struct keep_executor *x)
+{
+    if (keep_log_get_level() < KEEP_LOG_INFO)
+        return false;
+    if (x->denials < KEEP_EXEC_DENIAL_LINES) {
+        x->denials++;
+        return true;
+    }
+    if (x->denials++ == KEEP_EXEC_DENIAL_LINES)
+        keep_log(KEEP_LOG_INFO,
+                 "%d denials logged; further denials are counted, not logged (the count is "
+                 "logged when the Keep ends)",
+                 KEEP_EXEC_DENIAL_LINES);
+    return false;
+}
+
 void keep_executor_free(struct keep_executor *x)
 {
     if (!x)
         return;
+    if (x->denials > KEEP_EXEC_DENIAL_LINES)
+        keep_log(KEEP_LOG_INFO, "%lu further denials were not logged",
+                 x->denials - KEEP_EXEC_DENIAL_LINES);
+    /* A stdio description shared with keep's caller gets its flags back (keep_exec_stdio_fd):
+     * keep's own fd i is that description, whatever the guest did with its fd i. */
+    for (int i = 0; i < 3; i++)
+        if (x->stdio_flags[i] >= 0)
+            fcntl(i, F_SETFL, x->stdio_flags[i]);
     for (int g = 0; g < (int)KEEP_CHAN_MAX_FDS; g++) {
         if (x->fds[g].kind != FD_FREE) {
-            close(x->fds[g].host);
+            close_as_exit(&x->fds[g]);
             keep_exec_fd_release(x, g);
         }
     }
     keep_volumes_close(&x->vols);
     free(x);
+    give_back_umask();
 }
 
 /* ---- outcomes ----------------------------------------------------------- */
@@ -342,13 +469,13 @@ static int buffer_length(struct exec_call *c, const struct keep_chan_arg *d, uin
         if (!lp)
             return -EFAULT;
         count = load_u32(lp);
-        if (d->max_count && count > d->max_count)
-            count = d->max_count; /* a bigger buffer than needed is fine; use what fits */
     } else {
         count = c->a[d->len_arg & 7];
-        if (d->max_count && count > d->max_count)
-            return -EINVAL;
     }
+    /* channel.h's max_count rule, the one the shim sizes its copies by. */
+    if (keep_chan_count_refused(d, count))
+        return -EINVAL;
+    count = keep_chan_count(d, count);
     if (keep_mul_overflows(count, (uint64_t)d->elem_size, len))
         return -EFAULT;
     return 0;
@@ -410,6 +537,12 @@ static int map_arg(struct exec_call *c, int i, int *path_slot)
             return -ENOTTY; /* ioctl(2): request does not apply; only four are forwarded */
         c->n[i] = io->size;
         return keep_exec_map(c->space, c->a[i], io->size, &c->p[i]);
+    }
+    case KEEP_ARG_FCNTL: {
+        uint32_t size = keep_chan_fcntl_size(c->a[1]);
+        c->p[i] = NULL;
+        c->n[i] = size;
+        return size ? keep_exec_map(c->space, c->a[i], size, &c->p[i]) : 0;
     }
     default:
         return 0;
@@ -506,6 +639,8 @@ static exec_handler handler_for(uint64_t nr)
     exec_handler h = keep_exec_fs_handler(nr);
     if (!h)
         h = keep_exec_signal_handler(nr);
+    if (!h)
+        h = keep_exec_fsext_handler(nr);
     return h ? h : keep_exec_net_handler(nr);
 }
 

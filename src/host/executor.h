@@ -45,9 +45,21 @@ struct keep_executor;
  * ignored from here on, so a write to a closed pipe is -EPIPE for the guest.
  * One executor serves one vCPU: calls on it must not run concurrently.
  */
-int keep_executor_new(const struct keep_config *cfg, const uint8_t measurement[48],
-                      struct keep_executor **out, struct keep_error *err);
+KEEP_WARN_UNUSED int keep_executor_new(const struct keep_config *cfg, const uint8_t measurement[48],
+                                       struct keep_executor **out, struct keep_error *err);
 void keep_executor_free(struct keep_executor *exec);
+
+/*
+ * A copy of keep's stdio fd (0, 1 or 2) for a workload, with an open file
+ * description of its own where the kernel gives one (terminals, pipes:
+ * reopened through /proc/self/fd), so the workload's O_NONBLOCK never
+ * reaches keep's caller. For a regular file, a socket, a pty master or
+ * another character device (where an open may make a new object) the
+ * description stays shared and *restore gets the status flags
+ * to put back on keep's fd when the workload is done (else -1). Returns an
+ * O_CLOEXEC fd >= 3, or -1 with errno (EBADF: keep's fd is closed).
+ */
+KEEP_WARN_UNUSED int keep_exec_stdio_fd(int fd, int *restore);
 
 /*
  * For an executor made before its measurement was known (measurement given
@@ -66,9 +78,10 @@ void keep_executor_defer_measurement(struct keep_executor *exec, struct keep_mea
  * (bad requests get -errno), or an error only for a host-side failure that
  * must end the Keep.
  */
-int keep_executor_run_batch(struct keep_executor *exec, volatile void *chan, size_t chan_size,
-                            const struct keep_guest_mem *mem, struct keep_exec_outcome *outcome,
-                            struct keep_error *err);
+KEEP_WARN_UNUSED int keep_executor_run_batch(struct keep_executor *exec, volatile void *chan,
+                                             size_t chan_size, const struct keep_guest_mem *mem,
+                                             struct keep_exec_outcome *outcome,
+                                             struct keep_error *err);
 
 /*
  * Stopping (SIGINT/SIGTERM to keep, src/host/run.c). keep_executor_request_stop()

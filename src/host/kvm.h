@@ -23,7 +23,7 @@
  * precisely why not and what to do (missing device, permission, API version,
  * capability).
  */
-int keep_kvm_probe(struct keep_error *err);
+KEEP_WARN_UNUSED int keep_kvm_probe(struct keep_error *err);
 
 /*
  * Run elf (parsed from cfg->program) in a new VM with cfg's memory, argv,
@@ -33,8 +33,9 @@ int keep_kvm_probe(struct keep_error *err);
  * failures (ioctl, memory) or a shim that refused a host result
  * (KEEP_E_KVM_SHIM_PANIC); err says which.
  */
-int keep_kvm_run(const struct keep_config *cfg, const struct keep_elf *elf,
-                 struct keep_executor *exec, int *exit_status, struct keep_error *err);
+KEEP_WARN_UNUSED int keep_kvm_run(const struct keep_config *cfg, const struct keep_elf *elf,
+                                  struct keep_executor *exec, int *exit_status,
+                                  struct keep_error *err);
 
 /*
  * Ask a running keep_kvm_run() to stop: async-signal-safe, for a SIGINT or

@@ -39,14 +39,16 @@ struct keep_kvm_layout {
 };
 
 /* Plan the layout for memory_size bytes of workload memory. */
-int keep_kvm_layout_plan(uint64_t memory_size, struct keep_kvm_layout *out, struct keep_error *err);
+KEEP_WARN_UNUSED int keep_kvm_layout_plan(uint64_t memory_size, struct keep_kvm_layout *out,
+                                          struct keep_error *err);
 
 /*
  * Check the shim image (untrusted only in the sense that a build bug must
  * not become a guest crash) and copy it to KEEP_GUEST_SHIM.
  */
-int keep_kvm_layout_place_shim(uint8_t *mem, const uint8_t *image, size_t image_size,
-                               struct keep_shim_header *hdr, struct keep_error *err);
+KEEP_WARN_UNUSED int keep_kvm_layout_place_shim(uint8_t *mem, const uint8_t *image,
+                                                size_t image_size, struct keep_shim_header *hdr,
+                                                struct keep_error *err);
 
 /*
  * Build page tables, GDT, IDT and TSS into mem (the host mapping of guest
@@ -64,8 +66,9 @@ void keep_kvm_layout_build(const struct keep_kvm_layout *l, uint8_t *mem,
  * not present when present is false, keeping the mm state's page counts
  * (pages_in_use, per-chunk counts) and the directory entries true.
  */
-int keep_kvm_layout_protect(const struct keep_kvm_layout *l, uint8_t *mem, uint64_t start,
-                            uint64_t size, bool present, uint64_t flags, struct keep_error *err);
+KEEP_WARN_UNUSED int keep_kvm_layout_protect(const struct keep_kvm_layout *l, uint8_t *mem,
+                                             uint64_t start, uint64_t size, bool present,
+                                             uint64_t flags, struct keep_error *err);
 
 /*
  * Walk the page tables as the CPU does (Intel SDM vol 3, 4.5): translate a

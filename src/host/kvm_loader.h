@@ -42,8 +42,8 @@ uint64_t keep_kvm_stack_size(uint64_t memory_size);
 /* Stack bytes below the initial stack pointer the loader maps before the first run. */
 #define KEEP_KVM_STACK_PREMAP (64ull << 10)
 
-int keep_kvm_load(const struct keep_kvm_layout *l, uint8_t *mem, const struct keep_elf *elf,
-                  const struct keep_kvm_process *proc, struct keep_kvm_image *out,
-                  struct keep_error *err);
+KEEP_WARN_UNUSED int keep_kvm_load(const struct keep_kvm_layout *l, uint8_t *mem,
+                                   const struct keep_elf *elf, const struct keep_kvm_process *proc,
+                                   struct keep_kvm_image *out, struct keep_error *err);
 
 #endif /* KEEP_HOST_KVM_LOADER_H */

@@ -27,9 +27,10 @@
  * Measure a launch. shim/program are the exact bytes that will be loaded
  * (shim_size may be 0 when this keep is built without a shim).
  */
-int keep_measure_launch(const struct keep_config *cfg, const uint8_t *shim, size_t shim_size,
-                        const uint8_t *program, size_t program_size,
-                        uint8_t out[KEEP_MEASUREMENT_SIZE], struct keep_error *err);
+KEEP_WARN_UNUSED int keep_measure_launch(const struct keep_config *cfg, const uint8_t *shim,
+                                         size_t shim_size, const uint8_t *program,
+                                         size_t program_size, uint8_t out[KEEP_MEASUREMENT_SIZE],
+                                         struct keep_error *err);
 
 /*
  * A measurement computed on a second thread. keep run starts it as soon as
@@ -62,7 +63,8 @@ void keep_measure_job_start(struct keep_measure_job *job, const struct keep_conf
                             size_t program_size);
 
 /* Wait for the result (at once after the first call) and copy it to out. */
-int keep_measure_job_wait(struct keep_measure_job *job, uint8_t out[KEEP_MEASUREMENT_SIZE],
-                          struct keep_error *err);
+KEEP_WARN_UNUSED int keep_measure_job_wait(struct keep_measure_job *job,
+                                           uint8_t out[KEEP_MEASUREMENT_SIZE],
+                                           struct keep_error *err);
 
 #endif /* KEEP_HOST_MEASURE_H */

@@ -2,10 +2,13 @@
 #include "host/netpolicy.h"
 
 #include <errno.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "common/cursor.h"
+#include "common/util.h"
 
 int keep_net_endpoint_decode(const uint8_t *sa, size_t size, struct keep_net_endpoint *out)
 {
@@ -90,4 +93,76 @@ bool keep_netpolicy_match(const struct keep_net_rule *rules, size_t count,
             return true;
     }
     return false;
+}
+
+bool keep_net_endpoint_is_wildcard(const struct keep_net_endpoint *ep)
+{
+    int cf;
+    uint8_t ca[16];
+    canonical(ep->family, ep->addr, &cf, ca);
+    return keep_mem_is_zero(ca, 16);
+}
+
+/* The endpoint a socket of family binds for rule at port (IPv4 on AF_INET6: v4-mapped). */
+static void rule_endpoint(const struct keep_net_rule *rule, int family,
+                          struct keep_net_endpoint *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->family = family;
+    out->port = rule->port;
+    if (family == AF_INET6 && rule->family == AF_INET) {
+        out->addr[10] = out->addr[11] = 0xff; /* RFC 4291 2.5.5.2: ::ffff:a.b.c.d */
+        memcpy(out->addr + 12, rule->addr, 4);
+    } else {
+        memcpy(out->addr, rule->addr, family == AF_INET ? 4 : 16);
+    }
+}
+
+/* The first rule for port of family want, and how many rules that port has in all. */
+static const struct keep_net_rule *first_for_port(const struct keep_net_rule *rules, size_t count,
+                                                  uint16_t port, int want, size_t *for_port)
+{
+    const struct keep_net_rule *found = NULL;
+    *for_port = 0;
+    for (size_t i = 0; i < count; i++) {
+        if (rules[i].port != port)
+            continue;
+        (*for_port)++;
+        if (!found && rules[i].family == want)
+            found = &rules[i];
+    }
+    return found;
+}
+
+const struct keep_net_rule *keep_netpolicy_bind(const struct keep_net_rule *rules, size_t count,
+                                                const struct keep_net_endpoint *ep,
+                                                struct keep_net_endpoint *served, size_t *unserved)
+{
+    *unserved = 0;
+    for (size_t i = 0; i < count; i++) {
+        if (keep_netpolicy_match(&rules[i], 1, ep)) {
+            *served = *ep;
+            return &rules[i];
+        }
+    }
+    if (!keep_net_endpoint_is_wildcard(ep))
+        return NULL;
+    size_t for_port;
+    const struct keep_net_rule *r = NULL;
+    if (ep->family == AF_INET6)
+        r = first_for_port(rules, count, ep->port, AF_INET6, &for_port);
+    if (!r)
+        r = first_for_port(rules, count, ep->port, AF_INET, &for_port);
+    if (!r)
+        return NULL;
+    rule_endpoint(r, ep->family, served);
+    *unserved = for_port - 1;
+    return r;
+}
+
+void keep_net_endpoint_format(const struct keep_net_endpoint *ep, char *out, size_t size)
+{
+    char text[INET6_ADDRSTRLEN] = "?";
+    inet_ntop(ep->family, ep->addr, text, sizeof(text));
+    snprintf(out, size, ep->family == AF_INET6 ? "[%s]:%u" : "%s:%u", text, (unsigned)ep->port);
 }

@@ -32,7 +32,8 @@ struct keep_net_endpoint {
  * sockaddr_in6 24 at least) or above sizeof(struct sockaddr_storage),
  * -EAFNOSUPPORT for any family but AF_INET and AF_INET6.
  */
-int keep_net_endpoint_decode(const uint8_t *sa, size_t size, struct keep_net_endpoint *out);
+KEEP_WARN_UNUSED int keep_net_endpoint_decode(const uint8_t *sa, size_t size,
+                                              struct keep_net_endpoint *out);
 
 /* Build the kernel's sockaddr for ep into ss; returns its length. */
 socklen_t keep_net_endpoint_encode(const struct keep_net_endpoint *ep, struct sockaddr_storage *ss);
@@ -40,5 +41,25 @@ socklen_t keep_net_endpoint_encode(const struct keep_net_endpoint *ep, struct so
 /* True when ep equals one of the rules (address family, address and port). */
 bool keep_netpolicy_match(const struct keep_net_rule *rules, size_t count,
                           const struct keep_net_endpoint *ep);
+
+/* True when ep's address is the wildcard: 0.0.0.0, :: or ::ffff:0.0.0.0 (any address). */
+bool keep_net_endpoint_is_wildcard(const struct keep_net_endpoint *ep);
+
+/*
+ * The address a bind to ep is served on, into *served: ep itself when it
+ * equals a --listen rule; for a wildcard address, the first rule for ep's
+ * port (in command-line order) a socket of ep's family can bind: an
+ * AF_INET6 socket prefers IPv6 rules and else binds an IPv4 rule as its
+ * IPv4-mapped address (::ffff:a.b.c.d, which accepts IPv4 clients); an
+ * AF_INET socket only IPv4 rules. So a wildcard is narrowed to granted
+ * addresses, never widened. *unserved counts the other rules for that port
+ * the one socket cannot also serve. NULL when nothing is granted (denied).
+ */
+const struct keep_net_rule *keep_netpolicy_bind(const struct keep_net_rule *rules, size_t count,
+                                                const struct keep_net_endpoint *ep,
+                                                struct keep_net_endpoint *served, size_t *unserved);
+
+/* ep as text for log lines: "a.b.c.d:P" or "[v6]:P", always NUL-terminated. */
+void keep_net_endpoint_format(const struct keep_net_endpoint *ep, char *out, size_t size);
 
 #endif /* KEEP_HOST_NETPOLICY_H */

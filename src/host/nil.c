@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -21,6 +22,7 @@
 #include <unistd.h>
 
 #include "common/util.h"
+#include "host/executor.h"
 #include "host/run.h"
 
 /* What the child tells the parent when setting up failed (before exec). */
@@ -38,6 +40,7 @@ struct nil_plan {
     bool new_net_ns;   /* no --listen / --connect: no network at all */
     const char *root;  /* empty directory the new root is mounted on */
     char **envp;       /* cfg->env plus NULL, built before fork: the child does not allocate */
+    int stdio[3];      /* the workload's 0..2 (keep_exec_stdio_fd), or -1: keep's own */
 };
 
 __attribute__((noreturn, format(printf, 3, 4))) static void
@@ -139,8 +142,49 @@ static void build_root(const struct nil_plan *p)
     /* The root itself is read-only: the workload can write only inside rw volumes. */
     if (mount(NULL, p->root, NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0)
         child_fail(p, KEEP_E_NIL_SPAWN, "making the root read-only: %s", strerror(errno));
-    if (chdir(p->root) < 0 || chroot(".") < 0)
-        child_fail(p, KEEP_E_NIL_SPAWN, "entering the new root: %s", strerror(errno));
+    /*
+     * pivot_root, not chroot: the host's tree is detached from this mount
+     * namespace, so no chroot + chdir("..") can climb back to it
+     * (pivot_root(2): new_root and put_old may be the same directory).
+     */
+    if (chdir(p->root) < 0)
+        child_fail(p, KEEP_E_NIL_SPAWN, "entering the new root %s: %s", p->root, strerror(errno));
+    if (syscall(SYS_pivot_root, ".", ".") < 0)
+        child_fail(p, KEEP_E_NIL_NAMESPACES, "pivot_root to %s: %s", p->root, strerror(errno));
+    if (umount2(".", MNT_DETACH) < 0)
+        child_fail(p, KEEP_E_NIL_NAMESPACES, "detaching the host's root: %s", strerror(errno));
+}
+
+/*
+ * The workload holds no capability, whoever runs keep: as root, without a
+ * user namespace, it would otherwise be real root and could remount a :ro
+ * volume read-write or chroot out of its root. The bounding set is emptied
+ * (execve then grants root no capability, capabilities(7) "Transformation
+ * of capabilities during execve()"), ambient and inheritable sets cleared,
+ * and no_new_privs stops set-user-ID programs and file capabilities.
+ * Without CAP_SETPCAP (an ordinary user outside a user namespace) there is
+ * no capability to drop, so only no_new_privs applies.
+ */
+static void drop_privileges(const struct nil_plan *p)
+{
+    bool can_drop = p->new_user_ns || geteuid() == 0;
+    for (int cap = 0; can_drop; cap++) {
+        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0)
+            continue;
+        if (errno == EINVAL)
+            break; /* past the kernel's last capability */
+        child_fail(p, KEEP_E_NIL_SPAWN, "dropping capability %d from the bounding set: %s", cap,
+                   strerror(errno));
+    }
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+        child_fail(p, KEEP_E_NIL_SPAWN, "clearing ambient capabilities: %s", strerror(errno));
+    struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
+    struct __user_cap_data_struct none[_LINUX_CAPABILITY_U32S_3];
+    memset(none, 0, sizeof(none));
+    if (syscall(SYS_capset, &hdr, none) < 0)
+        child_fail(p, KEEP_E_NIL_SPAWN, "clearing capabilities: %s", strerror(errno));
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        child_fail(p, KEEP_E_NIL_SPAWN, "setting no_new_privs: %s", strerror(errno));
 }
 
 __attribute__((noreturn)) static void child(const struct nil_plan *p, uid_t uid, gid_t gid)
@@ -168,6 +212,10 @@ __attribute__((noreturn)) static void child(const struct nil_plan *p, uid_t uid,
         build_root(p);
     if (chdir("/") < 0)
         child_fail(p, KEEP_E_NIL_SPAWN, "chdir /: %s", strerror(errno));
+    /* Descriptions of its own where possible: its O_NONBLOCK stays with it (issue 7). */
+    for (int i = 0; i < 3; i++)
+        if (p->stdio[i] >= 0 && dup2(p->stdio[i], i) < 0)
+            child_fail(p, KEEP_E_NIL_SPAWN, "stdio fd %d: %s", i, strerror(errno));
     if (cfg->memory_size) {
         /*
          * RLIMIT_DATA (setrlimit(2)) counts private writable mappings and the
@@ -180,6 +228,7 @@ __attribute__((noreturn)) static void child(const struct nil_plan *p, uid_t uid,
             child_fail(p, KEEP_E_NIL_SPAWN, "limiting memory to %llu bytes: %s",
                        (unsigned long long)cfg->memory_size, strerror(errno));
     }
+    drop_privileges(p); /* last: the limit above may need CAP_SYS_RESOURCE */
     syscall(SYS_execveat, p->program_fd, "", cfg->argv, p->envp, AT_EMPTY_PATH);
     child_fail(p, KEEP_E_NIL_SPAWN, "cannot execute %s: %s", cfg->program, strerror(errno));
 }
@@ -354,7 +403,8 @@ static int wait_child(pid_t pid, int *exit_status, struct keep_error *err)
 int keep_nil_run(const struct keep_config *cfg, int *exit_status, struct keep_error *err)
 {
     char root[] = "/tmp/keep-nil-root-XXXXXX";
-    struct nil_plan plan = {.cfg = cfg, .program_fd = -1, .report_fd = -1};
+    struct nil_plan plan = {.cfg = cfg, .program_fd = -1, .report_fd = -1, .stdio = {-1, -1, -1}};
+    int stdio_restore[3] = {-1, -1, -1};
     int pipefd[2] = {-1, -1};
     int rc = KEEP_OK;
 
@@ -397,6 +447,8 @@ int keep_nil_run(const struct keep_config *cfg, int *exit_status, struct keep_er
         goto out;
     }
     plan.report_fd = pipefd[1];
+    for (int i = 0; i < 3; i++)
+        plan.stdio[i] = keep_exec_stdio_fd(i, &stdio_restore[i]);
     uid_t uid = geteuid();
     gid_t gid = getegid();
     fflush(NULL);
@@ -424,6 +476,12 @@ int keep_nil_run(const struct keep_config *cfg, int *exit_status, struct keep_er
         rc = wait_rc;
     }
 out:
+    for (int i = 0; i < 3; i++) {
+        if (plan.stdio[i] >= 0)
+            close(plan.stdio[i]);
+        if (stdio_restore[i] >= 0) /* a shared description: the caller's flags back */
+            fcntl(i, F_SETFL, stdio_restore[i]);
+    }
     if (pipefd[0] >= 0)
         close(pipefd[0]);
     if (pipefd[1] >= 0)

@@ -8,10 +8,12 @@
  *  - argv as given, an empty environment plus --env, cwd "/";
  *  - exit status as the kvm backend reports it (128 + signal);
  *  - --memory as an address-space limit (RLIMIT_AS);
- *  - --volume: the child runs in new user and mount namespaces whose root is
- *    an empty read-only tmpfs holding only the volumes, bind-mounted at their
- *    guest paths (read-only ones remounted read-only). Without namespaces,
+ *  - --volume: the child runs in a new mount namespace (a user namespace too
+ *    unless keep is root) whose root, entered with pivot_root, is an empty
+ *    read-only tmpfs holding only the volumes, bind-mounted at their guest
+ *    paths (read-only ones remounted read-only). Without namespaces,
  *    volumes are refused (nil.namespaces);
+ *  - no capabilities and no_new_privs, even when keep runs as root;
  *  - no --listen/--connect: the child gets a new network namespace, so it has
  *    no network at all (a warning says so if namespaces are unavailable);
  *  - with --listen/--connect: nil cannot enforce single addresses; the child
@@ -30,7 +32,8 @@
  * its exit status, or 128 + the signal that killed it. Fails (nil.*) only
  * when the process could not be started.
  */
-int keep_nil_run(const struct keep_config *cfg, int *exit_status, struct keep_error *err);
+KEEP_WARN_UNUSED int keep_nil_run(const struct keep_config *cfg, int *exit_status,
+                                  struct keep_error *err);
 
 /*
  * Async-signal-safe, for SIGINT: the nil twin of keep_kvm_forward_interrupt().

@@ -36,20 +36,22 @@ struct keep_program {
  * cfg->memory_size. Fails with run.program_missing or an elf.* code, the
  * message starting with the program's path.
  */
-int keep_program_load(const struct keep_config *cfg, struct keep_program *prog,
-                      struct keep_error *err);
+KEEP_WARN_UNUSED int keep_program_load(const struct keep_config *cfg, struct keep_program *prog,
+                                       struct keep_error *err);
 void keep_program_free(struct keep_program *prog);
 
 /* Launch measurement of cfg with prog, as keep run would compute it. */
-int keep_run_measure(const struct keep_config *cfg, const struct keep_program *prog,
-                     uint8_t out[KEEP_MEASUREMENT_SIZE], struct keep_error *err);
+KEEP_WARN_UNUSED int keep_run_measure(const struct keep_config *cfg,
+                                      const struct keep_program *prog,
+                                      uint8_t out[KEEP_MEASUREMENT_SIZE], struct keep_error *err);
 
 /*
  * Run the Keep. On KEEP_OK, *exit_status is the workload's exit status
  * (0..255; 128+N when it died of fault or signal N). On failure nothing ran
  * (or the backend failed) and err says why.
  */
-int keep_run(const struct keep_config *cfg, int *exit_status, struct keep_error *err);
+KEEP_WARN_UNUSED int keep_run(const struct keep_config *cfg, int *exit_status,
+                              struct keep_error *err);
 
 /*
  * keep's own failures use the statuses env(1) and container runtimes use,

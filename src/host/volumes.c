@@ -9,6 +9,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "common/util.h"
+
 static bool openat2_works(int dirfd)
 {
     struct open_how how = {.flags = O_PATH | O_CLOEXEC | O_DIRECTORY,
@@ -18,6 +20,47 @@ static bool openat2_works(int dirfd)
         return false;
     close(fd);
     return true;
+}
+
+/*
+ * True when ro volume in's host directory lies beneath rw volume out's at
+ * the same place the guest sees it (host out/R, guest out/R): Linux resolves
+ * a symlink in out that points into R through the guest's mounts, so into
+ * the ro volume (EROFS); openat2 beneath out's root would reach the same
+ * host files writable. (Elsewhere in the guest, R is writable through out on
+ * Linux too: bind mounts behave the same.)
+ */
+static bool holds_read_only(const struct keep_volume *out, const struct keep_volume *in)
+{
+    char *o = realpath(out->host_dir, NULL), *i = realpath(in->host_dir, NULL);
+    bool held = false;
+    if (o && i) {
+        size_t on = strcmp(o, "/") == 0 ? 0 : strlen(o);
+        size_t gn = strcmp(out->guest_dir, "/") == 0 ? 0 : strlen(out->guest_dir);
+        held = strncmp(i, o, on) == 0 && i[on] == '/' &&
+               strncmp(in->guest_dir, out->guest_dir, gn) == 0 &&
+               strcmp(in->guest_dir + gn, i + on) == 0;
+    }
+    free(o);
+    free(i);
+    return held;
+}
+
+static void mark_nested_read_only(struct keep_volumes *vols, const struct keep_volume *cfg_vols)
+{
+    for (size_t a = 0; a < vols->count; a++) {
+        for (size_t b = 0; b < vols->count && !vols->roots[a].read_only; b++) {
+            if (b == a || !cfg_vols[b].read_only || !holds_read_only(&cfg_vols[a], &cfg_vols[b]))
+                continue;
+            if (!vols->roots[a].no_symlinks)
+                keep_log(KEEP_LOG_WARN,
+                         "volume %s holds the host directory of read-only volume %s: symlinks "
+                         "in %s are not followed (ELOOP), so none reaches %s writable",
+                         cfg_vols[a].guest_dir, cfg_vols[b].guest_dir, cfg_vols[a].guest_dir,
+                         cfg_vols[b].guest_dir);
+            vols->roots[a].no_symlinks = true;
+        }
+    }
 }
 
 int keep_volumes_open(struct keep_volumes *vols, const struct keep_volume *cfg_vols, size_t count,
@@ -46,6 +89,7 @@ int keep_volumes_open(struct keep_volumes *vols, const struct keep_volume *cfg_v
     }
     vols->count = count;
     vols->use_openat2 = openat2_works(vols->roots[0].root_fd);
+    mark_nested_read_only(vols, cfg_vols);
     return KEEP_OK;
 }
 
@@ -235,6 +279,8 @@ bool keep_volumes_is_synthetic_dir(const struct keep_volumes *vols, const char *
 {
     const char *rel;
     size_t n = strlen(abs);
+    if (abs[0] != '/')
+        return false; /* not a normalised absolute path ("": a path that names nothing) */
     if (keep_volumes_lookup(vols, abs, &rel) >= 0)
         return false; /* inside a volume: the host's directory, or nothing */
     if (n == 1 && abs[0] == '/')
@@ -307,7 +353,8 @@ int keep_volumes_openat(const struct keep_volumes *vols, int vol, const char *re
     if (vols->use_openat2) {
         struct open_how how = {.flags = (uint64_t)(flags | O_CLOEXEC),
                                .mode = mode & 07777,
-                               .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS};
+                               .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS |
+                                          (r->no_symlinks ? RESOLVE_NO_SYMLINKS : 0)};
         int fd = (int)syscall(SYS_openat2, r->root_fd, path, &how, sizeof(how));
         return fd < 0 ? -errno : fd;
     }

@@ -37,6 +37,9 @@ struct keep_volume_root {
     size_t guest_dir_len;
     int root_fd; /* O_PATH | O_DIRECTORY of the host directory */
     bool read_only;
+    /* Holds a ro volume's host directory where the guest sees that volume too: no symlink
+     * here is followed (keep_volumes_open), so none reaches the ro files writable. */
+    bool no_symlinks;
 };
 
 struct keep_volumes {
@@ -46,8 +49,9 @@ struct keep_volumes {
 };
 
 /* Open every volume's host directory. Fails with channel.volume_open. */
-int keep_volumes_open(struct keep_volumes *vols, const struct keep_volume *cfg_vols, size_t count,
-                      struct keep_error *err);
+KEEP_WARN_UNUSED int keep_volumes_open(struct keep_volumes *vols,
+                                       const struct keep_volume *cfg_vols, size_t count,
+                                       struct keep_error *err);
 void keep_volumes_close(struct keep_volumes *vols);
 
 /*
@@ -55,7 +59,8 @@ void keep_volumes_close(struct keep_volumes *vols);
  * normalise it into out (out_size bytes). -ENAMETOOLONG when it does not fit,
  * -ENOENT for an empty path.
  */
-int keep_guest_path_normalise(const char *dir, const char *path, char *out, size_t out_size);
+KEEP_WARN_UNUSED int keep_guest_path_normalise(const char *dir, const char *path, char *out,
+                                               size_t out_size);
 
 /*
  * What a path's end asks beyond its lexical result, which normalising drops
@@ -79,7 +84,8 @@ enum keep_path_tail keep_guest_path_tail(const char *path);
  * keep_volumes_openat and keep_volumes_open_parent give the kernel that
  * text, so it applies Linux's rules itself. -ENAMETOOLONG when it does not fit.
  */
-int keep_guest_rel_with_tail(const char *rel, enum keep_path_tail tail, char *out, size_t out_size);
+KEEP_WARN_UNUSED int keep_guest_rel_with_tail(const char *rel, enum keep_path_tail tail, char *out,
+                                              size_t out_size);
 
 /*
  * Linux walks "a/.." through a: it must be a directory (ENOTDIR for a file,
@@ -88,7 +94,8 @@ int keep_guest_rel_with_tail(const char *rel, enum keep_path_tail tail, char *ou
  * it climbs out of is a directory in the Keep: one beneath a volume, or a
  * synthetic one. 0 or -errno. Only paths with ".." pay for it.
  */
-int keep_volumes_check_dotdot(const struct keep_volumes *vols, const char *dir, const char *path);
+KEEP_WARN_UNUSED int keep_volumes_check_dotdot(const struct keep_volumes *vols, const char *dir,
+                                               const char *path);
 
 /* True when a component of path is "..". */
 bool keep_guest_path_has_dotdot(const char *path);
@@ -97,7 +104,8 @@ bool keep_guest_path_has_dotdot(const char *path);
  * The volume holding the normalised absolute guest path abs, or -ENOENT.
  * *rel points into abs at the path below the volume root ("" for the root).
  */
-int keep_volumes_lookup(const struct keep_volumes *vols, const char *abs, const char **rel);
+KEEP_WARN_UNUSED int keep_volumes_lookup(const struct keep_volumes *vols, const char *abs,
+                                         const char **rel);
 
 /*
  * True when the normalised absolute abs is "/" or a directory above a
@@ -114,8 +122,8 @@ bool keep_volumes_is_synthetic_dir(const struct keep_volumes *vols, const char *
  * itself (rel already went up): it stays "/." so the kernel still demands a
  * directory, and never climbs out of the volume.
  */
-int keep_volumes_openat(const struct keep_volumes *vols, int vol, const char *rel, int flags,
-                        mode_t mode);
+KEEP_WARN_UNUSED int keep_volumes_openat(const struct keep_volumes *vols, int vol, const char *rel,
+                                         int flags, mode_t mode);
 
 /*
  * Open the directory that holds rel's last component beneath volume vol
@@ -123,8 +131,12 @@ int keep_volumes_openat(const struct keep_volumes *vols, int vol, const char *re
  * has one ("a/f/" gives "a" and "f/"; "a/." gives "a" and "."). -EBUSY when
  * rel is the volume root itself (it has no name to unlink or rename).
  * Returns the fd, which the caller closes (it may be a dup of the root).
+ * The name may be "." or "..", for calls that refuse such a name themselves
+ * (unlinkat, mkdirat, renameat2: Linux's errno). A call that resolves the
+ * name (utimensat, fchownat, linkat...) must not get one: ".." beside the
+ * root would name the host directory that holds the volume.
  */
-int keep_volumes_open_parent(const struct keep_volumes *vols, int vol, const char *rel,
-                             const char **name);
+KEEP_WARN_UNUSED int keep_volumes_open_parent(const struct keep_volumes *vols, int vol,
+                                              const char *rel, const char **name);
 
 #endif /* KEEP_HOST_VOLUMES_H */

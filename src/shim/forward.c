@@ -82,8 +82,7 @@ static uint64_t buf_size(const struct keep_chan_arg *a, const uint64_t *args)
     } else {
         count = args[a->len_arg & 7];
     }
-    if (a->max_count && count > a->max_count)
-        count = a->max_count;
+    count = keep_chan_count(a, count); /* the shared rule; the host refuses what it must */
     if (count > (1ull << 40) / (a->elem_size ? a->elem_size : 1))
         return ~0ull;
     return count * a->elem_size;
@@ -140,6 +139,11 @@ static int64_t check_direct_args(const struct keep_chan_call *c, const uint64_t 
             size = io ? io->size : 0;
             break;
         }
+        case KEEP_ARG_FCNTL:
+            size = keep_chan_fcntl_size(args[1]);
+            if (size == 0)
+                continue; /* a plain value, not a pointer */
+            break;
         default:
             size = buf_size(a, args);
         }
@@ -594,6 +598,10 @@ static int64_t forward_bounce(const struct keep_chan_call *c, const uint64_t *in
         if (a->kind == KEEP_ARG_IOCTL) {
             const struct keep_chan_ioctl *io = keep_chan_find_ioctl(in_args[1]);
             size[i] = io ? io->size : 0;
+        } else if (a->kind == KEEP_ARG_FCNTL) {
+            size[i] = keep_chan_fcntl_size(in_args[1]);
+            if (size[i] == 0)
+                continue; /* a plain value, passed unchanged */
         } else if (a->kind == KEEP_ARG_PATH) {
             size[i] = path_size(in_args[i]);
             if (size[i] == PATH_TOO_LONG)
@@ -625,7 +633,7 @@ static int64_t forward_bounce(const struct keep_chan_call *c, const uint64_t *in
     for (int i = 0; i < 6; i++) {
         const struct keep_chan_arg *a = arg_of(c, i);
         bool out = a->dir == KEEP_DIR_OUT || a->dir == KEEP_DIR_INOUT ||
-                   (a->kind == KEEP_ARG_IOCTL && size[i]);
+                   ((a->kind == KEEP_ARG_IOCTL || a->kind == KEEP_ARG_FCNTL) && size[i]);
         if (!size[i] || !out || a->kind == KEEP_ARG_PATH)
             continue;
         uint64_t n = size[i];

@@ -823,3 +823,9 @@ long shim_mm_populate(uint64_t addr, uint64_t size)
     mm_unlock();
     return rc;
 }
+
+uint64_t shim_mm_free_bytes(void)
+{
+    uint64_t used = mm.pages_in_use_hint;
+    return used < mm.pool_pages ? (mm.pool_pages - used) * PAGE : 0;
+}

@@ -25,7 +25,10 @@ static bool returns_zero(uint64_t nr)
     return nr == KEEP_NR_stat || nr == KEEP_NR_fstat || nr == KEEP_NR_lstat ||
            nr == KEEP_NR_newfstatat || nr == KEEP_NR_statx || nr == KEEP_NR_close ||
            nr == KEEP_NR_pipe || nr == KEEP_NR_pipe2 || nr == KEEP_NR_clock_gettime ||
-           nr == KEEP_NR_gettimeofday;
+           nr == KEEP_NR_gettimeofday || nr == KEEP_NR_getrusage || nr == KEEP_NR_statfs ||
+           nr == KEEP_NR_fstatfs || nr == KEEP_NR_link || nr == KEEP_NR_linkat ||
+           nr == KEEP_NR_symlink || nr == KEEP_NR_symlinkat || nr == KEEP_NR_chown ||
+           nr == KEEP_NR_fchown || nr == KEEP_NR_lchown || nr == KEEP_NR_fchownat;
 }
 
 /*
@@ -104,6 +107,12 @@ void shim_check_result(const struct keep_chan_call *c, const uint64_t *args, int
     check_fd_result(c, args, r);
     if (returns_zero(c->nr) && r != 0)
         shim_reply_violation(c, r, 0, "must return");
+    /* sendfile(2): at most count bytes are moved. */
+    if (c->nr == KEEP_NR_sendfile && (uint64_t)r > args[3])
+        shim_reply_violation(c, r, args[3], "more than asked:");
+    /* fcntl(2) record locks return 0. */
+    if (c->nr == KEEP_NR_fcntl && keep_chan_fcntl_size(args[1]) && r != 0)
+        shim_reply_violation(c, r, 0, "a lock command must return");
     for (int i = 0; i < 6; i++) {
         check_counted_buffer(c, args, i, r);
         if (c->args[i].kind == KEEP_ARG_IOVEC)
@@ -167,6 +176,12 @@ void shim_check_written(const struct keep_chan_call *c, const uint64_t *args, in
     }
     if (c->nr == KEEP_NR_getdents64)
         shim_check_dirents(c, args[1], (uint64_t)r);
+    /* F_GETLK reports F_RDLCK (0), F_WRLCK (1) or F_UNLCK (2) in l_type (fcntl(2)). */
+    if (c->nr == KEEP_NR_fcntl && (args[1] == KEEP_F_GETLK || args[1] == KEEP_F_OFD_GETLK)) {
+        uint16_t type = *(const volatile uint16_t *)args[2];
+        if (type > 2)
+            shim_reply_violation(c, type, 2, "F_GETLK l_type beyond");
+    }
     /* getcwd(2) returns the length of the path with its NUL; libc reads it as a C string. */
     if (c->nr == KEEP_NR_getcwd && (r == 0 || *(const volatile char *)(args[0] + r - 1) != 0))
         shim_reply_violation(c, r, (uint64_t)r, "the path has no NUL ending it; bytes");

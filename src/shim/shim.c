@@ -339,6 +339,9 @@ static long dispatch(struct shim_frame *f)
     long r = shim_signal_call(f, &handled);
     if (handled)
         return r;
+    long small;
+    if (shim_small_call(f, &small))
+        return small;
     switch (f->nr) {
     case NR_brk:
         return (shim_brk(f->rdi));

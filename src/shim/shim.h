@@ -34,13 +34,18 @@ extern struct keep_shim_cpu shim_cpus[KEEP_MAX_VCPUS];
 enum {
     SHIM_EPERM = 1,
     SHIM_ENOENT = 2,
+    SHIM_ESRCH = 3,
     SHIM_EINTR = 4,
     SHIM_EIO = 5,
     SHIM_EBADF = 9,
     SHIM_EAGAIN = 11,
     SHIM_ENOMEM = 12,
+    SHIM_EACCES = 13,
     SHIM_EFAULT = 14,
+    SHIM_ENODEV = 19,
+    SHIM_EISDIR = 21,
     SHIM_EINVAL = 22,
+    SHIM_ESPIPE = 29,
     SHIM_ERANGE = 34,
     SHIM_ENAMETOOLONG = 36,
     SHIM_ENOSYS = 38,
@@ -78,6 +83,8 @@ long shim_madvise(uint64_t addr, uint64_t len, uint64_t advice);
  * mapping (the program's own image counts as mapped).
  */
 long shim_mm_populate(uint64_t addr, uint64_t size);
+/* Bytes of --memory not yet in use (sysinfo's freeram; the CPL0 count as last written). */
+uint64_t shim_mm_free_bytes(void);
 /* The #PF hook, CPL0 (error_code: Intel SDM vol 3, 4.7). */
 enum { SHIM_FAULT_MAPPED, SHIM_FAULT_SIGSEGV, SHIM_FAULT_OUT_OF_MEMORY };
 int shim_mm_fault(uint64_t addr, uint64_t error_code);
@@ -116,5 +123,12 @@ __attribute__((noreturn)) void shim_thread_exit(int status);
 
 /* Forwarding to the host through the channel (forward.c); returns the checked result. */
 long shim_forward(const struct shim_frame *f);
+
+/* Calls answered or translated by calls.c; true when f->nr was one (result in *r). */
+bool shim_small_call(const struct shim_frame *f, long *r);
+
+/* mmap of a file (mmap_file.c): private memory filled with forwarded preads. */
+long shim_mmap_file(uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags, uint64_t fd,
+                    uint64_t off);
 
 #endif /* KEEP_SHIM_SHIM_H */

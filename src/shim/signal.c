@@ -74,7 +74,6 @@ enum {
     BUS_ADRALN = 1,
     TRAP_TRACE = 2,
     SHIM_EPIPE = 32,
-    SHIM_ESRCH = 3,
 };
 #define SIG_DFL       0ull
 #define SIG_IGN       1ull

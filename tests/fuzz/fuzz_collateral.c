@@ -28,18 +28,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (keep_collateral_parse_json((const char *)data, size, &coll, &err) == KEEP_OK) {
         STACK_OF(X509_CRL) *crls = NULL;
         if (coll->tcb_info)
-            same_json(coll->tcb_info->signed_text, coll->tcb_info->signed_size,
-                      coll->tcb_info->json);
+            same_json(coll->tcb_info->doc.signed_text, coll->tcb_info->doc.signed_size,
+                      coll->tcb_info->doc.json);
         if (coll->qe_identity)
-            same_json(coll->qe_identity->signed_text, coll->qe_identity->signed_size,
-                      coll->qe_identity->json);
+            same_json(coll->qe_identity->doc.signed_text, coll->qe_identity->doc.signed_size,
+                      coll->qe_identity->doc.json);
         if (keep_collateral_crls(coll, &crls, &err) == KEEP_OK)
             sk_X509_CRL_pop_free(crls, X509_CRL_free);
         json_decref(keep_collateral_summary(coll));
         keep_collateral_free(coll);
     }
     if (keep_qe_identity_parse((const char *)data, size, &qe, &err) == KEEP_OK) {
-        same_json(qe->signed_text, qe->signed_size, qe->json);
+        same_json(qe->doc.signed_text, qe->doc.signed_size, qe->doc.json);
         struct keep_qe_report_input r = {.isvsvn = 0xffff};
         struct keep_qe_identity_result res;
         memcpy(r.mrsigner, qe->mrsigner, sizeof(r.mrsigner));

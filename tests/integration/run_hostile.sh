@@ -8,6 +8,8 @@ set -eu
 
 why=$(backend_status kvm) ||
   skip_all "kvm is unavailable ($why); the nil backend has no shim to catch a lying host"
+"$KEEP" run --hostile-host none "$WL/wl_exit" 0 >/dev/null 2>&1 ||
+  skip_all "this keep was built without -Dhostile_host=true (the release configuration)"
 
 vol=$TMP/vol
 mkdir -p "$vol"

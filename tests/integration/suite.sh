@@ -4,6 +4,8 @@
 # Each family of calls has its own workload (tests/workloads/); every check
 # compares what the workload saw or did with what the host expects.
 
+SUITE_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
 kr() { "$KEEP" run --backend "$SUITE_BACKEND" --channel "$SUITE_CHANNEL" "$@"; }
 
 # Start keep in the background as the shell's direct child: $! is keep
@@ -69,6 +71,21 @@ suite_stdio() {
   check "$P   empty stdin gives empty stdout (exit $status)" test "$status" -eq 0 -a ! -s "$TMP/out"
 }
 
+# O_NONBLOCK set by the workload on its stdin and stdout (fcntl, FIONBIO)
+# stays inside the Keep: keep's caller keeps its own flags on a pipe, a
+# terminal and a socket, after a normal exit and after SIGTERM (issue 7).
+suite_stdio_flags() {
+  local kind
+  for kind in pipe pty socket; do
+    check "$P O_NONBLOCK on stdio does not outlive the Keep ($kind)" \
+      python3 "$SUITE_DIR/stdio_flags.py" "$kind" "$KEEP" run --backend "$SUITE_BACKEND" \
+      --channel "$SUITE_CHANNEL" "$WL/wl_nonblock"
+  done
+  check "$P   nor a Keep stopped by SIGTERM (socket, restored at exit)" \
+    python3 "$SUITE_DIR/stdio_flags.py" socket --signal "$KEEP" run --backend "$SUITE_BACKEND" \
+    --channel "$SUITE_CHANNEL" "$WL/wl_nonblock" block
+}
+
 suite_exit() {
   local code
   for code in 0 1 42 255; do
@@ -119,6 +136,25 @@ suite_paths() {
       kr --volume "$keep:/data" "$bb" mkdir -p /data/a/b/c
     check "$P   the host sees a/b/c" test -d "$keep/a/b/c"
   fi
+}
+
+# The guest's umask alone masks the modes it creates with (issue 7): native
+# and Keep runs under the same host umask must report the same modes.
+suite_umask() {
+  local v m native=$TMP/umask-native keep=$TMP/umask-keep
+  for v in wl_umask wl_umask-musl; do
+    [ -x "$WL/$v" ] || continue
+    for m in 022 077; do
+      rm -rf "$native" "$keep"
+      mkdir -p "$native" "$keep"
+      (umask $m && "$WL/$v" "$native" >"$TMP/umask-native.out")
+      local st=0
+      (umask $m && kr --volume "$keep:/data" "$WL/$v" /data >"$TMP/out" 2>"$TMP/err") || st=$?
+      check "$P $v under host umask $m: the modes equal the native run's (exit $st)" \
+        bash -c "[ $st -eq 0 ] && cmp -s '$TMP/umask-native.out' '$TMP/out'"
+      diff "$TMP/umask-native.out" "$TMP/out" | sed 's/^/#   /' || true
+    done
+  done
 }
 
 suite_dup() {
@@ -225,11 +261,73 @@ PY
   local spid=$!
   wait_line "$TMP/pong.log" '^ready' $spid || diag "the python server did not start"
   expect_status 0 "$P TCP client: allowed address answers, other address refused" \
-    kr --connect "127.0.0.1:$port" "$WL/wl_tcp_client" 127.0.0.1 "$port" 127.0.0.1 "$refused" \
-    $UNCONFINED
+    kr --log info --connect "127.0.0.1:$port" "$WL/wl_tcp_client" 127.0.0.1 "$port" 127.0.0.1 \
+    "$refused" $UNCONFINED
   grep '^not ok' "$TMP/out" | sed 's/^/#   /' || true
+  if [ -z "$UNCONFINED" ]; then
+    check "$P   the refused connect is one line at --log info naming the flag" bash -c \
+      "[ \$(grep -c 'connect .* denied' '$TMP/err') -eq 1 ] && grep -q 'connect 127.0.0.1:$refused denied: not granted; allow with --connect 127.0.0.1:$refused' '$TMP/err'"
+  fi
   kill $spid 2>/dev/null || true
   wait $spid 2>/dev/null || true
+}
+
+# A real server that binds the wildcard (busybox nc -l binds [::]:P), given
+# only --listen 127.0.0.1:P: served on exactly that address (issue 7). kvm
+# only: nil shares the host network and cannot narrow.
+suite_wildcard_bind() {
+  local bb=${KEEP_BUSYBOX:-/bin/busybox} port
+  [ -x "$bb" ] && [ -z "$UNCONFINED" ] || return 0
+  port=$(free_port)
+  echo from-keep >"$TMP/nc-in.txt"
+  rm -f "$TMP/nc.out" "$TMP/nc.err"
+  timeout -s KILL 60 "$KEEP" run --backend "$SUITE_BACKEND" --channel "$SUITE_CHANNEL" --log info \
+    --listen "127.0.0.1:$port" "$bb" nc -l -p "$port" <"$TMP/nc-in.txt" >"$TMP/nc.out" \
+    2>"$TMP/nc.err" &
+  local pid=$! i
+  for i in $(seq 1 200); do
+    grep -q 'served on' "$TMP/nc.err" 2>/dev/null && break
+    sleep 0.05
+  done
+  check "$P busybox nc -l -p $port: bind [::]:$port is served on 127.0.0.1 only, said at --log info" \
+    grep -q "bind \[::\]:$port served on \[::ffff:127.0.0.1\]:$port only (--listen)" "$TMP/nc.err"
+  check "$P   [::1]:$port (not granted) is not served" python3 - "$port" <<'PY'
+import socket, sys
+try:
+    socket.create_connection(("::1", int(sys.argv[1])), timeout=5).close()
+except OSError:
+    sys.exit(0)
+sys.exit(1)
+PY
+  check "$P   a host client on 127.0.0.1:$port talks to it both ways" python3 - "$port" "$TMP/nc.out" <<'PY'
+import socket, sys, time
+deadline = time.time() + 30
+while True:
+    try:
+        s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20)
+        break
+    except OSError:
+        if time.time() > deadline:
+            sys.exit(1)
+        time.sleep(0.1)
+s.sendall(b"from-host\n")
+got = b""
+while not got.endswith(b"\n"):
+    chunk = s.recv(100)
+    if not chunk:
+        break
+    got += chunk
+s.close()
+sys.exit(0 if got == b"from-keep\n" else 1)
+PY
+  local st=0
+  wait $pid || st=$?
+  check "$P   nc exits 0 (exit $st) and printed what the client sent" \
+    bash -c "[ $st -eq 0 ] && grep -qx from-host '$TMP/nc.out'"
+  local other=$((port + 1))
+  capture kr --log info --listen "127.0.0.1:$port" "$bb" nc -l -p "$other" </dev/null
+  check "$P   nc -l -p $other (no --listen for it) fails, one line names the flag (exit $status)" \
+    bash -c "[ $status -ne 0 ] && [ \$(grep -c 'bind .* denied' '$TMP/err') -eq 1 ] && grep -q 'bind \[::\]:$other denied: no --listen for port $other; allow with --listen 127.0.0.1:$other' '$TMP/err'"
 }
 
 suite_msg() {
@@ -420,6 +518,162 @@ suite_threads() {
   fi
 }
 
+# A workload that exits with SO_LINGER {1, 3600} on a socket whose send queue
+# is full: keep must not wait in close(), and the peer must get what Linux
+# gives it when the process dies: every byte, then EOF (checked against the
+# same program run natively). The timeout only ends a keep stuck in close.
+# A workload that tries to leave its file system (issue 7): remount its :ro
+# volume rw, unmount it, chroot + chdir("..") out of a rw volume. On nil as
+# root (this is what made the workload real root in a plain chroot) and on
+# kvm every attempt must fail and change nothing on the host.
+suite_escape() {
+  local rw=$TMP/vol-esc-rw ro=$TMP/vol-esc-ro marker=$TMP/host-only.txt
+  rm -rf "$rw" "$ro"
+  mkdir -p "$rw" "$ro"
+  printf 'ro\n' >"$ro/input.txt"
+  printf 'host only\n' >"$marker"
+  expect_status 0 "$P escape attempts (as uid $(id -u)): remount rw, umount, chroot + chdir .." \
+    kr --volume "$rw:/data" --volume "$ro:/ro:ro" "$WL/wl_escape" /ro /data "$marker"
+  grep '^not ok' "$TMP/out" | sed 's/^/#   /' || true
+  check "$P   nothing was created in the read-only volume" bash -c "[ \"\$(ls '$ro')\" = input.txt ]"
+  # nil run by an ordinary user (user namespace path): the same attempts fail.
+  [ "$SUITE_BACKEND" = nil ] && [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null || return 0
+  local as_nobody=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
+  if ! "${as_nobody[@]}" test -x "$KEEP" -a -x "$WL/wl_escape"; then
+    diag "escape attempts as nobody not run: nobody cannot execute $KEEP"
+    return 0
+  fi
+  local top
+  top=$(mktemp -d "${TMPDIR:-/tmp}/keep-esc.XXXXXX")
+  chmod 755 "$top"
+  mkdir "$top/rw" "$top/ro"
+  chown nobody "$top/rw"
+  printf 'ro\n' >"$top/ro/input.txt"
+  printf 'host only\n' >"$top/host-only.txt"
+  expect_status 0 "$P escape attempts as nobody (user namespace): remount rw, umount, chroot" \
+    "${as_nobody[@]}" "$KEEP" run --backend nil --volume "$top/rw:/data" \
+    --volume "$top/ro:/ro:ro" "$WL/wl_escape" /ro /data "$top/host-only.txt"
+  grep '^not ok' "$TMP/out" | sed 's/^/#   /' || true
+  check "$P   nothing was created in the read-only volume" bash -c "[ \"\$(ls '$top/ro')\" = input.txt ]"
+  rm -rf "$top"
+}
+
+linger_peer() { # port go-file log
+  python3 - "$1" "$2" >"$3" 2>&1 <<'PY' &
+import os, socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(1)
+print("ready", flush=True)
+s.settimeout(300)  # a workload that never connects fails the test, not hangs it
+c, _ = s.accept()
+c.settimeout(None)
+while not os.path.exists(sys.argv[2]):  # read only after the writer is gone
+    time.sleep(0.05)
+n = 0
+try:
+    while chunk := c.recv(65536):
+        n += len(chunk)
+    print("got %d eof" % n)
+except ConnectionResetError:
+    print("got %d reset" % n)
+PY
+}
+
+linger_run() { # native|Keep
+  local label=$1 port ppid sent
+  port=$(free_port)
+  local cmd=("$WL/wl_linger")
+  [ "$label" = native ] || cmd=("$KEEP" run --backend "$SUITE_BACKEND" --channel "$SUITE_CHANNEL"
+    --connect "127.0.0.1:$port" "$WL/wl_linger")
+  rm -f "$TMP/linger.go" "$TMP/linger.log"
+  linger_peer "$port" "$TMP/linger.go" "$TMP/linger.log"
+  ppid=$!
+  wait_line "$TMP/linger.log" '^ready' $ppid || diag "the python peer did not start"
+  expect_status 0 "$P $label: exits with SO_LINGER {1, 3600} and unsent data" \
+    timeout -s KILL 300 "${cmd[@]}" 127.0.0.1 "$port"
+  grep '^not ok' "$TMP/out" | sed 's/^/#   /' || true
+  sent=$(sed -n 's/^sent //p' "$TMP/out")
+  touch "$TMP/linger.go"
+  wait $ppid || true
+  check "$P   $label: the peer reads all ${sent:-?} bytes, then EOF ($(cat "$TMP/linger.log" | tail -1))" \
+    grep -qx "got ${sent:-x} eof" "$TMP/linger.log"
+}
+
+suite_linger() {
+  linger_run native
+  linger_run Keep
+}
+
+# Issue 11/12 calls: locks, links, ownership, statfs, sendfile, creat,
+# select, file mmap, getrusage, prctl, identity, session, sysinfo. The same
+# workload passes natively (checked beside it) and in the Keep.
+suite_fscalls() {
+  local vol=$TMP/vol-fs v
+  for v in wl_fscalls wl_fscalls-musl; do
+    [ -x "$WL/$v" ] || continue
+    rm -rf "$vol" "$TMP/native-fs"
+    mkdir -p "$vol" "$TMP/native-fs"
+    expect_status 0 "$P $v natively" "$WL/$v" "$TMP/native-fs" native
+    expect_status 0 "$P $v: locks, links, chown, statfs, sendfile, select, mmap, ids" \
+      kr --volume "$vol:/data" "$WL/$v" /data "$SUITE_BACKEND"
+    grep '^not ok' "$TMP/out" | sed 's/^/#   /' || true
+    check "$P   the host sees the symlink the Keep made" \
+      bash -c "[ \"\$(readlink '$vol/plink')\" = people.txt ]"
+    check "$P   and the hard link (one inode, two names)" \
+      bash -c "[ \"\$(stat -c %i '$vol/people.txt')\" = \"\$(stat -c %i '$vol/hard')\" ]"
+    check "$P   the MAP_PRIVATE write did not reach the host file" \
+      bash -c "[ \"\$(cat '$vol/map.txt')\" = 'mapped file contents' ]"
+  done
+  if [ "$SUITE_BACKEND" = kvm ]; then
+    expect_status 0 "$P wl_fscalls with --log debug" \
+      kr --log debug --volume "$vol:/data" "$WL/wl_fscalls" /data kvm
+    check "$P   the refused MAP_SHARED|PROT_WRITE says so in one line" bash -c \
+      "[ \$(grep -c 'MAP_SHARED with PROT_WRITE of a file is not available' '$TMP/err') -eq 1 ]"
+  fi
+}
+
+# A select()-based server with three clients at once (glibc and musl).
+suite_select_server() {
+  local v port pid st
+  for v in wl_select_server wl_select_server-musl; do
+    [ -x "$WL/$v" ] || continue
+    port=$(free_port)
+    kr_bg "$TMP/sel" --listen "127.0.0.1:$port" "$WL/$v" 127.0.0.1 "$port" 3 $UNCONFINED
+    pid=$!
+    for i in $(seq 1 200); do
+      grep -q '^listening' "$TMP/sel.out" 2>/dev/null && break
+      sleep 0.05
+    done
+    check "$P $v: three clients at once each get their lines back" python3 - "$port" <<'PY'
+import socket, sys
+port = int(sys.argv[1])
+conns = [socket.create_connection(("127.0.0.1", port), timeout=30) for _ in range(3)]
+ok = True
+for rnd in range(3):
+    for i, c in enumerate(conns):
+        c.sendall(b"client %d round %d\n" % (i, rnd))
+    for i, c in enumerate(conns):
+        want = b"client %d round %d\n" % (i, rnd)
+        got = b""
+        while len(got) < len(want):
+            chunk = c.recv(100)
+            if not chunk:
+                break
+            got += chunk
+        ok = ok and got == want
+for c in conns:
+    c.close()
+sys.exit(0 if ok else 1)
+PY
+    st=0
+    wait $pid || st=$?
+    ok $st "$P   $v exits 0 after serving 3 clients (exit $st)"
+  done
+}
+
 run_suite() { # backend channel
   SUITE_BACKEND=$1
   SUITE_CHANNEL=$2
@@ -434,15 +688,18 @@ run_suite() { # backend channel
   suite_hello
   suite_args
   suite_stdio
+  suite_stdio_flags
   suite_exit
   suite_files
   suite_paths
+  suite_umask
   suite_dup
   suite_memory
   suite_time_random
   suite_faults
   suite_tcp_server
   suite_tcp_client
+  suite_wildcard_bind
   suite_msg
   suite_hostile_guest
   suite_evidence
@@ -451,4 +708,8 @@ run_suite() { # backend channel
   suite_signals
   suite_processes
   suite_threads
+  suite_linger
+  suite_escape
+  suite_fscalls
+  suite_select_server
 }

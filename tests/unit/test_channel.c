@@ -166,5 +166,25 @@ int main(void)
     ok(keep_chan_find_ioctl(0x5401) && keep_chan_find_ioctl(0x5401)->size == 36,
        "TCGETS is forwarded with a 36-byte kernel termios");
     ok(keep_chan_find_ioctl(0x5412) == NULL, "TIOCSTI is not forwarded");
+    /* The one max_count rule the shim and the executor share. */
+    const struct keep_chan_call *readv_call = keep_chan_find_call(KEEP_NR_readv);
+    const struct keep_chan_call *gso = keep_chan_find_call(KEEP_NR_getsockopt);
+    ok(readv_call && gso, "readv and getsockopt are described");
+    if (readv_call && gso) {
+        const struct keep_chan_arg *iov = &readv_call->args[1];
+        const struct keep_chan_arg *optval = &gso->args[3];
+        is_int(iov->max_count, KEEP_CHAN_IOV_MAX, "readv's iovec count is capped at UIO_MAXIOV");
+        ok(!keep_chan_count_refused(iov, KEEP_CHAN_IOV_MAX), "iovcnt 1024 is accepted");
+        ok(keep_chan_count_refused(iov, KEEP_CHAN_IOV_MAX + 1), "iovcnt 1025 is refused (EINVAL)");
+        is_int(keep_chan_count(iov, 5000), KEEP_CHAN_IOV_MAX, "a refused count sizes at most 1024");
+        ok(optval->len_arg & KEEP_LEN_PTR, "getsockopt's optval length is read through optlen");
+        if (optval->max_count) {
+            ok(!keep_chan_count_refused(optval, optval->max_count + 1u),
+               "an optlen above max_count is not refused...");
+            is_int(keep_chan_count(optval, optval->max_count + 1u), optval->max_count,
+                   "... but cut to max_count (%u), as Linux cuts it", optval->max_count);
+        }
+        is_int(keep_chan_count(iov, 3), 3, "a count below the cap is unchanged");
+    }
     return done_testing();
 }

@@ -39,9 +39,9 @@ static int64_t t_issue, t_next, t_mid;
 static void setup(void)
 {
     int64_t t0 = 0;
-    keep_parse_time("2025-01-01T00:00:00Z", &t0, NULL);
-    keep_parse_time(ISSUE, &t_issue, NULL);
-    keep_parse_time(NEXT, &t_next, NULL);
+    must_ok(keep_parse_time("2025-01-01T00:00:00Z", &t0, NULL));
+    must_ok(keep_parse_time(ISSUE, &t_issue, NULL));
+    must_ok(keep_parse_time(NEXT, &t_next, NULL));
     t_mid = t_issue + 86400;
     pki = keep_test_pki_new(t0, t0 + 5 * 365 * 86400LL, t_next + 86400);
     other_pki = keep_test_pki_new(t0, t0 + 5 * 365 * 86400LL, t_next + 86400);
@@ -188,7 +188,7 @@ static void test_chain_and_time(void)
     is_int(verify_file(file, roots, t_issue - 1, &err), KEEP_E_COLLATERAL_NOT_YET_VALID,
            "not yet valid before issueDate");
     int64_t late = 0;
-    keep_parse_time("2031-01-01T00:00:00Z", &late, NULL);
+    must_ok(keep_parse_time("2031-01-01T00:00:00Z", &late, NULL));
     is_int(verify_file(file, roots, late, &err), KEEP_E_X509_CRL_EXPIRED,
            "root CA CRL expired (%s)", err.message);
     is_int(verify_file_crl(file, roots, NULL, late, &err), KEEP_E_X509_EXPIRED,
@@ -203,7 +203,7 @@ static void test_chain_and_time(void)
         char *rfile = keep_test_pcs_file(revoked, "tcbInfo", tcb_body, NULL, NULL, NULL);
         char *rchain = keep_test_chain_pem(revoked, revoked->tcb_signer);
         struct keep_tcb_info *rinfo = NULL;
-        keep_tcb_info_parse(rfile, strlen(rfile), &rinfo, &err);
+        must_ok(keep_tcb_info_parse(rfile, strlen(rfile), &rinfo, &err));
         if (rinfo && keep_tcb_info_set_issuer_chain(rinfo, (const uint8_t *)rchain, strlen(rchain),
                                                     &err) == KEEP_OK) {
             is_int(keep_tcb_info_verify(rinfo, rroots, revoked->root_crl, t_mid, &err),
@@ -247,9 +247,10 @@ static void test_chain_and_time(void)
     free(file);
 
     struct keep_tcb_info *info = NULL;
-    keep_tcb_info_parse_body(tcb_body, strlen(tcb_body), NULL, &info, &err);
+    must_ok(keep_tcb_info_parse_body(tcb_body, strlen(tcb_body), NULL, &info, &err));
     if (info) {
-        keep_tcb_info_set_issuer_chain(info, (const uint8_t *)tcb_chain, strlen(tcb_chain), &err);
+        must_ok(keep_tcb_info_set_issuer_chain(info, (const uint8_t *)tcb_chain, strlen(tcb_chain),
+                                               &err));
         is_int(keep_tcb_info_verify(info, roots, NULL, t_mid, &err), KEEP_E_COLLATERAL_MISSING,
                "no signature: reported missing");
     }
@@ -270,7 +271,7 @@ static void test_collateral_json(void)
     ok(coll->tcb_info && coll->qe_identity && coll->root_ca_crl && coll->pck_crl &&
            coll->pck_crl_issuer_chain,
        "every item present");
-    ok(coll->tcb_info->signed_size == strlen(tcb_body), "tcb_info string is the signed text");
+    ok(coll->tcb_info->doc.signed_size == strlen(tcb_body), "tcb_info string is the signed text");
     is_int(keep_collateral_verify(coll, roots, t_mid, &err), KEEP_OK, "verifies (%s)", err.message);
     /* other_pki's root has the same name but another key. */
     is_int(keep_collateral_verify(coll, other_roots, t_mid, &err), KEEP_E_X509_CRL_SIGNATURE,

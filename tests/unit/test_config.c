@@ -68,7 +68,8 @@ static void test_memory(void)
         int rc = keep_parse_memory_size(bad[i], &v, &err);
         is_int(rc, KEEP_E_RUN_BAD_MEMORY, "--memory '%s' refused", bad[i]);
     }
-    keep_parse_memory_size("4097", &v, &err);
+    is_int(keep_parse_memory_size("4097", &v, &err), KEEP_E_RUN_BAD_MEMORY,
+           "--memory 4097 refused");
     ok(strstr(err.message, "multiple of 4096") != NULL, "message says why: %s", err.message);
 }
 
@@ -248,7 +249,11 @@ static void test_parse_args(void)
         {{"run", "--backend", "xen", "/p"}, 4, KEEP_E_RUN_BAD_OPTION, "xen"},
         {{"run", "--channel", "pipe", "/p"}, 4, KEEP_E_RUN_BAD_OPTION, "pipe"},
         {{"run", "--log", "loud", "/p"}, 4, KEEP_E_RUN_BAD_OPTION, "loud"},
+#if KEEP_WITH_HOSTILE_HOST
         {{"run", "--hostile-host", "evil", "/p"}, 4, KEEP_E_RUN_BAD_OPTION, "evil"},
+#else
+        {{"run", "--hostile-host", "evil", "/p"}, 4, KEEP_E_RUN_BAD_OPTION, "--hostile-host"},
+#endif
         {{"run"}, 1, KEEP_E_RUN_NO_PROGRAM, "PROGRAM"},
         {{"run", "--"}, 2, KEEP_E_RUN_NO_PROGRAM, "PROGRAM"},
         {{"run", "--env", "X", "/p"}, 4, KEEP_E_RUN_BAD_ENV, "NAME=VALUE"},
@@ -269,8 +274,13 @@ static void test_parse_args(void)
     keep_config_free(&cfg);
 
     const char *hostile[] = {"run", "--hostile-host", "read-too-long", "/p", NULL};
+#if KEEP_WITH_HOSTILE_HOST
     is_int(parse(&cfg, &ex, &err, 4, hostile), KEEP_OK, "--hostile-host parses");
     is_int(cfg.hostile_host, KEEP_HOSTILE_READ_TOO_LONG, "mode read-too-long");
+#else
+    is_int(parse(&cfg, &ex, &err, 4, hostile), KEEP_E_RUN_BAD_OPTION,
+           "built without -Dhostile_host: --hostile-host is an unknown option");
+#endif
     keep_config_free(&cfg);
 }
 

@@ -175,11 +175,11 @@ static void test_loader_argv_too_big(const struct keep_elf *elf)
     const char **argv = malloc(argc * sizeof(*argv));
     for (size_t i = 0; i < argc; i++)
         argv[i] = "";
-    keep_kvm_layout_plan(4ull << 20, &l, &err);
+    must_ok(keep_kvm_layout_plan(4ull << 20, &l, &err));
     uint8_t *mem = mmap(NULL, l.guest_size, PROT_READ | PROT_WRITE,
                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     keep_shim_image(&shim, &shim_size);
-    keep_kvm_layout_place_shim(mem, shim, shim_size, &hdr, &err);
+    must_ok(keep_kvm_layout_place_shim(mem, shim, shim_size, &hdr, &err));
     keep_kvm_layout_build(&l, mem, &hdr);
     struct keep_kvm_process proc = {.argv = argv, .argc = argc};
     is_int(keep_kvm_load(&l, mem, elf, &proc, &im, &err), KEEP_E_KVM_STACK,
@@ -219,11 +219,11 @@ static void test_loader(void)
     memset(img + 0x2000, 0xaa, 0x1000); /* bytes past p_filesz that must not show in .bss */
     is_int(keep_elf_parse(img, sizeof(img), &elf, &err), KEEP_OK, "crafted program parses");
 
-    keep_kvm_layout_plan(32ull << 20, &l, &err);
+    must_ok(keep_kvm_layout_plan(32ull << 20, &l, &err));
     uint8_t *mem = mmap(NULL, l.guest_size, PROT_READ | PROT_WRITE,
                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     keep_shim_image(&shim, &shim_size);
-    keep_kvm_layout_place_shim(mem, shim, shim_size, &hdr, &err);
+    must_ok(keep_kvm_layout_place_shim(mem, shim, shim_size, &hdr, &err));
     keep_kvm_layout_build(&l, mem, &hdr);
     const char *argv[] = {"/prog", "arg1"};
     const char *env[] = {"A=1"};

@@ -148,7 +148,7 @@ static void test_changes(void)
 
     struct keep_error err;
     uint8_t shim2[] = {0x90, 0x90, 0xf5};
-    keep_measure_launch(&cfg, shim2, sizeof(shim2), program, sizeof(program), v, &err);
+    must_ok(keep_measure_launch(&cfg, shim2, sizeof(shim2), program, sizeof(program), v, &err));
     ok(memcmp(base, v, 48) != 0, "one shim bit changes it");
 
     /* "ab","c" vs "a","bc": same concatenation, different arguments. */

@@ -36,8 +36,55 @@ static int decode6(const char *addr, uint16_t port, size_t size, struct keep_net
     return keep_net_endpoint_decode((const uint8_t *)&sin6, size, ep);
 }
 
+/* A wildcard bind is narrowed to granted addresses, never widened (issue 7). */
+static void test_bind(void)
+{
+    struct keep_net_endpoint ep, served;
+    struct keep_net_rule rules[] = {rule4("127.0.0.1", 8080), rule6("::1", 9090),
+                                    rule4("127.0.0.1", 9090), rule4("10.0.0.5", 8080)};
+    const struct keep_net_rule *r;
+    size_t unserved;
+    char text[64];
+
+    decode4("127.0.0.1", 8080, 16, &ep);
+    r = keep_netpolicy_bind(rules, 4, &ep, &served, &unserved);
+    ok(r == &rules[0] && memcmp(served.addr, ep.addr, 4) == 0, "an exact rule binds as asked");
+    decode4("0.0.0.0", 8080, 16, &ep);
+    ok(keep_net_endpoint_is_wildcard(&ep), "0.0.0.0 is the wildcard");
+    r = keep_netpolicy_bind(rules, 4, &ep, &served, &unserved);
+    ok(r == &rules[0], "0.0.0.0:8080 is served on the first rule for 8080 (127.0.0.1)");
+    keep_net_endpoint_format(&served, text, sizeof(text));
+    is_str(text, "127.0.0.1:8080", "... the socket binds 127.0.0.1:8080");
+    is_int(unserved, 1, "... and 10.0.0.5:8080 would need a socket of its own");
+    decode6("::", 8080, 28, &ep);
+    ok(keep_net_endpoint_is_wildcard(&ep), ":: is the wildcard");
+    r = keep_netpolicy_bind(rules, 4, &ep, &served, &unserved);
+    keep_net_endpoint_format(&served, text, sizeof(text));
+    ok(r == &rules[0] && served.family == AF_INET6, "[::]:8080 on an IPv6 socket");
+    is_str(text, "[::ffff:127.0.0.1]:8080", "... binds the IPv4 rule as its mapped address");
+    decode6("::", 9090, 28, &ep);
+    r = keep_netpolicy_bind(rules, 4, &ep, &served, &unserved);
+    keep_net_endpoint_format(&served, text, sizeof(text));
+    is_str(text, "[::1]:9090", "[::]:9090 prefers the IPv6 rule [::1]:9090");
+    is_int(unserved, 1, "... 127.0.0.1:9090 is not served by that socket");
+    decode4("0.0.0.0", 9091, 16, &ep);
+    ok(!keep_netpolicy_bind(rules, 4, &ep, &served, &unserved), "0.0.0.0:9091, no rule: denied");
+    decode4("127.0.0.2", 8080, 16, &ep);
+    ok(!keep_netpolicy_bind(rules, 4, &ep, &served, &unserved),
+       "127.0.0.2:8080, a specific address not granted: denied (never re-aimed)");
+    struct keep_net_rule v6only[] = {rule6("::1", 7070)};
+    decode4("0.0.0.0", 7070, 16, &ep);
+    ok(!keep_netpolicy_bind(v6only, 1, &ep, &served, &unserved),
+       "0.0.0.0:7070 on an IPv4 socket cannot be served on [::1]:7070: denied");
+    decode6("::ffff:0.0.0.0", 8080, 28, &ep);
+    ok(keep_net_endpoint_is_wildcard(&ep), "::ffff:0.0.0.0 is the wildcard too");
+    decode6("::ffff:127.0.0.1", 8080, 28, &ep);
+    ok(!keep_net_endpoint_is_wildcard(&ep), "::ffff:127.0.0.1 is not");
+}
+
 int main(void)
 {
+    test_bind();
     struct keep_net_endpoint ep;
     struct keep_net_rule rules[] = {rule4("127.0.0.1", 8080), rule6("::1", 9090),
                                     rule4("10.1.2.3", 443)};
@@ -85,7 +132,7 @@ int main(void)
     /* The kernel gets a rebuilt sockaddr, not the guest's bytes. */
     struct sockaddr_in dirty = {.sin_family = AF_INET, .sin_port = htons(80)};
     memset(dirty.sin_zero, 0xee, sizeof(dirty.sin_zero));
-    keep_net_endpoint_decode((const uint8_t *)&dirty, sizeof(dirty), &ep);
+    must_ok(keep_net_endpoint_decode((const uint8_t *)&dirty, sizeof(dirty), &ep));
     struct sockaddr_storage ss;
     socklen_t sl = keep_net_endpoint_encode(&ep, &ss);
     is_int(sl, sizeof(struct sockaddr_in), "encode: sockaddr_in length");

@@ -31,8 +31,8 @@ static struct keep_qe_identity *parse_default(const char *id)
 static struct keep_qe_report_input good_report(void)
 {
     struct keep_qe_report_input r = {.isvprodid = 1, .isvsvn = 8, .miscselect = 0};
-    keep_hex_decode("8C4F5775D796503E96137F77C68A829A0056AC8DED70140B081B094490C57BFF", 64,
-                    r.mrsigner, 32, "mrsigner", NULL);
+    must_ok(keep_hex_decode("8C4F5775D796503E96137F77C68A829A0056AC8DED70140B081B094490C57BFF", 64,
+                            r.mrsigner, 32, "mrsigner", NULL));
     r.attributes[0] = 0x11;
     r.attributes[8] = 0xe7; /* XFRM: outside attributesMask, ignored */
     return r;
@@ -68,7 +68,7 @@ static void test_check(void)
            err.message);
     is_int(res.status, KEEP_TCB_UP_TO_DATE, "isvsvn 8: UpToDate");
     r.isvsvn = 9;
-    keep_qe_identity_check(qe, KEEP_TEE_SGX, &r, &res, &err);
+    must_ok(keep_qe_identity_check(qe, KEEP_TEE_SGX, &r, &res, &err));
     is_int(res.status, KEEP_TCB_UP_TO_DATE, "isvsvn 9: UpToDate");
     r.isvsvn = 7;
     is_int(keep_qe_identity_check(qe, KEEP_TEE_SGX, &r, &res, &err), KEEP_OK, "isvsvn 7");
@@ -77,7 +77,7 @@ static void test_check(void)
        "OutOfDate level advisory");
     is_int(res.level_index, 1, "level 1");
     r.isvsvn = 2;
-    keep_qe_identity_check(qe, KEEP_TEE_SGX, &r, &res, &err);
+    must_ok(keep_qe_identity_check(qe, KEEP_TEE_SGX, &r, &res, &err));
     is_int(res.status, KEEP_TCB_REVOKED, "isvsvn 2: Revoked");
     r.isvsvn = 1;
     is_int(keep_qe_identity_check(qe, KEEP_TEE_SGX, &r, &res, &err),
@@ -152,9 +152,9 @@ static void test_parse_errors(void)
 static void test_signed_file(void)
 {
     int64_t t0 = 0, issue = 0, next = 0;
-    keep_parse_time("2025-01-01T00:00:00Z", &t0, NULL);
-    keep_parse_time(ISSUE, &issue, NULL);
-    keep_parse_time(NEXT, &next, NULL);
+    must_ok(keep_parse_time("2025-01-01T00:00:00Z", &t0, NULL));
+    must_ok(keep_parse_time(ISSUE, &issue, NULL));
+    must_ok(keep_parse_time(NEXT, &next, NULL));
     struct keep_test_pki *pki = keep_test_pki_new(t0, t0 + 5 * 365 * 86400LL, next + 86400);
     STACK_OF(X509) *roots = pki ? keep_test_pki_roots(pki) : NULL;
     char *body = keep_test_qe_identity_body("TD_QE", ISSUE, NEXT);
@@ -168,7 +168,8 @@ static void test_signed_file(void)
            err.message);
     if (!qe)
         goto out;
-    ok(qe->signed_size == strlen(body) && memcmp(qe->signed_text, body, qe->signed_size) == 0,
+    ok(qe->doc.signed_size == strlen(body) &&
+           memcmp(qe->doc.signed_text, body, qe->doc.signed_size) == 0,
        "signed bytes are the enclaveIdentity value exactly");
     is_int(keep_qe_identity_verify(qe, roots, pki->root_crl, issue, &err),
            KEEP_E_COLLATERAL_MISSING, "no issuer chain: reported missing");
@@ -195,7 +196,8 @@ static void test_signed_file(void)
         is_int(keep_qe_identity_parse(file, strlen(file), &qe, &err), KEEP_OK,
                "changed file still parses");
         if (qe) {
-            keep_qe_identity_set_issuer_chain(qe, (const uint8_t *)chain, strlen(chain), &err);
+            must_ok(
+                keep_qe_identity_set_issuer_chain(qe, (const uint8_t *)chain, strlen(chain), &err));
             is_int(keep_qe_identity_verify(qe, roots, pki->root_crl, issue, &err),
                    KEEP_E_COLLATERAL_SIGNATURE, "one changed byte breaks the signature");
         }

@@ -266,6 +266,28 @@ static void test_recvmsg(void)
     is_str(caught_rule, "msg_flags has bits outside", "rule: msg_flags");
 }
 
+/* Issue 11/12 calls: link, chown, statfs, getrusage return 0; sendfile, fcntl locks. */
+static void test_fs_calls(void)
+{
+    ok(!R(link, P("a"), P("b"), 0, 0, 0, 0, 0), "link may return 0");
+    ok(R(symlinkat, P("a"), 3, P("b"), 0, 0, 0, 1), "symlinkat returning 1 is rejected");
+    ok(R(fchown, 3, 0, 0, 0, 0, 0, 5), "fchown returning 5 is rejected");
+    ok(R(getrusage, 0, P(buf), 0, 0, 0, 0, 144), "getrusage returning 144 is rejected");
+    ok(!R(sendfile, 4, 3, 0, 100, 0, 0, 100), "sendfile may move the bytes asked");
+    ok(R(sendfile, 4, 3, 0, 100, 0, 0, 101), "sendfile beyond its count is rejected");
+    is_str(caught_rule, "more than asked:", "rule: more than asked");
+    memset(buf, 0, 32);
+    ok(!R(fcntl, 3, KEEP_F_SETLK, P(buf), 0, 0, 0, 0), "F_SETLK may return 0");
+    ok(R(fcntl, 3, KEEP_F_SETLKW, P(buf), 0, 0, 0, 1), "F_SETLKW returning 1 is rejected");
+    is_str(caught_rule, "a lock command must return", "rule: a lock command returns 0");
+    ok(!R(fcntl, 3, 3 /* F_GETFL */, 2, 0, 0, 0, 2), "F_GETFL may return flags (a value arg)");
+    buf[0] = 2; /* F_UNLCK */
+    ok(!R(fcntl, 3, KEEP_F_GETLK, P(buf), 0, 0, 0, 0), "F_GETLK may report F_UNLCK");
+    buf[0] = 3;
+    ok(R(fcntl, 3, KEEP_F_OFD_GETLK, P(buf), 0, 0, 0, 0), "F_OFD_GETLK l_type 3 is rejected");
+    is_str(caught_rule, "F_GETLK l_type beyond", "rule: l_type 0, 1 or 2");
+}
+
 int main(void)
 {
     test_errno();
@@ -277,5 +299,6 @@ int main(void)
     test_written();
     test_dirents();
     test_recvmsg();
+    test_fs_calls();
     return done_testing();
 }

@@ -351,8 +351,8 @@ static void test_platform_and_dates(void)
            "TDX evidence against SGX TCB Info");
 
     int64_t issue = 0, next = 0;
-    keep_parse_time(ISSUE, &issue, NULL);
-    keep_parse_time(NEXT, &next, NULL);
+    must_ok(keep_parse_time(ISSUE, &issue, NULL));
+    must_ok(keep_parse_time(NEXT, &next, NULL));
     is_int(keep_tcb_info_check_fresh(info, issue, &err), KEEP_OK, "fresh at issueDate");
     is_int(keep_tcb_info_check_fresh(info, next, &err), KEEP_OK, "fresh at nextUpdate");
     is_int(keep_tcb_info_check_fresh(info, next + 1, &err), KEEP_E_COLLATERAL_STALE,

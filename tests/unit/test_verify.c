@@ -556,7 +556,7 @@ static void test_quote_collateral(void)
         ok(0, "generate the Intel test PKI with a known TCB");
         return;
     }
-    keep_attest_verifier_set_intel_root(verifier, pki.root, &err);
+    must_ok(keep_attest_verifier_set_intel_root(verifier, pki.root, &err));
     struct qgen_quote_opts o = {.version = 3};
     uint8_t *q = NULL;
     size_t size = 0;
@@ -671,7 +671,7 @@ static void test_pck_cache_boundary(void)
         ok(0, "generate a quote whose PCK expires soon");
         return;
     }
-    keep_attest_verifier_set_intel_root(verifier, pki.root, &err);
+    must_ok(keep_attest_verifier_set_intel_root(verifier, pki.root, &err));
     static const char no_coll[] = "{\"allow_missing_collateral\": true}";
     struct keep_attest_input in = {.has_time = true, .time = SNP_GEN_TIME};
     in.evidence = (struct keep_attest_blob){q, size};

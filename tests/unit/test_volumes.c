@@ -2,6 +2,7 @@
 /* Guest path normalisation, volume lookup and confined opens (host/volumes.c). */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -208,6 +209,48 @@ static void test_lookup_and_open(bool openat2)
     keep_volumes_close(&v);
 }
 
+/*
+ * A read-only volume nested in a rw one, on the host too (--volume N:/n
+ * --volume N/cfg:/n/cfg:ro): Linux resolves a symlink in /n that points to
+ * "cfg" through the guest's mounts, into the ro volume (EROFS). Beneath the
+ * rw volume's root it would reach the same host files writable, so symlinks
+ * in that volume are not followed (ELOOP) and nothing is written.
+ */
+static void test_nested_read_only(void)
+{
+    char n[200], cfgdir[200], p[256];
+    snprintf(n, sizeof(n), "%s/n", tmp);
+    snprintf(cfgdir, sizeof(cfgdir), "%s/n/cfg", tmp);
+    mk("n", true);
+    mk("n/cfg", true);
+    mk("n/cfg/f", false);
+    mk("n/plain", false);
+    snprintf(p, sizeof(p), "%s/n/link", tmp);
+    if (symlink("cfg", p) < 0)
+        abort();
+    char g1[] = "/n", g2[] = "/n/cfg";
+    struct keep_volume cfg[] = {{n, g1, false}, {cfgdir, g2, true}};
+    struct keep_volumes v;
+    struct keep_error err;
+    if (keep_volumes_open(&v, cfg, 2, &err) != KEEP_OK)
+        return (void)ok(0, "open volumes: %s", err.message);
+    int fd = keep_volumes_openat(&v, 0, "link/f", O_WRONLY | O_TRUNC, 0);
+    ok(fd < 0, "writing 'link/f' (a symlink into the nested ro volume) fails (%d)", fd);
+    if (fd >= 0)
+        close(fd);
+    fd = keep_volumes_openat(&v, 0, "link/new", O_WRONLY | O_CREAT, 0644);
+    ok(fd < 0, "creating 'link/new' fails (%d)", fd);
+    if (fd >= 0)
+        close(fd);
+    snprintf(p, sizeof(p), "%s/n/cfg/new", tmp);
+    ok(access(p, F_OK) != 0, "... and nothing was created in the ro volume's directory");
+    fd = keep_volumes_openat(&v, 0, "plain", O_WRONLY, 0);
+    ok(fd >= 0, "a file of the rw volume itself is still writable");
+    if (fd >= 0)
+        close(fd);
+    keep_volumes_close(&v);
+}
+
 static void test_open_errors(void)
 {
     char missing[] = "/nonexistent/keep/volume", g[] = "/x";
@@ -240,6 +283,7 @@ int main(void)
     test_tail();
     test_lookup_and_open(true);
     test_lookup_and_open(false);
+    test_nested_read_only();
     test_open_errors();
     char cmd[200];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);

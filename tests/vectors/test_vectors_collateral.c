@@ -36,7 +36,7 @@ static char *load(const char *set, const char *file, size_t *size)
 static int64_t at(const char *text)
 {
     int64_t t = 0;
-    keep_parse_time(text, &t, NULL);
+    must_ok(keep_parse_time(text, &t, NULL));
     return t;
 }
 
