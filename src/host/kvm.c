@@ -257,6 +257,7 @@ struct vcpu {
     struct kvm_run *run;
     pthread_t thread;
     bool started, thread_running;
+    bool left; /* its run loop returned (atomic) */
 };
 
 struct vm {
@@ -1097,10 +1098,21 @@ static void *vcpu_thread(void *arg)
     sigaddset(&host_signals, SIGALRM);
     pthread_sigmask(SIG_BLOCK, &host_signals, NULL);
     int rc = run_loop(c, &status, &how, &err);
-    if (how == STEP_THREAD_DONE && !rc)
+    if (how == STEP_THREAD_DONE && !rc) {
         thread_exit(c, status);
-    else
-        end_keep(c->vm, status, rc, &err);
+        return NULL;
+    }
+    end_keep(c->vm, status, rc, &err);
+    /*
+     * keep's own thread (vCPU 0) may have been kicked just before it entered
+     * a host call that waits (a futex): kick until its run loop has left.
+     */
+    struct vcpu *first = &c->vm->vcpus[0];
+    while (!__atomic_load_n(&first->left, __ATOMIC_SEQ_CST)) {
+        pthread_kill(first->thread, KICK_SIGNAL);
+        struct timespec pause_20ms = {0, 20 * 1000 * 1000};
+        nanosleep(&pause_20ms, NULL);
+    }
     return NULL;
 }
 
@@ -1132,9 +1144,11 @@ static int run_keep(struct vm *vm, int *exit_status, struct keep_error *err)
     enum step how = STEP_DONE;
     int status = 0;
     vm->threads = 1;
+    c->thread = pthread_self();
     current_signals = guest_signals(vm);
     current_run = c->run;
     int rc = run_loop(c, &status, &how, err);
+    __atomic_store_n(&c->left, true, __ATOMIC_SEQ_CST);
     if (how == STEP_THREAD_DONE && !rc) {
         thread_exit(c, status); /* the first thread left; the Keep lives while others run */
         pthread_mutex_lock(&vm->lock);
