@@ -53,6 +53,10 @@ enum keep_err {
 #include "errors/channel.def"
     KEEP_E_RUN_BASE = 7000,
 #include "errors/run.def"
+    KEEP_E_STEWARD_BASE = 9000,
+#include "errors/steward.def"
+    KEEP_E_HSM_BASE = 9500,
+#include "errors/hsm.def"
 #undef E
 };
 

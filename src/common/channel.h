@@ -43,7 +43,7 @@
 #include <stdint.h>
 
 /* The host/guest ABI is this header and the layout, port and boot page in shim_abi.h. */
-#include "shim/shim_abi.h"
+#include "../shim/shim_abi.h" /* relative: workloads include channel.h by path */
 
 /* ---- Header ------------------------------------------------------------ */
 

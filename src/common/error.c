@@ -22,6 +22,8 @@ static const struct err_entry err_table[] = {
 #include "keep/errors/kvm.def"
 #include "keep/errors/channel.def"
 #include "keep/errors/run.def"
+#include "keep/errors/steward.def"
+#include "keep/errors/hsm.def"
 #undef E
 };
 

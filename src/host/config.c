@@ -45,8 +45,10 @@ static void free_strings(char **list, size_t count)
 
 static void free_rules(struct keep_net_rule *rules, size_t count)
 {
-    for (size_t i = 0; i < count; i++)
+    for (size_t i = 0; i < count; i++) {
         free(rules[i].text);
+        free(rules[i].unix_path);
+    }
     free(rules);
 }
 
@@ -392,8 +394,68 @@ static int add_rule(struct keep_net_rule **rules, size_t *count, const char *opt
     return KEEP_OK;
 }
 
+/* ---- --listen unix:PATH (docs/HSM.md: how a PKCS#11 client reaches keep-hsm) ---- */
+
+/*
+ * A unix socket path the workload may bind. The path must be absolute (a
+ * relative one would depend on keep's working directory, which is not
+ * measured), fit in sun_path with its NUL (unix(7)), and not end in '/'.
+ * Abstract sockets (a leading NUL) cannot be written on a command line.
+ */
+static int parse_unix_rule(const char *text, struct keep_net_rule *rule, struct keep_error *err)
+{
+    const char *path = text + strlen("unix:");
+    size_t len = strlen(path);
+    memset(rule, 0, sizeof(*rule));
+    if (path[0] != '/')
+        return keep_fail(err, KEEP_E_RUN_BAD_ADDRESS,
+                         "--listen '%s': the unix socket path must be absolute", text);
+    if (len > KEEP_UNIX_PATH_MAX)
+        return keep_fail(err, KEEP_E_RUN_BAD_ADDRESS,
+                         "--listen '%s': the path is %zu bytes; a unix socket path has at most %d",
+                         text, len, KEEP_UNIX_PATH_MAX);
+    if (path[len - 1] == '/')
+        return keep_fail(err, KEEP_E_RUN_BAD_ADDRESS,
+                         "--listen '%s': the path ends in '/'; name the socket file", text);
+    rule->family = AF_UNIX;
+    rule->text = strdup(text);
+    rule->unix_path = strdup(path);
+    if (!rule->text || !rule->unix_path) {
+        free(rule->text);
+        free(rule->unix_path);
+        return keep_fail(err, KEEP_E_NOMEM, "out of memory for --listen '%s'", text);
+    }
+    return KEEP_OK;
+}
+
+static int add_unix_rule(struct keep_config *cfg, const char *text, struct keep_error *err)
+{
+    struct keep_net_rule rule;
+    int rc = parse_unix_rule(text, &rule, err);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < cfg->listen_count; i++) {
+        const struct keep_net_rule *r = &cfg->listen[i];
+        if (r->family == AF_UNIX && strcmp(r->unix_path, rule.unix_path) == 0) {
+            rc = keep_fail(err, KEEP_E_RUN_BAD_ADDRESS, "--listen '%s' is given twice", text);
+            break;
+        }
+    }
+    struct keep_net_rule *slot =
+        rc ? NULL : append_slot((void **)&cfg->listen, &cfg->listen_count, sizeof(rule));
+    if (!slot) {
+        free(rule.text);
+        free(rule.unix_path);
+        return rc ? rc : keep_fail(err, KEEP_E_NOMEM, "out of memory for --listen '%s'", text);
+    }
+    *slot = rule;
+    return KEEP_OK;
+}
+
 int keep_config_add_listen(struct keep_config *cfg, const char *text, struct keep_error *err)
 {
+    if (strncmp(text, "unix:", strlen("unix:")) == 0)
+        return add_unix_rule(cfg, text, err);
     return add_rule(&cfg->listen, &cfg->listen_count, "--listen", text, err);
 }
 
@@ -459,6 +521,7 @@ const char keep_launch_options_help[] =
     "  --volume HOST_DIR:GUEST_DIR[:ro]\n"
     "                               make HOST_DIR visible at GUEST_DIR (read-only with :ro)\n"
     "  --listen ADDR:PORT           allow the workload to listen on ADDR:PORT\n"
+    "  --listen unix:PATH           allow the workload to listen on the unix socket PATH\n"
     "  --connect HOST:PORT          allow the workload to connect to HOST:PORT\n"
     "  --env NAME=VALUE             set an environment variable (the environment is empty\n"
     "                               otherwise)\n"

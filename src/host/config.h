@@ -33,13 +33,20 @@ struct keep_volume {
     bool read_only;
 };
 
-/* One --listen or --connect rule: an exact address and port. */
+/*
+ * One --listen or --connect rule: an exact address and port, or (--listen
+ * unix:PATH only) family AF_UNIX and an absolute socket path.
+ */
 struct keep_net_rule {
     char *text;       /* as given, for messages and the measurement */
-    int family;       /* AF_INET or AF_INET6 */
+    int family;       /* AF_INET, AF_INET6 or AF_UNIX */
     uint8_t addr[16]; /* network order; first 4 bytes for AF_INET */
     uint16_t port;    /* host order */
+    char *unix_path;  /* AF_UNIX: the path the workload may bind (and the host binds) */
 };
+
+/* Longest unix:PATH path: sun_path (108 bytes, unix(7)) less its NUL. */
+#define KEEP_UNIX_PATH_MAX 107
 
 /*
  * Test-only fault injection for the host-call executor: it answers with a
@@ -102,6 +109,7 @@ KEEP_WARN_UNUSED int keep_config_add_volume(struct keep_config *cfg, const char 
 /* ADDR:PORT, [IPv6]:PORT or NAME:PORT (resolved now, with getaddrinfo). */
 KEEP_WARN_UNUSED int keep_parse_net_rule(const char *option, const char *text,
                                          struct keep_net_rule *rule, struct keep_error *err);
+/* ADDR:PORT as above, or unix:PATH: an absolute path of at most KEEP_UNIX_PATH_MAX bytes. */
 KEEP_WARN_UNUSED int keep_config_add_listen(struct keep_config *cfg, const char *text,
                                             struct keep_error *err);
 KEEP_WARN_UNUSED int keep_config_add_connect(struct keep_config *cfg, const char *text,

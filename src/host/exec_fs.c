@@ -49,6 +49,8 @@ static int64_t do_read(struct exec_call *c)
 
 static int64_t do_write(struct exec_call *c)
 {
+    if (keep_exec_udp_unconnected(keep_exec_fd(c->x, c->gfd[0])))
+        return -EDESTADDRREQ;
     return neg_errno(write(c->hfd[0], c->p[1], c->n[1]));
 }
 
@@ -69,6 +71,8 @@ static int64_t do_readv(struct exec_call *c)
 
 static int64_t do_writev(struct exec_call *c)
 {
+    if (keep_exec_udp_unconnected(keep_exec_fd(c->x, c->gfd[0])))
+        return -EDESTADDRREQ;
     return neg_errno(writev(c->hfd[0], c->x->iov, (int)c->iov_count));
 }
 
@@ -816,6 +820,7 @@ static int64_t dup_guest(struct keep_executor *x, int old, int new_guest, int mi
     of = &x->fds[old];
     x->fds[g].volume = of->volume;
     x->fds[g].listen_ok = of->listen_ok;
+    x->fds[g].udp = of->udp;
     x->fds[g].guest_path = guest_path;
     x->fds[g].cloexec = cloexec;
     /* Test mode: a number other than the one the call must give, inside the table when it can. */

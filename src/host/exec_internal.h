@@ -10,7 +10,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 
 #include "common/channel.h"
@@ -28,6 +30,20 @@ enum exec_fd_kind {
     FD_EPOLL,
 };
 
+/*
+ * A UDP socket's association (exec_net.c, associate_datagram): an unbound
+ * datagram socket the guest never connected is connected by the host to the
+ * --connect destination of each send, so the kernel drops datagrams from any
+ * other source; the guest still sees an unconnected socket.
+ */
+struct exec_udp_assoc {
+    bool dgram;               /* SOCK_DGRAM */
+    bool guest_connected;     /* the guest called connect(): its own association */
+    bool host_connected;      /* the host connected it to peer on the guest's behalf */
+    socklen_t peer_len;       /* of peer */
+    struct sockaddr_in6 peer; /* holds a sockaddr_in too */
+};
+
 struct exec_fd {
     int host;         /* the host fd; meaningful unless kind == FD_FREE */
     uint8_t kind;     /* enum exec_fd_kind */
@@ -35,13 +51,27 @@ struct exec_fd {
     bool listen_ok;   /* socket bound to a --listen address: listen() allowed */
     int16_t volume;   /* FD_FILE / FD_DIR: index into the volumes */
     char *guest_path; /* FD_DIR: absolute normalised guest path (malloc'd) */
+    /* FD_SOCKET: the UDP association */
+    struct exec_udp_assoc udp;
 };
+
+/*
+ * A UDP socket only the host connected (exec_net.c, associate_datagram):
+ * a send or write without an address has no destination on Linux
+ * (send(2): EDESTADDRREQ), and getpeername is ENOTCONN.
+ */
+static inline bool keep_exec_udp_unconnected(const struct exec_fd *f)
+{
+    return f && f->kind == FD_SOCKET && f->udp.host_connected && !f->udp.guest_connected;
+}
 
 /* Where buffer arguments of this batch live (see channel.h, "data path"). */
 struct exec_space {
     uint8_t *host; /* host address of lo */
     uint64_t lo;   /* guest address (direct) or channel offset (bounce) of host[0] */
     uint64_t size;
+    bool (*in_use)(const void *ctx, uint64_t addr, uint64_t len); /* keep_guest_mem.in_use */
+    const void *ctx;
 };
 
 struct exec_call;

@@ -9,13 +9,23 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stddef.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "common/cursor.h"
 #include "common/util.h"
 #include "host/exec_internal.h"
 #include "host/netpolicy.h"
+
+static sa_family_t load_family(const uint8_t *sa)
+{
+    sa_family_t family;
+    memcpy(&family, sa, sizeof(family));
+    return family;
+}
 
 static inline int64_t neg_errno(long r)
 {
@@ -82,10 +92,104 @@ static void put_sockaddr(const struct exec_call *c, uint8_t *buf, uint64_t cap, 
     store_u32(lenp, lie ? KEEP_CHAN_SOCKLEN_MAX + 72 : sl);
 }
 
+/* ---- AF_UNIX, only for --listen unix:PATH (docs/HSM.md) ---------------- */
+
+/* A stream socket, and only when some --listen unix:PATH rule exists. */
+static int64_t unix_socket(struct exec_call *c, uint64_t type, uint64_t tflags, uint64_t proto)
+{
+    const struct keep_config *cfg = c->x->cfg;
+    if (!keep_netpolicy_has_unix(cfg->listen, cfg->listen_count))
+        return -EAFNOSUPPORT;
+    if (tflags & ~(uint64_t)(SOCK_NONBLOCK | SOCK_CLOEXEC))
+        return -EINVAL;
+    if (type != SOCK_STREAM || proto != 0)
+        return -EPROTONOSUPPORT; /* no datagram sockets: they could send to any path */
+    int h = socket(AF_UNIX, (int)(SOCK_STREAM | (tflags & SOCK_NONBLOCK) | SOCK_CLOEXEC), 0);
+    if (h < 0)
+        return -errno;
+    int g = keep_exec_fd_install(c->x, h, FD_SOCKET, 0);
+    if (g >= 0)
+        c->x->fds[g].cloexec = (tflags & SOCK_CLOEXEC) != 0;
+    return g;
+}
+
+/*
+ * The path of a guest sockaddr_un (unix(7)): sun_path up to its first NUL
+ * or the end of size. Abstract names (sun_path[0] == 0) and unnamed
+ * sockets are refused: no rule can name them.
+ */
+static int unix_path_arg(const uint8_t *sa, uint64_t size, char path[KEEP_UNIX_PATH_MAX + 1])
+{
+    size_t off = offsetof(struct sockaddr_un, sun_path);
+    if (size <= off || size > sizeof(struct sockaddr_un))
+        return -EINVAL;
+    size_t n = (size_t)size - off;
+    const uint8_t *p = sa + off;
+    const uint8_t *nul = memchr(p, 0, n);
+    size_t len = nul ? (size_t)(nul - p) : n;
+    if (len == 0 || len > KEEP_UNIX_PATH_MAX)
+        return -EACCES;
+    memcpy(path, p, len);
+    path[len] = '\0';
+    return 0;
+}
+
+/*
+ * A socket file left by an earlier run that nobody listens on any more is
+ * removed before bind, so a restarted Keep can listen again: the workload
+ * cannot unlink a path outside its volumes itself. Anything else at the
+ * path (a live socket, a regular file) stays, and bind fails as on Linux.
+ */
+static void remove_stale_socket(const struct sockaddr_un *sun)
+{
+    struct stat st;
+    if (lstat(sun->sun_path, &st) < 0 || !S_ISSOCK(st.st_mode))
+        return;
+    int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (probe < 0)
+        return;
+    if (connect(probe, (const struct sockaddr *)sun, sizeof(*sun)) < 0 && errno == ECONNREFUSED &&
+        unlink(sun->sun_path) == 0)
+        keep_log(KEEP_LOG_INFO, "--listen unix:%s: removed the stale socket file before bind",
+                 sun->sun_path);
+    close(probe);
+}
+
+static int64_t unix_bind(struct exec_call *c, struct exec_fd *f)
+{
+    const struct keep_config *cfg = c->x->cfg;
+    char path[KEEP_UNIX_PATH_MAX + 1];
+    uint8_t copy[sizeof(struct sockaddr_un)];
+    if (c->n[1] > sizeof(copy))
+        return -EINVAL;
+    memcpy(copy, c->p[1], (size_t)c->n[1]); /* a private copy: the guest may change its bytes */
+    int rc = unix_path_arg(copy, c->n[1], path);
+    if (rc)
+        return rc;
+    if (!keep_netpolicy_match_unix(cfg->listen, cfg->listen_count, path))
+        return -EACCES;
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    memcpy(sun.sun_path, path, strlen(path) + 1);
+    remove_stale_socket(&sun);
+    if (bind(f->host, (struct sockaddr *)&sun, sizeof(sun)) < 0)
+        return -errno;
+    /*
+     * keep runs with umask 0 (the guest's umask is applied by hand), so bind(2)
+     * made the socket file 0777. Give it what Linux would, 0777 & ~umask, before
+     * the guest can listen: until listen(2) nobody can connect (ECONNREFUSED).
+     */
+    if (chmod(sun.sun_path, 0777 & ~c->x->umask) < 0)
+        return -errno;
+    f->listen_ok = true;
+    return 0;
+}
+
 static int64_t do_socket(struct exec_call *c)
 {
     uint64_t domain = c->a[0], type = c->a[1] & 0xf, tflags = c->a[1] & ~(uint64_t)0xf;
     uint64_t proto = c->a[2];
+    if (domain == AF_UNIX)
+        return unix_socket(c, type, tflags, proto);
     if (domain != AF_INET && domain != AF_INET6)
         return -EAFNOSUPPORT;
     if (tflags & ~(uint64_t)(SOCK_NONBLOCK | SOCK_CLOEXEC))
@@ -103,8 +207,10 @@ static int64_t do_socket(struct exec_call *c)
     if (h < 0)
         return -errno;
     int g = keep_exec_fd_install(c->x, h, FD_SOCKET, 0);
-    if (g >= 0)
+    if (g >= 0) {
         c->x->fds[g].cloexec = (tflags & SOCK_CLOEXEC) != 0;
+        c->x->fds[g].udp = (struct exec_udp_assoc){.dgram = type == SOCK_DGRAM};
+    }
     return g;
 }
 
@@ -143,6 +249,8 @@ static int64_t do_bind(struct exec_call *c)
     size_t unserved;
     if (!f)
         return -ENOTSOCK;
+    if (c->n[1] >= sizeof(sa_family_t) && load_family(c->p[1]) == AF_UNIX)
+        return unix_bind(c, f);
     const struct keep_config *cfg = c->x->cfg;
     int rc = decode_addr(c->p[1], c->n[1], &ep);
     if (rc)
@@ -218,7 +326,8 @@ static int64_t do_connect(struct exec_call *c)
 {
     struct sockaddr_storage ss;
     socklen_t sl;
-    if (!socket_arg(c, 0))
+    struct exec_fd *f = socket_arg(c, 0);
+    if (!f)
         return -ENOTSOCK;
     if (c->n[1] >= sizeof(sa_family_t)) {
         sa_family_t family;
@@ -226,27 +335,66 @@ static int64_t do_connect(struct exec_call *c)
         if (family == AF_UNSPEC) {
             /* connect(2): AF_UNSPEC dissolves a UDP association; it reaches nobody. */
             struct sockaddr unspec = {.sa_family = AF_UNSPEC};
-            return neg_errno(connect(c->hfd[0], &unspec, sizeof(unspec)));
+            if (connect(c->hfd[0], &unspec, sizeof(unspec)) < 0)
+                return -errno;
+            f->udp.guest_connected = f->udp.host_connected = false;
+            return 0;
         }
     }
     int rc = connect_addr(c, c->p[1], c->n[1], &ss, &sl);
     if (rc)
         return rc;
-    return neg_errno(connect(c->hfd[0], (struct sockaddr *)&ss, sl));
+    if (connect(c->hfd[0], (struct sockaddr *)&ss, sl) < 0)
+        return -errno;
+    f->udp.guest_connected = true;
+    f->udp.host_connected = false;
+    return 0;
+}
+
+/*
+ * Before a send to the --connect address ss: an unbound UDP socket the guest
+ * never connected would be bound by Linux to the wildcard address and an
+ * ephemeral port (udp(7)), where datagrams from ANY source reach it. The
+ * host connects it to ss instead (udp(7): a connected socket receives only
+ * from its peer), and again when the guest sends to another --connect
+ * address, so only the peer it last sent to can answer. A socket bound to a
+ * --listen address serves whoever may reach that address, and one the guest
+ * connected has its own association: both are left alone.
+ */
+static int associate_datagram(struct exec_fd *f, const struct sockaddr_storage *ss, socklen_t sl)
+{
+    struct exec_udp_assoc *u = &f->udp;
+    if (!u->dgram || f->listen_ok || u->guest_connected)
+        return 0;
+    if (u->host_connected && u->peer_len == sl && memcmp(&u->peer, ss, sl) == 0)
+        return 0;
+    if (sl > sizeof(u->peer))
+        return -EAFNOSUPPORT; /* keep_net_endpoint_encode gives AF_INET/AF_INET6 only */
+    if (connect(f->host, (const struct sockaddr *)ss, sl) < 0)
+        return -errno;
+    u->host_connected = true;
+    u->peer_len = sl;
+    memcpy(&u->peer, ss, sl);
+    return 0;
 }
 
 static int64_t do_sendto(struct exec_call *c)
 {
     struct sockaddr_storage ss;
     socklen_t sl = 0;
-    if (!socket_arg(c, 0))
+    struct exec_fd *f = socket_arg(c, 0);
+    if (!f)
         return -ENOTSOCK;
     if (c->a[3] & ~(uint64_t)MSG_FLAGS_ALLOWED)
         return -EINVAL;
     if (c->p[4]) {
         int rc = connect_addr(c, c->p[4], c->n[4], &ss, &sl);
+        if (!rc)
+            rc = associate_datagram(f, &ss, sl);
         if (rc)
             return rc;
+    } else if (keep_exec_udp_unconnected(f)) {
+        return -EDESTADDRREQ;
     }
     return neg_errno(sendto(c->hfd[0], c->p[1], c->n[1], (int)c->a[3] | MSG_NOSIGNAL,
                             c->p[4] ? (struct sockaddr *)&ss : NULL, sl));
@@ -323,13 +471,17 @@ static int64_t do_sendmsg(struct exec_call *c)
     /* No ancillary data: it could carry fds (SCM_RIGHTS) or credentials. */
     if (gm.control || gm.controllen)
         return -EINVAL;
+    struct exec_fd *f = socket_arg(c, 0);
     if (gm.name) {
         uint8_t *name;
         uint32_t len;
         if ((rc = msg_namelen(&gm, &len)) != 0 ||
             (rc = keep_exec_map(c->space, gm.name, len, &name)) != 0 ||
-            (rc = connect_addr(c, name, len, &ss, &sl)) != 0)
+            (rc = connect_addr(c, name, len, &ss, &sl)) != 0 ||
+            (rc = associate_datagram(f, &ss, sl)) != 0)
             return rc;
+    } else if (keep_exec_udp_unconnected(f)) {
+        return -EDESTADDRREQ;
     }
     if ((rc = keep_exec_map_iovec(c, gm.iov, gm.iovlen)) != 0)
         return rc;
@@ -385,8 +537,11 @@ static int64_t name_common(struct exec_call *c, bool peer)
 {
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
-    if (!socket_arg(c, 0))
+    struct exec_fd *f = socket_arg(c, 0);
+    if (!f)
         return -ENOTSOCK;
+    if (peer && keep_exec_udp_unconnected(f))
+        return -ENOTCONN; /* the association is the host's, not the guest's */
     int r = peer ? getpeername(c->hfd[0], (struct sockaddr *)&ss, &sl)
                  : getsockname(c->hfd[0], (struct sockaddr *)&ss, &sl);
     if (r < 0)

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "attest/kvm_evidence.h"
@@ -24,6 +26,7 @@
 #include "host/exec_internal.h"
 
 static exec_handler handler_for(uint64_t nr);
+static void prepare_stop_kick(void);
 
 /* ---- fd table ----------------------------------------------------------- */
 
@@ -208,6 +211,7 @@ int keep_executor_new(const struct keep_config *cfg, const uint8_t measurement[4
      * the host with SIGPIPE. The executor owns the process while it runs.
      */
     signal(SIGPIPE, SIG_IGN);
+    prepare_stop_kick();
     raise_fd_limit();
     *out = x;
     return KEEP_OK;
@@ -387,6 +391,8 @@ int keep_exec_map(const struct exec_space *s, uint64_t addr, uint64_t len, uint8
 {
     if (addr < s->lo || !keep_range_ok(addr - s->lo, len, s->size))
         return -EFAULT;
+    if (s->in_use && len && !s->in_use(s->ctx, addr, len))
+        return -EFAULT; /* a page the guest does not have in use, as copy_to_user would */
     *out = s->host + (addr - s->lo);
     return 0;
 }
@@ -690,9 +696,71 @@ static int64_t run_item(struct keep_executor *x, const struct exec_space *space,
 
 static volatile sig_atomic_t stop_requested;
 
+/*
+ * A stop that lands after the batch's stop check and before an item's
+ * blocking call (read, accept, nanosleep...) would be lost: the signal was
+ * delivered before the call began, so nothing interrupts it. A stop during
+ * a batch therefore arms a POSIX timer that raises STOP_KICK_SIGNAL every
+ * STOP_KICK_NS until the batch ends; its handler does nothing and has no
+ * SA_RESTART, so whichever call blocks next fails with EINTR (signal(7),
+ * "Interruption of system calls") and the loop cancels the rest.
+ * timer_settime is async-signal-safe (signal-safety(7)); the timer and the
+ * handler are made once, before any batch, in keep_executor_new. The timer
+ * signals the process: a multi-threaded host must block STOP_KICK_SIGNAL in
+ * threads that run no batch.
+ */
+#define STOP_KICK_SIGNAL (SIGRTMIN + 5)
+#define STOP_KICK_NS     (10 * 1000 * 1000)
+
+static volatile sig_atomic_t in_batch;
+static timer_t stop_kick_timer;
+static bool stop_kick_ready;
+static pthread_once_t stop_kick_once = PTHREAD_ONCE_INIT;
+
+static void on_stop_kick(int sig)
+{
+    (void)sig; /* its only job is the EINTR */
+}
+
+static void make_stop_kick(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop_kick;
+    sigemptyset(&sa.sa_mask);
+    struct sigevent ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.sigev_notify = SIGEV_SIGNAL;
+    ev.sigev_signo = STOP_KICK_SIGNAL;
+    stop_kick_ready = sigaction(STOP_KICK_SIGNAL, &sa, NULL) == 0 &&
+                      timer_create(CLOCK_MONOTONIC, &ev, &stop_kick_timer) == 0;
+    if (!stop_kick_ready)
+        keep_log(KEEP_LOG_WARN,
+                 "executor: no stop timer (%s): a stop request that arrives just "
+                 "before a blocking call waits for that call to end",
+                 strerror(errno));
+}
+
+static void prepare_stop_kick(void)
+{
+    pthread_once(&stop_kick_once, make_stop_kick);
+}
+
+static void set_stop_kick(bool on)
+{
+    long ns = on ? STOP_KICK_NS : 0;
+    struct itimerspec its = {.it_interval = {0, ns}, .it_value = {0, ns}};
+    if (stop_kick_ready)
+        timer_settime(stop_kick_timer, 0, &its, NULL);
+}
+
 void keep_executor_request_stop(void)
 {
+    int saved = errno; /* runs in signal handlers */
     stop_requested = 1;
+    if (in_batch)
+        set_stop_kick(true);
+    errno = saved;
 }
 
 void keep_executor_clear_stop(void)
@@ -726,7 +794,11 @@ static int64_t check_header(const struct keep_executor *x, const struct keep_cha
     } else {
         if (!mem || !mem->host)
             return -EFAULT;
-        *space = (struct exec_space){.host = mem->host, .lo = mem->base, .size = mem->size};
+        *space = (struct exec_space){.host = mem->host,
+                                     .lo = mem->base,
+                                     .size = mem->size,
+                                     .in_use = mem->in_use,
+                                     .ctx = mem->ctx};
     }
     return 0;
 }
@@ -768,6 +840,7 @@ int keep_executor_run_batch(struct keep_executor *x, volatile void *chan_v, size
 
     volatile struct keep_chan_item *items =
         (volatile struct keep_chan_item *)(chan + KEEP_CHAN_ITEMS_OFFSET);
+    in_batch = 1; /* before the first stop check: a later stop arms the kick */
     for (uint32_t i = 0; i < h.item_count; i++) {
         volatile struct keep_chan_item *it = &items[i];
         if (outcome->ended || stop_requested) {
@@ -780,5 +853,9 @@ int keep_executor_run_batch(struct keep_executor *x, volatile void *chan_v, size
             args[k] = it->args[k];
         it->result = run_item(x, &space, nr, args, outcome);
     }
+    /* A stop after in_batch = 0 arms nothing; one before it is seen here. */
+    in_batch = 0;
+    if (stop_requested)
+        set_stop_kick(false);
     return KEEP_OK;
 }

@@ -25,6 +25,14 @@ struct keep_guest_mem {
     uint8_t *host; /* host address of guest-physical address `base` */
     uint64_t base; /* guest-physical address where workload memory starts */
     uint64_t size; /* bytes */
+    /*
+     * When set (kvm): true only when every page of [addr, addr + len) is in
+     * use in the guest's own page tables. The host then fills only pages the
+     * shim's frame pool counted, even for a batch the workload forged itself
+     * (docs/KEEP.md, "Demand paging"); any other buffer is -EFAULT.
+     */
+    bool (*in_use)(const void *ctx, uint64_t addr, uint64_t len);
+    const void *ctx;
 };
 
 /* What a batch did to the Keep as a whole. */

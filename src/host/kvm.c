@@ -700,6 +700,18 @@ static void handle_discard(struct vcpu *c, const struct keep_shim_report *r)
     set_status(c, rc ? -errno : 0);
 }
 
+/*
+ * A direct-path buffer: only pages the guest has in use (present in its
+ * page tables, so counted by the shim's frame pool). The shim maps a buffer
+ * before forwarding it; a batch the workload forged itself must not make
+ * the host fill pages the pool never counted (past --memory).
+ */
+static bool guest_pages_in_use(const void *ctx, uint64_t addr, uint64_t len)
+{
+    const struct vm *vm = ctx;
+    return keep_kvm_layout_in_use(&vm->layout, vm->mem, addr, len);
+}
+
 /* The workload touched a page with every --memory page in use: it ends as SIGBUS would. */
 static void report_out_of_memory(const struct vm *vm, const struct keep_shim_report *r,
                                  int *exit_status)
@@ -864,7 +876,9 @@ static int handle_port(struct vcpu *c, uint32_t request, int *exit_status, enum 
     case KEEP_REQ_CHANNEL: {
         struct keep_guest_mem gm = {.host = vm->mem + vm->layout.workload_base,
                                     .base = vm->layout.workload_base,
-                                    .size = vm->layout.workload_end - vm->layout.workload_base};
+                                    .size = vm->layout.workload_end - vm->layout.workload_base,
+                                    .in_use = guest_pages_in_use,
+                                    .ctx = vm};
         struct keep_exec_outcome outcome = {0};
         pthread_mutex_lock(&vm->exec_lock);
         int rc = keep_executor_run_batch(vm->exec, vm->mem + vcpu_channel(c->index),

@@ -53,6 +53,28 @@ struct keep_mm_state *keep_kvm_layout_state(const struct keep_kvm_layout *l, uin
     return (struct keep_mm_state *)(void *)(mem + l->state);
 }
 
+bool keep_kvm_layout_in_use(const struct keep_kvm_layout *l, const uint8_t *mem, uint64_t addr,
+                            uint64_t len)
+{
+    if (len == 0 || addr < l->workload_base ||
+        !keep_range_ok(addr - l->workload_base, len, l->workload_end - l->workload_base))
+        return false;
+    const volatile uint64_t *pd = (const volatile uint64_t *)(const void *)(mem + l->pd);
+    const volatile uint64_t *pte = (const volatile uint64_t *)(const void *)(mem + l->ptes);
+    for (uint64_t va = addr & ~(PAGE - 1); va < addr + len; va += PAGE) {
+        uint64_t pde = pd[va / MIB2];
+        if (!(pde & KEEP_PTE_P))
+            return false;
+        if (pde & KEEP_PTE_PS) { /* a 2 MiB page (MADV_HUGEPAGE): all of its chunk */
+            va = (va / MIB2 + 1) * MIB2 - PAGE;
+            continue;
+        }
+        if (!(pte[va / PAGE] & KEEP_PTE_P))
+            return false; /* not in use, or PROT_NONE (KEEP_PTE_KEPT) */
+    }
+    return true;
+}
+
 static void mark_backed(const struct keep_kvm_layout *l, uint8_t *mem, uint64_t gpa)
 {
     uint64_t slot = gpa / KEEP_GUEST_SLOT;

@@ -38,6 +38,15 @@ struct keep_kvm_layout {
     uint64_t guest_size; /* bytes of guest physical address space: pt_base + pt_size */
 };
 
+/*
+ * True when every page of [addr, addr + len) (len > 0) lies in the workload
+ * address space and is present in the guest's page tables, read from the
+ * tables themselves (supervisor pages: only the shim's CPL0 code and the
+ * host write them), never from anything the workload can write.
+ */
+bool keep_kvm_layout_in_use(const struct keep_kvm_layout *l, const uint8_t *mem, uint64_t addr,
+                            uint64_t len);
+
 /* Plan the layout for memory_size bytes of workload memory. */
 KEEP_WARN_UNUSED int keep_kvm_layout_plan(uint64_t memory_size, struct keep_kvm_layout *out,
                                           struct keep_error *err);

@@ -78,6 +78,12 @@ static void put_rules(struct hasher *h, const struct keep_net_rule *rules, size_
 {
     put_u64(h, count);
     for (size_t i = 0; i < count; i++) {
+        if (rules[i].family == AF_UNIX) {
+            /* --listen unix:PATH: byte 1 (AF_UNIX), then bytes(PATH) (docs/KEEP.md). */
+            put_u8(h, 1);
+            put_str(h, rules[i].unix_path);
+            continue;
+        }
         bool v4 = rules[i].family == AF_INET;
         put_u8(h, v4 ? 4 : 6);
         put(h, rules[i].addr, v4 ? 4 : 16);

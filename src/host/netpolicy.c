@@ -88,6 +88,8 @@ bool keep_netpolicy_match(const struct keep_net_rule *rules, size_t count,
     for (size_t i = 0; i < count; i++) {
         int rf;
         uint8_t ra[16];
+        if (rules[i].family == AF_UNIX)
+            continue; /* unix:PATH rules match only keep_netpolicy_match_unix() */
         canonical(rules[i].family, rules[i].addr, &rf, ra);
         if (rf == ef && rules[i].port == ep->port && memcmp(ra, ea, 16) == 0)
             return true;
@@ -125,7 +127,7 @@ static const struct keep_net_rule *first_for_port(const struct keep_net_rule *ru
     const struct keep_net_rule *found = NULL;
     *for_port = 0;
     for (size_t i = 0; i < count; i++) {
-        if (rules[i].port != port)
+        if (rules[i].port != port || rules[i].family == AF_UNIX) /* unix:PATH has no port */
             continue;
         (*for_port)++;
         if (!found && rules[i].family == want)
@@ -165,4 +167,20 @@ void keep_net_endpoint_format(const struct keep_net_endpoint *ep, char *out, siz
     char text[INET6_ADDRSTRLEN] = "?";
     inet_ntop(ep->family, ep->addr, text, sizeof(text));
     snprintf(out, size, ep->family == AF_INET6 ? "[%s]:%u" : "%s:%u", text, (unsigned)ep->port);
+}
+
+bool keep_netpolicy_match_unix(const struct keep_net_rule *rules, size_t count, const char *path)
+{
+    for (size_t i = 0; i < count; i++)
+        if (rules[i].family == AF_UNIX && strcmp(rules[i].unix_path, path) == 0)
+            return true;
+    return false;
+}
+
+bool keep_netpolicy_has_unix(const struct keep_net_rule *rules, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        if (rules[i].family == AF_UNIX)
+            return true;
+    return false;
 }

@@ -62,4 +62,9 @@ const struct keep_net_rule *keep_netpolicy_bind(const struct keep_net_rule *rule
 /* ep as text for log lines: "a.b.c.d:P" or "[v6]:P", always NUL-terminated. */
 void keep_net_endpoint_format(const struct keep_net_endpoint *ep, char *out, size_t size);
 
+/* --listen unix:PATH: true when path equals one rule's path exactly (no normalisation). */
+bool keep_netpolicy_match_unix(const struct keep_net_rule *rules, size_t count, const char *path);
+/* True when any rule is a unix:PATH rule (only then may the workload make AF_UNIX sockets). */
+bool keep_netpolicy_has_unix(const struct keep_net_rule *rules, size_t count);
+
 #endif /* KEEP_HOST_NETPOLICY_H */

@@ -15,6 +15,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
@@ -23,6 +24,7 @@
 
 #include "common/util.h"
 #include "host/executor.h"
+#include "host/netpolicy.h"
 #include "host/run.h"
 
 /* What the child tells the parent when setting up failed (before exec). */
@@ -34,13 +36,14 @@ struct setup_report {
 struct nil_plan {
     const struct keep_config *cfg;
     int program_fd;
-    int report_fd;     /* write end of the setup pipe (O_CLOEXEC: exec closes it) */
-    bool new_user_ns;  /* not root: a user namespace gives the mount/net privileges */
-    bool new_mount_ns; /* volumes */
-    bool new_net_ns;   /* no --listen / --connect: no network at all */
-    const char *root;  /* empty directory the new root is mounted on */
-    char **envp;       /* cfg->env plus NULL, built before fork: the child does not allocate */
-    int stdio[3];      /* the workload's 0..2 (keep_exec_stdio_fd), or -1: keep's own */
+    int report_fd;    /* write end of the setup pipe (O_CLOEXEC: exec closes it) */
+    int status_fd;    /* write end of the pipe the namespace's init reports the wait status on */
+    bool new_user_ns; /* uid/gid KEEP_NIL_ID inside, the caller's outside */
+    bool confined;    /* own PID, mount (empty root + volumes) and IPC namespaces */
+    bool new_net_ns;  /* no --listen / --connect: no network at all */
+    const char *root; /* empty directory the new root is mounted on */
+    char **envp;      /* cfg->env plus NULL, built before fork: the child does not allocate */
+    int stdio[3];     /* the workload's 0..2 (keep_exec_stdio_fd), or -1: keep's own */
 };
 
 __attribute__((noreturn, format(printf, 3, 4))) static void
@@ -66,16 +69,27 @@ static int write_text(const char *path, const char *text)
     return n == (ssize_t)strlen(text) ? 0 : -1;
 }
 
-/* Map our own uid and gid into the new user namespace (user_namespaces(7)). */
+/*
+ * The uid and gid the workload sees, as in a kvm Keep (KEEP_UID in
+ * src/shim/shim.c, AT_UID in src/host/kvm_loader.c).
+ */
+#define KEEP_NIL_ID 1000u
+
+/*
+ * Map KEEP_NIL_ID inside the new user namespace to the caller's uid and gid
+ * outside (user_namespaces(7), "User and group ID mappings"): the workload
+ * is uid 1000 with no capability in the host's namespace, and what it
+ * creates in a rw volume belongs to the caller, as on kvm.
+ */
 static void map_ids(const struct nil_plan *p, uid_t uid, gid_t gid)
 {
     char line[64];
     if (write_text("/proc/self/setgroups", "deny") < 0 && errno != ENOENT)
         child_fail(p, KEEP_E_NIL_NAMESPACES, "writing /proc/self/setgroups: %s", strerror(errno));
-    snprintf(line, sizeof(line), "%u %u 1", (unsigned)uid, (unsigned)uid);
+    snprintf(line, sizeof(line), "%u %u 1", KEEP_NIL_ID, (unsigned)uid);
     if (write_text("/proc/self/uid_map", line) < 0)
         child_fail(p, KEEP_E_NIL_NAMESPACES, "writing /proc/self/uid_map: %s", strerror(errno));
-    snprintf(line, sizeof(line), "%u %u 1", (unsigned)gid, (unsigned)gid);
+    snprintf(line, sizeof(line), "%u %u 1", KEEP_NIL_ID, (unsigned)gid);
     if (write_text("/proc/self/gid_map", line) < 0)
         child_fail(p, KEEP_E_NIL_NAMESPACES, "writing /proc/self/gid_map: %s", strerror(errno));
 }
@@ -116,6 +130,34 @@ static int remount_read_only(const char *target)
     return mount(NULL, target, NULL, flags, NULL);
 }
 
+/*
+ * --listen unix:PATH under nil: the workload binds PATH itself, so the
+ * directory holding it is bind-mounted at the same path in the new root
+ * (nil isolates nothing anyway; docs/HSM.md). On kvm the host binds it.
+ */
+static void mount_unix_socket_dirs(const struct nil_plan *p, char *target, size_t size)
+{
+    const struct keep_config *cfg = p->cfg;
+    for (size_t i = 0; i < cfg->listen_count; i++) {
+        const char *path = cfg->listen[i].unix_path;
+        if (cfg->listen[i].family != AF_UNIX)
+            continue;
+        const char *slash = strrchr(path, '/');
+        int dir_len = (int)(slash - path);
+        int n = snprintf(target, size, "%s%.*s", p->root, dir_len, path);
+        if (n < 0 || (size_t)n >= size)
+            child_fail(p, KEEP_E_NIL_SPAWN, "socket path %s is too long", path);
+        if (dir_len == 0)
+            continue; /* a socket in "/": the new root is read-only; bind will say EROFS */
+        mkdir_p(p, target);
+        char host_dir[KEEP_UNIX_PATH_MAX + 1];
+        snprintf(host_dir, sizeof(host_dir), "%.*s", dir_len, path);
+        if (mount(host_dir, target, NULL, MS_BIND, NULL) < 0)
+            child_fail(p, KEEP_E_NIL_SPAWN, "bind-mounting %s for --listen unix:%s: %s", host_dir,
+                       path, strerror(errno));
+    }
+}
+
 /* New root: an empty tmpfs with each volume bind-mounted at its guest path. */
 static void build_root(const struct nil_plan *p)
 {
@@ -139,6 +181,7 @@ static void build_root(const struct nil_plan *p)
             child_fail(p, KEEP_E_NIL_SPAWN, "making volume %s read-only: %s", v->guest_dir,
                        strerror(errno));
     }
+    mount_unix_socket_dirs(p, target, sizeof(target));
     /* The root itself is read-only: the workload can write only inside rw volumes. */
     if (mount(NULL, p->root, NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0)
         child_fail(p, KEEP_E_NIL_SPAWN, "making the root read-only: %s", strerror(errno));
@@ -187,6 +230,37 @@ static void drop_privileges(const struct nil_plan *p)
         child_fail(p, KEEP_E_NIL_SPAWN, "setting no_new_privs: %s", strerror(errno));
 }
 
+/*
+ * pid 1 of the Keep's PID namespace. The workload is its child, not init
+ * itself: init ignores every signal it has no handler for when it comes from
+ * inside its namespace (pid_namespaces(7)), so a workload that was init could
+ * not kill(getpid(), SIGSEGV) or abort(). This init holds nothing (its copy of
+ * the setup pipe closed, so keep sees EOF when the workload execs), reaps
+ * orphans, and hands the workload's wait status to keep; its own exit then
+ * ends whatever the workload left behind.
+ */
+__attribute__((noreturn)) static void be_init(const struct nil_plan *p, pid_t workload)
+{
+    close(p->report_fd);
+    close(p->program_fd);
+    for (int i = 0; i < 3; i++) {
+        close(i);
+        if (p->stdio[i] >= 0)
+            close(p->stdio[i]);
+    }
+    int st = 0;
+    for (;;) {
+        pid_t got = waitpid(-1, &st, 0);
+        if (got == workload)
+            break;
+        if (got < 0 && errno != EINTR)
+            _exit(127);
+    }
+    if (write(p->status_fd, &st, sizeof(st)) != (ssize_t)sizeof(st))
+        _exit(127);
+    _exit(0);
+}
+
 __attribute__((noreturn)) static void child(const struct nil_plan *p, uid_t uid, gid_t gid)
 {
     const struct keep_config *cfg = p->cfg;
@@ -201,14 +275,10 @@ __attribute__((noreturn)) static void child(const struct nil_plan *p, uid_t uid,
      */
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
-    int flags = (p->new_user_ns ? CLONE_NEWUSER : 0) | (p->new_mount_ns ? CLONE_NEWNS : 0) |
-                (p->new_net_ns ? CLONE_NEWNET : 0);
-    if (flags && unshare(flags) < 0)
-        child_fail(p, KEEP_E_NIL_NAMESPACES, "unshare(%s%s%s): %s", p->new_user_ns ? "user " : "",
-                   p->new_mount_ns ? "mount " : "", p->new_net_ns ? "net" : "", strerror(errno));
+    /* The namespaces came with clone (spawn_child). */
     if (p->new_user_ns)
         map_ids(p, uid, gid);
-    if (p->new_mount_ns)
+    if (p->confined)
         build_root(p);
     if (chdir("/") < 0)
         child_fail(p, KEEP_E_NIL_SPAWN, "chdir /: %s", strerror(errno));
@@ -229,6 +299,23 @@ __attribute__((noreturn)) static void child(const struct nil_plan *p, uid_t uid,
                        (unsigned long long)cfg->memory_size, strerror(errno));
     }
     drop_privileges(p); /* last: the limit above may need CAP_SYS_RESOURCE */
+    if (p->confined) {
+        /* As fork(2), without glibc's fork handlers (spawn_child says why). */
+        pid_t workload = (pid_t)syscall(SYS_clone, (unsigned long)SIGCHLD, NULL, NULL, NULL, 0UL);
+        if (workload < 0)
+            child_fail(p, KEEP_E_NIL_SPAWN, "fork of the workload: %s", strerror(errno));
+        if (workload > 0)
+            be_init(p, workload);
+        close(p->status_fd);
+        /*
+         * keep's session and process group lie outside the PID namespace,
+         * where getsid/getpgrp would answer 0: the workload leads its own,
+         * as a Keep's process does (setsid(2)). A terminal's Ctrl-C then
+         * reaches keep, which ends the Keep (wait_child).
+         */
+        if (setsid() < 0)
+            child_fail(p, KEEP_E_NIL_SPAWN, "setsid: %s", strerror(errno));
+    }
     syscall(SYS_execveat, p->program_fd, "", cfg->argv, p->envp, AT_EMPTY_PATH);
     child_fail(p, KEEP_E_NIL_SPAWN, "cannot execute %s: %s", cfg->program, strerror(errno));
 }
@@ -245,24 +332,43 @@ static bool namespaces_work(int flags)
     return WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }
 
+static int plan_flags(const struct nil_plan *p)
+{
+    return (p->new_user_ns ? CLONE_NEWUSER : 0) |
+           (p->confined ? CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC : 0) |
+           (p->new_net_ns ? CLONE_NEWNET : 0);
+}
+
 /*
- * Settle how the child gets the namespaces the plan asks for: as root with
- * CAP_SYS_ADMIN directly, otherwise inside a new user namespace. False when
- * neither works.
+ * Settle how the child gets the namespaces the plan asks for: inside a new
+ * user namespace (uid KEEP_NIL_ID), whoever runs keep; as root, if the
+ * machine refuses user namespaces, directly with CAP_SYS_ADMIN (the workload
+ * then stays uid 0, without capabilities). False when neither works.
  */
 static bool choose_namespaces(struct nil_plan *p)
 {
-    int flags = (p->new_mount_ns ? CLONE_NEWNS : 0) | (p->new_net_ns ? CLONE_NEWNET : 0);
     p->new_user_ns = false;
-    if (!flags)
-        return true;
-    if (geteuid() == 0 && namespaces_work(flags))
+    if (!plan_flags(p))
         return true;
     p->new_user_ns = true;
-    if (namespaces_work(CLONE_NEWUSER | flags))
+    if (namespaces_work(plan_flags(p)))
         return true;
     p->new_user_ns = false;
-    return false;
+    return geteuid() == 0 && namespaces_work(plan_flags(p));
+}
+
+/*
+ * fork, but straight into the plan's namespaces: with CLONE_NEWPID the child
+ * is init (pid 1) of its own PID namespace (pid_namespaces(7)), so it sees
+ * and can signal no host process, and keep waits on it as on any child. No
+ * new stack: the child runs on a copy of this one, as after fork(2). The
+ * child only does what child() does (no allocation, no stdio buffers: they
+ * were flushed), so skipping glibc's fork handlers is safe.
+ */
+static pid_t spawn_child(const struct nil_plan *p)
+{
+    return (pid_t)syscall(SYS_clone, (unsigned long)(SIGCHLD | plan_flags(p)), NULL, NULL, NULL,
+                          0UL);
 }
 
 static void warn_limits(const struct keep_config *cfg, bool net_isolated)
@@ -286,16 +392,49 @@ static void warn_limits(const struct keep_config *cfg, bool net_isolated)
 static volatile pid_t running_child;
 static volatile sig_atomic_t interrupt_forwarded;
 
-/* Does /proc/PID/status say the process catches SIGINT? Only async-signal-safe calls. */
-static bool catches_sigint(pid_t pid)
+/* "/proc/PID" then tail into path; only async-signal-safe work. */
+static void proc_path(char *path, pid_t pid, const char *tail)
 {
-    char path[40] = "/proc/", digits[16], buf[2048];
+    char digits[16];
     int n = 0, len = 6;
+    memcpy(path, "/proc/", 6);
     for (pid_t p = pid; p > 0 && n < 15; p /= 10)
         digits[n++] = (char)('0' + p % 10);
     while (n > 0)
         path[len++] = digits[--n];
-    memcpy(path + len, "/status", 8);
+    size_t t = strlen(tail);
+    memcpy(path + len, tail, t + 1);
+}
+
+/*
+ * The workload: the child's first child when the child is the init of the
+ * workload's own PID namespace (/proc/PID/task/PID/children, proc(5)), else
+ * the child itself.
+ */
+static pid_t workload_pid(pid_t child)
+{
+    char path[80], buf[64];
+    proc_path(path, child, "/task/");
+    size_t len = strlen(path);
+    char tail[32];
+    proc_path(tail, child, "/children");
+    memcpy(path + len, tail + 6, strlen(tail + 6) + 1); /* "/proc/P/task/" + "P/children" */
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return child;
+    ssize_t got = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    pid_t first = 0;
+    for (ssize_t i = 0; i < got && buf[i] >= '0' && buf[i] <= '9'; i++)
+        first = first * 10 + (buf[i] - '0');
+    return first > 0 ? first : child;
+}
+
+/* Does /proc/PID/status say the process catches SIGINT? Only async-signal-safe calls. */
+static bool catches_sigint(pid_t pid)
+{
+    char path[40], buf[2048];
+    proc_path(path, pid, "/status");
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return false;
@@ -324,7 +463,10 @@ static bool catches_sigint(pid_t pid)
 bool keep_nil_forward_interrupt(bool child_has_it)
 {
     pid_t pid = running_child;
-    if (pid <= 0 || interrupt_forwarded || !catches_sigint(pid))
+    if (pid <= 0 || interrupt_forwarded)
+        return false;
+    pid = workload_pid(pid);
+    if (!catches_sigint(pid))
         return false;
     interrupt_forwarded = 1;
     if (!child_has_it)
@@ -352,7 +494,7 @@ static void sleep_on_child(int pidfd, const sigset_t *unblocked)
  * workload itself (same process group), but a signal sent to keep alone
  * (kill(1), systemd) would otherwise leave keep waiting on it forever.
  */
-static int wait_child(pid_t pid, int *exit_status, struct keep_error *err)
+static int wait_child(pid_t pid, int status_fd, int *exit_status, struct keep_error *err)
 {
     sigset_t stops, old;
     sigemptyset(&stops);
@@ -387,6 +529,11 @@ static int wait_child(pid_t pid, int *exit_status, struct keep_error *err)
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc)
         return rc;
+    /* Confined, pid is the namespace's init; it passed on the workload's status. */
+    int workload_st;
+    if (!killed && status_fd >= 0 &&
+        read(status_fd, &workload_st, sizeof(workload_st)) == (ssize_t)sizeof(workload_st))
+        st = workload_st;
     if (killed) {
         /* keep_run reports the stop as 128 + the stop signal. */
         *exit_status = 128 + SIGKILL;
@@ -403,30 +550,52 @@ static int wait_child(pid_t pid, int *exit_status, struct keep_error *err)
 int keep_nil_run(const struct keep_config *cfg, int *exit_status, struct keep_error *err)
 {
     char root[] = "/tmp/keep-nil-root-XXXXXX";
-    struct nil_plan plan = {.cfg = cfg, .program_fd = -1, .report_fd = -1, .stdio = {-1, -1, -1}};
+    struct nil_plan plan = {
+        .cfg = cfg, .program_fd = -1, .report_fd = -1, .status_fd = -1, .stdio = {-1, -1, -1}};
     int stdio_restore[3] = {-1, -1, -1};
-    int pipefd[2] = {-1, -1};
+    int pipefd[2] = {-1, -1}, statusfd[2] = {-1, -1};
     int rc = KEEP_OK;
 
-    plan.new_mount_ns = cfg->volume_count > 0;
+    plan.confined = true;
+    if (keep_netpolicy_has_unix(cfg->listen, cfg->listen_count))
+        keep_log(KEEP_LOG_WARN, "nil backend: the directory of each --listen unix:PATH is "
+                                "visible to the workload at the same path");
     plan.new_net_ns = cfg->listen_count == 0 && cfg->connect_count == 0;
     /* The network namespace is a bonus: without it nil still runs, and says so. */
     if (!choose_namespaces(&plan) && plan.new_net_ns) {
         plan.new_net_ns = false;
         choose_namespaces(&plan);
     }
-    if (plan.new_mount_ns && !choose_namespaces(&plan))
-        return keep_fail(err, KEEP_E_NIL_NAMESPACES,
-                         "nil backend: --volume needs user and mount namespaces, which this "
-                         "machine refuses (see /proc/sys/user/max_user_namespaces); run without "
-                         "--volume or use the kvm backend");
+    if (!choose_namespaces(&plan)) {
+        /*
+         * Unconfined, root's workload could signal every host process and
+         * write root's files; an ordinary user's can do no more than the
+         * user, so only --volume (which promises a file system of volumes)
+         * needs the namespaces.
+         */
+        if (geteuid() == 0 || cfg->volume_count)
+            return keep_fail(err, KEEP_E_NIL_NAMESPACES,
+                             "nil backend: %s needs PID and mount namespaces, which this machine "
+                             "refuses (see /proc/sys/user/max_user_namespaces); use the kvm "
+                             "backend",
+                             cfg->volume_count ? "--volume" : "running as root");
+        plan.confined = false;
+        choose_namespaces(&plan);
+        keep_log(KEEP_LOG_WARN,
+                 "nil backend: no PID or mount namespace available; the workload "
+                 "sees the host's processes and files as uid %u",
+                 (unsigned)geteuid());
+    } else if (!plan.new_user_ns) {
+        keep_log(KEEP_LOG_WARN, "nil backend: no user namespace available; the workload runs as "
+                                "uid 0 without capabilities");
+    }
     warn_limits(cfg, plan.new_net_ns);
 
     plan.program_fd = open(cfg->program, O_RDONLY | O_CLOEXEC);
     if (plan.program_fd < 0)
         return keep_fail(err, KEEP_E_NIL_SPAWN, "cannot open program %s: %s", cfg->program,
                          strerror(errno));
-    if (plan.new_mount_ns) {
+    if (plan.confined) {
         if (!mkdtemp(root)) {
             rc = keep_fail(err, KEEP_E_NIL_SPAWN, "cannot create the empty root %s: %s", root,
                            strerror(errno));
@@ -447,20 +616,29 @@ int keep_nil_run(const struct keep_config *cfg, int *exit_status, struct keep_er
         goto out;
     }
     plan.report_fd = pipefd[1];
+    if (plan.confined && pipe2(statusfd, O_CLOEXEC) < 0) {
+        rc = keep_fail(err, KEEP_E_NIL_SPAWN, "pipe: %s", strerror(errno));
+        goto out;
+    }
+    plan.status_fd = statusfd[1];
     for (int i = 0; i < 3; i++)
         plan.stdio[i] = keep_exec_stdio_fd(i, &stdio_restore[i]);
     uid_t uid = geteuid();
     gid_t gid = getegid();
     fflush(NULL);
-    pid_t pid = fork();
+    pid_t pid = spawn_child(&plan);
     if (pid < 0) {
-        rc = keep_fail(err, KEEP_E_NIL_SPAWN, "fork: %s", strerror(errno));
+        rc = keep_fail(err, KEEP_E_NIL_SPAWN, "clone(flags 0x%x): %s", plan_flags(&plan),
+                       strerror(errno));
         goto out;
     }
     if (pid == 0)
         child(&plan, uid, gid);
     close(pipefd[1]);
     pipefd[1] = -1;
+    if (statusfd[1] >= 0)
+        close(statusfd[1]);
+    statusfd[1] = -1;
 
     /* EOF on the pipe: exec succeeded (O_CLOEXEC closed it). A report: it failed. */
     struct setup_report report;
@@ -468,7 +646,8 @@ int keep_nil_run(const struct keep_config *cfg, int *exit_status, struct keep_er
     do
         n = read(pipefd[0], &report, sizeof(report));
     while (n < 0 && errno == EINTR);
-    int wait_rc = wait_child(pid, exit_status, n == (ssize_t)sizeof(report) ? NULL : err);
+    int wait_rc =
+        wait_child(pid, statusfd[0], exit_status, n == (ssize_t)sizeof(report) ? NULL : err);
     if (n == (ssize_t)sizeof(report)) {
         report.message[sizeof(report.message) - 1] = '\0';
         rc = keep_fail(err, report.code, "nil backend: %s", report.message);
@@ -486,6 +665,9 @@ out:
         close(pipefd[0]);
     if (pipefd[1] >= 0)
         close(pipefd[1]);
+    for (int i = 0; i < 2; i++)
+        if (statusfd[i] >= 0)
+            close(statusfd[i]);
     close(plan.program_fd);
     free(plan.envp);
     if (plan.root)

@@ -15,8 +15,8 @@
  * Freeing (munmap, MADV_DONTNEED, brk shrinking, MAP_FIXED over old pages)
  * clears the PTEs of the pages in use, at CPL0 but only in the 2 MiB chunks
  * that have a table (mm.chunk_hint), and asks the host to discard them
- * (KEEP_REQ_DISCARD): a page not in use always reads zero, so no page is
- * ever cleared at CPL0 (a CPL0 copy loop moves 1-8 MB/s under PVM).
+ * (KEEP_REQ_DISCARD, sent at CPL0 by the unmap itself): a page not in use always reads zero, so no
+ * page is ever cleared at CPL0 (a CPL0 copy loop moves 1-8 MB/s under PVM).
  *
  * One lock (mm_lock) serialises the public functions; the fault hook takes
  * it too unless this CPU holds it already (a fault inside mremap's copy).
@@ -31,17 +31,25 @@
 #define PROT_READ           1
 #define PROT_WRITE          2
 #define PROT_EXEC           4
+#define PROT_SEM            8
+#define PROT_GROWSDOWN      0x01000000
+#define PROT_GROWSUP        0x02000000
 #define MAP_SHARED          0x01
+#define MAP_PRIVATE         0x02
+#define MAP_TYPE            0x0f
 #define MAP_FIXED           0x10
 #define MAP_ANONYMOUS       0x20
 #define MAP_NORESERVE       0x4000
 #define MAP_POPULATE        0x8000
 #define MAP_FIXED_NOREPLACE 0x100000
 #define MREMAP_MAYMOVE      1
+#define MREMAP_FIXED        2
+#define MREMAP_DONTUNMAP    4
 #define MADV_DONTNEED       4
 #define MADV_HUGEPAGE       14
 #define MADV_NOHUGEPAGE     15
 #define AREA_HUGE           0x100 /* in area.prot: MADV_HUGEPAGE, map whole chunks as 2 MiB pages */
+#define AREA_IMAGE          0x200 /* the program's image: mapped by the host at boot, never on touch */
 #define PROT_MASK           (PROT_READ | PROT_WRITE | PROT_EXEC)
 #define PF_PRESENT          1u /* #PF error code bits, Intel SDM vol 3, 4.7 */
 #define PF_WRITE            2u
@@ -92,6 +100,13 @@ static void mm_lock(void)
                                         __ATOMIC_RELAXED))
         __asm__ volatile("pause");
     mm.lock_depth = 1;
+    /*
+     * mm is a user page. On hardware KVM every call runs at CPL0, where a
+     * forged count would let insert_area's shift store past the list into
+     * any page, the tables included: every index stays inside the array.
+     */
+    if (mm.area_count > MAX_AREAS)
+        mm.area_count = MAX_AREAS;
 }
 
 static void mm_unlock(void)
@@ -219,9 +234,15 @@ static void split_large(const struct tables *t, uint64_t c)
 
 static struct area *area_at(uint64_t va)
 {
-    if (mm.last < mm.area_count && mm.areas[mm.last].start <= va && va < mm.areas[mm.last].end)
-        return &mm.areas[mm.last];
-    size_t lo = 0, hi = mm.area_count;
+    /*
+     * mm is a user page: with a corrupted count the CPL0 fault handler would
+     * read past the list, fault there and re-enter itself forever. Bounded by
+     * the array, the worst a workload gets is a wrong answer about its own pages.
+     */
+    size_t count = mm.area_count < MAX_AREAS ? mm.area_count : MAX_AREAS, last = mm.last;
+    if (last < count && mm.areas[last].start <= va && va < mm.areas[last].end)
+        return &mm.areas[last];
+    size_t lo = 0, hi = count;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
         if (mm.areas[mid].end <= va)
@@ -229,7 +250,7 @@ static struct area *area_at(uint64_t va)
         else
             hi = mid;
     }
-    if (lo < mm.area_count && mm.areas[lo].start <= va) {
+    if (lo < count && mm.areas[lo].start <= va) {
         mm.last = lo;
         return &mm.areas[lo];
     }
@@ -292,7 +313,8 @@ int shim_mm_fault(uint64_t addr, uint64_t error_code)
     mm_lock();
     const struct area *a = area_at(va);
     int rc = SHIM_FAULT_SIGSEGV;
-    if (!a || !(a->prot & PROT_MASK) || ((error_code & PF_WRITE) && !(a->prot & PROT_WRITE)) ||
+    if (!a || (a->prot & AREA_IMAGE) || !(a->prot & PROT_MASK) ||
+        ((error_code & PF_WRITE) && !(a->prot & PROT_WRITE)) ||
         ((error_code & PF_FETCH) && !(a->prot & PROT_EXEC)))
         goto out;
     uint64_t bits = pte_bits(a->prot);
@@ -404,6 +426,15 @@ long shim_mm_unmap_at_cpl0(uint64_t addr, uint64_t size)
     if (freed) {
         mm.pages_in_use_hint = t.st->pages_in_use -= freed;
         flush_tlb();
+        /*
+         * The host drops the frames here, at CPL0, not after the gate returns:
+         * a workload calling the gate itself would skip that and hold host
+         * memory past --memory (pages left the count, their frames stayed).
+         * Nothing runs between these stores and the OUT (one vCPU).
+         */
+        REPORT->addr = addr;
+        REPORT->status = size;
+        shim_port(KEEP_REQ_DISCARD);
     }
     return (long)freed;
 }
@@ -438,13 +469,9 @@ static uint64_t for_present_runs(uint64_t start, uint64_t end, uint64_t op, uint
             c++;
         uint64_t lo = first * CHUNK > start ? first * CHUNK : start;
         uint64_t hi = c * CHUNK < end ? c * CHUNK : end;
-        long n = shim_privileged(op, lo, hi - lo, flags);
-        if (op == KEEP_PRIV_UNMAP && n > 0) {
+        long n = shim_privileged(op, lo, hi - lo, flags); /* UNMAP: the host discards too */
+        if (op == KEEP_PRIV_UNMAP && n > 0)
             freed += (uint64_t)n;
-            REPORT->addr = lo;
-            REPORT->status = hi - lo;
-            shim_port(KEEP_REQ_DISCARD);
-        }
     }
     return freed;
 }
@@ -542,9 +569,14 @@ static void merge_areas(void)
     mm.last = 0;
 }
 
+/*
+ * Within the array whatever the range: shim_mm_init may run at CPL0 (the
+ * first fault) with a boot page the workload forged, and a bit set past
+ * chunk_hint could land in a page table (a U bit: the tables at CPL3).
+ */
 static void mark_hint(uint64_t start, uint64_t end)
 {
-    for (uint64_t c = start / CHUNK; c * CHUNK < end; c++)
+    for (uint64_t c = start / CHUNK; c * CHUNK < end && c < HINT_WORDS * 64; c++)
         mm.chunk_hint[c / 64] |= 1ull << (c % 64);
 }
 
@@ -553,6 +585,9 @@ void shim_mm_init(void)
     if (mm.ready)
         return;
     mm.ready = true;
+    /* The workload can clear ready and forge the boot page: every write below stays in mm. */
+    if (mm.area_count > MAX_AREAS)
+        mm.area_count = MAX_AREAS;
     uint64_t end = BOOT->in.workload_base + BOOT->in.workload_size;
     mm.brk_start = mm.brk_cur = BOOT->in.brk_start;
     mm.heap_start = page_up(mm.brk_start);
@@ -561,6 +596,14 @@ void shim_mm_init(void)
     /* The chunks the host mapped at boot: the program and the top of the stack. */
     mark_hint(BOOT->in.workload_base, mm.heap_start);
     mark_hint(BOOT->in.stack_low, end);
+    /*
+     * The program's image is an area too, so that it counts as mapped (mprotect,
+     * MAP_FIXED_NOREPLACE, mremap) until the workload unmaps it; its pages are the host's (segment
+     * permissions in their entries), so a fault there is never demand paging. Its gaps count as
+     * mapped.
+     */
+    insert_area(BOOT->in.workload_base, mm.heap_start,
+                PROT_READ | PROT_WRITE | PROT_EXEC | AREA_IMAGE);
     /* The stack is an area like any other: its pages below the host's are mapped on touch. */
     insert_area(BOOT->in.stack_low, end,
                 PROT_READ | PROT_WRITE | (BOOT->in.stack_exec ? PROT_EXEC : 0));
@@ -623,8 +666,11 @@ static long mmap_locked(uint64_t addr, uint64_t len, uint64_t prot, uint64_t fla
 {
     if (!(flags & MAP_ANONYMOUS) || (flags & MAP_SHARED))
         return -19; /* ENODEV: only anonymous private mappings exist in a Keep */
-    if (len == 0 || (addr & (PAGE - 1)))
+    if (len == 0 || ((flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) && (addr & (PAGE - 1))))
         return -SHIM_EINVAL;
+    if ((flags & MAP_TYPE) != MAP_PRIVATE)
+        return -SHIM_EINVAL; /* mmap(2): exactly one of MAP_SHARED, MAP_PRIVATE (do_mmap) */
+    addr &= ~(PAGE - 1);     /* a hint only: x86's arch_get_unmapped_area_topdown rounds it down */
     if (len > BOOT->in.workload_size)
         return -SHIM_ENOMEM;
     uint64_t size = page_up(len), start;
@@ -670,7 +716,8 @@ long shim_mmap(uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags, uint6
 
 long shim_munmap(uint64_t addr, uint64_t len)
 {
-    if ((addr & (PAGE - 1)) || len == 0 || !shim_user_ok(addr, page_up(len)))
+    /* munmap(2): EINVAL for an unaligned address or a length 0 once rounded up (or wrapping). */
+    if ((addr & (PAGE - 1)) || page_up(len) == 0 || !shim_user_ok(addr, page_up(len)))
         return -SHIM_EINVAL;
     mm_lock();
     long rc = unmap_range(addr, addr + page_up(len));
@@ -688,7 +735,7 @@ static long mprotect_locked(uint64_t addr, uint64_t size, uint64_t prot)
     prot &= PROT_MASK;
     for (size_t i = 0; i < mm.area_count; i++)
         if (mm.areas[i].start >= addr && mm.areas[i].end <= addr + size)
-            mm.areas[i].prot = prot | (mm.areas[i].prot & AREA_HUGE);
+            mm.areas[i].prot = prot | (mm.areas[i].prot & (AREA_HUGE | AREA_IMAGE));
     merge_areas();
     /* Pages in use get the new protection now (PROT_NONE keeps them, KEEP_PTE_KEPT). */
     uint64_t pte = prot ? KEEP_PTE_P : 0;
@@ -698,106 +745,190 @@ static long mprotect_locked(uint64_t addr, uint64_t size, uint64_t prot)
     return 0;
 }
 
+/* End of the mapped run in [addr, end): areas that follow without a hole (addr if none). */
+static uint64_t mapped_end(uint64_t addr, uint64_t end)
+{
+    const struct area *a;
+    while (addr < end && (a = area_at(addr)) != 0 && a->end > addr)
+        addr = a->end;
+    return addr < end ? addr : end;
+}
+
 long shim_mprotect(uint64_t addr, uint64_t len, uint64_t prot)
 {
     if (addr & (PAGE - 1))
         return -SHIM_EINVAL;
     uint64_t size = page_up(len);
-    if (!shim_user_ok(addr, size))
-        return -SHIM_ENOMEM;
-    if (size == 0)
+    if (len == 0)
         return 0;
+    /* do_mprotect_pkey: a length that wraps is ENOMEM; x86 knows PROT_READ/WRITE/EXEC/SEM. */
+    if (size == 0 || !shim_user_ok(addr, size))
+        return -SHIM_ENOMEM;
+    if (prot & ~(uint64_t)(PROT_MASK | PROT_SEM | PROT_GROWSDOWN | PROT_GROWSUP))
+        return -SHIM_EINVAL;
     mm_lock();
-    long rc = mprotect_locked(addr, size, prot);
+    /*
+     * mprotect(2): ENOMEM when the range has unmapped pages. Linux changes the
+     * mappings before the first hole and then fails (mm/mprotect.c), so does this.
+     */
+    uint64_t end = mapped_end(addr, addr + size);
+    long rc = end > addr ? mprotect_locked(addr, end - addr, prot) : 0;
+    if (!rc && end < addr + size)
+        rc = -SHIM_ENOMEM;
     mm_unlock();
     return rc;
 }
 
 /*
- * Copy [src, src + size) to fresh memory, skipping the chunks without pages
- * in use: they read zero, as the fresh memory does, and copying them would
- * use frames for nothing (frames cannot move: guest virtual = physical).
+ * Copy [src, src + size) to fresh memory and free each source chunk once
+ * copied, so a move needs one chunk more than the mapping, not twice it
+ * (Linux moves the pages themselves; here frames cannot move: guest
+ * virtual = physical). Chunks without pages in use are skipped: they read
+ * zero, as the fresh memory does, and copying them would use frames for nothing.
  */
-static void copy_present(uint64_t dst, uint64_t src, uint64_t size)
+static void move_present(uint64_t dst, uint64_t src, uint64_t size)
 {
     for (uint64_t off = 0; off < size;) {
         uint64_t c = (src + off) / CHUNK, end = (c + 1) * CHUNK - src;
         if (end > size)
             end = size;
-        if (hinted(c))
+        if (hinted(c)) {
             memcpy((void *)(dst + off), (const void *)(src + off), end - off);
+            release(src + off, src + end);
+        }
         off = end;
     }
 }
 
-static long mremap_locked(uint64_t old, uint64_t old_size, uint64_t new_size, uint64_t flags)
+/*
+ * Move [old, old + old_size) to dst (free of areas, mapped fresh by the
+ * caller), new_size bytes there; the old range is unmapped, or with
+ * MREMAP_DONTUNMAP kept and reading zero (its pages freed).
+ */
+static long move_area(uint64_t old, uint64_t old_size, uint64_t dst, uint64_t new_size,
+                      uint64_t prot, uint64_t flags)
 {
-    if (new_size <= old_size) {
+    if (!(prot & PROT_READ))
+        mprotect_locked(old, old_size, (prot & PROT_MASK) | PROT_READ); /* to copy it */
+    move_present(dst, old, old_size < new_size ? old_size : new_size);
+    if (flags & MREMAP_DONTUNMAP) {
+        release(old, old + old_size);
+        if (!(prot & PROT_READ))
+            mprotect_locked(old, old_size, prot & PROT_MASK);
+    } else {
+        unmap_range(old, old + old_size);
+    }
+    if (!(prot & PROT_WRITE) || !(prot & PROT_READ))
+        mprotect_locked(dst, new_size, prot & PROT_MASK);
+    return (long)dst;
+}
+
+/* MREMAP_FIXED: to exactly [new_addr, new_addr + new_size), replacing what is there. */
+static long mremap_fixed(uint64_t old, uint64_t old_size, uint64_t new_size, uint64_t flags,
+                         uint64_t new_addr, uint64_t prot)
+{
+    /* mremap(2): EINVAL when new_address is unaligned or the two ranges overlap. */
+    if ((new_addr & (PAGE - 1)) || !shim_user_ok(new_addr, new_size) ||
+        (new_addr < old + old_size && old < new_addr + new_size))
+        return -SHIM_EINVAL;
+    long dst = mmap_locked(new_addr, new_size, PROT_READ | PROT_WRITE, 0x22 | MAP_FIXED);
+    if (dst < 0)
+        return dst;
+    return move_area(old, old_size, (uint64_t)dst, new_size, prot, flags);
+}
+
+static long mremap_locked(uint64_t old, uint64_t old_size, uint64_t new_size, uint64_t flags,
+                          uint64_t new_addr)
+{
+    /* Like Linux (mm/mremap.c), shrinking in place needs no mapping lookup. */
+    if (new_size <= old_size && !(flags & (MREMAP_FIXED | MREMAP_DONTUNMAP))) {
         long rc = new_size < old_size ? unmap_range(old + new_size, old + old_size) : 0;
         return rc ? rc : (long)old;
     }
+    /* The old range must lie in one mapping: EFAULT otherwise (vma_to_resize). */
     const struct area *a = area_at(old);
-    uint64_t prot = a ? a->prot : PROT_READ | PROT_WRITE;
+    if (!a || a->end - old < old_size)
+        return -SHIM_EFAULT;
+    uint64_t prot = a->prot & ~AREA_IMAGE; /* new pages: mapped on touch */
+    if (flags & MREMAP_FIXED)
+        return mremap_fixed(old, old_size, new_size, flags, new_addr, prot);
     uint64_t grow_end = old + new_size;
-    if (a && a->end == old + old_size && grow_end <= mm.mmap_top && grow_end > old &&
-        !overlaps_areas(old + old_size, grow_end)) {
+    if (!(flags & MREMAP_DONTUNMAP) && a->end == old + old_size && grow_end <= mm.mmap_top &&
+        grow_end > old && !overlaps_areas(old + old_size, grow_end)) {
         long rc = insert_area(old + old_size, grow_end, prot); /* grows in place */
         return rc ? rc : (long)old;
     }
     if (!(flags & MREMAP_MAYMOVE))
         return -SHIM_ENOMEM;
-    long fresh = mmap_locked(0, new_size, prot | PROT_READ | PROT_WRITE, 0x22);
+    long fresh = mmap_locked(0, new_size, PROT_READ | PROT_WRITE, 0x22);
     if (fresh < 0)
         return fresh;
-    if (!(prot & PROT_READ))
-        mprotect_locked(old, old_size, (prot & PROT_MASK) | PROT_READ); /* to copy it */
-    copy_present((uint64_t)fresh, old, old_size);
-    unmap_range(old, old + old_size);
-    if (!(prot & PROT_WRITE) || !(prot & PROT_READ))
-        mprotect_locked((uint64_t)fresh, new_size, prot);
-    return fresh;
+    return move_area(old, old_size, (uint64_t)fresh, new_size, prot, flags);
 }
 
 long shim_mremap(uint64_t old, uint64_t old_len, uint64_t new_len, uint64_t flags,
                  uint64_t new_addr)
 {
-    (void)new_addr;
     uint64_t old_size = page_up(old_len), new_size = page_up(new_len);
-    if ((old & (PAGE - 1)) || new_size == 0 || !shim_user_ok(old, old_size) ||
+    /*
+     * mremap(2): EINVAL for unknown flags, MREMAP_FIXED or MREMAP_DONTUNMAP
+     * without MREMAP_MAYMOVE, DONTUNMAP with a size change, an unaligned old
+     * address, a zero new size, or a zero old size (it duplicates only
+     * shared mappings, and a Keep has none).
+     */
+    if ((flags & ~(uint64_t)(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP)) ||
+        ((flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)) && !(flags & MREMAP_MAYMOVE)) ||
+        ((flags & MREMAP_DONTUNMAP) && old_size != new_size))
+        return -SHIM_EINVAL;
+    if ((old & (PAGE - 1)) || old_size == 0 || new_size == 0 || !shim_user_ok(old, old_size) ||
         new_size > BOOT->in.workload_size)
         return -SHIM_EINVAL;
     mm_lock();
-    long rc = mremap_locked(old, old_size, new_size, flags);
+    long rc = mremap_locked(old, old_size, new_size, flags, new_addr);
     mm_unlock();
+    return rc;
+}
+
+/* madvise(2) advice Linux 6.1 knows for private anonymous memory (mm/madvise.c). */
+static bool known_advice(uint64_t advice)
+{
+    enum { MADV_FREE = 8, MADV_REMOVE = 9, MADV_COLLAPSE = 25 };
+    return advice <= MADV_DONTNEED || (advice >= MADV_FREE && advice <= MADV_COLLAPSE &&
+                                       advice != MADV_REMOVE /* shared memory only */);
+}
+
+/* Transparent huge pages as Debian's default (enabled=madvise): only where asked. */
+static long set_huge(uint64_t addr, uint64_t end, bool huge)
+{
+    long rc = split_at(addr);
+    if (!rc)
+        rc = split_at(end);
+    for (size_t i = 0; !rc && i < mm.area_count; i++)
+        if (mm.areas[i].start >= addr && mm.areas[i].end <= end)
+            mm.areas[i].prot = huge ? mm.areas[i].prot | AREA_HUGE : mm.areas[i].prot & ~AREA_HUGE;
+    merge_areas();
     return rc;
 }
 
 long shim_madvise(uint64_t addr, uint64_t len, uint64_t advice)
 {
-    if ((addr & (PAGE - 1)) || !shim_user_ok(addr, page_up(len)))
+    uint64_t size = page_up(len);
+    if ((addr & (PAGE - 1)) || (len && !size) || !shim_user_ok(addr, size) || !known_advice(advice))
         return -SHIM_EINVAL;
+    if (size == 0)
+        return 0;
+    uint64_t end = addr + size;
+    mm_lock();
+    /* Linux applies the advice to the mapped parts, then reports a hole as ENOMEM. */
+    bool hole = mapped_end(addr, end) < end;
+    long rc = 0;
     /* MADV_DONTNEED on private anonymous memory: the pages read as zero afterwards. */
-    if (advice == MADV_DONTNEED) {
-        mm_lock();
-        release(addr, addr + page_up(len));
-        mm_unlock();
-    }
-    /* Transparent huge pages as Debian's default (enabled=madvise): only where asked. */
-    if ((advice == MADV_HUGEPAGE || advice == MADV_NOHUGEPAGE) && len) {
-        mm_lock();
-        uint64_t end = addr + page_up(len);
-        long rc = split_at(addr);
-        if (!rc)
-            rc = split_at(end);
-        for (size_t i = 0; !rc && i < mm.area_count; i++)
-            if (mm.areas[i].start >= addr && mm.areas[i].end <= end)
-                mm.areas[i].prot = advice == MADV_HUGEPAGE ? mm.areas[i].prot | AREA_HUGE
-                                                           : mm.areas[i].prot & ~AREA_HUGE;
-        merge_areas();
-        mm_unlock();
-        return rc;
-    }
-    return 0;
+    if (advice == MADV_DONTNEED)
+        release(addr, end);
+    if (advice == MADV_HUGEPAGE || advice == MADV_NOHUGEPAGE)
+        rc = set_huge(addr, end, advice == MADV_HUGEPAGE);
+    mm_unlock();
+    return rc ? rc : hole ? -SHIM_ENOMEM : 0;
 }
 
 long shim_mm_populate(uint64_t addr, uint64_t size)
@@ -818,6 +949,9 @@ long shim_mm_populate(uint64_t addr, uint64_t size)
             rc = -SHIM_EFAULT;
             break;
         }
+        if (a->prot & AREA_IMAGE)
+            continue; /* mapped by the host, or a gap the host refuses (EFAULT), never a fault here
+                       */
         touch_pages(p, p + PAGE);
     }
     mm_unlock();

@@ -72,6 +72,21 @@ size_t shim_strlen(const char *s)
 bool shim_user_ok(uint64_t addr, uint64_t size)
 {
     uint64_t base = BOOT->in.workload_base, limit = base + BOOT->in.workload_size;
+    uint16_t cs;
+    __asm__("mov %%cs, %0" : "=r"(cs));
+    if ((cs & 3) == 0) {
+        /*
+         * At CPL0 (every call on hardware KVM) the boot page, a user page the
+         * workload can forge, bounds nothing: a pointer it checked would let
+         * the shim's stores reach the page tables. The workload's memory ends
+         * where the tables begin, at CR3 (src/host/kvm_layout.c). At CPL3 a
+         * forged bound reaches only user pages, which the workload owns anyway.
+         */
+        uint64_t cr3;
+        __asm__ volatile("mov %%cr3, %0" : "=r"(cr3));
+        base = KEEP_GUEST_WORKLOAD;
+        limit = cr3 & KEEP_PTE_ADDR;
+    }
     return addr >= base && addr <= limit && size <= limit - addr;
 }
 

@@ -178,6 +178,14 @@ suite_memory() {
   grep -E '^not ok' "$TMP/out" | sed 's/^/#   /' || true
   expect_status 139 "$P memory: a write to a touched page made read-only faults" \
     kr --memory 64M "$WL/wl_reserve" rowrite
+  expect_status 0 "$P memory: mremap moves a touched 40 MiB mapping at --memory 64M" \
+    kr --memory 64M "$WL/wl_reserve" move
+  grep -E '^not ok' "$TMP/out" | sed 's/^/#   /' || true
+  # Edge cases of the memory calls: the same program run natively is the oracle.
+  "$WL/wl_mmsem" >"$TMP/mmsem-native.out"
+  expect_status 0 "$P memory: mmap/munmap/mprotect/mremap/madvise/brk edge cases" kr "$WL/wl_mmsem"
+  check "$P   every result equals the native run's" cmp -s "$TMP/mmsem-native.out" "$TMP/out"
+  diff "$TMP/mmsem-native.out" "$TMP/out" | sed 's/^/#   /' || true
   if [ "$SUITE_BACKEND" = kvm ]; then
     expect_status 135 "$P memory: touching 256 MiB at --memory 64M stops the workload" \
       kr --memory 64M "$WL/wl_reserve" oom
@@ -347,6 +355,44 @@ suite_msg() {
   fi
 }
 
+# An unbound UDP socket sending to its --connect peer (issue 7): the kernel
+# binds it 0.0.0.0:ephemeral, so without the host's association datagrams
+# from any source would reach the guest. The peer (python3 on 127.0.0.1)
+# has a third socket send "intruder" to the guest before it replies.
+udp_peer() { # port log
+  python3 - "$1" >"$2" 2>&1 <<'PY' &
+import socket, sys
+peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+peer.bind(("127.0.0.1", int(sys.argv[1])))
+peer.settimeout(600)
+other = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+other.bind(("127.0.0.1", 0))
+print("ready", flush=True)
+data, guest = peer.recvfrom(100)
+other.sendto(b"intruder", guest)
+peer.sendto(b"reply:" + data, guest)
+print("served", guest, flush=True)
+PY
+}
+
+suite_udp_peer() {
+  [ -z "$UNCONFINED" ] || return 0 # nil enforces no --connect (run_suite says so)
+  local port pid how
+  for how in sendto msg; do
+    port=$(free_port)
+    rm -f "$TMP/udp-$how.log" # a stale "ready" would answer the readiness poll
+    udp_peer "$port" "$TMP/udp-$how.log"
+    pid=$!
+    wait_line "$TMP/udp-$how.log" '^ready' "$pid" ||
+      diag "UDP peer did not start: $(cat "$TMP/udp-$how.log")"
+    expect_status 0 "$P UDP ($how) from an unbound socket: only the --connect peer's reply arrives" \
+      kr --connect "127.0.0.1:$port" "$WL/wl_udp_peer" 127.0.0.1 "$port" "$how"
+    grep '^not ok' "$TMP/out" | sed 's/^/#   /' || true
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+}
+
 suite_hostile_guest() {
   local vol=$TMP/vol-hostile
   rm -rf "$vol"
@@ -377,6 +423,27 @@ suite_gate() {
   expect_status 0 "$P memory requests from the workload outside its memory are refused" \
     kr "$WL/wl_gate" host
   grep '^not ok' "$TMP/out" | sed 's/^/#   /' || true
+  # A batch the workload forges itself: the host fills only pages in use (issue 12).
+  expect_status 0 "$P a forged read() into a page not in use is EFAULT (the pool's bound)" \
+    kr "$WL/wl_gate" channel <"$KEEP"
+  grep '^not ok' "$TMP/out" | sed 's/^/#   /' || true
+  expect_status 0 "$P a page freed through the gate alone leaves the host too (reads zero)" \
+    kr "$WL/wl_gate" unmap
+  grep '^not ok' "$TMP/out" | sed 's/^/#   /' || true
+  # A corrupted area count must not hang the CPL0 fault handler (the timeout only catches a hang).
+  expect_status 139 "$P a corrupted area list count: the touch is SIGSEGV, no CPL0 hang" \
+    timeout -s KILL 300 "$KEEP" run --backend kvm --channel "$SUITE_CHANNEL" "$WL/wl_gate" areas
+  at=$(sed -n 's/^touching \(0x[0-9a-f]*\) .*/\1/p' "$TMP/out")
+  check "$P   the fault names the touched page ($at)" bash -c \
+    "[ -n '$at' ] && grep -q 'address $at (not mapped, read)' '$TMP/err'"
+  expect_status 0 "$P   and an mmap then stores nothing past the list" kr "$WL/wl_gate" areas mmap
+  grep '^not ok' "$TMP/out" | sed 's/^/#   /' || true
+  # The CPL0 fault handler's set-up from a forged boot page must not reach the page tables.
+  expect_status 139 "$P a forged boot page before the first fault leaves the tables supervisor" \
+    kr "$WL/wl_gate" init
+  at=$(sed -n 's/.*reading the PML4 at \(0x[0-9a-f]*\)$/\1/p' "$TMP/out")
+  check "$P   reading the PML4 from CPL3 faults ($at)" bash -c \
+    "[ -n '$at' ] && grep -q 'address $at (protection violation, read)' '$TMP/err'"
 }
 
 suite_ctrl_c() {
@@ -532,10 +599,16 @@ suite_escape() {
   mkdir -p "$rw" "$ro"
   printf 'ro\n' >"$ro/input.txt"
   printf 'host only\n' >"$marker"
+  # Without --volume: no host process to signal, no host file to write, uid 1000.
+  expect_status 0 "$P escape attempts (as uid $(id -u)): kill(-1, 0), kill(1, 0), /etc/passwd, uid" \
+    kr "$WL/wl_escape"
+  grep '^not ok' "$TMP/out" | sed 's/^/#   /' || true
   expect_status 0 "$P escape attempts (as uid $(id -u)): remount rw, umount, chroot + chdir .." \
     kr --volume "$rw:/data" --volume "$ro:/ro:ro" "$WL/wl_escape" /ro /data "$marker"
   grep '^not ok' "$TMP/out" | sed 's/^/#   /' || true
   check "$P   nothing was created in the read-only volume" bash -c "[ \"\$(ls '$ro')\" = input.txt ]"
+  check "$P   what it made in the rw volume belongs to the caller (uid $(id -u))" \
+    bash -c "[ \"\$(stat -c %u '$rw/jail')\" = $(id -u) ]"
   # nil run by an ordinary user (user namespace path): the same attempts fail.
   [ "$SUITE_BACKEND" = nil ] && [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null || return 0
   local as_nobody=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
@@ -701,6 +774,7 @@ run_suite() { # backend channel
   suite_tcp_client
   suite_wildcard_bind
   suite_msg
+  suite_udp_peer
   suite_hostile_guest
   suite_evidence
   suite_gate

@@ -178,6 +178,26 @@ static void test_net(void)
            "connect list is separate from listen");
     is_int(cfg.listen_count, 1, "one listen rule");
     is_int(cfg.connect_count, 1, "one connect rule");
+    /* --listen unix:PATH (docs/HSM.md) */
+    is_int(keep_config_add_listen(&cfg, "unix:/run/keep/hsm.sock", &err), KEEP_OK,
+           "unix:PATH listen added");
+    ok(cfg.listen_count == 2 && cfg.listen[1].family == AF_UNIX &&
+           strcmp(cfg.listen[1].unix_path, "/run/keep/hsm.sock") == 0,
+       "unix rule keeps its path");
+    is_int(keep_config_add_listen(&cfg, "unix:/run/keep/hsm.sock", &err), KEEP_E_RUN_BAD_ADDRESS,
+           "same unix path twice refused");
+    is_int(keep_config_add_listen(&cfg, "unix:hsm.sock", &err), KEEP_E_RUN_BAD_ADDRESS,
+           "relative unix path refused");
+    ok(strstr(err.message, "absolute") != NULL, "message says why: %s", err.message);
+    is_int(keep_config_add_listen(&cfg, "unix:/run/keep/", &err), KEEP_E_RUN_BAD_ADDRESS,
+           "unix path ending in '/' refused");
+    is_int(keep_config_add_listen(&cfg, "unix:", &err), KEEP_E_RUN_BAD_ADDRESS,
+           "empty unix path refused");
+    char longpath[140] = "unix:/";
+    memset(longpath + 6, 'a', 120);
+    is_int(keep_config_add_listen(&cfg, longpath, &err), KEEP_E_RUN_BAD_ADDRESS,
+           "unix path longer than sun_path refused");
+    ok(strstr(err.message, "121 bytes") != NULL, "message gives the length: %s", err.message);
     keep_config_free(&cfg);
 }
 

@@ -19,6 +19,7 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <sys/time.h>
@@ -504,6 +505,57 @@ static void test_stop_cancels_batch(struct keep_executor *x)
     still_healthy(x, "a stopped batch, once the stop is cleared");
 }
 
+/*
+ * A stop request that lands after the batch's stop check and before the item
+ * blocks (the race the timing-free test below pins down). The test build
+ * links with -Wl,--wrap=keep_exec_fd (tests/unit/meson.build): the wrapper
+ * requests the stop from inside the item's own fd lookup, exactly in that
+ * window, as a SIGINT handler could.
+ */
+static volatile sig_atomic_t stop_in_next_fd_lookup;
+struct exec_fd;
+struct exec_fd *__real_keep_exec_fd(struct keep_executor *x, int guest);
+struct exec_fd *__wrap_keep_exec_fd(struct keep_executor *x, int guest);
+struct exec_fd *__wrap_keep_exec_fd(struct keep_executor *x, int guest)
+{
+    if (stop_in_next_fd_lookup) {
+        stop_in_next_fd_lookup = 0;
+        keep_executor_request_stop();
+    }
+    return __real_keep_exec_fd(x, guest);
+}
+
+static void test_stop_before_blocking(struct keep_executor *x)
+{
+    struct keep_error err;
+    uint64_t buf = galloc(16), tv = galloc(16), ts = galloc(16);
+    /* Only bounds the unfixed case: a lost stop returns -EAGAIN after a minute. */
+    struct timeval minute = {.tv_sec = 60};
+    memcpy(host(tv), &minute, sizeof(minute));
+    int64_t s = CALL(x, KEEP_NR_socket, AF_INET, SOCK_DGRAM, 0);
+    ok(s >= 0, "a UDP socket for the lost-stop test (%lld)", (long long)s);
+    is_int(CALL(x, KEEP_NR_setsockopt, (uint64_t)s, SOL_SOCKET, SO_RCVTIMEO, tv, sizeof(minute)), 0,
+           "SO_RCVTIMEO of a minute on it");
+    header(2, KEEP_CHAN_PATH_DIRECT);
+    *item(0) = (struct keep_chan_item){KEEP_NR_recvfrom, {(uint64_t)s, buf, 16, 0, 0, 0}, 0x5555};
+    *item(1) = (struct keep_chan_item){KEEP_NR_clock_gettime, {CLOCK_MONOTONIC, ts}, 0x5555};
+    stop_in_next_fd_lookup = 1;
+    int rc = keep_executor_run_batch(x, chan, CHAN_SIZE, &gmem, &outcome, &err);
+    stop_in_next_fd_lookup = 0;
+    is_int(rc, KEEP_OK, "the batch with a stop before its blocking recvfrom returns");
+    is_int(item(0)->result, -EINTR, "the recvfrom that began after the stop is interrupted");
+    is_int(item(1)->result, -ECANCELED, "the item after it is cancelled");
+    keep_executor_clear_stop();
+    /* The kick interrupts every 10 ms while armed: a 50 ms sleep shows it ended with the batch. */
+    uint64_t nap = galloc(16);
+    struct timespec fifty_ms = {.tv_nsec = 50 * 1000 * 1000};
+    memcpy(host(nap), &fifty_ms, sizeof(fifty_ms));
+    is_int(CALL(x, KEEP_NR_nanosleep, nap, 0), 0,
+           "the stop kick ended with the batch: a later 50 ms nanosleep is not interrupted");
+    CALL(x, KEEP_NR_close, (uint64_t)s);
+    still_healthy(x, "a stop that landed before a blocking item");
+}
+
 static void test_outcomes(struct keep_executor *x)
 {
     CALL(x, KEEP_HC_FAULT, 14, 4, 0x401234, 0);
@@ -736,6 +788,60 @@ static void test_sockets(struct keep_executor *x, uint16_t lport, uint16_t cport
     for (size_t i = 0; i < 5; i++)
         CALL(x, KEEP_NR_close, (uint64_t)fds[i]);
     still_healthy(x, "socket attacks");
+}
+
+/*
+ * An unbound UDP socket sending to its --connect address (docs/KEEP.md,
+ * "Sockets"): the host associates it with that peer, so a datagram from
+ * another source never reaches the guest, while the guest still sees an
+ * unconnected socket (ENOTCONN, EDESTADDRREQ as on Linux).
+ */
+static void test_udp_association(struct keep_executor *x, uint16_t port)
+{
+    struct sockaddr_in peer_addr = {
+        .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in any_port = peer_addr, guest_addr;
+    any_port.sin_port = 0;
+    socklen_t gl = sizeof(guest_addr);
+    int peer = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    int other = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (bind(peer, (struct sockaddr *)&peer_addr, sizeof(peer_addr)) < 0 ||
+        bind(other, (struct sockaddr *)&any_port, sizeof(any_port)) < 0) {
+        ok(1, "# SKIP UDP port %u on 127.0.0.1 is taken", (unsigned)port);
+        close(peer);
+        close(other);
+        return;
+    }
+    int64_t g = CALL(x, KEEP_NR_socket, AF_INET, SOCK_DGRAM, 0);
+    ok(g >= 0, "an unbound UDP socket (%lld)", (long long)g);
+    is_int(CALL(x, KEEP_NR_sendto, (uint64_t)g, gstr("hello"), 5, 0, gsockaddr4(port), 16), 5,
+           "sendto the --connect address");
+    char got[16];
+    ssize_t n = recvfrom(peer, got, sizeof(got), 0, (struct sockaddr *)&guest_addr, &gl);
+    is_int(n, 5, "the peer got the datagram");
+    /* Loopback queues each datagram before sendto returns: the intruder's comes first. */
+    sendto(other, "intruder", 8, 0, (struct sockaddr *)&guest_addr, gl);
+    sendto(peer, "reply", 5, 0, (struct sockaddr *)&guest_addr, gl);
+    uint64_t buf = galloc(16);
+    is_int(CALL(x, KEEP_NR_recvfrom, (uint64_t)g, buf, 16, MSG_DONTWAIT, 0, 0), 5,
+           "the first datagram the guest gets is the peer's 5-byte reply");
+    ok(memcmp(host(buf), "reply", 5) == 0, "... and it says reply");
+    is_int(CALL(x, KEEP_NR_recvfrom, (uint64_t)g, buf, 16, MSG_DONTWAIT, 0, 0), -EAGAIN,
+           "the datagram from another port never arrives: EAGAIN");
+    uint64_t name = galloc(128), nlen = gput(&(uint32_t){128}, 4);
+    is_int(CALL(x, KEEP_NR_getpeername, (uint64_t)g, name, nlen), -ENOTCONN,
+           "getpeername: ENOTCONN, the guest never connected");
+    is_int(CALL(x, KEEP_NR_sendto, (uint64_t)g, gstr("x"), 1, 0, 0, 0), -EDESTADDRREQ,
+           "send without an address: EDESTADDRREQ");
+    is_int(CALL(x, KEEP_NR_write, (uint64_t)g, gstr("x"), 1), -EDESTADDRREQ, "write: EDESTADDRREQ");
+    struct sockaddr unspec = {.sa_family = AF_UNSPEC};
+    is_int(CALL(x, KEEP_NR_connect, (uint64_t)g, gput(&unspec, sizeof(unspec)), sizeof(unspec)), 0,
+           "connect(AF_UNSPEC) dissolves the association");
+    is_int(CALL(x, KEEP_NR_sendto, (uint64_t)g, gstr("hello"), 5, 0, gsockaddr4(port), 16), 5,
+           "a later sendto associates it again");
+    CALL(x, KEEP_NR_close, (uint64_t)g);
+    close(peer);
+    close(other);
 }
 
 static void test_fd_table(struct keep_executor *x)
@@ -1844,6 +1950,80 @@ static void test_denial_log_bound(const struct keep_config *base, uint16_t lport
     fclose(log);
 }
 
+/* --listen unix:PATH: only that path, only stream sockets, stale sockets replaced (docs/HSM.md). */
+static void test_unix_listen(const struct keep_config *base)
+{
+    char dir[] = "/tmp/keep-test-unix-XXXXXX", path[64], other[64], rule_text[80];
+    if (!mkdtemp(dir))
+        abort();
+    snprintf(path, sizeof(path), "%s/hsm.sock", dir);
+    snprintf(other, sizeof(other), "%s/other.sock", dir);
+    snprintf(rule_text, sizeof(rule_text), "unix:%s", path);
+    struct keep_net_rule rules[2] = {base->listen[0],
+                                     {.text = rule_text, .family = AF_UNIX, .unix_path = path}};
+    struct keep_config cfg = *base;
+    cfg.listen = rules;
+    cfg.listen_count = 2;
+    struct keep_executor *x;
+    struct keep_error err;
+    if (keep_executor_new(&cfg, measurement, &x, &err) != KEEP_OK) {
+        ok(false, "executor with a unix rule: %s", err.message);
+        return;
+    }
+    /* A stale socket file from an earlier run: bound, never listened on, closed. */
+    struct sockaddr_un stale = {.sun_family = AF_UNIX};
+    snprintf(stale.sun_path, sizeof(stale.sun_path), "%s", path);
+    int hs = socket(AF_UNIX, SOCK_STREAM, 0);
+    ok(bind(hs, (struct sockaddr *)&stale, sizeof(stale)) == 0, "a stale socket file exists");
+    close(hs);
+
+    is_int(CALL(x, KEEP_NR_socket, AF_UNIX, SOCK_DGRAM, 0), -EPROTONOSUPPORT,
+           "unix datagram socket refused");
+    int64_t us = CALL(x, KEEP_NR_socket, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ok(us >= 0, "unix stream socket allowed with a unix rule");
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", other);
+    is_int(CALL(x, KEEP_NR_bind, us, gput(&sun, sizeof(sun)), sizeof(sun)), -EACCES,
+           "bind to another path: EACCES");
+    struct sockaddr_un abstract = {.sun_family = AF_UNIX, .sun_path = {0, 'h', 's', 'm'}};
+    is_int(CALL(x, KEEP_NR_bind, us, gput(&abstract, sizeof(abstract)), sizeof(abstract)), -EACCES,
+           "bind to an abstract name: EACCES");
+    struct sockaddr_un nonul = {.sun_family = AF_UNIX};
+    memset(nonul.sun_path, 'a', sizeof(nonul.sun_path));
+    is_int(CALL(x, KEEP_NR_bind, us, gput(&nonul, sizeof(nonul)), sizeof(nonul)), -EACCES,
+           "hostile guest: a sun_path with no NUL: EACCES");
+    is_int(CALL(x, KEEP_NR_bind, us, gput(&sun, 2), 2), -EINVAL, "a bare family: EINVAL");
+    is_int(CALL(x, KEEP_NR_listen, us, 4), -EACCES, "listen before the allowed bind: EACCES");
+    snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+    size_t len =
+        offsetof(struct sockaddr_un, sun_path) + strlen(path); /* no NUL, as Linux allows */
+    is_int(CALL(x, KEEP_NR_bind, us, gput(&sun, len), len), 0,
+           "bind to the --listen unix path (stale socket replaced)");
+    /* keep itself runs with umask 0: the socket must still get 0777 & ~the guest's umask. */
+    struct stat sst;
+    unsigned int guest_umask = (unsigned int)CALL(x, KEEP_NR_umask, 022);
+    CALL(x, KEEP_NR_umask, guest_umask);
+    int stat_rc = stat(path, &sst);
+    ok(stat_rc == 0 && (sst.st_mode & 0777) == (0777 & ~guest_umask),
+       "the socket file's mode is 0777 & ~guest umask %03o (got %03o)", guest_umask,
+       (unsigned int)(sst.st_mode & 0777));
+    is_int(CALL(x, KEEP_NR_listen, us, 4), 0, "listen");
+    int hc = socket(AF_UNIX, SOCK_STREAM, 0);
+    ok(connect(hc, (struct sockaddr *)&stale, sizeof(stale)) == 0, "a host client connects");
+    int64_t as = CALL(x, KEEP_NR_accept4, us, 0, 0, SOCK_CLOEXEC);
+    ok(as >= 0, "accept4 on the unix socket");
+    ok(write(hc, "ping", 4) == 4, "client writes");
+    uint64_t buf = galloc(8);
+    is_int(CALL(x, KEEP_NR_read, as, buf, 8), 4, "the Keep reads what the client wrote");
+    close(hc);
+    CALL(x, KEEP_NR_close, as);
+    CALL(x, KEEP_NR_close, us);
+    still_healthy(x, "unix socket attacks");
+    keep_executor_free(x);
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     mem = aligned_alloc(4096, MEM_SIZE);
@@ -1880,10 +2060,12 @@ int main(void)
     test_bad_memory(x);
     test_batches(x);
     test_stop_cancels_batch(x);
+    test_stop_before_blocking(x);
     test_outcomes(x);
     test_evidence(x);
     test_wildcard_bind(x, lport);
     test_sockets(x, lport, (uint16_t)(lport + 2));
+    test_udp_association(x, lport);
     test_fd_table(x);
     test_more_calls(x);
     test_signal_calls(x);
@@ -1903,6 +2085,7 @@ int main(void)
     test_stdio_pty_master();
     test_denial_log_bound(&cfg, lport);
     test_denial_log_escapes(&cfg);
+    test_unix_listen(&cfg);
     remove_tree();
     free(mem);
     return done_testing();

@@ -267,6 +267,16 @@ static void test_loader(void)
     uint64_t want = 5 + (l.workload_end - (im.rsp & ~4095ull) + KEEP_KVM_STACK_PREMAP) / 4096;
     is_int(keep_kvm_layout_state(&l, mem)->pages_in_use, want,
            "pages in use: the image and the written stack pages");
+    /* What the host lets a direct-path buffer cover: pages in use only. */
+    ok(keep_kvm_layout_in_use(&l, mem, 0x400000, 0x5000), "the loaded image is in use");
+    ok(keep_kvm_layout_in_use(&l, mem, 0x404ff0, 0x10), "a buffer ending on its last byte");
+    ok(!keep_kvm_layout_in_use(&l, mem, 0x404ff0, 0x11), "but not one byte past it");
+    ok(!keep_kvm_layout_in_use(&l, mem, im.brk_start, 1), "the untouched heap is not");
+    ok(!keep_kvm_layout_in_use(&l, mem, im.stack_low, 4096), "nor the untouched stack");
+    ok(!keep_kvm_layout_in_use(&l, mem, KEEP_GUEST_SHIM, 4096), "nor the shim (not workload)");
+    ok(!keep_kvm_layout_in_use(&l, mem, l.pml4, 8), "nor the page tables");
+    ok(!keep_kvm_layout_in_use(&l, mem, 0x400000, 0), "nor an empty range");
+    ok(!keep_kvm_layout_in_use(&l, mem, l.workload_end - 4096, ~0ull), "nor a wrapping one");
     munmap(mem, l.guest_size);
     test_loader_argv_too_big(&elf);
 }

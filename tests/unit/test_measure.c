@@ -131,6 +131,48 @@ static void test_known_encoding(void)
     ok(memcmp(want, got, 48) == 0, "measurement equals SHA-384 of the documented encoding");
 }
 
+/* --listen unix:PATH is byte 1 then bytes(PATH) inside rules(--listen) (docs/KEEP.md). */
+static void test_unix_rule_encoding(void)
+{
+    struct keep_config cfg;
+    base_config(&cfg);
+    char path[] = "/run/hsm.sock", text[] = "unix:/run/hsm.sock";
+    struct keep_net_rule rules[2] = {listen_storage[0],
+                                     {.text = text, .family = AF_UNIX, .unix_path = path}};
+    cfg.listen = rules;
+    cfg.listen_count = 2;
+    struct buf b = {.size = 0};
+    raw(&b, "keep launch measurement v1", 26);
+    bytes(&b, shim, sizeof(shim));
+    bytes(&b, program, sizeof(program));
+    u64le(&b, 64ull << 20);
+    raw(&b, "\x00", 1);
+    u64le(&b, 3);
+    str(&b, "/bin/prog");
+    str(&b, "ab");
+    str(&b, "c");
+    u64le(&b, 1);
+    str(&b, "K=v");
+    u64le(&b, 1);
+    str(&b, "/data");
+    raw(&b, "\x00", 1);
+    u64le(&b, 2);
+    raw(&b, "\x04\x7f\x00\x00\x01\x90\x1f", 7);
+    raw(&b, "\x01", 1); /* AF_UNIX */
+    str(&b, "/run/hsm.sock");
+    u64le(&b, 1);
+    raw(&b, "\x06", 1);
+    raw(&b, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x01", 16);
+    raw(&b, "\xbb\x01", 2);
+    uint8_t want[48], got[48], other[48];
+    sha384(&b, want);
+    measure(&cfg, program, sizeof(program), got);
+    ok(memcmp(want, got, 48) == 0, "a unix rule is measured as documented");
+    path[5] = 'X';
+    measure(&cfg, program, sizeof(program), other);
+    ok(memcmp(got, other, 48) != 0, "another unix path changes the measurement");
+}
+
 static void test_changes(void)
 {
     struct keep_config cfg;
@@ -245,6 +287,7 @@ static void test_job(void)
 int main(void)
 {
     test_known_encoding();
+    test_unix_rule_encoding();
     test_changes();
     test_job();
     return done_testing();

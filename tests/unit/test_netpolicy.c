@@ -119,6 +119,24 @@ int main(void)
     ok(keep_netpolicy_match(&mapped, 1, &ep), "an IPv4 address matches a mapped IPv6 rule");
     ok(!keep_netpolicy_match(rules, 0, &ep), "no rules: nothing matches");
 
+    /* --listen unix:PATH rules match only by path, never an IP endpoint */
+    char sock_path[] = "/run/hsm.sock";
+    struct keep_net_rule unix_rule = {.family = AF_UNIX, .unix_path = sock_path};
+    struct sockaddr_in6 any6 = {.sin6_family = AF_INET6};
+    is_int(keep_net_endpoint_decode((const uint8_t *)&any6, sizeof(any6), &ep), 0,
+           "[::]:0 decodes");
+    ok(!keep_netpolicy_match(&unix_rule, 1, &ep), "a unix rule does not match [::]:0");
+    struct keep_net_endpoint served;
+    size_t unserved;
+    ok(!keep_netpolicy_bind(&unix_rule, 1, &ep, &served, &unserved),
+       "nor does a wildcard bind to port 0 pick the unix rule");
+    ok(keep_netpolicy_match_unix(&unix_rule, 1, "/run/hsm.sock"), "unix rule matches its path");
+    ok(!keep_netpolicy_match_unix(&unix_rule, 1, "/run/hsm.sock2"), "not a longer path");
+    ok(!keep_netpolicy_match_unix(&unix_rule, 1, "/run//hsm.sock"), "not another spelling");
+    ok(!keep_netpolicy_match_unix(rules, 3, "/run/hsm.sock"), "IP rules match no path");
+    ok(keep_netpolicy_has_unix(&unix_rule, 1) && !keep_netpolicy_has_unix(rules, 3),
+       "has_unix tells unix rules apart");
+
     struct sockaddr_un_like {
         uint16_t family;
         char path[20];

@@ -2,7 +2,8 @@
 /*
  * The nil backend with a real static program (busybox): exit status,
  * 128 + signal, the empty environment, volumes in an empty root, read-only
- * volumes, and the network namespace when no --listen/--connect is given.
+ * volumes, the network namespace when no --listen/--connect is given, and
+ * the PID namespace.
  */
 #include <fcntl.h>
 #include <signal.h>
@@ -64,12 +65,27 @@ int main(void)
     is_int(run(&cfg, "[ \"$(pwd)\" = / ]", &err), 0, "the cwd is /");
     is_int(run(&cfg, "[ \"$0\" = sh ] && [ \"$1\" = \"\" ]", &err), 0, "argv as given");
 
+    /*
+     * The Keep's root holds only volumes (no /proc): busybox comes in as a
+     * read-only volume and asks the kernel over netlink (ip -o link: one
+     * line per interface).
+     */
     int host_lines = count_lines("/proc/self/net/dev");
+    char bin_dir[] = "/bin";
+    struct keep_volume bin = {bin_dir, bin_dir, true};
+    cfg.volumes = &bin;
+    cfg.volume_count = 1;
     if (host_lines > 3)
-        is_int(run(&cfg, "[ $(/bin/busybox wc -l < /proc/self/net/dev) -eq 3 ]", &err), 0,
+        is_int(run(&cfg, "[ $(/bin/busybox ip -o link | /bin/busybox wc -l) -eq 1 ]", &err), 0,
                "no --listen/--connect: only a loopback interface (new network namespace)");
     else
         ok(1, "# SKIP the host itself has only loopback; cannot tell namespaces apart");
+    cfg.volumes = NULL;
+    cfg.volume_count = 0;
+    /* kill(2) with signal 0 probes: pid 1 is the Keep's init, no host process is there. */
+    is_int(run(&cfg, "kill -0 -1", &err), 1, "kill -0 -1 finds no process outside the Keep");
+    is_int(run(&cfg, "[ $$ -eq 2 ] && [ $PPID -eq 1 ]", &err), 0,
+           "the workload is pid 2, its parent the namespace's init");
 
     char tmp[] = "/tmp/keep-test-nil-XXXXXX", rw[64], ro[64], path[128];
     if (!mkdtemp(tmp))

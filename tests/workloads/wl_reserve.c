@@ -10,6 +10,9 @@
  *       RLIMIT_DATA counts it).
  *   wl_reserve oom       touch 256 MiB: the Keep must stop the workload.
  *   wl_reserve rowrite   write to a touched page made read-only: SIGSEGV.
+ *   wl_reserve move      mremap a touched 40 MiB mapping that cannot grow in
+ *       place to 41 MiB: Linux moves its pages, so it never needs twice the
+ *       memory; the Keep copies, and must free as it copies to fit 64M.
  */
 #define _GNU_SOURCE /* mremap */
 #include <fcntl.h>
@@ -176,6 +179,28 @@ static int reserve(int overcommit)
     return wl_done();
 }
 
+static int move(void)
+{
+    size_t size = 40 * MIB;
+    /* A page, then the 40 MiB right below it: it cannot grow in place. */
+    unsigned char *block = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    unsigned char *p = mmap(block - size, size, PROT_READ | PROT_WRITE,
+                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    if (!wl_check(block != MAP_FAILED && p == block - size, "mmap 40 MiB right below a page"))
+        return wl_done();
+    for (size_t i = 0; i < size; i += 4096)
+        p[i] = (unsigned char)(i / 4096 + 1);
+    unsigned char *q = mremap(p, size, size + MIB, MREMAP_MAYMOVE);
+    if (!wl_check(q != MAP_FAILED && q != p, "mremap to 41 MiB moves it"))
+        return wl_done();
+    size_t wrong = 0;
+    for (size_t i = 0; i < size; i += 4096)
+        wrong += q[i] != (unsigned char)(i / 4096 + 1);
+    wl_check(wrong == 0, "every page moved with its contents (%zu wrong)", wrong);
+    wl_check(count_nonzero(q + size, MIB) == 0, "the new megabyte reads zero");
+    return wl_done();
+}
+
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "reserve";
@@ -201,5 +226,7 @@ int main(int argc, char **argv)
         wl_check(0, "the write to a read-only page went through");
         return wl_done();
     }
+    if (strcmp(mode, "move") == 0)
+        return move();
     return reserve(argc > 2 && strcmp(argv[2], "overcommit") == 0);
 }

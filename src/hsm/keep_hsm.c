@@ -1,0 +1,333 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * keep-hsm: the key service, a static program meant to run in a Keep.
+ *
+ *   keep run --listen unix:/run/keep-hsm/sock --volume DIR:/tokens -- \
+ *       keep-hsm --listen /run/keep-hsm/sock --store /tokens/token.khsm
+ *
+ * It makes a fresh P-256 TLS key at start, asks the Keep for evidence
+ * whose report_data is SHA-256 of that key's SubjectPublicKeyInfo (then 32
+ * zero bytes), and serves TLS 1.3 on the unix socket. Every connection is
+ * one PKCS#11 application; all of them share one poll(2) loop, and every
+ * read drains all the frames a client has pipelined, so one exit to the
+ * host carries many requests (docs/HSM.md, "Transport").
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <malloc.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "hsm/service.h"
+#include "hsm/store.h"
+#include "keep/keep.h"
+
+#define MAX_CONNS 64
+
+struct client {
+    int fd;
+    SSL *ssl;
+    uint64_t id;
+    struct hsm_buf in, out;
+    size_t out_done;
+};
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: keep-hsm --listen SOCKET_PATH --store TOKEN_FILE "
+                    "[--kdf-iterations N]\n");
+    exit(64);
+}
+
+/* A self-signed certificate for a fresh key: its only job is to carry the key into TLS. */
+static X509 *self_signed(EVP_PKEY *key)
+{
+    X509 *x = X509_new();
+    X509_NAME *name = X509_NAME_new();
+    bool ok = x && name && X509_set_version(x, 2) &&
+              ASN1_INTEGER_set(X509_get_serialNumber(x), 1) &&
+              X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                                         (const unsigned char *)"keep-hsm", -1, -1, 0) &&
+              X509_set_subject_name(x, name) && X509_set_issuer_name(x, name) &&
+              X509_gmtime_adj(X509_getm_notBefore(x), -3600) &&
+              X509_gmtime_adj(X509_getm_notAfter(x), 10L * 365 * 86400) &&
+              X509_set_pubkey(x, key) && X509_sign(x, key, EVP_sha256()) > 0;
+    X509_NAME_free(name);
+    if (!ok) {
+        X509_free(x);
+        return NULL;
+    }
+    return x;
+}
+
+/* Evidence bound to the TLS key; none outside a Keep or under nil (the module then needs insecure
+ * mode). */
+static int bind_evidence(struct hsm_service *svc, EVP_PKEY *key)
+{
+    uint8_t *spki = NULL, rd[KEEP_REPORT_DATA_SIZE] = {0};
+    unsigned int n = 0;
+    int spki_size = i2d_PUBKEY(key, &spki);
+    if (spki_size <= 0 || EVP_Digest(spki, (size_t)spki_size, rd, &n, EVP_sha256(), NULL) != 1) {
+        OPENSSL_free(spki);
+        return -1;
+    }
+    OPENSSL_free(spki);
+    size_t cap = 16384;
+    uint8_t *buf = malloc(cap);
+    long got = buf ? keep_get_evidence(rd, buf, cap) : -ENOMEM;
+    if (got == -ENOSYS) {
+        fprintf(stderr, "keep-hsm: WARNING: not running in a Keep that gives evidence; clients "
+                        "must set KEEP_PKCS11_INSECURE=1 to talk to this service\n");
+        got = 0;
+    }
+    int rc = got < 0 ? -1 : hsm_service_set_evidence(svc, buf, (size_t)got);
+    if (got < 0)
+        fprintf(stderr, "keep-hsm: keep_get_evidence: %s\n", strerror((int)-got));
+    free(buf);
+    return rc;
+}
+
+/* Key attestation's evidence source (service.h): the Keep itself. */
+static long keep_evidence(const uint8_t report_data[64], void *buf, size_t cap)
+{
+    return keep_get_evidence(report_data, buf, cap);
+}
+
+static SSL_CTX *tls_context(EVP_PKEY **key_out)
+{
+    EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    X509 *cert = key ? self_signed(key) : NULL;
+    SSL_CTX *ctx = cert ? SSL_CTX_new(TLS_server_method()) : NULL;
+    if (!ctx || !SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) ||
+        SSL_CTX_use_certificate(ctx, cert) != 1 || SSL_CTX_use_PrivateKey(ctx, key) != 1) {
+        SSL_CTX_free(ctx);
+        EVP_PKEY_free(key);
+        X509_free(cert);
+        return NULL;
+    }
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_num_tickets(ctx, 0);
+    X509_free(cert);
+    *key_out = key;
+    return ctx;
+}
+
+/* A socket file nobody listens on, left by an earlier run. */
+static bool stale(const struct sockaddr_un *sun)
+{
+    int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    bool refused = probe >= 0 && connect(probe, (const struct sockaddr *)sun, sizeof(*sun)) < 0 &&
+                   errno == ECONNREFUSED;
+    if (probe >= 0)
+        close(probe);
+    return refused;
+}
+
+static int listen_on(const char *path)
+{
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof(sun.sun_path)) {
+        fprintf(stderr, "keep-hsm: --listen %s: longer than a unix socket path\n", path);
+        return -1;
+    }
+    memcpy(sun.sun_path, path, strlen(path) + 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    int rc = fd < 0 ? -1 : bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+    if (rc < 0 && fd >= 0 && errno == EADDRINUSE && stale(&sun)) {
+        unlink(path); /* nil backend; on kvm the host removes it before bind (docs/HSM.md) */
+        rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+    }
+    if (rc < 0 || listen(fd, 64) < 0) {
+        fprintf(stderr, "keep-hsm: listening on %s: %s\n", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void drop(struct hsm_service *svc, struct client *c)
+{
+    hsm_service_disconnect(svc, c->id);
+    SSL_free(c->ssl);
+    close(c->fd);
+    hsm_buf_free(&c->in);
+    hsm_buf_free(&c->out);
+    c->fd = -1;
+}
+
+/* Handle every whole frame in c->in; false when the connection must close. */
+static bool run_frames(struct hsm_service *svc, struct client *c)
+{
+    size_t off = 0;
+    while (off < c->in.size) {
+        size_t frame;
+        struct keep_error err;
+        if (hsm_frame_split(c->in.data + off, c->in.size - off, &frame, &err) != KEEP_OK) {
+            fprintf(stderr, "keep-hsm: client %llu: %s\n", (unsigned long long)c->id, err.message);
+            return false;
+        }
+        if (!frame)
+            break;
+        if (hsm_service_handle(svc, c->id, c->in.data + off, frame, &c->out, &err) != KEEP_OK) {
+            fprintf(stderr, "keep-hsm: client %llu: %s\n", (unsigned long long)c->id, err.message);
+            return false;
+        }
+        off += frame;
+    }
+    memmove(c->in.data, c->in.data + off, c->in.size - off);
+    c->in.size -= off;
+    return true;
+}
+
+/* Write what is pending; false on a dead connection. */
+static bool flush(struct client *c)
+{
+    while (c->out_done < c->out.size) {
+        /* SSL_get_error reads the thread's error queue: it must hold only our errors. */
+        ERR_clear_error();
+        int n = SSL_write(c->ssl, c->out.data + c->out_done, (int)(c->out.size - c->out_done));
+        if (n <= 0) {
+            int e = SSL_get_error(c->ssl, n);
+            return e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ;
+        }
+        c->out_done += (size_t)n;
+    }
+    c->out.size = 0;
+    c->out_done = 0;
+    return true;
+}
+
+/* Read everything available (the TLS handshake happens here too), then answer it. */
+static bool serve(struct hsm_service *svc, struct client *c)
+{
+    uint8_t buf[65536];
+    for (;;) {
+        /* SSL_get_error reads the thread's error queue: it must hold only our errors. */
+        ERR_clear_error();
+        int n = SSL_read(c->ssl, buf, sizeof(buf));
+        if (n > 0) {
+            hsm_put(&c->in, buf, (size_t)n);
+            if (c->in.failed || c->in.size > 2 * (HSM_FRAME_MAX + 4))
+                return false;
+            /* A short read drained the socket: skip the read that would only say EAGAIN
+             * (in a Keep every read is an exit to the host). */
+            if ((size_t)n < sizeof(buf) && SSL_pending(c->ssl) == 0)
+                break;
+            continue;
+        }
+        int e = SSL_get_error(c->ssl, n);
+        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+            break;
+        return false; /* closed, or a TLS failure */
+    }
+    return run_frames(svc, c) && flush(c);
+}
+
+static void accept_clients(int lfd, SSL_CTX *ctx, struct hsm_service *svc, struct client *cl)
+{
+    for (;;) {
+        int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0)
+            return;
+        struct client *slot = NULL;
+        for (int i = 0; i < MAX_CONNS && !slot; i++)
+            if (cl[i].fd < 0)
+                slot = &cl[i];
+        SSL *ssl = slot ? SSL_new(ctx) : NULL;
+        uint64_t id = ssl ? hsm_service_connect(svc) : 0;
+        if (!id) {
+            SSL_free(ssl);
+            close(fd);
+            continue;
+        }
+        *slot = (struct client){.fd = fd, .ssl = ssl, .id = id};
+        SSL_set_fd(ssl, fd);
+        SSL_set_accept_state(ssl);
+    }
+}
+
+static int event_loop(int lfd, SSL_CTX *ctx, struct hsm_service *svc)
+{
+    static struct client cl[MAX_CONNS];
+    struct pollfd pfd[MAX_CONNS + 1];
+    for (int i = 0; i < MAX_CONNS; i++)
+        cl[i].fd = -1;
+    for (;;) {
+        int n = 0;
+        pfd[n++] = (struct pollfd){.fd = lfd, .events = POLLIN};
+        int map[MAX_CONNS + 1];
+        for (int i = 0; i < MAX_CONNS; i++) {
+            if (cl[i].fd < 0)
+                continue;
+            short ev = POLLIN | (cl[i].out.size ? POLLOUT : 0);
+            map[n] = i;
+            pfd[n++] = (struct pollfd){.fd = cl[i].fd, .events = ev};
+        }
+        if (poll(pfd, (nfds_t)n, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            perror("keep-hsm: poll");
+            return 1;
+        }
+        for (int k = 1; k < n; k++) {
+            struct client *c = &cl[map[k]];
+            if (pfd[k].revents && !serve(svc, c))
+                drop(svc, c);
+        }
+        if (pfd[0].revents & POLLIN)
+            accept_clients(lfd, ctx, svc, cl);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    const char *sock = NULL, *store = NULL;
+    unsigned long iterations = 200000;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--listen") && i + 1 < argc)
+            sock = argv[++i];
+        else if (!strcmp(argv[i], "--store") && i + 1 < argc)
+            store = argv[++i];
+        else if (!strcmp(argv[i], "--kdf-iterations") && i + 1 < argc)
+            iterations = strtoul(argv[++i], NULL, 10);
+        else
+            usage();
+    }
+    if (!sock || !store || iterations < HSM_KDF_ITERATIONS_MIN || iterations > 100000000)
+        usage();
+    signal(SIGPIPE, SIG_IGN); /* a client that goes away is a closed connection, not a death */
+    /* Keep freed buffers in the heap: in a Keep every fresh page is a fault and every
+     * mmap/munmap a call to the host, and requests allocate the same sizes again and again. */
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
+    struct keep_error err;
+    struct hsm_service *svc;
+    if (hsm_service_open(store, (uint32_t)iterations, &svc, &err) != KEEP_OK) {
+        fprintf(stderr, "keep-hsm: %s\n", err.message);
+        return 1;
+    }
+    hsm_service_set_evidence_fn(svc, keep_evidence);
+    EVP_PKEY *key = NULL;
+    SSL_CTX *ctx = tls_context(&key);
+    if (!ctx || bind_evidence(svc, key) != 0) {
+        fprintf(stderr, "keep-hsm: cannot set up TLS and evidence\n");
+        return 1;
+    }
+    int lfd = listen_on(sock);
+    if (lfd < 0)
+        return 1;
+    fprintf(stderr, "keep-hsm: serving %s on %s\n", store, sock);
+    return event_loop(lfd, ctx, svc);
+}

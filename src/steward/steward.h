@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * keep-steward's core, independent of HTTP: nonces, certificate issuance
+ * against per-workload policies, secret release, revocation and the audit
+ * log (docs/STEWARD.md). server.c puts HTTP/TLS in front of it.
+ */
+#ifndef KEEP_STEWARD_STEWARD_H
+#define KEEP_STEWARD_STEWARD_H
+
+#include <jansson.h>
+#include <openssl/x509.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "keep/attest.h"
+#include "steward/ca.h"
+#include "steward/request.h"
+#include "steward/store.h"
+
+#define STEWARD_NONCE_LIFETIME 300         /* seconds: 5 minutes */
+#define STEWARD_MAX_LIFETIME   (24 * 3600) /* a leaf lives at most 24 h */
+
+struct steward_config {
+    bool insecure_kvm;       /* accept unsigned kvm evidence (the certificate says so) */
+    int64_t lifetime;        /* leaf lifetime, seconds (<= STEWARD_MAX_LIFETIME) */
+    const char *roots_dir;   /* vendor roots; NULL: the shipped ones */
+    const char *public_url;  /* https://host:port, for the CRL distribution point */
+    const char *kds_url;     /* AMD KDS base (https://kdsintf.amd.com): VCEKs not supplied */
+    const char *kds_product; /* KDS product name in the VCEK URL (Milan, Genoa, Turin) */
+};
+
+struct steward {
+    struct steward_config cfg;
+    struct steward_store *store;
+    struct steward_ca ca;
+    struct keep_attest_verifier *verifier;
+    char state_dir[4096];
+    /* counters for /metrics */
+    uint64_t issued, refused, secrets_released, secrets_refused, nonces, fetched, fetch_cached;
+};
+
+int steward_open(const char *state_dir, const struct steward_config *cfg, struct steward **out,
+                 struct keep_error *err);
+void steward_close(struct steward *s);
+
+/* A fresh single-use nonce (hex) valid until *expires. */
+int steward_nonce_new(struct steward *s, int64_t now, char hex[2 * STEWARD_NONCE_SIZE + 1],
+                      int64_t *expires, struct keep_error *err);
+
+struct steward_issued {
+    X509 *cert;
+    char serial[41];
+    char workload[STEWARD_WORKLOAD_MAX + 1];
+    char *claims_json; /* the EAR claim set put in the certificate */
+};
+void steward_issued_free(struct steward_issued *i);
+
+/*
+ * Check the nonce (single use, unexpired), verify the evidence with
+ * libkeep-attest against the named workload's policy (or each policy in
+ * name order when none is named) with report_data bound to the nonce and the
+ * CSR key, and issue a leaf. *errors (may be NULL) receives, on a refusal by
+ * policy, the failed checks as [{code, message}]. Every outcome is audited.
+ */
+int steward_issue(struct steward *s, const struct steward_cert_request *req, int64_t now,
+                  struct steward_issued *out, json_t **errors, struct keep_error *err);
+
+/* The secret `name` for the holder of peer (verified by TLS against our CA). */
+int steward_secret_release(struct steward *s, X509 *peer, const char *name, int64_t now,
+                           uint8_t **value, size_t *size, struct keep_error *err);
+
+/* Admin operations; each is audited. */
+int steward_admin_policy_put(struct steward *s, const char *name, const char *doc, int64_t now,
+                             struct keep_error *err);
+int steward_admin_policy_delete(struct steward *s, const char *name, int64_t now,
+                                struct keep_error *err);
+int steward_admin_secret_put(struct steward *s, const char *name, const uint8_t *value, size_t size,
+                             int64_t now, struct keep_error *err);
+int steward_admin_revoke_serial(struct steward *s, const char *serial, int64_t now,
+                                struct keep_error *err);
+int steward_admin_revoke_measurement(struct steward *s, const char *measurement, int64_t now,
+                                     struct keep_error *err);
+
+/* A workload policy document: {"attest": {...}, "secrets": [..], "dns": [..], "lifetime": s}. */
+struct steward_workload {
+    char *attest_json; /* the libkeep-attest policy, "{}" when absent */
+    char **secrets;
+    size_t secret_count;
+    char **dns;
+    size_t dns_count;
+    int64_t lifetime; /* 0: the service's */
+};
+int steward_workload_parse(const char *doc, struct steward_workload *out, struct keep_error *err);
+void steward_workload_free(struct steward_workload *w);
+
+#endif

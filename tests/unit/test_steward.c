@@ -1,0 +1,635 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * keep-steward's core without HTTP: request and CSR parsing, the nonce
+ * binding, issuance against workload policies with synthetic kvm and SEV-SNP
+ * evidence, one refusal per check, secret release, revocation, the CRL, and
+ * the state surviving a restart with its audit chain (and a tampered chain
+ * refused).
+ */
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include "attest/kvm_evidence.h"
+#include "common/util.h"
+#include "steward/steward.h"
+#include "support/snp_gen.h"
+#include "tap.h"
+
+#define NOW INT64_C(1767225600) /* SNP_GEN_TIME: inside the synthetic PKI's validity */
+
+static const char *measurement_kvm =
+    "6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b"
+    "6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b";
+static const char *measurement_snp =
+    "4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d"
+    "4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d";
+
+static char *csr_pem(EVP_PKEY *key)
+{
+    X509_REQ *req = X509_REQ_new();
+    X509_REQ_set_pubkey(req, key);
+    X509_REQ_sign(req, key, EVP_sha256());
+    BIO *bio = BIO_new(BIO_s_mem());
+    PEM_write_bio_X509_REQ(bio, req);
+    char *p;
+    long n = BIO_get_mem_data(bio, &p);
+    char *out = strndup(p, (size_t)n);
+    BIO_free(bio);
+    X509_REQ_free(req);
+    return out;
+}
+
+/* A client's request: CSR for key, evidence made by make(report_data). */
+struct client {
+    EVP_PKEY *key;
+    char *csr;
+    struct steward_csr parsed;
+};
+
+static void client_new(struct client *c, const char *curve)
+{
+    c->key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", curve);
+    c->csr = csr_pem(c->key);
+    struct keep_error err;
+    if (steward_csr_parse((const uint8_t *)c->csr, strlen(c->csr), &c->parsed, &err) != KEEP_OK) {
+        printf("Bail out! csr: %s\n", err.message);
+        exit(1);
+    }
+}
+
+static void client_free(struct client *c)
+{
+    steward_csr_free(&c->parsed);
+    free(c->csr);
+    EVP_PKEY_free(c->key);
+}
+
+/* A request body as JSON, parsed the way the server does. */
+static int request(const struct client *c, const char *nonce, const uint8_t *evidence, size_t size,
+                   const char *workload, const char *extra, struct steward_cert_request *out,
+                   struct keep_error *err)
+{
+    char *b64 = steward_base64_encode(evidence, size);
+    json_t *o = json_pack("{s:s,s:s,s:s}", "nonce", nonce, "csr", c->csr, "evidence", b64);
+    if (workload)
+        json_object_set_new(o, "workload", json_string(workload));
+    if (extra) {
+        json_t *more = json_loads(extra, 0, NULL);
+        json_object_update(o, more);
+        json_decref(more);
+    }
+    char *body = json_dumps(o, 0);
+    int rc = steward_request_parse_json(body, strlen(body), out, err);
+    free(body);
+    free(b64);
+    json_decref(o);
+    return rc;
+}
+
+static void kvm_evidence(const struct client *c, const char *nonce_hex, const char *measurement,
+                         uint8_t ev[KEEP_KVM_EVIDENCE_SIZE])
+{
+    uint8_t nonce[32], rd[64], m[48];
+    if (keep_hex_decode(nonce_hex, 64, nonce, 32, "nonce", NULL))
+        abort();
+    if (keep_hex_decode(measurement, 96, m, 48, "m", NULL))
+        abort();
+    steward_binding_report_data(nonce, c->parsed.spki_sha384, rd);
+    keep_kvm_evidence_build(m, rd, ev);
+}
+
+/* Issue with kvm evidence; returns the code and the first policy error code in *why. */
+static int issue_kvm(struct steward *s, const struct client *c, const char *measurement,
+                     const char *workload, int64_t now, struct steward_issued *out, char *why,
+                     size_t why_size)
+{
+    char nonce[65];
+    int64_t expires;
+    struct keep_error err;
+    steward_nonce_new(s, NOW, nonce, &expires, &err);
+    uint8_t ev[KEEP_KVM_EVIDENCE_SIZE];
+    kvm_evidence(c, nonce, measurement, ev);
+    struct steward_cert_request req;
+    int rc = request(c, nonce, ev, sizeof(ev), workload, NULL, &req, &err);
+    if (rc)
+        return rc;
+    json_t *errors = NULL;
+    rc = steward_issue(s, &req, now, out, &errors, &err);
+    if (why) {
+        const char *code = json_string_value(json_object_get(json_array_get(errors, 0), "code"));
+        snprintf(why, why_size, "%s", code ? code : "");
+    }
+    if (rc)
+        diag("refused: %s: %s", keep_err_name(rc), err.message);
+    json_decref(errors);
+    steward_request_free(&req);
+    return rc;
+}
+
+static void test_base64_and_names(void)
+{
+    struct steward_bytes b;
+    struct keep_error err;
+    ok(steward_base64_decode("aGk=", 4, "f", &b, &err) == KEEP_OK && b.size == 2 &&
+           memcmp(b.data, "hi", 2) == 0,
+       "base64 'aGk=' is 'hi'");
+    free(b.data);
+    is_int(steward_base64_decode("aGk", 3, "f", &b, &err), KEEP_E_STEWARD_REQUEST_FIELD,
+           "base64 of length 3 is refused");
+    is_int(steward_base64_decode("a=Gk", 4, "f", &b, &err), KEEP_E_STEWARD_REQUEST_FIELD,
+           "'=' inside base64 is refused");
+    is_int(steward_base64_decode("aG\nk", 4, "f", &b, &err), KEEP_E_STEWARD_REQUEST_FIELD,
+           "a newline inside base64 is refused");
+    ok(steward_name_ok("db-password.v2") && !steward_name_ok("../x") && !steward_name_ok("") &&
+           !steward_name_ok(".hidden"),
+       "secret/workload names: [A-Za-z0-9._-], no leading '.'");
+}
+
+static void test_csr(void)
+{
+    struct client c;
+    client_new(&c, "P-384");
+    ok(c.parsed.curve_nid == NID_secp384r1 && c.parsed.spki_size > 0, "P-384 CSR parses");
+    struct steward_csr csr;
+    struct keep_error err;
+    /* A CSR for an RSA key is refused by key type. */
+    EVP_PKEY *rsa = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+    char *pem = csr_pem(rsa);
+    is_int(steward_csr_parse((const uint8_t *)pem, strlen(pem), &csr, &err), KEEP_E_STEWARD_CSR_KEY,
+           "RSA CSR refused: %s", err.message);
+    free(pem);
+    EVP_PKEY_free(rsa);
+    /* A CSR whose signature is by another key. */
+    EVP_PKEY *other = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    X509_REQ *req = X509_REQ_new();
+    X509_REQ_set_pubkey(req, c.key);
+    X509_REQ_sign(req, other, EVP_sha256());
+    unsigned char *der = NULL;
+    int n = i2d_X509_REQ(req, &der);
+    is_int(steward_csr_parse(der, (size_t)n, &csr, &err), KEEP_E_STEWARD_CSR_SIGNATURE,
+           "CSR signed by another key refused: %s", err.message);
+    /* Trailing bytes after the DER. */
+    uint8_t *longer = malloc((size_t)n + 1);
+    memcpy(longer, der, (size_t)n);
+    longer[n] = 0;
+    is_int(steward_csr_parse(longer, (size_t)n + 1, &csr, &err), KEEP_E_STEWARD_CSR,
+           "CSR DER with a trailing byte refused");
+    free(longer);
+    OPENSSL_free(der);
+    X509_REQ_free(req);
+    EVP_PKEY_free(other);
+    is_int(steward_csr_parse((const uint8_t *)"junk", 4, &csr, &err), KEEP_E_STEWARD_CSR,
+           "junk is not a CSR");
+    client_free(&c);
+}
+
+static void test_binding(void)
+{
+    uint8_t nonce[32], spki_hash[48], got[64], want[64] = {0};
+    for (int i = 0; i < 32; i++)
+        nonce[i] = (uint8_t)i;
+    memset(spki_hash, 0xab, sizeof(spki_hash));
+    steward_binding_report_data(nonce, spki_hash, got);
+    uint8_t msg[14 + 32 + 48];
+    memcpy(msg, "keep-attest/v1", 14);
+    memcpy(msg + 14, nonce, 32);
+    memcpy(msg + 46, spki_hash, 48);
+    EVP_Digest(msg, sizeof(msg), want, NULL, EVP_sha384(), NULL);
+    ok(memcmp(got, want, 64) == 0,
+       "report_data = SHA-384(label || nonce || SHA-384(SPKI)) || 0^16");
+}
+
+static void test_request_json(void)
+{
+    struct steward_cert_request r;
+    struct keep_error err;
+    const char *bad[][2] = {
+        {"[]", "not an object"},
+        {"{\"nonce\": 1}", "nonce not a string"},
+        {"{\"nonce\": \"00\", \"csr\": \"x\", \"evidence\": \"\"}", "nonce of 1 byte"},
+        {"{\"extra\": 1}", "unknown key"},
+        {"{", "not JSON"},
+    };
+    for (size_t i = 0; i < KEEP_ARRAY_LEN(bad); i++) {
+        int rc = steward_request_parse_json(bad[i][0], strlen(bad[i][0]), &r, &err);
+        ok(rc == KEEP_E_STEWARD_REQUEST || rc == KEEP_E_STEWARD_REQUEST_FIELD,
+           "request refused (%s): %s", bad[i][1], err.message);
+    }
+}
+
+static const char *kvm_policy =
+    "{\"attest\": {\"measurement\": [\"6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b"
+    "6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b\"]}, \"secrets\": [\"db\", \"missing\"],"
+    " \"dns\": [\"web.example\"], \"lifetime\": 3600}";
+
+static bool has_ext(X509 *cert, const char *oid_text, int *critical)
+{
+    ASN1_OBJECT *oid = OBJ_txt2obj(oid_text, 1);
+    int i = X509_get_ext_by_OBJ(cert, oid, -1);
+    ASN1_OBJECT_free(oid);
+    if (i < 0)
+        return false;
+    *critical = X509_EXTENSION_get_critical(X509_get_ext(cert, i));
+    return true;
+}
+
+static void check_profile(X509 *cert, struct steward *s)
+{
+    GENERAL_NAMES *names = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+    char want[160];
+    snprintf(want, sizeof(want), "urn:keep:%s", measurement_kvm);
+    bool uri = false, dns = false;
+    for (int i = 0; i < sk_GENERAL_NAME_num(names); i++) {
+        GENERAL_NAME *g = sk_GENERAL_NAME_value(names, i);
+        if (g->type == GEN_URI)
+            uri |= strcmp((const char *)ASN1_STRING_get0_data(g->d.uniformResourceIdentifier),
+                          want) == 0;
+        if (g->type == GEN_DNS)
+            dns |= strcmp((const char *)ASN1_STRING_get0_data(g->d.dNSName), "web.example") == 0;
+    }
+    GENERAL_NAMES_free(names);
+    ok(uri && dns, "SAN has urn:keep:<measurement> and the policy's DNS name");
+    uint32_t xku = X509_get_extended_key_usage(cert);
+    ok((xku & XKU_SSL_SERVER) && (xku & XKU_SSL_CLIENT), "EKU serverAuth and clientAuth");
+    int crit = 1;
+    ok(has_ext(cert, STEWARD_OID_EAR, &crit) && crit == 0,
+       "EAR claims in a non-critical extension");
+    ok(X509_verify(cert, X509_get0_pubkey(s->ca.cert)) == 1, "signed by the steward CA");
+    int days = 0, secs = 0;
+    ASN1_TIME_diff(&days, &secs, X509_get0_notBefore(cert), X509_get0_notAfter(cert));
+    ok(days * 86400 + secs <= 3600 + 60, "lifetime from the policy (1 h + 60 s skew), got %d s",
+       days * 86400 + secs);
+    const ASN1_INTEGER *sn = X509_get0_serialNumber(cert);
+    ok(ASN1_STRING_length(sn) >= 15 && ASN1_STRING_length(sn) <= 17,
+       "serial is 128 random bits (%d octets)", ASN1_STRING_length(sn));
+}
+
+static void test_kvm_flow(const char *dir)
+{
+    struct steward_config cfg = {.insecure_kvm = true, .public_url = "https://steward.test"};
+    struct steward *s;
+    struct keep_error err;
+    if (steward_open(dir, &cfg, &s, &err) != KEEP_OK) {
+        printf("Bail out! steward_open: %s\n", err.message);
+        exit(1);
+    }
+    ok(steward_admin_policy_put(s, "web", kvm_policy, NOW, &err) == KEEP_OK, "policy web stored");
+    ok(steward_admin_policy_put(s, "other",
+                                "{\"attest\": {\"measurement\": [\""
+                                "aa"
+                                "\"]}}",
+                                NOW, &err) == KEEP_E_STEWARD_POLICY,
+       "a policy with bad attest hex is refused: %s", err.message);
+    ok(steward_admin_policy_put(s, "bad", "{\"attest\": {\"report_data\": \"00\"}}", NOW, &err) ==
+           KEEP_E_STEWARD_POLICY,
+       "a policy setting report_data is refused");
+    char other_policy[512];
+    snprintf(other_policy, sizeof(other_policy),
+             "{\"attest\": {\"measurement\": [\"%s\"]}, \"secrets\": [\"theirs\"]}",
+             measurement_snp);
+    ok(steward_admin_policy_put(s, "other", other_policy, NOW, &err) == KEEP_OK,
+       "policy other stored");
+    ok(steward_admin_secret_put(s, "db", (const uint8_t *)"hunter2", 7, NOW, &err) == KEEP_OK &&
+           steward_admin_secret_put(s, "theirs", (const uint8_t *)"x", 1, NOW, &err) == KEEP_OK,
+       "secrets stored");
+
+    struct client c;
+    client_new(&c, "P-256");
+    struct steward_issued issued;
+    char why[64];
+    is_int(issue_kvm(s, &c, measurement_kvm, "web", NOW, &issued, why, sizeof(why)), KEEP_OK,
+           "kvm evidence bound to nonce and key: certificate issued");
+    check_profile(issued.cert, s);
+    ok(strstr(issued.claims_json, "\"keep.insecure\":true") &&
+           strstr(issued.claims_json, "\"ear.status\":\"warning\""),
+       "EAR claims say insecure (warning)");
+
+    /* Secrets over the issued identity. */
+    uint8_t *value;
+    size_t size;
+    ok(steward_secret_release(s, issued.cert, "db", NOW, &value, &size, &err) == KEEP_OK &&
+           size == 7 && memcmp(value, "hunter2", 7) == 0,
+       "secret db released to workload web");
+    free(value);
+    is_int(steward_secret_release(s, issued.cert, "theirs", NOW, &value, &size, &err),
+           KEEP_E_STEWARD_SECRET_DENIED, "secret of another workload denied: %s", err.message);
+    is_int(steward_secret_release(s, issued.cert, "missing", NOW, &value, &size, &err),
+           KEEP_E_STEWARD_SECRET_UNKNOWN, "listed but never stored: unknown secret");
+    is_int(steward_secret_release(s, NULL, "db", NOW, &value, &size, &err),
+           KEEP_E_STEWARD_CLIENT_CERT, "no client certificate: refused");
+
+    /* One refusal per check. */
+    struct steward_issued none;
+    char nonce[65];
+    int64_t expires;
+    uint8_t ev[KEEP_KVM_EVIDENCE_SIZE];
+    struct steward_cert_request req;
+    steward_nonce_new(s, NOW, nonce, &expires, &err);
+    kvm_evidence(&c, nonce, measurement_kvm, ev);
+    request(&c, nonce, ev, sizeof(ev), "web", NULL, &req, &err);
+    is_int(steward_issue(s, &req, NOW, &none, NULL, &err), KEEP_OK, "first use of a nonce");
+    steward_issued_free(&none);
+    is_int(steward_issue(s, &req, NOW, &none, NULL, &err), KEEP_E_STEWARD_NONCE_REUSED,
+           "reused nonce refused: %s", err.message);
+    steward_request_free(&req);
+
+    steward_nonce_new(s, NOW, nonce, &expires, &err);
+    kvm_evidence(&c, nonce, measurement_kvm, ev);
+    request(&c, nonce, ev, sizeof(ev), "web", NULL, &req, &err);
+    is_int(steward_issue(s, &req, NOW + STEWARD_NONCE_LIFETIME + 1, &none, NULL, &err),
+           KEEP_E_STEWARD_NONCE_EXPIRED, "expired nonce refused: %s", err.message);
+    steward_request_free(&req);
+
+    memset(nonce, 'e', 64);
+    kvm_evidence(&c, nonce, measurement_kvm, ev);
+    request(&c, nonce, ev, sizeof(ev), "web", NULL, &req, &err);
+    is_int(steward_issue(s, &req, NOW, &none, NULL, &err), KEEP_E_STEWARD_NONCE_UNKNOWN,
+           "unknown nonce refused");
+    steward_request_free(&req);
+
+    /* Evidence bound to another key, sent with this CSR. */
+    struct client other;
+    client_new(&other, "P-256");
+    steward_nonce_new(s, NOW, nonce, &expires, &err);
+    kvm_evidence(&other, nonce, measurement_kvm, ev);
+    request(&c, nonce, ev, sizeof(ev), "web", NULL, &req, &err);
+    json_t *errors = NULL;
+    is_int(steward_issue(s, &req, NOW, &none, &errors, &err), KEEP_E_STEWARD_EVIDENCE_REJECTED,
+           "report_data not binding the CSR key refused");
+    is_str(json_string_value(json_object_get(json_array_get(errors, 0), "code")),
+           "policy.report_data", "the failed check is policy.report_data");
+    json_decref(errors);
+    steward_request_free(&req);
+    client_free(&other);
+
+    is_int(issue_kvm(s, &c, measurement_snp, "web", NOW, &none, why, sizeof(why)),
+           KEEP_E_STEWARD_EVIDENCE_REJECTED, "wrong measurement refused");
+    is_str(why, "policy.measurement_not_allowed", "the failed check names the measurement");
+    is_int(issue_kvm(s, &c, measurement_kvm, "nobody", NOW, &none, NULL, 0),
+           KEEP_E_STEWARD_WORKLOAD_UNKNOWN, "unknown workload refused");
+    is_int(issue_kvm(s, &c, measurement_kvm, NULL, NOW, &none, NULL, 0), KEEP_OK,
+           "no workload named: the policy that accepts is found");
+    is_str(none.workload, "web", "... and it is web");
+    steward_issued_free(&none);
+
+    /* Revocation by serial and by measurement. */
+    ok(steward_admin_revoke_serial(s, issued.serial, NOW, &err) == KEEP_OK, "revoke by serial");
+    is_int(steward_secret_release(s, issued.cert, "db", NOW, &value, &size, &err),
+           KEEP_E_STEWARD_REVOKED, "revoked certificate gets no secret");
+    uint8_t *crl_der;
+    size_t crl_size;
+    ok(steward_ca_crl(&s->ca, s->store, NOW, 3600, &crl_der, &crl_size, &err) == KEEP_OK,
+       "CRL built");
+    const unsigned char *p = crl_der;
+    X509_CRL *crl = d2i_X509_CRL(NULL, &p, (long)crl_size);
+    X509_REVOKED *rev = NULL;
+    ok(crl && X509_CRL_get0_by_serial(crl, &rev, X509_get0_serialNumber(issued.cert)) == 1 &&
+           X509_CRL_verify(crl, X509_get0_pubkey(s->ca.cert)) == 1,
+       "CRL lists the revoked serial and is signed by the CA");
+    X509_CRL_free(crl);
+    free(crl_der);
+    ok(steward_admin_revoke_measurement(s, measurement_kvm, NOW, &err) == KEEP_OK,
+       "revoke by measurement");
+    is_int(issue_kvm(s, &c, measurement_kvm, "web", NOW, &none, NULL, 0), KEEP_E_STEWARD_REVOKED,
+           "revoked measurement gets no certificate");
+    steward_issued_free(&issued);
+    steward_close(s);
+
+    /* Without --insecure-kvm kvm evidence is refused, and state survived the restart. */
+    cfg.insecure_kvm = false;
+    ok(steward_open(dir, &cfg, &s, &err) == KEEP_OK,
+       "restart: state reopens, audit chain verifies");
+    int64_t count = 0;
+    ok(steward_audit_verify(s->store, &count, &err) == KEEP_OK && count >= 15,
+       "audit chain has %lld entries", (long long)count);
+    ok(steward_store_count(s->store, "certificates") == 3, "issued records kept across restart");
+    ok(steward_admin_policy_put(s, "kvm2", "{}", NOW, &err) == KEEP_OK, "policy kvm2 (any)");
+    is_int(issue_kvm(s, &c, measurement_snp, "kvm2", NOW, &none, NULL, 0),
+           KEEP_E_STEWARD_INSECURE_KVM, "kvm evidence without --insecure-kvm refused");
+    steward_close(s);
+    client_free(&c);
+
+    /* Tamper with one audit entry: the service refuses to start. */
+    char db[700];
+    snprintf(db, sizeof(db), "%s/steward.db", dir);
+    sqlite3 *h;
+    sqlite3_open(db, &h);
+    sqlite3_exec(h, "UPDATE audit SET detail = '{}' WHERE seq = 2", NULL, NULL, NULL);
+    sqlite3_close(h);
+    is_int(steward_open(dir, &cfg, &s, &err), KEEP_E_STEWARD_AUDIT_CHAIN,
+           "tampered audit log refused: %s", err.message);
+}
+
+/* DER TLV of content (length in short or long form), appended to out at *n. */
+static void der_put(uint8_t *out, size_t *n, uint8_t tag, const uint8_t *content, size_t size)
+{
+    out[(*n)++] = tag;
+    if (size < 0x80) {
+        out[(*n)++] = (uint8_t)size;
+    } else {
+        out[(*n)++] = 0x82;
+        out[(*n)++] = (uint8_t)(size >> 8);
+        out[(*n)++] = (uint8_t)size;
+    }
+    memcpy(out + *n, content, size);
+    *n += size;
+}
+
+/* An Enarx-style request: P-384 CSR whose extensionRequest carries the SNP extension
+ * SEQUENCE { SEQUENCE { vcek, CrlList SEQUENCE { SEQUENCE OF {} } }, OCTET STRING report }. */
+static uint8_t *enarx_csr(EVP_PKEY *key, const uint8_t *vcek, size_t vcek_size,
+                          const uint8_t *report, size_t report_size, size_t *der_size)
+{
+    static uint8_t crts[4096], ev[8192];
+    size_t n = 0, m = 0;
+    uint8_t inner[4096];
+    size_t k = 0;
+    memcpy(inner, vcek, vcek_size); /* the certificate is already a DER SEQUENCE */
+    k = vcek_size;
+    static const uint8_t empty_crl_list[] = {0x30, 0x02, 0x30, 0x00};
+    memcpy(inner + k, empty_crl_list, sizeof(empty_crl_list));
+    k += sizeof(empty_crl_list);
+    der_put(crts, &n, 0x30, inner, k);
+    uint8_t body[8192];
+    memcpy(body, crts, n);
+    size_t b = n;
+    der_put(body, &b, 0x04, report, report_size);
+    der_put(ev, &m, 0x30, body, b);
+    X509_REQ *req = X509_REQ_new();
+    X509_REQ_set_pubkey(req, key);
+    STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
+    ASN1_OBJECT *oid = OBJ_txt2obj("1.3.6.1.4.1.58270.1.3", 1);
+    ASN1_OCTET_STRING *value = ASN1_OCTET_STRING_new();
+    ASN1_OCTET_STRING_set(value, ev, (int)m);
+    sk_X509_EXTENSION_push(exts, X509_EXTENSION_create_by_OBJ(NULL, oid, 0, value));
+    X509_REQ_add_extensions(req, exts);
+    X509_REQ_sign(req, key, EVP_sha384());
+    unsigned char *der = NULL;
+    int len = i2d_X509_REQ(req, &der);
+    uint8_t *out = malloc((size_t)len);
+    memcpy(out, der, (size_t)len);
+    *der_size = (size_t)len;
+    OPENSSL_free(der);
+    sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+    ASN1_OCTET_STRING_free(value);
+    ASN1_OBJECT_free(oid);
+    X509_REQ_free(req);
+    return out;
+}
+
+/* SEV-SNP with the synthetic AMD PKI: accepted, and debug refused. */
+static char roots_dir[256];
+
+static void test_snp(const char *dir)
+{
+    struct snp_gen *g = snp_gen_new(KEEP_AMD_MILAN);
+    char link[512], target[512];
+    snprintf(roots_dir, sizeof(roots_dir), "/tmp/keep-test-steward-roots-XXXXXX");
+    if (!mkdtemp(roots_dir))
+        exit(1);
+    snprintf(link, sizeof(link), "%s/amd", roots_dir);
+    if (symlink(snp_gen_roots_dir(g), link))
+        exit(1);
+    snprintf(link, sizeof(link), "%s/intel", roots_dir);
+    snprintf(target, sizeof(target), "%s/data/roots/intel", getenv("KEEP_SOURCE_ROOT"));
+    if (symlink(target, link))
+        exit(1);
+    struct steward_config cfg = {.roots_dir = roots_dir};
+    struct steward *s;
+    struct keep_error err;
+    if (steward_open(dir, &cfg, &s, &err) != KEEP_OK) {
+        printf("Bail out! steward_open snp: %s\n", err.message);
+        exit(1);
+    }
+    char policy[512];
+    snprintf(policy, sizeof(policy), "{\"attest\": {\"measurement\": [\"%s\"]}}", measurement_snp);
+    ok(steward_admin_policy_put(s, "snp", policy, NOW, &err) == KEEP_OK, "snp policy stored");
+    uint8_t *vcek;
+    size_t vcek_size;
+    snp_gen_default_cert_der(g, KEEP_AMD_VCEK, &vcek, &vcek_size);
+    char *vcek_b64 = steward_base64_encode(vcek, vcek_size);
+    char extra[4096];
+    snprintf(extra, sizeof(extra), "{\"collateral\": {\"vcek\": \"%s\"}}", vcek_b64);
+
+    struct client c;
+    client_new(&c, "P-384");
+    for (int debug = 0; debug < 2; debug++) {
+        char nonce_hex[65];
+        int64_t expires;
+        uint8_t nonce[32], report[KEEP_SNP_REPORT_SIZE];
+        steward_nonce_new(s, NOW, nonce_hex, &expires, &err);
+        if (keep_hex_decode(nonce_hex, 64, nonce, 32, "n", NULL))
+            abort();
+        snp_gen_report(g, KEEP_AMD_VCEK, 2, report);
+        steward_binding_report_data(nonce, c.parsed.spki_sha384, report + 0x50);
+        if (debug)
+            snp_gen_put_u32(report, 0x08, 0x30000 | (1u << 19)); /* POLICY.DEBUG */
+        snp_gen_sign(g, KEEP_AMD_VCEK, report);
+        struct steward_cert_request req;
+        struct steward_issued issued;
+        json_t *errors = NULL;
+        request(&c, nonce_hex, report, sizeof(report), "snp", extra, &req, &err);
+        int rc = steward_issue(s, &req, NOW, &issued, &errors, &err);
+        if (!debug) {
+            is_int(rc, KEEP_OK, "signed SNP report bound to nonce and key: issued (%s)",
+                   rc ? err.message : "ok");
+            ok(rc == 0 && strstr(issued.claims_json, "\"ear.status\":\"affirming\"") &&
+                   strstr(issued.claims_json, "\"keep.insecure\":false"),
+               "EAR claims: affirming, not insecure");
+        } else {
+            is_int(rc, KEEP_E_STEWARD_EVIDENCE_REJECTED, "debug SNP guest refused");
+            is_str(json_string_value(json_object_get(json_array_get(errors, 0), "code")),
+                   "policy.debug", "the failed check is policy.debug");
+        }
+        json_decref(errors);
+        steward_issued_free(&issued);
+        steward_request_free(&req);
+    }
+    /* A report whose signature no longer verifies is invalid, whatever the policy. */
+    {
+        char nonce_hex[65];
+        int64_t expires;
+        uint8_t report[KEEP_SNP_REPORT_SIZE];
+        steward_nonce_new(s, NOW, nonce_hex, &expires, &err);
+        snp_gen_report(g, KEEP_AMD_VCEK, 2, report);
+        report[0x90] ^= 1;
+        struct steward_cert_request req;
+        struct steward_issued issued;
+        request(&c, nonce_hex, report, sizeof(report), "snp", extra, &req, &err);
+        is_int(steward_issue(s, &req, NOW, &issued, NULL, &err), KEEP_E_STEWARD_EVIDENCE_INVALID,
+               "tampered SNP report: evidence invalid (%s)", err.message);
+        steward_request_free(&req);
+    }
+    /* Enarx Steward form: report_data starts with SHA-384(SPKI DER); no nonce. */
+    {
+        uint8_t report[KEEP_SNP_REPORT_SIZE];
+        snp_gen_report(g, KEEP_AMD_VCEK, 2, report);
+        memset(report + 0x50, 0, 64);
+        memcpy(report + 0x50, c.parsed.spki_sha384, 48);
+        snp_gen_sign(g, KEEP_AMD_VCEK, report);
+        size_t der_size;
+        uint8_t *der = enarx_csr(c.key, vcek, vcek_size, report, sizeof(report), &der_size);
+        struct steward_cert_request req;
+        struct steward_issued issued;
+        is_int(steward_request_parse_enarx(der, der_size, &req, &err), KEEP_OK,
+               "Enarx-style CSR with SNP evidence parses");
+        ok(req.format == KEEP_ATTEST_FORMAT_SNP && req.binding == STEWARD_BIND_ENARX_SHA384 &&
+               req.vcek.size == vcek_size && req.evidence.size == KEEP_SNP_REPORT_SIZE,
+           "... the VCEK and report come out of the extension");
+        is_int(steward_issue(s, &req, NOW, &issued, NULL, &err), KEEP_OK,
+               "... and is issued (report_data binds the CSR key)");
+        steward_issued_free(&issued);
+        steward_request_free(&req);
+        /* The same evidence in a request for another key is refused by the binding. */
+        struct client other;
+        client_new(&other, "P-384");
+        free(der);
+        der = enarx_csr(other.key, vcek, vcek_size, report, sizeof(report), &der_size);
+        steward_request_parse_enarx(der, der_size, &req, &err);
+        is_int(steward_issue(s, &req, NOW, &issued, NULL, &err), KEEP_E_STEWARD_EVIDENCE_REJECTED,
+               "Enarx form: evidence bound to another key refused");
+        steward_request_free(&req);
+        client_free(&other);
+        free(der);
+        is_int(steward_request_parse_enarx((const uint8_t *)"\x30\x00", 2, &req, &err),
+               KEEP_E_STEWARD_CSR, "Enarx form: junk DER refused");
+    }
+    client_free(&c);
+    free(vcek_b64);
+    free(vcek);
+    steward_close(s);
+    snprintf(link, sizeof(link), "%s/amd", roots_dir);
+    unlink(link);
+    snprintf(link, sizeof(link), "%s/intel", roots_dir);
+    unlink(link);
+    rmdir(roots_dir);
+    snp_gen_free(g);
+}
+
+static void remove_state(const char *dir)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        diag("could not remove %s", dir);
+}
+
+int main(void)
+{
+    test_base64_and_names();
+    test_csr();
+    test_binding();
+    test_request_json();
+    char dir[] = "/tmp/keep-test-steward-XXXXXX";
+    if (!mkdtemp(dir))
+        return 1;
+    char state[600];
+    snprintf(state, sizeof(state), "%s/kvm", dir);
+    test_kvm_flow(state);
+    snprintf(state, sizeof(state), "%s/snp", dir);
+    test_snp(state);
+    remove_state(dir);
+    return done_testing();
+}
