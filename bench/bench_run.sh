@@ -6,6 +6,7 @@
 #   2. a forwarded syscall (1-byte write to /dev/null) vs one bare OUT exit (KEEP_SYS_NOP)
 #   3. reading a 256 MiB volume file in 1 MiB reads, direct path, vs natively
 #   4. SHA-256 of 256 MiB in memory inside the Keep vs natively
+#   5. a signal round trip (kill self, handler, rt_sigreturn) and a fault to a handler
 # Usage: bench/bench_run.sh [BUILD_DIR]   (default build-bench, then build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -91,3 +92,15 @@ hf "$work/sha.json" 5 1 "$kr --memory 512M $wl/wl_bench_sha256 256" "$wl/wl_benc
 k=$(median "$work/sha.json" 0)
 n=$(median "$work/sha.json" 1)
 echo "| 4. SHA-256 of 256 MiB in memory | $(ms "$k") ms | native $(ms "$n") ms | $(ratio "$n" "$k") of native | ≥ 0.95 |"
+
+# 5. Signals: per delivery = (N round trips - 0) / N, in the Keep and natively.
+sigs=${BENCH_SIGNALS:-20000}
+hf "$work/sig.json" 5 1 "$kr $wl/wl_bench_signal 0" "$kr $wl/wl_bench_signal $sigs" \
+  "$wl/wl_bench_signal $sigs" "$kr $wl/wl_bench_signal $sigs fault" "$wl/wl_bench_signal $sigs fault"
+base=$(median "$work/sig.json" 0)
+per_k=$(python3 -c "print(($(median "$work/sig.json" 1) - $base) / $sigs)")
+per_n=$(python3 -c "print($(median "$work/sig.json" 2) / $sigs)")
+per_kf=$(python3 -c "print(($(median "$work/sig.json" 3) - $base) / $sigs)")
+per_nf=$(python3 -c "print($(median "$work/sig.json" 4) / $sigs)")
+echo "| 5a. signal round trip (kill self, handler, sigreturn) | $(us "$per_k") µs | native $(us "$per_n") µs | $(ratio "$per_k" "$per_n")x | – |"
+echo "| 5b. SIGSEGV to a handler that steps over the write | $(us "$per_kf") µs | native $(us "$per_nf") µs | $(ratio "$per_kf" "$per_nf")x | – |"

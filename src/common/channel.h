@@ -101,6 +101,7 @@ struct keep_chan_item {
 #define KEEP_SIZEOF_TIMESPEC    16u
 #define KEEP_SIZEOF_TIMEVAL     16u
 #define KEEP_SIZEOF_TIMEZONE    8u
+#define KEEP_SIZEOF_ITIMERVAL   32u /* two struct timeval */
 #define KEEP_SIZEOF_IOVEC       16u /* { u64 base; u64 len } */
 #define KEEP_SIZEOF_POLLFD      8u  /* { i32 fd; i16 events; i16 revents } */
 #define KEEP_SIZEOF_EPOLL_EVENT 12u /* packed on x86-64: { u32 events; u64 data } */
@@ -237,7 +238,11 @@ enum keep_nr {
     KEEP_NR_pipe = 22,
     KEEP_NR_dup = 32,
     KEEP_NR_dup2 = 33,
+    KEEP_NR_pause = 34, /* signals: the host waits for its next signal */
     KEEP_NR_nanosleep = 35,
+    KEEP_NR_getitimer = 36, /* signals: ITIMER_REAL only, a timer of the keep process */
+    KEEP_NR_alarm = 37,
+    KEEP_NR_setitimer = 38,
     KEEP_NR_sendfile = 40,
     KEEP_NR_socket = 41,
     KEEP_NR_connect = 42,
@@ -400,10 +405,17 @@ __attribute__((unused)) static const struct keep_chan_call keep_chan_calls[] = {
     {KEEP_NR_pipe, "pipe", {KA_FIX(KEEP_DIR_OUT, KEEP_SIZEOF_FDPAIR, 0)}},
     {KEEP_NR_dup, "dup", {KA_FD}},
     {KEEP_NR_dup2, "dup2", {KA_FD, KA_VAL}},
+    {KEEP_NR_pause, "pause", {KA_VAL}},
     {KEEP_NR_nanosleep,
      "nanosleep",
      {KA_FIX(KEEP_DIR_IN, KEEP_SIZEOF_TIMESPEC, 0),
       KA_FIX(KEEP_DIR_OUT, KEEP_SIZEOF_TIMESPEC, KEEP_ARGF_NULLABLE)}},
+    {KEEP_NR_getitimer, "getitimer", {KA_VAL, KA_FIX(KEEP_DIR_OUT, KEEP_SIZEOF_ITIMERVAL, 0)}},
+    {KEEP_NR_alarm, "alarm", {KA_VAL}},
+    {KEEP_NR_setitimer,
+     "setitimer",
+     {KA_VAL, KA_FIX(KEEP_DIR_IN, KEEP_SIZEOF_ITIMERVAL, KEEP_ARGF_NULLABLE),
+      KA_FIX(KEEP_DIR_OUT, KEEP_SIZEOF_ITIMERVAL, KEEP_ARGF_NULLABLE)}},
     /* Between two host fds of the guest: no file bytes cross the channel on either path. */
     {KEEP_NR_sendfile,
      "sendfile",
@@ -520,7 +532,7 @@ __attribute__((unused)) static const struct keep_chan_call keep_chan_calls[] = {
       KA_FIX(KEEP_DIR_INOUT, KEEP_SIZEOF_FDSET, KEEP_ARGF_NULLABLE),
       KA_FIX(KEEP_DIR_INOUT, KEEP_SIZEOF_FDSET, KEEP_ARGF_NULLABLE),
       KA_FIX(KEEP_DIR_INOUT, KEEP_SIZEOF_TIMESPEC, KEEP_ARGF_NULLABLE), KA_VAL}},
-    /* The signal mask (arg 3) is not forwarded: the Keep delivers no signals. */
+    /* The signal mask (arg 3) is not forwarded: it is not applied during the wait. */
     {KEEP_NR_ppoll,
      "ppoll",
      {KA_ARR(KEEP_DIR_INOUT, 1, KEEP_SIZEOF_POLLFD, KEEP_CHAN_POLLFD_MAX, KEEP_ARGF_NULLABLE),

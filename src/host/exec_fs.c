@@ -1004,6 +1004,11 @@ static int64_t poll_common(struct exec_call *c, const struct timespec *timeout)
     uint64_t nfds = c->a[1];
     uint8_t *arr = c->p[0];
     int nval = 0;
+    /* On this thread's stack, not the executor's: the wait runs unlocked (keep_exec_blocking). */
+    struct pollfd pfd[KEEP_CHAN_POLLFD_MAX];
+    bool pnval[KEEP_CHAN_POLLFD_MAX];
+    if (nfds > KEEP_CHAN_POLLFD_MAX)
+        return -EINVAL;
     if (nfds && !arr)
         return -EFAULT;
     struct keep_cursor cur;
@@ -1016,19 +1021,23 @@ static int64_t poll_common(struct exec_call *c, const struct timespec *timeout)
             keep_cursor_u16(&cur, "pollfd.revents", &revents, NULL))
             return -EFAULT;
         struct exec_fd *f = keep_exec_fd(c->x, (int)(int32_t)fd);
-        c->x->pfd[i].fd = f ? f->host : -1;
-        c->x->pfd[i].events = (short)events;
-        c->x->pfd[i].revents = 0;
+        pfd[i].fd = f ? f->host : -1;
+        pfd[i].events = (short)events;
+        pfd[i].revents = 0;
         /* poll(2): a negative fd is ignored; one the guest never opened reports POLLNVAL. */
-        c->x->pnval[i] = !f && (int32_t)fd >= 0;
-        nval += c->x->pnval[i];
+        pnval[i] = !f && (int32_t)fd >= 0;
+        nval += pnval[i];
     }
     static const struct timespec zero = {0, 0};
-    int r = ppoll(c->x->pfd, (nfds_t)nfds, nval ? &zero : timeout, NULL);
+    keep_exec_blocking(c->x, true);
+    int r = ppoll(pfd, (nfds_t)nfds, nval ? &zero : timeout, NULL);
+    int saved = errno;
+    keep_exec_blocking(c->x, false);
+    errno = saved;
     if (r < 0)
         return -errno;
     for (uint64_t i = 0; i < nfds; i++) {
-        uint16_t rev = c->x->pnval[i] ? POLLNVAL : (uint16_t)c->x->pfd[i].revents;
+        uint16_t rev = pnval[i] ? POLLNVAL : (uint16_t)pfd[i].revents;
         memcpy(arr + i * KEEP_SIZEOF_POLLFD + 6, &rev, 2);
     }
     return r + nval;
@@ -1104,13 +1113,19 @@ static int64_t do_epoll_wait(struct exec_call *c)
         return -EINVAL; /* epoll_wait(2): maxevents must be greater than zero */
     if (keep_exec_fd(c->x, c->gfd[0])->kind != FD_EPOLL)
         return -EINVAL;
-    int n = epoll_wait(c->hfd[0], c->x->ev, max, (int)(int32_t)c->a[3]);
+    struct epoll_event ev[KEEP_CHAN_EPOLL_MAX]; /* this thread's: the wait runs unlocked */
+    if (max > (int)KEEP_CHAN_EPOLL_MAX || max < 0)
+        max = KEEP_CHAN_EPOLL_MAX;
+    keep_exec_blocking(c->x, true);
+    int n = epoll_wait(c->hfd[0], ev, max, (int)(int32_t)c->a[3]);
+    int saved = errno;
+    keep_exec_blocking(c->x, false);
     if (n < 0)
-        return -errno;
+        return -saved;
     for (int i = 0; i < n; i++) {
         uint8_t *e = c->p[1] + (size_t)i * KEEP_SIZEOF_EPOLL_EVENT;
-        store_u32(e, c->x->ev[i].events);
-        store_u64(e + 4, c->x->ev[i].data.u64);
+        store_u32(e, ev[i].events);
+        store_u64(e + 4, ev[i].data.u64);
     }
     return n;
 }
@@ -1153,8 +1168,11 @@ static int64_t do_nanosleep(struct exec_call *c)
     int rc = read_timespec(c->p[0], &req);
     if (rc)
         return rc;
-    if (nanosleep(&req, &rem) < 0) {
-        int saved = errno;
+    keep_exec_blocking(c->x, true);
+    int slept = nanosleep(&req, &rem);
+    int saved = errno;
+    keep_exec_blocking(c->x, false);
+    if (slept < 0) {
         if (c->p[1])
             write_timespec(c->p[1], &rem);
         return -saved;
@@ -1170,7 +1188,9 @@ static int64_t do_clock_nanosleep(struct exec_call *c)
     int rc = read_timespec(c->p[2], &req);
     if (rc)
         return rc;
+    keep_exec_blocking(c->x, true);
     int r = clock_nanosleep((clockid_t)c->a[0], (int)c->a[1], &req, &rem);
+    keep_exec_blocking(c->x, false);
     if (r && c->p[3] && !(c->a[1] & TIMER_ABSTIME))
         write_timespec(c->p[3], &rem);
     return -r; /* clock_nanosleep(3) returns the error number itself */

@@ -101,7 +101,22 @@ struct keep_executor {
     struct pollfd pfd[KEEP_CHAN_POLLFD_MAX];
     bool pnval[KEEP_CHAN_POLLFD_MAX]; /* entry names a guest fd that is not open */
     struct epoll_event ev[KEEP_CHAN_EPOLL_MAX];
+    /* keep_executor_set_blocking(): released around waits so other vCPUs' batches run. */
+    void (*blocking)(void *ctx, bool begin);
+    void *blocking_ctx;
 };
+
+/*
+ * Around a call that may wait (poll, epoll_wait, nanosleep, pause): the
+ * backend's lock is released so other threads' batches run meanwhile. The
+ * call then touches only its own arguments and this thread's stack, never
+ * the executor's shared scratch space.
+ */
+static inline void keep_exec_blocking(struct keep_executor *x, bool begin)
+{
+    if (x->blocking)
+        x->blocking(x->blocking_ctx, begin);
+}
 
 /* One item being run, its arguments checked and mapped by the description. */
 struct exec_call {
@@ -120,6 +135,7 @@ struct exec_call {
 /* Handlers, by syscall number (exec_fs.c, exec_net.c, executor.c). */
 exec_handler keep_exec_fs_handler(uint64_t nr);
 exec_handler keep_exec_net_handler(uint64_t nr);
+exec_handler keep_exec_signal_handler(uint64_t nr);
 exec_handler keep_exec_fsext_handler(uint64_t nr);
 
 /*

@@ -74,6 +74,13 @@ static void raise_fd_limit(void)
     }
 }
 
+void keep_executor_set_blocking(struct keep_executor *exec, void (*fn)(void *ctx, bool begin),
+                                void *ctx)
+{
+    exec->blocking = fn;
+    exec->blocking_ctx = ctx;
+}
+
 void keep_executor_defer_measurement(struct keep_executor *exec, struct keep_measure_job *job)
 {
     exec->pending_measurement = job;
@@ -593,6 +600,26 @@ static int64_t do_get_evidence(struct exec_call *c)
     return KEEP_KVM_EVIDENCE_SIZE;
 }
 
+/* Why a Keep lacks a call people miss (docs/KEEP.md, "Threads and processes"). */
+static const char *enosys_reason(uint64_t nr)
+{
+    switch (nr) {
+    case 56:  /* clone */
+    case 435: /* clone3 */
+        return "clone of a new process, fork: a Keep is one process";
+    case 57: /* fork */
+    case 58: /* vfork */
+        return "fork/vfork: a Keep is one process";
+    case 59:  /* execve */
+    case 322: /* execveat */
+        return "execve: a Keep runs only the program it was launched with";
+    case 61: /* wait4 */
+        return "wait4: a Keep has no child processes";
+    default:
+        return "";
+    }
+}
+
 static void log_enosys(struct keep_executor *x, uint64_t nr, const char *who)
 {
     if (nr < KEEP_CHAN_MAX_FDS) {
@@ -605,8 +632,10 @@ static void log_enosys(struct keep_executor *x, uint64_t nr, const char *who)
             return;
         x->enosys_logged_big = true;
     }
-    keep_log(KEEP_LOG_DEBUG, "workload called syscall %llu, which the %s does not support: ENOSYS",
-             (unsigned long long)nr, who);
+    const char *why = enosys_reason(nr);
+    keep_log(KEEP_LOG_INFO,
+             "workload called syscall %llu%s%s%s, which the %s does not support: ENOSYS",
+             (unsigned long long)nr, why[0] ? " (" : "", why, why[0] ? ")" : "", who);
 }
 
 static exec_handler handler_for(uint64_t nr)
@@ -614,6 +643,8 @@ static exec_handler handler_for(uint64_t nr)
     if (nr == KEEP_HC_GET_EVIDENCE)
         return do_get_evidence;
     exec_handler h = keep_exec_fs_handler(nr);
+    if (!h)
+        h = keep_exec_signal_handler(nr);
     if (!h)
         h = keep_exec_fsext_handler(nr);
     return h ? h : keep_exec_net_handler(nr);

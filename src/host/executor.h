@@ -120,4 +120,24 @@ void keep_exec_outcome_fault(struct keep_exec_outcome *o, uint64_t vector, uint6
 void keep_exec_outcome_violation(struct keep_exec_outcome *o, uint64_t nr, uint64_t value,
                                  uint64_t bound, uint64_t kind);
 
+/*
+ * A backend that runs batches from several threads under one lock gives
+ * the executor the function that releases (begin) and retakes (end) it
+ * around a call that waits (poll, ppoll, epoll_wait, epoll_pwait,
+ * nanosleep, clock_nanosleep, pause).
+ */
+void keep_executor_set_blocking(struct keep_executor *exec, void (*fn)(void *ctx, bool begin),
+                                void *ctx);
+
+/*
+ * Signals the host holds for the guest (src/host/exec_signal.c): a host
+ * signal handler (SIGALRM from the guest's alarm/setitimer, a forwarded
+ * Ctrl-C) adds one; the backend moves them into the guest before it runs
+ * the vCPU again. Both are async-signal-safe.
+ */
+void keep_exec_signal_raise(int sig);
+uint64_t keep_exec_signal_take(void); /* bit n-1: signal n; clears them */
+/* Bumped by each take that moved signals; the guest's pause passes the one it last saw. */
+uint64_t keep_exec_signal_seq(void);
+
 #endif /* KEEP_HOST_EXECUTOR_H */

@@ -22,6 +22,9 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/cursor.h"
@@ -69,6 +72,51 @@ void keep_kvm_request_stop(void)
     stop_requested = 1;
     if (run)
         run->immediate_exit = 1;
+}
+
+/* ---- signals for the guest (docs/KEEP.md, "Signals") ---- */
+
+static volatile struct keep_shim_signals *volatile current_signals;
+static volatile sig_atomic_t interrupt_forwarded;
+
+/* Signal-handler context: queue sig for the guest and get the vCPU out of KVM_RUN. */
+static void kick_guest(int sig)
+{
+    struct kvm_run *run = current_run;
+    keep_exec_signal_raise(sig);
+    if (run)
+        run->immediate_exit = 1;
+}
+
+bool keep_kvm_forward_interrupt(void)
+{
+    volatile struct keep_shim_signals *s = current_signals;
+    if (!s || interrupt_forwarded || !(s->caught & (1ull << (SIGINT - 1))))
+        return false;
+    interrupt_forwarded = 1; /* the next Ctrl-C stops the Keep whatever the workload does */
+    kick_guest(SIGINT);
+    return true;
+}
+
+static void on_sigalrm(int sig)
+{
+    kick_guest(sig);
+}
+
+/* The guest's alarm/setitimer arm the keep process's ITIMER_REAL; its SIGALRM is the guest's. */
+static void alarm_handler(bool install, struct sigaction *old)
+{
+    if (!install) {
+        const struct itimerval off = {{0, 0}, {0, 0}};
+        setitimer(ITIMER_REAL, &off, NULL);
+        sigaction(SIGALRM, old, NULL);
+        return;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_sigalrm; /* no SA_RESTART: a blocking host call returns EINTR */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGALRM, &sa, old);
 }
 
 static int open_fail(int e, struct keep_error *err)
@@ -199,31 +247,106 @@ static void guest_features(struct guest_features *g)
     }
 }
 
-struct vm {
-    int vm_fd, vcpu_fd;
+struct vm;
+
+/* One vCPU: one workload thread, run by one host thread (the first by keep's own). */
+struct vcpu {
+    struct vm *vm;
+    int index;
+    int fd;
     struct kvm_run *run;
+    pthread_t thread;
+    bool started, thread_running;
+    bool left; /* its run loop returned (atomic) */
+};
+
+struct vm {
+    int vm_fd;
     uint8_t *mem;
     struct keep_kvm_layout layout;
-    uint64_t slots[160]; /* bit i: KVM memory slot i is registered */
+    uint64_t slots[160];   /* bit i: KVM memory slot i is registered */
+    uint64_t signal_entry; /* the shim's shim_signal_entry */
+    uint64_t cpu_blocks;   /* the shim's struct keep_shim_cpu array */
+    uint64_t lstar;
+    struct guest_features features;
+    struct keep_executor *exec;
+    struct vcpu vcpus[KEEP_MAX_VCPUS];
+    /*
+     * One batch at a time: the executor's fd table, cwd and scratch space are
+     * shared (a call that blocks in the host holds the others up; futex waits
+     * do not take this lock).
+     */
+    pthread_mutex_t exec_lock;
+    pthread_mutex_t lock; /* the fields below */
+    pthread_cond_t changed;
+    bool ended;      /* exit_group, a fault, a stop or an error: every vCPU stops */
+    int exit_status; /* when ended */
+    int rc;          /* KEEP_OK or the first error */
+    struct keep_error err;
+    int threads;     /* vCPUs running a workload thread */
+    int last_status; /* status of the last thread's exit() */
 };
+
+/* The executor's waits (poll, epoll_wait, nanosleep, pause) run without the batch lock. */
+static void exec_unlock_while_waiting(void *ctx, bool begin)
+{
+    struct vm *vm = ctx;
+    if (begin)
+        pthread_mutex_unlock(&vm->exec_lock);
+    else
+        pthread_mutex_lock(&vm->exec_lock);
+}
+
+/* A signal that only interrupts: it gets other vCPUs' host threads out of KVM_RUN or a call. */
+#define KICK_SIGNAL SIGRTMIN
+
+static void on_kick(int sig)
+{
+    (void)sig;
+}
+
+static long host_cpus(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > KEEP_MAX_VCPUS ? KEEP_MAX_VCPUS : n;
+}
+
+static uint64_t cpu_block(const struct vm *vm, int index)
+{
+    return vm->cpu_blocks + (uint64_t)index * sizeof(struct keep_shim_cpu);
+}
+
+static struct keep_shim_cpu *cpu_of(const struct vcpu *c)
+{
+    return (struct keep_shim_cpu *)(void *)(c->vm->mem + cpu_block(c->vm, c->index));
+}
+
+static uint64_t vcpu_channel(int index)
+{
+    return index == 0 ? KEEP_GUEST_CHANNEL
+                      : KEEP_GUEST_CHANNELS + (uint64_t)(index - 1) * KEEP_GUEST_CHANNEL_SIZE;
+}
 
 static void vm_close(struct vm *vm)
 {
     /*
      * keep_kvm_request_stop() runs in a signal handler: with signals blocked
      * on this thread while kvm_run goes away, a handler here sees either the
-     * live mapping or NULL. (keep runs the vCPU on its only thread; a
-     * process that adds threads must block SIGINT/SIGTERM in them.)
+     * live mapping or NULL. The other vCPU threads block SIGINT and SIGTERM.
      */
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
     current_run = NULL;
-    if (vm->run && vm->run != MAP_FAILED)
-        munmap(vm->run, (size_t)vcpu_mmap_size);
+    current_signals = NULL;
+    for (int i = 0; i < KEEP_MAX_VCPUS; i++) {
+        struct vcpu *c = &vm->vcpus[i];
+        if (c->run && c->run != MAP_FAILED)
+            munmap(c->run, (size_t)vcpu_mmap_size);
+        if (c->fd >= 0)
+            close(c->fd);
+    }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (vm->vcpu_fd >= 0)
-        close(vm->vcpu_fd);
     if (vm->vm_fd >= 0)
         close(vm->vm_fd);
     if (vm->mem && vm->mem != MAP_FAILED)
@@ -269,15 +392,21 @@ static int create_vm(struct vm *vm, struct keep_error *err)
         if (rc)
             return rc;
     }
-    vm->vcpu_fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, 0);
-    if (vm->vcpu_fd < 0)
+    return KEEP_OK;
+}
+
+static int create_vcpu(struct vcpu *c, struct keep_error *err)
+{
+    if (c->fd >= 0)
+        return KEEP_OK; /* a vCPU whose thread ended is reused */
+    c->fd = ioctl(c->vm->vm_fd, KVM_CREATE_VCPU, c->index);
+    if (c->fd < 0)
         return ioctl_fail("KVM_CREATE_VCPU", errno, NULL, err);
-    vm->run =
-        mmap(NULL, (size_t)vcpu_mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, vm->vcpu_fd, 0);
-    if (vm->run == MAP_FAILED)
+    c->run = mmap(NULL, (size_t)vcpu_mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, c->fd, 0);
+    if (c->run == MAP_FAILED)
         return keep_fail(err, KEEP_E_KVM_IOCTL, "mmap of the vCPU's kvm_run failed: %s",
                          strerror(errno));
-    if (ioctl(vm->vcpu_fd, KVM_SET_CPUID2, supported_cpuid) < 0)
+    if (ioctl(c->fd, KVM_SET_CPUID2, supported_cpuid) < 0)
         return ioctl_fail("KVM_SET_CPUID2", errno, NULL, err);
     return KEEP_OK;
 }
@@ -298,45 +427,54 @@ static struct kvm_segment user_segment(uint16_t selector, bool code)
     };
 }
 
-static int set_sregs(struct vm *vm, const struct guest_features *f, struct keep_error *err)
+static int set_sregs(struct vcpu *c, uint64_t fs_base, struct keep_error *err)
 {
+    const struct guest_features *f = &c->vm->features;
     struct kvm_sregs s;
-    if (ioctl(vm->vcpu_fd, KVM_GET_SREGS, &s) < 0)
+    if (ioctl(c->fd, KVM_GET_SREGS, &s) < 0)
         return ioctl_fail("KVM_GET_SREGS", errno, NULL, err);
     s.cs = user_segment(KEEP_SEL_UCODE, true);
     s.ds = s.es = s.fs = s.gs = s.ss = user_segment(KEEP_SEL_UDATA, false);
-    s.tr = (struct kvm_segment){.base = KEEP_GUEST_TSS,
-                                .limit = KEEP_TSS_LIMIT,
-                                .selector = KEEP_SEL_TSS,
+    s.fs.base = fs_base;
+    s.gs.base = cpu_block(c->vm, c->index);
+    /* Each vCPU has its own TSS (its own IST1 stack), all sharing one I/O bitmap. */
+    s.tr = (struct kvm_segment){.base = keep_kvm_tss_base(c->index),
+                                .limit = keep_kvm_tss_limit(c->index),
+                                .selector = (uint16_t)(KEEP_SEL_TSS + 16 * c->index),
                                 .type = 11,
                                 .present = 1};
     s.ldt = (struct kvm_segment){.unusable = 1, .type = 2, .present = 0};
     s.gdt.base = KEEP_GUEST_GDT;
-    s.gdt.limit = KEEP_SEL_TSS + 16 - 1;
+    s.gdt.limit = KEEP_SEL_TSS + 16 * KEEP_MAX_VCPUS - 1;
     s.idt.base = KEEP_GUEST_IDT;
     s.idt.limit = 256 * 16 - 1;
     s.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG;
-    s.cr3 = vm->layout.pml4;
+    s.cr3 = c->vm->layout.pml4;
     s.cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT | (f->fsgsbase ? CR4_FSGSBASE : 0) |
             (f->xsave ? CR4_OSXSAVE : 0);
     s.efer = EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE;
-    if (ioctl(vm->vcpu_fd, KVM_SET_SREGS, &s) < 0)
+    if (ioctl(c->fd, KVM_SET_SREGS, &s) < 0)
         return ioctl_fail("KVM_SET_SREGS", errno, "the CPU rejected the 64-bit start state", err);
     return KEEP_OK;
 }
 
-static int set_msrs(struct vm *vm, uint64_t lstar, struct keep_error *err)
+static int set_msrs(struct vcpu *c, uint64_t fs_base, struct keep_error *err)
 {
+    uint64_t gs = cpu_block(c->vm, c->index);
     const struct kvm_msr_entry e[] = {
         /* SYSCALL: CS=0x08, SS=0x10; SYSRET: CS=0x10+16, SS=0x10+8 (APM vol 2, 6.1.1). */
         {.index = MSR_STAR, .data = (0x10ull << 48) | ((uint64_t)KEEP_SEL_KCODE << 32)},
-        {.index = MSR_LSTAR, .data = lstar},
-        {.index = MSR_CSTAR, .data = lstar},
+        {.index = MSR_LSTAR, .data = c->vm->lstar},
+        {.index = MSR_CSTAR, .data = c->vm->lstar},
         /* SYSCALL clears TF, DF, IF, AC and NT like Linux does. */
         {.index = MSR_SFMASK, .data = 0x47700},
-        {.index = MSR_FS_BASE, .data = 0},
-        {.index = MSR_GS_BASE, .data = 0},
-        {.index = MSR_KERNEL_GS_BASE, .data = 0},
+        {.index = MSR_FS_BASE, .data = fs_base}, /* after KVM_SET_SREGS, which set it too */
+        /*
+         * The shim finds this vCPU's block through GS. Both: under PVM CPL3
+         * code sees MSR_KERNEL_GS_BASE (measured), on hardware MSR_GS_BASE.
+         */
+        {.index = MSR_GS_BASE, .data = gs},
+        {.index = MSR_KERNEL_GS_BASE, .data = gs},
     };
     enum { count = sizeof(e) / sizeof(e[0]) };
     /* struct kvm_msrs ends in a flexible array: give it room for count entries. */
@@ -347,7 +485,7 @@ static int set_msrs(struct vm *vm, uint64_t lstar, struct keep_error *err)
     memset(&m, 0, sizeof(m));
     m.head.nmsrs = count;
     memcpy(m.head.entries, e, sizeof(e));
-    int n = ioctl(vm->vcpu_fd, KVM_SET_MSRS, &m);
+    int n = ioctl(c->fd, KVM_SET_MSRS, &m);
     if (n != count)
         return keep_fail(err, KEEP_E_KVM_IOCTL,
                          "ioctl KVM_SET_MSRS set %d of %d MSRs (stopped at %#x): %s", n, count,
@@ -355,23 +493,52 @@ static int set_msrs(struct vm *vm, uint64_t lstar, struct keep_error *err)
     return KEEP_OK;
 }
 
-static int set_xcr0(struct vm *vm, const struct guest_features *f, struct keep_error *err)
+static int set_xcr0(struct vcpu *c, struct keep_error *err)
 {
+    const struct guest_features *f = &c->vm->features;
     if (!f->xsave)
         return KEEP_OK;
     struct kvm_xcrs x = {.nr_xcrs = 1, .xcrs = {{.xcr = 0, .value = f->xcr0}}};
-    if (ioctl(vm->vcpu_fd, KVM_SET_XCRS, &x) < 0)
+    if (ioctl(c->fd, KVM_SET_XCRS, &x) < 0)
         return ioctl_fail("KVM_SET_XCRS", errno, NULL, err);
     return KEEP_OK;
 }
 
-static int set_regs(struct vm *vm, const struct keep_kvm_image *img, struct keep_error *err)
+static int set_regs(struct vcpu *c, uint64_t rip, uint64_t rsp, struct keep_error *err)
 {
     /* psABI 3.4.1: %rsp at argc, %rdx = 0 (no function for atexit), RFLAGS with IOPL 0. */
-    struct kvm_regs r = {.rip = img->entry, .rsp = img->rsp, .rflags = 0x2};
-    if (ioctl(vm->vcpu_fd, KVM_SET_REGS, &r) < 0)
+    struct kvm_regs r = {.rip = rip, .rsp = rsp, .rflags = 0x2};
+    if (ioctl(c->fd, KVM_SET_REGS, &r) < 0)
         return ioctl_fail("KVM_SET_REGS", errno, NULL, err);
     return KEEP_OK;
+}
+
+/* This vCPU's block as the host starts it; the shim fills the rest of a new thread's. */
+static void init_cpu_block(struct vcpu *c, uint64_t tid)
+{
+    struct keep_shim_cpu *b = cpu_of(c);
+    b->self = cpu_block(c->vm, c->index);
+    b->stack_top = KEEP_GUEST_SHIM_STACK + (uint64_t)(c->index + 1) * KEEP_VCPU_SHIM_STACK_SIZE;
+    b->channel = vcpu_channel(c->index);
+    b->index = (uint64_t)c->index;
+    if (tid)
+        b->tid = tid;
+    __atomic_store_n(&b->in_use, 1, __ATOMIC_SEQ_CST);
+}
+
+static int start_vcpu(struct vcpu *c, uint64_t rip, uint64_t rsp, uint64_t fs_base,
+                      struct keep_error *err)
+{
+    int rc = create_vcpu(c, err);
+    if (!rc)
+        rc = set_sregs(c, fs_base, err);
+    if (!rc)
+        rc = set_msrs(c, fs_base, err);
+    if (!rc)
+        rc = set_xcr0(c, err);
+    if (!rc)
+        rc = set_regs(c, rip, rsp, err);
+    return rc;
 }
 
 static const char *vector_name(uint64_t v)
@@ -447,22 +614,22 @@ static int report_fault(const struct vm *vm, const struct keep_shim_report *r, i
     return KEEP_OK;
 }
 
-/* Copy the guest's report out of shared memory, with its message NUL-terminated and printable. */
-static void copy_report(const struct vm *vm, struct keep_shim_report *r)
+/* Copy this vCPU's report out of shared memory, with its message NUL-terminated and printable. */
+static void copy_report(const struct vcpu *c, struct keep_shim_report *r)
 {
-    memcpy(r, vm->mem + KEEP_GUEST_BOOT + offsetof(struct keep_shim_boot, report), sizeof(*r));
+    memcpy(r, &cpu_of(c)->report, sizeof(*r));
     r->message[sizeof(r->message) - 1] = 0;
     for (char *p = r->message; *p; p++)
         if (*p < 0x20 || *p > 0x7e)
             *p = '?';
 }
 
-enum step { STEP_CONTINUE, STEP_DONE };
+enum step { STEP_CONTINUE, STEP_DONE, STEP_THREAD_DONE };
 
-static void set_status(struct vm *vm, int64_t status)
+static void set_status(struct vcpu *c, int64_t status)
 {
     uint64_t v = (uint64_t)status;
-    memcpy(vm->mem + KEEP_GUEST_BOOT + offsetof(struct keep_shim_boot, report.status), &v, 8);
+    memcpy(&cpu_of(c)->report.status, &v, 8);
 }
 
 /*
@@ -471,20 +638,20 @@ static void set_status(struct vm *vm, int64_t status)
  * (Page-table changes are not done here: the guest makes them itself, see
  * src/shim/shim.c, shim_privileged.)
  */
-static int handle_privileged(struct vm *vm, const struct keep_shim_report *r,
+static int handle_privileged(struct vcpu *c, const struct keep_shim_report *r,
                              struct keep_error *err)
 {
     struct kvm_sregs s;
     if (r->vector != KEEP_PRIV_SET_FS || r->addr >= (1ull << 47)) {
-        set_status(vm, -22 /* EINVAL */);
+        set_status(c, -22 /* EINVAL */);
         return KEEP_OK;
     }
-    if (ioctl(vm->vcpu_fd, KVM_GET_SREGS, &s) < 0)
+    if (ioctl(c->fd, KVM_GET_SREGS, &s) < 0)
         return ioctl_fail("KVM_GET_SREGS", errno, NULL, err);
     s.fs.base = r->addr;
-    if (ioctl(vm->vcpu_fd, KVM_SET_SREGS, &s) < 0)
+    if (ioctl(c->fd, KVM_SET_SREGS, &s) < 0)
         return ioctl_fail("KVM_SET_SREGS", errno, NULL, err);
-    set_status(vm, 0);
+    set_status(c, 0);
     return KEEP_OK;
 }
 
@@ -502,15 +669,18 @@ static bool workload_range(const struct vm *vm, uint64_t addr, uint64_t size)
  * low region: a workload that sends this itself costs the host at most the
  * slots of its own address space.
  */
-static int handle_back(struct vm *vm, const struct keep_shim_report *r, struct keep_error *err)
+static int handle_back(struct vcpu *c, const struct keep_shim_report *r, struct keep_error *err)
 {
+    struct vm *vm = c->vm;
     if (r->addr < vm->layout.workload_base || r->addr >= vm->layout.guest_size) {
-        set_status(vm, -22 /* EINVAL */);
+        set_status(c, -22 /* EINVAL */);
         return KEEP_OK;
     }
+    pthread_mutex_lock(&vm->lock); /* vCPUs back slots concurrently */
     int rc = add_slot(vm, r->addr / KEEP_GUEST_SLOT, err);
+    pthread_mutex_unlock(&vm->lock);
     if (!rc)
-        set_status(vm, 0);
+        set_status(c, 0);
     return rc;
 }
 
@@ -519,14 +689,15 @@ static int handle_back(struct vm *vm, const struct keep_shim_report *r, struct k
  * as zero when the shim maps them again (madvise(2), MADV_DONTNEED on a
  * private anonymous mapping). KVM's MMU notifier drops its translations.
  */
-static void handle_discard(struct vm *vm, const struct keep_shim_report *r)
+static void handle_discard(struct vcpu *c, const struct keep_shim_report *r)
 {
+    struct vm *vm = c->vm;
     if (!workload_range(vm, r->addr, r->status)) {
-        set_status(vm, -22 /* EINVAL */);
+        set_status(c, -22 /* EINVAL */);
         return;
     }
     int rc = madvise(vm->mem + r->addr, r->status, MADV_DONTNEED);
-    set_status(vm, rc ? -errno : 0);
+    set_status(c, rc ? -errno : 0);
 }
 
 /*
@@ -553,11 +724,153 @@ static void report_out_of_memory(const struct vm *vm, const struct keep_shim_rep
     *exit_status = 128 + SIGBUS;
 }
 
-static int handle_port(struct vm *vm, uint32_t request, struct keep_executor *exec,
-                       int *exit_status, enum step *step, struct keep_error *err)
+static void *vcpu_thread(void *arg);
+
+/* End the Keep: every vCPU stops (first caller's status and error win). */
+static void end_keep(struct vm *vm, int exit_status, int rc, const struct keep_error *err)
 {
+    pthread_mutex_lock(&vm->lock);
+    if (!vm->ended) {
+        vm->ended = true;
+        vm->exit_status = exit_status;
+        vm->rc = rc;
+        if (rc && err)
+            vm->err = *err;
+    }
+    for (int i = 0; i < KEEP_MAX_VCPUS; i++) {
+        struct vcpu *o = &vm->vcpus[i];
+        if (o->run && o->run != MAP_FAILED)
+            o->run->immediate_exit = 1;
+        if (o->thread_running)
+            pthread_kill(o->thread, KICK_SIGNAL);
+    }
+    pthread_cond_broadcast(&vm->changed);
+    pthread_mutex_unlock(&vm->lock);
+}
+
+static bool keep_ended(struct vm *vm)
+{
+    pthread_mutex_lock(&vm->lock);
+    bool ended = vm->ended;
+    pthread_mutex_unlock(&vm->lock);
+    return ended;
+}
+
+/*
+ * clone(CLONE_VM | CLONE_THREAD | ...): the shim filled the child's block
+ * (registers, tid, stack); the host starts its vCPU at shim_signal_entry,
+ * which resumes those registers, with the FS base the shim asks for.
+ */
+static int handle_clone(struct vcpu *parent, const struct keep_shim_report *r,
+                        struct keep_error *err)
+{
+    struct vm *vm = parent->vm;
+    uint64_t index = r->vector, fs = r->addr;
+    if (index == 0 || index >= KEEP_MAX_VCPUS || (int)index == parent->index ||
+        (r->status && fs >= (1ull << 47))) {
+        set_status(parent, -22 /* EINVAL */);
+        return KEEP_OK;
+    }
+    struct vcpu *c = &vm->vcpus[index];
+    /*
+     * A slot the shim reuses: its last thread said exit and freed the slot
+     * on its way out of its host thread, which is joined here before the
+     * vCPU runs again. A slot still running is a lie of the guest's.
+     */
+    pthread_mutex_lock(&vm->lock);
+    bool busy = c->thread_running, joinable = c->started;
+    c->started = false;
+    pthread_mutex_unlock(&vm->lock);
+    if (busy) {
+        set_status(parent, -11 /* EAGAIN */);
+        return KEEP_OK;
+    }
+    if (joinable)
+        pthread_join(c->thread, NULL);
+    if (!r->status) { /* no CLONE_SETTLS: the parent's FS base */
+        struct kvm_sregs s;
+        if (ioctl(parent->fd, KVM_GET_SREGS, &s) < 0)
+            return ioctl_fail("KVM_GET_SREGS", errno, NULL, err);
+        fs = s.fs.base;
+    }
+    int rc = start_vcpu(c, vm->signal_entry,
+                        KEEP_GUEST_SHIM_STACK + (index + 1) * KEEP_VCPU_SHIM_STACK_SIZE, fs, err);
+    if (rc)
+        return rc;
+    init_cpu_block(c, 0);
+    pthread_mutex_lock(&vm->lock);
+    c->thread_running = true;
+    vm->threads++;
+    int e = pthread_create(&c->thread, NULL, vcpu_thread, c);
+    if (e) {
+        c->thread_running = false;
+        vm->threads--;
+    } else {
+        c->started = true;
+    }
+    pthread_mutex_unlock(&vm->lock);
+    set_status(parent, e ? -11 /* EAGAIN */ : 0);
+    return KEEP_OK;
+}
+
+/* futex(2) on the host's own mapping of the guest word: a wait blocks only this vCPU's thread. */
+static void handle_futex(struct vcpu *c, const struct keep_shim_report *r)
+{
+    struct vm *vm = c->vm;
+    enum {
+        WAIT = 0,
+        WAKE = 1,
+        REQUEUE = 3,
+        CMP_REQUEUE = 4,
+        WAKE_OP = 5,
+        WAIT_BITSET = 9,
+        WAKE_BITSET = 10,
+        PRIVATE = 128,
+        REALTIME = 256
+    };
+    uint64_t op = r->vector, cmd = op & ~(uint64_t)(PRIVATE | REALTIME);
+    uint64_t uaddr = r->addr, val = r->status, arg4 = r->error_code, uaddr2 = r->rip, val3 = r->rsp;
+    uint64_t lo = vm->layout.workload_base, size = vm->layout.workload_end - lo;
+    bool two = cmd == REQUEUE || cmd == CMP_REQUEUE || cmd == WAKE_OP;
+    bool timed = (cmd == WAIT || cmd == WAIT_BITSET) && arg4;
+    int64_t result;
+    if (cmd != WAIT && cmd != WAKE && !two && cmd != WAIT_BITSET && cmd != WAKE_BITSET) {
+        result = -38; /* ENOSYS: PI futexes and the rest */
+    } else if (uaddr % 4 || uaddr < lo || !keep_range_ok(uaddr - lo, 4, size) ||
+               (two && (uaddr2 % 4 || uaddr2 < lo || !keep_range_ok(uaddr2 - lo, 4, size))) ||
+               (timed && (arg4 < lo || !keep_range_ok(arg4 - lo, 16, size)))) {
+        result = -14; /* EFAULT */
+    } else {
+        void *p4 = timed ? (void *)(vm->mem + arg4) : (void *)(uintptr_t)arg4;
+        long n = syscall(SYS_futex, vm->mem + uaddr, (int)op, (uint32_t)val, p4,
+                         two ? vm->mem + uaddr2 : NULL, (uint32_t)val3);
+        result = n < 0 ? -errno : n;
+    }
+    set_status(c, result);
+}
+
+/* This vCPU's thread called exit(2): its vCPU stops; the last thread's exit ends the Keep. */
+static void thread_exit(struct vcpu *c, int status)
+{
+    struct vm *vm = c->vm;
+    pthread_mutex_lock(&vm->lock);
+    vm->threads--;
+    vm->last_status = status & 0xff;
+    c->thread_running = false;
+    __atomic_store_n(&cpu_of(c)->in_use, 0, __ATOMIC_SEQ_CST); /* the shim may reuse the slot */
+    bool last = vm->threads == 0;
+    pthread_cond_broadcast(&vm->changed);
+    pthread_mutex_unlock(&vm->lock);
+    if (last)
+        end_keep(vm, status & 0xff, KEEP_OK, NULL);
+}
+
+static int handle_port(struct vcpu *c, uint32_t request, int *exit_status, enum step *step,
+                       struct keep_error *err)
+{
+    struct vm *vm = c->vm;
     struct keep_shim_report r;
-    copy_report(vm, &r);
+    copy_report(c, &r);
     *step = STEP_DONE;
     switch (request) {
     case KEEP_REQ_CHANNEL: {
@@ -567,8 +880,10 @@ static int handle_port(struct vm *vm, uint32_t request, struct keep_executor *ex
                                     .in_use = guest_pages_in_use,
                                     .ctx = vm};
         struct keep_exec_outcome outcome = {0};
-        int rc = keep_executor_run_batch(exec, vm->mem + KEEP_GUEST_CHANNEL,
+        pthread_mutex_lock(&vm->exec_lock);
+        int rc = keep_executor_run_batch(vm->exec, vm->mem + vcpu_channel(c->index),
                                          KEEP_GUEST_CHANNEL_SIZE, &gm, &outcome, err);
+        pthread_mutex_unlock(&vm->exec_lock);
         if (rc)
             return rc;
         if (outcome.ended) {
@@ -585,24 +900,45 @@ static int handle_port(struct vm *vm, uint32_t request, struct keep_executor *ex
         return KEEP_OK;
     case KEEP_REQ_FAULT:
         return report_fault(vm, &r, exit_status);
+    case KEEP_REQ_KILLED:
+        if (r.status < 1 || r.status > 64)
+            return keep_fail(err, KEEP_E_KVM_EXIT_UNEXPECTED,
+                             "the shim reported death by signal %llu; signals are 1..64",
+                             (unsigned long long)r.status);
+        /* The same line as the nil backend's: a signal's default action ended the workload. */
+        fprintf(stderr, "keep: workload killed by signal %d (%s)\n", (int)r.status,
+                strsignal((int)r.status));
+        *exit_status = 128 + (int)r.status;
+        return KEEP_OK;
     case KEEP_REQ_PANIC:
         return keep_fail(err, KEEP_E_KVM_SHIM_PANIC, "the shim stopped the Keep: %s %#llx",
                          r.message, (unsigned long long)r.addr);
     case KEEP_REQ_PRIVILEGED:
         *step = STEP_CONTINUE;
-        return handle_privileged(vm, &r, err);
-    case KEEP_REQ_NOP:
+        return handle_privileged(c, &r, err);
+    case KEEP_REQ_CLONE:
         *step = STEP_CONTINUE;
+        return handle_clone(c, &r, err);
+    case KEEP_REQ_FUTEX:
+        *step = STEP_CONTINUE;
+        handle_futex(c, &r);
         return KEEP_OK;
     case KEEP_REQ_BACK:
         *step = STEP_CONTINUE;
-        return handle_back(vm, &r, err);
+        return handle_back(c, &r, err);
     case KEEP_REQ_DISCARD:
         *step = STEP_CONTINUE;
-        handle_discard(vm, &r);
+        handle_discard(c, &r);
         return KEEP_OK;
     case KEEP_REQ_OUT_OF_MEMORY:
         report_out_of_memory(vm, &r, exit_status);
+        return KEEP_OK;
+    case KEEP_REQ_THREAD_EXIT:
+        *step = STEP_THREAD_DONE;
+        *exit_status = (int)(r.status & 0xff);
+        return KEEP_OK;
+    case KEEP_REQ_NOP:
+        *step = STEP_CONTINUE;
         return KEEP_OK;
     case KEEP_REQ_LOG:
         keep_log(KEEP_LOG_DEBUG, "shim: %s %llu", r.message, (unsigned long long)r.addr);
@@ -611,15 +947,15 @@ static int handle_port(struct vm *vm, uint32_t request, struct keep_executor *ex
     default:
         return keep_fail(err, KEEP_E_KVM_EXIT_UNEXPECTED,
                          "the guest wrote %#x to port %#x; requests are 1..%d", request, KEEP_PORT,
-                         KEEP_REQ_OUT_OF_MEMORY);
+                         KEEP_REQ_FUTEX);
     }
 }
 
-static int unexpected_exit(struct vm *vm, struct keep_error *err)
+static int unexpected_exit(struct vcpu *c, struct keep_error *err)
 {
     struct kvm_regs regs = {0};
-    ioctl(vm->vcpu_fd, KVM_GET_REGS, &regs);
-    const struct kvm_run *run = vm->run;
+    ioctl(c->fd, KVM_GET_REGS, &regs);
+    const struct kvm_run *run = c->run;
     switch (run->exit_reason) {
     case KVM_EXIT_SHUTDOWN:
         return keep_fail(err, KEEP_E_KVM_SHUTDOWN,
@@ -647,21 +983,103 @@ static int unexpected_exit(struct vm *vm, struct keep_error *err)
     }
 }
 
-static int run_loop(struct vm *vm, struct keep_executor *exec, int *exit_status,
-                    struct keep_error *err)
+static volatile struct keep_shim_signals *guest_signals(const struct vm *vm)
 {
-    struct kvm_run *run = vm->run;
-    current_run = run;
-    if (stop_requested)
-        run->immediate_exit = 1;
+    return (volatile struct keep_shim_signals *)(vm->mem + KEEP_GUEST_SIGNALS);
+}
+
+/*
+ * Signals that arrived for the guest go into its pending word (atomically:
+ * other vCPUs may be taking bits). immediate_exit is cleared first: a
+ * signal between here and KVM_RUN sets it again and is moved next round.
+ */
+static void move_signals_in(struct vcpu *c)
+{
+    c->run->immediate_exit = stop_requested || keep_ended(c->vm);
+    if (c->index != 0)
+        return; /* host signals go to the first vCPU */
+    uint64_t got = keep_exec_signal_take();
+    if (got) {
+        volatile struct keep_shim_signals *s = guest_signals(c->vm);
+        __atomic_fetch_or(&s->pending, got, __ATOMIC_SEQ_CST);
+        s->host_seq = keep_exec_signal_seq();
+    }
+}
+
+/*
+ * A signal is pending and the vCPU stopped in workload code, which may never
+ * make a system call (a CPU-bound loop): save its registers in its block
+ * and send it to the shim's signal entry, on its shim stack. In the shim it
+ * needs nothing: the shim delivers when its current call returns. (SEV-SNP
+ * and TDX keep the registers from the host; there the guest would need an
+ * interrupt of its own, e.g. a restricted-injection #HV whose handler looks
+ * at the pending word.)
+ */
+static int redirect_to_signal(struct vcpu *c, struct keep_error *err)
+{
+    struct vm *vm = c->vm;
+    struct keep_shim_cpu *b = cpu_of(c);
+    struct kvm_regs r;
+    if (!guest_signals(vm)->pending || b->from != KEEP_SIG_FROM_NONE)
+        return KEEP_OK;
+    if (ioctl(c->fd, KVM_GET_REGS, &r) < 0)
+        return ioctl_fail("KVM_GET_REGS", errno, NULL, err);
+    if (r.rip < vm->layout.workload_base || r.rip >= vm->layout.workload_end)
+        return KEEP_OK;
+    struct keep_shim_regs saved = {
+        .r15 = r.r15,
+        .r14 = r.r14,
+        .r13 = r.r13,
+        .r12 = r.r12,
+        .r11 = r.r11,
+        .r10 = r.r10,
+        .r9 = r.r9,
+        .r8 = r.r8,
+        .rbp = r.rbp,
+        .rdi = r.rdi,
+        .rsi = r.rsi,
+        .rdx = r.rdx,
+        .rcx = r.rcx,
+        .rbx = r.rbx,
+        .rax = r.rax,
+        .rip = r.rip,
+        .cs = KEEP_SEL_UCODE,
+        .rflags = r.rflags,
+        .rsp = r.rsp,
+        .ss = KEEP_SEL_UDATA,
+    };
+    memcpy(&b->regs, &saved, sizeof(saved));
+    b->from = KEEP_SIG_FROM_HOST;
+    r.rip = vm->signal_entry;
+    r.rsp = b->stack_top;
+    r.rflags &= ~0x10500ull; /* TF, DF, RF */
+    if (ioctl(c->fd, KVM_SET_REGS, &r) < 0)
+        return ioctl_fail("KVM_SET_REGS", errno, NULL, err);
+    return KEEP_OK;
+}
+
+/* Run one vCPU until its thread exits (STEP_THREAD_DONE) or the Keep ends (STEP_DONE). */
+static int run_loop(struct vcpu *c, int *exit_status, enum step *how, struct keep_error *err)
+{
+    struct kvm_run *run = c->run;
     for (;;) {
-        if (ioctl(vm->vcpu_fd, KVM_RUN, 0) < 0) {
+        move_signals_in(c);
+        if (ioctl(c->fd, KVM_RUN, 0) < 0) {
             if (errno == EINTR || errno == EAGAIN) {
                 if (stop_requested) {
                     *exit_status = 128 + SIGINT;
+                    *how = STEP_DONE;
                     return keep_fail(err, KEEP_E_KVM_INTERRUPTED,
                                      "the Keep was stopped by a signal");
                 }
+                if (keep_ended(c->vm)) {
+                    *how = STEP_DONE;
+                    return KEEP_OK;
+                }
+                move_signals_in(c);
+                int rc = c->index == 0 ? redirect_to_signal(c, err) : KEEP_OK;
+                if (rc)
+                    return rc;
                 continue;
             }
             return ioctl_fail("KVM_RUN", errno, NULL, err);
@@ -670,14 +1088,99 @@ static int run_loop(struct vm *vm, struct keep_executor *exec, int *exit_status,
             run->io.port == KEEP_PORT && run->io.size == 4 && run->io.count == 1) {
             uint32_t request;
             memcpy(&request, (uint8_t *)run + run->io.data_offset, 4);
-            enum step step;
-            int rc = handle_port(vm, request, exec, exit_status, &step, err);
-            if (rc || step == STEP_DONE)
+            int rc = handle_port(c, request, exit_status, how, err);
+            if (rc || *how != STEP_CONTINUE)
                 return rc;
             continue;
         }
-        return unexpected_exit(vm, err);
+        *how = STEP_DONE;
+        return unexpected_exit(c, err);
     }
+}
+
+/* A workload thread's vCPU: SIGINT, SIGTERM and SIGALRM are left to keep's first thread. */
+static void *vcpu_thread(void *arg)
+{
+    struct vcpu *c = arg;
+    struct keep_error err = {0};
+    int status = 0;
+    enum step how = STEP_DONE;
+    sigset_t host_signals;
+    sigemptyset(&host_signals);
+    sigaddset(&host_signals, SIGINT);
+    sigaddset(&host_signals, SIGTERM);
+    sigaddset(&host_signals, SIGALRM);
+    pthread_sigmask(SIG_BLOCK, &host_signals, NULL);
+    int rc = run_loop(c, &status, &how, &err);
+    if (how == STEP_THREAD_DONE && !rc) {
+        thread_exit(c, status);
+        return NULL;
+    }
+    end_keep(c->vm, status, rc, &err);
+    /*
+     * keep's own thread (vCPU 0) may have been kicked just before it entered
+     * a host call that waits (a futex): kick until its run loop has left.
+     */
+    struct vcpu *first = &c->vm->vcpus[0];
+    while (!__atomic_load_n(&first->left, __ATOMIC_SEQ_CST)) {
+        pthread_kill(first->thread, KICK_SIGNAL);
+        struct timespec pause_20ms = {0, 20 * 1000 * 1000};
+        nanosleep(&pause_20ms, NULL);
+    }
+    return NULL;
+}
+
+/*
+ * Join a vCPU thread of an ended Keep. The kick may reach it just before it
+ * enters a host call that waits (epoll_wait, a futex): kick again until it
+ * has left.
+ */
+static void join_vcpu(struct vcpu *c)
+{
+    for (;;) {
+        struct timespec t;
+        clock_gettime(CLOCK_REALTIME, &t);
+        t.tv_nsec += 20 * 1000 * 1000;
+        if (t.tv_nsec >= 1000000000) {
+            t.tv_sec++;
+            t.tv_nsec -= 1000000000;
+        }
+        if (pthread_timedjoin_np(c->thread, NULL, &t) != ETIMEDOUT)
+            return;
+        pthread_kill(c->thread, KICK_SIGNAL);
+    }
+}
+
+/* The first vCPU runs on keep's own thread; afterwards every other vCPU is joined. */
+static int run_keep(struct vm *vm, int *exit_status, struct keep_error *err)
+{
+    struct vcpu *c = &vm->vcpus[0];
+    enum step how = STEP_DONE;
+    int status = 0;
+    vm->threads = 1;
+    c->thread = pthread_self();
+    current_signals = guest_signals(vm);
+    current_run = c->run;
+    int rc = run_loop(c, &status, &how, err);
+    __atomic_store_n(&c->left, true, __ATOMIC_SEQ_CST);
+    if (how == STEP_THREAD_DONE && !rc) {
+        thread_exit(c, status); /* the first thread left; the Keep lives while others run */
+        pthread_mutex_lock(&vm->lock);
+        while (!vm->ended)
+            pthread_cond_wait(&vm->changed, &vm->lock);
+        pthread_mutex_unlock(&vm->lock);
+    } else {
+        end_keep(vm, status, rc, err);
+    }
+    for (int i = 1; i < KEEP_MAX_VCPUS; i++)
+        if (vm->vcpus[i].started)
+            join_vcpu(&vm->vcpus[i]);
+    *exit_status = vm->exit_status;
+    if (vm->rc && vm->rc != rc) {
+        *err = vm->err;
+        return vm->rc;
+    }
+    return rc ? rc : vm->rc;
 }
 
 static int prepare_guest(struct vm *vm, const struct keep_config *cfg, const struct keep_elf *elf,
@@ -707,6 +1210,8 @@ static int prepare_guest(struct vm *vm, const struct keep_config *cfg, const str
         return rc;
     keep_kvm_layout_build(&vm->layout, vm->mem, &hdr);
     *lstar = hdr.syscall_entry;
+    vm->signal_entry = hdr.signal_entry;
+    vm->cpu_blocks = hdr.cpu_blocks;
     struct keep_kvm_process proc = {
         .argv = (const char *const *)cfg->argv,
         .argc = cfg->argc,
@@ -729,9 +1234,11 @@ static int prepare_guest(struct vm *vm, const struct keep_config *cfg, const str
         .ptes = vm->layout.ptes,
         .channel_path = cfg->channel,
         .log_debug = keep_log_get_level() >= KEEP_LOG_DEBUG,
+        .log_info = keep_log_get_level() >= KEEP_LOG_INFO,
         .have_fsgsbase = f->fsgsbase,
         .memory_size = vm->layout.memory_size,
         .stack_exec = elf->exec_stack,
+        .host_cpus = host_cpus(),
     };
     memcpy(vm->mem + KEEP_GUEST_BOOT, &in, sizeof(in));
     return KEEP_OK;
@@ -740,20 +1247,38 @@ static int prepare_guest(struct vm *vm, const struct keep_config *cfg, const str
 int keep_kvm_run(const struct keep_config *cfg, const struct keep_elf *elf,
                  struct keep_executor *exec, int *exit_status, struct keep_error *err)
 {
-    struct vm vm = {.vm_fd = -1, .vcpu_fd = -1};
-    struct guest_features f;
+    static struct vm vm; /* large (one vCPU table); one Keep per process at a time */
+    memset(&vm, 0, sizeof(vm));
+    vm.vm_fd = -1;
+    vm.exec = exec;
+    keep_executor_set_blocking(exec, exec_unlock_while_waiting, &vm);
+    for (int i = 0; i < KEEP_MAX_VCPUS; i++)
+        vm.vcpus[i] = (struct vcpu){.vm = &vm, .index = i, .fd = -1};
+    pthread_mutex_init(&vm.exec_lock, NULL);
+    pthread_mutex_init(&vm.lock, NULL);
+    pthread_cond_init(&vm.changed, NULL);
     struct keep_kvm_image img;
-    uint64_t lstar = 0;
     *exit_status = 0;
     int rc = kvm_prepare(err);
     if (rc)
         return rc;
-    guest_features(&f);
-    if (!(rc = prepare_guest(&vm, cfg, elf, &f, &lstar, &img, err)) &&
-        !(rc = create_vm(&vm, err)) && !(rc = set_sregs(&vm, &f, err)) &&
-        !(rc = set_msrs(&vm, lstar, err)) && !(rc = set_xcr0(&vm, &f, err)) &&
-        !(rc = set_regs(&vm, &img, err)))
-        rc = run_loop(&vm, exec, exit_status, err);
+    guest_features(&vm.features);
+    if (!(rc = prepare_guest(&vm, cfg, elf, &vm.features, &vm.lstar, &img, err)) &&
+        !(rc = create_vm(&vm, err)) &&
+        !(rc = start_vcpu(&vm.vcpus[0], img.entry, img.rsp, 0, err))) {
+        init_cpu_block(&vm.vcpus[0], 1);
+        struct sigaction old_alarm, kick = {.sa_handler = on_kick}, old_kick;
+        sigemptyset(&kick.sa_mask);
+        sigaction(KICK_SIGNAL, &kick, &old_kick); /* no SA_RESTART: a blocked call returns */
+        alarm_handler(true, &old_alarm);
+        rc = run_keep(&vm, exit_status, err);
+        alarm_handler(false, &old_alarm);
+        sigaction(KICK_SIGNAL, &old_kick, NULL);
+    }
     vm_close(&vm);
+    keep_executor_set_blocking(exec, NULL, NULL);
+    pthread_mutex_destroy(&vm.exec_lock);
+    pthread_mutex_destroy(&vm.lock);
+    pthread_cond_destroy(&vm.changed);
     return rc;
 }

@@ -7,6 +7,7 @@
 #ifndef KEEP_HOST_KVM_H
 #define KEEP_HOST_KVM_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "host/config.h"
@@ -41,5 +42,11 @@ KEEP_WARN_UNUSED int keep_kvm_run(const struct keep_config *cfg, const struct ke
  * SIGTERM handler. The run returns KEEP_E_KVM_INTERRUPTED soon after.
  */
 void keep_kvm_request_stop(void);
+/*
+ * Async-signal-safe, for SIGINT: when the running workload catches SIGINT
+ * and no SIGINT was forwarded before, queue it for the workload and return
+ * true (the Keep goes on); otherwise false, and the caller stops the Keep.
+ */
+bool keep_kvm_forward_interrupt(void);
 
 #endif /* KEEP_HOST_KVM_H */

@@ -118,7 +118,12 @@ int keep_kvm_layout_place_shim(uint8_t *mem, const uint8_t *image, size_t image_
     bool ok = hdr->text_end > lo && hdr->text_end <= hdr->bss_end &&
               hdr->bss_end <= KEEP_GUEST_SHIM + KEEP_GUEST_SHIM_MAX && hdr->text_end % PAGE == 0 &&
               hdr->bss_end % PAGE == 0 && hdr->syscall_entry >= lo &&
-              hdr->syscall_entry < hdr->text_end;
+              hdr->syscall_entry < hdr->text_end && hdr->signal_entry >= lo &&
+              hdr->signal_entry < hdr->text_end &&
+              hdr->cpu_block_size == sizeof(struct keep_shim_cpu) &&
+              hdr->cpu_blocks >= hdr->text_end && hdr->cpu_blocks % PAGE == 0 &&
+              hdr->cpu_blocks <= hdr->bss_end &&
+              KEEP_MAX_VCPUS * sizeof(struct keep_shim_cpu) <= hdr->bss_end - hdr->cpu_blocks;
     for (int v = 0; v < 32; v++)
         ok = ok && hdr->exception_entry[v] >= lo && hdr->exception_entry[v] < hdr->text_end;
     if (!ok || hi > hdr->bss_end)
@@ -191,6 +196,8 @@ static void build_page_tables(const struct keep_kvm_layout *l, uint8_t *mem,
     map_4k(l, mem, KEEP_GUEST_STACK0, KEEP_GUEST_STACK0_SIZE, sup_rw);
     map_4k(l, mem, KEEP_GUEST_CHANNEL, KEEP_GUEST_CHANNEL_SIZE, user_rw);
     map_4k(l, mem, KEEP_GUEST_SHIM_STACK, KEEP_GUEST_SHIM_STACK_SIZE, user_rw);
+    /* The channels of vCPUs 1.. (vCPU 0's is KEEP_GUEST_CHANNEL). */
+    map_4k(l, mem, KEEP_GUEST_CHANNELS, (KEEP_MAX_VCPUS - 1) * KEEP_GUEST_CHANNEL_SIZE, user_rw);
     map_4k(l, mem, KEEP_GUEST_SHIM, hdr->text_end - KEEP_GUEST_SHIM, KEEP_PTE_U);
     map_4k(l, mem, hdr->text_end, hdr->bss_end - hdr->text_end, user_rw);
 }
@@ -208,11 +215,24 @@ static void build_gdt(uint8_t *mem)
     gdt[KEEP_SEL_KDATA / 8] = segment(0x00c0930000000000ull); /* P, DPL0, data RW accessed */
     gdt[KEEP_SEL_UDATA / 8] = segment(0x00c0f30000000000ull); /* P, DPL3, data RW accessed */
     gdt[KEEP_SEL_UCODE / 8] = segment(0x00a0fb0000000000ull); /* P, DPL3, code RX accessed, L */
-    uint64_t base = KEEP_GUEST_TSS, limit = KEEP_TSS_LIMIT;
-    /* 64-bit TSS descriptor, type 0xb (busy: KVM_SET_SREGS loads TR directly), P. */
-    gdt[KEEP_SEL_TSS / 8] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (0x8bull << 40) |
-                            (((limit >> 16) & 0xf) << 48) | (((base >> 24) & 0xff) << 56);
-    gdt[KEEP_SEL_TSS / 8 + 1] = base >> 32;
+    for (int v = 0; v < KEEP_MAX_VCPUS; v++) {
+        uint64_t base = keep_kvm_tss_base(v), limit = keep_kvm_tss_limit(v);
+        uint64_t *d = gdt + KEEP_SEL_TSS / 8 + 2 * v;
+        /* 64-bit TSS descriptor, type 0xb (busy: KVM_SET_SREGS loads TR directly), P. */
+        d[0] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (0x8bull << 40) |
+               (((limit >> 16) & 0xf) << 48) | (((base >> 24) & 0xff) << 56);
+        d[1] = base >> 32;
+    }
+}
+
+uint64_t keep_kvm_tss_base(int vcpu)
+{
+    return vcpu == 0 ? KEEP_GUEST_TSS : KEEP_TSS_EXTRA + (uint64_t)(vcpu - 1) * 128;
+}
+
+uint32_t keep_kvm_tss_limit(int vcpu)
+{
+    return (uint32_t)(KEEP_GUEST_TSS + KEEP_TSS_LIMIT - keep_kvm_tss_base(vcpu));
 }
 
 static void idt_gate(uint8_t *mem, int vector, uint64_t handler, int dpl, int ist)
@@ -236,11 +256,16 @@ static void build_idt(uint8_t *mem, const struct keep_shim_header *hdr)
 static void build_tss(uint8_t *mem)
 {
     uint8_t *tss = mem + KEEP_GUEST_TSS;
-    uint64_t stack0_top = KEEP_GUEST_STACK0 + KEEP_GUEST_STACK0_SIZE;
-    memcpy(tss + 4, &stack0_top, 8);  /* RSP0: stack for CPL3 -> CPL0 */
-    memcpy(tss + 36, &stack0_top, 8); /* IST1: exceptions, whatever the stack was */
-    uint16_t iopb = KEEP_TSS_IOPB_OFFSET;
-    memcpy(tss + 102, &iopb, 2);
+    for (int v = 0; v < KEEP_MAX_VCPUS; v++) {
+        uint8_t *t = mem + keep_kvm_tss_base(v);
+        /* vCPU v's CPL0 stack: the v-th slice from the top of KEEP_GUEST_STACK0. */
+        uint64_t stack0_top =
+            KEEP_GUEST_STACK0 + KEEP_GUEST_STACK0_SIZE - (uint64_t)v * KEEP_VCPU_STACK0_SIZE;
+        memcpy(t + 4, &stack0_top, 8);  /* RSP0: stack for CPL3 -> CPL0 */
+        memcpy(t + 36, &stack0_top, 8); /* IST1: exceptions, whatever the stack was */
+        uint16_t iopb = (uint16_t)(KEEP_GUEST_TSS + KEEP_TSS_IOPB_OFFSET - keep_kvm_tss_base(v));
+        memcpy(t + 102, &iopb, 2);
+    }
     /*
      * I/O bitmap: every port denied except the four bytes a 32-bit OUT to
      * KEEP_PORT touches (SDM vol 1, 19.5.2), so the CPL3 shim can reach the

@@ -93,5 +93,13 @@ struct keep_mm_state *keep_kvm_layout_state(const struct keep_kvm_layout *l, uin
 /* Guest physical / virtual address of the TSS I/O bitmap and the TSS limit. */
 #define KEEP_TSS_IOPB_OFFSET 104u
 #define KEEP_TSS_LIMIT       (KEEP_TSS_IOPB_OFFSET + 8192u) /* bitmap + the final 0xff byte */
+/*
+ * vCPU 0's TSS is at KEEP_GUEST_TSS with the I/O bitmap after it; the TSSs
+ * of vCPUs 1.. sit in the GDT page's upper half and point (iomap base) at
+ * the same bitmap, so each vCPU has its own IST1 stack and one bitmap serves all.
+ */
+#define KEEP_TSS_EXTRA 0x1800u /* guest address of vCPU 1's TSS; 128 bytes apart */
+uint64_t keep_kvm_tss_base(int vcpu);
+uint32_t keep_kvm_tss_limit(int vcpu);
 
 #endif /* KEEP_HOST_KVM_LAYOUT_H */

@@ -389,6 +389,91 @@ static void warn_limits(const struct keep_config *cfg, bool net_isolated)
                                 "call channel to fault)");
 }
 
+static volatile pid_t running_child;
+static volatile sig_atomic_t interrupt_forwarded;
+
+/* "/proc/PID" then tail into path; only async-signal-safe work. */
+static void proc_path(char *path, pid_t pid, const char *tail)
+{
+    char digits[16];
+    int n = 0, len = 6;
+    memcpy(path, "/proc/", 6);
+    for (pid_t p = pid; p > 0 && n < 15; p /= 10)
+        digits[n++] = (char)('0' + p % 10);
+    while (n > 0)
+        path[len++] = digits[--n];
+    size_t t = strlen(tail);
+    memcpy(path + len, tail, t + 1);
+}
+
+/*
+ * The workload: the child's first child when the child is the init of the
+ * workload's own PID namespace (/proc/PID/task/PID/children, proc(5)), else
+ * the child itself.
+ */
+static pid_t workload_pid(pid_t child)
+{
+    char path[80], buf[64];
+    proc_path(path, child, "/task/");
+    size_t len = strlen(path);
+    char tail[32];
+    proc_path(tail, child, "/children");
+    memcpy(path + len, tail + 6, strlen(tail + 6) + 1); /* "/proc/P/task/" + "P/children" */
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return child;
+    ssize_t got = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    pid_t first = 0;
+    for (ssize_t i = 0; i < got && buf[i] >= '0' && buf[i] <= '9'; i++)
+        first = first * 10 + (buf[i] - '0');
+    return first > 0 ? first : child;
+}
+
+/* Does /proc/PID/status say the process catches SIGINT? Only async-signal-safe calls. */
+static bool catches_sigint(pid_t pid)
+{
+    char path[40], buf[2048];
+    proc_path(path, pid, "/status");
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    ssize_t got = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (got <= 0)
+        return false;
+    buf[got] = 0;
+    /* proc(5): "SigCgt:" and 16 hex digits, the mask of caught signals; SIGINT is bit 1. */
+    const char *c = strstr(buf, "SigCgt:");
+    if (!c)
+        return false;
+    c += 7;
+    while (*c == '\t' || *c == ' ')
+        c++;
+    for (int i = 0; i < 15; i++)
+        if (!c[i])
+            return false;
+    char last = c[15]; /* the digit holding signals 1..4 */
+    int v = last >= '0' && last <= '9'   ? last - '0'
+            : last >= 'a' && last <= 'f' ? last - 'a' + 10
+                                         : 0;
+    return v & 2;
+}
+
+bool keep_nil_forward_interrupt(bool child_has_it)
+{
+    pid_t pid = running_child;
+    if (pid <= 0 || interrupt_forwarded)
+        return false;
+    pid = workload_pid(pid);
+    if (!catches_sigint(pid))
+        return false;
+    interrupt_forwarded = 1;
+    if (!child_has_it)
+        kill(pid, SIGINT);
+    return true;
+}
+
 /*
  * Sleep until the child may have ended or a stop signal arrived. SIGINT and
  * SIGTERM are blocked by the caller and unblocked only inside ppoll, so one
@@ -421,6 +506,7 @@ static int wait_child(pid_t pid, int status_fd, int *exit_status, struct keep_er
     sigdelset(&unblocked, SIGTERM);
     int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
     bool killed = false;
+    running_child = pid; /* keep_nil_forward_interrupt() may send it the first SIGINT */
     int st = 0, rc = KEEP_OK;
     for (;;) {
         if (keep_run_stop_requested() && !killed) {
@@ -437,6 +523,7 @@ static int wait_child(pid_t pid, int status_fd, int *exit_status, struct keep_er
         }
         sleep_on_child(pidfd, &unblocked);
     }
+    running_child = 0;
     if (pidfd >= 0)
         close(pidfd);
     pthread_sigmask(SIG_SETMASK, &old, NULL);

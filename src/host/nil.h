@@ -22,6 +22,8 @@
 #ifndef KEEP_HOST_NIL_H
 #define KEEP_HOST_NIL_H
 
+#include <stdbool.h>
+
 #include "host/config.h"
 #include "keep/error.h"
 
@@ -32,5 +34,13 @@
  */
 KEEP_WARN_UNUSED int keep_nil_run(const struct keep_config *cfg, int *exit_status,
                                   struct keep_error *err);
+
+/*
+ * Async-signal-safe, for SIGINT: the nil twin of keep_kvm_forward_interrupt().
+ * When the running workload catches SIGINT (its /proc status SigCgt) and no
+ * SIGINT was forwarded before, send it one (unless child_has_it: a terminal
+ * signalled the whole group) and return true; else false.
+ */
+bool keep_nil_forward_interrupt(bool child_has_it);
 
 #endif /* KEEP_HOST_NIL_H */

@@ -92,8 +92,17 @@ int keep_run_measure(const struct keep_config *cfg, const struct keep_program *p
 
 static volatile sig_atomic_t stop_signal;
 
-static void on_stop_signal(int sig)
+static void on_stop_signal(int sig, siginfo_t *info, void *uc)
 {
+    (void)uc;
+    /*
+     * A workload that catches SIGINT gets the first Ctrl-C; the next one
+     * stops the Keep. From the terminal (SI_KERNEL) the whole foreground
+     * group got it, the nil backend's child included.
+     */
+    bool to_group = info && info->si_code == SI_KERNEL;
+    if (sig == SIGINT && (keep_kvm_forward_interrupt() || keep_nil_forward_interrupt(to_group)))
+        return;
     stop_signal = sig;
     keep_executor_request_stop(); /* the rest of a batch is cancelled */
     keep_kvm_request_stop();
@@ -117,7 +126,8 @@ static void install_stop_handlers(struct sigaction old[2])
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_stop_signal;
+    sa.sa_sigaction = on_stop_signal;
+    sa.sa_flags = SA_SIGINFO;
     sigemptyset(&sa.sa_mask);
     stop_signal = 0;
     keep_executor_clear_stop();

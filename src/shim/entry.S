@@ -21,13 +21,24 @@ keep_shim_header:
     .endr
     .quad __text_end
     .quad __bss_end
+    .quad shim_signal_entry
+    .quad shim_cpus
+    .quad 1024 /* sizeof(struct keep_shim_cpu) */
 
     .text
     .globl syscall_entry
 syscall_entry:
-    movq %rsp, shim_user_rsp(%rip)
-    movq $(KEEP_GUEST_SHIM_STACK + KEEP_GUEST_SHIM_STACK_SIZE), %rsp
-    pushq shim_user_rsp(%rip)   /* frame.rsp */
+    /* This vCPU's block is at the GS base (struct keep_shim_cpu, src/shim/shim_abi.h). */
+    movq %rsp, %gs:KEEP_CPU_USER_RSP
+    movq %gs:KEEP_CPU_STACK_TOP, %rsp
+    /* Callee-saved registers too: a signal frame or sigreturn needs all of them. */
+    pushq %r15
+    pushq %r14
+    pushq %r13
+    pushq %r12
+    pushq %rbp
+    pushq %rbx
+    pushq %gs:KEEP_CPU_USER_RSP /* frame.rsp */
     pushq %r11                  /* frame.rflags */
     pushq %rcx                  /* frame.rip */
     pushq %r9
@@ -39,17 +50,20 @@ syscall_entry:
     pushq %rax                  /* frame.nr */
     movl %cs, %eax
     andl $3, %eax
-    movl %eax, shim_entry_cpl(%rip)
+    movl %eax, %gs:KEEP_CPU_ENTRY_CPL
     movq %rsp, %rdi
     cld
     call shim_syscall
+    /* A signal to deliver or a sigreturn: every register comes from the boot page. */
+    cmpl $0, %gs:KEEP_CPU_RESUME_FULL
+    jne resume_full
     /*
      * SYSRETQ with a non-canonical RCX raises #GP on Intel CPUs at CPL0 but
      * with the workload's %rsp already loaded (the classic SYSRET privilege
      * escalation, CVE-2012-0217). Workload memory lies far below 2^47, so a
      * return address at or above it means the frame is broken: stop the Keep.
      */
-    testl $3, shim_entry_cpl(%rip)
+    testl $3, %gs:KEEP_CPU_ENTRY_CPL
     jnz 2f
     movq 56(%rsp), %rcx         /* frame.rip */
     shrq $47, %rcx
@@ -66,7 +80,7 @@ syscall_entry:
     popq %r9
     popq %rcx
     popq %r11
-    testl $3, shim_entry_cpl(%rip)
+    testl $3, %gs:KEEP_CPU_ENTRY_CPL
     jnz 1f
     popq %rsp
     sysretq
@@ -75,6 +89,55 @@ syscall_entry:
     popfq
     movq (%rsp), %rsp
     jmpq *%rcx
+
+/*
+ * Resume the workload with every register from this vCPU's block's
+ * struct keep_shim_regs (signal delivery, sigreturn): 15 pops, then IRETQ
+ * at CPL0; at CPL3 (PVM) POPFQ and the workload's %rsp and %rip, read
+ * through absolute addresses so no register is needed.
+ */
+resume_full:
+    movl $0, %gs:KEEP_CPU_RESUME_FULL
+    movq %gs:0, %rsp
+    leaq KEEP_CPU_REGS(%rsp), %rsp
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %r11
+    popq %r10
+    popq %r9
+    popq %r8
+    popq %rbp
+    popq %rdi
+    popq %rsi
+    popq %rdx
+    popq %rcx
+    popq %rbx
+    popq %rax
+    testl $3, %gs:KEEP_CPU_ENTRY_CPL
+    jnz 1f
+    iretq
+1:  leaq 16(%rsp), %rsp         /* past rip and cs, to rflags; lea leaves the flags alone */
+    popfq
+    movq %gs:KEEP_CPU_REGS_RSP, %rsp
+    jmpq *%gs:KEEP_CPU_REGS_RIP
+
+/*
+ * Where a signal interrupting workload code enters the shim: the CPL0
+ * exception handler (a fault with a handler to run) or the host (an
+ * asynchronous signal reaching a vCPU that makes no system calls, or a new
+ * thread's first start) saved the registers in this vCPU's block and set
+ * %rsp to its shim stack.
+ */
+    .globl shim_signal_entry
+shim_signal_entry:
+    movl %cs, %eax
+    andl $3, %eax
+    movl %eax, %gs:KEEP_CPU_ENTRY_CPL
+    cld
+    call shim_signal_interrupted
+    jmp resume_full
 
 /* CPU exceptions: always CPL0, on IST1 (the CPL0 stack). Frame: vector, error code, iret frame. */
     .macro exc n, has_error
@@ -119,7 +182,13 @@ exception_\n:
     exc 31,0
 
 exception_common:
-    /* Save the caller-saved registers: the #UD gate below reads and answers through them. */
+    /* Save every register: the #UD gate answers through them, a signal frame records them. */
+    pushq %rbx
+    pushq %rbp
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
     pushq %rax
     pushq %rcx
     pushq %rdx
@@ -141,6 +210,12 @@ exception_common:
     popq %rdx
     popq %rcx
     popq %rax
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %rbp
+    popq %rbx
     addq $16, %rsp /* vector, error code */
     iretq
 

@@ -18,8 +18,10 @@
 #define KEEP_CHAN_MAX_FDS 1024u /* Linux RLIMIT_NOFILE default, as in later channel.h */
 #endif
 
-#define CHAN      ((volatile struct keep_chan_header *)KEEP_GUEST_CHANNEL)
-#define ITEM      ((volatile struct keep_chan_item *)(KEEP_GUEST_CHANNEL + KEEP_CHAN_ITEMS_OFFSET))
+/* This vCPU's channel (vCPU 0: KEEP_GUEST_CHANNEL; the others: KEEP_GUEST_CHANNELS). */
+#define CHAN_BASE (shim_cpu()->channel)
+#define CHAN      ((volatile struct keep_chan_header *)CHAN_BASE)
+#define ITEM      ((volatile struct keep_chan_item *)(CHAN_BASE + KEEP_CHAN_ITEMS_OFFSET))
 #define DATA_OFF  4096ull
 #define DATA_SIZE (KEEP_GUEST_CHANNEL_SIZE - DATA_OFF)
 #define MAX_ERRNO SHIM_MAX_ERRNO
@@ -222,7 +224,7 @@ static uint32_t user_u32(uint64_t addr)
 
 static volatile uint8_t *chan_at(uint64_t off)
 {
-    return (volatile uint8_t *)(KEEP_GUEST_CHANNEL + off);
+    return (volatile uint8_t *)(CHAN_BASE + off);
 }
 
 /* Check the iovec array m names and sum its lengths into m->total (0 or -errno). */
@@ -614,7 +616,7 @@ static int64_t forward_bounce(const struct keep_chan_call *c, const uint64_t *in
             return -SHIM_EFAULT;
         if (size[i] > DATA_OFF + DATA_SIZE - next)
             return -SHIM_EINVAL;
-        memcpy((void *)(KEEP_GUEST_CHANNEL + next), (const void *)in_args[i], size[i]);
+        memcpy((void *)(CHAN_BASE + next), (const void *)in_args[i], size[i]);
         val[i] = next; /* the host sees the offset in the channel */
         next += (size[i] + 15) & ~15ull;
     }
@@ -637,10 +639,19 @@ static int64_t forward_bounce(const struct keep_chan_call *c, const uint64_t *in
         uint64_t n = size[i];
         if ((a->flags & KEEP_ARGF_RESULT_LEN) && (uint64_t)r * a->elem_size < n)
             n = (uint64_t)r * a->elem_size;
-        memcpy((void *)in_args[i], (const void *)(KEEP_GUEST_CHANNEL + args[i]), n);
+        memcpy((void *)in_args[i], (const void *)(CHAN_BASE + args[i]), n);
     }
     shim_check_written(c, in_args, r);
     return r;
+}
+
+/* The host names an unsupported call once at --log info (one item, both paths: no buffers). */
+static void report_enosys(uint64_t nr)
+{
+    static const struct keep_chan_call log_call = {KEEP_HC_LOG_ENOSYS, "log_enosys", {{0}}};
+    const uint64_t args[6] = {nr};
+    if (BOOT->in.log_info)
+        (void)submit(&log_call, args, (uint32_t)BOOT->in.channel_path);
 }
 
 long shim_forward(const struct shim_frame *f)
@@ -650,7 +661,10 @@ long shim_forward(const struct shim_frame *f)
     if (!c) {
         if (f->nr < 512 && !(logged[f->nr / 64] & (1ull << (f->nr % 64)))) {
             logged[f->nr / 64] |= 1ull << (f->nr % 64);
-            shim_log("unsupported system call (ENOSYS):", f->nr);
+            report_enosys(f->nr);
+        } else if (f->nr >= 512 && !(logged[7] & (1ull << 63))) {
+            logged[7] |= 1ull << 63; /* one line for all the large numbers */
+            report_enosys(f->nr);
         }
         return -SHIM_ENOSYS;
     }

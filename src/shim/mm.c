@@ -83,10 +83,10 @@ static struct {
 
 /* ---- lock ---------------------------------------------------------------- */
 
-/* The CPU running this code; one vCPU today (threads will give each its own). */
+/* The vCPU running this code (its block's index, from the GS base), never 0. */
 static uint32_t this_cpu(void)
 {
-    return 1;
+    return (uint32_t)shim_cpu()->index + 1;
 }
 
 static void mm_lock(void)
@@ -150,9 +150,9 @@ static void ensure_backed(const struct tables *t, uint64_t gpa)
     uint64_t slot = gpa / KEEP_GUEST_SLOT, bit = 1ull << (slot % 64);
     if (t->st->backed[slot / 64] & bit)
         return;
-    BOOT->report.addr = gpa;
+    REPORT->addr = gpa;
     shim_port(KEEP_REQ_BACK);
-    if (BOOT->report.status != 0)
+    if (REPORT->status != 0)
         shim_panic("the host did not back guest memory at", gpa);
     t->st->backed[slot / 64] |= bit;
 }
@@ -432,8 +432,8 @@ long shim_mm_unmap_at_cpl0(uint64_t addr, uint64_t size)
          * memory past --memory (pages left the count, their frames stayed).
          * Nothing runs between these stores and the OUT (one vCPU).
          */
-        BOOT->report.addr = addr;
-        BOOT->report.status = size;
+        REPORT->addr = addr;
+        REPORT->status = size;
         shim_port(KEEP_REQ_DISCARD);
     }
     return (long)freed;

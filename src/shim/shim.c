@@ -7,8 +7,9 @@
  */
 #include "shim.h"
 
-uint64_t shim_user_rsp;
-uint32_t shim_entry_cpl;
+/* Page-aligned so no block straddles pages the host touches separately. */
+struct keep_shim_cpu shim_cpus[KEEP_MAX_VCPUS] __attribute__((aligned(4096)));
+_Static_assert(sizeof(struct keep_shim_cpu) == 1024, "entry.S and the host use 1024-byte blocks");
 
 /* x86-64 Linux system call numbers (arch/x86/entry/syscalls/syscall_64.tbl). */
 enum {
@@ -16,12 +17,11 @@ enum {
     NR_mprotect = 10,
     NR_munmap = 11,
     NR_brk = 12,
-    NR_rt_sigaction = 13,
-    NR_rt_sigprocmask = 14,
     NR_sched_yield = 24,
     NR_mremap = 25,
     NR_madvise = 28,
     NR_getpid = 39,
+    NR_clone = 56,
     NR_exit = 60,
     NR_uname = 63,
     NR_getrlimit = 97,
@@ -30,7 +30,6 @@ enum {
     NR_geteuid = 107,
     NR_getegid = 108,
     NR_getppid = 110,
-    NR_sigaltstack = 131,
     NR_arch_prctl = 158,
     NR_gettid = 186,
     NR_futex = 202,
@@ -98,21 +97,21 @@ void shim_port(uint32_t request)
 
 __attribute__((noreturn)) void shim_exit(int status)
 {
-    BOOT->report.status = (uint64_t)status & 0xff;
+    REPORT->status = (uint64_t)status & 0xff;
     for (;;)
         shim_port(KEEP_REQ_EXIT);
 }
 
 static void set_message(const char *what, uint64_t value)
 {
-    volatile char *m = BOOT->report.message;
-    size_t n = 0, cap = sizeof(BOOT->report.message) - 1;
+    volatile char *m = REPORT->message;
+    size_t n = 0, cap = sizeof(REPORT->message) - 1;
     while (what[n] && n < cap) {
         m[n] = what[n];
         n++;
     }
     m[n] = 0;
-    BOOT->report.addr = value;
+    REPORT->addr = value;
 }
 
 __attribute__((noreturn)) void shim_panic(const char *what, uint64_t value)
@@ -176,19 +175,26 @@ long shim_privileged(uint64_t op, uint64_t addr, uint64_t size, uint64_t flags)
     if (shim_entry_cpl == 0)
         return privileged_at_cpl0(op, addr, size, flags);
     if (op == KEEP_PRIV_SET_FS) {
-        BOOT->report.vector = op;
-        BOOT->report.addr = addr;
+        REPORT->vector = op;
+        REPORT->addr = addr;
         shim_port(KEEP_REQ_PRIVILEGED);
-        return (long)BOOT->report.status;
+        return (long)REPORT->status;
     }
     return shim_cpl0_gate(op, addr, size, flags);
 }
 
-/* The frame exception_common (entry.S) built on the CPL0 stack. */
-struct exception_frame {
-    uint64_t r11, r10, r9, r8, rdi, rsi, rdx, rcx, rax;
-    uint64_t vector, error_code, rip, cs, rflags, rsp, ss;
-};
+__attribute__((noreturn)) void shim_report_fault(uint64_t vector, uint64_t error_code, uint64_t rip,
+                                                 uint64_t cs, uint64_t rsp, uint64_t addr)
+{
+    REPORT->vector = vector;
+    REPORT->error_code = error_code;
+    REPORT->rip = rip;
+    REPORT->cs = cs;
+    REPORT->rsp = rsp;
+    REPORT->addr = addr;
+    for (;;)
+        shim_port(KEEP_REQ_FAULT);
+}
 
 void shim_exception(struct exception_frame *f);
 void shim_exception(struct exception_frame *f)
@@ -205,19 +211,14 @@ void shim_exception(struct exception_frame *f)
         if (rc == SHIM_FAULT_MAPPED)
             return; /* demand paging: the access runs again */
         if (rc == SHIM_FAULT_OUT_OF_MEMORY) {
-            BOOT->report.addr = cr2;
+            REPORT->addr = cr2;
             for (;;)
                 shim_port(KEEP_REQ_OUT_OF_MEMORY);
         }
     }
-    BOOT->report.vector = f->vector;
-    BOOT->report.error_code = f->error_code;
-    BOOT->report.rip = f->rip;
-    BOOT->report.cs = f->cs;
-    BOOT->report.rsp = f->rsp;
-    BOOT->report.addr = cr2;
-    for (;;)
-        shim_port(KEEP_REQ_FAULT);
+    if (shim_signal_fault_redirect(f, cr2))
+        return; /* IRETQ to the signal trampoline at CPL3 */
+    shim_report_fault(f->vector, f->error_code, f->rip, f->cs, f->rsp, cr2);
 }
 
 static long do_uname(uint64_t buf)
@@ -251,51 +252,6 @@ static long do_arch_prctl(uint64_t code, uint64_t addr)
         return 0;
     }
     return -SHIM_EINVAL;
-}
-
-/* Signal dispositions are recorded and reported back; no signal is ever delivered. */
-static uint64_t sig_actions[64][4];
-static uint64_t sig_mask;
-static uint64_t altstack[3];
-
-static long do_rt_sigaction(uint64_t sig, uint64_t act, uint64_t old, uint64_t size)
-{
-    /* SIGKILL (9) and SIGSTOP (19) can be queried but not changed, as on Linux. */
-    if (sig < 1 || sig > 64 || size != 8 || (act && (sig == 9 || sig == 19)))
-        return -SHIM_EINVAL;
-    if ((old && !shim_user_ok(old, 32)) || (act && !shim_user_ok(act, 32)))
-        return -SHIM_EFAULT;
-    if (old)
-        memcpy((void *)old, sig_actions[sig - 1], 32);
-    if (act)
-        memcpy(sig_actions[sig - 1], (const void *)act, 32);
-    return 0;
-}
-
-static long do_rt_sigprocmask(uint64_t how, uint64_t set, uint64_t old, uint64_t size)
-{
-    if (size != 8 || how > 2)
-        return -SHIM_EINVAL;
-    if ((old && !shim_user_ok(old, 8)) || (set && !shim_user_ok(set, 8)))
-        return -SHIM_EFAULT;
-    if (old)
-        *(uint64_t *)old = sig_mask;
-    if (set) {
-        uint64_t s = *(const uint64_t *)set;
-        sig_mask = how == 0 ? sig_mask | s : how == 1 ? sig_mask & ~s : s;
-    }
-    return 0;
-}
-
-static long do_sigaltstack(uint64_t ss, uint64_t old)
-{
-    if ((old && !shim_user_ok(old, 24)) || (ss && !shim_user_ok(ss, 24)))
-        return -SHIM_EFAULT;
-    if (old)
-        memcpy((void *)old, altstack, 24);
-    if (ss)
-        memcpy(altstack, (const void *)ss, 24);
-    return 0;
 }
 
 static long do_getrandom(uint64_t buf, uint64_t len)
@@ -334,32 +290,40 @@ static long do_rlimit(uint64_t resource, uint64_t old)
     return 0;
 }
 
-static long do_futex(uint64_t uaddr, uint64_t op, uint64_t val, uint64_t timeout)
+static bool other_threads(void)
 {
-    enum { FUTEX_WAIT = 0, FUTEX_WAKE = 1, FUTEX_WAIT_BITSET = 9, FUTEX_WAKE_BITSET = 10 };
-    uint64_t cmd = op & 127;
+    for (int i = 0; i < KEEP_MAX_VCPUS; i++)
+        if (&shim_cpus[i] != shim_cpu() && __atomic_load_n(&shim_cpus[i].in_use, __ATOMIC_SEQ_CST))
+            return true;
+    return false;
+}
+
+static long do_futex(const struct shim_frame *f)
+{
+    enum { FUTEX_WAIT = 0, FUTEX_WAIT_BITSET = 9 };
+    uint64_t uaddr = f->rdi, cmd = f->rsi & 127;
     if (!shim_user_ok(uaddr, 4))
         return -SHIM_EFAULT;
-    if (cmd == FUTEX_WAKE || cmd == FUTEX_WAKE_BITSET)
-        return 0; /* one thread: nobody waits */
-    if (cmd == FUTEX_WAIT || cmd == FUTEX_WAIT_BITSET) {
-        if (*(volatile uint32_t *)uaddr != (uint32_t)val)
-            return -SHIM_EAGAIN;
-        if (timeout)
-            return -SHIM_ETIMEDOUT;
-        /* The only thread waits for itself: Linux would hang; a Keep ends instead. */
+    /*
+     * The only thread waiting, for ever, on a word nobody else can change:
+     * Linux would hang; a Keep ends instead (no timer may wake it either:
+     * a signal handler would, which this does not foresee).
+     */
+    if ((cmd == FUTEX_WAIT || cmd == FUTEX_WAIT_BITSET) && !f->r10 && !other_threads() &&
+        *(volatile uint32_t *)uaddr == (uint32_t)f->rdx)
         shim_panic("futex wait with no other thread to wake it (deadlock) at", uaddr);
-    }
-    return -SHIM_ENOSYS;
+    return shim_futex(uaddr, f->rsi, f->rdx, f->r10, f->r8, f->r9);
 }
 
 static long do_sched_getaffinity(uint64_t len, uint64_t mask)
 {
+    uint64_t n = BOOT->in.host_cpus ? BOOT->in.host_cpus : 1;
     if (len < 8)
         return -SHIM_EINVAL;
     if (!shim_user_ok(mask, 8))
         return -SHIM_EFAULT;
-    *(uint64_t *)mask = 1;
+    /* The CPUs a Keep's threads can run on at once: one vCPU per thread, host CPUs in all. */
+    *(uint64_t *)mask = n >= 64 ? ~0ull : (1ull << n) - 1;
     return 8;
 }
 
@@ -384,34 +348,37 @@ static long do_time(const struct shim_frame *f)
     return seconds;
 }
 
-long shim_syscall(struct shim_frame *f);
-long shim_syscall(struct shim_frame *f)
+static long dispatch(struct shim_frame *f)
 {
-    static bool started;
-    if (!started) {
-        shim_mm_init();
-        started = true;
-    }
+    bool handled = false;
+    long r = shim_signal_call(f, &handled);
+    if (handled)
+        return r;
     long small;
     if (shim_small_call(f, &small))
         return small;
     switch (f->nr) {
     case NR_brk:
-        return shim_brk(f->rdi);
+        return (shim_brk(f->rdi));
     case NR_mmap:
-        return shim_mmap(f->rdi, f->rsi, f->rdx, f->r10, f->r8, f->r9);
+        return (shim_mmap(f->rdi, f->rsi, f->rdx, f->r10, f->r8, f->r9));
     case NR_munmap:
-        return shim_munmap(f->rdi, f->rsi);
+        return (shim_munmap(f->rdi, f->rsi));
     case NR_mprotect:
-        return shim_mprotect(f->rdi, f->rsi, f->rdx);
+        return (shim_mprotect(f->rdi, f->rsi, f->rdx));
     case NR_mremap:
-        return shim_mremap(f->rdi, f->rsi, f->rdx, f->r10, f->r8);
+        return (shim_mremap(f->rdi, f->rsi, f->rdx, f->r10, f->r8));
     case NR_madvise:
-        return shim_madvise(f->rdi, f->rsi, f->rdx);
+        return (shim_madvise(f->rdi, f->rsi, f->rdx));
     case NR_arch_prctl:
         return do_arch_prctl(f->rdi, f->rsi);
     case NR_set_tid_address:
+        shim_cpu()->clear_child_tid = f->rdi;
+        return (long)shim_cpu()->tid;
     case NR_gettid:
+        return (long)shim_cpu()->tid;
+    case NR_clone:
+        return shim_clone(f);
     case NR_getpid:
         return KEEP_PID;
     case NR_getppid:
@@ -427,12 +394,6 @@ long shim_syscall(struct shim_frame *f)
         return -SHIM_ENOSYS;
     case NR_uname:
         return do_uname(f->rdi);
-    case NR_rt_sigaction:
-        return do_rt_sigaction(f->rdi, f->rsi, f->rdx, f->r10);
-    case NR_rt_sigprocmask:
-        return do_rt_sigprocmask(f->rdi, f->rsi, f->rdx, f->r10);
-    case NR_sigaltstack:
-        return do_sigaltstack(f->rdi, f->rsi);
     case NR_getrandom:
         return do_getrandom(f->rdi, f->rsi);
     case NR_sched_yield:
@@ -446,14 +407,31 @@ long shim_syscall(struct shim_frame *f)
     case NR_time:
         return do_time(f);
     case NR_futex:
-        return do_futex(f->rdi, f->rsi, f->rdx, f->r10);
+        return do_futex(f);
     case KEEP_SHIM_SYS_NOP:
         shim_port(KEEP_REQ_NOP);
         return 0;
     case NR_exit:
+        shim_thread_exit((int)f->rdi);
     case NR_exit_group:
         shim_exit((int)f->rdi);
     default:
         return shim_forward(f);
     }
+}
+
+long shim_redo(struct shim_frame *f)
+{
+    return dispatch(f);
+}
+
+long shim_syscall(struct shim_frame *f);
+long shim_syscall(struct shim_frame *f)
+{
+    static bool started;
+    if (!started) {
+        shim_mm_init();
+        started = true;
+    }
+    return shim_signal_after(f, dispatch(f));
 }

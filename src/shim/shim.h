@@ -12,11 +12,23 @@
 /* The registers the SYSCALL entry saved (entry.S pushes them in this order). */
 struct shim_frame {
     uint64_t nr, rdi, rsi, rdx, r10, r8, r9, rip, rflags, rsp;
+    uint64_t rbx, rbp, r12, r13, r14, r15; /* callee-saved: for signal frames and sigreturn */
 };
 
 #define BOOT ((volatile struct keep_shim_boot *)KEEP_GUEST_BOOT)
 
-extern uint32_t shim_entry_cpl; /* CPL the current syscall entered at: 0 hardware KVM, 3 PVM */
+/* This vCPU's block (struct keep_shim_cpu), at the GS base. */
+static inline struct keep_shim_cpu *shim_cpu(void)
+{
+    struct keep_shim_cpu *c;
+    __asm__ volatile("movq %%gs:0, %0" : "=r"(c));
+    return c;
+}
+extern struct keep_shim_cpu shim_cpus[KEEP_MAX_VCPUS];
+/* What this vCPU reports with a port request. */
+#define REPORT ((volatile struct keep_shim_report *)&shim_cpu()->report)
+/* CPL the current entry came in at: 0 hardware KVM, 3 PVM. */
+#define shim_entry_cpl (shim_cpu()->entry_cpl)
 
 /* Linux errno values the shim returns (negated), include/uapi/asm-generic/errno-base.h. */
 enum {
@@ -83,6 +95,32 @@ long shim_mm_unmap_at_cpl0(uint64_t addr, uint64_t size);
 
 /* Privileged operations (enum keep_priv_op): done directly at CPL0, by the host at CPL3. */
 long shim_privileged(uint64_t op, uint64_t addr, uint64_t size, uint64_t flags);
+
+/* Signals (signal.c). */
+#define SIGNALS          ((volatile struct keep_shim_signals *)KEEP_GUEST_SIGNALS)
+#define SIGREGS          (&shim_cpu()->regs)
+#define shim_resume_full (shim_cpu()->resume_full) /* set: entry.S resumes with SIGREGS */
+/* Answers nr when it is a signal call (*handled set); every other call returns 0. */
+long shim_signal_call(struct shim_frame *f, bool *handled);
+/* After a call's result is known: deliver what is pending, send SIGPIPE for EPIPE. */
+long shim_signal_after(struct shim_frame *f, long result);
+/* A CPU exception in workload code at CPL0: hand it to the CPL3 trampoline if caught. */
+struct exception_frame {
+    uint64_t r11, r10, r9, r8, rdi, rsi, rdx, rcx, rax, r15, r14, r13, r12, rbp, rbx;
+    uint64_t vector, error_code, rip, cs, rflags, rsp, ss;
+};
+bool shim_signal_fault_redirect(struct exception_frame *f, uint64_t cr2);
+__attribute__((noreturn)) void shim_report_fault(uint64_t vector, uint64_t error_code, uint64_t rip,
+                                                 uint64_t cs, uint64_t rsp, uint64_t addr);
+
+/* Run f's call again (a restart after a host EINTR that no handler answered). */
+long shim_redo(struct shim_frame *f);
+
+/* Threads (thread.c). */
+long shim_clone(const struct shim_frame *f);
+long shim_futex(uint64_t uaddr, uint64_t op, uint64_t val, uint64_t timeout, uint64_t uaddr2,
+                uint64_t val3);
+__attribute__((noreturn)) void shim_thread_exit(int status);
 
 /* Forwarding to the host through the channel (forward.c); returns the checked result. */
 long shim_forward(const struct shim_frame *f);

@@ -72,6 +72,12 @@ enum keep_port_request {
     KEEP_REQ_BACK = 8, /* back the KEEP_GUEST_SLOT bytes at boot.report.addr with a memory slot */
     KEEP_REQ_DISCARD = 9, /* freed pages [report.addr, +report.status): give back, read zero */
     KEEP_REQ_OUT_OF_MEMORY = 10, /* a touch at report.addr found all --memory pages in use */
+    /* Signals (src/shim/signal.c, docs/KEEP.md "Signals"): */
+    KEEP_REQ_KILLED = 11, /* a signal's default action ended the workload: boot.report.status */
+    /* Threads (src/shim/thread.c): */
+    KEEP_REQ_CLONE = 12, /* start vCPU report.vector with its block's regs; FS base report.addr */
+    KEEP_REQ_THREAD_EXIT = 13, /* this vCPU's thread ended (exit, not exit_group) */
+    KEEP_REQ_FUTEX = 14,       /* futex(2) on workload memory: report.{vector=op,addr,...} */
 };
 
 /*
@@ -121,6 +127,9 @@ struct keep_shim_header {
     uint64_t exception_entry[32];
     uint64_t text_end; /* [0, text_end) read-exec; [text_end, bss_end) read-write */
     uint64_t bss_end;
+    uint64_t signal_entry; /* where the host redirects a running vCPU to take a signal */
+    uint64_t cpu_blocks;   /* struct keep_shim_cpu[KEEP_MAX_VCPUS] in the shim's bss */
+    uint64_t cpu_block_size;
 };
 
 #define KEEP_MAX_ARGV_ENVP 0 /* the argument strings are on the workload stack, not here */
@@ -136,10 +145,12 @@ struct keep_shim_boot_in {
     uint64_t page_tables_size;
     uint64_t ptes;          /* 4 KiB PTEs for [0, workload end), indexed by address >> 12 */
     uint64_t channel_path;  /* 0 direct, 1 bounce (enum keep_channel_path) */
-    uint64_t log_debug;     /* 1 when --log debug: report unsupported syscalls */
+    uint64_t log_debug;     /* 1 when --log debug: shim debug lines (KEEP_REQ_LOG) */
     uint64_t have_fsgsbase; /* CR4.FSGSBASE is set: wrfsbase works at CPL3 */
     uint64_t memory_size;   /* --memory: the most bytes of pages in use */
     uint64_t stack_exec;    /* PT_GNU_STACK asked for an executable stack */
+    uint64_t log_info;      /* 1 when --log info or debug: name each unsupported call once */
+    uint64_t host_cpus;     /* CPUs the host has (at most KEEP_MAX_VCPUS): sched_getaffinity */
 };
 
 /* What the shim reports to the host with KEEP_REQ_EXIT/FAULT/PANIC/LOG/PRIVILEGED. */
@@ -175,6 +186,81 @@ enum keep_priv_op {
     KEEP_PRIV_UNMAP = 3,  /* start, size: pages in use there are freed; returns how many */
 };
 
+#endif /* __ASSEMBLER__ */
+
+/*
+ * Signals (src/shim/signal.c, docs/KEEP.md "Signals"). A block at a fixed
+ * place in the boot page: the pending set both sides add to, the set the
+ * workload catches (the host forwards Ctrl-C only when SIGINT is caught),
+ * and the registers of the code a signal interrupts. The host writes
+ * pending and, when it redirects a vCPU that runs workload code, regs;
+ * only while that vCPU is stopped.
+ */
+#define KEEP_GUEST_SIGNALS KEEP_U64(0x6400)
+#ifndef __ASSEMBLER__
+/* Ordered for the restore path (entry.S): 15 pops, then an IRETQ frame (rip, cs, rflags, rsp, ss).
+ */
+struct keep_shim_regs {
+    uint64_t r15, r14, r13, r12, r11, r10, r9, r8, rbp, rdi, rsi, rdx, rcx, rbx, rax;
+    uint64_t rip, cs, rflags, rsp, ss;
+};
+
+enum keep_sig_from {
+    KEEP_SIG_FROM_NONE = 0,
+    KEEP_SIG_FROM_HOST = 1,  /* the host stopped the vCPU in workload code and redirected it */
+    KEEP_SIG_FROM_FAULT = 2, /* a CPU exception in workload code: vector, error_code, addr */
+};
+
+struct keep_shim_signals {
+    uint64_t pending;  /* bit n-1: signal n pending for the process */
+    uint64_t caught;   /* bit n-1: the workload has a handler for signal n */
+    uint64_t host_seq; /* host: keep_exec_signal_seq() when it last added to pending */
+    uint64_t reserved[5];
+};
+
+#endif /* __ASSEMBLER__ */
+
+/*
+ * Threads: one vCPU per workload thread, at most KEEP_MAX_VCPUS. Each has a
+ * block in the shim's bss, found through the GS base (the host sets
+ * MSR_GS_BASE and MSR_KERNEL_GS_BASE to it: under PVM, CPL3 code sees the
+ * latter), its own syscall stack, CPL0 stack (its own TSS) and channel.
+ */
+#define KEEP_MAX_VCPUS            16
+#define KEEP_GUEST_CHANNELS       KEEP_U64(0x300000) /* channels of vCPUs 1.., 64 KiB each */
+#define KEEP_VCPU_SHIM_STACK_SIZE (KEEP_GUEST_SHIM_STACK_SIZE / KEEP_MAX_VCPUS)
+#define KEEP_VCPU_STACK0_SIZE     (KEEP_GUEST_STACK0_SIZE / KEEP_MAX_VCPUS)
+/* Offsets in struct keep_shim_cpu that entry.S uses. */
+#define KEEP_CPU_USER_RSP    8
+#define KEEP_CPU_STACK_TOP   16
+#define KEEP_CPU_ENTRY_CPL   24
+#define KEEP_CPU_RESUME_FULL 28
+#define KEEP_CPU_REGS        64
+#define KEEP_CPU_REGS_RIP    (KEEP_CPU_REGS + 120)
+#define KEEP_CPU_REGS_RSP    (KEEP_CPU_REGS + 144)
+
+#ifndef __ASSEMBLER__
+struct keep_shim_cpu {
+    uint64_t self;        /* its own address: %gs:0 */
+    uint64_t user_rsp;    /* scratch: the workload's %rsp at SYSCALL */
+    uint64_t stack_top;   /* this vCPU's shim syscall stack */
+    uint32_t entry_cpl;   /* CPL the current entry came in at */
+    uint32_t resume_full; /* set: resume the workload with regs */
+    uint64_t channel;     /* this vCPU's channel */
+    uint64_t index;       /* vCPU number */
+    uint64_t tid;         /* the thread's id (1 for the first) */
+    uint64_t in_use;      /* the slot runs a thread; the host clears it once the thread ended */
+    struct keep_shim_regs regs; /* registers to resume with, or of the interrupted code */
+    uint64_t from;              /* enum keep_sig_from: why regs holds interrupted registers */
+    uint64_t vector, error_code, addr;
+    struct keep_shim_report report; /* what this vCPU reports with a port request */
+    /* The shim's own per-thread state; the host never reads it. */
+    uint64_t blocked, pending; /* signal mask; signals sent to this thread (tgkill) */
+    uint64_t alt_sp, alt_size;
+    uint32_t alt_flags, suspended;
+    uint64_t suspend_old, clear_child_tid;
+    uint8_t pad[1024 - 568];
+};
 #endif /* __ASSEMBLER__ */
 
 /* x86-64 page table entry bits (Intel SDM vol 3, 4.5 table 4-19). */

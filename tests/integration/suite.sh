@@ -509,6 +509,82 @@ suite_evidence() {
     "$KEEP" attest verify "$vol/ev.bin"
 }
 
+# Signals (tests/workloads/wl_signal.c): handlers, masks, the alternate
+# stack, faults to handlers, SIGPIPE, SIGALRM; each default action ends the
+# workload with 128 + the signal as on Linux; the first Ctrl-C goes to a
+# workload that catches SIGINT, the second stops the Keep.
+suite_signals() {
+  local v spec how st
+  for v in wl_signal wl_signal-musl; do
+    [ -x "$WL/$v" ] || continue
+    expect_status 0 "$P $v: handlers, masks, altstack, faults, SIGPIPE, SIGALRM" kr "$WL/$v"
+    grep '^not ok' "$TMP/out" | sed 's/^/#   /' || true
+  done
+  for spec in "pipe-default 13" "kill-self 9" "abort 6" "term 15"; do
+    read -r how st <<<"$spec"
+    expect_status $((128 + st)) "$P $how: killed by signal $st" kr "$WL/wl_signal" "$how"
+    check "$P   one line naming signal $st" bash -c \
+      "[ \$(grep -c 'killed by signal $st' '$TMP/err') -eq 1 ]"
+  done
+  # A hostile workload's own rt_sigreturn frame gets no privilege.
+  expect_status 0 "$P forged sigreturn: lands, IOPL stays 0, cli faults" kr "$WL/wl_signal" forge
+  grep '^not ok' "$TMP/out" | sed 's/^/#   /' || true
+  expect_status 139 "$P forged sigreturn with FPU state at 0x1000: SIGSEGV" \
+    kr "$WL/wl_signal" forge-fp
+  if [ "$SUITE_BACKEND" = kvm ]; then
+    expect_status 125 "$P a workload reporting death by signal 99 itself is refused" \
+      kr "$WL/wl_signal" bad-killed
+    check "$P   the message names the value" err_has 'signal 99; signals are 1\.\.64'
+  fi
+  kr_bg "$TMP/sigint" "$WL/wl_signal" sigint
+  local pid=$! i kpid
+  for i in $(seq 1 200); do
+    grep -q '^ready' "$TMP/sigint.out" 2>/dev/null && break
+    sleep 0.05
+  done
+  # keep itself, not the timeout wrapper (which passes on only the first SIGINT).
+  kpid=$(pgrep -P $pid -x keep || echo $pid)
+  kill -INT $kpid
+  for i in $(seq 1 200); do
+    grep -q '^caught SIGINT' "$TMP/sigint.out" 2>/dev/null && break
+    sleep 0.05
+  done
+  check "$P the first SIGINT reaches the workload's handler" grep -q '^caught SIGINT' "$TMP/sigint.out"
+  kill -INT $kpid
+  st=0
+  wait $pid || st=$?
+  check "$P   the second SIGINT stops the Keep: 130 (got $st)" [ "$st" -eq 130 ]
+}
+
+# fork/execve: ENOSYS on kvm, named once at --log info; the real thing on nil.
+suite_processes() {
+  expect_status 0 "$P fork twice, then execve" kr --log info "$WL/wl_fork"
+  grep '^not ok' "$TMP/out" | sed 's/^/#   /' || true
+  if [ "$SUITE_BACKEND" = kvm ]; then
+    check "$P   fork is ENOSYS in a Keep" out_has '^ok - fork: ENOSYS'
+    check "$P   the log names clone or fork once, and execve" bash -c \
+      "[ \$(grep -Ec 'syscall 5[67] \\((clone|fork)' '$TMP/err') -eq 1 ] && grep -q 'syscall 59 (execve' '$TMP/err'"
+  else
+    check "$P   fork runs the child natively" out_has '^ok - fork: the child exited 7'
+  fi
+}
+
+# Threads: pthreads (mutex, condition variable, thread-local storage, join)
+# with 8 threads, twice, glibc and musl: a vCPU per thread on kvm.
+suite_threads() {
+  local v
+  for v in wl_threads wl_threads-musl; do
+    [ -x "$WL/$v" ] || continue
+    expect_status 0 "$P $v: 8 pthreads, mutex, condvar, TLS, join, twice" kr "$WL/$v"
+    grep '^not ok' "$TMP/out" | sed 's/^/#   /' || true
+  done
+  if [ "$SUITE_BACKEND" = kvm ]; then
+    expect_status 0 "$P thread requests from the workload with impossible values are refused" \
+      kr "$WL/wl_threads" hostile
+    grep '^not ok' "$TMP/out" | sed 's/^/#   /' || true
+  fi
+}
+
 # A workload that exits with SO_LINGER {1, 3600} on a socket whose send queue
 # is full: keep must not wait in close(), and the peer must get what Linux
 # gives it when the process dies: every byte, then EOF (checked against the
@@ -703,6 +779,9 @@ run_suite() { # backend channel
   suite_evidence
   suite_gate
   suite_ctrl_c
+  suite_signals
+  suite_processes
+  suite_threads
   suite_linger
   suite_escape
   suite_fscalls

@@ -1287,6 +1287,62 @@ static void *rewrite_channel(void *arg)
     return NULL;
 }
 
+/* alarm, setitimer, getitimer, pause (src/host/exec_signal.c): hostile arguments get errors. */
+static void sigalrm_counter(int sig)
+{
+    (void)sig;
+    keep_exec_signal_raise(SIGALRM);
+}
+
+static void test_signal_calls(struct keep_executor *x)
+{
+    struct sigaction sa = {.sa_handler = sigalrm_counter}, old;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGALRM, &sa, &old); /* an armed timer must not kill the test */
+    uint64_t it = galloc(KEEP_SIZEOF_ITIMERVAL);
+    int64_t arm[4] = {0, 0, 1000, 0}; /* it_value 1000 s, no interval */
+    is_int(CALL(x, KEEP_NR_setitimer, ITIMER_REAL, gput(arm, 32), it), 0, "setitimer 1000 s");
+    int64_t got[4];
+    is_int(CALL(x, KEEP_NR_getitimer, ITIMER_REAL, it), 0, "getitimer");
+    memcpy(got, host(it), sizeof(got));
+    ok(got[2] > 990 && got[2] <= 1000, "getitimer: the host timer is armed (%lld s left)",
+       (long long)got[2]);
+    is_int(CALL(x, KEEP_NR_alarm, 0), 1000, "alarm(0) disarms and returns the seconds left");
+    is_int(CALL(x, KEEP_NR_alarm, (1ull << 32) + 0), 0,
+           "alarm takes an unsigned int: 2^32 truncates to 0");
+    int64_t bad_usec[4] = {0, 0, 1, 1000000};
+    is_int(CALL(x, KEEP_NR_setitimer, ITIMER_REAL, gput(bad_usec, 32), 0), -EINVAL,
+           "setitimer tv_usec 1000000: EINVAL");
+    int64_t negative[4] = {-1, 0, 1, 0};
+    is_int(CALL(x, KEEP_NR_setitimer, ITIMER_REAL, gput(negative, 32), 0), -EINVAL,
+           "setitimer negative interval: EINVAL");
+    is_int(CALL(x, KEEP_NR_setitimer, ITIMER_PROF, gput(arm, 32), 0), -EINVAL,
+           "setitimer ITIMER_PROF (the keep process's CPU time): EINVAL");
+    is_int(CALL(x, KEEP_NR_getitimer, 7, it), -EINVAL, "getitimer which 7: EINVAL");
+    is_int(CALL(x, KEEP_NR_getitimer, ITIMER_REAL, MEM_BASE + MEM_SIZE - 8), -EFAULT,
+           "getitimer into a buffer running off guest memory: EFAULT");
+    is_int(CALL(x, KEEP_NR_setitimer, ITIMER_REAL, 0x10, 0), -EFAULT,
+           "setitimer from outside guest memory: EFAULT");
+    struct itimerval none;
+    getitimer(ITIMER_REAL, &none);
+    ok(none.it_value.tv_sec == 0 && none.it_value.tv_usec == 0,
+       "no refused call left the host timer armed");
+    /* pause: never sleeps through a signal the guest has not seen. */
+    keep_exec_signal_raise(SIGALRM);
+    is_int(CALL(x, KEEP_NR_pause, keep_exec_signal_seq()), -EINTR,
+           "pause with a signal waiting: EINTR at once");
+    ok(keep_exec_signal_take() == 1ull << (SIGALRM - 1), "  the signal is still there to take");
+    is_int(CALL(x, KEEP_NR_pause, keep_exec_signal_seq() + 1), -EINTR,
+           "pause from a guest that saw an older sequence number: EINTR at once");
+    int64_t soon[4] = {0, 0, 0, 20000};
+    CALL(x, KEEP_NR_setitimer, ITIMER_REAL, gput(soon, 32), 0);
+    is_int(CALL(x, KEEP_NR_pause, keep_exec_signal_seq()), -EINTR,
+           "pause ends with EINTR when the 20 ms timer fires");
+    ok(keep_exec_signal_take() == 1ull << (SIGALRM - 1), "  and SIGALRM waits for the guest");
+    sigaction(SIGALRM, &old, NULL);
+    still_healthy(x, "signal calls");
+}
+
 static void test_race(struct keep_executor *x)
 {
     uint64_t fds = galloc(8);
@@ -2087,6 +2143,7 @@ int main(void)
     test_udp_association(x, lport);
     test_fd_table(x);
     test_more_calls(x);
+    test_signal_calls(x);
     test_race(x);
     test_cwd_modes_times(x);
     test_links_locks_select(x);

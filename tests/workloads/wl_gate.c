@@ -99,11 +99,14 @@ static long forged_protect(uint64_t gate, uint64_t addr, uint64_t base, uint64_t
 
 static int64_t host_request(uint32_t request, uint64_t addr, uint64_t size)
 {
-    volatile struct keep_shim_boot *boot = (volatile struct keep_shim_boot *)KEEP_GUEST_BOOT;
-    boot->report.addr = addr;
-    boot->report.status = size;
+    /* The report of this vCPU: in its struct keep_shim_cpu, at the GS base (a user page). */
+    uint64_t block;
+    __asm__ volatile("movq %%gs:0, %0" : "=r"(block));
+    volatile struct keep_shim_report *report = &((volatile struct keep_shim_cpu *)block)->report;
+    report->addr = addr;
+    report->status = size;
     __asm__ volatile("outl %0, %w1" : : "a"(request), "Nd"(KEEP_PORT) : "memory");
-    return (int64_t)boot->report.status;
+    return (int64_t)report->status;
 }
 
 static int pool(uint64_t gate)

@@ -1,0 +1,3 @@
+module keep.test/workloads
+
+go 1.19

@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Threads (pthreads over clone, futex, set_tid_address): 8 threads that
+ * each add to a mutex-protected counter and wait on a condition variable
+ * until all have started, distinct tids, join, and a thread-local variable
+ * per thread (FS base per vCPU).
+ *
+ * wl_threads hostile (kvm only): the thread requests the shim sends the
+ * host (KEEP_REQ_CLONE, KEEP_REQ_FUTEX), sent by the workload itself with
+ * impossible values: the host refuses each and the Keep runs on.
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <sched.h>
+#include <stdint.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "../../src/shim/shim_abi.h"
+
+#include "wl.h"
+
+enum { THREADS = 8, ADDS = 20000 };
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t all_started = PTHREAD_COND_INITIALIZER;
+static int started;
+static long counter;
+static pid_t tids[THREADS];
+static __thread uint64_t mine;
+
+static void *worker(void *arg)
+{
+    int i = (int)(intptr_t)arg;
+    mine = (uint64_t)i * 1000 + 7;
+    tids[i] = (pid_t)syscall(SYS_gettid);
+    pthread_mutex_lock(&lock);
+    started++;
+    pthread_cond_broadcast(&all_started);
+    while (started < THREADS)
+        pthread_cond_wait(&all_started, &lock);
+    pthread_mutex_unlock(&lock);
+    for (int k = 0; k < ADDS; k++) {
+        pthread_mutex_lock(&lock);
+        counter++;
+        pthread_mutex_unlock(&lock);
+    }
+    return (void *)(uintptr_t)(mine == (uint64_t)i * 1000 + 7);
+}
+
+/* This vCPU's report (struct keep_shim_cpu at the GS base), then one port request. */
+static int64_t request(uint32_t req, uint64_t vector, uint64_t addr, uint64_t status,
+                       uint64_t error_code)
+{
+    uint64_t block;
+    __asm__ volatile("movq %%gs:0, %0" : "=r"(block));
+    volatile struct keep_shim_report *r = &((volatile struct keep_shim_cpu *)block)->report;
+    r->vector = vector;
+    r->addr = addr;
+    r->status = status;
+    r->error_code = error_code;
+    r->rip = r->rsp = 0;
+    __asm__ volatile("outl %0, %w1" : : "a"(req), "Nd"(KEEP_PORT) : "memory");
+    return (int64_t)r->status;
+}
+
+static int hostile(void)
+{
+    static uint32_t word = 5;
+    wl_check(request(KEEP_REQ_FUTEX, 0, 0x100000, 5, 0) == -EFAULT,
+             "futex on the shim's text: EFAULT");
+    wl_check(request(KEEP_REQ_FUTEX, 0, (uint64_t)(uintptr_t)&word + 1, 5, 0) == -EFAULT,
+             "futex on an unaligned word: EFAULT");
+    wl_check(request(KEEP_REQ_FUTEX, 0, (uint64_t)(uintptr_t)&word, 5, 0x2000) == -EFAULT,
+             "futex wait with its timeout outside workload memory: EFAULT");
+    wl_check(request(KEEP_REQ_FUTEX, 6 /* FUTEX_LOCK_PI */, (uint64_t)(uintptr_t)&word, 0, 0) ==
+                 -ENOSYS,
+             "PI futex: ENOSYS");
+    wl_check(request(KEEP_REQ_FUTEX, 0, (uint64_t)(uintptr_t)&word, 4, 0) == -EAGAIN,
+             "futex wait on a word that changed: EAGAIN");
+    wl_check(request(KEEP_REQ_CLONE, 0, 0, 0, 0) == -EINVAL, "clone onto vCPU 0: EINVAL");
+    wl_check(request(KEEP_REQ_CLONE, KEEP_MAX_VCPUS, 0, 0, 0) == -EINVAL,
+             "clone onto vCPU %d (past the last): EINVAL", KEEP_MAX_VCPUS);
+    wl_check(request(KEEP_REQ_CLONE, 1, 1ull << 63, 1, 0) == -EINVAL,
+             "clone with a non-canonical FS base: EINVAL");
+    printf("still running\n");
+    return wl_done();
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "hostile") == 0)
+        return hostile();
+    pthread_t t[THREADS];
+    cpu_set_t cpus;
+    CPU_ZERO(&cpus);
+    int rc = sched_getaffinity(0, sizeof(cpus), &cpus);
+    wl_check(rc == 0 && CPU_COUNT(&cpus) >= 1, "sched_getaffinity: %d CPUs", CPU_COUNT(&cpus));
+    int created = 0;
+    for (int i = 0; i < THREADS; i++)
+        created += pthread_create(&t[i], NULL, worker, (void *)(intptr_t)i) == 0;
+    wl_check(created == THREADS, "pthread_create x %d (%d made)", THREADS, created);
+    int tls_ok = 0;
+    for (int i = 0; i < created; i++) {
+        void *r = NULL;
+        pthread_join(t[i], &r);
+        tls_ok += r != NULL;
+    }
+    wl_check(tls_ok == THREADS, "each thread kept its own thread-local value (%d)", tls_ok);
+    wl_check(counter == (long)THREADS * ADDS, "the mutex kept every add: %ld of %ld", counter,
+             (long)THREADS * ADDS);
+    int distinct = 1;
+    for (int i = 0; i < THREADS; i++)
+        for (int j = 0; j < i; j++)
+            distinct &= tids[i] != tids[j] && tids[i] != getpid();
+    wl_check(distinct, "every thread has its own tid, none the pid");
+    /* A second round reuses the finished threads' slots. */
+    counter = 0;
+    started = 0;
+    for (int i = 0; i < THREADS; i++)
+        pthread_create(&t[i], NULL, worker, (void *)(intptr_t)i);
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(t[i], NULL);
+    wl_check(counter == (long)THREADS * ADDS, "a second round of %d threads: %ld adds", THREADS,
+             counter);
+    return wl_done();
+}
