@@ -47,6 +47,12 @@ static bool user_ok(uint64_t addr, uint64_t size)
     return shim_user_ok(addr, size) && shim_mm_populate(addr, size) == 0;
 }
 
+/* The same for memory the Keep writes the answer into: also writable (copy_to_user). */
+static bool user_writable(uint64_t addr, uint64_t size)
+{
+    return shim_user_ok(addr, size) && shim_mm_populate_writable(addr, size) == 0;
+}
+
 /* ---- identity ------------------------------------------------------------- */
 
 /*
@@ -69,7 +75,7 @@ static long set_ids(const uint64_t *ids, int count, bool minus_one_keeps)
 
 static long get_res_ids(uint64_t r, uint64_t e, uint64_t s)
 {
-    if (!user_ok(r, 4) || !user_ok(e, 4) || !user_ok(s, 4))
+    if (!user_writable(r, 4) || !user_writable(e, 4) || !user_writable(s, 4))
         return -SHIM_EFAULT;
     *(uint32_t *)r = *(uint32_t *)e = *(uint32_t *)s = ID;
     return 0;
@@ -153,7 +159,7 @@ static long do_prctl(uint64_t option, uint64_t arg2)
         return 0;
     }
     if (option == PR_GET_NAME) {
-        if (!user_ok(arg2, TASK_COMM_LEN))
+        if (!user_writable(arg2, TASK_COMM_LEN))
             return -SHIM_EFAULT;
         memcpy((void *)arg2, comm, TASK_COMM_LEN);
         return 0;
@@ -180,7 +186,7 @@ static long do_sysinfo(const struct shim_frame *f)
 {
     enum { SYSINFO_SIZE = 112, CLOCK_BOOTTIME = 7 };
     uint64_t buf = f->rdi, ts = user_scratch(f, 16);
-    if (!user_ok(buf, SYSINFO_SIZE) || !user_ok(ts, 16))
+    if (!user_writable(buf, SYSINFO_SIZE) || !user_writable(ts, 16))
         return -SHIM_EFAULT;
     struct shim_frame g = {.nr = KEEP_NR_clock_gettime, .rdi = CLOCK_BOOTTIME, .rsi = ts};
     long r = shim_forward(&g);

@@ -105,6 +105,18 @@ static uint64_t path_size(uint64_t p)
     return PATH_TOO_LONG;
 }
 
+/* A buffer the host writes into (read's buffer, readv's iovecs): it must be writable. */
+static bool host_writes(const struct keep_chan_arg *a)
+{
+    return a->dir == KEEP_DIR_OUT || a->dir == KEEP_DIR_INOUT;
+}
+
+/* Mapped (and writable when the host writes it), or EFAULT before anything is copied. */
+static long populate_for(const struct keep_chan_arg *a, uint64_t addr, uint64_t size)
+{
+    return host_writes(a) ? shim_mm_populate_writable(addr, size) : shim_mm_populate(addr, size);
+}
+
 /* Direct path: every buffer the host will touch must lie in workload memory (0 or -errno). */
 static int64_t check_direct_args(const struct keep_chan_call *c, const uint64_t *args)
 {
@@ -126,7 +138,7 @@ static int64_t check_direct_args(const struct keep_chan_call *c, const uint64_t 
                 for (uint64_t k = 0; k < size / 16; k++) {
                     if (iov[2 * k + 1] != 0 && !shim_user_ok(iov[2 * k], iov[2 * k + 1]))
                         return -SHIM_EFAULT;
-                    if (shim_mm_populate(iov[2 * k], iov[2 * k + 1]))
+                    if (populate_for(a, iov[2 * k], iov[2 * k + 1]))
                         return -SHIM_EFAULT;
                 }
             }
@@ -151,7 +163,8 @@ static int64_t check_direct_args(const struct keep_chan_call *c, const uint64_t 
         if (size == ~0ull || (size != 0 && !shim_user_ok(v, size)))
             return -SHIM_EFAULT;
         /* The host touches these pages in place: they must be mapped and counted first. */
-        if (shim_mm_populate(v, size))
+        /* An iovec array itself is only read; its buffers were checked above. */
+        if (a->kind == KEEP_ARG_IOVEC ? shim_mm_populate(v, size) : populate_for(a, v, size))
             return -SHIM_EFAULT;
     }
     return 0;
@@ -612,7 +625,7 @@ static int64_t forward_bounce(const struct keep_chan_call *c, const uint64_t *in
         }
         if (size[i] == ~0ull || (size[i] != 0 && !shim_user_ok(in_args[i], size[i])))
             return -SHIM_EFAULT;
-        if (shim_mm_populate(in_args[i], size[i])) /* unmapped or PROT_NONE: EFAULT, no fault */
+        if (populate_for(a, in_args[i], size[i])) /* unmapped, PROT_NONE, or read-only out */
             return -SHIM_EFAULT;
         if (size[i] > DATA_OFF + DATA_SIZE - next)
             return -SHIM_EINVAL;

@@ -931,7 +931,7 @@ long shim_madvise(uint64_t addr, uint64_t len, uint64_t advice)
     return rc ? rc : hole ? -SHIM_ENOMEM : 0;
 }
 
-long shim_mm_populate(uint64_t addr, uint64_t size)
+static long populate(uint64_t addr, uint64_t size, bool for_write)
 {
     if (size == 0)
         return 0;
@@ -949,6 +949,11 @@ long shim_mm_populate(uint64_t addr, uint64_t size)
             rc = -SHIM_EFAULT;
             break;
         }
+        /* copy_to_user into a mapping without PROT_WRITE: EFAULT (mm/memory.c, access_error). */
+        if (for_write && !(a->prot & PROT_WRITE)) {
+            rc = -SHIM_EFAULT;
+            break;
+        }
         if (a->prot & AREA_IMAGE)
             continue; /* mapped by the host, or a gap the host refuses (EFAULT), never a fault here
                        */
@@ -956,6 +961,16 @@ long shim_mm_populate(uint64_t addr, uint64_t size)
     }
     mm_unlock();
     return rc;
+}
+
+long shim_mm_populate(uint64_t addr, uint64_t size)
+{
+    return populate(addr, size, false);
+}
+
+long shim_mm_populate_writable(uint64_t addr, uint64_t size)
+{
+    return populate(addr, size, true);
 }
 
 uint64_t shim_mm_free_bytes(void)

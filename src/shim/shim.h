@@ -84,6 +84,9 @@ long shim_madvise(uint64_t addr, uint64_t len, uint64_t advice);
  * mapping (the program's own image counts as mapped).
  */
 long shim_mm_populate(uint64_t addr, uint64_t size);
+/* The same for a buffer the kernel writes into: also -EFAULT when the mapping lacks PROT_WRITE,
+ * before anything is written (Linux's copy_to_user). */
+long shim_mm_populate_writable(uint64_t addr, uint64_t size);
 /* Bytes of --memory not yet in use (sysinfo's freeram; the CPL0 count as last written). */
 uint64_t shim_mm_free_bytes(void);
 /* The #PF hook, CPL0 (error_code: Intel SDM vol 3, 4.7). */

@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/sysinfo.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -194,6 +196,34 @@ static void brk_cases(void)
     show("brk below its start returns the break", (void *)syscall_brk(1) == cur);
 }
 
+/*
+ * The kernel writing into read-only memory: Linux's copy_to_user fails, so
+ * each call is EFAULT and the memory is unchanged (read(2), getresuid(2),
+ * prctl(2), sysinfo(2)). Forwarded (read) and answered in the Keep (the rest).
+ */
+static void readonly_out_cases(void)
+{
+    uint32_t *m = mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    int fds[2];
+    if (m == MAP_FAILED || pipe(fds) != 0)
+        return;
+    if (write(fds[1], "hello", 5) != 5)
+        return;
+    errno = 0;
+    line("read into read-only memory", read(fds[0], m, 5));
+    show("  memory unchanged", m[0] == 0 && m[1] == 0);
+    errno = 0;
+    line("getresuid into read-only memory", getresuid(m, m + 1, m + 2));
+    errno = 0;
+    line("prctl PR_GET_NAME into read-only memory", prctl(PR_GET_NAME, m));
+    errno = 0;
+    line("sysinfo into read-only memory", sysinfo((struct sysinfo *)m));
+    show("  memory unchanged", m[0] == 0 && m[1] == 0 && m[2] == 0);
+    close(fds[0]);
+    close(fds[1]);
+    munmap(m, PAGE);
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IONBF, 0); /* every line, even if a case kills the program */
@@ -204,5 +234,6 @@ int main(void)
     mremap_cases();
     madvise_cases();
     brk_cases();
+    readonly_out_cases();
     return 0;
 }
