@@ -72,11 +72,12 @@ int hsm_store_parse(const uint8_t *data, size_t size, struct hsm_store *out, str
             return format_error(err, &ce);
         }
         if (r->sealed_size < HSM_NONCE_SIZE + HSM_TAG_SIZE) {
-            uint32_t size = r->sealed_size; /* r lives in out->records, which the free releases */
+            uint32_t short_size =
+                r->sealed_size; /* r lives in out->records, which the free releases */
             hsm_store_free(out);
             return keep_fail(err, KEEP_E_HSM_STORE_FORMAT,
                              "token store: record %u is %u bytes, shorter than nonce and tag", i,
-                             size);
+                             short_size);
         }
         r->sealed = malloc(r->sealed_size);
         if (!r->sealed) {
