@@ -7,7 +7,7 @@
  * forwarded call, down to which argument is a buffer, which way its bytes
  * flow and where its length comes from. docs/KEEP.md, "The channel".
  *
- * Layout of the channel pages (KEEP_GUEST_CHANNEL in src/shim/shim_abi.h;
+ * Layout of the channel pages (KEEP_GUEST_CHANNEL in src/common/shim_abi.h;
  * the host sees them through its own mapping):
  *
  *   0                       struct keep_chan_header            64 bytes
@@ -43,7 +43,7 @@
 #include <stdint.h>
 
 /* The host/guest ABI is this header and the layout, port and boot page in shim_abi.h. */
-#include "../shim/shim_abi.h" /* relative: workloads include channel.h by path */
+#include "shim_abi.h" /* beside this file: the layout, port and boot page */
 
 /* ---- Header ------------------------------------------------------------ */
 
@@ -310,6 +310,74 @@ enum keep_nr {
     KEEP_NR_renameat2 = 316,
     KEEP_NR_statx = 332,
     KEEP_NR_faccessat2 = 439,
+};
+
+/*
+ * Linux x86-64 calls the shim answers itself or builds from forwarded ones
+ * (src/shim/); numbers from arch/x86/entry/syscalls/syscall_64.tbl. One
+ * list for the shim and the host, so neither keeps its own copy.
+ */
+enum keep_shim_nr {
+    KEEP_NR_mmap = 9,
+    KEEP_NR_mprotect = 10,
+    KEEP_NR_munmap = 11,
+    KEEP_NR_brk = 12,
+    KEEP_NR_rt_sigaction = 13,
+    KEEP_NR_rt_sigprocmask = 14,
+    KEEP_NR_rt_sigreturn = 15,
+    KEEP_NR_select = 23,
+    KEEP_NR_sched_yield = 24,
+    KEEP_NR_mremap = 25,
+    KEEP_NR_madvise = 28,
+    KEEP_NR_getpid = 39,
+    KEEP_NR_clone = 56,
+    KEEP_NR_exit = 60,
+    KEEP_NR_kill = 62,
+    KEEP_NR_uname = 63,
+    KEEP_NR_creat = 85,
+    KEEP_NR_getrlimit = 97,
+    KEEP_NR_sysinfo = 99,
+    KEEP_NR_getuid = 102,
+    KEEP_NR_getgid = 104,
+    KEEP_NR_setuid = 105,
+    KEEP_NR_setgid = 106,
+    KEEP_NR_geteuid = 107,
+    KEEP_NR_getegid = 108,
+    KEEP_NR_setpgid = 109,
+    KEEP_NR_getppid = 110,
+    KEEP_NR_getpgrp = 111,
+    KEEP_NR_setsid = 112,
+    KEEP_NR_setreuid = 113,
+    KEEP_NR_setregid = 114,
+    KEEP_NR_getgroups = 115,
+    KEEP_NR_setgroups = 116,
+    KEEP_NR_setresuid = 117,
+    KEEP_NR_getresuid = 118,
+    KEEP_NR_setresgid = 119,
+    KEEP_NR_getresgid = 120,
+    KEEP_NR_getpgid = 121,
+    KEEP_NR_setfsuid = 122,
+    KEEP_NR_setfsgid = 123,
+    KEEP_NR_getsid = 124,
+    KEEP_NR_rt_sigpending = 127,
+    KEEP_NR_rt_sigtimedwait = 128,
+    KEEP_NR_rt_sigsuspend = 130,
+    KEEP_NR_sigaltstack = 131,
+    KEEP_NR_prctl = 157,
+    KEEP_NR_arch_prctl = 158,
+    KEEP_NR_gettid = 186,
+    KEEP_NR_tkill = 200,
+    KEEP_NR_futex = 202,
+    KEEP_NR_sched_getaffinity = 204,
+    KEEP_NR_set_tid_address = 218,
+    KEEP_NR_exit_group = 231,
+    KEEP_NR_tgkill = 234,
+    KEEP_NR_set_robust_list = 273,
+    KEEP_NR_pwritev = 296,
+    KEEP_NR_prlimit64 = 302,
+    KEEP_NR_getrandom = 318,
+    KEEP_NR_rseq = 334,
+    KEEP_NR_epoll_pwait2 = 441,
 };
 
 /* Every forwarded Linux call has a number below this (host lookup tables are this long). */

@@ -356,7 +356,7 @@ static void vm_close(struct vm *vm)
 /*
  * Guest memory is one host mapping, registered with KVM a slot at a time as
  * the guest uses it: a slot costs KVM's shadow MMU memory by its size, not
- * by what is touched (KEEP_GUEST_SLOT in src/shim/shim_abi.h).
+ * by what is touched (KEEP_GUEST_SLOT in src/common/shim_abi.h).
  */
 static int add_slot(struct vm *vm, uint64_t slot, struct keep_error *err)
 {

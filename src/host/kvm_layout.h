@@ -3,7 +3,7 @@
  * The guest's memory layout and the structures the host builds in it before
  * the vCPU runs: identity-mapped 4-level page tables, the GDT, the IDT and
  * the TSS with its I/O permission bitmap. The fixed addresses are in
- * src/shim/shim_abi.h; docs/KEEP.md, "Memory layout", explains the choices.
+ * src/common/shim_abi.h; docs/KEEP.md, "Memory layout", explains the choices.
  *
  * Everything here writes into a plain host buffer that stands for guest
  * physical memory from address 0, so the unit test can build a layout and
@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 #include "keep/error.h"
-#include "shim/shim_abi.h"
+#include "common/shim_abi.h"
 
 #define KEEP_KVM_MIN_MEMORY (4ull << 20)  /* smallest --memory the layout accepts */
 #define KEEP_KVM_MAX_MEMORY (64ull << 30) /* largest --memory (the span is twice that) */

@@ -9,33 +9,6 @@
 #include "common/channel.h"
 #include "shim.h"
 
-/* x86-64 numbers (arch/x86/entry/syscalls/syscall_64.tbl). */
-enum {
-    NR_mmap = 9,
-    NR_select = 23,
-    NR_creat = 85,
-    NR_sysinfo = 99,
-    NR_setuid = 105,
-    NR_setgid = 106,
-    NR_setpgid = 109,
-    NR_getpgrp = 111,
-    NR_setsid = 112,
-    NR_setreuid = 113,
-    NR_setregid = 114,
-    NR_getgroups = 115,
-    NR_setgroups = 116,
-    NR_setresuid = 117,
-    NR_getresuid = 118,
-    NR_setresgid = 119,
-    NR_getresgid = 120,
-    NR_getpgid = 121,
-    NR_setfsuid = 122,
-    NR_setfsgid = 123,
-    NR_getsid = 124,
-    NR_prctl = 157,
-    NR_pselect6 = 270,
-};
-
 #define KEEP_PID 1 /* as shim.c answers getpid() */
 #define ID       KEEP_GUEST_ID
 #define NO_ID    0xffffffffu /* (uid_t)-1: "leave unchanged" */
@@ -308,61 +281,61 @@ bool shim_small_call(const struct shim_frame *f, long *r)
     enum { MAP_ANONYMOUS = 0x20 };
     const uint64_t a3[3] = {f->rdi, f->rsi, f->rdx};
     switch (f->nr) {
-    case NR_mmap:
+    case KEEP_NR_mmap:
         if (f->r10 & MAP_ANONYMOUS)
             return false;
         *r = shim_mmap_file(f->rdi, f->rsi, f->rdx, f->r10, f->r8, f->r9);
         return true;
-    case NR_select:
-    case NR_pselect6:
-        *r = do_select(f, f->nr == NR_pselect6);
+    case KEEP_NR_select:
+    case KEEP_NR_pselect6:
+        *r = do_select(f, f->nr == KEEP_NR_pselect6);
         return true;
-    case NR_creat:
+    case KEEP_NR_creat:
         *r = do_creat(f);
         return true;
-    case NR_sysinfo:
+    case KEEP_NR_sysinfo:
         *r = do_sysinfo(f);
         return true;
-    case NR_setuid:
-    case NR_setgid:
+    case KEEP_NR_setuid:
+    case KEEP_NR_setgid:
         *r = set_ids(a3, 1, false);
         return true;
-    case NR_setreuid:
-    case NR_setregid:
+    case KEEP_NR_setreuid:
+    case KEEP_NR_setregid:
         *r = set_ids(a3, 2, true);
         return true;
-    case NR_setresuid:
-    case NR_setresgid:
+    case KEEP_NR_setresuid:
+    case KEEP_NR_setresgid:
         *r = set_ids(a3, 3, true);
         return true;
-    case NR_getresuid:
-    case NR_getresgid:
+    case KEEP_NR_getresuid:
+    case KEEP_NR_getresgid:
         *r = get_res_ids(f->rdi, f->rsi, f->rdx);
         return true;
-    case NR_setfsuid:
-    case NR_setfsgid:
+    case KEEP_NR_setfsuid:
+    case KEEP_NR_setfsgid:
         *r = ID; /* setfsuid(2) returns the previous fsuid, which never changes */
         return true;
-    case NR_getgroups:
+    case KEEP_NR_getgroups:
         *r = get_groups(f->rdi);
         return true;
-    case NR_setgroups:
+    case KEEP_NR_setgroups:
         *r = -SHIM_EPERM; /* setgroups(2) needs CAP_SETGID */
         return true;
-    case NR_getpgrp:
+    case KEEP_NR_getpgrp:
         *r = KEEP_PID;
         return true;
-    case NR_getpgid:
-    case NR_getsid:
+    case KEEP_NR_getpgid:
+    case KEEP_NR_getsid:
         *r = pgid_of(f->rdi);
         return true;
-    case NR_setpgid:
+    case KEEP_NR_setpgid:
         *r = set_pgid(f->rdi, f->rsi);
         return true;
-    case NR_setsid:
+    case KEEP_NR_setsid:
         *r = -SHIM_EPERM;
         return true;
-    case NR_prctl:
+    case KEEP_NR_prctl:
         *r = do_prctl(f->rdi, f->rsi);
         return true;
     default:

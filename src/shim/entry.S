@@ -9,7 +9,7 @@
  * run the same C dispatcher on the shim's own stack: the workload's stack,
  * including the 128-byte red zone below its %rsp, is never written.
  */
-#include "shim_abi.h"
+#include "common/shim_abi.h"
 
     .section .text.head, "ax"
     .globl keep_shim_header
@@ -28,7 +28,7 @@ keep_shim_header:
     .text
     .globl syscall_entry
 syscall_entry:
-    /* This vCPU's block is at the GS base (struct keep_shim_cpu, src/shim/shim_abi.h). */
+    /* This vCPU's block is at the GS base (struct keep_shim_cpu, src/common/shim_abi.h). */
     movq %rsp, %gs:KEEP_CPU_USER_RSP
     movq %gs:KEEP_CPU_STACK_TOP, %rsp
     /* Callee-saved registers too: a signal frame or sigreturn needs all of them. */

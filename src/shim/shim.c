@@ -11,39 +11,6 @@
 struct keep_shim_cpu shim_cpus[KEEP_MAX_VCPUS] __attribute__((aligned(4096)));
 _Static_assert(sizeof(struct keep_shim_cpu) == 1024, "entry.S and the host use 1024-byte blocks");
 
-/* x86-64 Linux system call numbers (arch/x86/entry/syscalls/syscall_64.tbl). */
-enum {
-    NR_mmap = 9,
-    NR_mprotect = 10,
-    NR_munmap = 11,
-    NR_brk = 12,
-    NR_sched_yield = 24,
-    NR_mremap = 25,
-    NR_madvise = 28,
-    NR_getpid = 39,
-    NR_clone = 56,
-    NR_exit = 60,
-    NR_uname = 63,
-    NR_getrlimit = 97,
-    NR_getuid = 102,
-    NR_getgid = 104,
-    NR_geteuid = 107,
-    NR_getegid = 108,
-    NR_getppid = 110,
-    NR_arch_prctl = 158,
-    NR_gettid = 186,
-    NR_futex = 202,
-    NR_time = 201,
-    NR_sched_getaffinity = 204,
-    NR_clock_gettime = 228,
-    NR_set_tid_address = 218,
-    NR_exit_group = 231,
-    NR_set_robust_list = 273,
-    NR_prlimit64 = 302,
-    NR_getrandom = 318,
-    NR_rseq = 334,
-};
-
 #define KEEP_PID 1
 #define KEEP_UID 1000 /* matches AT_UID in src/host/kvm_loader.c */
 
@@ -335,7 +302,7 @@ static long do_sched_getaffinity(uint64_t len, uint64_t mask)
 static long do_time(const struct shim_frame *f)
 {
     uint64_t ts = (f->rsp - 128 - 16) & ~15ull;
-    struct shim_frame g = {.nr = NR_clock_gettime, .rdi = 0 /* CLOCK_REALTIME */, .rsi = ts};
+    struct shim_frame g = {.nr = KEEP_NR_clock_gettime, .rdi = 0 /* CLOCK_REALTIME */, .rsi = ts};
     long r = shim_forward(&g);
     if (r < 0)
         return r;
@@ -358,62 +325,62 @@ static long dispatch(struct shim_frame *f)
     if (shim_small_call(f, &small))
         return small;
     switch (f->nr) {
-    case NR_brk:
+    case KEEP_NR_brk:
         return (shim_brk(f->rdi));
-    case NR_mmap:
+    case KEEP_NR_mmap:
         return (shim_mmap(f->rdi, f->rsi, f->rdx, f->r10, f->r8, f->r9));
-    case NR_munmap:
+    case KEEP_NR_munmap:
         return (shim_munmap(f->rdi, f->rsi));
-    case NR_mprotect:
+    case KEEP_NR_mprotect:
         return (shim_mprotect(f->rdi, f->rsi, f->rdx));
-    case NR_mremap:
+    case KEEP_NR_mremap:
         return (shim_mremap(f->rdi, f->rsi, f->rdx, f->r10, f->r8));
-    case NR_madvise:
+    case KEEP_NR_madvise:
         return (shim_madvise(f->rdi, f->rsi, f->rdx));
-    case NR_arch_prctl:
+    case KEEP_NR_arch_prctl:
         return do_arch_prctl(f->rdi, f->rsi);
-    case NR_set_tid_address:
+    case KEEP_NR_set_tid_address:
         shim_cpu()->clear_child_tid = f->rdi;
         return (long)shim_cpu()->tid;
-    case NR_gettid:
+    case KEEP_NR_gettid:
         return (long)shim_cpu()->tid;
-    case NR_clone:
+    case KEEP_NR_clone:
         return shim_clone(f);
-    case NR_getpid:
+    case KEEP_NR_getpid:
         return KEEP_PID;
-    case NR_getppid:
+    case KEEP_NR_getppid:
         return 0;
-    case NR_getuid:
-    case NR_geteuid:
-    case NR_getgid:
-    case NR_getegid:
+    case KEEP_NR_getuid:
+    case KEEP_NR_geteuid:
+    case KEEP_NR_getgid:
+    case KEEP_NR_getegid:
         return KEEP_UID;
-    case NR_set_robust_list:
+    case KEEP_NR_set_robust_list:
         return 0;
-    case NR_rseq:
+    case KEEP_NR_rseq:
         return -SHIM_ENOSYS;
-    case NR_uname:
+    case KEEP_NR_uname:
         return do_uname(f->rdi);
-    case NR_getrandom:
+    case KEEP_NR_getrandom:
         return do_getrandom(f->rdi, f->rsi);
-    case NR_sched_yield:
+    case KEEP_NR_sched_yield:
         return 0;
-    case NR_getrlimit:
+    case KEEP_NR_getrlimit:
         return do_rlimit(f->rdi, f->rsi);
-    case NR_prlimit64:
+    case KEEP_NR_prlimit64:
         return (f->rdi != 0 && f->rdi != KEEP_PID) ? -SHIM_EPERM : do_rlimit(f->rsi, f->r10);
-    case NR_sched_getaffinity:
+    case KEEP_NR_sched_getaffinity:
         return do_sched_getaffinity(f->rsi, f->rdx);
-    case NR_time:
+    case KEEP_NR_time:
         return do_time(f);
-    case NR_futex:
+    case KEEP_NR_futex:
         return do_futex(f);
     case KEEP_SHIM_SYS_NOP:
         shim_port(KEEP_REQ_NOP);
         return 0;
-    case NR_exit:
+    case KEEP_NR_exit:
         shim_thread_exit((int)f->rdi);
-    case NR_exit_group:
+    case KEEP_NR_exit_group:
         shim_exit((int)f->rdi);
     default:
         return shim_forward(f);

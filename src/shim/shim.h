@@ -7,7 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "shim_abi.h"
+#include "common/channel.h" /* KEEP_NR_*: one list of call numbers */
+#include "common/shim_abi.h"
 
 /* The registers the SYSCALL entry saved (entry.S pushes them in this order). */
 struct shim_frame {

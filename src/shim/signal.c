@@ -18,36 +18,6 @@
  */
 #include "shim.h"
 
-enum {
-    NR_rt_sigaction = 13,
-    NR_rt_sigprocmask = 14,
-    NR_rt_sigreturn = 15,
-    NR_pwrite64 = 18,
-    NR_writev = 20,
-    NR_poll = 7,
-    NR_write = 1,
-    NR_select = 23,
-    NR_pause = 34,
-    NR_nanosleep = 35,
-    NR_sendfile = 40,
-    NR_sendto = 44,
-    NR_sendmsg = 46,
-    NR_kill = 62,
-    NR_rt_sigpending = 127,
-    NR_rt_sigtimedwait = 128,
-    NR_rt_sigsuspend = 130,
-    NR_sigaltstack = 131,
-    NR_tkill = 200,
-    NR_clock_nanosleep = 230,
-    NR_epoll_wait = 232,
-    NR_tgkill = 234,
-    NR_pselect6 = 270,
-    NR_ppoll = 271,
-    NR_epoll_pwait = 281,
-    NR_pwritev = 296,
-    NR_epoll_pwait2 = 441,
-};
-
 /* Linux values: include/uapi/asm-generic/signal.h, siginfo.h, arch/x86/include/uapi/asm. */
 enum {
     SIGILL = 4,
@@ -472,18 +442,18 @@ static bool never_restarted(uint64_t nr)
 {
     /* signal(7), "Interruption of system calls": never restarted after a handler. */
     switch (nr) {
-    case NR_poll:
-    case NR_select:
-    case NR_pselect6:
-    case NR_ppoll:
-    case NR_epoll_wait:
-    case NR_epoll_pwait:
-    case NR_epoll_pwait2:
-    case NR_nanosleep:
-    case NR_clock_nanosleep:
-    case NR_pause:
-    case NR_rt_sigsuspend:
-    case NR_rt_sigtimedwait:
+    case KEEP_NR_poll:
+    case KEEP_NR_select:
+    case KEEP_NR_pselect6:
+    case KEEP_NR_ppoll:
+    case KEEP_NR_epoll_wait:
+    case KEEP_NR_epoll_pwait:
+    case KEEP_NR_epoll_pwait2:
+    case KEEP_NR_nanosleep:
+    case KEEP_NR_clock_nanosleep:
+    case KEEP_NR_pause:
+    case KEEP_NR_rt_sigsuspend:
+    case KEEP_NR_rt_sigtimedwait:
         return true;
     default:
         return false;
@@ -635,7 +605,7 @@ static void wait_for_handler(uint64_t mask)
             __atomic_fetch_or(&shim_cpu()->pending, BIT(sig), __ATOMIC_SEQ_CST); /* deliver() */
             return;
         }
-        struct shim_frame p = {.nr = NR_pause, .rdi = seen};
+        struct shim_frame p = {.nr = KEEP_NR_pause, .rdi = seen};
         shim_forward(&p);
     }
 }
@@ -684,25 +654,25 @@ long shim_signal_call(struct shim_frame *f, bool *handled)
 {
     *handled = true;
     switch (f->nr) {
-    case NR_rt_sigaction:
+    case KEEP_NR_rt_sigaction:
         return do_rt_sigaction(f->rdi, f->rsi, f->rdx, f->r10);
-    case NR_rt_sigprocmask:
+    case KEEP_NR_rt_sigprocmask:
         return do_rt_sigprocmask(f->rdi, f->rsi, f->rdx, f->r10);
-    case NR_rt_sigreturn:
+    case KEEP_NR_rt_sigreturn:
         return do_rt_sigreturn(f);
-    case NR_sigaltstack:
+    case KEEP_NR_sigaltstack:
         return do_sigaltstack(f->rdi, f->rsi, f->rsp);
-    case NR_kill:
+    case KEEP_NR_kill:
         return do_kill((int64_t)f->rdi, f->rsi);
-    case NR_tkill:
+    case KEEP_NR_tkill:
         return do_tkill(1, f->rdi, f->rsi);
-    case NR_tgkill:
+    case KEEP_NR_tgkill:
         return do_tkill(f->rdi, f->rsi, f->rdx);
-    case NR_rt_sigpending:
+    case KEEP_NR_rt_sigpending:
         return do_rt_sigpending(f->rdi, f->rsi);
-    case NR_rt_sigsuspend:
+    case KEEP_NR_rt_sigsuspend:
         return do_rt_sigsuspend(f->rdi, f->rsi);
-    case NR_pause:
+    case KEEP_NR_pause:
         wait_for_handler(blocked);
         return -SHIM_EINTR;
     default:
@@ -714,15 +684,15 @@ long shim_signal_call(struct shim_frame *f, bool *handled)
 static bool raises_sigpipe(const struct shim_frame *f)
 {
     switch (f->nr) {
-    case NR_write:
-    case NR_writev:
-    case NR_pwrite64:
-    case NR_pwritev:
-    case NR_sendfile:
+    case KEEP_NR_write:
+    case KEEP_NR_writev:
+    case KEEP_NR_pwrite64:
+    case KEEP_NR_pwritev:
+    case KEEP_NR_sendfile:
         return true;
-    case NR_sendto:
+    case KEEP_NR_sendto:
         return !(f->r10 & MSG_NOSIGNAL);
-    case NR_sendmsg:
+    case KEEP_NR_sendmsg:
         return !(f->rdx & MSG_NOSIGNAL);
     default:
         return false;
@@ -771,7 +741,7 @@ long shim_signal_after(struct shim_frame *f, long result)
              * blocked or ignored guest signal interrupted the call. Linux would
              * not have interrupted it, so it runs again.
              */
-            if (result == -SHIM_EINTR && f->nr != NR_pause && f->nr != NR_rt_sigsuspend) {
+            if (result == -SHIM_EINTR && f->nr != KEEP_NR_pause && f->nr != KEEP_NR_rt_sigsuspend) {
                 result = shim_redo(f);
                 continue;
             }

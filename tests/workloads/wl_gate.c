@@ -42,11 +42,11 @@
 #include <sys/mman.h>
 
 #include "../../src/common/channel.h"
-#include "../../src/shim/shim_abi.h"
+#include "../../src/common/shim_abi.h"
 
 #include "wl.h"
 
-/* src/shim/shim_abi.h: guest addresses and the image header layout. */
+/* src/common/shim_abi.h: guest addresses and the image header layout. */
 #define GUEST_BOOT      0x6000ull
 #define GUEST_IDT       0x2000ull
 #define GUEST_STACK0    0x8000ull

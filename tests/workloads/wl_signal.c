@@ -355,7 +355,7 @@ static int die(const char *how)
     if (strcmp(how, "forge") == 0)
         forge(0);
     if (strcmp(how, "bad-killed") == 0) {
-        /* This vCPU's report: struct keep_shim_cpu (src/shim/shim_abi.h) at the GS base,
+        /* This vCPU's report: struct keep_shim_cpu (src/common/shim_abi.h) at the GS base,
          * a user page; report.status is at offset 256. */
         uint64_t block;
         __asm__ volatile("movq %%gs:0, %0" : "=r"(block));

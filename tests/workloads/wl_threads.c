@@ -16,7 +16,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "../../src/shim/shim_abi.h"
+#include "../../src/common/shim_abi.h"
 
 #include "wl.h"
 

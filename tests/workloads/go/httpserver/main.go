@@ -21,7 +21,13 @@ func main() {
 	done := make(chan struct{})
 	served := 0
 	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintln(w, "hello from Go in a Keep")
+		const reply = "hello from Go in a Keep\n"
+		// The whole reply (a fixed length, so no chunk trailer comes later) must
+		// reach the socket before main returns and the process exits: without
+		// this flush the last reply raced the exit (natively too).
+		w.Header().Set("Content-Length", strconv.Itoa(len(reply)))
+		fmt.Fprint(w, reply)
+		w.(http.Flusher).Flush()
 		served++
 		if served == n {
 			close(done)
