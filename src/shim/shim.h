@@ -108,6 +108,8 @@ long shim_privileged(uint64_t op, uint64_t addr, uint64_t size, uint64_t flags);
 long shim_signal_call(struct shim_frame *f, bool *handled);
 /* After a call's result is known: deliver what is pending, send SIGPIPE for EPIPE. */
 long shim_signal_after(struct shim_frame *f, long result);
+/* The registers SYSCALL left, returning result: a signal frame's or a new thread's start. */
+void shim_frame_to_regs(const struct shim_frame *f, long result, struct keep_shim_regs *r);
 /* A CPU exception in workload code at CPL0: hand it to the CPL3 trampoline if caught. */
 struct exception_frame {
     uint64_t r11, r10, r9, r8, rdi, rsi, rdx, rcx, rax, r15, r14, r13, r12, rbp, rbx;

@@ -699,7 +699,7 @@ static bool raises_sigpipe(const struct shim_frame *f)
     }
 }
 
-static void frame_to_regs(const struct shim_frame *f, long result, struct keep_shim_regs *r)
+void shim_frame_to_regs(const struct shim_frame *f, long result, struct keep_shim_regs *r)
 {
     /* What SYSCALL left: rcx the return address, r11 the flags (Intel SDM vol 2, SYSCALL). */
     *r = (struct keep_shim_regs){
@@ -747,7 +747,7 @@ long shim_signal_after(struct shim_frame *f, long result)
             }
             return result;
         }
-        frame_to_regs(f, result, SIGREGS);
+        shim_frame_to_regs(f, result, SIGREGS);
         int64_t interrupted = result == -SHIM_EINTR ? (int64_t)f->nr : -1;
         if (deliver(SIGREGS, interrupted)) {
             shim_resume_full = 1;

@@ -72,28 +72,8 @@ long shim_clone(const struct shim_frame *f)
     child->alt_flags = child->suspended = 0;
     child->clear_child_tid = (flags & CLONE_CHILD_CLEARTID) ? ctid : 0;
     /* The child returns from the same syscall with 0, on its own stack. */
-    child->regs = (struct keep_shim_regs){
-        .r15 = f->r15,
-        .r14 = f->r14,
-        .r13 = f->r13,
-        .r12 = f->r12,
-        .r11 = f->rflags,
-        .r10 = f->r10,
-        .r9 = f->r9,
-        .r8 = f->r8,
-        .rbp = f->rbp,
-        .rdi = f->rdi,
-        .rsi = f->rsi,
-        .rdx = f->rdx,
-        .rcx = f->rip,
-        .rbx = f->rbx,
-        .rax = 0,
-        .rip = f->rip,
-        .cs = KEEP_SEL_UCODE,
-        .rflags = f->rflags,
-        .rsp = stack,
-        .ss = KEEP_SEL_UDATA,
-    };
+    shim_frame_to_regs(f, 0, &child->regs);
+    child->regs.rsp = stack;
     if (flags & CLONE_CHILD_SETTID)
         *(volatile uint32_t *)ctid = (uint32_t)tid;
     if (flags & CLONE_PARENT_SETTID)
