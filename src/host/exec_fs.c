@@ -977,8 +977,7 @@ static int64_t do_pipe2(struct exec_call *c)
 
 /* ---- poll and epoll ----------------------------------------------------- */
 
-/* Read a struct timespec (two int64) through the cursor and check it as the kernel does. */
-static int read_timespec(const uint8_t *p, struct timespec *ts)
+int keep_exec_read_timespec(const uint8_t *p, struct timespec *ts)
 {
     struct keep_cursor cur;
     uint64_t sec, nsec;
@@ -1054,7 +1053,7 @@ static int64_t do_ppoll(struct exec_call *c)
 {
     struct timespec ts;
     if (c->p[2]) {
-        int rc = read_timespec(c->p[2], &ts);
+        int rc = keep_exec_read_timespec(c->p[2], &ts);
         if (rc)
             return rc;
     }
@@ -1165,7 +1164,7 @@ static int64_t do_gettimeofday(struct exec_call *c)
 static int64_t do_nanosleep(struct exec_call *c)
 {
     struct timespec req, rem = {0, 0};
-    int rc = read_timespec(c->p[0], &req);
+    int rc = keep_exec_read_timespec(c->p[0], &req);
     if (rc)
         return rc;
     keep_exec_blocking(c->x, true);
@@ -1185,7 +1184,7 @@ static int64_t do_clock_nanosleep(struct exec_call *c)
     struct timespec req, rem = {0, 0};
     if (!clock_allowed(c->a[0]) || (c->a[1] & ~(uint64_t)TIMER_ABSTIME))
         return -EINVAL;
-    int rc = read_timespec(c->p[2], &req);
+    int rc = keep_exec_read_timespec(c->p[2], &req);
     if (rc)
         return rc;
     keep_exec_blocking(c->x, true);

@@ -373,22 +373,6 @@ static void fdset_add(uint8_t *set, unsigned fd)
     set[fd / 8] |= (uint8_t)(1u << (fd % 8));
 }
 
-static int read_timeout(const uint8_t *p, struct timespec *ts)
-{
-    struct keep_cursor cur;
-    uint64_t sec, nsec;
-    keep_cursor_init(&cur, p, KEEP_SIZEOF_TIMESPEC);
-    if (keep_cursor_u64(&cur, "tv_sec", &sec, NULL) ||
-        keep_cursor_u64(&cur, "tv_nsec", &nsec, NULL))
-        return -EFAULT;
-    /* fs/select.c poll_select_set_timeout: a valid timespec or EINVAL. */
-    if ((int64_t)sec < 0 || nsec >= 1000000000u)
-        return -EINVAL;
-    ts->tv_sec = (time_t)sec;
-    ts->tv_nsec = (long)nsec;
-    return 0;
-}
-
 /*
  * What is left of the timeout after waiting since start, never below zero.
  * In seconds and nanoseconds apart: the guest's tv_sec may be as large as
@@ -431,7 +415,7 @@ static int64_t do_pselect6(struct exec_call *c)
     if (c->a[0] > KEEP_CHAN_MAX_FDS)
         return -EINVAL; /* select(2): nfds above RLIMIT_NOFILE (1024 in a Keep) */
     if (c->p[4]) {
-        int rc = read_timeout(c->p[4], &timeout);
+        int rc = keep_exec_read_timespec(c->p[4], &timeout);
         if (rc)
             return rc;
         clock_gettime(CLOCK_MONOTONIC, &start);

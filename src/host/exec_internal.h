@@ -148,6 +148,12 @@ int keep_exec_resolve(struct exec_call *c, int dirfd_arg, int path_arg, int slot
                       const char **rel);
 /* fcntl's record-lock commands (keep_chan_fcntl_size() != 0) on a host fd (exec_fsext.c). */
 int64_t keep_exec_fcntl_lock(struct exec_call *c);
+/*
+ * A guest struct timespec (two int64) read through the cursor and checked as the
+ * kernel does (fs/select.c poll_select_set_timeout): -EFAULT, -EINVAL or 0 (exec_fs.c).
+ */
+struct timespec;
+int keep_exec_read_timespec(const uint8_t *p, struct timespec *ts);
 
 /*
  * True when a denial (a path in no volume, a read-only volume, an address
