@@ -272,9 +272,9 @@ struct vm {
     struct keep_executor *exec;
     struct vcpu vcpus[KEEP_MAX_VCPUS];
     /*
-     * One batch at a time: the executor's fd table, cwd and scratch space are
-     * shared (a call that blocks in the host holds the others up; futex waits
-     * do not take this lock).
+     * The executor's state (fd table, cwd): held around each batch, released
+     * by the executor around every host call that may block (docs/HACKING.md,
+     * "The executor lock"); futex waits do not take it.
      */
     pthread_mutex_t exec_lock;
     pthread_mutex_t lock; /* the fields below */
@@ -287,7 +287,7 @@ struct vm {
     int last_status; /* status of the last thread's exit() */
 };
 
-/* The executor's waits (poll, epoll_wait, nanosleep, pause) run without the batch lock. */
+/* The executor's host calls that may block run without the batch lock. */
 static void exec_unlock_while_waiting(void *ctx, bool begin)
 {
     struct vm *vm = ctx;
