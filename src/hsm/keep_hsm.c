@@ -16,7 +16,9 @@
 #include <fcntl.h>
 #include <malloc.h>
 #include <openssl/err.h>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <poll.h>
@@ -25,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -34,12 +37,22 @@
 
 #define MAX_CONNS 64
 
+/* TLS reads whatever the socket holds into a buffer this big (SSL_set_read_ahead), so one read(2)
+ * (one exit from a Keep) brings in every record a client has pipelined, not a 5-byte header and
+ * then one record. */
+#define READ_AHEAD_BYTES (256 * 1024)
+/* Encrypted bytes waiting for a slow client beyond this: stop reading its requests until it
+ * reads its replies. */
+#define WIRE_BACKLOG_MAX (4u << 20)
+
 struct client {
     int fd;
     SSL *ssl;
+    BIO *wbio; /* TLS writes here (memory); flush_wire moves it to fd in one write(2) */
     uint64_t id;
     struct hsm_buf in, out;
-    size_t out_done;
+    struct hsm_buf wire; /* encrypted bytes for fd; wire_done of them are written */
+    size_t wire_done;
 };
 
 static void usage(void)
@@ -115,12 +128,32 @@ static SSL_CTX *tls_context(EVP_PKEY **key_out)
         X509_free(cert);
         return NULL;
     }
-    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_CTX_set_read_ahead(ctx, 1);
+    SSL_CTX_set_default_read_buffer_len(ctx, READ_AHEAD_BYTES);
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     SSL_CTX_set_num_tickets(ctx, 0);
     X509_free(cert);
     *key_out = key;
     return ctx;
+}
+
+/*
+ * OpenSSL's DRBGs read the clock on every generate to reseed after an hour (time(2); NIST SP
+ * 800-90A asks only for the count-based limit, reseed_requests, which stays). In a Keep time(2)
+ * is a call to the host, one exit per signature: turn the time-based reseed off for the calling
+ * thread's DRBGs (public and private are per thread) and the primary.
+ */
+static void rand_without_clock(void)
+{
+    time_t never = 0;
+    OSSL_PARAM p[] = {OSSL_PARAM_construct_time_t(OSSL_DRBG_PARAM_RESEED_TIME_INTERVAL, &never),
+                      OSSL_PARAM_construct_end()};
+    EVP_RAND_CTX *drbg[] = {RAND_get0_primary(NULL), RAND_get0_public(NULL),
+                            RAND_get0_private(NULL)};
+    for (size_t i = 0; i < sizeof(drbg) / sizeof(drbg[0]); i++)
+        if (!drbg[i] || !EVP_RAND_CTX_set_params(drbg[i], p))
+            fprintf(stderr, "keep-hsm: WARNING: cannot turn off the DRBG's clock reseed; every "
+                            "random draw reads the clock\n");
 }
 
 /* A socket file nobody listens on, left by an earlier run. */
@@ -164,6 +197,7 @@ static void drop(struct hsm_service *svc, struct client *c)
     close(c->fd);
     hsm_buf_free(&c->in);
     hsm_buf_free(&c->out);
+    hsm_buf_free(&c->wire);
     c->fd = -1;
 }
 
@@ -191,21 +225,37 @@ static bool run_frames(struct hsm_service *svc, struct client *c)
     return true;
 }
 
-/* Write what is pending; false on a dead connection. */
-static bool flush(struct client *c)
+/* Encrypt the replies of this batch into the memory BIO (never short: it grows), then move
+ * everything TLS wrote (records, handshake messages) to c->wire; false when out of memory. */
+static bool seal_replies(struct client *c)
 {
-    while (c->out_done < c->out.size) {
+    if (c->out.size) {
         /* SSL_get_error reads the thread's error queue: it must hold only our errors. */
         ERR_clear_error();
-        int n = SSL_write(c->ssl, c->out.data + c->out_done, (int)(c->out.size - c->out_done));
-        if (n <= 0) {
-            int e = SSL_get_error(c->ssl, n);
-            return e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ;
-        }
-        c->out_done += (size_t)n;
+        if (SSL_write(c->ssl, c->out.data, (int)c->out.size) != (int)c->out.size)
+            return false;
+        c->out.size = 0;
     }
-    c->out.size = 0;
-    c->out_done = 0;
+    char *p;
+    long n = BIO_get_mem_data(c->wbio, &p);
+    if (n > 0) {
+        hsm_put(&c->wire, p, (size_t)n);
+        (void)BIO_reset(c->wbio);
+    }
+    return !c->wire.failed;
+}
+
+/* One write(2) for everything a batch produced; false on a dead connection. */
+static bool flush_wire(struct client *c)
+{
+    while (c->wire_done < c->wire.size) {
+        ssize_t n = write(c->fd, c->wire.data + c->wire_done, c->wire.size - c->wire_done);
+        if (n < 0)
+            return errno == EAGAIN || errno == EINTR; /* poll says when to go on */
+        c->wire_done += (size_t)n;
+    }
+    c->wire.size = 0;
+    c->wire_done = 0;
     return true;
 }
 
@@ -221,9 +271,9 @@ static bool serve(struct hsm_service *svc, struct client *c)
             hsm_put(&c->in, buf, (size_t)n);
             if (c->in.failed || c->in.size > 2 * (HSM_FRAME_MAX + 4))
                 return false;
-            /* A short read drained the socket: skip the read that would only say EAGAIN
-             * (in a Keep every read is an exit to the host). */
-            if ((size_t)n < sizeof(buf) && SSL_pending(c->ssl) == 0)
+            /* Nothing left in TLS's read-ahead buffer: skip the read that would only say
+             * EAGAIN (in a Keep every read is an exit to the host); poll tells when more came. */
+            if (!SSL_has_pending(c->ssl))
                 break;
             continue;
         }
@@ -232,7 +282,7 @@ static bool serve(struct hsm_service *svc, struct client *c)
             break;
         return false; /* closed, or a TLS failure */
     }
-    return run_frames(svc, c) && flush(c);
+    return run_frames(svc, c) && seal_replies(c) && flush_wire(c);
 }
 
 static void accept_clients(int lfd, SSL_CTX *ctx, struct hsm_service *svc, struct client *cl)
@@ -252,8 +302,17 @@ static void accept_clients(int lfd, SSL_CTX *ctx, struct hsm_service *svc, struc
             close(fd);
             continue;
         }
-        *slot = (struct client){.fd = fd, .ssl = ssl, .id = id};
-        SSL_set_fd(ssl, fd);
+        BIO *rbio = BIO_new_socket(fd, BIO_NOCLOSE), *wbio = BIO_new(BIO_s_mem());
+        if (!rbio || !wbio) {
+            BIO_free(rbio);
+            BIO_free(wbio);
+            SSL_free(ssl);
+            hsm_service_disconnect(svc, id);
+            close(fd);
+            continue;
+        }
+        *slot = (struct client){.fd = fd, .ssl = ssl, .wbio = wbio, .id = id};
+        SSL_set_bio(ssl, rbio, wbio); /* the SSL owns both */
         SSL_set_accept_state(ssl);
     }
 }
@@ -271,7 +330,8 @@ static int event_loop(int lfd, SSL_CTX *ctx, struct hsm_service *svc)
         for (int i = 0; i < MAX_CONNS; i++) {
             if (cl[i].fd < 0)
                 continue;
-            short ev = POLLIN | (cl[i].out.size ? POLLOUT : 0);
+            size_t backlog = cl[i].wire.size - cl[i].wire_done;
+            short ev = (short)((backlog < WIRE_BACKLOG_MAX ? POLLIN : 0) | (backlog ? POLLOUT : 0));
             map[n] = i;
             pfd[n++] = (struct pollfd){.fd = cl[i].fd, .events = ev};
         }
@@ -283,7 +343,12 @@ static int event_loop(int lfd, SSL_CTX *ctx, struct hsm_service *svc)
         }
         for (int k = 1; k < n; k++) {
             struct client *c = &cl[map[k]];
-            if (pfd[k].revents && !serve(svc, c))
+            bool ok = true;
+            if (pfd[k].revents & POLLOUT)
+                ok = flush_wire(c);
+            if (ok && (pfd[k].revents & ~POLLOUT))
+                ok = serve(svc, c);
+            if (!ok)
                 drop(svc, c);
         }
         if (pfd[0].revents & POLLIN)
@@ -312,6 +377,7 @@ int main(int argc, char **argv)
      * mmap/munmap a call to the host, and requests allocate the same sizes again and again. */
     mallopt(M_MMAP_THRESHOLD, 32 << 20);
     mallopt(M_TRIM_THRESHOLD, 64 << 20);
+    rand_without_clock();
     struct keep_error err;
     struct hsm_service *svc;
     if (hsm_service_open(store, (uint32_t)iterations, &svc, &err) != KEEP_OK) {
