@@ -31,6 +31,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "hsm/pool.h"
 #include "hsm/service.h"
 #include "hsm/store.h"
 #include "keep/keep.h"
@@ -58,7 +59,7 @@ struct client {
 static void usage(void)
 {
     fprintf(stderr, "usage: keep-hsm --listen SOCKET_PATH --store TOKEN_FILE "
-                    "[--kdf-iterations N]\n");
+                    "[--kdf-iterations N] [--threads N]\n");
     exit(64);
 }
 
@@ -201,30 +202,6 @@ static void drop(struct hsm_service *svc, struct client *c)
     c->fd = -1;
 }
 
-/* Handle every whole frame in c->in; false when the connection must close. */
-static bool run_frames(struct hsm_service *svc, struct client *c)
-{
-    size_t off = 0;
-    while (off < c->in.size) {
-        size_t frame;
-        struct keep_error err;
-        if (hsm_frame_split(c->in.data + off, c->in.size - off, &frame, &err) != KEEP_OK) {
-            fprintf(stderr, "keep-hsm: client %llu: %s\n", (unsigned long long)c->id, err.message);
-            return false;
-        }
-        if (!frame)
-            break;
-        if (hsm_service_handle(svc, c->id, c->in.data + off, frame, &c->out, &err) != KEEP_OK) {
-            fprintf(stderr, "keep-hsm: client %llu: %s\n", (unsigned long long)c->id, err.message);
-            return false;
-        }
-        off += frame;
-    }
-    memmove(c->in.data, c->in.data + off, c->in.size - off);
-    c->in.size -= off;
-    return true;
-}
-
 /* Encrypt the replies of this batch into the memory BIO (never short: it grows), then move
  * everything TLS wrote (records, handshake messages) to c->wire; false when out of memory. */
 static bool seal_replies(struct client *c)
@@ -259,8 +236,9 @@ static bool flush_wire(struct client *c)
     return true;
 }
 
-/* Read everything available (the TLS handshake happens here too), then answer it. */
-static bool serve(struct hsm_service *svc, struct client *c)
+/* Read everything available into c->in (the TLS handshake happens here too); false when the
+ * connection is closed or failed. */
+static bool read_tls(struct client *c)
 {
     uint8_t buf[65536];
     for (;;) {
@@ -274,15 +252,75 @@ static bool serve(struct hsm_service *svc, struct client *c)
             /* Nothing left in TLS's read-ahead buffer: skip the read that would only say
              * EAGAIN (in a Keep every read is an exit to the host); poll tells when more came. */
             if (!SSL_has_pending(c->ssl))
-                break;
+                return true;
             continue;
         }
         int e = SSL_get_error(c->ssl, n);
-        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
-            break;
-        return false; /* closed, or a TLS failure */
+        return e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE;
     }
-    return run_frames(svc, c) && seal_replies(c) && flush_wire(c);
+}
+
+/*
+ * One batch: every whole frame every ready client sent, run by the pool (side by side when all
+ * only read the token, else in order), the replies then appended to each client's c->out in its
+ * requests' order. Jobs and their reply buffers are kept from batch to batch.
+ */
+struct batch {
+    struct hsm_job *jobs;
+    struct client **owner;
+    struct hsm_buf *replies;
+    size_t count, cap;
+};
+
+static bool batch_add(struct batch *b, struct client *c, const uint8_t *frame, size_t size)
+{
+    if (b->count == b->cap) {
+        size_t cap = b->cap ? 2 * b->cap : 64;
+        struct hsm_job *jobs = realloc(b->jobs, cap * sizeof(*jobs));
+        if (jobs)
+            b->jobs = jobs;
+        struct client **owner = jobs ? realloc(b->owner, cap * sizeof(*owner)) : NULL;
+        if (owner)
+            b->owner = owner;
+        struct hsm_buf *replies = owner ? realloc(b->replies, cap * sizeof(*replies)) : NULL;
+        if (!replies)
+            return false;
+        memset(replies + b->cap, 0, (cap - b->cap) * sizeof(*replies));
+        b->replies = replies;
+        b->cap = cap;
+    }
+    size_t i = b->count++;
+    b->replies[i].size = 0;
+    b->replies[i].failed = false;
+    b->jobs[i] =
+        (struct hsm_job){.conn = c->id, .frame = frame, .size = size, .out = &b->replies[i]};
+    b->owner[i] = c;
+    return true;
+}
+
+/* Queue c's whole frames; false when c sent a bad frame (those before it still run). */
+static bool collect_frames(struct batch *b, struct client *c, size_t *used)
+{
+    size_t off = 0, frame;
+    struct keep_error err;
+    struct hsm_header h;
+    struct keep_cursor cur;
+    bool ok = true;
+    while (ok && off < c->in.size) {
+        ok = hsm_frame_split(c->in.data + off, c->in.size - off, &frame, &err) == KEEP_OK &&
+             (!frame || hsm_frame_open(c->in.data + off, frame, &h, &cur, &err) == KEEP_OK);
+        if (!ok)
+            fprintf(stderr, "keep-hsm: client %llu: %s\n", (unsigned long long)c->id, err.message);
+        else if (!frame)
+            break;
+        else if (!(ok = batch_add(b, c, c->in.data + off, frame)))
+            fprintf(stderr, "keep-hsm: client %llu: no memory for its requests\n",
+                    (unsigned long long)c->id);
+        else
+            off += frame;
+    }
+    *used = off;
+    return ok;
 }
 
 static void accept_clients(int lfd, SSL_CTX *ctx, struct hsm_service *svc, struct client *cl)
@@ -317,9 +355,60 @@ static void accept_clients(int lfd, SSL_CTX *ctx, struct hsm_service *svc, struc
     }
 }
 
-static int event_loop(int lfd, SSL_CTX *ctx, struct hsm_service *svc)
+/* Run the batch and hand each reply to its client; false for a client whose request failed. */
+static void run_batch(struct hsm_pool *pool, struct batch *b, bool *dead, struct client *cl)
+{
+    hsm_pool_run(pool, b->jobs, b->count);
+    for (size_t i = 0; i < b->count; i++) {
+        struct client *c = b->owner[i];
+        struct hsm_job *j = &b->jobs[i];
+        if (dead[c - cl])
+            continue;
+        if (j->rc != KEEP_OK || j->out->failed) {
+            fprintf(stderr, "keep-hsm: client %llu: %s\n", (unsigned long long)c->id,
+                    j->rc != KEEP_OK ? j->err.message : "no memory for a reply");
+            dead[c - cl] = true;
+            continue;
+        }
+        hsm_put(&c->out, j->out->data, j->out->size);
+    }
+    b->count = 0;
+}
+
+/* Read from every ready client, run all their requests as one batch, then answer each. */
+static void serve_ready(struct hsm_pool *pool, struct batch *b, struct client *cl,
+                        const struct pollfd *pfd, const int *map, int n, struct hsm_service *svc)
+{
+    bool dead[MAX_CONNS] = {0}, touched[MAX_CONNS] = {0};
+    size_t used[MAX_CONNS] = {0};
+    for (int k = 1; k < n; k++) {
+        struct client *c = &cl[map[k]];
+        bool ok = true;
+        if (pfd[k].revents & POLLOUT)
+            ok = flush_wire(c);
+        if (ok && (pfd[k].revents & ~POLLOUT))
+            ok = read_tls(c);
+        touched[map[k]] = ok;
+        if (ok)
+            ok = collect_frames(b, c, &used[map[k]]);
+        dead[map[k]] = !ok;
+    }
+    run_batch(pool, b, dead, cl);
+    for (int i = 0; i < MAX_CONNS; i++) {
+        struct client *c = &cl[i];
+        if (c->fd < 0 || !(touched[i] || dead[i]))
+            continue;
+        memmove(c->in.data, c->in.data + used[i], c->in.size - used[i]);
+        c->in.size -= used[i];
+        if (dead[i] || !seal_replies(c) || !flush_wire(c))
+            drop(svc, c);
+    }
+}
+
+static int event_loop(int lfd, SSL_CTX *ctx, struct hsm_service *svc, struct hsm_pool *pool)
 {
     static struct client cl[MAX_CONNS];
+    static struct batch batch;
     struct pollfd pfd[MAX_CONNS + 1];
     for (int i = 0; i < MAX_CONNS; i++)
         cl[i].fd = -1;
@@ -341,16 +430,7 @@ static int event_loop(int lfd, SSL_CTX *ctx, struct hsm_service *svc)
             perror("keep-hsm: poll");
             return 1;
         }
-        for (int k = 1; k < n; k++) {
-            struct client *c = &cl[map[k]];
-            bool ok = true;
-            if (pfd[k].revents & POLLOUT)
-                ok = flush_wire(c);
-            if (ok && (pfd[k].revents & ~POLLOUT))
-                ok = serve(svc, c);
-            if (!ok)
-                drop(svc, c);
-        }
+        serve_ready(pool, &batch, cl, pfd, map, n, svc);
         if (pfd[0].revents & POLLIN)
             accept_clients(lfd, ctx, svc, cl);
     }
@@ -359,7 +439,7 @@ static int event_loop(int lfd, SSL_CTX *ctx, struct hsm_service *svc)
 int main(int argc, char **argv)
 {
     const char *sock = NULL, *store = NULL;
-    unsigned long iterations = 200000;
+    unsigned long iterations = 200000, threads = 2;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--listen") && i + 1 < argc)
             sock = argv[++i];
@@ -367,10 +447,13 @@ int main(int argc, char **argv)
             store = argv[++i];
         else if (!strcmp(argv[i], "--kdf-iterations") && i + 1 < argc)
             iterations = strtoul(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
+            threads = strtoul(argv[++i], NULL, 10);
         else
             usage();
     }
-    if (!sock || !store || iterations < HSM_KDF_ITERATIONS_MIN || iterations > 100000000)
+    if (!sock || !store || iterations < HSM_KDF_ITERATIONS_MIN || iterations > 100000000 ||
+        threads < 1 || threads > 64)
         usage();
     signal(SIGPIPE, SIG_IGN); /* a client that goes away is a closed connection, not a death */
     /* Keep freed buffers in the heap: in a Keep every fresh page is a fault and every
@@ -391,9 +474,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "keep-hsm: cannot set up TLS and evidence\n");
         return 1;
     }
+    struct hsm_pool *pool;
+    if (hsm_pool_new(svc, (unsigned)threads, rand_without_clock, &pool, &err) != KEEP_OK) {
+        fprintf(stderr, "keep-hsm: %s\n", err.message);
+        return 1;
+    }
     int lfd = listen_on(sock);
     if (lfd < 0)
         return 1;
-    fprintf(stderr, "keep-hsm: serving %s on %s\n", store, sock);
-    return event_loop(lfd, ctx, svc);
+    fprintf(stderr, "keep-hsm: serving %s on %s (%lu threads)\n", store, sock, threads);
+    return event_loop(lfd, ctx, svc, pool);
 }
