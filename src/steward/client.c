@@ -347,3 +347,102 @@ out:
     EVP_PKEY_free(e.key);
     return rc;
 }
+
+/* ---- counters (after enrolment) ----------------------------------------------- */
+
+/* An enroll context for a session: the same https() with the enrolled identity. */
+static int session_open(const struct keep_steward_session *s, struct keep_steward_enroll_opts *o,
+                        struct enroll *e, char *msg, size_t msg_size)
+{
+    *o = (struct keep_steward_enroll_opts){.host = s->host, .port = s->port, .ca_file = s->ca_file};
+    *e = (struct enroll){.o = o, .msg = msg, .msg_size = msg_size};
+    FILE *f = fopen(s->cert_file, "re");
+    e->cert = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+    if (f)
+        fclose(f);
+    f = e->cert ? fopen(s->key_file, "re") : NULL;
+    e->key = f ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
+    if (f)
+        fclose(f);
+    if (!e->cert || !e->key) {
+        X509_free(e->cert);
+        return fail(e, "session: cannot read %s %s", e->cert ? "key" : "certificate",
+                    e->cert ? s->key_file : s->cert_file);
+    }
+    return 0;
+}
+
+static void session_close(struct enroll *e)
+{
+    X509_free(e->cert);
+    EVP_PKEY_free(e->key);
+}
+
+/* {"value": N} with 0 <= N (both the 200 reply and the 409 problem carry it). */
+static int reply_value(json_t *reply, uint64_t *value)
+{
+    json_t *v = json_object_get(reply, "value");
+    if (!json_is_integer(v) || json_integer_value(v) < 0)
+        return -1;
+    *value = (uint64_t)json_integer_value(v);
+    return 0;
+}
+
+/* One counter request; 0 (200), 1 (409 conflict) or -1. */
+static int counter_call(const struct keep_steward_session *s, const char *method, const char *name,
+                        const char *payload, uint64_t *value, char *msg, size_t msg_size)
+{
+    struct keep_steward_enroll_opts o;
+    struct enroll e;
+    if (session_open(s, &o, &e, msg, msg_size))
+        return -1;
+    char path[128], *body = NULL;
+    int rc = -1;
+    if (!name[0] || strlen(name) > 64 ||
+        strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                     "0123456789._-") != strlen(name)) {
+        fail(&e, "counter name %.70s is not [A-Za-z0-9._-]{1,64}", name);
+        goto out;
+    }
+    snprintf(path, sizeof(path), "/v1/counters/%s", name);
+    int status = https(&e, method, path, "application/json", payload, &body);
+    if (status < 0)
+        goto out;
+    json_t *reply = json_loads(body, 0, NULL);
+    uint64_t got = 0;
+    if ((status == 200 || status == 409) && reply_value(reply, &got) == 0) {
+        *value = got;
+        rc = status == 200 ? 0 : 1;
+    } else {
+        const char *check = json_string_value(json_object_get(reply, "check"));
+        fail(&e, "%s %s: HTTP %d%s%s: %.300s", method, path, status, check ? " " : "",
+             check ? check : "", body);
+    }
+    json_decref(reply);
+out:
+    free(body);
+    session_close(&e);
+    return rc;
+}
+
+int keep_steward_counter_get(const struct keep_steward_session *session, const char *name,
+                             uint64_t *value, char *msg, size_t msg_size)
+{
+    return counter_call(session, "GET", name, NULL, value, msg, msg_size) == 0 ? 0 : -1;
+}
+
+int keep_steward_counter(const struct keep_steward_session *session, const char *name,
+                         uint64_t expect, uint64_t set, uint64_t *value, char *msg, size_t msg_size)
+{
+    if (set <= expect || set > INT64_MAX) {
+        snprintf(msg, msg_size,
+                 "counter %.64s: set %llu must be greater than expect %llu and "
+                 "at most 2^63-1",
+                 name, (unsigned long long)set, (unsigned long long)expect);
+        return -1;
+    }
+    char payload[96];
+    snprintf(payload, sizeof(payload), "{\"expect\":%llu,\"set\":%llu}", (unsigned long long)expect,
+             (unsigned long long)set);
+    return counter_call(session, "POST", name, payload, value, msg, msg_size);
+}
