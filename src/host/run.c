@@ -262,6 +262,8 @@ int keep_run_exit_status(int code)
     case KEEP_E_RUN_BAD_ADDRESS:
     case KEEP_E_RUN_BAD_ENV:
     case KEEP_E_RUN_NO_PROGRAM:
+    case KEEP_E_RUN_BAD_STEWARD:
+    case KEEP_E_RUN_BAD_SECRET:
         return KEEP_RUN_EXIT_USAGE;
     case KEEP_E_RUN_PROGRAM_MISSING:
         return KEEP_RUN_EXIT_NOT_FOUND;

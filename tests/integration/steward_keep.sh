@@ -115,7 +115,7 @@ else
 fi
 
 # Negative: each failure stops the Keep before the workload, naming the step (keep's own
-# failures exit 125).
+# failures exit 125; a bad command line 64).
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$TMP/evil.key" \
   -out "$TMP/evil.pem" -subj /CN=evil -days 1 2>/dev/null
 W=($BB echo WORKLOAD-RAN)
@@ -154,11 +154,11 @@ m3=$("$KEEP" measure --steward "https://127.0.0.1:$PORT" --steward-ca "$TMP/evil
 m0=$("$KEEP" measure $BB true)
 check "the measurement covers --steward, --secret and the pinned CA" bash -c \
   "[ $m0 != $m1 ] && [ $m1 != $m2 ] && [ $m1 != $m3 ]"
-expect_status 125 "--steward without --steward-ca is refused" "$KEEP" run --steward "https://127.0.0.1:$PORT" $BB true
+expect_status 64 "--steward without --steward-ca is refused" "$KEEP" run --steward "https://127.0.0.1:$PORT" $BB true
 check "  saying why the CA must be pinned" err_has 'needs --steward-ca FILE'
-expect_status 125 "--secret outside /run/keep is refused" "$KEEP" run "${S[@]}" --secret db:/etc/db $BB true
+expect_status 64 "--secret outside /run/keep is refused" "$KEEP" run "${S[@]}" --secret db:/etc/db $BB true
 check "  naming the path" err_has "GUEST_PATH '/etc/db' must be /run/keep/"
-expect_status 125 "--steward http:// is refused" "$KEEP" run --steward "http://127.0.0.1:$PORT" --steward-ca "$CA" $BB true
+expect_status 64 "--steward http:// is refused" "$KEEP" run --steward "http://127.0.0.1:$PORT" --steward-ca "$CA" $BB true
 if backend_status nil >/dev/null; then
   expect_status 125 "nil refuses --steward" "$KEEP" run --backend nil "${S[@]}" $BB true
   check "  saying the nil backend isolates nothing" err_has 'needs the kvm backend'

@@ -5,7 +5,7 @@
 //
 // Server authentication only: Go 1.19 (Debian 12) cannot parse the steward's
 // certificates (x509: "malformed extension OID field": the EAR extension's
-// OID arc 2.25.<128-bit UUID> exceeds the 31 bits Go < 1.22 reads), so
+// OID arc 2.25.<128-bit UUID> exceeds the 31 bits Go 1.19's OID reader takes), so
 // tls.LoadX509KeyPair, which parses the leaf, and any client-certificate
 // check fail. The key pair is assembled without parsing the leaf; TLS sends
 // the DER as it is and curl (OpenSSL) parses it fine.
