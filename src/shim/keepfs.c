@@ -22,11 +22,11 @@
  * process (SCM_RIGHTS: the host would pass its /dev/null). poll/select/
  * epoll see the placeholder: always ready, as Linux reports a regular file.
  */
+#include "keepfs_path.h"
 #include "shim.h"
 
-#define KEEPFS_FILES    32
-#define KEEPFS_NAME_MAX 112
-#define KEEPFS_BYTES    (96u << 10)
+#define KEEPFS_FILES 32
+#define KEEPFS_BYTES (96u << 10)
 
 #define O_ACCMODE   3
 #define O_WRONLY    1
@@ -130,78 +130,6 @@ static long copy_path(uint64_t addr, char *out, size_t cap)
             return 0;
     }
     return -SHIM_ENAMETOOLONG;
-}
-
-/*
- * Lexically normalise path (absolute, or relative to the directory base)
- * into the name below /run/keep. Returns 1 when it lies in /run/keep (name
- * filled, *slash set when it ended in '/'), 0 when it does not, or -errno.
- * Symbolic links cannot occur: /run/keep holds none.
- */
-static long to_name(const char *path, const char *base, char name[KEEPFS_NAME_MAX], bool *slash)
-{
-    char comp[8][KEEPFS_NAME_MAX];
-    int depth = 0;
-    const char *p = path;
-    if (*p != '/') { /* relative to a /run/keep directory: start from its components */
-        if (!base)
-            return 0;
-        depth = 2;
-        for (const char *b = base; *b;) {
-            size_t n = 0;
-            while (b[n] && b[n] != '/')
-                n++;
-            if (depth == 8)
-                return -SHIM_ENOENT;
-            memcpy(comp[depth], b, n);
-            comp[depth++][n] = 0;
-            b += n + (b[n] == '/');
-        }
-        memcpy(comp[0], "run", 4);
-        memcpy(comp[1], "keep", 5);
-    }
-    *slash = false;
-    while (*p) {
-        while (*p == '/')
-            p++;
-        size_t n = 0;
-        while (p[n] && p[n] != '/')
-            n++;
-        if (n == 0)
-            break;
-        *slash = p[n] == '/';
-        if (n == 1 && p[0] == '.') {
-        } else if (n == 2 && p[0] == '.' && p[1] == '.') {
-            if (depth > 0)
-                depth--;
-        } else {
-            /* Deeper than /run/keep/a/b/c/d/e/f, or a long component: not ours (ENOENT below). */
-            if (depth == 8 || n >= KEEPFS_NAME_MAX)
-                return depth >= 2 && same(comp[0], "run") && same(comp[1], "keep") ? -SHIM_ENOENT
-                                                                                   : 0;
-            memcpy(comp[depth], p, n);
-            comp[depth++][n] = 0;
-        }
-        p += n;
-    }
-    /* "/run" ("/run/keep/..", which ls -a lists): the host may have no /run for the Keep, but
-     * the parent of /run/keep is a directory whatever the host says (stat only). */
-    if (depth == 1 && same(comp[0], "run"))
-        return 2;
-    if (depth < 2 || !same(comp[0], "run") || !same(comp[1], "keep"))
-        return 0;
-    size_t len = 0;
-    for (int i = 2; i < depth; i++) {
-        size_t n = shim_strlen(comp[i]);
-        if (len + n + 2 > KEEPFS_NAME_MAX)
-            return -SHIM_ENAMETOOLONG;
-        if (i > 2)
-            name[len++] = '/';
-        memcpy(name + len, comp[i], n);
-        len += n;
-    }
-    name[len] = 0;
-    return 1;
 }
 
 static int find(const char *name)
@@ -681,8 +609,9 @@ static bool path_call(const struct shim_frame *f, long *r)
         return true;
     }
     bool slash;
-    rc = to_name(path, dir ? fs.files[dir->file - 1].name : NULL, name, &slash);
-    if (rc == 2) { /* /run reached through /run/keep/..: stat it as a directory, else the host's */
+    rc = keepfs_path_name(path, dir ? fs.files[dir->file - 1].name : NULL, name, &slash);
+    if (rc == KEEPFS_RUN) { /* /run reached through /run/keep/..: stat it as a directory, else the
+                               host's */
         bool stat_call = f->nr == KEEP_NR_stat || f->nr == KEEP_NR_lstat ||
                          f->nr == KEEP_NR_newfstatat || f->nr == KEEP_NR_statx;
         if (!stat_call)
@@ -691,7 +620,7 @@ static bool path_call(const struct shim_frame *f, long *r)
                       f->nr == KEEP_NR_statx);
         return true;
     }
-    if (rc == 0)
+    if (rc == KEEPFS_ELSEWHERE)
         return false;
     *r = rc < 0 ? rc : named_call(f, name, slash, path_arg);
     return true;
