@@ -288,13 +288,14 @@ static long do_read(struct kfd *d, uint64_t buf, uint64_t len, uint64_t *pos)
         return -SHIM_EISDIR;
     if (d->writable && !fs.writable)
         return -SHIM_EBADF;
-    if (len == 0)
-        return 0;
-    if (!shim_user_ok(buf, len) || shim_mm_populate_writable(buf, len))
-        return -SHIM_EFAULT;
     uint64_t n = *pos < k->size ? k->size - *pos : 0;
     if (n > len)
         n = len;
+    if (n == 0)
+        return 0;
+    /* Only the bytes written must be writable memory: a larger buffer may end in a hole. */
+    if (!shim_user_ok(buf, n) || shim_mm_populate_writable(buf, n))
+        return -SHIM_EFAULT;
     memcpy((void *)buf, fs.data + k->off + *pos, n);
     *pos += n;
     return (long)n;

@@ -61,6 +61,25 @@ for ch in direct bounce; do
   run --channel "$ch" "${S[@]}" --secret db:/run/keep/db $BB cat /run/keep/db
   check "[$ch]   prints the secret the admin stored" test "$(cat "$TMP/out")" = "$SECRET"
 done
+# The read side of /run/keep behaves as the same files in a host directory, run natively.
+printf 'abcdefghij-secret' >"$TMP/kfsdb"
+"$STEWARD" admin --state "$STATE" secret-put kfsdb "$TMP/kfsdb" >/dev/null
+"$STEWARD" admin --state "$STATE" secret-put api "$TMP/kfsdb" >/dev/null
+mkdir -p "$TMP/native/secrets"
+cp "$TMP/kfsdb" "$TMP/native/db"
+cp "$TMP/kfsdb" "$TMP/native/secrets/api"
+chmod 600 "$TMP/native/db" "$TMP/native/secrets/api"
+"$WL/wl_keepfs" "$TMP/native" >"$TMP/native.out"
+for ch in direct bounce; do
+  launch=(--channel "$ch" "${S[@]}" --secret kfsdb:/run/keep/db --secret api "$WL/wl_keepfs" /run/keep)
+  m=$("$KEEP" measure "${launch[@]}")
+  printf '{"attest": {"measurement": ["%s"]}, "secrets": ["kfsdb", "api"]}\n' "$m" >"$TMP/policy.json"
+  "$STEWARD" admin --state "$STATE" policy-put "kfs-$ch" "$TMP/policy.json" >/dev/null
+  expect_status 0 "[$ch] wl_keepfs: read, pread, readv, lseek, stat, statx, getdents, mmap on /run/keep" \
+    "$KEEP" run "${launch[@]}"
+  check "[$ch]   prints what it prints natively on the same files ($(wc -l <"$TMP/native.out") lines)" \
+    cmp -s "$TMP/out" "$TMP/native.out"
+done
 what="busybox ls /run/keep and /run/keep/secrets"
 run "${S[@]}" --secret db $BB ls -a /run/keep /run/keep/secrets
 check "  lists ., .., ca.pem, cert.pem, key.pem, secrets and secrets/db" test \
