@@ -100,6 +100,9 @@ struct keep_executor {
     struct exec_inflight *inflight; /* items running their host call unlocked */
     int *deferred;                  /* host fds closed by the guest while an item used them */
     size_t deferred_count, deferred_cap;
+    /* keep run --steward: while the enroller runs, it may also connect to the service. */
+    const struct keep_net_rule *enroll_connect;
+    bool enrolling;
 };
 
 /*
@@ -173,7 +176,7 @@ exec_handler keep_exec_fsext_handler(uint64_t nr);
 /*
  * Resolve path argument path_arg against dirfd argument dirfd_arg (-1: the
  * guest cwd) into a volume index (the path below its root in *rel, the
- * absolute guest path in x->abs[slot]), or -errno; with change, -EROFS in a
+ * absolute guest path in c->s->abs[slot]), or -errno; with change, -EROFS in a
  * read-only volume (exec_fs.c).
  */
 int keep_exec_resolve(struct exec_call *c, int dirfd_arg, int path_arg, int slot, bool change,
@@ -197,6 +200,10 @@ int keep_exec_read_timespec(const uint8_t *p, struct timespec *ts);
 #define KEEP_EXEC_DENIAL_LINES 64
 bool keep_exec_may_log_denial(struct keep_executor *x);
 
+struct keep_net_endpoint;
+/* keep run --steward: ep is the service the enroller may reach, and it is still running. */
+bool keep_exec_enrolment_grants(const struct keep_executor *x, const struct keep_net_endpoint *ep);
+
 /* fd table (executor.c). */
 struct exec_fd *keep_exec_fd(struct keep_executor *x, int guest);
 /* Give host fd a guest number >= min; closes host and returns -EMFILE when full. */
@@ -207,7 +214,7 @@ void keep_exec_fd_release(struct keep_executor *x, int guest);
 /* Map [addr, addr + len) of the batch's space; -EFAULT when outside. */
 KEEP_WARN_UNUSED int keep_exec_map(const struct exec_space *s, uint64_t addr, uint64_t len,
                                    uint8_t **out);
-/* Map and read an iovec array of count entries at addr into x->iov (cursor-checked). */
+/* Map and read an iovec array of count entries at addr into c->s->iov (cursor-checked). */
 KEEP_WARN_UNUSED int keep_exec_map_iovec(struct exec_call *c, uint64_t addr, uint64_t count);
 
 static inline uint32_t load_u32(const uint8_t *p)
