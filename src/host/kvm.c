@@ -854,6 +854,34 @@ static void handle_futex(struct vcpu *c, const struct keep_shim_report *r)
     set_status(c, result);
 }
 
+/*
+ * KEEP_REQ_KICK: a thread sent a signal to the thread of vCPU index. Its
+ * host thread leaves KVM_RUN (then redirect_to_signal sends workload code
+ * to the shim's signal entry) or the host call it waits in (EINTR; the
+ * shim delivers, or runs the call again where Linux would not have
+ * interrupted it). A kick that lands just before the target enters
+ * KVM_RUN or its host call is seen at its next exit. Any index: a guest
+ * that names a vCPU with no thread kicks nothing.
+ */
+static void kick_vcpu(struct vcpu *from, uint64_t index)
+{
+    struct vm *vm = from->vm;
+    if (index >= KEEP_MAX_VCPUS || (int)index == from->index) {
+        set_status(from, -22 /* EINVAL */);
+        return;
+    }
+    struct vcpu *o = &vm->vcpus[index];
+    pthread_mutex_lock(&vm->lock);
+    bool running = index == 0 ? !__atomic_load_n(&o->left, __ATOMIC_SEQ_CST) : o->thread_running;
+    if (running) {
+        if (o->run && o->run != MAP_FAILED)
+            o->run->immediate_exit = 1;
+        pthread_kill(o->thread, KICK_SIGNAL);
+    }
+    pthread_mutex_unlock(&vm->lock);
+    set_status(from, running ? 0 : -3 /* ESRCH */);
+}
+
 /* This vCPU's thread called exit(2): its vCPU stops; the last thread's exit ends the Keep. */
 static void thread_exit(struct vcpu *c, int status)
 {
@@ -970,6 +998,10 @@ static int handle_port(struct vcpu *c, uint32_t request, int *exit_status, enum 
     case KEEP_REQ_NOP:
         *step = STEP_CONTINUE;
         return KEEP_OK;
+    case KEEP_REQ_KICK:
+        *step = STEP_CONTINUE;
+        kick_vcpu(c, r.vector);
+        return KEEP_OK;
     case KEEP_REQ_LOG:
         keep_log(KEEP_LOG_DEBUG, "shim: %s %llu", r.message, (unsigned long long)r.addr);
         *step = STEP_CONTINUE;
@@ -977,7 +1009,7 @@ static int handle_port(struct vcpu *c, uint32_t request, int *exit_status, enum 
     default:
         return keep_fail(err, KEEP_E_KVM_EXIT_UNEXPECTED,
                          "the guest wrote %#x to port %#x; requests are 1..%d", request, KEEP_PORT,
-                         KEEP_REQ_ENROLLED);
+                         KEEP_REQ_KICK);
     }
 }
 
@@ -1050,7 +1082,10 @@ static int redirect_to_signal(struct vcpu *c, struct keep_error *err)
     struct vm *vm = c->vm;
     struct keep_shim_cpu *b = cpu_of(c);
     struct kvm_regs r;
-    if (!guest_signals(vm)->pending || b->from != KEEP_SIG_FROM_NONE)
+    /* vCPU 0 takes the process's signals; every vCPU its own thread's (tgkill). */
+    uint64_t mine = __atomic_load_n(&b->pending, __ATOMIC_SEQ_CST) & ~b->blocked;
+    uint64_t process = c->index == 0 ? guest_signals(vm)->pending : 0;
+    if (!(mine | process) || b->from != KEEP_SIG_FROM_NONE)
         return KEEP_OK;
     if (ioctl(c->fd, KVM_GET_REGS, &r) < 0)
         return ioctl_fail("KVM_GET_REGS", errno, NULL, err);
@@ -1107,7 +1142,7 @@ static int run_loop(struct vcpu *c, int *exit_status, enum step *how, struct kee
                     return KEEP_OK;
                 }
                 move_signals_in(c);
-                int rc = c->index == 0 ? redirect_to_signal(c, err) : KEEP_OK;
+                int rc = redirect_to_signal(c, err);
                 if (rc)
                     return rc;
                 continue;

@@ -592,14 +592,15 @@ suite_threads() {
 
 # A thread blocked in a host call does not block the others (issue 8): in
 # each mode thread A waits in read of an empty pipe, write to a full pipe or
-# accept, until thread B, after printing, ends its wait. Compared line by
+# accept, until thread B, after printing, ends its wait (tgkill: B's
+# SIGUSR1 runs its handler on A, in the read and spinning). Compared line by
 # line with the same program run natively. The timeout makes a Keep where
 # A's wait holds up B (all threads stopped) a failure, not a hang.
 suite_blocking() {
   local v mode port
   for v in wl_blocking wl_blocking-musl; do
     [ -x "$WL/$v" ] || continue
-    for mode in pipe full-pipe accept; do
+    for mode in pipe full-pipe tgkill accept; do
       local args=("$mode") opts=()
       if [ "$mode" = accept ]; then
         port=$(free_port)

@@ -7,6 +7,9 @@
  *   full-pipe   A writes 1 MiB to a pipe (it fills); B reads it all
  *   accept HOST PORT
  *               A accepts on HOST:PORT; B connects and sends a line
+ *   tgkill      A waits in read of an empty pipe, then spins in its own
+ *               code; each time B sends it SIGUSR1 with tgkill, and the
+ *               handler must run on A (gettid) and end A's wait
  * The output is the same natively and in a Keep, line by line: A prints
  * only after B ended its wait, B prints before. Run natively beside the
  * Keep run by tests/integration/suite.sh (suite_blocking).
@@ -16,7 +19,9 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -92,6 +97,59 @@ static void *accept_one(void *arg)
     return NULL;
 }
 
+static volatile pid_t a_tid, handler_tid;
+static volatile int handled;
+static volatile ssize_t a_read = 1;
+static volatile int a_errno;
+
+static void on_usr1(int sig)
+{
+    (void)sig;
+    handler_tid = (pid_t)syscall(SYS_gettid);
+    handled++;
+}
+
+static void *wait_then_spin(void *arg)
+{
+    (void)arg;
+    char c;
+    a_tid = (pid_t)syscall(SYS_gettid);
+    a_started = 1;
+    /* No SA_RESTART: the signal ends the read with EINTR (signal(7)). */
+    a_read = read(fds[0], &c, 1);
+    a_errno = errno;
+    while (handled < 2) /* workload code only: no call until the second signal */
+        ;
+    return NULL;
+}
+
+static int mode_tgkill(void)
+{
+    pthread_t a;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_usr1;
+    sigemptyset(&sa.sa_mask);
+    wl_check(sigaction(SIGUSR1, &sa, NULL) == 0, "sigaction SIGUSR1 without SA_RESTART");
+    wl_check(pipe(fds) == 0, "pipe");
+    wl_check(pthread_create(&a, NULL, wait_then_spin, NULL) == 0, "thread A started");
+    let_a_block();
+    compute_and_print();
+    wl_check(syscall(SYS_tgkill, getpid(), a_tid, SIGUSR1) == 0, "tgkill SIGUSR1 to A");
+    while (handled < 1)
+        sched_yield();
+    wl_check(handler_tid == a_tid, "the handler ran on thread A");
+    while (a_read == 1)
+        sched_yield();
+    wl_check(a_read == -1 && a_errno == EINTR, "A's read of the empty pipe ended with EINTR");
+    handler_tid = 0;
+    wl_check(syscall(SYS_tgkill, getpid(), a_tid, SIGUSR1) == 0, "tgkill SIGUSR1 to A spinning");
+    pthread_join(a, NULL);
+    wl_check(handled == 2 && handler_tid == a_tid,
+             "the handler ran on A while it spun in its own code");
+    return wl_done();
+}
+
 static int mode_pipe(void)
 {
     pthread_t a;
@@ -160,8 +218,10 @@ int main(int argc, char **argv)
         return mode_pipe();
     if (argc >= 2 && strcmp(argv[1], "full-pipe") == 0)
         return mode_full_pipe();
+    if (argc >= 2 && strcmp(argv[1], "tgkill") == 0)
+        return mode_tgkill();
     if (argc >= 4 && strcmp(argv[1], "accept") == 0)
         return mode_accept(argv[2], argv[3]);
-    fprintf(stderr, "usage: wl_blocking pipe | full-pipe | accept HOST PORT\n");
+    fprintf(stderr, "usage: wl_blocking pipe | full-pipe | tgkill | accept HOST PORT\n");
     return 2;
 }
