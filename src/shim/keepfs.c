@@ -218,8 +218,9 @@ static long open_name(const char *name, bool slash, uint64_t flags, uint64_t mod
     long fd = forward1(KEEP_HC_PLACEHOLDER, flags & O_CLOEXEC, 0);
     if (fd < 0)
         return fd;
-    if ((uint64_t)fd >= KEEP_CHAN_MAX_FDS)
-        shim_panic("KEEP_HC_PLACEHOLDER returned an fd out of range:", (uint64_t)fd);
+    /* A host that hands out a number the Keep still holds for /run/keep would alias two files. */
+    if ((uint64_t)fd >= KEEP_CHAN_MAX_FDS || fs.fds[fd].file)
+        shim_panic("KEEP_HC_PLACEHOLDER returned an fd out of range or in use:", (uint64_t)fd);
     fs.fds[fd] = (struct kfd){.file = (int16_t)(i + 1), .writable = wants_write};
     fs.open_count++;
     return fd;
