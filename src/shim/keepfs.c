@@ -45,6 +45,7 @@
 #define F_GETFD     1
 #define F_SETFD     2
 #define F_GETFL     3
+#define F_SETFL     4
 #define F_DUPFD_CLO 1030
 #define PROT_WRITE  2
 #define MAP_SHARED  1
@@ -489,6 +490,8 @@ static long fd_call(struct kfd *d, const struct shim_frame *f, uint64_t fd)
             return d->writable ? O_WRONLY : 0;
         if (f->rsi == F_GETFD || f->rsi == F_SETFD)
             return shim_forward(f); /* close-on-exec is the placeholder's */
+        if (f->rsi == F_SETFL)
+            return 0; /* O_NONBLOCK and O_APPEND change nothing for a file read from memory */
         return f->rsi == F_DUPFD || f->rsi == F_DUPFD_CLO ? -SHIM_EPERM : -SHIM_EINVAL;
     case KEEP_NR_dup:
     case KEEP_NR_dup2:
@@ -496,6 +499,13 @@ static long fd_call(struct kfd *d, const struct shim_frame *f, uint64_t fd)
         return -SHIM_EPERM;
     case KEEP_NR_sendfile:
         return -SHIM_EINVAL;
+    case KEEP_NR_fchmod:
+    case KEEP_NR_fchown:
+        return -SHIM_EROFS; /* chmod(2), chown(2): EROFS on a read-only file system */
+    case KEEP_NR_ftruncate:
+    case KEEP_NR_pwrite64:
+    case KEEP_NR_writev:
+        return d->writable ? -SHIM_EINVAL : -SHIM_EBADF; /* not open for writing: EBADF */
     case KEEP_NR_fchdir:
         return -SHIM_EACCES;
     default:

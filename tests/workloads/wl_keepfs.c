@@ -5,7 +5,8 @@
  * with the same files in a host directory run natively: open/read/pread/readv,
  * lseek (SET, CUR, END, DATA, HOLE, errors), fstat/stat/newfstatat/statx sizes
  * and types, access, getdents64 names, mmap MAP_PRIVATE, and the errno of
- * each misuse (ENOENT, ENOTDIR, EISDIR, EINVAL, ENXIO, EBADF after close).
+ * each misuse (ENOENT, ENOTDIR, EISDIR, EINVAL, ENXIO, EBADF after close and for a
+ * write), fcntl F_GETFD/F_SETFL.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -95,6 +96,9 @@ int main(int argc, char **argv)
     printf("mmap: %s %.4s tail %d\n", m == MAP_FAILED ? "failed" : "ok",
            m == MAP_FAILED ? "" : (char *)m, m == MAP_FAILED ? -1 : ((char *)m)[100]);
     result("mmap offset 1", mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, fd, 1) == MAP_FAILED ? -1 : 0);
+    result("fcntl F_GETFD", fcntl(fd, F_GETFD));
+    result("fcntl F_SETFL O_NONBLOCK", fcntl(fd, F_SETFL, O_NONBLOCK));
+    result("write to an O_RDONLY fd", write(fd, "x", 1));
     result("close", close(fd));
     result("read after close", read(fd, buf, 1));
     result("stat db/", stat(at(dir, "db/"), &st));
