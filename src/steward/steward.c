@@ -188,25 +188,15 @@ void steward_issued_free(struct steward_issued *i)
 
 /* ---- issuance -------------------------------------------------------------- */
 
-static void audit(struct steward *s, int64_t now, const char *event, json_t *detail)
-{
-    char *text = json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS);
-    struct keep_error e;
-    if (!text || steward_audit_append(s->store, now, event, text, &e) != KEEP_OK)
-        keep_log(KEEP_LOG_ERROR, "steward: audit append failed for %s", event);
-    free(text);
-    json_decref(detail);
-}
-
 /* An audit entry that must be written for the operation to count: its failure is the
  * operation's failure (within the caller's transaction, which then rolls back). */
-static int audit_checked(struct steward *s, int64_t now, const char *event, json_t *detail,
-                         struct keep_error *err)
+static int audit(struct steward *s, int64_t now, const char *event, json_t *detail,
+                 struct keep_error *err)
 {
     char *text = json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(detail);
     int rc = text ? steward_audit_append(s->store, now, event, text, err)
-                  : keep_fail(err, KEEP_E_NOMEM, "audit %s: out of memory", event);
+                  : keep_fail(err, KEEP_E_STEWARD_STORE, "audit %s: out of memory", event);
     free(text);
     return rc;
 }
@@ -313,6 +303,7 @@ static int try_workload(struct steward *s, const struct steward_cert_request *re
     enum keep_attest_verdict v = keep_attest_result_verdict(r);
     if (v == KEEP_ATTEST_INVALID) {
         const struct keep_error *first = keep_attest_result_error(r, 0);
+        json_decref(*rejected); /* an earlier policy's rejection, when trying each in turn */
         *rejected = result_errors(r);
         rc = keep_fail(err, KEEP_E_STEWARD_EVIDENCE_INVALID, "evidence is not genuine: %s: %s",
                        first ? keep_err_name(first->code) : "?", first ? first->message : "");
@@ -465,10 +456,11 @@ static int issue_accepted(struct steward *s, const struct steward_cert_request *
     OPENSSL_free(der);
     snprintf(out->workload, sizeof(out->workload), "%s", a->workload);
     if (rc == KEEP_OK)
-        audit(s, now, "certificate.issued",
-              json_pack("{s:s,s:s,s:s,s:s,s:b,s:I}", "serial", out->serial, "workload", a->workload,
-                        "tee", rec.tee, "measurement", measurement, "insecure", insecure,
-                        "not_after", (json_int_t)leaf.not_after));
+        rc = audit(s, now, "certificate.issued",
+                   json_pack("{s:s,s:s,s:s,s:s,s:b,s:I}", "serial", out->serial, "workload",
+                             a->workload, "tee", rec.tee, "measurement", measurement, "insecure",
+                             insecure, "not_after", (json_int_t)leaf.not_after),
+                   err);
     return rc;
 }
 
@@ -530,10 +522,10 @@ static int supply_vcek(struct steward *s, const struct steward_cert_request *req
     s->fetched++;
     if (not_after > now)
         steward_collateral_put(s->store, url, vcek->data, vcek->size, now, not_after, NULL);
-    audit(s, now, "collateral.fetched",
-          json_pack("{s:s,s:I,s:b}", "url", url, "size", (json_int_t)vcek->size, "cached",
-                    not_after > now));
-    return KEEP_OK;
+    return audit(s, now, "collateral.fetched",
+                 json_pack("{s:s,s:I,s:b}", "url", url, "size", (json_int_t)vcek->size, "cached",
+                           not_after > now),
+                 err);
 }
 
 int steward_issue(struct steward *s, const struct steward_cert_request *req, int64_t now,
@@ -557,23 +549,34 @@ int steward_issue(struct steward *s, const struct steward_cert_request *req, int
     if (rc == KEEP_OK)
         rc = issue_accepted(s, &with_vcek, now, &a, out, err);
     free(fetched.data);
+    /* The database failing (an audit entry not written among them) undoes the whole request:
+     * nothing is issued or refused unaudited. A refusal is committed with its audit entry and
+     * the spent nonce. */
+    bool commit = rc != KEEP_E_STEWARD_STORE;
+    if (rc && commit) {
+        struct keep_error aerr;
+        int arc = audit(s, now, "certificate.refused",
+                        json_pack("{s:s,s:s,s:s,s:O?}", "code", keep_err_name(err ? err->code : rc),
+                                  "message", err ? err->message : "", "workload", req->workload,
+                                  "errors", rejected),
+                        &aerr);
+        if (arc) {
+            rc = keep_fail(err, arc, "refusing the request: %s", aerr.message);
+            commit = false;
+        }
+    }
+    struct keep_error cerr;
+    if (commit && steward_store_commit(s->store, &cerr) != KEEP_OK) {
+        rc = keep_fail(err, cerr.code, "%s", cerr.message);
+        commit = false;
+    }
+    if (!commit)
+        steward_store_rollback(s->store);
     if (rc) {
-        audit(s, now, "certificate.refused",
-              json_pack("{s:s,s:s,s:s,s:O?}", "code", keep_err_name(err ? err->code : rc),
-                        "message", err ? err->message : "", "workload", req->workload, "errors",
-                        rejected));
         steward_issued_free(out);
         s->refused++;
     } else {
         s->issued++;
-    }
-    struct keep_error cerr;
-    if (steward_store_commit(s->store, &cerr) != KEEP_OK) {
-        steward_store_rollback(s->store);
-        if (rc == KEEP_OK) {
-            steward_issued_free(out);
-            rc = keep_fail(err, cerr.code, "%s", cerr.message);
-        }
     }
     keep_attest_result_free(a.result);
     steward_workload_free(&a.policy);
@@ -674,13 +677,25 @@ int steward_secret_release(struct steward *s, X509 *peer, const char *name, int6
     if (rc == KEEP_OK)
         rc = steward_kek_unwrap(s->ca.kek, name, wrapped, wrapped_size, value, size, err);
     free(wrapped);
+    /* No secret leaves unaudited: a failed audit write withholds it. */
+    struct keep_error aerr;
+    int arc =
+        audit(s, now, rc ? "secret.refused" : "secret.released",
+              json_pack("{s:s,s:s,s:s,s:s}", "secret", steward_name_ok(name) ? name : "(bad name)",
+                        "serial", rec.serial, "workload", rec.workload, "code", keep_err_name(rc)),
+              &aerr);
+    if (arc) {
+        if (rc == KEEP_OK) {
+            OPENSSL_cleanse(*value, *size);
+            free(*value);
+            *value = NULL;
+        }
+        rc = keep_fail(err, arc, "auditing the secret release: %s", aerr.message);
+    }
     if (rc == KEEP_OK)
         s->secrets_released++;
     else
         s->secrets_refused++;
-    audit(s, now, rc ? "secret.refused" : "secret.released",
-          json_pack("{s:s,s:s,s:s,s:s}", "secret", steward_name_ok(name) ? name : "(bad name)",
-                    "serial", rec.serial, "workload", rec.workload, "code", keep_err_name(rc)));
     return rc;
 }
 
@@ -736,11 +751,11 @@ static int counter_swap_locked(struct steward *s, const struct steward_counter_k
     if (rc == KEEP_OK)
         rc = steward_counter_put(s->store, key, u->set, now, err);
     if (rc == KEEP_OK)
-        rc = audit_checked(s, now, "counter.set",
-                           json_pack("{s:s,s:s,s:s,s:I,s:I}", "tee", key->tee, "measurement",
-                                     key->measurement, "counter", key->name, "from",
-                                     (json_int_t)u->expect, "to", (json_int_t)u->set),
-                           err);
+        rc = audit(s, now, "counter.set",
+                   json_pack("{s:s,s:s,s:s,s:I,s:I}", "tee", key->tee, "measurement",
+                             key->measurement, "counter", key->name, "from", (json_int_t)u->expect,
+                             "to", (json_int_t)u->set),
+                   err);
     if (rc == KEEP_OK)
         *value = u->set;
     return rc;
@@ -781,15 +796,14 @@ static int admin_done(struct steward *s, int rc, int64_t now, const char *event,
                       struct keep_error *err)
 {
     if (rc == KEEP_OK)
-        audit(s, now, event, detail);
+        rc = audit(s, now, event, detail, err); /* no change stays unaudited */
     else
         json_decref(detail);
     struct keep_error cerr;
-    if (steward_store_commit(s->store, &cerr) != KEEP_OK) {
+    if (rc == KEEP_OK && steward_store_commit(s->store, &cerr) != KEEP_OK)
+        rc = keep_fail(err, cerr.code, "%s", cerr.message);
+    if (rc)
         steward_store_rollback(s->store);
-        if (rc == KEEP_OK)
-            rc = keep_fail(err, cerr.code, "%s", cerr.message);
-    }
     return rc;
 }
 

@@ -755,6 +755,77 @@ static void test_counters(const char *dir)
     client_free(&c);
 }
 
+static void db_exec(const char *dir, const char *sql)
+{
+    char db[700];
+    snprintf(db, sizeof(db), "%s/steward.db", dir);
+    sqlite3 *h;
+    char *msg = NULL;
+    if (sqlite3_open(db, &h) != SQLITE_OK || sqlite3_exec(h, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        printf("Bail out! %s: %s\n", sql, msg ? msg : sqlite3_errmsg(h));
+        exit(1);
+    }
+    sqlite3_close(h);
+}
+
+/* An audit entry that cannot be written fails the operation it records: nothing is issued,
+ * released, set or changed unaudited. A trigger makes every audit insert fail. */
+static void test_audit_failure(const char *dir)
+{
+    struct steward_config cfg = {.insecure_kvm = true};
+    struct steward *s;
+    struct keep_error err;
+    if (steward_open(dir, &cfg, &s, &err) != KEEP_OK) {
+        printf("Bail out! steward_open: %s\n", err.message);
+        exit(1);
+    }
+    struct client c;
+    client_new(&c, "P-256");
+    struct steward_issued issued, none;
+    if (steward_admin_policy_put(s, "web", kvm_policy, NOW, &err) ||
+        steward_admin_secret_put(s, "db", (const uint8_t *)"hunter2", 7, NOW, &err) ||
+        issue_kvm(s, &c, measurement_kvm, "web", NOW, &issued, NULL, 0)) {
+        printf("Bail out! audit failure setup: %s\n", err.message);
+        exit(1);
+    }
+    int64_t certs = steward_store_count(s->store, "certificates");
+    int64_t entries = steward_store_count(s->store, "audit");
+    db_exec(dir, "CREATE TRIGGER audit_full BEFORE INSERT ON audit"
+                 " BEGIN SELECT RAISE(FAIL, 'audit disk full'); END;");
+    is_int(issue_kvm(s, &c, measurement_kvm, "web", NOW, &none, NULL, 0), KEEP_E_STEWARD_STORE,
+           "issuance whose audit entry fails is refused as the service's failure");
+    ok(steward_store_count(s->store, "certificates") == certs, "... and no certificate is stored");
+    is_int(issue_kvm(s, &c, measurement_snp, "web", NOW, &none, NULL, 0), KEEP_E_STEWARD_STORE,
+           "a refusal whose audit entry fails: the service's failure too");
+    uint8_t *value = NULL;
+    size_t size = 0;
+    is_int(steward_secret_release(s, issued.cert, "db", NOW, &value, &size, &err),
+           KEEP_E_STEWARD_STORE, "a secret release whose audit fails is withheld: %s", err.message);
+    ok(value == NULL, "... no secret bytes returned");
+    is_int(steward_admin_policy_put(s, "web2", "{}", NOW, &err), KEEP_E_STEWARD_STORE,
+           "an admin change whose audit fails is refused");
+    char *doc = NULL;
+    is_int(steward_policy_get(s->store, "web2", &doc, &err), KEEP_E_STEWARD_WORKLOAD_UNKNOWN,
+           "... and not stored");
+    free(doc);
+    struct steward_counter_update u = {.expect = 0, .set = 1};
+    uint64_t v = 0;
+    is_int(steward_counter_swap(s, issued.cert, "gen", &u, NOW, &v, &err), KEEP_E_STEWARD_STORE,
+           "a counter set whose audit fails is refused");
+    ok(steward_counter_read(s, issued.cert, "gen", NOW, &v, &err) == KEEP_OK && v == 0,
+       "... and the counter did not move");
+    db_exec(dir, "DROP TRIGGER audit_full");
+    ok(steward_store_count(s->store, "audit") == entries, "no audit entry was written meanwhile");
+    ok(steward_counter_swap(s, issued.cert, "gen", &u, NOW, &v, &err) == KEEP_OK && v == 1,
+       "with the audit log writable again, the same set succeeds");
+    int64_t count = 0;
+    ok(steward_audit_verify(s->store, &count, &err) == KEEP_OK && count == entries + 1,
+       "the chain verifies with the one new entry");
+    steward_issued_free(&issued);
+    client_free(&c);
+    steward_close(s);
+}
+
 static void test_counter_request(void)
 {
     struct steward_counter_update u;
@@ -808,6 +879,8 @@ int main(void)
     test_counter_request();
     snprintf(state, sizeof(state), "%s/counters", dir);
     test_counters(state);
+    snprintf(state, sizeof(state), "%s/audit", dir);
+    test_audit_failure(state);
     remove_state(dir);
     return done_testing();
 }
