@@ -493,23 +493,28 @@ static int vcek_url(struct steward *s, const struct steward_cert_request *req, c
     return n > 0 && (size_t)n < size ? 0 : -1;
 }
 
-/* An SNP request without VCEK or chain gets the VCEK from the KDS, cached until it expires. */
-static int supply_vcek(struct steward *s, const struct steward_cert_request *req, int64_t now,
-                       struct steward_bytes *vcek, struct keep_error *err)
+enum steward_vcek_plan steward_vcek_plan(struct steward *s, const struct steward_cert_request *req,
+                                         int64_t now, char *url, size_t url_size,
+                                         struct steward_bytes *cached)
 {
-    char url[1024];
+    memset(cached, 0, sizeof(*cached));
     if (!s->cfg.kds_url || req->vcek.data || req->cert_chain.data ||
-        vcek_url(s, req, url, sizeof(url)))
-        return KEEP_OK;
+        vcek_url(s, req, url, url_size))
+        return STEWARD_VCEK_NONE;
     struct keep_error miss;
-    if (steward_collateral_get(s->store, url, now, &vcek->data, &vcek->size, &miss) == KEEP_OK) {
+    if (steward_collateral_get(s->store, url, now, &cached->data, &cached->size, &miss) ==
+        KEEP_OK) {
         s->fetch_cached++;
-        return KEEP_OK;
+        return STEWARD_VCEK_CACHED;
     }
-    int rc = steward_fetch(url, 10, vcek, err);
-    if (rc)
-        return rc;
-    /* Cache only what parses as a certificate, for as long as it is valid. */
+    return STEWARD_VCEK_FETCH;
+}
+
+/* A fetched VCEK: cached (only what parses as a certificate, for as long as it is valid) and
+ * audited, in the caller's transaction. */
+static int vcek_record(struct steward *s, const char *url, const struct steward_bytes *vcek,
+                       int64_t now, struct keep_error *err)
+{
     const unsigned char *p = vcek->data;
     X509 *cert = d2i_X509(NULL, &p, (long)vcek->size);
     int days = 0, secs = 0;
@@ -520,12 +525,41 @@ static int supply_vcek(struct steward *s, const struct steward_cert_request *req
     ASN1_TIME_free(t);
     X509_free(cert);
     s->fetched++;
-    if (not_after > now)
-        steward_collateral_put(s->store, url, vcek->data, vcek->size, now, not_after, NULL);
-    return audit(s, now, "collateral.fetched",
-                 json_pack("{s:s,s:I,s:b}", "url", url, "size", (json_int_t)vcek->size, "cached",
-                           not_after > now),
-                 err);
+    int rc = not_after > now ? steward_collateral_put(s->store, url, vcek->data, vcek->size, now,
+                                                      not_after, err)
+                             : KEEP_OK;
+    if (rc == KEEP_OK)
+        rc = audit(s, now, "collateral.fetched",
+                   json_pack("{s:s,s:I,s:b}", "url", url, "size", (json_int_t)vcek->size, "cached",
+                             not_after > now),
+                   err);
+    return rc;
+}
+
+int steward_vcek_fetched(struct steward *s, const char *url, const struct steward_bytes *vcek,
+                         int64_t now, struct keep_error *err)
+{
+    int rc = steward_store_begin(s->store, err);
+    if (rc)
+        return rc;
+    if ((rc = vcek_record(s, url, vcek, now, err)) == KEEP_OK &&
+        (rc = steward_store_commit(s->store, err)) == KEEP_OK)
+        return KEEP_OK;
+    steward_store_rollback(s->store);
+    return rc;
+}
+
+/* An SNP request without VCEK or chain gets the VCEK from the KDS, cached until it expires.
+ * This fetch blocks; the server fetches before it queues the request (steward_vcek_plan), so
+ * only library callers get here with a VCEK to fetch. */
+static int supply_vcek(struct steward *s, const struct steward_cert_request *req, int64_t now,
+                       struct steward_bytes *vcek, struct keep_error *err)
+{
+    char url[1024];
+    if (steward_vcek_plan(s, req, now, url, sizeof(url), vcek) != STEWARD_VCEK_FETCH)
+        return KEEP_OK;
+    int rc = steward_fetch(url, STEWARD_FETCH_TIMEOUT, vcek, err);
+    return rc ? rc : vcek_record(s, url, vcek, now, err);
 }
 
 int steward_issue(struct steward *s, const struct steward_cert_request *req, int64_t now,

@@ -68,6 +68,21 @@ void steward_issued_free(struct steward_issued *i);
 int steward_issue(struct steward *s, const struct steward_cert_request *req, int64_t now,
                   struct steward_issued *out, json_t **errors, struct keep_error *err);
 
+/*
+ * Collateral fetched without blocking (server.c): before a request is queued, the server asks
+ * whether its VCEK must come from the KDS. NONE: nothing to fetch (no --kds, not SNP, or the
+ * request carries its VCEK or chain); CACHED: *cached (malloc'd) holds it, put it in the
+ * request's vcek; FETCH: GET url off the event loop, then steward_vcek_fetched() caches and
+ * audits the reply (its own transaction) before the request, with that VCEK, is queued.
+ */
+enum steward_vcek_plan { STEWARD_VCEK_NONE, STEWARD_VCEK_CACHED, STEWARD_VCEK_FETCH };
+#define STEWARD_FETCH_TIMEOUT 10 /* seconds */
+enum steward_vcek_plan steward_vcek_plan(struct steward *s, const struct steward_cert_request *req,
+                                         int64_t now, char *url, size_t url_size,
+                                         struct steward_bytes *cached);
+int steward_vcek_fetched(struct steward *s, const char *url, const struct steward_bytes *vcek,
+                         int64_t now, struct keep_error *err);
+
 /* The secret `name` for the holder of peer (verified by TLS against our CA). */
 int steward_secret_release(struct steward *s, X509 *peer, const char *name, int64_t now,
                            uint8_t **value, size_t *size, struct keep_error *err);

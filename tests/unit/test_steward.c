@@ -826,6 +826,56 @@ static void test_audit_failure(const char *dir)
     steward_close(s);
 }
 
+/* The group commit's nesting (server.c): requests run in savepoints of one transaction; one
+ * failing undoes only its own records, and the batch is durable only at the outer commit. */
+static void test_group_commit(const char *dir)
+{
+    struct steward_config cfg = {.insecure_kvm = true};
+    struct steward *s;
+    struct keep_error err;
+    if (steward_open(dir, &cfg, &s, &err) != KEEP_OK) {
+        printf("Bail out! steward_open: %s\n", err.message);
+        exit(1);
+    }
+    struct client c;
+    client_new(&c, "P-256");
+    struct steward_issued a, b, none;
+    if (steward_admin_policy_put(s, "web", kvm_policy, NOW, &err)) {
+        printf("Bail out! policy: %s\n", err.message);
+        exit(1);
+    }
+    int64_t entries = steward_store_count(s->store, "audit");
+    ok(steward_store_begin(s->store, &err) == KEEP_OK, "a batch transaction begins");
+    is_int(issue_kvm(s, &c, measurement_kvm, "web", NOW, &a, NULL, 0), KEEP_OK,
+           "request 1 of the batch issues");
+    struct steward_counter_update u = {.expect = 7, .set = 8};
+    uint64_t v;
+    is_int(steward_counter_swap(s, a.cert, "gen", &u, NOW, &v, &err),
+           KEEP_E_STEWARD_COUNTER_CONFLICT, "request 2 (a conflicting counter set) fails alone");
+    is_int(issue_kvm(s, &c, measurement_kvm, "web", NOW, &b, NULL, 0), KEEP_OK,
+           "request 3 issues after it");
+    ok(steward_store_commit(s->store, &err) == KEEP_OK, "the batch commits once");
+    ok(steward_store_count(s->store, "certificates") == 2, "both certificates are stored");
+    int64_t count = 0;
+    ok(steward_audit_verify(s->store, &count, &err) == KEEP_OK && count == entries + 2,
+       "the audit chain verifies with the two certificate.issued entries");
+    /* A batch whose outer transaction rolls back (its commit failed) leaves nothing behind, and
+     * the audit head in memory follows the database again. */
+    ok(steward_store_begin(s->store, &err) == KEEP_OK, "a second batch begins");
+    is_int(issue_kvm(s, &c, measurement_kvm, "web", NOW, &none, NULL, 0), KEEP_OK,
+           "a request in it issues");
+    steward_store_rollback(s->store);
+    ok(steward_store_count(s->store, "certificates") == 2, "rolled back: still 2 certificates");
+    ok(steward_admin_policy_put(s, "web2", "{}", NOW, &err) == KEEP_OK &&
+           steward_audit_verify(s->store, &count, &err) == KEEP_OK,
+       "the next audited change chains onto the committed head");
+    steward_issued_free(&a);
+    steward_issued_free(&b);
+    steward_issued_free(&none);
+    client_free(&c);
+    steward_close(s);
+}
+
 static void test_counter_request(void)
 {
     struct steward_counter_update u;
@@ -881,6 +931,8 @@ int main(void)
     test_counters(state);
     snprintf(state, sizeof(state), "%s/audit", dir);
     test_audit_failure(state);
+    snprintf(state, sizeof(state), "%s/group", dir);
+    test_group_commit(state);
     remove_state(dir);
     return done_testing();
 }
