@@ -67,6 +67,27 @@ struct job {
     int fetch_rc;
     struct steward_bytes fetched;
     struct keep_error fetch_err;
+    /* the evidence verified in advance by a worker, against the policies of the moment */
+    int64_t now;
+    struct steward_prechecks pre;
+};
+
+/*
+ * Workers: verifying evidence is the CPU-heavy step (a P-384 signature and its chain), so it
+ * runs on --workers threads (default 2), each with a libkeep-attest verifier of its own, while the
+ * loop goes on with TLS, parsing and the group commit. A job goes loop -> work queue -> worker ->
+ * done pipe -> loop -> group commit.
+ */
+struct workers {
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    struct job *queue, **tail;
+    bool stop;
+    int done_pipe[2];
+    pthread_t threads[STEWARD_MAX_WORKERS];
+    struct keep_attest_verifier *verifiers[STEWARD_MAX_WORKERS];
+    int started;
+    const struct steward *s;
 };
 
 struct server {
@@ -83,6 +104,9 @@ struct server {
     int fetch_pipe[2]; /* fetch threads hand finished jobs back to the loop here */
     struct event *fetch_event;
     int fetching;
+    struct workers workers;
+    struct event *verified_event;
+    int verifying;
 };
 
 /* The job whose reply the running handler makes: held until its batch has committed. */
@@ -324,7 +348,7 @@ static void issue_job(struct server *sv, struct job *j)
     struct steward_issued issued;
     json_t *errors = NULL;
     struct keep_error err;
-    int rc = steward_issue(sv->s, &j->creq, time(NULL), &issued, &errors, &err);
+    int rc = steward_issue_prechecked(sv->s, &j->creq, j->now, &j->pre, &issued, &errors, &err);
     if (rc) {
         problem(j->req, rc, err.message, errors);
         json_decref(errors);
@@ -476,6 +500,7 @@ static struct job *job_new(struct evhttp_request *req, handler_fn handle)
 
 static void job_free(struct job *j)
 {
+    steward_prechecks_free(&j->pre);
     if (j->has_creq)
         steward_request_free(&j->creq);
     free(j->fetched.data);
@@ -502,14 +527,129 @@ static void nonce_job(struct server *sv, struct job *j)
     handle_nonce(sv, j->req);
 }
 
+static void hand_back(int fd, struct job *j)
+{
+    ssize_t n;
+    do /* a pointer is far below PIPE_BUF: the write is atomic (pipe(7)) */
+        n = write(fd, &j, sizeof(j));
+    while (n < 0 && errno == EINTR);
+}
+
+struct worker_arg {
+    struct workers *w;
+    int index;
+};
+
+static void *worker_main(void *arg)
+{
+    struct workers *w = ((struct worker_arg *)arg)->w;
+    struct keep_attest_verifier *verifier = w->verifiers[((struct worker_arg *)arg)->index];
+    free(arg);
+    for (;;) {
+        pthread_mutex_lock(&w->lock);
+        while (!w->queue && !w->stop)
+            pthread_cond_wait(&w->wake, &w->lock);
+        struct job *j = w->queue;
+        if (j && !(w->queue = j->next))
+            w->tail = &w->queue;
+        pthread_mutex_unlock(&w->lock);
+        if (!j)
+            return NULL; /* stopping, queue empty */
+        j->next = NULL;
+        steward_precheck_run(w->s, verifier, &j->creq, j->now, &j->pre);
+        hand_back(w->done_pipe[1], j);
+    }
+}
+
+static int workers_start(struct workers *w, const struct steward *s, int count,
+                         struct keep_error *err)
+{
+    *w = (struct workers){.s = s};
+    w->tail = &w->queue;
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_cond_init(&w->wake, NULL);
+    if (pipe2(w->done_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
+        return keep_fail(err, KEEP_E_STEWARD_LISTEN, "pipe2: %s", strerror(errno));
+    for (int i = 0; i < count; i++) {
+        int rc = keep_attest_verifier_new(s->cfg.roots_dir, &w->verifiers[i], err);
+        struct worker_arg *a = rc == KEEP_OK ? malloc(sizeof(*a)) : NULL;
+        if (a)
+            *a = (struct worker_arg){.w = w, .index = i};
+        if (!a || pthread_create(&w->threads[i], NULL, worker_main, a) != 0) {
+            free(a);
+            keep_attest_verifier_free(w->verifiers[i]);
+            w->verifiers[i] = NULL;
+            return rc ? rc : keep_fail(err, KEEP_E_STEWARD_LISTEN, "cannot start worker %d", i);
+        }
+        w->started++;
+    }
+    return KEEP_OK;
+}
+
+/* Workers finish the job in hand; jobs still queued or handed back are dropped unanswered. */
+static void workers_stop(struct workers *w)
+{
+    pthread_mutex_lock(&w->lock);
+    w->stop = true;
+    struct job *j = w->queue;
+    w->queue = NULL;
+    w->tail = &w->queue;
+    pthread_cond_broadcast(&w->wake);
+    pthread_mutex_unlock(&w->lock);
+    for (int i = 0; i < w->started; i++)
+        pthread_join(w->threads[i], NULL);
+    while (j) {
+        struct job *next = j->next;
+        job_free(j);
+        j = next;
+    }
+    for (struct job *done; read(w->done_pipe[0], &done, sizeof(done)) == sizeof(done);)
+        job_free(done);
+    for (int i = 0; i < STEWARD_MAX_WORKERS; i++)
+        keep_attest_verifier_free(w->verifiers[i]);
+    if (w->done_pipe[0] > 0) {
+        close(w->done_pipe[0]);
+        close(w->done_pipe[1]);
+    }
+    pthread_cond_destroy(&w->wake);
+    pthread_mutex_destroy(&w->lock);
+}
+
+/* On the loop: copy the policies to try, then hand the job to a worker. */
+static void verify_start(struct server *sv, struct job *j)
+{
+    struct keep_error err;
+    j->now = time(NULL);
+    if (sv->workers.started == 0 ||
+        steward_precheck_plan(sv->s, &j->creq, &j->pre, &err) != KEEP_OK) {
+        job_queue(sv, j); /* steward_issue verifies inline and reports what failed */
+        return;
+    }
+    struct workers *w = &sv->workers;
+    pthread_mutex_lock(&w->lock);
+    *w->tail = j;
+    w->tail = &j->next;
+    pthread_cond_signal(&w->wake);
+    pthread_mutex_unlock(&w->lock);
+    sv->verifying++;
+}
+
+static void verified_ready(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    struct server *sv = arg;
+    struct job *j;
+    while (read(fd, &j, sizeof(j)) == (ssize_t)sizeof(j)) {
+        sv->verifying--;
+        job_queue(sv, j);
+    }
+}
+
 static void *fetch_thread(void *arg)
 {
     struct job *j = arg;
     j->fetch_rc = steward_fetch(j->url, STEWARD_FETCH_TIMEOUT, &j->fetched, &j->fetch_err);
-    ssize_t n;
-    do /* a pointer is far below PIPE_BUF: the write is atomic (pipe(7)) */
-        n = write(j->sv->fetch_pipe[1], &j, sizeof(j));
-    while (n < 0 && errno == EINTR);
+    hand_back(j->sv->fetch_pipe[1], j);
     return NULL;
 }
 
@@ -557,7 +697,7 @@ static void fetch_finished(struct server *sv, struct job *j)
     free(j->creq.vcek.data);
     j->creq.vcek = j->fetched;
     j->fetched = (struct steward_bytes){0};
-    job_queue(sv, j);
+    verify_start(sv, j);
 }
 
 static void fetch_ready(evutil_socket_t fd, short what, void *arg)
@@ -607,13 +747,13 @@ static void certificates_arrive(struct server *sv, struct evhttp_request *req, b
     switch (steward_vcek_plan(sv->s, &j->creq, time(NULL), url, sizeof(url), &cached)) {
     case STEWARD_VCEK_CACHED:
         j->creq.vcek = cached;
-        job_queue(sv, j);
+        verify_start(sv, j);
         break;
     case STEWARD_VCEK_FETCH:
         fetch_start(sv, j, url);
         break;
     default:
-        job_queue(sv, j);
+        verify_start(sv, j);
     }
 }
 
@@ -927,6 +1067,11 @@ int steward_serve(struct steward *s, const struct steward_server_config *cfg,
     }
     sv.fetch_event = event_new(sv.base, sv.fetch_pipe[0], EV_READ | EV_PERSIST, fetch_ready, &sv);
     event_add(sv.fetch_event, NULL);
+    if ((rc = workers_start(&sv.workers, s, cfg->workers, err)) == KEEP_OK) {
+        sv.verified_event =
+            event_new(sv.base, sv.workers.done_pipe[0], EV_READ | EV_PERSIST, verified_ready, &sv);
+        event_add(sv.verified_event, NULL);
+    }
     struct evhttp *http = evhttp_new(sv.base), *admin = evhttp_new(sv.base);
     limits(http, cfg);
     limits(admin, cfg);
@@ -936,7 +1081,9 @@ int steward_serve(struct steward *s, const struct steward_server_config *cfg,
     struct evhttp_bound_socket *bound =
         evhttp_bind_socket_with_handle(http, cfg->listen_host, (ev_uint16_t)cfg->listen_port);
     struct evconnlistener *al = NULL;
-    if (!bound) {
+    if (rc) {
+        /* the workers did not start: err says why */
+    } else if (!bound) {
         rc = keep_fail(err, KEEP_E_STEWARD_LISTEN, "cannot listen on %s:%d: %s", cfg->listen_host,
                        cfg->listen_port, strerror(errno));
     } else if (!(al = admin_listener(&sv, err))) {
@@ -967,6 +1114,9 @@ int steward_serve(struct steward *s, const struct steward_server_config *cfg,
         event_free(intr);
         unlink(cfg->admin_socket);
     }
+    workers_stop(&sv.workers);
+    if (sv.verified_event)
+        event_free(sv.verified_event);
     /* Fetches in flight end within their timeout; their jobs, like those still queued, were
      * never committed and get no answer. */
     fcntl(sv.fetch_pipe[0], F_SETFL, 0);

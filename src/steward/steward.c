@@ -202,7 +202,7 @@ static int audit(struct steward *s, int64_t now, const char *event, json_t *deta
 }
 
 /* The attest policy with the service's report_data binding and insecure switch. */
-static int bound_policy(struct steward *s, const struct steward_cert_request *req,
+static int bound_policy(const struct steward *s, const struct steward_cert_request *req,
                         const char *attest_json, struct keep_attest_policy **out,
                         struct keep_error *err)
 {
@@ -248,10 +248,12 @@ static json_t *result_errors(const struct keep_attest_result *r)
     return list;
 }
 
-static int verify_input(struct steward *s, const struct steward_cert_request *req, int64_t now,
+static int verify_input(const struct steward *s, struct keep_attest_verifier *verifier,
+                        const struct steward_cert_request *req, int64_t now,
                         const struct keep_attest_policy *policy, struct keep_attest_result **r,
                         struct keep_error *err)
 {
+    (void)s;
 #define BLOB(f)                  \
     {                            \
         req->f.data, req->f.size \
@@ -273,14 +275,31 @@ static int verify_input(struct steward *s, const struct steward_cert_request *re
         .time = now,
     };
 #undef BLOB
-    return keep_attest_verify(s->verifier, &in, policy, r, err);
+    return keep_attest_verify(verifier, &in, policy, r, err);
 }
 
 struct appraisal {
     struct keep_attest_result *result; /* of the accepting policy */
     char workload[STEWARD_WORKLOAD_MAX + 1];
     struct steward_workload policy;
+    struct steward_prechecks *pre; /* verdicts computed before, off the event loop (or NULL) */
 };
+
+/* A verdict computed in advance for this workload under exactly this policy document: taken
+ * (the caller owns it) so the evidence is not verified twice. */
+static struct keep_attest_result *precheck_take(struct steward_prechecks *pre, const char *name,
+                                                const char *doc)
+{
+    for (size_t i = 0; pre && i < pre->count; i++) {
+        struct steward_precheck *c = &pre->items[i];
+        if (c->result && strcmp(c->name, name) == 0 && strcmp(c->doc, doc) == 0) {
+            struct keep_attest_result *r = c->result;
+            c->result = NULL;
+            return r;
+        }
+    }
+    return NULL;
+}
 
 /* Try one workload: KEEP_OK when it accepts; *rejected gets the errors when it rejects. */
 static int try_workload(struct steward *s, const struct steward_cert_request *req, int64_t now,
@@ -294,11 +313,13 @@ static int try_workload(struct steward *s, const struct steward_cert_request *re
     int rc = steward_policy_get(s->store, name, &doc, err);
     if (rc == KEEP_OK)
         rc = steward_workload_parse(doc, &w, err);
+    if (rc == KEEP_OK)
+        r = precheck_take(a->pre, name, doc);
     free(doc);
     if (rc)
         return rc;
-    if ((rc = bound_policy(s, req, w.attest_json, &policy, err)) ||
-        (rc = verify_input(s, req, now, policy, &r, err)))
+    if (!r && ((rc = bound_policy(s, req, w.attest_json, &policy, err)) ||
+               (rc = verify_input(s, s->verifier, req, now, policy, &r, err))))
         goto out;
     enum keep_attest_verdict v = keep_attest_result_verdict(r);
     if (v == KEEP_ATTEST_INVALID) {
@@ -565,9 +586,75 @@ static int supply_vcek(struct steward *s, const struct steward_cert_request *req
 int steward_issue(struct steward *s, const struct steward_cert_request *req, int64_t now,
                   struct steward_issued *out, json_t **errors, struct keep_error *err)
 {
+    return steward_issue_prechecked(s, req, now, NULL, out, errors, err);
+}
+
+/* ---- verification in advance (worker threads) ------------------------------ */
+
+void steward_prechecks_free(struct steward_prechecks *p)
+{
+    for (size_t i = 0; i < p->count; i++) {
+        free(p->items[i].doc);
+        keep_attest_result_free(p->items[i].result);
+    }
+    free(p->items);
+    memset(p, 0, sizeof(*p));
+}
+
+int steward_precheck_plan(struct steward *s, const struct steward_cert_request *req,
+                          struct steward_prechecks *out, struct keep_error *err)
+{
+    memset(out, 0, sizeof(*out));
+    char **names = NULL;
+    size_t count = 1;
+    int rc = KEEP_OK;
+    if (!req->workload[0] && (rc = steward_policy_names(s->store, &names, &count, err)))
+        return rc;
+    out->items = calloc(count ? count : 1, sizeof(*out->items));
+    for (size_t i = 0; out->items && i < count; i++) {
+        const char *name = names ? names[i] : req->workload;
+        char *doc = NULL;
+        if (steward_policy_get(s->store, name, &doc, err) != KEEP_OK)
+            continue; /* unknown or gone: steward_issue says so */
+        snprintf(out->items[out->count].name, sizeof(out->items[0].name), "%s", name);
+        out->items[out->count++].doc = doc;
+    }
+    if (names)
+        steward_names_free(names, count);
+    return out->items ? KEEP_OK : keep_fail(err, KEEP_E_NOMEM, "out of memory");
+}
+
+void steward_precheck_run(const struct steward *s, struct keep_attest_verifier *verifier,
+                          const struct steward_cert_request *req, int64_t now,
+                          struct steward_prechecks *p)
+{
+    for (size_t i = 0; i < p->count; i++) {
+        struct steward_workload w;
+        struct keep_attest_policy *policy = NULL;
+        struct keep_error e;
+        if (steward_workload_parse(p->items[i].doc, &w, &e) != KEEP_OK)
+            continue;
+        if (bound_policy(s, req, w.attest_json, &policy, &e) == KEEP_OK &&
+            verify_input(s, verifier, req, now, policy, &p->items[i].result, &e) != KEEP_OK)
+            p->items[i].result = NULL;
+        keep_attest_policy_free(policy);
+        steward_workload_free(&w);
+        /* appraise() stops at the first accepting policy or at invalid evidence. */
+        enum keep_attest_verdict v = p->items[i].result
+                                         ? keep_attest_result_verdict(p->items[i].result)
+                                         : KEEP_ATTEST_REJECT;
+        if (v != KEEP_ATTEST_REJECT)
+            break;
+    }
+}
+
+int steward_issue_prechecked(struct steward *s, const struct steward_cert_request *req, int64_t now,
+                             struct steward_prechecks *pre, struct steward_issued *out,
+                             json_t **errors, struct keep_error *err)
+{
     memset(out, 0, sizeof(*out));
     json_t *rejected = NULL;
-    struct appraisal a = {0};
+    struct appraisal a = {.pre = pre};
     int rc = steward_store_begin(s->store, err);
     if (rc)
         return rc;

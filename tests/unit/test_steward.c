@@ -876,6 +876,62 @@ static void test_group_commit(const char *dir)
     steward_close(s);
 }
 
+/* Verification in advance (the server's workers): a verdict is used only for the policy
+ * document it was computed under; a policy changed meanwhile is verified again. */
+static void test_precheck(const char *dir)
+{
+    struct steward_config cfg = {.insecure_kvm = true};
+    struct steward *s;
+    struct keep_error err;
+    struct keep_attest_verifier *worker = NULL;
+    if (steward_open(dir, &cfg, &s, &err) != KEEP_OK ||
+        keep_attest_verifier_new(NULL, &worker, &err) != KEEP_OK ||
+        steward_admin_policy_put(s, "web", kvm_policy, NOW, &err) != KEEP_OK) {
+        printf("Bail out! precheck setup: %s\n", err.message);
+        exit(1);
+    }
+    struct client c;
+    client_new(&c, "P-256");
+    for (int changed = 0; changed <= 1; changed++) {
+        char nonce[65];
+        int64_t expires;
+        uint8_t ev[KEEP_KVM_EVIDENCE_SIZE];
+        struct steward_cert_request req;
+        struct steward_prechecks pre;
+        struct steward_issued out;
+        steward_nonce_new(s, NOW, nonce, &expires, &err);
+        kvm_evidence(&c, nonce, measurement_kvm, ev);
+        request(&c, nonce, ev, sizeof(ev), "web", NULL, &req, &err);
+        ok(steward_precheck_plan(s, &req, &pre, &err) == KEEP_OK && pre.count == 1,
+           "plan: the named policy's document is copied");
+        steward_precheck_run(s, worker, &req, NOW, &pre);
+        ok(pre.items[0].result &&
+               keep_attest_result_verdict(pre.items[0].result) == KEEP_ATTEST_ACCEPT,
+           "run (another verifier, as a worker has): the evidence is accepted");
+        if (changed) {
+            char other[512];
+            snprintf(other, sizeof(other), "{\"attest\": {\"measurement\": [\"%s\"]}}",
+                     measurement_snp);
+            steward_admin_policy_put(s, "web", other, NOW, &err);
+        }
+        int rc = steward_issue_prechecked(s, &req, NOW, &pre, &out, NULL, &err);
+        if (!changed) {
+            is_int(rc, KEEP_OK, "issued on the verdict computed in advance");
+            ok(pre.items[0].result == NULL, "... which was taken, not verified again");
+        } else {
+            is_int(rc, KEEP_E_STEWARD_EVIDENCE_REJECTED,
+                   "policy changed after the verdict: verified again under the new one: %s",
+                   err.message);
+        }
+        steward_issued_free(&out);
+        steward_prechecks_free(&pre);
+        steward_request_free(&req);
+    }
+    client_free(&c);
+    keep_attest_verifier_free(worker);
+    steward_close(s);
+}
+
 static void test_counter_request(void)
 {
     struct steward_counter_update u;
@@ -933,6 +989,8 @@ int main(void)
     test_audit_failure(state);
     snprintf(state, sizeof(state), "%s/group", dir);
     test_group_commit(state);
+    snprintf(state, sizeof(state), "%s/precheck", dir);
+    test_precheck(state);
     remove_state(dir);
     return done_testing();
 }
