@@ -1055,6 +1055,33 @@ static volatile struct keep_shim_signals *guest_signals(const struct vm *vm)
  * other vCPUs may be taking bits). immediate_exit is cleared first: a
  * signal between here and KVM_RUN sets it again and is moved next round.
  */
+static void kick_vcpu(struct vcpu *from, uint64_t index);
+
+/*
+ * POSIX: a process-directed signal goes to a thread that does not block it.
+ * When the first thread blocks some of got, the first other thread that
+ * does not is kicked; its vCPU takes the signal from the process's set
+ * (redirect_to_signal, or the shim when its host call returns). The masks
+ * are the guest's own words: a lie only moves the kick to another vCPU.
+ */
+static void kick_unblocked_thread(struct vcpu *first, uint64_t got)
+{
+    uint64_t blocked_here = got & __atomic_load_n(&cpu_of(first)->blocked, __ATOMIC_SEQ_CST);
+    if (!blocked_here)
+        return;
+    for (int i = 1; i < KEEP_MAX_VCPUS; i++) {
+        struct vcpu *o = &first->vm->vcpus[i];
+        const struct keep_shim_cpu *b = cpu_of(o);
+        if (__atomic_load_n(&b->in_use, __ATOMIC_SEQ_CST) &&
+            (blocked_here & ~__atomic_load_n(&b->blocked, __ATOMIC_SEQ_CST))) {
+            uint64_t saved = cpu_of(first)->report.status; /* kick_vcpu answers in it */
+            kick_vcpu(first, (uint64_t)i);
+            cpu_of(first)->report.status = saved;
+            return;
+        }
+    }
+}
+
 static void move_signals_in(struct vcpu *c)
 {
     c->run->immediate_exit = stop_requested || keep_ended(c->vm);
@@ -1065,6 +1092,7 @@ static void move_signals_in(struct vcpu *c)
         volatile struct keep_shim_signals *s = guest_signals(c->vm);
         __atomic_fetch_or(&s->pending, got, __ATOMIC_SEQ_CST);
         s->host_seq = keep_exec_signal_seq();
+        kick_unblocked_thread(c, got);
     }
 }
 
@@ -1082,9 +1110,9 @@ static int redirect_to_signal(struct vcpu *c, struct keep_error *err)
     struct vm *vm = c->vm;
     struct keep_shim_cpu *b = cpu_of(c);
     struct kvm_regs r;
-    /* vCPU 0 takes the process's signals; every vCPU its own thread's (tgkill). */
+    /* vCPU 0 takes the process's signals, the others those they do not block; each its own. */
     uint64_t mine = __atomic_load_n(&b->pending, __ATOMIC_SEQ_CST) & ~b->blocked;
-    uint64_t process = c->index == 0 ? guest_signals(vm)->pending : 0;
+    uint64_t process = guest_signals(vm)->pending & (c->index == 0 ? ~0ull : ~b->blocked);
     if (!(mine | process) || b->from != KEEP_SIG_FROM_NONE)
         return KEEP_OK;
     if (ioctl(c->fd, KVM_GET_REGS, &r) < 0)

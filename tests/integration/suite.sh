@@ -616,6 +616,16 @@ suite_blocking() {
       diff "$TMP/blocking-native.out" "$TMP/out" | sed 's/^/#   /' || true
     done
   done
+  # A SIGINT to keep, with the first thread blocking SIGINT and thread A
+  # spinning with it unblocked: its handler runs on A (POSIX's
+  # process-directed rule), which only then leaves its loop.
+  kr_bg "$TMP/sigint-thread" "$WL/wl_blocking" sigint
+  local pid=$! st=0
+  check "$P wl_blocking sigint: the Keep is ready" wait_line "$TMP/sigint-thread.out" '^ready' $pid
+  kill -INT "$(pgrep -P $pid -x keep || echo $pid)" 2>/dev/null || true
+  wait $pid || st=$?
+  check "$P   the SIGINT handler ran on the thread that does not block it (exit $st)" \
+    bash -c "[ $st -eq 0 ] && grep -q '^ok - the process.s SIGINT ran its handler on A' '$TMP/sigint-thread.out'"
 }
 
 # A workload that exits with SO_LINGER {1, 3600} on a socket whose send queue

@@ -10,6 +10,10 @@
  *   tgkill      A waits in read of an empty pipe, then spins in its own
  *               code; each time B sends it SIGUSR1 with tgkill, and the
  *               handler must run on A (gettid) and end A's wait
+ *   sigint      the first thread blocks SIGINT, A spins with it unblocked;
+ *               a SIGINT to the process (sent by the test after "ready")
+ *               must run its handler on A (POSIX: a thread that does not
+ *               block it)
  * The output is the same natively and in a Keep, line by line: A prints
  * only after B ended its wait, B prints before. Run natively beside the
  * Keep run by tests/integration/suite.sh (suite_blocking).
@@ -150,6 +154,39 @@ static int mode_tgkill(void)
     return wl_done();
 }
 
+static void *spin_until_handled(void *arg)
+{
+    (void)arg;
+    a_tid = (pid_t)syscall(SYS_gettid);
+    a_started = 1;
+    while (!handled) /* workload code only */
+        ;
+    return NULL;
+}
+
+static int mode_sigint(void)
+{
+    pthread_t a;
+    sigset_t intr;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_usr1;
+    sigemptyset(&sa.sa_mask);
+    wl_check(sigaction(SIGINT, &sa, NULL) == 0, "sigaction SIGINT");
+    wl_check(pthread_create(&a, NULL, spin_until_handled, NULL) == 0, "thread A started");
+    sigemptyset(&intr);
+    sigaddset(&intr, SIGINT);
+    wl_check(pthread_sigmask(SIG_BLOCK, &intr, NULL) == 0, "the first thread blocks SIGINT");
+    while (!a_started)
+        sched_yield();
+    printf("ready\n");
+    fflush(stdout);
+    pthread_join(a, NULL);
+    wl_check(handled == 1 && handler_tid == a_tid,
+             "the process's SIGINT ran its handler on A, the thread that does not block it");
+    return wl_done();
+}
+
 static int mode_pipe(void)
 {
     pthread_t a;
@@ -218,10 +255,12 @@ int main(int argc, char **argv)
         return mode_pipe();
     if (argc >= 2 && strcmp(argv[1], "full-pipe") == 0)
         return mode_full_pipe();
+    if (argc >= 2 && strcmp(argv[1], "sigint") == 0)
+        return mode_sigint();
     if (argc >= 2 && strcmp(argv[1], "tgkill") == 0)
         return mode_tgkill();
     if (argc >= 4 && strcmp(argv[1], "accept") == 0)
         return mode_accept(argv[2], argv[3]);
-    fprintf(stderr, "usage: wl_blocking pipe | full-pipe | tgkill | accept HOST PORT\n");
+    fprintf(stderr, "usage: wl_blocking pipe | full-pipe | tgkill | sigint | accept HOST PORT\n");
     return 2;
 }
