@@ -64,6 +64,10 @@ struct hsm_service {
     uint8_t *evidence;
     size_t evidence_size;
     hsm_evidence_fn evidence_fn;
+    bool counted;               /* hsm_service_set_counter was called */
+    struct hsm_counter counter; /* where the store's generation is also held */
+    uint64_t counter_value;     /* its value, as last read or set */
+    bool counter_lost;          /* a move failed: no more writes until a restart repairs it */
 };
 
 /* ---- small helpers ----------------------------------------------------- */
@@ -268,10 +272,49 @@ static CK_RV save_store(struct hsm_service *s, const struct hsm_store *st)
     return CKR_OK;
 }
 
-/* Header-only save (fail counters, flags): the records and their generation stay. */
+static CK_RV save_objects(struct hsm_service *s);
+
+/*
+ * Header-only save (fail counters, flags). With the master key loaded every
+ * save reseals under a new generation, so that a counted token (rollback
+ * detection) protects PIN changes too; before any login only the header can
+ * be written, under the same generation.
+ */
 static CK_RV save_header(struct hsm_service *s)
 {
+    if (s->mk_loaded)
+        return save_objects(s);
+    if (s->counter_lost)
+        return CKR_DEVICE_ERROR;
     return save_store(s, &s->st);
+}
+
+/*
+ * After generation gen reached the store: move the counter to it, and only
+ * then may the write be acknowledged. A failed move stops further writes:
+ * the store is one generation ahead, which the next start repairs.
+ */
+static CK_RV count_write(struct hsm_service *s, uint64_t gen)
+{
+    if (!s->counted)
+        return CKR_OK;
+    char msg[256] = "";
+    uint64_t now = s->counter_value;
+    int rc = s->counter.cas(s->counter.ctx, s->counter_value, gen, &now, msg, sizeof(msg));
+    if (rc == 0) {
+        s->counter_value = gen;
+        return CKR_OK;
+    }
+    s->counter_lost = true;
+    if (rc == 1)
+        fprintf(stderr,
+                "keep-hsm: the version counter moved under us: expected %llu, it holds %llu; "
+                "refusing writes\n",
+                (unsigned long long)s->counter_value, (unsigned long long)now);
+    else
+        fprintf(stderr, "keep-hsm: cannot move the version counter to %llu: %s; refusing writes\n",
+                (unsigned long long)gen, msg);
+    return CKR_DEVICE_ERROR;
 }
 
 /* Reseal every token object under a new generation and replace the file. */
@@ -284,7 +327,7 @@ static CK_RV save_objects(struct hsm_service *s)
     if (!recs)
         return CKR_HOST_MEMORY;
     uint64_t gen = s->st.generation + 1;
-    CK_RV rv = CKR_OK;
+    CK_RV rv = s->counter_lost ? CKR_DEVICE_ERROR : CKR_OK;
     uint32_t idx = 0;
     for (size_t i = 0; i < s->obj_count && rv == CKR_OK; i++) {
         if (!s->objs[i].token)
@@ -307,6 +350,7 @@ static CK_RV save_objects(struct hsm_service *s)
     if (rv == CKR_OK) {
         hsm_store_free(&s->st);
         s->st = next;
+        rv = count_write(s, gen); /* the file is the new one whatever the counter says */
     } else {
         hsm_store_free(&next);
     }
@@ -380,6 +424,47 @@ int hsm_service_open(const char *store_path, uint32_t kdf_iterations, struct hsm
     if (!exists)
         memset(s->st.label, ' ', HSM_LABEL_SIZE);
     *out = s;
+    return KEEP_OK;
+}
+
+int hsm_service_set_counter(struct hsm_service *s, const struct hsm_counter *counter,
+                            struct keep_error *err)
+{
+    char msg[256] = "";
+    uint64_t c = 0, g = s->st.generation;
+    if (counter->get(counter->ctx, &c, msg, sizeof(msg)) != 0)
+        return keep_fail(err, KEEP_E_HSM_COUNTER, "cannot read the token's version counter: %s",
+                         msg);
+    if (g < c)
+        return keep_fail(err, KEEP_E_HSM_ROLLBACK,
+                         "token rolled back: store generation %llu, service counter %llu",
+                         (unsigned long long)g, (unsigned long long)c);
+    if (g > c + 1 || g == UINT64_MAX)
+        return keep_fail(err, KEEP_E_HSM_COUNTER,
+                         "store generation %llu is ahead of service counter %llu by more than "
+                         "the one write a kill can leave",
+                         (unsigned long long)g, (unsigned long long)c);
+    if (g == c + 1) { /* written, killed before the counter moved: finish the write */
+        uint64_t now = c;
+        int rc = counter->cas(counter->ctx, c, g, &now, msg, sizeof(msg));
+        if (rc == 1)
+            return keep_fail(err, KEEP_E_HSM_COUNTER,
+                             "repairing the version counter: expected %llu, it holds %llu",
+                             (unsigned long long)c, (unsigned long long)now);
+        if (rc != 0)
+            return keep_fail(err, KEEP_E_HSM_COUNTER,
+                             "cannot move the version counter from %llu to %llu: %s",
+                             (unsigned long long)c, (unsigned long long)g, msg);
+        fprintf(stderr,
+                "keep-hsm: store generation %llu was written but not counted (a stop between "
+                "the two); the counter now holds it\n",
+                (unsigned long long)g);
+        c = g;
+    }
+    s->counter = *counter;
+    s->counter_value = c;
+    s->counted = true;
+    s->counter_lost = false;
     return KEEP_OK;
 }
 
