@@ -15,10 +15,11 @@ struct hsm_mech_info {
 };
 
 /*
- * RFC 5649 AES key wrap with padding. PKCS#11 3.0 (Current Mechanisms 2.14.4)
- * names it CKM_AES_KEY_WRAP_KWP; Debian 12's 2.40 pkcs11.h has only the number
- * space, so the one constant is defined here. (2.40's CKM_AES_KEY_WRAP_PAD is
- * KW over PKCS#7-padded input, a different algorithm, not offered.)
+ * RFC 5649 AES key wrap with padding: PKCS#11 3.0's CKM_AES_KEY_WRAP_KWP
+ * (the same value in libnss3-dev's 3.0 pkcs11t.h). p11-kit's 2.40 pkcs11.h,
+ * which this code builds on, lacks it, so the one constant is defined here.
+ * (2.40's CKM_AES_KEY_WRAP_PAD is KW over PKCS#7-padded input, a different
+ * algorithm, not offered.)
  */
 #define HSM_CKM_AES_KEY_WRAP_KWP 0x210bUL
 

@@ -12,6 +12,7 @@ set -eu
 HSM=${KEEP_HSM_BIN:?KEEP_HSM_BIN must point at keep-hsm}
 MOD=${KEEP_PKCS11_MODULE:?KEEP_PKCS11_MODULE must point at libkeep-pkcs11.so}
 KEEP_HSM_CERTIFY=${KEEP_HSM_CERTIFY:?KEEP_HSM_CERTIFY must point at hsm_certify}
+KEEP_HSM_LOAD=${KEEP_HSM_LOAD:?KEEP_HSM_LOAD must point at hsm_load (bench/bench_pkcs11.c)}
 for tool in pkcs11-tool p11tool openssl ssh-keygen; do
   command -v $tool >/dev/null || skip_all "$tool is not installed (scripts/setup installs it)"
 done
@@ -174,6 +175,7 @@ run_backend() { # backend
 
   p11kit_case
   certify_case
+  load_case
 
   ssh_case
 
@@ -189,6 +191,22 @@ run_backend() { # backend
   crash_case
   tamper_case
   stop_hsm TERM
+}
+
+# Eight threads of one process share the connection: their requests and replies are pipelined
+# and batched (docs/HSM.md "Transport"); 64 KiB AES-GCM messages span several TLS records and
+# socket writes. Every reply must reach its own thread (hsm_load exits 1 on any error). Before
+# the module queued whole frames for one writer, a thread waiting to write released the lock in
+# mid-frame and another thread's frame cut into it: keep-hsm saw "frame.length is 0" and closed
+# the connection, and the client died of SIGPIPE (exit 141) or hung (the timeout's 124).
+load_case() {
+  local secs=1
+  expect_status 0 "$B: 8 threads seal 64 KiB messages side by side" \
+    timeout 120 "$KEEP_HSM_LOAD" "$MOD" 1234 aes 8 $secs
+  check "$B: and report a rate" out_has "MB/s"
+  expect_status 0 "$B: 8 threads sign side by side" \
+    timeout 120 "$KEEP_HSM_LOAD" "$MOD" 1234 ecdsa 8 $secs
+  check "$B: and report a rate" out_has "signs/s"
 }
 
 # Key attestation: the statement that ec1 was made in this Keep, checked with keep attest.
