@@ -102,6 +102,9 @@ struct keep_chan_item {
 #define KEEP_SIZEOF_TIMEVAL     16u
 #define KEEP_SIZEOF_TIMEZONE    8u
 #define KEEP_SIZEOF_ITIMERVAL   32u /* two struct timeval */
+#define KEEP_SIZEOF_SIGEVENT    64u /* timer_create(2) */
+#define KEEP_SIZEOF_ITIMERSPEC  32u /* two struct timespec */
+#define KEEP_SIZEOF_TIMER_T     4u  /* the kernel's timer_t is an int */
 #define KEEP_SIZEOF_IOVEC       16u /* { u64 base; u64 len } */
 #define KEEP_SIZEOF_POLLFD      8u  /* { i32 fd; i16 events; i16 revents } */
 #define KEEP_SIZEOF_EPOLL_EVENT 12u /* packed on x86-64: { u32 events; u64 data } */
@@ -287,6 +290,11 @@ enum keep_nr {
     KEEP_NR_fstatfs = 138,
     KEEP_NR_time = 201,
     KEEP_NR_getdents64 = 217,
+    KEEP_NR_timer_create = 222,
+    KEEP_NR_timer_settime = 223,
+    KEEP_NR_timer_gettime = 224,
+    KEEP_NR_timer_getoverrun = 225,
+    KEEP_NR_timer_delete = 226,
     KEEP_NR_clock_gettime = 228,
     KEEP_NR_clock_nanosleep = 230,
     KEEP_NR_epoll_wait = 232,
@@ -562,6 +570,20 @@ __attribute__((unused)) static const struct keep_chan_call keep_chan_calls[] = {
     {KEEP_NR_getdents64,
      "getdents64",
      {KA_FD, KA_BUF(KEEP_DIR_OUT, 2, KEEP_ARGF_RESULT_LEN), KA_VAL}},
+    /* POSIX timers: host timers whose expiry marks the guest's signal (exec_signal.c). */
+    {KEEP_NR_timer_create,
+     "timer_create",
+     {KA_VAL, KA_FIX(KEEP_DIR_IN, KEEP_SIZEOF_SIGEVENT, KEEP_ARGF_NULLABLE),
+      KA_FIX(KEEP_DIR_OUT, KEEP_SIZEOF_TIMER_T, 0)}},
+    {KEEP_NR_timer_settime,
+     "timer_settime",
+     {KA_VAL, KA_VAL, KA_FIX(KEEP_DIR_IN, KEEP_SIZEOF_ITIMERSPEC, 0),
+      KA_FIX(KEEP_DIR_OUT, KEEP_SIZEOF_ITIMERSPEC, KEEP_ARGF_NULLABLE)}},
+    {KEEP_NR_timer_gettime,
+     "timer_gettime",
+     {KA_VAL, KA_FIX(KEEP_DIR_OUT, KEEP_SIZEOF_ITIMERSPEC, 0)}},
+    {KEEP_NR_timer_getoverrun, "timer_getoverrun", {KA_VAL}},
+    {KEEP_NR_timer_delete, "timer_delete", {KA_VAL}},
     {KEEP_NR_clock_gettime,
      "clock_gettime",
      {KA_VAL, KA_FIX(KEEP_DIR_OUT, KEEP_SIZEOF_TIMESPEC, 0)}},

@@ -222,11 +222,25 @@ enum keep_sig_from {
     KEEP_SIG_FROM_FAULT = 2, /* a CPU exception in workload code: vector, error_code, addr */
 };
 
+/*
+ * Where a timer's pending signal came from, for its siginfo (timer_create(2):
+ * si_code SI_TIMER, si_timerid, si_overrun, si_value). The host writes it
+ * before it sets the signal's bit in from_timer; the shim clears the bit as
+ * it delivers the signal and leaves the note, which timer_getoverrun reads.
+ */
+struct keep_shim_timer_note {
+    uint32_t timerid;
+    uint32_t overrun; /* expiries while the signal was already pending */
+    uint64_t value;   /* sigev_value */
+};
+
 struct keep_shim_signals {
-    uint64_t pending;  /* bit n-1: signal n pending for the process */
-    uint64_t caught;   /* bit n-1: the workload has a handler for signal n */
-    uint64_t host_seq; /* host: keep_exec_signal_seq() when it last added to pending */
-    uint64_t reserved[5];
+    uint64_t pending;    /* bit n-1: signal n pending for the process */
+    uint64_t caught;     /* bit n-1: the workload has a handler for signal n */
+    uint64_t host_seq;   /* host: keep_exec_signal_seq() when it last added to pending */
+    uint64_t from_timer; /* bit n-1: the pending signal n was raised by timer[n-1].timerid */
+    uint64_t reserved[4];
+    struct keep_shim_timer_note timer[64];
 };
 
 #endif /* __ASSEMBLER__ */

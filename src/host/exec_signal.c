@@ -17,9 +17,11 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/cursor.h"
+#include "common/shim_abi.h"
 #include "host/exec_internal.h"
 
 static volatile uint64_t waiting; /* bit n-1: signal n, for the guest */
@@ -128,9 +130,230 @@ static int64_t do_pause(struct exec_call *c)
     return -EINTR;
 }
 
+/*
+ * POSIX timers (timer_create(2), timer_settime(2), timer_getoverrun(2)).
+ * Each guest timer is a host POSIX timer on the same clock: its SIGALRM
+ * carries the slot in si_value (the backend's handler passes it to
+ * keep_exec_timer_expired()), which writes the note for the guest's siginfo
+ * and names the guest signal to raise. The slot is the guest's timer id.
+ * SIGEV_NONE guest timers are SIGEV_NONE host timers: read, never signalled.
+ */
+#define GUEST_TIMERS      32
+#define SI_TIMER_CODE     (-2) /* include/uapi/asm-generic/siginfo.h */
+#define SIGEV_SIGNAL_K    0
+#define SIGEV_NONE_K      1
+#define SIGEV_THREAD_ID_K 4
+
+struct guest_timer {
+    volatile int used; /* set last on create, cleared first on delete */
+    int signo;         /* 0: SIGEV_NONE */
+    uint64_t value;    /* sigev_value */
+    uint32_t delivered_overrun;
+    timer_t host;
+};
+
+static struct guest_timer timers[GUEST_TIMERS];
+static volatile struct keep_shim_signals *volatile timer_page;
+
+void keep_exec_timer_page(volatile struct keep_shim_signals *page)
+{
+    timer_page = page;
+}
+
+/* From the backend's SIGALRM handler (async-signal-safe): the guest signal to raise, or 0. */
+int keep_exec_timer_expired(int slot)
+{
+    if (slot < 0 || slot >= GUEST_TIMERS || !timers[slot].used || !timers[slot].signo)
+        return 0;
+    struct guest_timer *t = &timers[slot];
+    volatile struct keep_shim_signals *s = timer_page;
+    if (!s)
+        return t->signo;
+    uint64_t bit = 1ull << (t->signo - 1);
+    volatile struct keep_shim_timer_note *n = &s->timer[t->signo - 1];
+    if (__atomic_load_n(&s->from_timer, __ATOMIC_SEQ_CST) & bit) {
+        /* Still pending: Linux counts an overrun instead of queueing it again (up to INT_MAX). */
+        if (n->timerid == (uint32_t)slot && n->overrun < INT32_MAX)
+            n->overrun++;
+        return t->signo;
+    }
+    if (n->timerid == (uint32_t)slot)
+        t->delivered_overrun = n->overrun;
+    n->timerid = (uint32_t)slot;
+    n->overrun = 0;
+    n->value = t->value;
+    __atomic_fetch_or(&s->from_timer, bit, __ATOMIC_SEQ_CST);
+    return t->signo;
+}
+
+static struct guest_timer *timer_of(uint64_t id)
+{
+    /* timer_t is an int: the kernel looks only at the low 32 bits of the register. */
+    int32_t slot = (int32_t)(uint32_t)id;
+    if (slot < 0 || slot >= GUEST_TIMERS || !timers[slot].used)
+        return NULL;
+    return &timers[slot];
+}
+
+/* timer_create(2): the clocks whose time is the workload's as well as the host's. */
+static bool timer_clock_allowed(uint64_t clock)
+{
+    return clock == CLOCK_REALTIME || clock == CLOCK_MONOTONIC || clock == CLOCK_BOOTTIME;
+}
+
+/* struct sigevent {sigval value; int signo; int notify; int tid; ...}, as good_sigevent() checks.
+ */
+static int read_sigevent(const uint8_t *p, int slot, int *signo, uint64_t *value)
+{
+    if (!p) { /* NULL: SIGEV_SIGNAL, SIGALRM, sigev_value = the timer id */
+        *signo = SIGALRM;
+        *value = (uint64_t)slot;
+        return 0;
+    }
+    struct keep_cursor cur;
+    uint32_t sig, notify;
+    keep_cursor_init(&cur, p, KEEP_SIZEOF_SIGEVENT);
+    if (keep_cursor_u64(&cur, "sigev_value", value, NULL) ||
+        keep_cursor_u32(&cur, "sigev_signo", &sig, NULL) ||
+        keep_cursor_u32(&cur, "sigev_notify", &notify, NULL))
+        return -EFAULT;
+    if (notify == SIGEV_NONE_K) {
+        *signo = 0;
+        return 0;
+    }
+    if (notify == SIGEV_THREAD_ID_K) {
+        keep_log(KEEP_LOG_INFO, "timer_create: SIGEV_THREAD_ID is not supported in a Keep yet");
+        return -EINVAL;
+    }
+    if (notify != SIGEV_SIGNAL_K || sig < 1 || sig > 64)
+        return -EINVAL;
+    *signo = (int)sig;
+    return 0;
+}
+
+static int64_t do_timer_create(struct exec_call *c)
+{
+    int slot = 0;
+    while (slot < GUEST_TIMERS && timers[slot].used)
+        slot++;
+    if (!timer_clock_allowed(c->a[0]))
+        return -EINVAL;
+    if (slot == GUEST_TIMERS)
+        return -EAGAIN; /* timer_create(2): the kernel's limit on timers */
+    struct guest_timer *t = &timers[slot];
+    int rc = read_sigevent(c->p[1], slot, &t->signo, &t->value);
+    if (rc)
+        return rc;
+    struct sigevent ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.sigev_notify = t->signo ? SIGEV_SIGNAL : SIGEV_NONE;
+    ev.sigev_signo = SIGALRM;
+    ev.sigev_value.sival_int = slot;
+    if (timer_create((clockid_t)c->a[0], &ev, &t->host) < 0)
+        return -errno;
+    t->delivered_overrun = 0;
+    t->used = 1;
+    store_u32(c->p[2], (uint32_t)slot);
+    return 0;
+}
+
+/* struct itimerspec: it_interval then it_value, each {i64 tv_sec; i64 tv_nsec} (timespec64_valid).
+ */
+static int read_itimerspec(const uint8_t *p, struct itimerspec *it)
+{
+    struct keep_cursor cur;
+    uint64_t v[4];
+    static const char *const names[4] = {"it_interval.tv_sec", "it_interval.tv_nsec",
+                                         "it_value.tv_sec", "it_value.tv_nsec"};
+    keep_cursor_init(&cur, p, KEEP_SIZEOF_ITIMERSPEC);
+    for (int i = 0; i < 4; i++)
+        if (keep_cursor_u64(&cur, names[i], &v[i], NULL))
+            return -EFAULT;
+    for (int i = 0; i < 4; i += 2)
+        if ((int64_t)v[i] < 0 || v[i + 1] >= 1000000000u)
+            return -EINVAL;
+    it->it_interval = (struct timespec){(time_t)v[0], (long)v[1]};
+    it->it_value = (struct timespec){(time_t)v[2], (long)v[3]};
+    return 0;
+}
+
+static void write_itimerspec(uint8_t *p, const struct itimerspec *it)
+{
+    store_u64(p, (uint64_t)it->it_interval.tv_sec);
+    store_u64(p + 8, (uint64_t)it->it_interval.tv_nsec);
+    store_u64(p + 16, (uint64_t)it->it_value.tv_sec);
+    store_u64(p + 24, (uint64_t)it->it_value.tv_nsec);
+}
+
+static int64_t do_timer_settime(struct exec_call *c)
+{
+    struct guest_timer *t = timer_of(c->a[0]);
+    struct itimerspec next, old;
+    if (!t)
+        return -EINVAL;
+    int rc = read_itimerspec(c->p[2], &next);
+    if (rc)
+        return rc;
+    /* Only TIMER_ABSTIME means anything; the kernel ignores the other bits. */
+    if (timer_settime(t->host, (int)(c->a[1] & TIMER_ABSTIME), &next, &old) < 0)
+        return -errno;
+    if (c->p[3])
+        write_itimerspec(c->p[3], &old);
+    return 0;
+}
+
+static int64_t do_timer_gettime(struct exec_call *c)
+{
+    struct guest_timer *t = timer_of(c->a[0]);
+    struct itimerspec cur;
+    if (!t)
+        return -EINVAL;
+    if (timer_gettime(t->host, &cur) < 0)
+        return -errno;
+    write_itimerspec(c->p[1], &cur);
+    return 0;
+}
+
+/* The overrun count of the timer's last delivered signal (the shim keeps the note). */
+static int64_t do_timer_getoverrun(struct exec_call *c)
+{
+    struct guest_timer *t = timer_of(c->a[0]);
+    if (!t)
+        return -EINVAL;
+    volatile struct keep_shim_signals *s = timer_page;
+    int slot = (int)(t - timers);
+    if (s && t->signo) {
+        uint64_t bit = 1ull << (t->signo - 1);
+        volatile struct keep_shim_timer_note *n = &s->timer[t->signo - 1];
+        if (n->timerid == (uint32_t)slot && !(s->from_timer & bit))
+            return n->overrun > INT32_MAX ? INT32_MAX : n->overrun;
+    }
+    return t->delivered_overrun;
+}
+
+static int64_t do_timer_delete(struct exec_call *c)
+{
+    struct guest_timer *t = timer_of(c->a[0]);
+    if (!t)
+        return -EINVAL;
+    t->used = 0;
+    timer_delete(t->host);
+    return 0;
+}
+
 exec_handler keep_exec_signal_handler(uint64_t nr)
 {
     switch (nr) {
+    case KEEP_NR_timer_create:
+        return do_timer_create;
+    case KEEP_NR_timer_settime:
+        return do_timer_settime;
+    case KEEP_NR_timer_gettime:
+        return do_timer_gettime;
+    case KEEP_NR_timer_getoverrun:
+        return do_timer_getoverrun;
+    case KEEP_NR_timer_delete:
+        return do_timer_delete;
     case KEEP_NR_pause:
         return do_pause;
     case KEEP_NR_getitimer:

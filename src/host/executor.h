@@ -151,5 +151,9 @@ void keep_exec_signal_raise(int sig);
 uint64_t keep_exec_signal_take(void); /* bit n-1: signal n; clears them */
 /* Bumped by each take that moved signals; the guest's pause passes the one it last saw. */
 uint64_t keep_exec_signal_seq(void);
+/* Guest POSIX timers: the page for their siginfo notes; a host expiry of slot -> guest signal. */
+struct keep_shim_signals;
+void keep_exec_timer_page(volatile struct keep_shim_signals *page);
+int keep_exec_timer_expired(int slot);
 
 #endif /* KEEP_HOST_EXECUTOR_H */

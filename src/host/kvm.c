@@ -100,8 +100,17 @@ bool keep_kvm_forward_interrupt(void)
     return true;
 }
 
-static void on_sigalrm(int sig)
+/* SIGALRM is the guest's: from its ITIMER_REAL, or a guest POSIX timer's expiry (slot in si_value).
+ */
+static void on_sigalrm(int sig, siginfo_t *si, void *uc)
 {
+    (void)uc;
+    if (si && si->si_code == SI_TIMER) {
+        int guest_sig = keep_exec_timer_expired(si->si_value.sival_int);
+        if (guest_sig)
+            kick_guest(guest_sig);
+        return;
+    }
     kick_guest(sig);
 }
 
@@ -116,7 +125,8 @@ static void alarm_handler(bool install, struct sigaction *old)
     }
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_sigalrm; /* no SA_RESTART: a blocking host call returns EINTR */
+    sa.sa_sigaction = on_sigalrm; /* no SA_RESTART: a blocking host call returns EINTR */
+    sa.sa_flags = SA_SIGINFO;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGALRM, &sa, old);
 }
@@ -344,6 +354,7 @@ static void vm_close(struct vm *vm)
     pthread_sigmask(SIG_BLOCK, &all, &old);
     current_run = NULL;
     current_signals = NULL;
+    keep_exec_timer_page(NULL);
     for (int i = 0; i < KEEP_MAX_VCPUS; i++) {
         struct vcpu *c = &vm->vcpus[i];
         if (c->run && c->run != MAP_FAILED)
@@ -1045,6 +1056,12 @@ static int unexpected_exit(struct vcpu *c, struct keep_error *err)
     }
 }
 
+/* The signal block and its timer notes stay inside the boot page. */
+_Static_assert(KEEP_GUEST_SIGNALS + sizeof(struct keep_shim_signals) <= KEEP_GUEST_BOOT + 0x1000,
+               "struct keep_shim_signals overflows the boot page");
+_Static_assert(sizeof(struct keep_shim_boot) <= KEEP_GUEST_SIGNALS - KEEP_GUEST_BOOT,
+               "struct keep_shim_boot overlaps the signal block");
+
 static volatile struct keep_shim_signals *guest_signals(const struct vm *vm)
 {
     return (volatile struct keep_shim_signals *)(vm->mem + KEEP_GUEST_SIGNALS);
@@ -1253,6 +1270,7 @@ static int run_keep(struct vm *vm, int *exit_status, struct keep_error *err)
     vm->threads = 1;
     c->thread = pthread_self();
     current_signals = guest_signals(vm);
+    keep_exec_timer_page(guest_signals(vm));
     current_run = c->run;
     int rc = run_loop(c, &status, &how, err);
     __atomic_store_n(&c->left, true, __ATOMIC_SEQ_CST);

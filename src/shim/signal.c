@@ -36,6 +36,7 @@ enum {
     SI_USER = 0,
     SI_KERNEL = 0x80,
     SI_TKILL = -6,
+    SI_TIMER = -2,
     ILL_ILLOPN = 2,
     FPE_INTDIV = 1,
     FPE_FLTINV = 7,
@@ -80,6 +81,8 @@ static struct sigaction_k actions[64];
 /* Where each pending signal came from (no queueing: one instance per number). */
 static struct {
     int32_t code, pid;
+    uint32_t timerid, overrun; /* SI_TIMER: from the host's note */
+    uint64_t value;
 } origin[64];
 
 /* ---- FPU state: fxsave, or xsave with the sw_reserved bytes glibc and Linux use ---- */
@@ -255,6 +258,23 @@ static bool take(int sig)
 }
 
 /*
+ * A POSIX timer's signal (timer_create(2)): the host wrote its note before
+ * marking it; taking the mark ends the overrun count (the host's next expiry
+ * starts a new note) and gives the handler SI_TIMER, the id and sigev_value.
+ */
+static void from_timer(int sig)
+{
+    if (!(__atomic_fetch_and(&SIGNALS->from_timer, ~BIT(sig), __ATOMIC_SEQ_CST) & BIT(sig)))
+        return;
+    volatile struct keep_shim_timer_note *n = &SIGNALS->timer[sig - 1];
+    origin[sig - 1].code = SI_TIMER;
+    origin[sig - 1].pid = 0;
+    origin[sig - 1].timerid = n->timerid;
+    origin[sig - 1].overrun = n->overrun;
+    origin[sig - 1].value = n->value;
+}
+
+/*
  * The lowest pending, unblocked signal that runs a handler, after taking
  * the default action of the others (ignore, or end the Keep); 0 if none.
  */
@@ -267,6 +287,7 @@ static int next_signal(uint64_t mask)
         int sig = __builtin_ctzll(ready) + 1;
         if (!take(sig))
             continue;
+        from_timer(sig);
         if (ignored(sig))
             continue;
         if (sig == SIGKILL || actions[sig - 1].handler == SIG_DFL)
@@ -326,6 +347,8 @@ enum {
 
 struct sig_info {
     int32_t code, pid;
+    uint32_t timerid, overrun;
+    uint64_t value;
     uint64_t addr, trapno, err, cr2;
     bool fault;
 };
@@ -416,6 +439,10 @@ static void setup_frame(struct keep_shim_regs *r, int sig, const struct sig_info
     info[2] = si->code;
     if (si->fault) {
         *(volatile uint64_t *)(frame + FRAME_INFO + 16) = si->addr; /* si_addr */
+    } else if (si->code == SI_TIMER) {
+        info[4] = (int32_t)si->timerid;                              /* si_timerid */
+        info[5] = (int32_t)si->overrun;                              /* si_overrun */
+        *(volatile uint64_t *)(frame + FRAME_INFO + 24) = si->value; /* si_value */
     } else {
         info[4] = si->pid;            /* si_pid */
         info[5] = si->pid ? 1000 : 0; /* si_uid: the Keep's uid (AT_UID) */
@@ -475,7 +502,11 @@ static bool deliver(struct keep_shim_regs *r, int64_t interrupted_nr)
         r->rax = (uint64_t)interrupted_nr;
         r->rip -= 2;
     }
-    struct sig_info si = {.code = origin[sig - 1].code, .pid = origin[sig - 1].pid};
+    struct sig_info si = {.code = origin[sig - 1].code,
+                          .pid = origin[sig - 1].pid,
+                          .timerid = origin[sig - 1].timerid,
+                          .overrun = origin[sig - 1].overrun,
+                          .value = origin[sig - 1].value};
     origin[sig - 1].code = origin[sig - 1].pid = 0;
     setup_frame(r, sig, &si);
     return true;
@@ -498,8 +529,10 @@ static long do_rt_sigaction(uint64_t sig, uint64_t act, uint64_t old, uint64_t s
     if (act) {
         next.mask &= ~UNBLOCKABLE;
         actions[sig - 1] = next;
-        if (ignored((int)sig)) /* POSIX: setting SIG_IGN discards a pending instance */
+        if (ignored((int)sig)) { /* POSIX: setting SIG_IGN discards a pending instance */
             __atomic_fetch_and(process_pending(), ~BIT(sig), __ATOMIC_SEQ_CST);
+            __atomic_fetch_and(&SIGNALS->from_timer, ~BIT(sig), __ATOMIC_SEQ_CST);
+        }
         publish_caught();
     }
     return 0;

@@ -557,6 +557,19 @@ suite_signals() {
 }
 
 # fork/execve: ENOSYS on kvm, named once at --log info; the real thing on nil.
+# POSIX timers (tests/workloads/wl_timer.c): SI_TIMER siginfo, SIGEV_NONE,
+# TIMER_ABSTIME, overruns, errors; the native run is the oracle.
+suite_timers() {
+  local v
+  for v in wl_timer wl_timer-musl; do
+    [ -x "$WL/$v" ] || continue
+    "$WL/$v" >"$TMP/timer-native.out"
+    expect_status 0 "$P $v: timer_create/settime/gettime/getoverrun/delete" kr "$WL/$v"
+    check "$P   every line equals the native run's" cmp -s "$TMP/timer-native.out" "$TMP/out"
+    diff "$TMP/timer-native.out" "$TMP/out" | sed 's/^/#   /' || true
+  done
+}
+
 suite_processes() {
   expect_status 0 "$P fork twice, then execve" kr --log info "$WL/wl_fork"
   grep '^not ok' "$TMP/out" | sed 's/^/#   /' || true
@@ -823,6 +836,7 @@ run_suite() { # backend channel
   suite_gate
   suite_ctrl_c
   suite_signals
+  suite_timers
   suite_processes
   suite_threads
   suite_blocking

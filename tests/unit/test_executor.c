@@ -30,6 +30,7 @@
 
 #include "attest/kvm_evidence.h"
 #include "common/channel.h"
+#include "common/shim_abi.h"
 #include "common/util.h"
 #include "host/exec_internal.h"
 #include "host/executor.h"
@@ -1382,6 +1383,108 @@ static void test_signal_calls(struct keep_executor *x)
     still_healthy(x, "signal calls");
 }
 
+static uint64_t sigevent_at(uint64_t value, int32_t signo, int32_t notify)
+{
+    uint8_t ev[KEEP_SIZEOF_SIGEVENT] = {0};
+    memcpy(ev, &value, 8);
+    memcpy(ev + 8, &signo, 4);
+    memcpy(ev + 12, &notify, 4);
+    return gput(ev, sizeof(ev));
+}
+
+/*
+ * A guest timer's expiry, as the backend's SIGALRM handler reports it: the
+ * note for the guest's siginfo, overruns while pending, timer_getoverrun.
+ * The host timer is never armed here; expiries are simulated.
+ */
+static void test_timer_expiry_notes(struct keep_executor *x, uint64_t id)
+{
+    static struct keep_shim_signals page;
+    memset(&page, 0, sizeof(page));
+    keep_exec_timer_page(&page);
+    ok(CALL(x, KEEP_NR_timer_create, CLOCK_REALTIME, sigevent_at(0xfeed, SIGUSR2, 0), id) == 0,
+       "timer_create SIGUSR2, sigev_value 0xfeed");
+    uint32_t t;
+    memcpy(&t, host(id), 4);
+    is_int(keep_exec_timer_expired((int)t), SIGUSR2, "an expiry names the guest's signal");
+    ok(page.from_timer == 1ull << (SIGUSR2 - 1) && page.timer[SIGUSR2 - 1].timerid == t &&
+           page.timer[SIGUSR2 - 1].value == 0xfeed && page.timer[SIGUSR2 - 1].overrun == 0,
+       "  the note holds the id and sigev_value");
+    keep_exec_timer_expired((int)t);
+    keep_exec_timer_expired((int)t);
+    is_int(page.timer[SIGUSR2 - 1].overrun, 2, "two expiries while pending: overrun 2");
+    is_int(CALL(x, KEEP_NR_timer_getoverrun, t), 0, "timer_getoverrun before delivery: 0");
+    page.from_timer = 0; /* the shim delivered it */
+    is_int(CALL(x, KEEP_NR_timer_getoverrun, t), 2, "timer_getoverrun after delivery: 2");
+    keep_exec_timer_expired((int)t);
+    is_int(page.timer[SIGUSR2 - 1].overrun, 0, "the next expiry starts a new count");
+    page.from_timer = 0;
+    is_int(keep_exec_timer_expired(-1), 0, "an expiry for slot -1: no signal");
+    is_int(keep_exec_timer_expired(99), 0, "an expiry for slot 99: no signal");
+    CALL(x, KEEP_NR_timer_delete, t);
+    is_int(keep_exec_timer_expired((int)t), 0, "an expiry after timer_delete: no signal");
+    keep_exec_timer_page(NULL);
+}
+
+/* timer_create family (src/host/exec_signal.c): hostile arguments get errors, never a host timer.
+ */
+static void test_timer_create_refusals(struct keep_executor *x, uint64_t id)
+{
+    uint64_t usr1 = sigevent_at(0, SIGUSR1, 0);
+    is_int(CALL(x, KEEP_NR_timer_create, 99, usr1, id), -EINVAL, "timer_create clock 99: EINVAL");
+    is_int(CALL(x, KEEP_NR_timer_create, CLOCK_PROCESS_CPUTIME_ID, usr1, id), -EINVAL,
+           "timer_create on the keep process's CPU clock: EINVAL");
+    is_int(CALL(x, KEEP_NR_timer_create, CLOCK_MONOTONIC, sigevent_at(0, 0, 0), id), -EINVAL,
+           "sigev_signo 0: EINVAL");
+    is_int(CALL(x, KEEP_NR_timer_create, CLOCK_MONOTONIC, sigevent_at(0, 65, 0), id), -EINVAL,
+           "sigev_signo 65: EINVAL");
+    is_int(CALL(x, KEEP_NR_timer_create, CLOCK_MONOTONIC, sigevent_at(0, SIGUSR1, 77), id), -EINVAL,
+           "sigev_notify 77: EINVAL");
+    is_int(CALL(x, KEEP_NR_timer_create, CLOCK_MONOTONIC, sigevent_at(0, SIGUSR1, 4), id), -EINVAL,
+           "SIGEV_THREAD_ID (not supported yet): EINVAL");
+    is_int(CALL(x, KEEP_NR_timer_create, CLOCK_MONOTONIC, MEM_BASE + MEM_SIZE - 8, id), -EFAULT,
+           "a sigevent running off guest memory: EFAULT");
+    is_int(CALL(x, KEEP_NR_timer_create, CLOCK_MONOTONIC, usr1, MEM_BASE + MEM_SIZE - 2), -EFAULT,
+           "a timer id pointer running off guest memory: EFAULT");
+}
+
+static void test_timer_calls(struct keep_executor *x)
+{
+    uint64_t id = galloc(4), spec = galloc(KEEP_SIZEOF_ITIMERSPEC);
+    test_timer_create_refusals(x, id);
+    uint32_t ids[33];
+    int made = 0;
+    while (made < 33 &&
+           CALL(x, KEEP_NR_timer_create, CLOCK_MONOTONIC, sigevent_at(0, 0, 1), id) == 0)
+        memcpy(&ids[made++], host(id), 4);
+    is_int(made, 32, "32 timers, then EAGAIN (the Keep's limit)");
+    int64_t arm[4] = {0, 0, 1000, 0}, bad_nsec[4] = {0, 0, 1, 1000000000}, neg[4] = {-1, 0, 1, 0};
+    is_int(CALL(x, KEEP_NR_timer_settime, ids[3], 0, gput(bad_nsec, 32), 0), -EINVAL,
+           "timer_settime tv_nsec 1000000000: EINVAL");
+    is_int(CALL(x, KEEP_NR_timer_settime, ids[3], 0, gput(neg, 32), 0), -EINVAL,
+           "timer_settime negative interval: EINVAL");
+    is_int(CALL(x, KEEP_NR_timer_settime, ids[3], 0, 0x10, 0), -EFAULT,
+           "timer_settime from outside guest memory: EFAULT");
+    is_int(CALL(x, KEEP_NR_timer_settime, (1ull << 32) + ids[3], 0, gput(arm, 32), spec), 0,
+           "timer_settime: the id is an int, the high register half is ignored");
+    is_int(CALL(x, KEEP_NR_timer_gettime, ids[3], spec), 0, "timer_gettime");
+    int64_t got[4];
+    memcpy(got, host(spec), sizeof(got));
+    ok(got[2] > 990 && got[2] <= 1000, "  SIGEV_NONE host timer armed (%lld s left)",
+       (long long)got[2]);
+    is_int(CALL(x, KEEP_NR_timer_gettime, ids[3], MEM_BASE + MEM_SIZE - 8), -EFAULT,
+           "timer_gettime into a buffer running off guest memory: EFAULT");
+    for (int i = 0; i < made; i++)
+        CALL(x, KEEP_NR_timer_delete, ids[i]);
+    is_int(CALL(x, KEEP_NR_timer_gettime, ids[3], spec), -EINVAL, "a deleted timer: EINVAL");
+    is_int(CALL(x, KEEP_NR_timer_delete, ids[3]), -EINVAL, "timer_delete twice: EINVAL");
+    is_int(CALL(x, KEEP_NR_timer_getoverrun, (uint64_t)-1), -EINVAL, "timer_getoverrun -1: EINVAL");
+    is_int(CALL(x, KEEP_NR_timer_settime, 1u << 31, 0, gput(arm, 32), 0), -EINVAL,
+           "timer_settime id 2^31: EINVAL");
+    test_timer_expiry_notes(x, id);
+    still_healthy(x, "timer calls");
+}
+
 static void test_race(struct keep_executor *x)
 {
     uint64_t fds = galloc(8);
@@ -2303,6 +2406,7 @@ int main(void)
     test_fd_table(x);
     test_more_calls(x);
     test_signal_calls(x);
+    test_timer_calls(x);
     test_race(x);
     test_cwd_modes_times(x);
     test_links_locks_select(x);
