@@ -160,6 +160,16 @@ void keep_exec_timer_page(volatile struct keep_shim_signals *page)
     timer_page = page;
 }
 
+/* The Keep ended: no host timer of the guest's may outlive the backend's SIGALRM handler. */
+void keep_exec_timers_delete_all(void)
+{
+    for (int i = 0; i < GUEST_TIMERS; i++)
+        if (timers[i].used) {
+            timers[i].used = 0;
+            timer_delete(timers[i].host);
+        }
+}
+
 /* From the backend's SIGALRM handler (async-signal-safe): the guest signal to raise, or 0. */
 int keep_exec_timer_expired(int slot)
 {

@@ -155,5 +155,6 @@ uint64_t keep_exec_signal_seq(void);
 struct keep_shim_signals;
 void keep_exec_timer_page(volatile struct keep_shim_signals *page);
 int keep_exec_timer_expired(int slot);
+void keep_exec_timers_delete_all(void);
 
 #endif /* KEEP_HOST_EXECUTOR_H */

@@ -120,6 +120,7 @@ static void alarm_handler(bool install, struct sigaction *old)
     if (!install) {
         const struct itimerval off = {{0, 0}, {0, 0}};
         setitimer(ITIMER_REAL, &off, NULL);
+        keep_exec_timers_delete_all(); /* their SIGALRM would reach the old handler */
         sigaction(SIGALRM, old, NULL);
         return;
     }
