@@ -19,11 +19,15 @@
 struct keep_steward_enroll_opts {
     const char *host; /* IPv4 address of the service, e.g. "127.0.0.1" */
     int port;
-    const char *ca_file;        /* PEM of the service's CA: the trust anchor (required) */
+    const char *ca_file;        /* PEM file of the service's CA: the trust anchor (or ca_pem) */
+    const char *ca_pem;         /* the same PEM in memory; when set, ca_file is not read */
     const char *workload;       /* policy name; NULL: the service finds the accepting one */
     const char *out_dir;        /* where key.pem, cert.pem, ca.pem, secrets/ go */
     const char *const *secrets; /* names to fetch into out_dir/secrets/NAME */
     size_t secret_count;
+    /* NULL, or per secret the absolute path to write it to instead of out_dir/secrets/NAME
+     * (its directory is made if missing) */
+    const char *const *secret_paths;
 };
 
 /* 0 on success; otherwise -1 with a message naming the step in msg. */
