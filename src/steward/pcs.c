@@ -59,9 +59,43 @@ static int percent_decode(const char *header, const char *value, size_t len, uin
     return KEEP_OK;
 }
 
-/* The decoded text must be PEM certificates only: each block parses, nothing else is left. */
+#define PEM_BEGIN "-----BEGIN CERTIFICATE-----"
+#define PEM_END   "-----END CERTIFICATE-----"
+
+static bool is_space(uint8_t c)
+{
+    return c == '\n' || c == '\r' || c == ' ' || c == '\t';
+}
+
+/* Occurrences of marker in the decoded text. */
+static int count_of(const uint8_t *text, size_t len, const char *marker)
+{
+    int n = 0;
+    size_t m = strlen(marker);
+    for (const uint8_t *p = text; (p = memmem(p, len - (size_t)(p - text), marker, m)); p += m)
+        n++;
+    return n;
+}
+
+/*
+ * The decoded text must be PEM certificates only (RFC 7468 section 5): it starts with a BEGIN
+ * line and ends with an END line (whitespace aside), and every BEGIN opens a certificate that
+ * parses, so no bytes before, between or after them are skipped unseen.
+ */
 static int check_chain(const char *header, const uint8_t *pem, size_t len, struct keep_error *err)
 {
+    size_t lo = 0, hi = len;
+    while (lo < hi && is_space(pem[lo]))
+        lo++;
+    while (hi > lo && is_space(pem[hi - 1]))
+        hi--;
+    size_t nb = strlen(PEM_BEGIN), ne = strlen(PEM_END);
+    if (hi - lo < nb + ne || memcmp(pem + lo, PEM_BEGIN, nb) != 0 ||
+        memcmp(pem + hi - ne, PEM_END, ne) != 0)
+        return keep_fail(err, KEEP_E_STEWARD_PCS_HEADER,
+                         "%s: the decoded value does not start with \"" PEM_BEGIN
+                         "\" and end with \"" PEM_END "\"",
+                         header);
     BIO *bio = BIO_new_mem_buf(pem, (int)len);
     int count = 0;
     X509 *cert;
@@ -70,17 +104,12 @@ static int check_chain(const char *header, const uint8_t *pem, size_t len, struc
         count++;
     }
     ERR_clear_error();
-    /* what is left after the last certificate may only be whitespace */
-    char rest[64];
-    int left = bio ? BIO_read(bio, rest, sizeof(rest)) : -1;
-    bool junk = false;
-    for (int i = 0; i < left; i++)
-        junk |= !(rest[i] == '\n' || rest[i] == '\r' || rest[i] == ' ' || rest[i] == '\t');
     BIO_free(bio);
-    if (count == 0 || junk)
-        return keep_fail(err, KEEP_E_STEWARD_PCS_HEADER, "%s: %s", header,
-                         count == 0 ? "no PEM certificate parses in the decoded value"
-                                    : "bytes after the last certificate are not a certificate");
+    int blocks = count_of(pem, len, PEM_BEGIN);
+    if (count == 0 || count != blocks)
+        return keep_fail(err, KEEP_E_STEWARD_PCS_HEADER,
+                         "%s: %d of the %d PEM certificates in the decoded value parse", header,
+                         count, blocks);
     return KEEP_OK;
 }
 
