@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "steward/pcs.h"
 
+#include <ctype.h>
 #include <jansson.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -157,6 +158,8 @@ int steward_pcs_target_of(const uint8_t *quote, size_t size, struct steward_pcs_
         return -1;
     t->tdx = q.body_kind == KEEP_QUOTE_BODY_KIND_TD10 || q.body_kind == KEEP_QUOTE_BODY_KIND_TD15;
     keep_hex_encode(info.fmspc, sizeof(info.fmspc), t->fmspc);
+    for (char *p = t->fmspc; *p; p++) /* as Intel writes FMSPCs (the API takes either case) */
+        *p = (char)toupper((unsigned char)*p);
     t->pck_ca = info.ca == KEEP_PCK_CA_PLATFORM ? "platform" : "processor";
     return 0;
 }

@@ -158,6 +158,9 @@ static int status_of(int code)
     case KEEP_E_STEWARD_NONCE_LIMIT:
     case KEEP_E_STEWARD_COUNTER_LIMIT:
         return 429;
+    case KEEP_E_STEWARD_PCS_HEADER: /* the upstream PCS/PCCS sent what does not parse */
+    case KEEP_E_STEWARD_PCS_REPLY:
+        return 502;
     default:
         return 500;
     }
@@ -188,6 +191,8 @@ static const char *reason_of(int status)
         return "Unsupported Media Type";
     case 429:
         return "Too Many Requests";
+    case 502:
+        return "Bad Gateway";
     default:
         return "Internal Server Error";
     }
