@@ -98,6 +98,9 @@ what="/run/keep is read-only once the workload runs"
 allow "${S[@]}" $BB touch /run/keep/new
 expect_status 1 "$what" "$KEEP" run "${S[@]}" $BB touch /run/keep/new
 check "  touch says Read-only file system (EROFS)" err_has 'Read-only file system'
+what="creat(2) of /run/keep/new (it once went to the host as an open)"
+run "${S[@]}" "$WL/wl_keepfs" creat /run/keep/new
+check "  says EROFS, as open(O_CREAT) does" grep -qx 'creat: -1 EROFS' "$TMP/out"
 port2=$(free_port)
 allow "${S[@]}" $BB nc -w 3 127.0.0.1 "$PORT"
 capture "$KEEP" run --log info "${S[@]}" $BB nc -w 3 127.0.0.1 "$PORT"
