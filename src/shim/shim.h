@@ -146,6 +146,7 @@ bool shim_keepfs_call(const struct shim_frame *f, long *r);
 void shim_keepfs_init(bool writable);
 void shim_keepfs_seal(void);
 void shim_signal_reset(void);
+void shim_fpu_reset(void);
 /* Free what the enroller mapped: everything but the workload's image and its stack page(s) at
  * and above stack_keep; the break back at its start. */
 void shim_mm_reset_for_workload(uint64_t stack_low, uint64_t stack_keep);

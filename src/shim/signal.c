@@ -865,6 +865,28 @@ void shim_signal_interrupted(void)
     deliver(r, -1); /* from the host: nothing ready (all blocked) resumes as it was */
 }
 
+/*
+ * After enrolment (enroll.c): the x87/SSE/AVX registers as execve(2) leaves
+ * them (Linux fpu__clear_user_states: every component in its initial state),
+ * not holding what the enroller computed last (its TLS keys, its key.pem).
+ * XRSTOR initialises each component whose XSTATE_BV bit is 0 without reading
+ * its area (SDM vol 1, 13.8.1); MXCSR comes from the legacy region.
+ */
+void shim_fpu_reset(void)
+{
+    static _Alignas(64) uint8_t init[576]; /* legacy region and header: zero but FCW, MXCSR */
+    fpu_probe();
+    *(uint16_t *)(init + 0) = 0x37f;   /* FCW after FNINIT */
+    *(uint32_t *)(init + 24) = 0x1f80; /* MXCSR at power-up */
+    if (fpu.xsave)
+        __asm__ volatile("xrstor64 (%0)"
+                         :
+                         : "r"(init), "a"((uint32_t)fpu.xcr0), "d"((uint32_t)(fpu.xcr0 >> 32))
+                         : "memory");
+    else
+        __asm__ volatile("fxrstor64 (%0)" : : "r"(init) : "memory");
+}
+
 /* After enrolment (enroll.c): the workload starts with Linux's defaults at execve(2). */
 void shim_signal_reset(void)
 {

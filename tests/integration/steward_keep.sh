@@ -101,6 +101,10 @@ check "  touch says Read-only file system (EROFS)" err_has 'Read-only file syste
 what="creat(2) of /run/keep/new (it once went to the host as an open)"
 run "${S[@]}" "$WL/wl_keepfs" creat /run/keep/new
 check "  says EROFS, as open(O_CREAT) does" grep -qx 'creat: -1 EROFS' "$TMP/out"
+what="wl_fpstate after the enroller (its registers held its TLS keys)"
+run "${S[@]}" "$WL/wl_fpstate"
+check "  starts with the x87/SSE state execve(2) gives: $("$WL/wl_fpstate")" \
+  test "$(cat "$TMP/out")" = "$("$WL/wl_fpstate")"
 port2=$(free_port)
 allow "${S[@]}" $BB nc -w 3 127.0.0.1 "$PORT"
 capture "$KEEP" run --log info "${S[@]}" $BB nc -w 3 127.0.0.1 "$PORT"
