@@ -62,7 +62,8 @@ static void usage(void)
     fprintf(stderr, "usage: keep-hsm --listen SOCKET_PATH --store TOKEN_FILE "
                     "[--kdf-iterations N] [--threads N]\n"
                     "       [--counter-steward https://IPV4:PORT [--steward-dir DIR] "
-                    "[--counter-name NAME]]\n");
+                    "[--counter-name NAME]]\n"
+                    "       [--master-key-secret PATH]\n");
     exit(64);
 }
 
@@ -505,9 +506,44 @@ static int bind_steward_counter(struct hsm_service *svc, const char *url, const 
     return 0;
 }
 
+/*
+ * --master-key-secret PATH (e.g. /run/keep/secrets/hsm-master, written by keep run --secret):
+ * the secret the service releases only to this measurement; NULL path: none.
+ */
+static int use_master_secret(struct hsm_service *svc, const char *path)
+{
+    static uint8_t secret[4096];
+    size_t n = 0;
+    struct keep_error err;
+    if (path) {
+        FILE *f = fopen(path, "rb");
+        if (!f) {
+            fprintf(stderr, "keep-hsm: --master-key-secret %s: %s\n", path, strerror(errno));
+            return -1;
+        }
+        n = fread(secret, 1, sizeof(secret), f);
+        bool bad = ferror(f) || !feof(f);
+        fclose(f);
+        if (bad) {
+            fprintf(stderr, "keep-hsm: --master-key-secret %s: unreadable or over %zu bytes\n",
+                    path, sizeof(secret));
+            OPENSSL_cleanse(secret, sizeof(secret));
+            return -1;
+        }
+    }
+    int rc = hsm_service_set_master_secret(svc, path ? secret : NULL, n, &err);
+    OPENSSL_cleanse(secret, sizeof(secret));
+    if (rc != KEEP_OK) {
+        fprintf(stderr, "keep-hsm: %s\n", err.message);
+        return -1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *sock = NULL, *store = NULL;
+    const char *master_secret = NULL;
     const char *counter_url = NULL, *steward_dir = "/run/keep", *counter_name = "keep-hsm-token";
     unsigned long iterations = 200000, threads = 2;
     for (int i = 1; i < argc; i++) {
@@ -525,6 +561,8 @@ int main(int argc, char **argv)
             steward_dir = argv[++i];
         else if (!strcmp(argv[i], "--counter-name") && i + 1 < argc)
             counter_name = argv[++i];
+        else if (!strcmp(argv[i], "--master-key-secret") && i + 1 < argc)
+            master_secret = argv[++i];
         else
             usage();
     }
@@ -543,6 +581,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "keep-hsm: %s\n", err.message);
         return 1;
     }
+    if (use_master_secret(svc, master_secret) != 0)
+        return 1;
     if (counter_url && bind_steward_counter(svc, counter_url, steward_dir, counter_name) != 0)
         return 1;
     hsm_service_set_evidence_fn(svc, keep_evidence);
