@@ -6,7 +6,10 @@
 # pkcs11-tool makes an object; the token directory is copied; a second object
 # is made; restoring the old copy makes keep-hsm refuse to start ("token
 # rolled back: store generation G, service counter C"); the current copy
-# starts again with both objects. kvm only: nil refuses --steward.
+# starts again with both objects. With --master-key-secret the token's master
+# key is sealed under the PINs and a secret the service releases only to this
+# measurement: the same token in a Keep without that secret does not open.
+# kvm only: nil refuses --steward.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 STEWARD=${KEEP_STEWARD_BIN:?KEEP_STEWARD_BIN must point at keep-steward}
@@ -33,14 +36,18 @@ done
 [ -n "$PORT" ] || { sed 's/^/# /' "$TMP/steward.log"; skip_all "keep-steward did not start"; }
 URL=https://127.0.0.1:$PORT
 mkdir -p "$TMP/tok" "$TMP/run"
-HSM_ARGS=(--steward "$URL" --steward-ca "$STATE/ca.pem" --connect "127.0.0.1:$PORT"
+head -c 32 /dev/urandom >"$TMP/master"
+"$STEWARD" admin --state "$STATE" secret-put hsm-master "$TMP/master" >/dev/null
+rm -f "$TMP/master"
+HSM_ARGS=(--steward "$URL" --steward-ca "$STATE/ca.pem" --secret hsm-master
+  --connect "127.0.0.1:$PORT"
   --listen "unix:$TMP/run/sock" --volume "$TMP/tok:/tokens"
   -- "$HSM" --listen "$TMP/run/sock" --store /tokens/token.khsm --kdf-iterations 2000
-  --counter-steward "$URL")
+  --counter-steward "$URL" --master-key-secret /run/keep/secrets/hsm-master)
 export KEEP_PKCS11_SOCKET=$TMP/run/sock
 KEEP_PKCS11_MEASUREMENT=$("$KEEP" measure "${HSM_ARGS[@]}")
 export KEEP_PKCS11_MEASUREMENT
-printf '{"attest": {"measurement": ["%s"]}, "secrets": []}\n' "$KEEP_PKCS11_MEASUREMENT" \
+printf '{"attest": {"measurement": ["%s"]}, "secrets": ["hsm-master"]}\n' "$KEEP_PKCS11_MEASUREMENT" \
   >"$TMP/policy.json"
 "$STEWARD" admin --state "$STATE" policy-put keep-hsm "$TMP/policy.json" >/dev/null
 
@@ -68,6 +75,8 @@ check "keep-hsm starts enrolled, with --counter-steward" start_hsm
 check "  logs that the token is bound to the service's counter" \
   log_has "token bound to version counter keep-hsm-token at $URL"
 expect_status 0 "C_InitToken" p11 --init-token --label steward --so-pin 87654321
+check "  sealed under the PINs and the service's secret" \
+  log_has "sealed under keys derived from the PINs and the master key secret"
 expect_status 0 "C_InitPIN" p11 --init-pin --login --login-type so --so-pin 87654321 --pin 1234
 expect_status 0 "an AES key 'first'" p11 --login --pin 1234 --keygen --key-type AES:32 --id 01 \
   --label first
@@ -96,4 +105,10 @@ check "the current copy starts again" start_hsm
 expect_status 0 "pkcs11-tool lists the objects" p11 --login --pin 1234 --list-objects --type secrkey
 check "  both keys are there" bash -c "grep -q 'label: *first' '$TMP/out' && grep -q 'label: *second' '$TMP/out'"
 stop_hsm
+# The same token in a Keep that was not given the service's secret.
+expect_status 1 "keep-hsm without --master-key-secret refuses the token" "$KEEP" run \
+  --volume "$TMP/tok:/tokens" -- "$HSM" --listen /tmp/sock --store /tokens/token.khsm \
+  --kdf-iterations 2000
+check "  saying it is sealed under the service's secret" \
+  err_has "sealed under a master key secret from the attestation service"
 done_testing
