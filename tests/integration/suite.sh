@@ -585,6 +585,21 @@ suite_threads() {
   fi
 }
 
+# Cross-thread TLB shootdown: one thread touches a page while another
+# munmaps it, mprotects it (PROT_NONE, PROT_READ) or discards it
+# (MADV_DONTNEED). After the call returns the toucher must fault (or read
+# zero), as in the native run of the same program.
+suite_tlb() {
+  local v
+  for v in wl_tlb wl_tlb-musl; do
+    [ -x "$WL/$v" ] || continue
+    expect_status 0 "$P $v natively: the same checks pass on Linux" "$WL/$v"
+    expect_status 0 "$P $v: no thread touches a page after munmap/mprotect/madvise returned" \
+      kr "$WL/$v"
+    grep '^not ok' "$TMP/out" | sed 's/^/#   /' || true
+  done
+}
+
 # A workload that exits with SO_LINGER {1, 3600} on a socket whose send queue
 # is full: keep must not wait in close(), and the peer must get what Linux
 # gives it when the process dies: every byte, then EOF (checked against the
@@ -782,6 +797,7 @@ run_suite() { # backend channel
   suite_signals
   suite_processes
   suite_threads
+  suite_tlb
   suite_linger
   suite_escape
   suite_fscalls
