@@ -840,6 +840,13 @@ static void handle_futex(struct vcpu *c, const struct keep_shim_report *r)
                (two && (uaddr2 % 4 || uaddr2 < lo || !keep_range_ok(uaddr2 - lo, 4, size))) ||
                (timed && (arg4 < lo || !keep_range_ok(arg4 - lo, 16, size)))) {
         result = -14; /* EFAULT */
+    } else if (cmd == WAKE_OP && !keep_kvm_layout_in_use(&vm->layout, vm->mem, uaddr2, 4)) {
+        /*
+         * WAKE_OP stores to uaddr2: a page the guest has not in use would be
+         * filled by the host kernel, past the --memory count (the shim pages
+         * it in first, so only a forged request gets here).
+         */
+        result = -14; /* EFAULT */
     } else {
         void *p4 = timed ? (void *)(vm->mem + arg4) : (void *)(uintptr_t)arg4;
         long n = syscall(SYS_futex, vm->mem + uaddr, (int)op, (uint32_t)val, p4,

@@ -13,7 +13,9 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../../src/common/shim_abi.h"
@@ -48,6 +50,8 @@ static void *worker(void *arg)
     return (void *)(uintptr_t)(mine == (uint64_t)i * 1000 + 7);
 }
 
+static uint64_t uaddr2_next;
+
 /* This vCPU's report (struct keep_shim_cpu at the GS base), then one port request. */
 static int64_t request(uint32_t req, uint64_t vector, uint64_t addr, uint64_t status,
                        uint64_t error_code)
@@ -59,7 +63,9 @@ static int64_t request(uint32_t req, uint64_t vector, uint64_t addr, uint64_t st
     r->addr = addr;
     r->status = status;
     r->error_code = error_code;
-    r->rip = r->rsp = 0;
+    r->rip = uaddr2_next; /* uaddr2 of a futex request */
+    r->rsp = 0;
+    uaddr2_next = 0;
     __asm__ volatile("outl %0, %w1" : : "a"(req), "Nd"(KEEP_PORT) : "memory");
     return (int64_t)r->status;
 }
@@ -78,6 +84,13 @@ static int hostile(void)
              "PI futex: ENOSYS");
     wl_check(request(KEEP_REQ_FUTEX, 0, (uint64_t)(uintptr_t)&word, 4, 0) == -EAGAIN,
              "futex wait on a word that changed: EAGAIN");
+    /* A reserved page never touched: not in use, so the host must not store to it. */
+    uint8_t *fresh =
+        mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    uaddr2_next = (uint64_t)(uintptr_t)(fresh + 4096);
+    wl_check(fresh != MAP_FAILED && request(KEEP_REQ_FUTEX, 5 /* FUTEX_WAKE_OP */,
+                                            (uint64_t)(uintptr_t)&word, 1, 0) == -EFAULT,
+             "futex WAKE_OP storing to a page not in use: EFAULT");
     wl_check(request(KEEP_REQ_CLONE, 0, 0, 0, 0) == -EINVAL, "clone onto vCPU 0: EINVAL");
     wl_check(request(KEEP_REQ_CLONE, KEEP_MAX_VCPUS, 0, 0, 0) == -EINVAL,
              "clone onto vCPU %d (past the last): EINVAL", KEEP_MAX_VCPUS);
@@ -85,6 +98,26 @@ static int hostile(void)
              "clone with a non-canonical FS base: EINVAL");
     printf("still running\n");
     return wl_done();
+}
+
+/* futex(2) on memory that is not mapped: EFAULT, as Linux answers (the Keep once faulted). */
+static void futex_bad_addresses(void)
+{
+    /* linux/futex.h values (musl has no kernel headers). FUTEX_OP(SET, 1, CMP_EQ, 0) is 0x1000. */
+    enum { FUTEX_WAIT_PRIVATE = 128, FUTEX_WAKE_OP_PRIVATE = 133, SET_1_IF_EQ_0 = 0x1000 };
+    uint32_t *gone = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    munmap(gone, 8192);
+    static uint32_t word;
+    errno = 0;
+    long rc = syscall(SYS_futex, gone, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
+    wl_check(wl_failed_with(rc, EFAULT, EFAULT), "futex wait on an unmapped word: EFAULT");
+    errno = 0;
+    rc = syscall(SYS_futex, &word, FUTEX_WAKE_OP_PRIVATE, 1, 1, gone + 1024, SET_1_IF_EQ_0);
+    wl_check(wl_failed_with(rc, EFAULT, EFAULT), "futex WAKE_OP onto an unmapped word: EFAULT");
+    struct timespec *ts = (struct timespec *)(void *)(gone + 512);
+    errno = 0;
+    rc = syscall(SYS_futex, &word, FUTEX_WAIT_PRIVATE, 0, ts, NULL, 0);
+    wl_check(wl_failed_with(rc, EFAULT, EFAULT), "futex wait with an unmapped timeout: EFAULT");
 }
 
 int main(int argc, char **argv)
@@ -114,6 +147,7 @@ int main(int argc, char **argv)
         for (int j = 0; j < i; j++)
             distinct &= tids[i] != tids[j] && tids[i] != getpid();
     wl_check(distinct, "every thread has its own tid, none the pid");
+    futex_bad_addresses();
     /* A second round reuses the finished threads' slots. */
     counter = 0;
     started = 0;
