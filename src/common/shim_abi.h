@@ -259,7 +259,10 @@ struct keep_shim_cpu {
     uint64_t alt_sp, alt_size;
     uint32_t alt_flags, suspended;
     uint64_t suspend_old, clear_child_tid;
-    uint8_t pad[1024 - 568];
+    /* A new thread's floating-point environment, the parent's at clone (shim_thread_start). */
+    uint32_t start_mxcsr;
+    uint16_t start_fcw, start_fp;
+    uint8_t pad[1024 - 576];
 };
 #endif /* __ASSEMBLER__ */
 

@@ -852,6 +852,7 @@ void shim_signal_interrupted(void)
     struct keep_shim_regs *r = SIGREGS;
     uint64_t from = shim_cpu()->from;
     shim_cpu()->from = KEEP_SIG_FROM_NONE;
+    shim_thread_start();
     if (from == KEEP_SIG_FROM_FAULT) {
         struct sig_info si;
         uint64_t vector = shim_cpu()->vector, err = shim_cpu()->error_code, addr = shim_cpu()->addr;

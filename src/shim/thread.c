@@ -96,6 +96,13 @@ long shim_clone(const struct shim_frame *f)
     child->alt_sp = child->alt_size = 0;
     child->alt_flags = child->suspended = 0;
     child->clear_child_tid = (flags & CLONE_CHILD_CLEARTID) ? ctid : 0;
+    /*
+     * The floating-point environment (rounding, exception masks) is the
+     * parent's, as clone(2) copies the FPU state and pthread_create(3p)
+     * requires; a vCPU starts with the reset state or a dead thread's.
+     */
+    __asm__ volatile("stmxcsr %0; fnstcw %1" : "=m"(child->start_mxcsr), "=m"(child->start_fcw));
+    child->start_fp = 1;
     /* The child returns from the same syscall with 0, on its own stack. */
     shim_frame_to_regs(f, 0, &child->regs);
     child->regs.rsp = stack;
@@ -114,6 +121,18 @@ long shim_clone(const struct shim_frame *f)
         return rc;
     }
     return (long)tid;
+}
+
+void shim_thread_start(void)
+{
+    struct keep_shim_cpu *self = shim_cpu();
+    if (!self->start_fp)
+        return;
+    self->start_fp = 0;
+    /* Bits above 15 are reserved (#GP in LDMXCSR); the block is a user page. */
+    uint32_t mxcsr = self->start_mxcsr & 0xffff;
+    uint16_t fcw = self->start_fcw;
+    __asm__ volatile("ldmxcsr %0; fldcw %1" : : "m"(mxcsr), "m"(fcw));
 }
 
 /* exit(2) of one thread: clear_child_tid is cleared and woken (set_tid_address(2)). */

@@ -100,6 +100,36 @@ static int hostile(void)
     return wl_done();
 }
 
+static void *report_fp_env(void *arg)
+{
+    uint32_t *out = arg;
+    uint16_t fcw;
+    __asm__ volatile("stmxcsr %0; fnstcw %1" : "=m"(out[0]), "=m"(fcw));
+    out[1] = fcw;
+    return NULL;
+}
+
+/* pthread_create(3p): "The floating-point environment shall be inherited from the calling thread."
+ */
+static void fp_env_inherited(void)
+{
+    uint32_t mxcsr, got[2] = {0, 0};
+    uint16_t fcw;
+    __asm__ volatile("stmxcsr %0; fnstcw %1" : "=m"(mxcsr), "=m"(fcw));
+    /* Round up in both units: MXCSR.RC bits 13-14, FCW.RC bits 10-11 (SDM vol 1, 4.8.4). */
+    uint32_t up_mxcsr = (mxcsr & ~0x6000u) | 0x4000u;
+    uint16_t up_fcw = (uint16_t)((fcw & ~0xc00u) | 0x800u);
+    __asm__ volatile("ldmxcsr %0; fldcw %1" : : "m"(up_mxcsr), "m"(up_fcw));
+    pthread_t t;
+    int rc = pthread_create(&t, NULL, report_fp_env, got);
+    if (rc == 0)
+        pthread_join(t, NULL);
+    __asm__ volatile("ldmxcsr %0; fldcw %1" : : "m"(mxcsr), "m"(fcw));
+    wl_check(rc == 0 && got[0] == up_mxcsr && got[1] == up_fcw,
+             "a new thread has its creator's MXCSR %#x and x87 control word %#x (got %#x, %#x)",
+             up_mxcsr, up_fcw, got[0], got[1]);
+}
+
 /* futex(2) on memory that is not mapped: EFAULT, as Linux answers (the Keep once faulted). */
 static void futex_bad_addresses(void)
 {
@@ -148,6 +178,7 @@ int main(int argc, char **argv)
             distinct &= tids[i] != tids[j] && tids[i] != getpid();
     wl_check(distinct, "every thread has its own tid, none the pid");
     futex_bad_addresses();
+    fp_env_inherited();
     /* A second round reuses the finished threads' slots. */
     counter = 0;
     started = 0;
