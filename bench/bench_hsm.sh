@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: Apache-2.0
 # Key service benchmark (docs/PERFORMANCE.md, "Key service"): signatures per
 # second with 1 and 8 sessions, from the same client (bench_pkcs11) against
-# keep-hsm in a Keep and SoftHSM2 (a test-owned token directory), beside
-# OpenSSL signing in-process with as many threads, all in one run.
+# keep-hsm in a Keep and SoftHSM2 (a test-owned token directory), a TPM key
+# in swtpm through tpm2-tss ESAPI (bench_tpm2; one session: a TPM runs one
+# command at a time), beside OpenSSL signing in-process with as many
+# threads, all in one run.
 # Usage: bench/bench_hsm.sh [BUILD_DIR]   (default build-bench, then build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,8 +21,10 @@ for f in "$keep" "$client" "$mod" "$build/src/hsm/keep-hsm"; do
 done
 work=$(mktemp -d "${TMPDIR:-/var/tmp}/keep-bench-hsm.XXXXXX")
 hsm_pid=
+tpm_pid=
 cleanup() {
   [ -n "$hsm_pid" ] && kill "$hsm_pid" 2>/dev/null && wait "$hsm_pid" 2>/dev/null
+  [ -n "$tpm_pid" ] && kill "$tpm_pid" 2>/dev/null && wait "$tpm_pid" 2>/dev/null
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -51,22 +55,54 @@ printf 'directories.tokendir = %s\nobjectstore.backend = file\n' "$work/softhsm"
 export SOFTHSM2_CONF=$work/softhsm2.conf
 softhsm2-util --init-token --free --label bench --so-pin 87654321 --pin 1234 >/dev/null
 
+# swtpm on a free loopback port (its TCTI speaks TCP), state in the bench directory.
+tpm_tcti=
+if command -v swtpm >/dev/null && [ -x "$build/bench/bench_tpm2" ]; then
+  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  mkdir -p "$work/tpm"
+  swtpm socket --tpm2 --tpmstate "dir=$work/tpm" --flags not-need-init,startup-clear \
+    --server "type=tcp,port=$port,bindaddr=127.0.0.1" \
+    --ctrl "type=tcp,port=$((port + 1)),bindaddr=127.0.0.1" 2>"$work/swtpm.log" &
+  tpm_pid=$!
+  for _ in $(seq 100); do
+    python3 -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()' \
+      "$port" 2>/dev/null && break
+    sleep 0.1
+  done
+  tpm_tcti="swtpm:host=localhost,port=$port" # tpm2-tss 3.2 does not parse a dotted host here
+else
+  echo "# swtpm or bench_tpm2 (libtss2-dev) is missing: no swtpm column"
+fi
+
 rate() { "$client" "$@" 2>/dev/null | awk '/^(signs|MB)\/s/ {print $2}'; }
-ratio() { python3 -c "import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); print(f'{a / b:.2f}' if b else '-')" "$1" "$2"; }
+tpm_rate() { # mech sessions
+  if [ -n "$tpm_tcti" ] && [ "$1" != aes ] && [ "$2" = 1 ]; then
+    "$build/bench/bench_tpm2" "$tpm_tcti" "$1" "$secs" 2>/dev/null | awk '/^signs\/s/ {print $2}'
+  else
+    echo -
+  fi
+}
+ratio() { python3 -c "import sys
+try: a, b = float(sys.argv[1]), float(sys.argv[2])
+except ValueError: a = b = 0
+print(f'{a / b:.2f}' if b else '-')" "$1" "$2"; }
 
 echo "keep-hsm on $backend; $secs s per figure; session keys; one client process"
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "signatures per second; AES-256-GCM in MB/s of 64 KiB messages"
-printf '%-14s %8s %10s %10s %10s %12s %12s\n' mechanism sessions keep-hsm SoftHSM2 OpenSSL \
-  keep/SoftHSM keep/OpenSSL
+printf '%-14s %8s %10s %10s %10s %10s %12s %12s %12s\n' mechanism sessions keep-hsm SoftHSM2 \
+  swtpm OpenSSL keep/SoftHSM keep/swtpm keep/OpenSSL
 for mech in ${BENCH_MECHS:-ecdsa rsa aes}; do
   for n in 1 8; do
     k=$(rate "$mod" 1234 $mech $n "$secs")
     s=$(rate "$softhsm" 1234 $mech $n "$secs")
+    t=$(tpm_rate $mech $n)
     o=$(rate openssl - $mech $n "$secs")
     name=$([ $mech = ecdsa ] && echo "ECDSA P-256" || echo "RSA-2048")
     [ $mech = aes ] && name="AES-256-GCM MB/s"
 
-    printf '%-14s %8s %10s %10s %10s %12s %12s\n' "$name" $n "$k" "$s" "$o" "$(ratio "$k" "$s")" \
-      "$(ratio "$k" "$o")"
+    printf '%-14s %8s %10s %10s %10s %10s %12s %12s %12s\n' "$name" $n "$k" "$s" "$t" "$o" \
+      "$(ratio "$k" "$s")" "$(ratio "$k" "$t")" "$(ratio "$k" "$o")"
   done
 done
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"

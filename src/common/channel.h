@@ -133,6 +133,9 @@ enum keep_host_call {
      * Result: evidence size written; with a1 == 0 and a2 == 0, the size needed;
      * -ERANGE when a2 is too small. */
     KEEP_HC_GET_EVIDENCE = KEEP_HC_BASE + 1,
+    /* keep run --steward: a0 O_CLOEXEC or 0. Result: a new guest fd on the host's /dev/null,
+     * the number of a /run/keep file the shim answers for (src/shim/keepfs.c). */
+    KEEP_HC_PLACEHOLDER = KEEP_HC_BASE + 2,
     /* a0 exit status (exit_group). Ends the Keep; later items are not run. */
     KEEP_HC_EXIT = KEEP_HC_BASE + 0x100,
     /* a0 vector, a1 error code, a2 RIP, a3 address (CR2 for #PF). Ends the Keep. */
@@ -631,6 +634,7 @@ __attribute__((unused)) static const struct keep_chan_call keep_chan_calls[] = {
      "keep_get_evidence",
      {KA_FIX(KEEP_DIR_IN, 64, 0),
       KA_BUF(KEEP_DIR_OUT, 2, KEEP_ARGF_NULLABLE | KEEP_ARGF_RESULT_LEN), KA_VAL}},
+    {KEEP_HC_PLACEHOLDER, "keep_placeholder", {KA_VAL}},
 };
 
 #define KEEP_CHAN_CALL_COUNT (sizeof(keep_chan_calls) / sizeof(keep_chan_calls[0]))

@@ -78,6 +78,9 @@ enum keep_port_request {
     KEEP_REQ_CLONE = 12, /* start vCPU report.vector with its block's regs; FS base report.addr */
     KEEP_REQ_THREAD_EXIT = 13, /* this vCPU's thread ended (exit, not exit_group) */
     KEEP_REQ_FUTEX = 14,       /* futex(2) on workload memory: report.{vector=op,addr,...} */
+    /* Enrolment (keep run --steward, src/shim/enroll.c): the enroller exited with report.status;
+     * 0: the host closes its fds and ends its network grant, then the workload starts. */
+    KEEP_REQ_ENROLLED = 15,
 };
 
 /*
@@ -151,6 +154,11 @@ struct keep_shim_boot_in {
     uint64_t stack_exec;    /* PT_GNU_STACK asked for an executable stack */
     uint64_t log_info;      /* 1 when --log info or debug: name each unsupported call once */
     uint64_t host_cpus;     /* CPUs the host has (at most KEEP_MAX_VCPUS): sched_getaffinity */
+    /* keep run --steward (src/shim/enroll.c): the enroller runs first from enroll_entry with
+     * enroll_rsp; its image is [enroll_low, enroll_high). 0: no enrolment. Then the workload
+     * starts at workload_entry with workload_rsp, the registers the host would have set. */
+    uint64_t enroll_entry, enroll_rsp, enroll_low, enroll_high;
+    uint64_t workload_entry, workload_rsp;
 };
 
 /* What the shim reports to the host with KEEP_REQ_EXIT/FAULT/PANIC/LOG/PRIVILEGED. */

@@ -9,6 +9,8 @@
  */
 #include "host/config.h"
 
+#include "host/enroll.h"
+
 #include "common/cursor.h"
 #include "host/volumes.h"
 
@@ -65,6 +67,13 @@ void keep_config_free(struct keep_config *cfg)
     free(cfg->volumes);
     free_rules(cfg->listen, cfg->listen_count);
     free_rules(cfg->connect, cfg->connect_count);
+    free(cfg->steward_url);
+    free(cfg->steward.text);
+    free(cfg->steward.unix_path);
+    free(cfg->steward_ca_pem);
+    free_strings(cfg->secret_names, cfg->secret_count);
+    free_strings(cfg->secret_paths, cfg->secret_count);
+    free(cfg->enroller);
     keep_config_init(cfg);
 }
 
@@ -526,7 +535,12 @@ const char keep_launch_options_help[] =
     "  --env NAME=VALUE             set an environment variable (the environment is empty\n"
     "                               otherwise)\n"
     "  --channel direct|bounce      how forwarded calls move data (default direct)\n"
-    "  --log error|warn|info|debug  how much keep itself says on stderr (default warn)\n";
+    "  --log error|warn|info|debug  how much keep itself says on stderr (default warn)\n"
+    "  --steward https://IPV4:PORT  before the workload, enroll with keep-steward inside the\n"
+    "                               Keep: key, certificate and CA in /run/keep/ (kvm only)\n"
+    "  --steward-ca FILE            the service's CA certificate (PEM), required with --steward\n"
+    "  --secret NAME[:GUEST_PATH]   fetch secret NAME to GUEST_PATH below /run/keep/\n"
+    "                               (default /run/keep/secrets/NAME)\n";
 
 enum {
     OPT_BACKEND = 256,
@@ -538,6 +552,9 @@ enum {
     OPT_CHANNEL,
     OPT_LOG,
     OPT_HOSTILE_HOST,
+    OPT_STEWARD,
+    OPT_STEWARD_CA,
+    OPT_SECRET,
 };
 
 static const struct option launch_options[] = {
@@ -552,6 +569,9 @@ static const struct option launch_options[] = {
 #if KEEP_WITH_HOSTILE_HOST
     {"hostile-host", required_argument, NULL, OPT_HOSTILE_HOST},
 #endif
+    {"steward", required_argument, NULL, OPT_STEWARD},
+    {"steward-ca", required_argument, NULL, OPT_STEWARD_CA},
+    {"secret", required_argument, NULL, OPT_SECRET},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -638,6 +658,12 @@ static int apply_option(struct keep_config *cfg, int opt, const char *arg,
     case OPT_HOSTILE_HOST:
         return parse_hostile(arg, &cfg->hostile_host, err);
 #endif
+    case OPT_STEWARD:
+        return keep_config_set_steward(cfg, arg, err);
+    case OPT_STEWARD_CA:
+        return keep_config_set_steward_ca(cfg, arg, err);
+    case OPT_SECRET:
+        return keep_config_add_secret(cfg, arg, err);
     case 'h':
         extras->help = true;
         return KEEP_OK;
@@ -684,5 +710,8 @@ int keep_config_parse_args(struct keep_config *cfg, int argc, char **argv,
         return KEEP_OK;
     if (optind >= argc)
         return keep_fail(err, KEEP_E_RUN_NO_PROGRAM, "no PROGRAM given");
+    int rc = keep_config_finish_steward(cfg, err);
+    if (rc)
+        return rc;
     return keep_config_set_program(cfg, argc - optind, argv + optind, err);
 }

@@ -84,6 +84,15 @@ struct keep_config {
     size_t connect_count;
 
     enum keep_hostile_host hostile_host;
+
+    /* keep run --steward (src/host/enroll.c, docs/KEEP.md "Enrolment"); all measured. */
+    char *steward_url;            /* as given, NULL without --steward */
+    struct keep_net_rule steward; /* its address: the enroller's one network grant */
+    char *steward_ca_pem;         /* --steward-ca: the PEM the enroller pins the service to */
+    char **secret_names, **secret_paths; /* --secret NAME:GUEST_PATH */
+    size_t secret_count;
+    uint8_t *enroller; /* the keep-enroll image */
+    size_t enroller_size;
 };
 
 #define KEEP_DEFAULT_MEMORY_SIZE (256ull << 20)

@@ -104,6 +104,9 @@ struct keep_executor {
     /* keep_executor_set_blocking(): released around waits so other vCPUs' batches run. */
     void (*blocking)(void *ctx, bool begin);
     void *blocking_ctx;
+    /* keep run --steward: while the enroller runs, it may also connect to the service. */
+    const struct keep_net_rule *enroll_connect;
+    bool enrolling;
 };
 
 /*
@@ -164,6 +167,10 @@ int keep_exec_read_timespec(const uint8_t *p, struct timespec *ts);
  */
 #define KEEP_EXEC_DENIAL_LINES 64
 bool keep_exec_may_log_denial(struct keep_executor *x);
+
+struct keep_net_endpoint;
+/* keep run --steward: ep is the service the enroller may reach, and it is still running. */
+bool keep_exec_enrolment_grants(const struct keep_executor *x, const struct keep_net_endpoint *ep);
 
 /* fd table (executor.c). */
 struct exec_fd *keep_exec_fd(struct keep_executor *x, int guest);

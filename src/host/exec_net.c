@@ -71,7 +71,8 @@ static int connect_addr(const struct exec_call *c, const uint8_t *sa, uint64_t s
     int rc = decode_addr(sa, size, &ep);
     if (rc)
         return rc;
-    if (!keep_netpolicy_match(cfg->connect, cfg->connect_count, &ep)) {
+    if (!keep_netpolicy_match(cfg->connect, cfg->connect_count, &ep) &&
+        !keep_exec_enrolment_grants(c->x, &ep)) {
         if (keep_exec_may_log_denial(c->x))
             log_denied(c->desc->name, &ep, "--connect");
         return -EACCES;

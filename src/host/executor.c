@@ -24,6 +24,7 @@
 #include "common/cursor.h"
 #include "common/util.h"
 #include "host/exec_internal.h"
+#include "host/netpolicy.h"
 
 static exec_handler handler_for(uint64_t nr);
 static void prepare_stop_kick(void);
@@ -577,6 +578,46 @@ static int map_args(struct exec_call *c)
 
 /* ---- host calls --------------------------------------------------------- */
 
+/* A /run/keep file's fd number (src/shim/keepfs.c): the host holds /dev/null in its place. */
+static int64_t do_placeholder(struct exec_call *c)
+{
+    int h = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (h < 0)
+        return -errno;
+    int g = keep_exec_fd_install(c->x, h, FD_FILE, 0);
+    if (g >= 0)
+        c->x->fds[g].cloexec = (c->a[0] & O_CLOEXEC) != 0;
+    return g;
+}
+
+void keep_executor_begin_enrolment(struct keep_executor *x, const struct keep_net_rule *steward)
+{
+    x->enroll_connect = steward;
+    x->enrolling = true;
+    keep_log(KEEP_LOG_INFO, "enrolment: the enroller may connect to %s until the workload starts",
+             steward->text);
+}
+
+void keep_executor_end_enrolment(struct keep_executor *x)
+{
+    x->enrolling = false;
+    int closed = 0;
+    for (int g = 3; g < (int)KEEP_CHAN_MAX_FDS; g++) {
+        if (x->fds[g].kind != FD_FREE) {
+            close_as_exit(&x->fds[g]);
+            keep_exec_fd_release(x, g);
+            closed++;
+        }
+    }
+    keep_log(KEEP_LOG_INFO, "enrolment done: %d enroller fds closed, the grant to %s ended", closed,
+             x->enroll_connect ? x->enroll_connect->text : "(none)");
+}
+
+bool keep_exec_enrolment_grants(const struct keep_executor *x, const struct keep_net_endpoint *ep)
+{
+    return x->enrolling && x->enroll_connect && keep_netpolicy_match(x->enroll_connect, 1, ep);
+}
+
 static int64_t do_get_evidence(struct exec_call *c)
 {
     if (!c->p[1])
@@ -679,6 +720,9 @@ static int64_t run_item(struct keep_executor *x, const struct exec_space *space,
     } else if (nr == KEEP_HC_GET_EVIDENCE) {
         desc = keep_chan_find_call(nr);
         h = do_get_evidence;
+    } else if (nr == KEEP_HC_PLACEHOLDER) {
+        desc = keep_chan_find_call(nr);
+        h = do_placeholder;
     }
     if (!desc || !h) {
         log_enosys(x, nr, "Keep");

@@ -75,6 +75,16 @@ KEEP_WARN_UNUSED int keep_exec_stdio_fd(int fd, int *restore);
  * and keeps its value. job must stay valid while the executor runs batches.
  * Without a measurement from either, keep_get_evidence() fails with -EIO.
  */
+/*
+ * keep run --steward (docs/KEEP.md, "Enrolment"): the enroller runs first and
+ * may also connect to steward (logged); keep_executor_end_enrolment() ends
+ * that grant and closes every guest fd but 0, 1 and 2, so the workload
+ * starts with the fds it would have had without enrolment.
+ */
+struct keep_net_rule;
+void keep_executor_begin_enrolment(struct keep_executor *exec, const struct keep_net_rule *steward);
+void keep_executor_end_enrolment(struct keep_executor *exec);
+
 struct keep_measure_job;
 void keep_executor_defer_measurement(struct keep_executor *exec, struct keep_measure_job *job);
 

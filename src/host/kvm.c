@@ -11,6 +11,8 @@
  */
 #include "host/kvm.h"
 
+#include "host/enroll.h"
+
 #include <cpuid.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -264,9 +266,12 @@ struct vm {
     int vm_fd;
     uint8_t *mem;
     struct keep_kvm_layout layout;
-    uint64_t slots[160];   /* bit i: KVM memory slot i is registered */
-    uint64_t signal_entry; /* the shim's shim_signal_entry */
-    uint64_t cpu_blocks;   /* the shim's struct keep_shim_cpu array */
+    uint64_t slots[160];           /* bit i: KVM memory slot i is registered */
+    uint64_t signal_entry;         /* the shim's shim_signal_entry */
+    uint64_t cpu_blocks;           /* the shim's struct keep_shim_cpu array */
+    uint64_t start_rip, start_rsp; /* where vCPU 0 starts: the workload's, or the enroller's */
+    bool enrolling;                /* keep run --steward: the enroller has not finished */
+    const char *steward_url;       /* its service, for the failure line */
     uint64_t lstar;
     struct guest_features features;
     struct keep_executor *exec;
@@ -872,6 +877,29 @@ static void thread_exit(struct vcpu *c, int status)
         end_keep(vm, status & 0xff, KEEP_OK, NULL);
 }
 
+/*
+ * keep run --steward: the enroller exited (src/shim/enroll.c). Once, and only
+ * while it runs: afterwards the workload could send the request itself.
+ */
+static int handle_enrolled(struct vm *vm, const struct keep_shim_report *r, enum step *step,
+                           struct keep_error *err)
+{
+    if (!vm->enrolling)
+        return keep_fail(err, KEEP_E_KVM_EXIT_UNEXPECTED,
+                         "the guest reported the end of enrolment, but no enroller runs");
+    vm->enrolling = false;
+    if (r->status != 0)
+        return keep_fail(err, KEEP_E_RUN_ENROLMENT_FAILED,
+                         "enrolment with %s failed (keep-enroll exit status %llu; its line above "
+                         "names the step); the workload did not run",
+                         vm->steward_url, (unsigned long long)r->status);
+    pthread_mutex_lock(&vm->exec_lock);
+    keep_executor_end_enrolment(vm->exec);
+    pthread_mutex_unlock(&vm->exec_lock);
+    *step = STEP_CONTINUE;
+    return KEEP_OK;
+}
+
 static int handle_port(struct vcpu *c, uint32_t request, int *exit_status, enum step *step,
                        struct keep_error *err)
 {
@@ -944,6 +972,8 @@ static int handle_port(struct vcpu *c, uint32_t request, int *exit_status, enum 
         *step = STEP_THREAD_DONE;
         *exit_status = (int)(r.status & 0xff);
         return KEEP_OK;
+    case KEEP_REQ_ENROLLED:
+        return handle_enrolled(vm, &r, step, err);
     case KEEP_REQ_NOP:
         *step = STEP_CONTINUE;
         return KEEP_OK;
@@ -954,7 +984,7 @@ static int handle_port(struct vcpu *c, uint32_t request, int *exit_status, enum 
     default:
         return keep_fail(err, KEEP_E_KVM_EXIT_UNEXPECTED,
                          "the guest wrote %#x to port %#x; requests are 1..%d", request, KEEP_PORT,
-                         KEEP_REQ_FUTEX);
+                         KEEP_REQ_ENROLLED);
     }
 }
 
@@ -1190,6 +1220,37 @@ static int run_keep(struct vm *vm, int *exit_status, struct keep_error *err)
     return rc ? rc : vm->rc;
 }
 
+/* keep run --steward: keep-enroll beside the workload, started first (src/shim/enroll.c). */
+static int load_enroller(struct vm *vm, const struct keep_config *cfg,
+                         const struct keep_kvm_process *workload_proc,
+                         const struct keep_kvm_image *img, struct keep_kvm_image *out,
+                         struct keep_error *err)
+{
+    static struct keep_elf elf; /* large; points into cfg->enroller, which outlives the Keep */
+    int rc = keep_elf_parse(cfg->enroller, cfg->enroller_size, &elf, err);
+    if (rc)
+        return keep_fail(err, KEEP_E_RUN_NO_ENROLLER, "keep-enroll: %s", err->message);
+    size_t argc = 0;
+    char **argv = keep_enroll_argv(cfg, &argc);
+    if (!argv)
+        return keep_fail(err, KEEP_E_NOMEM, "no memory for the enroller's arguments");
+    struct keep_kvm_process proc = *workload_proc;
+    proc.argv = (const char *const *)argv;
+    proc.argc = argc;
+    proc.env = NULL;
+    proc.env_count = 0;
+    rc = keep_kvm_load_enroller(&vm->layout, vm->mem, &elf, &proc, img, out, err);
+    keep_enroll_argv_free(argv, argc);
+    if (rc)
+        return rc;
+    out->bias += elf.min_vaddr; /* the image's first byte, for the boot page */
+    vm->start_rip = out->entry;
+    vm->start_rsp = out->rsp;
+    vm->enrolling = true;
+    vm->steward_url = cfg->steward_url;
+    return KEEP_OK;
+}
+
 static int prepare_guest(struct vm *vm, const struct keep_config *cfg, const struct keep_elf *elf,
                          const struct guest_features *f, uint64_t *lstar,
                          struct keep_kvm_image *img, struct keep_error *err)
@@ -1230,6 +1291,11 @@ static int prepare_guest(struct vm *vm, const struct keep_config *cfg, const str
     };
     if ((rc = keep_kvm_load(&vm->layout, vm->mem, elf, &proc, img, err)))
         return rc;
+    vm->start_rip = img->entry;
+    vm->start_rsp = img->rsp;
+    struct keep_kvm_image enroller = {0};
+    if (cfg->steward_url && (rc = load_enroller(vm, cfg, &proc, img, &enroller, err)))
+        return rc;
     struct keep_shim_boot_in in = {
         .workload_base = vm->layout.workload_base,
         .workload_size = vm->layout.workload_end - vm->layout.workload_base,
@@ -1246,6 +1312,12 @@ static int prepare_guest(struct vm *vm, const struct keep_config *cfg, const str
         .memory_size = vm->layout.memory_size,
         .stack_exec = elf->exec_stack,
         .host_cpus = host_cpus(),
+        .enroll_entry = enroller.entry,
+        .enroll_rsp = enroller.rsp,
+        .enroll_low = enroller.bias,
+        .enroll_high = enroller.brk_start,
+        .workload_entry = img->entry,
+        .workload_rsp = img->rsp,
     };
     memcpy(vm->mem + KEEP_GUEST_BOOT, &in, sizeof(in));
     return KEEP_OK;
@@ -1272,7 +1344,9 @@ int keep_kvm_run(const struct keep_config *cfg, const struct keep_elf *elf,
     guest_features(&vm.features);
     if (!(rc = prepare_guest(&vm, cfg, elf, &vm.features, &vm.lstar, &img, err)) &&
         !(rc = create_vm(&vm, err)) &&
-        !(rc = start_vcpu(&vm.vcpus[0], img.entry, img.rsp, 0, err))) {
+        !(rc = start_vcpu(&vm.vcpus[0], vm.start_rip, vm.start_rsp, 0, err))) {
+        if (vm.enrolling)
+            keep_executor_begin_enrolment(exec, &cfg->steward);
         init_cpu_block(&vm.vcpus[0], 1);
         struct sigaction old_alarm, kick = {.sa_handler = on_kick}, old_kick;
         sigemptyset(&kick.sa_mask);

@@ -103,10 +103,10 @@ static uint64_t push_string(struct stack_builder *b, const char *s)
 }
 
 static int build_stack(const struct keep_kvm_layout *l, uint8_t *mem, const struct keep_elf *elf,
-                       const struct keep_kvm_process *proc, struct keep_kvm_image *out,
-                       struct keep_error *err)
+                       const struct keep_kvm_process *proc, uint64_t top,
+                       struct keep_kvm_image *out, struct keep_error *err)
 {
-    struct stack_builder b = {.mem = mem, .low = out->stack_low, .top = l->workload_end};
+    struct stack_builder b = {.mem = mem, .low = out->stack_low, .top = top};
     uint8_t random[16];
     if (getrandom(random, sizeof(random), 0) != (ssize_t)sizeof(random))
         return keep_fail(err, KEEP_E_IO, "getrandom for AT_RANDOM failed: %s", strerror(errno));
@@ -199,7 +199,7 @@ int keep_kvm_load(const struct keep_kvm_layout *l, uint8_t *mem, const struct ke
     /* The guard page: a stack overflow faults instead of running into mmap'd memory. */
     if ((rc = keep_kvm_layout_protect(l, mem, out->mmap_top, PAGE, false, 0, err)))
         return rc;
-    if ((rc = build_stack(l, mem, elf, proc, out, err)))
+    if ((rc = build_stack(l, mem, elf, proc, l->workload_end, out, err)))
         return rc;
     /*
      * The pages written here and the 64 KiB below them are mapped (a first touch costs a CPL0
@@ -211,4 +211,44 @@ int keep_kvm_load(const struct keep_kvm_layout *l, uint8_t *mem, const struct ke
         used = out->stack_low;
     return keep_kvm_layout_protect(l, mem, used, l->workload_end - used, true,
                                    KEEP_PTE_W | (elf->exec_stack ? 0 : KEEP_PTE_NX), err);
+}
+
+/*
+ * keep run --steward: the enroller (a static-pie) goes halfway between the
+ * workload's break and its mmap area, 2 MiB aligned, where neither reaches
+ * while the enroller runs (its own break and mmaps are the workload's areas,
+ * which the shim empties before the workload starts: src/shim/enroll.c).
+ * Its stack frame goes one page below the workload's, in the same stack.
+ */
+int keep_kvm_load_enroller(const struct keep_kvm_layout *l, uint8_t *mem,
+                           const struct keep_elf *elf, const struct keep_kvm_process *proc,
+                           const struct keep_kvm_image *workload, struct keep_kvm_image *out,
+                           struct keep_error *err)
+{
+    if (!elf->pie)
+        return keep_fail(err, KEEP_E_RUN_NO_ENROLLER,
+                         "keep-enroll must be a static-pie (ET_DYN) to be placed beside the "
+                         "workload");
+    uint64_t lo = (workload->brk_start + workload->mmap_top) / 2 & ~((2ull << 20) - 1);
+    uint64_t span = keep_elf_span(elf);
+    if (lo <= workload->brk_start || span > (workload->mmap_top - lo) / 2)
+        return keep_fail(err, KEEP_E_RUN_NO_ENROLLER,
+                         "keep-enroll (%llu KiB) does not fit between the workload's heap and "
+                         "its mmap area",
+                         (unsigned long long)(span >> 10));
+    memset(out, 0, sizeof(*out));
+    out->bias = lo - elf->min_vaddr;
+    out->entry = elf->entry + out->bias;
+    out->brk_start = elf->max_vaddr + out->bias; /* the image's end */
+    out->stack_low = workload->stack_low;
+    out->mmap_top = workload->mmap_top;
+    int rc = load_segments(l, mem, elf, out->bias, err);
+    uint64_t top = (workload->rsp & ~(PAGE - 1)) - PAGE;
+    if (rc || (rc = build_stack(l, mem, elf, proc, top, out, err)))
+        return rc;
+    uint64_t used = (out->rsp & ~(PAGE - 1)) - KEEP_KVM_STACK_PREMAP;
+    if (used < out->stack_low)
+        used = out->stack_low;
+    return keep_kvm_layout_protect(l, mem, used, top + PAGE - used, true, KEEP_PTE_W | KEEP_PTE_NX,
+                                   err);
 }

@@ -46,4 +46,11 @@ KEEP_WARN_UNUSED int keep_kvm_load(const struct keep_kvm_layout *l, uint8_t *mem
                                    const struct keep_elf *elf, const struct keep_kvm_process *proc,
                                    struct keep_kvm_image *out, struct keep_error *err);
 
+/* keep run --steward: the enroller, placed clear of workload (its image from keep_kvm_load). */
+KEEP_WARN_UNUSED int keep_kvm_load_enroller(const struct keep_kvm_layout *l, uint8_t *mem,
+                                            const struct keep_elf *elf,
+                                            const struct keep_kvm_process *proc,
+                                            const struct keep_kvm_image *workload,
+                                            struct keep_kvm_image *out, struct keep_error *err);
+
 #endif /* KEEP_HOST_KVM_LOADER_H */

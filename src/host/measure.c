@@ -118,6 +118,20 @@ int keep_measure_launch(const struct keep_config *cfg, const uint8_t *shim, size
     put_volumes(&h, cfg->volumes, cfg->volume_count);
     put_rules(&h, cfg->listen, cfg->listen_count);
     put_rules(&h, cfg->connect, cfg->connect_count);
+    /*
+     * keep run --steward (docs/KEEP.md, "Enrolment"): the enroller image, the service's URL and
+     * address, the pinned CA and the secrets' names and paths. Only present with --steward, so
+     * every other launch keeps its measurement.
+     */
+    if (cfg->steward_url) {
+        put_str(&h, "steward");
+        put_bytes(&h, cfg->enroller, cfg->enroller_size);
+        put_str(&h, cfg->steward_url);
+        put_rules(&h, &cfg->steward, 1);
+        put_str(&h, cfg->steward_ca_pem);
+        put_str_list(&h, cfg->secret_names, cfg->secret_count);
+        put_str_list(&h, cfg->secret_paths, cfg->secret_count);
+    }
 
     sha384_digest(&h.ctx, KEEP_MEASUREMENT_SIZE, out);
     return KEEP_OK;

@@ -227,6 +227,14 @@ int keep_run(const struct keep_config *cfg, int *exit_status, struct keep_error 
     keep_shim_image(&shim, &shim_size);
     keep_measure_job_start(&measuring, cfg, shim, shim_size, prog.data, prog.size);
     rc = select_backend(cfg, &backend, err);
+    /*
+     * The nil backend runs the workload as a plain process the host can read: a Keep-private
+     * /run/keep would be private to nothing, so --steward is refused there (docs/KEEP.md).
+     */
+    if (rc == KEEP_OK && backend == KEEP_BACKEND_NIL && cfg->steward_url)
+        rc = keep_fail(err, KEEP_E_RUN_STEWARD_BACKEND,
+                       "--steward needs the kvm backend: the nil backend isolates nothing, so "
+                       "its /run/keep would be readable by the host");
     if (rc == KEEP_OK) {
         log_start(backend, &measuring);
         struct sigaction old[2];
@@ -254,6 +262,8 @@ int keep_run_exit_status(int code)
     case KEEP_E_RUN_BAD_ADDRESS:
     case KEEP_E_RUN_BAD_ENV:
     case KEEP_E_RUN_NO_PROGRAM:
+    case KEEP_E_RUN_BAD_STEWARD:
+    case KEEP_E_RUN_BAD_SECRET:
         return KEEP_RUN_EXIT_USAGE;
     case KEEP_E_RUN_PROGRAM_MISSING:
         return KEEP_RUN_EXIT_NOT_FOUND;

@@ -19,25 +19,47 @@
 #include "common/util.h"
 #include "keep/attest.h"
 
-/* A reply that arrived for a thread that has not collected it yet. */
+/* A reply frame, handed to the thread that waits for it. */
 struct parked {
     uint32_t id;
     uint8_t *frame;
     size_t size;
-    struct parked *next;
 };
+
+/* A thread waiting for the reply to its request: woken alone, when that reply came, or to take
+ * over the read side (one wake-up per reply rather than every waiter per record). */
+struct waiter {
+    uint32_t id;
+    pthread_cond_t wake;
+    struct parked *reply;
+    struct waiter *next;
+};
+
+/* TLS reads whatever the socket holds into a buffer this big: replies to many threads' requests
+ * come in one read(2), not a 5-byte header and a record each. */
+#define READ_AHEAD_BYTES (256 * 1024)
 
 struct hsm_client {
     int fd;
     SSL_CTX *ctx;
     SSL *ssl;
-    pthread_mutex_t lock; /* guards ssl, the buffers, next_id, parked, reading, dead */
-    pthread_cond_t arrived;
-    bool reading, dead;
+    BIO *wbio;            /* after the handshake TLS writes into memory; the writer sends it */
+    pthread_mutex_t lock; /* guards ssl, wbio, in, outq, next_id, waiters, reading, writing, dead */
+    bool reading, writing, dead;
     uint32_t next_id;
     struct hsm_buf in;
-    struct parked *parked;
+    struct hsm_buf outq; /* request frames not yet given to TLS */
+    struct hsm_buf wire; /* the writer's encrypted bytes (only the thread with writing set) */
+    struct waiter *waiters;
 };
+
+/* The connection failed: every waiter wakes to see it. */
+static void set_dead(struct hsm_client *c)
+{
+    c->dead = true;
+    for (struct waiter *w = c->waiters; w; w = w->next)
+        pthread_cond_signal(&w->wake);
+}
 
 static int connect_unix(const char *path, struct keep_error *err)
 {
@@ -67,22 +89,50 @@ static bool wait_io(struct hsm_client *c, int ssl_error)
     return n >= 0 || errno == EINTR;
 }
 
-static bool write_all(struct hsm_client *c, const uint8_t *p, size_t n)
+/* write(2) all of c->wire with the lock released (only the writer touches c->wire). */
+static bool write_wire(struct hsm_client *c)
 {
-    while (n && !c->dead) {
-        /* SSL_get_error reads the thread's error queue: it must hold only our errors. */
-        ERR_clear_error();
-        int w = SSL_write(c->ssl, p, (int)n);
-        if (w > 0) {
-            p += w;
-            n -= (size_t)w;
+    size_t done = 0;
+    bool ok = true;
+    pthread_mutex_unlock(&c->lock);
+    while (ok && done < c->wire.size) {
+        ssize_t n = write(c->fd, c->wire.data + done, c->wire.size - done);
+        if (n >= 0) {
+            done += (size_t)n;
             continue;
         }
-        int e = SSL_get_error(c->ssl, w);
-        if ((e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) || !wait_io(c, e))
-            c->dead = true;
+        struct pollfd p = {.fd = c->fd, .events = POLLOUT};
+        ok = (errno == EAGAIN || errno == EINTR) && (poll(&p, 1, -1) >= 0 || errno == EINTR);
     }
-    return !c->dead;
+    pthread_mutex_lock(&c->lock);
+    c->wire.size = 0;
+    return ok;
+}
+
+/*
+ * Send every queued request. One thread at a time is the writer; requests other threads queue
+ * while it is in write(2) go out together in its next round: one TLS write and one write(2)
+ * for all of them (called and returns locked).
+ */
+static void send_queued(struct hsm_client *c)
+{
+    c->writing = true;
+    while (c->outq.size && !c->dead) {
+        /* SSL_get_error reads the thread's error queue: it must hold only our errors. */
+        ERR_clear_error();
+        /* Into the memory BIO: never short. */
+        bool ok = SSL_write(c->ssl, c->outq.data, (int)c->outq.size) == (int)c->outq.size;
+        c->outq.size = 0;
+        char *p;
+        long n = ok ? BIO_get_mem_data(c->wbio, &p) : 0;
+        if (n > 0) {
+            hsm_put(&c->wire, p, (size_t)n);
+            (void)BIO_reset(c->wbio);
+        }
+        if (!ok || c->wire.failed || !write_wire(c))
+            set_dead(c);
+    }
+    c->writing = false;
 }
 
 int hsm_client_parse_reply(const uint8_t *frame, size_t size, uint8_t op, uint32_t id, CK_RV *rv,
@@ -105,101 +155,138 @@ int hsm_client_parse_reply(const uint8_t *frame, size_t size, uint8_t op, uint32
     return KEEP_OK;
 }
 
-/* Move every whole frame in c->in to the parked list. */
-static void park_frames(struct hsm_client *c)
+/* The waiter of reply id, taken off the list; NULL when no request awaits it. */
+static struct waiter *take_waiter(struct hsm_client *c, uint32_t id)
+{
+    for (struct waiter **pp = &c->waiters; *pp; pp = &(*pp)->next) {
+        if ((*pp)->id == id) {
+            struct waiter *w = *pp;
+            *pp = w->next;
+            return w;
+        }
+    }
+    return NULL;
+}
+
+/* Hand every whole frame in c->in to the thread that waits for it. */
+static void deliver_frames(struct hsm_client *c)
 {
     size_t off = 0, frame;
     struct keep_error err;
     while (!c->dead && off < c->in.size) {
         if (hsm_frame_split(c->in.data + off, c->in.size - off, &frame, &err) != KEEP_OK) {
             fprintf(stderr, "libkeep-pkcs11: %s\n", err.message);
-            c->dead = true;
+            set_dead(c);
             return;
         }
         if (!frame)
             break;
-        struct parked *p = malloc(sizeof(*p));
-        uint8_t *copy = malloc(frame);
-        if (!p || !copy || frame < 12) {
+        uint32_t id = 0;
+        if (frame >= 12)
+            memcpy(&id, c->in.data + off + 8, 4); /* frame.id, little-endian (x86-64) */
+        struct waiter *w = frame >= 12 ? take_waiter(c, id) : NULL;
+        struct parked *p = w ? malloc(sizeof(*p)) : NULL;
+        uint8_t *copy = p ? malloc(frame) : NULL;
+        if (!copy) {
+            if (!w)
+                fprintf(stderr,
+                        "libkeep-pkcs11: keep-hsm answered request %u, which nobody "
+                        "asked (or a %zu-byte frame)\n",
+                        id, frame);
             free(p);
-            free(copy);
-            c->dead = true;
+            set_dead(c);
+            if (w)
+                pthread_cond_signal(&w->wake);
             return;
         }
         memcpy(copy, c->in.data + off, frame);
-        uint32_t id;
-        memcpy(&id, copy + 8, 4); /* frame.id, little-endian (x86-64) */
-        *p = (struct parked){.id = id, .frame = copy, .size = frame, .next = c->parked};
-        c->parked = p;
+        *p = (struct parked){.id = id, .frame = copy, .size = frame};
+        w->reply = p;
+        pthread_cond_signal(&w->wake);
         off += frame;
     }
     memmove(c->in.data, c->in.data + off, c->in.size - off);
     c->in.size -= off;
 }
 
-/* One read of whatever the Keep has sent (the caller holds the read side). */
+/* Read what the Keep has sent (waiting for the first record, not for more), then deliver it
+ * (the caller holds the read side). */
 static void read_some(struct hsm_client *c)
 {
     uint8_t buf[65536];
-    /* SSL_get_error reads the thread's error queue: it must hold only our errors. */
-    ERR_clear_error();
-    int n = SSL_read(c->ssl, buf, sizeof(buf));
-    if (n > 0) {
-        hsm_put(&c->in, buf, (size_t)n);
-        if (c->in.failed)
-            c->dead = true;
-        park_frames(c);
-        return;
-    }
-    int e = SSL_get_error(c->ssl, n);
-    if ((e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) || !wait_io(c, e))
-        c->dead = true;
-}
-
-static struct parked *take(struct hsm_client *c, uint32_t id)
-{
-    for (struct parked **pp = &c->parked; *pp; pp = &(*pp)->next) {
-        if ((*pp)->id == id) {
-            struct parked *p = *pp;
-            *pp = p->next;
-            return p;
+    bool got = false;
+    for (;;) {
+        /* SSL_get_error reads the thread's error queue: it must hold only our errors. */
+        ERR_clear_error();
+        int n = SSL_read(c->ssl, buf, sizeof(buf));
+        if (n > 0) {
+            hsm_put(&c->in, buf, (size_t)n);
+            got = true;
+            if (!SSL_has_pending(c->ssl))
+                break;
+            continue;
+        }
+        int e = SSL_get_error(c->ssl, n);
+        if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+            set_dead(c);
+            return;
+        }
+        if (got)
+            break;
+        if (!wait_io(c, e)) {
+            set_dead(c);
+            return;
         }
     }
-    return NULL;
+    if (c->in.failed)
+        set_dead(c);
+    else
+        deliver_frames(c);
 }
 
-/* Wait for reply id: read when nobody else is reading, else sleep until a reply arrives. */
-static struct parked *await(struct hsm_client *c, uint32_t id)
+/* Wait for w's reply: read when nobody else is reading, else sleep until woken. */
+static struct parked *await(struct hsm_client *c, struct waiter *w)
 {
-    struct parked *p;
-    while (!(p = take(c, id)) && !c->dead) {
+    while (!w->reply && !c->dead) {
         if (c->reading) {
-            pthread_cond_wait(&c->arrived, &c->lock);
+            pthread_cond_wait(&w->wake, &c->lock);
             continue;
         }
         c->reading = true;
         read_some(c);
         c->reading = false;
-        pthread_cond_broadcast(&c->arrived);
     }
-    return p;
+    if (!w->reply)
+        take_waiter(c, w->id); /* dead: off the list if still on it */
+    /* Whoever still waits may be asleep: wake one to take over the read side. */
+    if (!c->reading && c->waiters)
+        pthread_cond_signal(&c->waiters->wake);
+    return w->reply;
 }
 
 CK_RV hsm_client_call(struct hsm_client *c, uint8_t op, const struct hsm_buf *req,
                       struct hsm_buf *reply)
 {
-    struct hsm_buf frame = {0};
+    struct waiter w = {0};
+    pthread_cond_init(&w.wake, NULL);
     pthread_mutex_lock(&c->lock);
-    uint32_t id = c->next_id++;
-    size_t start = hsm_frame_begin(&frame, op, id);
+    uint32_t id = w.id = c->next_id++;
+    size_t start = hsm_frame_begin(&c->outq, op, id);
     if (req)
-        hsm_put(&frame, req->data, req->size);
-    hsm_frame_end(&frame, start);
+        hsm_put(&c->outq, req->data, req->size);
+    hsm_frame_end(&c->outq, start);
     struct parked *p = NULL;
-    if (!frame.failed && write_all(c, frame.data, frame.size))
-        p = await(c, id);
+    if (c->outq.failed) {
+        set_dead(c);
+    } else if (!c->dead) {
+        w.next = c->waiters;
+        c->waiters = &w;
+        if (!c->writing)
+            send_queued(c);
+        p = await(c, &w);
+    }
     pthread_mutex_unlock(&c->lock);
-    hsm_buf_free(&frame);
+    pthread_cond_destroy(&w.wake);
     if (!p) {
         fprintf(stderr, "libkeep-pkcs11: the connection to keep-hsm failed\n");
         return CKR_DEVICE_ERROR;
@@ -319,12 +406,17 @@ static int tls_connect(struct hsm_client *c, struct keep_error *err)
         return keep_fail(err, KEEP_E_HSM_TLS, "cannot set up TLS 1.3");
     /* The certificate is self-signed; it is trusted through the evidence that binds its key. */
     SSL_set_verify(c->ssl, SSL_VERIFY_NONE, NULL);
-    SSL_set_mode(c->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_set_default_read_buffer_len(c->ssl, READ_AHEAD_BYTES);
+    SSL_set_read_ahead(c->ssl, 1);
     if (SSL_connect(c->ssl) != 1) {
         char why[256];
         ERR_error_string_n(ERR_get_error(), why, sizeof(why));
         return keep_fail(err, KEEP_E_HSM_TLS, "TLS 1.3 handshake with keep-hsm failed: %s", why);
     }
+    /* From here on TLS writes into memory and send_queued writes it out, outside the lock. */
+    if (!(c->wbio = BIO_new(BIO_s_mem())))
+        return keep_fail(err, KEEP_E_HSM_TLS, "no memory for the TLS write buffer");
+    SSL_set0_wbio(c->ssl, c->wbio); /* the SSL owns it now */
     /* From here on the socket is non-blocking: threads poll with the lock released. */
     int fl = fcntl(c->fd, F_GETFL);
     if (fl < 0 || fcntl(c->fd, F_SETFL, fl | O_NONBLOCK) < 0)
@@ -342,7 +434,6 @@ int hsm_client_open(struct hsm_client **out, struct keep_error *err)
     if (!c)
         return keep_fail(err, KEEP_E_NOMEM, "no memory for the client");
     pthread_mutex_init(&c->lock, NULL);
-    pthread_cond_init(&c->arrived, NULL);
     c->next_id = 1;
     c->fd = connect_unix(path, err);
     int rc = c->fd < 0 ? -c->fd : tls_connect(c, err);
@@ -365,13 +456,8 @@ void hsm_client_close(struct hsm_client *c)
     if (c->fd >= 0)
         close(c->fd);
     hsm_buf_free(&c->in);
-    while (c->parked) {
-        struct parked *p = c->parked;
-        c->parked = p->next;
-        free(p->frame);
-        free(p);
-    }
-    pthread_cond_destroy(&c->arrived);
+    hsm_buf_free(&c->outq);
+    hsm_buf_free(&c->wire);
     pthread_mutex_destroy(&c->lock);
     free(c);
 }

@@ -16,7 +16,9 @@
 #include <fcntl.h>
 #include <malloc.h>
 #include <openssl/err.h>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <poll.h>
@@ -25,27 +27,39 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "hsm/pool.h"
 #include "hsm/service.h"
 #include "hsm/store.h"
 #include "keep/keep.h"
 
 #define MAX_CONNS 64
 
+/* TLS reads whatever the socket holds into a buffer this big (SSL_set_read_ahead), so one read(2)
+ * (one exit from a Keep) brings in every record a client has pipelined, not a 5-byte header and
+ * then one record. */
+#define READ_AHEAD_BYTES (256 * 1024)
+/* Encrypted bytes waiting for a slow client beyond this: stop reading its requests until it
+ * reads its replies. */
+#define WIRE_BACKLOG_MAX (4u << 20)
+
 struct client {
     int fd;
     SSL *ssl;
+    BIO *wbio; /* TLS writes here (memory); flush_wire moves it to fd in one write(2) */
     uint64_t id;
     struct hsm_buf in, out;
-    size_t out_done;
+    struct hsm_buf wire; /* encrypted bytes for fd; wire_done of them are written */
+    size_t wire_done;
 };
 
 static void usage(void)
 {
     fprintf(stderr, "usage: keep-hsm --listen SOCKET_PATH --store TOKEN_FILE "
-                    "[--kdf-iterations N]\n");
+                    "[--kdf-iterations N] [--threads N]\n");
     exit(64);
 }
 
@@ -115,12 +129,32 @@ static SSL_CTX *tls_context(EVP_PKEY **key_out)
         X509_free(cert);
         return NULL;
     }
-    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_CTX_set_read_ahead(ctx, 1);
+    SSL_CTX_set_default_read_buffer_len(ctx, READ_AHEAD_BYTES);
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     SSL_CTX_set_num_tickets(ctx, 0);
     X509_free(cert);
     *key_out = key;
     return ctx;
+}
+
+/*
+ * OpenSSL's DRBGs read the clock on every generate to reseed after an hour (time(2); NIST SP
+ * 800-90A asks only for the count-based limit, reseed_requests, which stays). In a Keep time(2)
+ * is a call to the host, one exit per signature: turn the time-based reseed off for the calling
+ * thread's DRBGs (public and private are per thread) and the primary.
+ */
+static void rand_without_clock(void)
+{
+    time_t never = 0;
+    OSSL_PARAM p[] = {OSSL_PARAM_construct_time_t(OSSL_DRBG_PARAM_RESEED_TIME_INTERVAL, &never),
+                      OSSL_PARAM_construct_end()};
+    EVP_RAND_CTX *drbg[] = {RAND_get0_primary(NULL), RAND_get0_public(NULL),
+                            RAND_get0_private(NULL)};
+    for (size_t i = 0; i < sizeof(drbg) / sizeof(drbg[0]); i++)
+        if (!drbg[i] || !EVP_RAND_CTX_set_params(drbg[i], p))
+            fprintf(stderr, "keep-hsm: WARNING: cannot turn off the DRBG's clock reseed; every "
+                            "random draw reads the clock\n");
 }
 
 /* A socket file nobody listens on, left by an earlier run. */
@@ -164,53 +198,47 @@ static void drop(struct hsm_service *svc, struct client *c)
     close(c->fd);
     hsm_buf_free(&c->in);
     hsm_buf_free(&c->out);
+    hsm_buf_free(&c->wire);
     c->fd = -1;
 }
 
-/* Handle every whole frame in c->in; false when the connection must close. */
-static bool run_frames(struct hsm_service *svc, struct client *c)
+/* Encrypt the replies of this batch into the memory BIO (never short: it grows), then move
+ * everything TLS wrote (records, handshake messages) to c->wire; false when out of memory. */
+static bool seal_replies(struct client *c)
 {
-    size_t off = 0;
-    while (off < c->in.size) {
-        size_t frame;
-        struct keep_error err;
-        if (hsm_frame_split(c->in.data + off, c->in.size - off, &frame, &err) != KEEP_OK) {
-            fprintf(stderr, "keep-hsm: client %llu: %s\n", (unsigned long long)c->id, err.message);
-            return false;
-        }
-        if (!frame)
-            break;
-        if (hsm_service_handle(svc, c->id, c->in.data + off, frame, &c->out, &err) != KEEP_OK) {
-            fprintf(stderr, "keep-hsm: client %llu: %s\n", (unsigned long long)c->id, err.message);
-            return false;
-        }
-        off += frame;
-    }
-    memmove(c->in.data, c->in.data + off, c->in.size - off);
-    c->in.size -= off;
-    return true;
-}
-
-/* Write what is pending; false on a dead connection. */
-static bool flush(struct client *c)
-{
-    while (c->out_done < c->out.size) {
+    if (c->out.size) {
         /* SSL_get_error reads the thread's error queue: it must hold only our errors. */
         ERR_clear_error();
-        int n = SSL_write(c->ssl, c->out.data + c->out_done, (int)(c->out.size - c->out_done));
-        if (n <= 0) {
-            int e = SSL_get_error(c->ssl, n);
-            return e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ;
-        }
-        c->out_done += (size_t)n;
+        if (SSL_write(c->ssl, c->out.data, (int)c->out.size) != (int)c->out.size)
+            return false;
+        c->out.size = 0;
     }
-    c->out.size = 0;
-    c->out_done = 0;
+    char *p;
+    long n = BIO_get_mem_data(c->wbio, &p);
+    if (n > 0) {
+        hsm_put(&c->wire, p, (size_t)n);
+        (void)BIO_reset(c->wbio);
+    }
+    return !c->wire.failed;
+}
+
+/* One write(2) for everything a batch produced; false on a dead connection. */
+static bool flush_wire(struct client *c)
+{
+    while (c->wire_done < c->wire.size) {
+        ssize_t n = write(c->fd, c->wire.data + c->wire_done, c->wire.size - c->wire_done);
+        if (n < 0)
+            return errno == EAGAIN || errno == EINTR; /* poll says when to go on */
+        c->wire_done += (size_t)n;
+    }
+    c->wire.size = 0;
+    c->wire_done = 0;
     return true;
 }
 
-/* Read everything available (the TLS handshake happens here too), then answer it. */
-static bool serve(struct hsm_service *svc, struct client *c)
+/* Read everything available into c->in (the TLS handshake happens here too); false when the
+ * connection is closed or failed. */
+static bool read_tls(struct client *c)
 {
     uint8_t buf[65536];
     for (;;) {
@@ -221,18 +249,78 @@ static bool serve(struct hsm_service *svc, struct client *c)
             hsm_put(&c->in, buf, (size_t)n);
             if (c->in.failed || c->in.size > 2 * (HSM_FRAME_MAX + 4))
                 return false;
-            /* A short read drained the socket: skip the read that would only say EAGAIN
-             * (in a Keep every read is an exit to the host). */
-            if ((size_t)n < sizeof(buf) && SSL_pending(c->ssl) == 0)
-                break;
+            /* Nothing left in TLS's read-ahead buffer: skip the read that would only say
+             * EAGAIN (in a Keep every read is an exit to the host); poll tells when more came. */
+            if (!SSL_has_pending(c->ssl))
+                return true;
             continue;
         }
         int e = SSL_get_error(c->ssl, n);
-        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
-            break;
-        return false; /* closed, or a TLS failure */
+        return e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE;
     }
-    return run_frames(svc, c) && flush(c);
+}
+
+/*
+ * One batch: every whole frame every ready client sent, run by the pool (side by side when all
+ * only read the token, else in order), the replies then appended to each client's c->out in its
+ * requests' order. Jobs and their reply buffers are kept from batch to batch.
+ */
+struct batch {
+    struct hsm_job *jobs;
+    struct client **owner;
+    struct hsm_buf *replies;
+    size_t count, cap;
+};
+
+static bool batch_add(struct batch *b, struct client *c, const uint8_t *frame, size_t size)
+{
+    if (b->count == b->cap) {
+        size_t cap = b->cap ? 2 * b->cap : 64;
+        struct hsm_job *jobs = realloc(b->jobs, cap * sizeof(*jobs));
+        if (jobs)
+            b->jobs = jobs;
+        struct client **owner = jobs ? realloc(b->owner, cap * sizeof(*owner)) : NULL;
+        if (owner)
+            b->owner = owner;
+        struct hsm_buf *replies = owner ? realloc(b->replies, cap * sizeof(*replies)) : NULL;
+        if (!replies)
+            return false;
+        memset(replies + b->cap, 0, (cap - b->cap) * sizeof(*replies));
+        b->replies = replies;
+        b->cap = cap;
+    }
+    size_t i = b->count++;
+    b->replies[i].size = 0;
+    b->replies[i].failed = false;
+    b->jobs[i] =
+        (struct hsm_job){.conn = c->id, .frame = frame, .size = size, .out = &b->replies[i]};
+    b->owner[i] = c;
+    return true;
+}
+
+/* Queue c's whole frames; false when c sent a bad frame (those before it still run). */
+static bool collect_frames(struct batch *b, struct client *c, size_t *used)
+{
+    size_t off = 0, frame;
+    struct keep_error err;
+    struct hsm_header h;
+    struct keep_cursor cur;
+    bool ok = true;
+    while (ok && off < c->in.size) {
+        ok = hsm_frame_split(c->in.data + off, c->in.size - off, &frame, &err) == KEEP_OK &&
+             (!frame || hsm_frame_open(c->in.data + off, frame, &h, &cur, &err) == KEEP_OK);
+        if (!ok)
+            fprintf(stderr, "keep-hsm: client %llu: %s\n", (unsigned long long)c->id, err.message);
+        else if (!frame)
+            break;
+        else if (!(ok = batch_add(b, c, c->in.data + off, frame)))
+            fprintf(stderr, "keep-hsm: client %llu: no memory for its requests\n",
+                    (unsigned long long)c->id);
+        else
+            off += frame;
+    }
+    *used = off;
+    return ok;
 }
 
 static void accept_clients(int lfd, SSL_CTX *ctx, struct hsm_service *svc, struct client *cl)
@@ -252,15 +340,75 @@ static void accept_clients(int lfd, SSL_CTX *ctx, struct hsm_service *svc, struc
             close(fd);
             continue;
         }
-        *slot = (struct client){.fd = fd, .ssl = ssl, .id = id};
-        SSL_set_fd(ssl, fd);
+        BIO *rbio = BIO_new_socket(fd, BIO_NOCLOSE), *wbio = BIO_new(BIO_s_mem());
+        if (!rbio || !wbio) {
+            BIO_free(rbio);
+            BIO_free(wbio);
+            SSL_free(ssl);
+            hsm_service_disconnect(svc, id);
+            close(fd);
+            continue;
+        }
+        *slot = (struct client){.fd = fd, .ssl = ssl, .wbio = wbio, .id = id};
+        SSL_set_bio(ssl, rbio, wbio); /* the SSL owns both */
         SSL_set_accept_state(ssl);
     }
 }
 
-static int event_loop(int lfd, SSL_CTX *ctx, struct hsm_service *svc)
+/* Run the batch and hand each reply to its client; false for a client whose request failed. */
+static void run_batch(struct hsm_pool *pool, struct batch *b, bool *dead, struct client *cl)
+{
+    hsm_pool_run(pool, b->jobs, b->count);
+    for (size_t i = 0; i < b->count; i++) {
+        struct client *c = b->owner[i];
+        struct hsm_job *j = &b->jobs[i];
+        if (dead[c - cl])
+            continue;
+        if (j->rc != KEEP_OK || j->out->failed) {
+            fprintf(stderr, "keep-hsm: client %llu: %s\n", (unsigned long long)c->id,
+                    j->rc != KEEP_OK ? j->err.message : "no memory for a reply");
+            dead[c - cl] = true;
+            continue;
+        }
+        hsm_put(&c->out, j->out->data, j->out->size);
+    }
+    b->count = 0;
+}
+
+/* Read from every ready client, run all their requests as one batch, then answer each. */
+static void serve_ready(struct hsm_pool *pool, struct batch *b, struct client *cl,
+                        const struct pollfd *pfd, const int *map, int n, struct hsm_service *svc)
+{
+    bool dead[MAX_CONNS] = {0}, touched[MAX_CONNS] = {0};
+    size_t used[MAX_CONNS] = {0};
+    for (int k = 1; k < n; k++) {
+        struct client *c = &cl[map[k]];
+        bool ok = true;
+        if (pfd[k].revents & POLLOUT)
+            ok = flush_wire(c);
+        if (ok && (pfd[k].revents & ~POLLOUT))
+            ok = read_tls(c);
+        touched[map[k]] = ok;
+        if (ok)
+            ok = collect_frames(b, c, &used[map[k]]);
+        dead[map[k]] = !ok;
+    }
+    run_batch(pool, b, dead, cl);
+    for (int i = 0; i < MAX_CONNS; i++) {
+        struct client *c = &cl[i];
+        if (c->fd < 0 || !(touched[i] || dead[i]))
+            continue;
+        memmove(c->in.data, c->in.data + used[i], c->in.size - used[i]);
+        c->in.size -= used[i];
+        if (dead[i] || !seal_replies(c) || !flush_wire(c))
+            drop(svc, c);
+    }
+}
+
+static int event_loop(int lfd, SSL_CTX *ctx, struct hsm_service *svc, struct hsm_pool *pool)
 {
     static struct client cl[MAX_CONNS];
+    static struct batch batch;
     struct pollfd pfd[MAX_CONNS + 1];
     for (int i = 0; i < MAX_CONNS; i++)
         cl[i].fd = -1;
@@ -271,7 +419,8 @@ static int event_loop(int lfd, SSL_CTX *ctx, struct hsm_service *svc)
         for (int i = 0; i < MAX_CONNS; i++) {
             if (cl[i].fd < 0)
                 continue;
-            short ev = POLLIN | (cl[i].out.size ? POLLOUT : 0);
+            size_t backlog = cl[i].wire.size - cl[i].wire_done;
+            short ev = (short)((backlog < WIRE_BACKLOG_MAX ? POLLIN : 0) | (backlog ? POLLOUT : 0));
             map[n] = i;
             pfd[n++] = (struct pollfd){.fd = cl[i].fd, .events = ev};
         }
@@ -281,11 +430,7 @@ static int event_loop(int lfd, SSL_CTX *ctx, struct hsm_service *svc)
             perror("keep-hsm: poll");
             return 1;
         }
-        for (int k = 1; k < n; k++) {
-            struct client *c = &cl[map[k]];
-            if (pfd[k].revents && !serve(svc, c))
-                drop(svc, c);
-        }
+        serve_ready(pool, &batch, cl, pfd, map, n, svc);
         if (pfd[0].revents & POLLIN)
             accept_clients(lfd, ctx, svc, cl);
     }
@@ -294,7 +439,7 @@ static int event_loop(int lfd, SSL_CTX *ctx, struct hsm_service *svc)
 int main(int argc, char **argv)
 {
     const char *sock = NULL, *store = NULL;
-    unsigned long iterations = 200000;
+    unsigned long iterations = 200000, threads = 2;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--listen") && i + 1 < argc)
             sock = argv[++i];
@@ -302,16 +447,20 @@ int main(int argc, char **argv)
             store = argv[++i];
         else if (!strcmp(argv[i], "--kdf-iterations") && i + 1 < argc)
             iterations = strtoul(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
+            threads = strtoul(argv[++i], NULL, 10);
         else
             usage();
     }
-    if (!sock || !store || iterations < HSM_KDF_ITERATIONS_MIN || iterations > 100000000)
+    if (!sock || !store || iterations < HSM_KDF_ITERATIONS_MIN || iterations > 100000000 ||
+        threads < 1 || threads > 64)
         usage();
     signal(SIGPIPE, SIG_IGN); /* a client that goes away is a closed connection, not a death */
     /* Keep freed buffers in the heap: in a Keep every fresh page is a fault and every
      * mmap/munmap a call to the host, and requests allocate the same sizes again and again. */
     mallopt(M_MMAP_THRESHOLD, 32 << 20);
     mallopt(M_TRIM_THRESHOLD, 64 << 20);
+    rand_without_clock();
     struct keep_error err;
     struct hsm_service *svc;
     if (hsm_service_open(store, (uint32_t)iterations, &svc, &err) != KEEP_OK) {
@@ -325,9 +474,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "keep-hsm: cannot set up TLS and evidence\n");
         return 1;
     }
+    struct hsm_pool *pool;
+    if (hsm_pool_new(svc, (unsigned)threads, rand_without_clock, &pool, &err) != KEEP_OK) {
+        fprintf(stderr, "keep-hsm: %s\n", err.message);
+        return 1;
+    }
     int lfd = listen_on(sock);
     if (lfd < 0)
         return 1;
-    fprintf(stderr, "keep-hsm: serving %s on %s\n", store, sock);
-    return event_loop(lfd, ctx, svc);
+    fprintf(stderr, "keep-hsm: serving %s on %s (%lu threads)\n", store, sock, threads);
+    return event_loop(lfd, ctx, svc, pool);
 }

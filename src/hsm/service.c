@@ -1526,6 +1526,27 @@ static op_fn op_handler(uint8_t op)
     }
 }
 
+/*
+ * Ops whose handlers only read the service's state (connections, sessions, objects) and write
+ * only their reply: hsm_pool runs these side by side. Key use reads shared EVP_PKEYs, which
+ * OpenSSL allows from several threads at once; RAND is per thread. An op not listed here
+ * (anything that logs in, creates, changes or destroys) runs alone.
+ */
+bool hsm_service_concurrent(uint8_t op)
+{
+    switch (op) {
+    case HSM_OP_SIGN:
+    case HSM_OP_VERIFY:
+    case HSM_OP_ENCRYPT:
+    case HSM_OP_DECRYPT:
+    case HSM_OP_DIGEST:
+    case HSM_OP_RANDOM:
+        return true;
+    default:
+        return false;
+    }
+}
+
 /* GET_ATTRS answers per attribute even when one of them fails (2.40 5.7). */
 static bool keeps_output(uint8_t op, CK_RV rv)
 {

@@ -8,6 +8,7 @@
 #ifndef KEEP_HSM_SERVICE_H
 #define KEEP_HSM_SERVICE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,5 +44,8 @@ void hsm_service_disconnect(struct hsm_service *s, uint64_t conn);
  */
 int hsm_service_handle(struct hsm_service *s, uint64_t conn, const uint8_t *frame, size_t size,
                        struct hsm_buf *out, struct keep_error *err);
+
+/* True for an op that may run beside other such ops, on other threads (hsm/pool.h). */
+bool hsm_service_concurrent(uint8_t op);
 
 #endif /* KEEP_HSM_SERVICE_H */

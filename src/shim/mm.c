@@ -607,6 +607,27 @@ void shim_mm_init(void)
     /* The stack is an area like any other: its pages below the host's are mapped on touch. */
     insert_area(BOOT->in.stack_low, end,
                 PROT_READ | PROT_WRITE | (BOOT->in.stack_exec ? PROT_EXEC : 0));
+    /* keep run --steward: the enroller's image (enroll.c), mapped by the host like the program's.
+     */
+    uint64_t lo = BOOT->in.enroll_low & ~(PAGE - 1), hi = page_up(BOOT->in.enroll_high);
+    if (BOOT->in.enroll_entry && lo >= mm.heap_start && hi > lo && hi <= BOOT->in.mmap_top) {
+        mark_hint(lo, hi);
+        insert_area(lo, hi, PROT_READ | PROT_WRITE | PROT_EXEC | AREA_IMAGE);
+    }
+}
+
+void shim_mm_reset_for_workload(uint64_t stack_low, uint64_t stack_keep)
+{
+    mm_lock();
+    uint64_t prot = PROT_READ | PROT_WRITE | (BOOT->in.stack_exec ? PROT_EXEC : 0);
+    /* The enroller's heap, mappings and image; then its stack, below the workload's frame. */
+    if (unmap_range(mm.heap_start, stack_low) || unmap_range(stack_low, stack_keep) ||
+        insert_area(stack_low, stack_keep, prot))
+        shim_panic("enrolment: cannot free the enroller's memory", mm.area_count);
+    merge_areas();
+    mm.brk_cur = mm.brk_start;
+    mm.seq_next = mm.run = 0;
+    mm_unlock();
 }
 
 /*

@@ -17,7 +17,7 @@ static bool returns_fd(uint64_t nr)
 {
     return nr == KEEP_NR_open || nr == KEEP_NR_openat || nr == KEEP_NR_dup || nr == KEEP_NR_dup2 ||
            nr == KEEP_NR_dup3 || nr == KEEP_NR_socket || nr == KEEP_NR_accept ||
-           nr == KEEP_NR_accept4 || nr == KEEP_NR_epoll_create1;
+           nr == KEEP_NR_accept4 || nr == KEEP_NR_epoll_create1 || nr == KEEP_HC_PLACEHOLDER;
 }
 
 static bool returns_zero(uint64_t nr)

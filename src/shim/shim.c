@@ -322,6 +322,8 @@ static long dispatch(struct shim_frame *f)
     if (handled)
         return r;
     long small;
+    if (shim_keepfs_call(f, &small))
+        return small;
     if (shim_small_call(f, &small))
         return small;
     switch (f->nr) {
@@ -381,6 +383,10 @@ static long dispatch(struct shim_frame *f)
     case KEEP_NR_exit:
         shim_thread_exit((int)f->rdi);
     case KEEP_NR_exit_group:
+        if (shim_enroll_active()) {
+            shim_enroll_exit((int)f->rdi); /* the workload starts next */
+            return 0;
+        }
         shim_exit((int)f->rdi);
     default:
         return shim_forward(f);
@@ -398,6 +404,7 @@ long shim_syscall(struct shim_frame *f)
     static bool started;
     if (!started) {
         shim_mm_init();
+        shim_enroll_init();
         started = true;
     }
     return shim_signal_after(f, dispatch(f));

@@ -142,4 +142,16 @@ bool shim_small_call(const struct shim_frame *f, long *r);
 long shim_mmap_file(uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags, uint64_t fd,
                     uint64_t off);
 
+/* Enrolment (enroll.c) and the Keep-private /run/keep (keepfs.c), for keep run --steward. */
+void shim_enroll_init(void);
+bool shim_enroll_active(void);
+void shim_enroll_exit(int status); /* returns only to start the workload (status 0) */
+bool shim_keepfs_call(const struct shim_frame *f, long *r);
+void shim_keepfs_init(bool writable);
+void shim_keepfs_seal(void);
+void shim_signal_reset(void);
+/* Free what the enroller mapped: everything but the workload's image and its stack page(s) at
+ * and above stack_keep; the break back at its start. */
+void shim_mm_reset_for_workload(uint64_t stack_low, uint64_t stack_keep);
+
 #endif /* KEEP_SHIM_SHIM_H */

@@ -865,3 +865,16 @@ void shim_signal_interrupted(void)
     }
     deliver(r, -1); /* from the host: nothing ready (all blocked) resumes as it was */
 }
+
+/* After enrolment (enroll.c): the workload starts with Linux's defaults at execve(2). */
+void shim_signal_reset(void)
+{
+    memset(actions, 0, sizeof(actions));
+    struct keep_shim_cpu *c = shim_cpu();
+    c->pending = 0;
+    c->alt_sp = c->alt_size = 0;
+    c->alt_flags = 0;
+    blocked = 0;
+    suspended = 0;
+    publish_caught();
+}

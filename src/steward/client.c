@@ -63,16 +63,29 @@ static int dial(struct enroll *e)
     return fd;
 }
 
+/* The trust anchor: only the CA given, never the system's store. 1 on success. */
+static int load_ca(SSL_CTX *ctx, const struct keep_steward_enroll_opts *o)
+{
+    if (!o->ca_pem)
+        return SSL_CTX_load_verify_locations(ctx, o->ca_file, NULL);
+    BIO *bio = BIO_new_mem_buf(o->ca_pem, -1);
+    X509 *ca = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+    int ok = ca && X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx), ca) == 1;
+    X509_free(ca);
+    BIO_free(bio);
+    return ok ? 1 : 0;
+}
+
 /* One request; *body (malloc'd, NUL-terminated) gets the reply body; returns the status. */
 static int https(struct enroll *e, const char *method, const char *path, const char *type,
                  const char *payload, char **body)
 {
     *body = NULL;
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-    if (!ctx || !SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) ||
-        SSL_CTX_load_verify_locations(ctx, e->o->ca_file, NULL) != 1) {
+    if (!ctx || !SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) || load_ca(ctx, e->o) != 1) {
         SSL_CTX_free(ctx);
-        return fail(e, "TLS setup: cannot load CA %s", e->o->ca_file);
+        return fail(e, "TLS setup: cannot load CA %s",
+                    e->o->ca_pem ? "(pinned PEM)" : e->o->ca_file);
     }
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
     if (e->cert &&
@@ -126,15 +139,35 @@ static int https(struct enroll *e, const char *method, const char *path, const c
     return status;
 }
 
+static int write_path(struct enroll *e, const char *path, const void *data, size_t size,
+                      mode_t mode)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (fd < 0 || write(fd, data, size) != (ssize_t)size || close(fd) != 0)
+        return fail(e, "write %s: %s", path, strerror(errno));
+    return 0;
+}
+
 static int write_file(struct enroll *e, const char *name, const void *data, size_t size,
                       mode_t mode)
 {
     char path[1024];
     snprintf(path, sizeof(path), "%s/%s", e->o->out_dir, name);
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-    if (fd < 0 || write(fd, data, size) != (ssize_t)size || close(fd) != 0)
-        return fail(e, "write %s: %s", path, strerror(errno));
-    return 0;
+    return write_path(e, path, data, size, mode);
+}
+
+/* secret_paths[i]: make its directory if missing (one level, as /run/keep/DIR/FILE). */
+static int write_secret_path(struct enroll *e, const char *path, const void *data, size_t size)
+{
+    char dir[1024];
+    snprintf(dir, sizeof(dir), "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash && slash != dir) {
+        *slash = 0;
+        if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+            return fail(e, "mkdir %s: %s", dir, strerror(errno));
+    }
+    return write_path(e, path, data, size, 0600);
 }
 
 static char *csr_pem(struct enroll *e, uint8_t spki_sha384[48])
@@ -252,7 +285,7 @@ static int fetch_secrets(struct enroll *e)
 {
     char dir[1024];
     snprintf(dir, sizeof(dir), "%s/secrets", e->o->out_dir);
-    if (e->o->secret_count && mkdir(dir, 0700) != 0 && errno != EEXIST)
+    if (e->o->secret_count && !e->o->secret_paths && mkdir(dir, 0700) != 0 && errno != EEXIST)
         return fail(e, "mkdir %s: %s", dir, strerror(errno));
     for (size_t i = 0; i < e->o->secret_count; i++) {
         char path[256], name[300], *body;
@@ -267,7 +300,9 @@ static int fetch_secrets(struct enroll *e)
         }
         snprintf(name, sizeof(name), "secrets/%s", e->o->secrets[i]);
         /* Binary secrets with NUL bytes would need Content-Length; ours are read to EOF. */
-        int rc = write_file(e, name, body, strlen(body), 0600);
+        int rc = e->o->secret_paths
+                     ? write_secret_path(e, e->o->secret_paths[i], body, strlen(body))
+                     : write_file(e, name, body, strlen(body), 0600);
         OPENSSL_cleanse(body, strlen(body));
         free(body);
         if (rc)
@@ -311,4 +346,103 @@ out:
     X509_free(e.cert);
     EVP_PKEY_free(e.key);
     return rc;
+}
+
+/* ---- counters (after enrolment) ----------------------------------------------- */
+
+/* An enroll context for a session: the same https() with the enrolled identity. */
+static int session_open(const struct keep_steward_session *s, struct keep_steward_enroll_opts *o,
+                        struct enroll *e, char *msg, size_t msg_size)
+{
+    *o = (struct keep_steward_enroll_opts){.host = s->host, .port = s->port, .ca_file = s->ca_file};
+    *e = (struct enroll){.o = o, .msg = msg, .msg_size = msg_size};
+    FILE *f = fopen(s->cert_file, "re");
+    e->cert = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+    if (f)
+        fclose(f);
+    f = e->cert ? fopen(s->key_file, "re") : NULL;
+    e->key = f ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
+    if (f)
+        fclose(f);
+    if (!e->cert || !e->key) {
+        X509_free(e->cert);
+        return fail(e, "session: cannot read %s %s", e->cert ? "key" : "certificate",
+                    e->cert ? s->key_file : s->cert_file);
+    }
+    return 0;
+}
+
+static void session_close(struct enroll *e)
+{
+    X509_free(e->cert);
+    EVP_PKEY_free(e->key);
+}
+
+/* {"value": N} with 0 <= N (both the 200 reply and the 409 problem carry it). */
+static int reply_value(json_t *reply, uint64_t *value)
+{
+    json_t *v = json_object_get(reply, "value");
+    if (!json_is_integer(v) || json_integer_value(v) < 0)
+        return -1;
+    *value = (uint64_t)json_integer_value(v);
+    return 0;
+}
+
+/* One counter request; 0 (200), 1 (409 conflict) or -1. */
+static int counter_call(const struct keep_steward_session *s, const char *method, const char *name,
+                        const char *payload, uint64_t *value, char *msg, size_t msg_size)
+{
+    struct keep_steward_enroll_opts o;
+    struct enroll e;
+    if (session_open(s, &o, &e, msg, msg_size))
+        return -1;
+    char path[128], *body = NULL;
+    int rc = -1;
+    if (!name[0] || strlen(name) > 64 ||
+        strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                     "0123456789._-") != strlen(name)) {
+        fail(&e, "counter name %.70s is not [A-Za-z0-9._-]{1,64}", name);
+        goto out;
+    }
+    snprintf(path, sizeof(path), "/v1/counters/%s", name);
+    int status = https(&e, method, path, "application/json", payload, &body);
+    if (status < 0)
+        goto out;
+    json_t *reply = json_loads(body, 0, NULL);
+    uint64_t got = 0;
+    if ((status == 200 || status == 409) && reply_value(reply, &got) == 0) {
+        *value = got;
+        rc = status == 200 ? 0 : 1;
+    } else {
+        const char *check = json_string_value(json_object_get(reply, "check"));
+        fail(&e, "%s %s: HTTP %d%s%s: %.300s", method, path, status, check ? " " : "",
+             check ? check : "", body);
+    }
+    json_decref(reply);
+out:
+    free(body);
+    session_close(&e);
+    return rc;
+}
+
+int keep_steward_counter_get(const struct keep_steward_session *session, const char *name,
+                             uint64_t *value, char *msg, size_t msg_size)
+{
+    return counter_call(session, "GET", name, NULL, value, msg, msg_size) == 0 ? 0 : -1;
+}
+
+int keep_steward_counter(const struct keep_steward_session *session, const char *name,
+                         uint64_t expect, uint64_t set, uint64_t *value, char *msg, size_t msg_size)
+{
+    if (set <= expect || set > INT64_MAX) {
+        snprintf(msg, msg_size,
+                 "counter %.64s: set %llu must be greater than expect %llu and "
+                 "at most 2^63-1",
+                 name, (unsigned long long)set, (unsigned long long)expect);
+        return -1;
+    }
+    char payload[96];
+    snprintf(payload, sizeof(payload), "{\"expect\":%llu,\"set\":%llu}", (unsigned long long)expect,
+             (unsigned long long)set);
+    return counter_call(session, "POST", name, payload, value, msg, msg_size);
 }

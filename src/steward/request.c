@@ -513,3 +513,54 @@ int steward_request_parse_enarx(const uint8_t *der, size_t size, struct steward_
         steward_request_free(out);
     return rc;
 }
+
+/* ---- counters ------------------------------------------------------------ */
+
+static int counter_field(json_t *root, const char *key, uint64_t *out, struct keep_error *err)
+{
+    json_t *v = json_object_get(root, key);
+    if (!v)
+        return keep_fail(err, KEEP_E_STEWARD_COUNTER_REQUEST, "counter request.%s is missing", key);
+    /* jansson refuses integers beyond json_int_t (int64) while parsing; a real (1e3, 1.0)
+     * is not an integer here. */
+    if (!json_is_integer(v) || json_integer_value(v) < 0)
+        return keep_fail(err, KEEP_E_STEWARD_COUNTER_REQUEST,
+                         "counter request.%s is not an integer 0..2^63-1", key);
+    *out = (uint64_t)json_integer_value(v);
+    return KEEP_OK;
+}
+
+int steward_counter_request_parse(const char *body, size_t size, struct steward_counter_update *out,
+                                  struct keep_error *err)
+{
+    memset(out, 0, sizeof(*out));
+    json_error_t jerr;
+    json_t *root = json_loadb(body, size, JSON_REJECT_DUPLICATES, &jerr);
+    if (!json_is_object(root)) {
+        json_decref(root);
+        return root ? keep_fail(err, KEEP_E_STEWARD_COUNTER_REQUEST,
+                                "counter request is not a JSON object")
+                    : keep_fail(err, KEEP_E_STEWARD_COUNTER_REQUEST,
+                                "counter request is not JSON: %s at byte %d", jerr.text,
+                                jerr.position);
+    }
+    int rc = KEEP_OK;
+    const char *key;
+    json_t *v;
+    json_object_foreach(root, key, v)
+    {
+        if (strcmp(key, "expect") != 0 && strcmp(key, "set") != 0) {
+            rc = keep_fail(err, KEEP_E_STEWARD_COUNTER_REQUEST,
+                           "counter request.%.64s is not a known key (expect, set)", key);
+            break;
+        }
+    }
+    if (rc == KEEP_OK && (rc = counter_field(root, "expect", &out->expect, err)) == KEEP_OK &&
+        (rc = counter_field(root, "set", &out->set, err)) == KEEP_OK && out->set <= out->expect)
+        rc = keep_fail(err, KEEP_E_STEWARD_COUNTER_REQUEST,
+                       "counter request.set %llu is not greater than expect %llu: a counter only "
+                       "moves forward",
+                       (unsigned long long)out->set, (unsigned long long)out->expect);
+    json_decref(root);
+    return rc;
+}

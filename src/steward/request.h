@@ -87,4 +87,15 @@ char *steward_base64_encode(const uint8_t *data, size_t size);
 /* A workload or secret name: 1-64 of [A-Za-z0-9._-], not starting with '.'. */
 bool steward_name_ok(const char *name);
 
+/*
+ * The JSON body of POST /v1/counters/{name}: exactly {"expect": N, "set": M}, integers with
+ * 0 <= N < M <= INT64_MAX (a counter only moves forward; SQLite keeps it as a signed 64-bit
+ * integer). STEWARD_COUNTER_REQUEST names the field and the value otherwise.
+ */
+struct steward_counter_update {
+    uint64_t expect, set;
+};
+int steward_counter_request_parse(const char *body, size_t size, struct steward_counter_update *out,
+                                  struct keep_error *err);
+
 #endif

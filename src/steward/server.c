@@ -62,7 +62,11 @@ static int status_of(int code)
     case KEEP_E_STEWARD_NONCE_EXPIRED:
     case KEEP_E_STEWARD_POLICY:
     case KEEP_E_STEWARD_ADMIN:
+    case KEEP_E_STEWARD_COUNTER_NAME:
+    case KEEP_E_STEWARD_COUNTER_REQUEST:
         return 400;
+    case KEEP_E_STEWARD_COUNTER_CONFLICT:
+        return 409;
     case KEEP_E_STEWARD_CLIENT_CERT:
         return 401;
     case KEEP_E_STEWARD_EVIDENCE_INVALID:
@@ -78,6 +82,7 @@ static int status_of(int code)
     case KEEP_E_STEWARD_TOO_LARGE:
         return 413;
     case KEEP_E_STEWARD_NONCE_LIMIT:
+    case KEEP_E_STEWARD_COUNTER_LIMIT:
         return 429;
     default:
         return 500;
@@ -101,6 +106,8 @@ static const char *reason_of(int status)
         return "Not Found";
     case 405:
         return "Method Not Allowed";
+    case 409:
+        return "Conflict";
     case 413:
         return "Payload Too Large";
     case 415:
@@ -132,8 +139,10 @@ static void reply_json(struct evhttp_request *req, int status, json_t *body, con
     free(text);
 }
 
-/* RFC 9457 problem details; "check" names the failed check (the error code). */
-static void problem(struct evhttp_request *req, int code, const char *detail, json_t *errors)
+/* RFC 9457 problem details; "check" names the failed check (the error code). extra (stolen,
+ * may be NULL) adds extension members (RFC 9457 section 3.2), such as a counter's value. */
+static void problem_with(struct evhttp_request *req, int code, const char *detail, json_t *errors,
+                         json_t *extra)
 {
     int status = status_of(code);
     char type[128];
@@ -143,7 +152,15 @@ static void problem(struct evhttp_request *req, int code, const char *detail, js
                   "status", status, "detail", detail, "check", keep_err_name(code));
     if (errors)
         json_object_set(body, "errors", errors);
+    if (extra)
+        json_object_update(body, extra);
+    json_decref(extra);
     reply_json(req, status, body, "application/problem+json");
+}
+
+static void problem(struct evhttp_request *req, int code, const char *detail, json_t *errors)
+{
+    problem_with(req, code, detail, errors, NULL);
 }
 
 static int body_of(struct evhttp_request *req, size_t max, uint8_t **data, size_t *size)
@@ -330,6 +347,41 @@ static void handle_secret(struct server *sv, struct evhttp_request *req, const c
     free(value);
 }
 
+/* GET /v1/counters/{name} and POST /v1/counters/{name} {"expect": N, "set": M}, over mutual
+ * TLS: the counter namespace is the client certificate's workload (docs/STEWARD.md). */
+static void handle_counter(struct server *sv, struct evhttp_request *req, const char *name,
+                           bool post)
+{
+    struct keep_error err;
+    uint64_t value = 0;
+    int rc;
+    if (!post) {
+        rc = steward_counter_read(sv->s, verified_peer(req), name, time(NULL), &value, &err);
+    } else if (!content_type_is(req, "application/json")) {
+        rc = keep_fail(&err, KEEP_E_STEWARD_COUNTER_REQUEST,
+                       "POST /v1/counters takes Content-Type application/json");
+    } else {
+        uint8_t *body;
+        size_t size;
+        struct steward_counter_update u;
+        if ((rc = body_of(req, 4096, &body, &size))) {
+            keep_fail(&err, rc, "counter request body over 4096 bytes");
+        } else {
+            rc = steward_counter_request_parse((const char *)body, size, &u, &err);
+            free(body);
+        }
+        if (rc == KEEP_OK)
+            rc =
+                steward_counter_swap(sv->s, verified_peer(req), name, &u, time(NULL), &value, &err);
+    }
+    if (rc == KEEP_E_STEWARD_COUNTER_CONFLICT)
+        problem_with(req, rc, err.message, NULL, json_pack("{s:I}", "value", (json_int_t)value));
+    else if (rc)
+        problem(req, rc, err.message, NULL);
+    else
+        reply_json(req, 200, json_pack("{s:I}", "value", (json_int_t)value), "application/json");
+}
+
 static void handle_crl(struct server *sv, struct evhttp_request *req)
 {
     uint8_t *der;
@@ -383,6 +435,9 @@ static void route(struct evhttp_request *req, void *arg)
         handle_enarx(sv, req);
     else if (m == EVHTTP_REQ_GET && strncmp(path, "/v1/secrets/", 12) == 0)
         handle_secret(sv, req, path + 12);
+    else if ((m == EVHTTP_REQ_GET || m == EVHTTP_REQ_POST) &&
+             strncmp(path, "/v1/counters/", 13) == 0)
+        handle_counter(sv, req, path + 13, m == EVHTTP_REQ_POST);
     else if (m == EVHTTP_REQ_GET && strcmp(path, "/ca.pem") == 0)
         reply(req, 200, "application/x-pem-file", sv->s->ca.cert_pem, strlen(sv->s->ca.cert_pem));
     else if (m == EVHTTP_REQ_GET && strcmp(path, "/crl.der") == 0)

@@ -198,6 +198,19 @@ static void audit(struct steward *s, int64_t now, const char *event, json_t *det
     json_decref(detail);
 }
 
+/* An audit entry that must be written for the operation to count: its failure is the
+ * operation's failure (within the caller's transaction, which then rolls back). */
+static int audit_checked(struct steward *s, int64_t now, const char *event, json_t *detail,
+                         struct keep_error *err)
+{
+    char *text = json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(detail);
+    int rc = text ? steward_audit_append(s->store, now, event, text, err)
+                  : keep_fail(err, KEEP_E_NOMEM, "audit %s: out of memory", event);
+    free(text);
+    return rc;
+}
+
 /* The attest policy with the service's report_data binding and insecure switch. */
 static int bound_policy(struct steward *s, const struct steward_cert_request *req,
                         const char *attest_json, struct keep_attest_policy **out,
@@ -587,13 +600,15 @@ static int peer_serial(X509 *peer, char serial[41])
     return 0;
 }
 
-static int release_check(struct steward *s, X509 *peer, const char *name, int64_t now,
-                         struct steward_cert_record *rec, struct keep_error *err)
+/* The record of a client certificate this service issued and still honours: signed by our CA,
+ * stored, unrevoked, unexpired, and not from unsigned kvm evidence unless --insecure-kvm. */
+static int peer_record(struct steward *s, X509 *peer, int64_t now, const char *endpoint,
+                       struct steward_cert_record *rec, struct keep_error *err)
 {
     char serial[41];
     if (!peer || peer_serial(peer, serial))
         return keep_fail(err, KEEP_E_STEWARD_CLIENT_CERT,
-                         "GET /v1/secrets needs a client certificate issued by this service");
+                         "%s needs a client certificate issued by this service", endpoint);
     /* The serial alone is public (CRL, the Keep's own TLS handshakes): the certificate must also
      * carry this CA's signature (RFC 5280 section 6.1.3 (a)(1)), whoever the caller is. */
     if (X509_NAME_cmp(X509_get_issuer_name(peer), X509_get_subject_name(s->ca.cert)) != 0 ||
@@ -617,6 +632,15 @@ static int release_check(struct steward *s, X509 *peer, const char *name, int64_
             "client certificate %s was issued on unsigned kvm evidence and the service "
             "runs without --insecure-kvm",
             serial);
+    return KEEP_OK;
+}
+
+static int release_check(struct steward *s, X509 *peer, const char *name, int64_t now,
+                         struct steward_cert_record *rec, struct keep_error *err)
+{
+    int rc = peer_record(s, peer, now, "GET /v1/secrets", rec, err);
+    if (rc)
+        return rc;
     char *doc = NULL;
     struct steward_workload w;
     if ((rc = steward_policy_get(s->store, rec->workload, &doc, err)) == KEEP_OK)
@@ -657,6 +681,97 @@ int steward_secret_release(struct steward *s, X509 *peer, const char *name, int6
     audit(s, now, rc ? "secret.refused" : "secret.released",
           json_pack("{s:s,s:s,s:s,s:s}", "secret", steward_name_ok(name) ? name : "(bad name)",
                     "serial", rec.serial, "workload", rec.workload, "code", keep_err_name(rc)));
+    return rc;
+}
+
+/* ---- counters -------------------------------------------------------------- */
+
+/* The counter namespace of the verified peer: its TEE and measurement. */
+static int counter_key(struct steward *s, X509 *peer, const char *name, int64_t now,
+                       const char *endpoint, struct steward_cert_record *rec,
+                       struct steward_counter_key *key, struct keep_error *err)
+{
+    if (!steward_name_ok(name))
+        return keep_fail(err, KEEP_E_STEWARD_COUNTER_NAME,
+                         "counter name %.64s is not [A-Za-z0-9._-]{1,64} (no leading '.')", name);
+    int rc = peer_record(s, peer, now, endpoint, rec, err);
+    if (rc)
+        return rc;
+    if (!rec->measurement[0])
+        return keep_fail(err, KEEP_E_STEWARD_CLIENT_CERT,
+                         "client certificate %s names no measurement: no counter namespace",
+                         rec->serial);
+    *key = (struct steward_counter_key){
+        .tee = rec->tee, .measurement = rec->measurement, .name = name};
+    return KEEP_OK;
+}
+
+int steward_counter_read(struct steward *s, X509 *peer, const char *name, int64_t now,
+                         uint64_t *value, struct keep_error *err)
+{
+    struct steward_cert_record rec;
+    struct steward_counter_key key;
+    int rc = counter_key(s, peer, name, now, "GET /v1/counters", &rec, &key, err);
+    return rc ? rc : steward_counter_get(s->store, &key, value, err);
+}
+
+static int counter_swap_locked(struct steward *s, const struct steward_counter_key *key,
+                               const struct steward_counter_update *u, int64_t now, uint64_t *value,
+                               struct keep_error *err)
+{
+    int64_t count = 0;
+    int rc = steward_counter_get(s->store, key, value, err);
+    if (rc)
+        return rc;
+    if (*value != u->expect)
+        return keep_fail(err, KEEP_E_STEWARD_COUNTER_CONFLICT,
+                         "counter %s holds %llu, not the expected %llu: nothing changed", key->name,
+                         (unsigned long long)*value, (unsigned long long)u->expect);
+    /* A new counter row: bounded per workload, as the attested client is not the operator. */
+    if (*value == 0 && (rc = steward_counter_count(s->store, key, &count, err)) == KEEP_OK &&
+        count >= STEWARD_MAX_COUNTERS)
+        rc = keep_fail(err, KEEP_E_STEWARD_COUNTER_LIMIT,
+                       "workload %.16s... has %lld counters (limit %d): counter %s not created",
+                       key->measurement, (long long)count, STEWARD_MAX_COUNTERS, key->name);
+    if (rc == KEEP_OK)
+        rc = steward_counter_put(s->store, key, u->set, now, err);
+    if (rc == KEEP_OK)
+        rc = audit_checked(s, now, "counter.set",
+                           json_pack("{s:s,s:s,s:s,s:I,s:I}", "tee", key->tee, "measurement",
+                                     key->measurement, "counter", key->name, "from",
+                                     (json_int_t)u->expect, "to", (json_int_t)u->set),
+                           err);
+    if (rc == KEEP_OK)
+        *value = u->set;
+    return rc;
+}
+
+int steward_counter_swap(struct steward *s, X509 *peer, const char *name,
+                         const struct steward_counter_update *u, int64_t now, uint64_t *value,
+                         struct keep_error *err)
+{
+    struct steward_cert_record rec;
+    struct steward_counter_key key;
+    *value = 0;
+    int rc = counter_key(s, peer, name, now, "POST /v1/counters", &rec, &key, err);
+    if (rc)
+        return rc;
+    if (u->set <= u->expect || u->set > INT64_MAX)
+        return keep_fail(err, KEEP_E_STEWARD_COUNTER_REQUEST,
+                         "counter %s: set %llu must be greater than expect %llu and at most 2^63-1",
+                         name, (unsigned long long)u->set, (unsigned long long)u->expect);
+    if ((rc = steward_store_begin(s->store, err)))
+        return rc;
+    rc = counter_swap_locked(s, &key, u, now, value, err);
+    /* Committed (synchronous=FULL) before the caller replies: an acknowledged value survives a
+     * crash. A conflict changed nothing, so it is rolled back like any failure. */
+    struct keep_error cerr;
+    if (rc == KEEP_OK && steward_store_commit(s->store, &cerr) != KEEP_OK) {
+        rc = keep_fail(err, cerr.code, "%s", cerr.message);
+        *value = u->expect;
+    }
+    if (rc)
+        steward_store_rollback(s->store);
     return rc;
 }
 

@@ -72,6 +72,20 @@ int steward_issue(struct steward *s, const struct steward_cert_request *req, int
 int steward_secret_release(struct steward *s, X509 *peer, const char *name, int64_t now,
                            uint8_t **value, size_t *size, struct keep_error *err);
 
+/*
+ * Monotonic counters for a workload's rollback detection (docs/STEWARD.md, "Counters"). The
+ * namespace is the TEE and measurement of peer, a client certificate this service issued, so a
+ * workload reads and moves only its own. A counter never set reads 0. steward_counter_swap sets
+ * it to u->set iff it holds u->expect (u->set > u->expect), durably (committed) before it
+ * returns; STEWARD_COUNTER_CONFLICT leaves it unchanged with *value = the value it holds.
+ */
+#define STEWARD_MAX_COUNTERS 1024 /* per workload identity */
+int steward_counter_read(struct steward *s, X509 *peer, const char *name, int64_t now,
+                         uint64_t *value, struct keep_error *err);
+int steward_counter_swap(struct steward *s, X509 *peer, const char *name,
+                         const struct steward_counter_update *u, int64_t now, uint64_t *value,
+                         struct keep_error *err);
+
 /* Admin operations; each is audited. */
 int steward_admin_policy_put(struct steward *s, const char *name, const char *doc, int64_t now,
                              struct keep_error *err);

@@ -10,6 +10,7 @@ struct steward_store {
     sqlite3 *db;
     uint8_t audit_head[32]; /* hash of the last audit entry */
     int64_t audit_seq;      /* its number; 0 when the log is empty */
+    int64_t begin_seq;      /* audit_seq when the open transaction began */
 };
 
 static const char schema[] =
@@ -29,6 +30,9 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS secrets(name TEXT PRIMARY KEY, wrapped BLOB NOT NULL);"
     "CREATE TABLE IF NOT EXISTS collateral(url TEXT PRIMARY KEY, body BLOB NOT NULL,"
     " fetched_at INTEGER NOT NULL, not_after INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS counters(tee TEXT NOT NULL, measurement TEXT NOT NULL,"
+    " name TEXT NOT NULL, value INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
+    " PRIMARY KEY(tee, measurement, name));"
     "CREATE TABLE IF NOT EXISTS audit(seq INTEGER PRIMARY KEY, time INTEGER NOT NULL,"
     " event TEXT NOT NULL, detail TEXT NOT NULL, hash BLOB NOT NULL);";
 
@@ -151,6 +155,7 @@ static int exec_simple(struct steward_store *s, const char *sql, struct keep_err
 
 int steward_store_begin(struct steward_store *s, struct keep_error *err)
 {
+    s->begin_seq = s->audit_seq;
     return exec_simple(s, "BEGIN IMMEDIATE", err);
 }
 
@@ -163,8 +168,10 @@ void steward_store_rollback(struct steward_store *s)
 {
     if (!sqlite3_get_autocommit(s->db))
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-    /* The in-memory head may be ahead of the database now: reload it. */
-    steward_audit_verify(s, NULL, NULL);
+    /* The in-memory head may be ahead of the database now: reload it (a full pass over the
+     * log, so only when this transaction appended to it). */
+    if (s->audit_seq != s->begin_seq)
+        steward_audit_verify(s, NULL, NULL);
 }
 
 int steward_audit_append(struct steward_store *s, int64_t time, const char *event,
@@ -563,4 +570,57 @@ int steward_collateral_put(struct steward_store *s, const char *url, const uint8
     sqlite3_bind_int64(st, 3, now);
     sqlite3_bind_int64(st, 4, not_after);
     return step_done(s, st, "collateral insert", err);
+}
+
+/* ---- counters --------------------------------------------------------------- */
+
+int steward_counter_get(struct steward_store *s, const struct steward_counter_key *key,
+                        uint64_t *value, struct keep_error *err)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(s, "SELECT value FROM counters WHERE tee = ? AND measurement = ? AND name = ?",
+                     &st, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, key->tee, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, key->measurement, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 3, key->name, -1, SQLITE_TRANSIENT);
+    int step = sqlite3_step(st);
+    *value = step == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    return step == SQLITE_ROW || step == SQLITE_DONE ? KEEP_OK : db_fail(s, err, "counter lookup");
+}
+
+int steward_counter_put(struct steward_store *s, const struct steward_counter_key *key,
+                        uint64_t value, int64_t now, struct keep_error *err)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(s,
+                     "INSERT OR REPLACE INTO counters(tee, measurement, name, value, updated_at)"
+                     " VALUES(?,?,?,?,?)",
+                     &st, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, key->tee, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, key->measurement, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 3, key->name, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 4, (int64_t)value);
+    sqlite3_bind_int64(st, 5, now);
+    return step_done(s, st, "counter put", err);
+}
+
+int steward_counter_count(struct steward_store *s, const struct steward_counter_key *key,
+                          int64_t *count, struct keep_error *err)
+{
+    sqlite3_stmt *st;
+    int rc =
+        prepare(s, "SELECT count(*) FROM counters WHERE tee = ? AND measurement = ?", &st, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, key->tee, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, key->measurement, -1, SQLITE_TRANSIENT);
+    int step = sqlite3_step(st);
+    *count = step == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    return step == SQLITE_ROW ? KEEP_OK : db_fail(s, err, "counter count");
 }

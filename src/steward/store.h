@@ -99,6 +99,22 @@ int steward_collateral_get(struct steward_store *s, const char *url, int64_t now
 int steward_collateral_put(struct steward_store *s, const char *url, const uint8_t *body,
                            size_t size, int64_t now, int64_t not_after, struct keep_error *err);
 
+/* Monotonic counters, one namespace per workload identity: the TEE and the measurement of the
+ * client certificate (an insecure kvm Keep never shares an SNP Keep's counters). */
+struct steward_counter_key {
+    const char *tee;         /* "snp", "sgx", "tdx", "kvm" */
+    const char *measurement; /* hex */
+    const char *name;
+};
+/* *value is 0 for a counter never set. */
+int steward_counter_get(struct steward_store *s, const struct steward_counter_key *key,
+                        uint64_t *value, struct keep_error *err);
+int steward_counter_put(struct steward_store *s, const struct steward_counter_key *key,
+                        uint64_t value, int64_t now, struct keep_error *err);
+/* Counters this workload identity has (key->name is ignored). */
+int steward_counter_count(struct steward_store *s, const struct steward_counter_key *key,
+                          int64_t *count, struct keep_error *err);
+
 /* Rows of a table (metrics); -1 on error. */
 int64_t steward_store_count(struct steward_store *s, const char *table);
 

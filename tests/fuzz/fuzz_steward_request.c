@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The body of POST /v1/certificates (steward_request_parse_json) and of a
- * workload policy (steward_workload_parse) on arbitrary bytes: each either
+ * workload policy (steward_workload_parse) and of POST /v1/counters/{name}
+ * (steward_counter_request_parse) on arbitrary bytes: each either
  * parses or fails with a steward/common error code and a message; a parsed
  * request always carries a verified CSR, a nonce and evidence.
  */
@@ -25,6 +26,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         steward_request_free(&r);
     }
+    struct steward_counter_update u;
+    rc = steward_counter_request_parse((const char *)data, size, &u, &err);
+    if (rc == KEEP_OK ? u.set <= u.expect || u.set > INT64_MAX : err.code != rc || !err.message[0])
+        abort();
     char *text = malloc(size + 1);
     if (!text)
         return 0;

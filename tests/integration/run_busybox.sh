@@ -58,4 +58,30 @@ for bc in $backends; do
   check "$P   round trip gives the original bytes" cmp -s "$TMP/out" "$vol/random.bin"
   rm -f "$vol/random.bin.gz"
 done
+
+# A shell pipeline forks (issue 8). A Keep is one process, so on kvm fork is
+# ENOSYS: sh says so and keep's log names the call once. On nil, where the
+# program is an ordinary process, the pipeline runs (wc is found under the
+# volume at /bin, the only PATH the empty nil root has).
+mkdir -p "$TMP/bin"
+cp "$BB" "$TMP/bin/busybox"
+ln -s busybox "$TMP/bin/wc"
+pipeline=(--volume "$TMP/bin:/bin:ro" --env PATH=/bin "$BB" sh -c 'echo a | wc -c')
+for bc in $backends; do
+  b=${bc%/*}
+  c=${bc#*/}
+  P="[$b/$c]"
+  expect_status 2 "$P busybox sh -c 'echo a | wc -c' fails clearly" \
+    "$KEEP" run --backend "$b" --channel "$c" --log info "${pipeline[@]}"
+  check "$P   sh reports fork as ENOSYS" err_has "^sh: can't fork: Function not implemented$"
+  check "$P   keep names the call once at --log info" bash -c \
+    "[ \$(grep -c 'syscall 56 (clone of a new process, fork: a Keep is one process).*ENOSYS' '$TMP/err') -eq 1 ]"
+done
+if why_nil=$(backend_status nil); then
+  expect_status 0 "[nil] busybox sh -c 'echo a | wc -c' forks natively" \
+    "$KEEP" run --backend nil "${pipeline[@]}"
+  check "[nil]   prints 2, as the host's shell does" out_has '^ *2$'
+else
+  diag "SKIP nil: $why_nil"
+fi
 done_testing

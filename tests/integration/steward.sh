@@ -196,6 +196,46 @@ r=$(mtls "$URL/v1/secrets/theirs")
 check "another workload's secret: 403 steward.secret_denied" grep -q '"check":"steward.secret_denied"' "$TMP/body"
 r=$(mtls "$URL/v1/secrets/nothing")
 check "a secret the policy does not list: 403" test "$r" = 403
+# Monotonic counters over mTLS (docs/STEWARD.md, "Counters"): CAS, 409 with the value held,
+# per-workload namespaces, durable across a restart. The Keep side is keep_steward_counter*
+# in wl_steward (WL_COUNTER, which is measured like all the environment).
+counter_keep() { # out_dir [keep options...]: enroll, then drive counter gen from inside
+  local out=$1
+  shift
+  mkdir -p "$TMP/w/$out"
+  "$KEEP" run --backend kvm --connect "127.0.0.1:$PORT" "$@" --volume "$TMP/w:/w" \
+    --env WL_COUNTER=gen -- "$WL/wl_steward" 127.0.0.1 "$PORT" /w/ca.pem "/w/$out" app
+}
+expect_status 0 "a Keep enrolls and drives counter gen with the client API" counter_keep ca
+check "... a counter never set reads 0" out_has "^counter gen = 0$"
+check "... compare-and-swap 0 -> 1" out_has "^counter gen 0 -> 1$"
+check "... a stale swap reports the value held (1)" out_has "^counter gen stale: holds 1$"
+C=$TMP/w/ca
+cm() { curl -sS --cacert "$STATE/ca.pem" --cert "$C/cert.pem" --key "$C/key.pem" -o "$TMP/body" -w '%{http_code}' "$@"; }
+jvalue() { python3 -c 'import json,sys; b = json.load(open(sys.argv[1])); print(b.get("check", ""), b["value"])' "$TMP/body"; }
+cpost() { cm -X POST -H 'Content-Type: application/json' --data "$2" "$URL/v1/counters/$1"; }
+check "GET /v1/counters/gen with that Keep's certificate: 200 {value: 1}" test "$(cm "$URL/v1/counters/gen") $(jvalue)" = "200  1"
+check "POST {expect 1, set 3}: 200 {value: 3}" test "$(cpost gen '{"expect":1,"set":3}') $(jvalue)" = "200  3"
+check "a stale expect: 409 steward.counter_conflict with the value held (3)" \
+  test "$(cpost gen '{"expect":1,"set":7}') $(jvalue)" = "409 steward.counter_conflict 3"
+r=$(cpost gen '{"expect":3,"set":3}')
+check "set not above expect: 400 steward.counter_request ($r)" grep -q '"check":"steward.counter_request"' "$TMP/body"
+r=$(call -X POST -H 'Content-Type: application/json' --data '{"expect":3,"set":4}' "$URL/v1/counters/gen")
+check "without a client certificate: 401 steward.client_cert ($r)" grep -q '"check":"steward.client_cert"' "$TMP/body"
+check "... and the counter did not move" test "$(cm "$URL/v1/counters/gen") $(jvalue)" = "200  3"
+r=$(cm "$URL/v1/counters/.hidden")
+check "a bad counter name: 400 steward.counter_name ($r)" grep -q '"check":"steward.counter_name"' "$TMP/body"
+expect_status 0 "the same Keep again (same measurement)" counter_keep ca
+check "... reads the value set over curl (3) and swaps 3 -> 4" bash -c "grep -q '^counter gen = 3$' '$TMP/out' && grep -q '^counter gen 3 -> 4$' '$TMP/out'"
+expect_status 0 "a Keep of another measurement (one more --connect rule)" counter_keep cb --connect 127.0.0.1:9
+check "... has its own counter gen, starting at 0" out_has "^counter gen = 0$"
+check "... the measurements differ" test "$(openssl x509 -in "$TMP/w/cb/cert.pem" -noout -ext subjectAltName | grep -o 'urn:keep:[0-9a-f]*')" != \
+  "$(openssl x509 -in "$C/cert.pem" -noout -ext subjectAltName | grep -o 'urn:keep:[0-9a-f]*')"
+check "the first enrolled identity (a third measurement) reads its own gen: 0" test "$(mtls "$URL/v1/counters/gen") $(jvalue)" = "200  0"
+check "restart (counters kept)" start --insecure-kvm
+check "counter gen is still 4 after the restart" test "$(cm "$URL/v1/counters/gen") $(jvalue)" = "200  4"
+check "each counter set is audited (4)" test "$(sqlite3 "$STATE/steward.db" "SELECT count(*) FROM audit WHERE event = 'counter.set'")" = 4
+
 expect_status 1 "workload other (wrong measurement) is refused" enroll refused other
 check "... naming steward.evidence_rejected" err_has "HTTP 403.*steward.evidence_rejected"
 

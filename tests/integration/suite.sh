@@ -562,10 +562,15 @@ suite_processes() {
   grep '^not ok' "$TMP/out" | sed 's/^/#   /' || true
   if [ "$SUITE_BACKEND" = kvm ]; then
     check "$P   fork is ENOSYS in a Keep" out_has '^ok - fork: ENOSYS'
+    check "$P   vfork and clone(SIGCHLD) are ENOSYS too" bash -c \
+      "grep -q '^ok - vfork: ENOSYS' '$TMP/out' && grep -q '^ok - clone(SIGCHLD): ENOSYS' '$TMP/out'"
+    check "$P   the log names vfork once" bash -c "[ \$(grep -c 'syscall 58 (fork/vfork' '$TMP/err') -eq 1 ]"
     check "$P   the log names clone or fork once, and execve" bash -c \
       "[ \$(grep -Ec 'syscall 5[67] \\((clone|fork)' '$TMP/err') -eq 1 ] && grep -q 'syscall 59 (execve' '$TMP/err'"
   else
     check "$P   fork runs the child natively" out_has '^ok - fork: the child exited 7'
+    check "$P   so do vfork and clone(SIGCHLD)" bash -c \
+      "grep -q '^ok - vfork: the child exited 7' '$TMP/out' && grep -q '^ok - clone(SIGCHLD): the child exited 7' '$TMP/out'"
   fi
 }
 

@@ -304,6 +304,101 @@ static void test_parse_args(void)
     keep_config_free(&cfg);
 }
 
+/* keep run --steward URL --steward-ca FILE --secret NAME[:PATH] (src/host/enroll.c). */
+static void test_steward(void)
+{
+    struct keep_config cfg;
+    struct keep_launch_extras ex;
+    struct keep_error err;
+    char ca[600], notpem[600];
+    snprintf(ca, sizeof(ca), "%s/ca.pem", tmp_root);
+    snprintf(notpem, sizeof(notpem), "%s/notpem", tmp_root);
+    FILE *f = fopen(ca, "w");
+    fputs("-----BEGIN CERTIFICATE-----\nMA==\n-----END CERTIFICATE-----\n", f);
+    fclose(f);
+    f = fopen(notpem, "w");
+    fputs("hello\n", f);
+    fclose(f);
+    setenv("KEEP_ENROLLER", ca, 1); /* any readable file: the parser only reads it */
+    const char *good[] = {"run",
+                          "--steward",
+                          "https://127.0.0.1:8443/",
+                          "--steward-ca",
+                          ca,
+                          "--secret",
+                          "db:/run/keep/db",
+                          "--secret",
+                          "tls.key",
+                          "/p",
+                          NULL};
+    is_int(parse(&cfg, &ex, &err, 10, good), KEEP_OK, "--steward, --steward-ca, --secret parse");
+    is_int(cfg.steward.port, 8443, "the service's port");
+    ok(cfg.steward.addr[0] == 127 && cfg.steward.addr[3] == 1, "the service's address");
+    ok(cfg.steward_ca_pem && strstr(cfg.steward_ca_pem, "BEGIN CERTIFICATE"), "the CA is read");
+    ok(cfg.enroller_size > 0, "keep-enroll is read");
+    is_int(cfg.secret_count, 2, "two secrets");
+    ok(cfg.secret_count == 2 && !strcmp(cfg.secret_paths[0], "/run/keep/db") &&
+           !strcmp(cfg.secret_paths[1], "/run/keep/secrets/tls.key"),
+       "secret paths: given, and /run/keep/secrets/NAME by default");
+    keep_config_free(&cfg);
+    const struct {
+        const char *argv[8];
+        int argc, code;
+        const char *needle;
+    } bad[] = {
+        {{"run", "--steward", "http://127.0.0.1:1", "--steward-ca", ca, "/p"},
+         6,
+         KEEP_E_RUN_BAD_STEWARD,
+         "https://"},
+        {{"run", "--steward", "https://steward.example:1", "--steward-ca", ca, "/p"},
+         6,
+         KEEP_E_RUN_BAD_STEWARD,
+         "IPv4"},
+        {{"run", "--steward", "https://127.0.0.1", "--steward-ca", ca, "/p"},
+         6,
+         KEEP_E_RUN_BAD_STEWARD,
+         "PORT"},
+        {{"run", "--steward", "https://127.0.0.1:1", "/p"},
+         4,
+         KEEP_E_RUN_BAD_STEWARD,
+         "--steward-ca"},
+        {{"run", "--steward-ca", ca, "/p"}, 4, KEEP_E_RUN_BAD_STEWARD, "need --steward"},
+        {{"run", "--secret", "db", "/p"}, 4, KEEP_E_RUN_BAD_STEWARD, "need --steward"},
+        {{"run", "--steward", "https://127.0.0.1:1", "--steward-ca", notpem, "/p"},
+         6,
+         KEEP_E_RUN_BAD_STEWARD,
+         "not a PEM"},
+        {{"run", "--secret", "../x", "/p"}, 4, KEEP_E_RUN_BAD_SECRET, "NAME"},
+        {{"run", "--secret", "db:/etc/db", "/p"}, 4, KEEP_E_RUN_BAD_SECRET, "/run/keep/"},
+        {{"run", "--secret", "db:/run/keep/../db", "/p"}, 4, KEEP_E_RUN_BAD_SECRET, "/run/keep/"},
+        {{"run", "--secret", "db:/run/keep/a/b/c", "/p"}, 4, KEEP_E_RUN_BAD_SECRET, "/run/keep/"},
+        {{"run", "--secret", "db:/run/keep/key.pem", "/p"}, 4, KEEP_E_RUN_BAD_SECRET, "identity"},
+        {{"run", "--secret", "db", "--secret", "db:/run/keep/x", "/p"},
+         6,
+         KEEP_E_RUN_BAD_SECRET,
+         "already"},
+    };
+    for (size_t i = 0; i < KEEP_ARRAY_LEN(bad); i++) {
+        const char *argv[9] = {0};
+        memcpy(argv, bad[i].argv, sizeof(bad[i].argv));
+        int rc = parse(&cfg, &ex, &err, bad[i].argc, argv);
+        is_int(rc, bad[i].code, "refused: %s %s", bad[i].argv[1], bad[i].argv[2]);
+        ok(strstr(err.message, bad[i].needle) != NULL, "message '%s' mentions '%s'", err.message,
+           bad[i].needle);
+        keep_config_free(&cfg);
+    }
+    setenv("KEEP_ENROLLER", notpem, 1);
+    unlink(notpem);
+    const char *missing[] = {"run", "--steward", "https://127.0.0.1:1", "--steward-ca", ca,
+                             "/p",  NULL};
+    is_int(parse(&cfg, &ex, &err, 6, missing), KEEP_E_RUN_NO_ENROLLER,
+           "a missing keep-enroll is refused");
+    ok(strstr(err.message, "keep-enroll") != NULL, "message names keep-enroll: %s", err.message);
+    keep_config_free(&cfg);
+    unsetenv("KEEP_ENROLLER");
+    unlink(ca);
+}
+
 int main(void)
 {
     make_dirs();
@@ -312,6 +407,7 @@ int main(void)
     test_net();
     test_env();
     test_parse_args();
+    test_steward();
     remove_dirs();
     return done_testing();
 }

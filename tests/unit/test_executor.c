@@ -583,6 +583,42 @@ static void test_outcomes(struct keep_executor *x)
     ok(!outcome.ended, "... and does not end the Keep");
 }
 
+/*
+ * keep run --steward (src/host/executor.c): the placeholder fd of a /run/keep
+ * file is the host's /dev/null, whatever flags a hostile guest passes; the
+ * service is reachable only between begin and end of enrolment, and the end
+ * closes every fd the enroller left open (fd 3 and up).
+ */
+static void test_enrolment(struct keep_executor *x, uint16_t lport)
+{
+    int64_t p = CALL(x, KEEP_HC_PLACEHOLDER, O_CLOEXEC);
+    ok(p >= 3, "placeholder: a guest fd (%lld)", (long long)p);
+    uint64_t buf = galloc(16);
+    is_int(CALL(x, KEEP_NR_read, p, buf, 16), 0, "placeholder reads as /dev/null: EOF");
+    is_int(CALL(x, KEEP_NR_fcntl, p, F_GETFD, 0), FD_CLOEXEC, "placeholder: O_CLOEXEC honoured");
+    int64_t q = CALL(x, KEEP_HC_PLACEHOLDER, ~0ull);
+    ok(q >= 3 && q != p, "placeholder with every flag bit set: still only a /dev/null fd");
+    is_int(CALL(x, KEEP_NR_write, q, buf, 16), -EBADF, "... opened read-only: write is EBADF");
+    char text[] = "127.0.0.1:steward";
+    struct keep_net_rule steward = {
+        .text = text, .family = AF_INET, .addr = {127, 0, 0, 1}, .port = (uint16_t)(lport + 3)};
+    int64_t cs = CALL(x, KEEP_NR_socket, AF_INET, SOCK_STREAM, 0);
+    is_int(CALL(x, KEEP_NR_connect, cs, gsockaddr4(steward.port), 16), -EACCES,
+           "the service's address is not granted outside enrolment");
+    keep_executor_begin_enrolment(x, &steward);
+    int64_t r = CALL(x, KEEP_NR_connect, cs, gsockaddr4(steward.port), 16);
+    ok(r != -EACCES, "during enrolment the enroller may connect to it (%lld: nobody listens)",
+       (long long)r);
+    keep_executor_end_enrolment(x);
+    is_int(CALL(x, KEEP_NR_read, p, buf, 16), -EBADF, "end of enrolment closed the placeholder");
+    is_int(CALL(x, KEEP_NR_close, cs), -EBADF, "... and the enroller's socket");
+    is_int(CALL(x, KEEP_NR_fcntl, 1, F_GETFD, 0), 0, "... but not stdout");
+    cs = CALL(x, KEEP_NR_socket, AF_INET, SOCK_STREAM, 0);
+    is_int(CALL(x, KEEP_NR_connect, cs, gsockaddr4(steward.port), 16), -EACCES,
+           "after enrolment the grant is gone");
+    CALL(x, KEEP_NR_close, cs);
+}
+
 static void test_evidence(struct keep_executor *x)
 {
     uint8_t rd[64];
@@ -2151,6 +2187,7 @@ int main(void)
     test_empty_and_missing_paths(x);
     test_dotdot_times(x);
     test_table_has_handlers(x);
+    test_enrolment(x, lport);
     keep_executor_free(x);
     test_umask_restored(&cfg);
     test_hostile_host(&cfg);

@@ -173,6 +173,73 @@ static void test_unix_rule_encoding(void)
     ok(memcmp(got, other, 48) != 0, "another unix path changes the measurement");
 }
 
+/* keep run --steward: field 11 follows the connect rules, only with --steward (docs/KEEP.md). */
+static void test_steward_encoding(void)
+{
+    struct keep_config cfg;
+    base_config(&cfg);
+    uint8_t plain[48], got[48], want[48], other[48];
+    measure(&cfg, program, sizeof(program), plain);
+    static uint8_t enroller[] = {0x7f, 'E', 'L', 'F', 9};
+    char url[] = "https://127.0.0.1:8443", ca[] = "-----BEGIN CERTIFICATE-----\n";
+    char n0[] = "db", p0[] = "/run/keep/db";
+    char *names[] = {n0}, *paths[] = {p0};
+    cfg.steward_url = url;
+    cfg.steward = (struct keep_net_rule){.family = AF_INET, .addr = {127, 0, 0, 1}, .port = 8443};
+    cfg.steward_ca_pem = ca;
+    cfg.secret_names = names;
+    cfg.secret_paths = paths;
+    cfg.secret_count = 1;
+    cfg.enroller = enroller;
+    cfg.enroller_size = sizeof(enroller);
+    struct buf b = {.size = 0};
+    raw(&b, "keep launch measurement v1", 26);
+    bytes(&b, shim, sizeof(shim));
+    bytes(&b, program, sizeof(program));
+    u64le(&b, 64ull << 20);
+    raw(&b, "\x00", 1);
+    u64le(&b, 3);
+    str(&b, "/bin/prog");
+    str(&b, "ab");
+    str(&b, "c");
+    u64le(&b, 1);
+    str(&b, "K=v");
+    u64le(&b, 1);
+    str(&b, "/data");
+    raw(&b, "\x00", 1);
+    u64le(&b, 1);
+    raw(&b, "\x04\x7f\x00\x00\x01\x90\x1f", 7);
+    u64le(&b, 1);
+    raw(&b, "\x06", 1);
+    raw(&b, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x01", 16);
+    raw(&b, "\xbb\x01", 2);
+    str(&b, "steward");
+    bytes(&b, enroller, sizeof(enroller));
+    str(&b, url);
+    u64le(&b, 1);
+    raw(&b, "\x04\x7f\x00\x00\x01\xfb\x20", 7); /* 127.0.0.1 port 8443 LE */
+    str(&b, ca);
+    u64le(&b, 1);
+    str(&b, "db");
+    u64le(&b, 1);
+    str(&b, "/run/keep/db");
+    sha384(&b, want);
+    measure(&cfg, program, sizeof(program), got);
+    ok(memcmp(want, got, 48) == 0, "--steward is measured as documented (field 11)");
+    ok(memcmp(plain, got, 48) != 0, "... and changes the measurement");
+    ca[12] = 'X';
+    measure(&cfg, program, sizeof(program), other);
+    ok(memcmp(got, other, 48) != 0, "another pinned CA changes it");
+    ca[12] = 'N';
+    enroller[4] = 8;
+    measure(&cfg, program, sizeof(program), other);
+    ok(memcmp(got, other, 48) != 0, "another enroller image changes it");
+    enroller[4] = 9;
+    p0[10] = 'x';
+    measure(&cfg, program, sizeof(program), other);
+    ok(memcmp(got, other, 48) != 0, "another secret path changes it");
+}
+
 static void test_changes(void)
 {
     struct keep_config cfg;
@@ -288,6 +355,7 @@ int main(void)
 {
     test_known_encoding();
     test_unix_rule_encoding();
+    test_steward_encoding();
     test_changes();
     test_job();
     return done_testing();

@@ -658,6 +658,129 @@ static void test_nonce_limit(const char *dir)
     steward_close(s);
 }
 
+/* Monotonic counters: compare-and-swap, one namespace per workload identity, durable. */
+static void test_counters(const char *dir)
+{
+    struct steward_config cfg = {.insecure_kvm = true};
+    struct steward *s;
+    struct keep_error err;
+    if (steward_open(dir, &cfg, &s, &err) != KEEP_OK) {
+        printf("Bail out! steward_open: %s\n", err.message);
+        exit(1);
+    }
+    ok(steward_admin_policy_put(s, "any", "{}", NOW, &err) == KEEP_OK, "policy any");
+    struct client c;
+    client_new(&c, "P-256");
+    struct steward_issued mine, theirs, mine2;
+    if (issue_kvm(s, &c, measurement_kvm, "any", NOW, &mine, NULL, 0) ||
+        issue_kvm(s, &c, measurement_snp, "any", NOW, &theirs, NULL, 0) ||
+        issue_kvm(s, &c, measurement_kvm, "any", NOW, &mine2, NULL, 0)) {
+        printf("Bail out! issuing the counter test's certificates failed\n");
+        exit(1);
+    }
+    uint64_t v = 99;
+    ok(steward_counter_read(s, mine.cert, "gen", NOW, &v, &err) == KEEP_OK && v == 0,
+       "a counter never set reads 0");
+    struct steward_counter_update u = {.expect = 0, .set = 5};
+    ok(steward_counter_swap(s, mine.cert, "gen", &u, NOW, &v, &err) == KEEP_OK && v == 5,
+       "CAS 0 -> 5 succeeds, value 5");
+    ok(steward_counter_read(s, mine.cert, "gen", NOW, &v, &err) == KEEP_OK && v == 5, "it reads 5");
+    v = 0;
+    is_int(steward_counter_swap(s, mine.cert, "gen", &u, NOW, &v, &err),
+           KEEP_E_STEWARD_COUNTER_CONFLICT, "a stale expect (0) is a conflict: %s", err.message);
+    ok(v == 5, "... reporting the current value 5 (got %llu)", (unsigned long long)v);
+    u = (struct steward_counter_update){.expect = 5, .set = 5};
+    is_int(steward_counter_swap(s, mine.cert, "gen", &u, NOW, &v, &err),
+           KEEP_E_STEWARD_COUNTER_REQUEST, "set == expect refused (only forward)");
+    u = (struct steward_counter_update){.expect = 5, .set = (uint64_t)INT64_MAX + 1};
+    is_int(steward_counter_swap(s, mine.cert, "gen", &u, NOW, &v, &err),
+           KEEP_E_STEWARD_COUNTER_REQUEST, "set beyond 2^63-1 refused");
+    u = (struct steward_counter_update){.expect = 5, .set = 6};
+    ok(steward_counter_swap(s, mine2.cert, "gen", &u, NOW, &v, &err) == KEEP_OK && v == 6,
+       "another certificate of the same measurement moves the same counter (5 -> 6)");
+    ok(steward_counter_read(s, theirs.cert, "gen", NOW, &v, &err) == KEEP_OK && v == 0,
+       "another workload's counter of the same name is separate (reads 0)");
+    u = (struct steward_counter_update){.expect = 0, .set = 1};
+    ok(steward_counter_swap(s, theirs.cert, "gen", &u, NOW, &v, &err) == KEEP_OK && v == 1,
+       "... and moves on its own (0 -> 1)");
+    ok(steward_counter_read(s, mine.cert, "gen", NOW, &v, &err) == KEEP_OK && v == 6,
+       "... leaving the first workload's at 6");
+    is_int(steward_counter_read(s, NULL, "gen", NOW, &v, &err), KEEP_E_STEWARD_CLIENT_CERT,
+           "no client certificate: refused");
+    X509 *forged = X509_dup(mine.cert);
+    EVP_PKEY *mallory = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    X509_sign(forged, mallory, EVP_sha256());
+    u = (struct steward_counter_update){.expect = 6, .set = 7};
+    is_int(steward_counter_swap(s, forged, "gen", &u, NOW, &v, &err), KEEP_E_STEWARD_CLIENT_CERT,
+           "a certificate copying an issued serial, not signed by the CA: refused");
+    X509_free(forged);
+    EVP_PKEY_free(mallory);
+    is_int(steward_counter_read(s, mine.cert, "../x", NOW, &v, &err), KEEP_E_STEWARD_COUNTER_NAME,
+           "a bad counter name is refused: %s", err.message);
+    int64_t audited = 0;
+    char db[700];
+    snprintf(db, sizeof(db), "%s/steward.db", dir);
+    ok(steward_audit_verify(s->store, &audited, &err) == KEEP_OK, "audit chain verifies");
+    steward_close(s);
+
+    ok(steward_open(dir, &cfg, &s, &err) == KEEP_OK, "restart");
+    ok(steward_counter_read(s, mine.cert, "gen", NOW, &v, &err) == KEEP_OK && v == 6,
+       "the value survives the restart (6)");
+    ok(steward_counter_read(s, theirs.cert, "gen", NOW, &v, &err) == KEEP_OK && v == 1,
+       "... and the other workload's (1)");
+    sqlite3 *h;
+    sqlite3_stmt *st;
+    int64_t sets = -1;
+    if (sqlite3_open(db, &h) == SQLITE_OK &&
+        sqlite3_prepare_v2(h, "SELECT count(*) FROM audit WHERE event = 'counter.set'", -1, &st,
+                           NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW)
+            sets = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(h);
+    is_int((int)sets, 3, "each successful set is audited (3), conflicts and refusals are not");
+    steward_admin_revoke_serial(s, mine.serial, NOW, &err);
+    is_int(steward_counter_read(s, mine.cert, "gen", NOW, &v, &err), KEEP_E_STEWARD_REVOKED,
+           "a revoked certificate reads no counter");
+    steward_close(s);
+    cfg.insecure_kvm = false;
+    ok(steward_open(dir, &cfg, &s, &err) == KEEP_OK, "restart without --insecure-kvm");
+    is_int(steward_counter_read(s, theirs.cert, "gen", NOW, &v, &err), KEEP_E_STEWARD_INSECURE_KVM,
+           "an insecure certificate reads no counter once insecure mode is off");
+    steward_close(s);
+    steward_issued_free(&mine);
+    steward_issued_free(&mine2);
+    steward_issued_free(&theirs);
+    client_free(&c);
+}
+
+static void test_counter_request(void)
+{
+    struct steward_counter_update u;
+    struct keep_error err;
+    const char *good = "{\"expect\": 3, \"set\": 9223372036854775807}";
+    ok(steward_counter_request_parse(good, strlen(good), &u, &err) == KEEP_OK && u.expect == 3 &&
+           u.set == (uint64_t)INT64_MAX,
+       "counter request {expect 3, set 2^63-1} parses");
+    const char *bad[] = {
+        "{\"expect\": 3}",
+        "{\"expect\": 3, \"set\": 3}",
+        "{\"expect\": -1, \"set\": 3}",
+        "{\"expect\": 1, \"set\": 9223372036854775808}",
+        "{\"expect\": 1, \"set\": 2.0}",
+        "{\"expect\": 1, \"set\": \"2\"}",
+        "{\"expect\": 1, \"set\": 2, \"x\": 0}",
+        "{\"expect\": 1, \"expect\": 0, \"set\": 2}",
+        "[1, 2]",
+        "",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        is_int(steward_counter_request_parse(bad[i], strlen(bad[i]), &u, &err),
+               KEEP_E_STEWARD_COUNTER_REQUEST, "counter request '%s' refused: %s", bad[i],
+               err.message);
+}
+
 static void remove_state(const char *dir)
 {
     char cmd[600];
@@ -682,6 +805,9 @@ int main(void)
     test_snp(state);
     snprintf(state, sizeof(state), "%s/nonces", dir);
     test_nonce_limit(state);
+    test_counter_request();
+    snprintf(state, sizeof(state), "%s/counters", dir);
+    test_counters(state);
     remove_state(dir);
     return done_testing();
 }

@@ -8,6 +8,11 @@
  * 127.0.0.1:PORT with the identity it just obtained (TLS terminated in the Keep),
  * answering "hello from a Keep", so a host client can verify that identity with
  * curl --cacert ca.pem.
+ *
+ * With WL_COUNTER=NAME it then drives the steward counter NAME with the new identity
+ * (keep_steward_counter_get / keep_steward_counter): read, compare-and-swap from the value
+ * read to value+1, then a stale swap from the value read again, printing one line each:
+ *   counter NAME = V / counter NAME V -> W / counter NAME stale: holds W
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -61,6 +66,34 @@ static int serve_once(const char *dir, int port)
     return rc;
 }
 
+static int drive_counter(const char *host, int port, const char *dir, const char *name)
+{
+    char ca[1024], cert[1024], key[1024], msg[512];
+    snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
+    snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
+    snprintf(key, sizeof(key), "%s/key.pem", dir);
+    struct keep_steward_session s = {
+        .host = host, .port = port, .ca_file = ca, .cert_file = cert, .key_file = key};
+    uint64_t v, now;
+    if (keep_steward_counter_get(&s, name, &v, msg, sizeof(msg)) != 0) {
+        fprintf(stderr, "wl_steward: %s\n", msg);
+        return 1;
+    }
+    printf("counter %s = %llu\n", name, (unsigned long long)v);
+    if (keep_steward_counter(&s, name, v, v + 1, &now, msg, sizeof(msg)) != 0) {
+        fprintf(stderr, "wl_steward: swap: %s\n", msg);
+        return 1;
+    }
+    printf("counter %s %llu -> %llu\n", name, (unsigned long long)v, (unsigned long long)now);
+    int rc = keep_steward_counter(&s, name, v, v + 1, &now, msg, sizeof(msg));
+    if (rc != 1) {
+        fprintf(stderr, "wl_steward: stale swap returned %d: %s\n", rc, rc < 0 ? msg : "");
+        return 1;
+    }
+    printf("counter %s stale: holds %llu\n", name, (unsigned long long)now);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 5) {
@@ -83,6 +116,9 @@ int main(int argc, char **argv)
     }
     printf("enrolled\n");
     fflush(stdout);
+    const char *counter = getenv("WL_COUNTER");
+    if (counter && drive_counter(o.host, o.port, o.out_dir, counter) != 0)
+        return 1;
     const char *serve = getenv("WL_SERVE");
     return serve ? serve_once(o.out_dir, atoi(serve)) : 0;
 }

@@ -1,5 +1,6 @@
 // Command httpserver ADDR N: a net/http server that answers N requests
-// with "hello from Go in a Keep" and exits.
+// with "hello from Go in a Keep" and exits; with N = 0 it serves until
+// stopped (bench/bench_go_http.sh drives it with wrk).
 package main
 
 import (
@@ -8,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"sync"
 )
 
 func main() {
@@ -20,6 +22,7 @@ func main() {
 	fmt.Println("listening")
 	done := make(chan struct{})
 	served := 0
+	var mu sync.Mutex // handlers run concurrently under wrk
 	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		const reply = "hello from Go in a Keep\n"
 		// The whole reply (a fixed length, so no chunk trailer comes later) must
@@ -28,10 +31,12 @@ func main() {
 		w.Header().Set("Content-Length", strconv.Itoa(len(reply)))
 		fmt.Fprint(w, reply)
 		w.(http.Flusher).Flush()
+		mu.Lock()
 		served++
 		if served == n {
 			close(done)
 		}
+		mu.Unlock()
 	})
 	go http.Serve(ln, nil)
 	<-done
