@@ -259,7 +259,8 @@ struct vcpu {
     struct kvm_run *run;
     pthread_t thread;
     bool started, thread_running;
-    bool left; /* its run loop returned (atomic) */
+    bool starting; /* a clone request claimed it (vm->lock): a second one gets EAGAIN */
+    bool left;     /* its run loop returned (atomic) */
 };
 
 struct vm {
@@ -762,6 +763,29 @@ static bool keep_ended(struct vm *vm)
 }
 
 /*
+ * Claim vCPU c for a new thread: false when a thread runs on it or another
+ * clone request has it (two vCPUs of a hostile guest may ask for the same
+ * slot at once: both would start it, and one host thread would be lost,
+ * never joined, running on after vm_close). A slot whose last thread said
+ * exit is joined here, by the one claimer, before the vCPU runs again.
+ */
+static bool claim_vcpu(struct vcpu *c)
+{
+    struct vm *vm = c->vm;
+    pthread_mutex_lock(&vm->lock);
+    bool free_slot = !c->thread_running && !c->starting && !vm->ended;
+    bool joinable = free_slot && c->started;
+    if (free_slot) {
+        c->starting = true;
+        c->started = false;
+    }
+    pthread_mutex_unlock(&vm->lock);
+    if (joinable)
+        pthread_join(c->thread, NULL);
+    return free_slot;
+}
+
+/*
  * clone(CLONE_VM | CLONE_THREAD | ...): the shim filled the child's block
  * (registers, tid, stack); the host starts its vCPU at shim_signal_entry,
  * which resumes those registers, with the FS base the shim asks for.
@@ -777,45 +801,40 @@ static int handle_clone(struct vcpu *parent, const struct keep_shim_report *r,
         return KEEP_OK;
     }
     struct vcpu *c = &vm->vcpus[index];
-    /*
-     * A slot the shim reuses: its last thread said exit and freed the slot
-     * on its way out of its host thread, which is joined here before the
-     * vCPU runs again. A slot still running is a lie of the guest's.
-     */
-    pthread_mutex_lock(&vm->lock);
-    bool busy = c->thread_running, joinable = c->started;
-    c->started = false;
-    pthread_mutex_unlock(&vm->lock);
-    if (busy) {
+    if (!claim_vcpu(c)) {
         set_status(parent, -11 /* EAGAIN */);
         return KEEP_OK;
     }
-    if (joinable)
-        pthread_join(c->thread, NULL);
+    int rc = KEEP_OK, e = EAGAIN;
     if (!r->status) { /* no CLONE_SETTLS: the parent's FS base */
         struct kvm_sregs s;
         if (ioctl(parent->fd, KVM_GET_SREGS, &s) < 0)
-            return ioctl_fail("KVM_GET_SREGS", errno, NULL, err);
+            rc = ioctl_fail("KVM_GET_SREGS", errno, NULL, err);
         fs = s.fs.base;
     }
-    int rc = start_vcpu(c, vm->signal_entry,
+    if (!rc)
+        rc = start_vcpu(c, vm->signal_entry,
                         KEEP_GUEST_SHIM_STACK + (index + 1) * KEEP_VCPU_SHIM_STACK_SIZE, fs, err);
-    if (rc)
-        return rc;
-    init_cpu_block(c, 0);
+    if (!rc)
+        init_cpu_block(c, 0);
     pthread_mutex_lock(&vm->lock);
-    c->thread_running = true;
-    vm->threads++;
-    int e = pthread_create(&c->thread, NULL, vcpu_thread, c);
-    if (e) {
-        c->thread_running = false;
-        vm->threads--;
-    } else {
-        c->started = true;
+    /* Never after end_keep: run_keep joins only the threads started before it ended. */
+    if (!rc && !vm->ended) {
+        c->thread_running = true;
+        vm->threads++;
+        e = pthread_create(&c->thread, NULL, vcpu_thread, c);
+        if (e) {
+            c->thread_running = false;
+            vm->threads--;
+        } else {
+            c->started = true;
+        }
     }
+    c->starting = false;
     pthread_mutex_unlock(&vm->lock);
-    set_status(parent, e ? -11 /* EAGAIN */ : 0);
-    return KEEP_OK;
+    if (!rc)
+        set_status(parent, e ? -11 /* EAGAIN */ : 0);
+    return rc;
 }
 
 /* futex(2) on the host's own mapping of the guest word: a wait blocks only this vCPU's thread. */

@@ -70,6 +70,73 @@ static int64_t request(uint32_t req, uint64_t vector, uint64_t addr, uint64_t st
     return (int64_t)r->status;
 }
 
+/*
+ * Two threads ask the host at the same moment to start the same free vCPU
+ * (KEEP_REQ_CLONE, slot RACE_SLOT): exactly one may get it. The thread it
+ * starts spins until released, then exits.
+ */
+enum { RACE_SLOT = KEEP_MAX_VCPUS - 1, RACE_ROUNDS = 20 };
+volatile int race_release;
+static volatile int race_go;
+static int64_t race_result[2];
+static uint8_t race_stack[4096] __attribute__((aligned(16)));
+void race_child(void);
+__asm__(".text\n"
+        "race_child:\n"
+        "1: pause\n"
+        "   cmpl $0, race_release(%rip)\n"
+        "   je 1b\n"
+        "   movl $60, %eax\n" /* exit(0) */
+        "   xorl %edi, %edi\n"
+        "   syscall\n"
+        "   ud2\n");
+
+static void *race_clone(void *arg)
+{
+    int i = (int)(intptr_t)arg;
+    while (!race_go)
+        ;
+    race_result[i] = request(KEEP_REQ_CLONE, RACE_SLOT, 0, 0, 0);
+    return NULL;
+}
+
+static void clone_race(void)
+{
+    uint64_t self;
+    __asm__ volatile("movq %%gs:0, %0" : "=r"(self));
+    volatile struct keep_shim_cpu *b = (volatile struct keep_shim_cpu *)(uintptr_t)self;
+    volatile struct keep_shim_cpu *slot = b - b->index + RACE_SLOT;
+    int twice = 0, never = 0;
+    for (int round = 0; round < RACE_ROUNDS; round++) {
+        while (__atomic_load_n(&slot->in_use, __ATOMIC_SEQ_CST))
+            sched_yield(); /* the last round's thread has not ended yet */
+        memset((void *)&slot->regs, 0, sizeof(slot->regs));
+        slot->regs.rip = (uint64_t)(uintptr_t)race_child;
+        slot->regs.rsp = (uint64_t)(uintptr_t)(race_stack + sizeof(race_stack));
+        slot->regs.cs = KEEP_SEL_UCODE;
+        slot->regs.ss = KEEP_SEL_UDATA;
+        slot->regs.rflags = 0x202;
+        slot->from = KEEP_SIG_FROM_NONE;
+        slot->clear_child_tid = slot->blocked = slot->pending = 0;
+        slot->start_fp = 0;
+        race_release = race_go = 0;
+        pthread_t t[2];
+        for (int i = 0; i < 2; i++)
+            pthread_create(&t[i], NULL, race_clone, (void *)(intptr_t)i);
+        race_go = 1;
+        for (int i = 0; i < 2; i++)
+            pthread_join(t[i], NULL);
+        int won = (race_result[0] == 0) + (race_result[1] == 0);
+        twice += won == 2;
+        never += won == 0;
+        race_release = 1;
+    }
+    wl_check(
+        !twice && !never,
+        "two clone requests for one vCPU at once: one wins (%d of %d rounds both won, %d none)",
+        twice, RACE_ROUNDS, never);
+}
+
 static int hostile(void)
 {
     static uint32_t word = 5;
@@ -96,6 +163,7 @@ static int hostile(void)
              "clone onto vCPU %d (past the last): EINVAL", KEEP_MAX_VCPUS);
     wl_check(request(KEEP_REQ_CLONE, 1, 1ull << 63, 1, 0) == -EINVAL,
              "clone with a non-canonical FS base: EINVAL");
+    clone_race();
     printf("still running\n");
     return wl_done();
 }
