@@ -259,8 +259,10 @@ struct vcpu {
     struct kvm_run *run;
     pthread_t thread;
     bool started, thread_running;
-    bool starting; /* a clone request claimed it (vm->lock): a second one gets EAGAIN */
-    bool left;     /* its run loop returned (atomic) */
+    bool starting;   /* a clone request claimed it (vm->lock): a second one gets EAGAIN */
+    int in_run;      /* atomic: between the TLB check before KVM_RUN and its return */
+    int tlb_pending; /* atomic: another vCPU changed page tables; inject an NMI before running */
+    bool left;       /* its run loop returned (atomic) */
 };
 
 struct vm {
@@ -762,6 +764,71 @@ static bool keep_ended(struct vm *vm)
     return ended;
 }
 
+/* ---- cross-vCPU TLB shootdown (docs/KEEP.md, "Threads and processes") ---- */
+
+/* The shim asks for a shootdown only while more than one thread runs (vm->lock held). */
+static void publish_threads(struct vm *vm)
+{
+    keep_kvm_layout_state(&vm->layout, vm->mem)->vcpus_running = (uint64_t)vm->threads;
+}
+
+/*
+ * KEEP_REQ_TLB_SHOOTDOWN: every other vCPU takes an NMI (its handler reloads
+ * CR3, src/shim/entry.S) before it runs guest code again. A vCPU outside
+ * KVM_RUN (in a host call, or stopped) gets it at its next entry and is not
+ * waited for; one inside is kicked out, and the call returns once it is out.
+ */
+static void tlb_shootdown(struct vcpu *self)
+{
+    struct vm *vm = self->vm;
+    pthread_mutex_lock(&vm->lock);
+    for (int i = 0; i < KEEP_MAX_VCPUS; i++) {
+        struct vcpu *o = &vm->vcpus[i];
+        if (o == self || o->fd < 0 || !o->run || o->run == MAP_FAILED)
+            continue;
+        __atomic_store_n(&o->tlb_pending, 1, __ATOMIC_SEQ_CST);
+        if (__atomic_load_n(&o->in_run, __ATOMIC_SEQ_CST)) {
+            o->run->immediate_exit = 1;
+            pthread_kill(o->thread, KICK_SIGNAL);
+        }
+    }
+    for (;;) {
+        bool waiting = false;
+        for (int i = 0; i < KEEP_MAX_VCPUS; i++) {
+            struct vcpu *o = &vm->vcpus[i];
+            waiting |= o != self && __atomic_load_n(&o->tlb_pending, __ATOMIC_SEQ_CST) &&
+                       __atomic_load_n(&o->in_run, __ATOMIC_SEQ_CST);
+        }
+        if (!waiting || vm->ended)
+            break;
+        pthread_cond_wait(&vm->changed, &vm->lock);
+    }
+    pthread_mutex_unlock(&vm->lock);
+}
+
+/* Before KVM_RUN: a shootdown asked for while this vCPU was out is an NMI now. */
+static int tlb_enter(struct vcpu *c, struct keep_error *err)
+{
+    __atomic_store_n(&c->in_run, 1, __ATOMIC_SEQ_CST);
+    if (!__atomic_exchange_n(&c->tlb_pending, 0, __ATOMIC_SEQ_CST))
+        return KEEP_OK;
+    if (ioctl(c->fd, KVM_NMI) < 0)
+        return ioctl_fail("KVM_NMI", errno, "the TLB shootdown needs NMI injection", err);
+    keep_log(KEEP_LOG_DEBUG, "vCPU %d: NMI injected: a TLB shootdown", c->index);
+    return KEEP_OK;
+}
+
+/* After KVM_RUN: out of the guest; a shooter waiting for this vCPU goes on. */
+static void tlb_leave(struct vcpu *c)
+{
+    __atomic_store_n(&c->in_run, 0, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&c->tlb_pending, __ATOMIC_SEQ_CST)) {
+        pthread_mutex_lock(&c->vm->lock);
+        pthread_cond_broadcast(&c->vm->changed);
+        pthread_mutex_unlock(&c->vm->lock);
+    }
+}
+
 /*
  * Claim vCPU c for a new thread: false when a thread runs on it or another
  * clone request has it (two vCPUs of a hostile guest may ask for the same
@@ -822,10 +889,12 @@ static int handle_clone(struct vcpu *parent, const struct keep_shim_report *r,
     if (!rc && !vm->ended) {
         c->thread_running = true;
         vm->threads++;
+        publish_threads(vm);
         e = pthread_create(&c->thread, NULL, vcpu_thread, c);
         if (e) {
             c->thread_running = false;
             vm->threads--;
+            publish_threads(vm);
         } else {
             c->started = true;
         }
@@ -886,6 +955,7 @@ static void thread_exit(struct vcpu *c, int status)
     struct vm *vm = c->vm;
     pthread_mutex_lock(&vm->lock);
     vm->threads--;
+    publish_threads(vm);
     vm->last_status = status & 0xff;
     c->thread_running = false;
     __atomic_store_n(&cpu_of(c)->in_use, 0, __ATOMIC_SEQ_CST); /* the shim may reuse the slot */
@@ -973,6 +1043,10 @@ static int handle_port(struct vcpu *c, uint32_t request, int *exit_status, enum 
     case KEEP_REQ_CLONE:
         *step = STEP_CONTINUE;
         return handle_clone(c, &r, err);
+    case KEEP_REQ_TLB_SHOOTDOWN:
+        *step = STEP_CONTINUE;
+        tlb_shootdown(c);
+        return KEEP_OK;
     case KEEP_REQ_FUTEX:
         *step = STEP_CONTINUE;
         handle_futex(c, &r);
@@ -1003,7 +1077,7 @@ static int handle_port(struct vcpu *c, uint32_t request, int *exit_status, enum 
     default:
         return keep_fail(err, KEEP_E_KVM_EXIT_UNEXPECTED,
                          "the guest wrote %#x to port %#x; requests are 1..%d", request, KEEP_PORT,
-                         KEEP_REQ_ENROLLED);
+                         KEEP_REQ_TLB_SHOOTDOWN);
     }
 }
 
@@ -1120,7 +1194,15 @@ static int run_loop(struct vcpu *c, int *exit_status, enum step *how, struct kee
     struct kvm_run *run = c->run;
     for (;;) {
         move_signals_in(c);
-        if (ioctl(c->fd, KVM_RUN, 0) < 0) {
+        int rc_tlb = tlb_enter(c, err);
+        if (rc_tlb) {
+            tlb_leave(c);
+            *how = STEP_DONE;
+            return rc_tlb;
+        }
+        int run_rc = ioctl(c->fd, KVM_RUN, 0);
+        tlb_leave(c);
+        if (run_rc < 0) {
             if (errno == EINTR || errno == EAGAIN) {
                 if (stop_requested) {
                     *exit_status = 128 + SIGINT;
