@@ -603,6 +603,10 @@ suite_tlb() {
       kr "$WL/$v"
     grep '^not ok' "$TMP/out" | sed 's/^/#   /' || true
   done
+  if [ "$SUITE_BACKEND" = kvm ] && [ -x "$WL/wl_tlb" ]; then
+    expect_status 0 "$P wl_tlb at --log debug" kr --log debug "$WL/wl_tlb"
+    check "$P   another vCPU took an NMI for the shootdown" err_has 'NMI injected: a TLB shootdown'
+  fi
 }
 
 # A workload that exits with SO_LINGER {1, 3600} on a socket whose send queue
