@@ -22,9 +22,13 @@ done
 work=$(mktemp -d "${TMPDIR:-/var/tmp}/keep-bench-hsm.XXXXXX")
 hsm_pid=
 tpm_pid=
+# wait reports the killed process's status (143): under set -e that must not end the cleanup
+# before swtpm is stopped and the directory removed.
 cleanup() {
-  [ -n "$hsm_pid" ] && kill "$hsm_pid" 2>/dev/null && wait "$hsm_pid" 2>/dev/null
-  [ -n "$tpm_pid" ] && kill "$tpm_pid" 2>/dev/null && wait "$tpm_pid" 2>/dev/null
+  for pid in $hsm_pid $tpm_pid; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
   rm -rf "$work"
 }
 trap cleanup EXIT

@@ -2,6 +2,8 @@
 # keep-steward over HTTPS under wrk (16 connections, 2 threads, loopback), beside the
 # in-process floor (bench_steward) measured in the same run. Needs wrk (Debian package).
 # Usage: bench/steward_wrk.sh BUILD_DIR [SECONDS]
+# STEWARD_BASELINE=PATH also runs that keep-steward binary (e.g. one built before the group
+# commit) first, on the same state, as a third configuration of the same run.
 set -euo pipefail
 build=${1:-build}
 seconds=${2:-4}
@@ -11,21 +13,31 @@ export KEEP_SOURCE_ROOT=$src
 dir=$(mktemp -d /tmp/keep-bench-wrk.XXXXXX)
 pid=
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$dir"' EXIT
-n=1500 # nonces cost one commit each to make; wrk does ~200-900 per second here
+n=1500 # per configuration; nonces cost one commit each to make; wrk does ~200-900 per second
+serve() { # [--workers N]: (re)start the service on the same state (nonces made earlier stay valid)
+  local bin=${steward_bin:-$build/src/steward/keep-steward}
+  [ -n "$pid" ] && { kill "$pid"; wait "$pid" 2>/dev/null || true; }
+  : >"$dir/log"
+  "$bin" serve --state "$dir/state" --listen 127.0.0.1:0 \
+    --roots "$dir/roots" "$@" >"$dir/log" 2>&1 &
+  pid=$!
+  port=
+  for _ in $(seq 100); do
+    port=$(sed -n 's/^keep-steward: listening on https:\/\/127.0.0.1:\([0-9]*\) .*/\1/p' "$dir/log")
+    [ -n "$port" ] && break
+    sleep 0.1
+  done
+}
 "$build/bench/bench_steward" --prepare "$dir" 0 >/dev/null 2>&1 || true # roots only
-"$build/src/steward/keep-steward" serve --state "$dir/state" --listen 127.0.0.1:0 \
-  --roots "$dir/roots" >"$dir/log" 2>&1 &
-pid=$!
-for _ in $(seq 100); do
-  port=$(sed -n 's/^keep-steward: listening on https:\/\/127.0.0.1:\([0-9]*\) .*/\1/p' "$dir/log")
-  [ -n "$port" ] && break
-  sleep 0.1
-done
+serve --workers 2
 echo '{"attest": {}, "secrets": ["bench-secret"]}' |
   "$build/src/steward/keep-steward" admin --state "$dir/state" policy-put bench - >/dev/null
 printf 'a 32-byte secret for the bench..' >"$dir/secret"
 "$build/src/steward/keep-steward" admin --state "$dir/state" secret-put bench-secret "$dir/secret" >/dev/null
-python3 - "$port" "$dir/state/ca.pem" "$n" >"$dir/nonces.txt" <<'PY'
+configs="0 2"
+[ -n "${STEWARD_BASELINE:-}" ] && configs="baseline 0 2"
+total=$(($(echo $configs | wc -w) * n + 1))
+python3 - "$port" "$dir/state/ca.pem" "$total" >"$dir/nonces.txt" <<'PY'
 import http.client, json, ssl, sys
 ctx = ssl.create_default_context(cafile=sys.argv[2])
 c = http.client.HTTPSConnection("127.0.0.1", int(sys.argv[1]), context=ctx)
@@ -33,15 +45,33 @@ for _ in range(int(sys.argv[3])):
     c.request("POST", "/v1/nonce", body=b"")
     print(json.loads(c.getresponse().read())["nonce"])
 PY
-"$build/bench/bench_steward" --prepare "$dir" "$n"
+"$build/bench/bench_steward" --prepare "$dir" "$total"
 # The last body gets the certificate that the secret-fetch figure uses.
 tail -n 1 "$dir/bodies.txt" >"$dir/cert_body.json"
 sed -i '$d' "$dir/bodies.txt"
-wrk -t2 -c16 -d"${seconds}s" --latency -s "$src/bench/steward_wrk.lua" "https://127.0.0.1:$port" \
-  -- "$dir/bodies.txt" 2 >"$dir/wrk.txt"
-grep -E "Requests/sec|99%|Non-2xx|requests in" "$dir/wrk.txt" | sed 's/^/wrk: /'
-used=$(grep -Eo '^ *[0-9]+ requests in' "$dir/wrk.txt" | grep -Eo '[0-9]+')
-[ "$used" -le "$n" ] || echo "wrk: (more requests than prepared bodies: the extra reused nonces)"
+k=0
+for w in $configs; do
+  sed -n "$((k * n + 1)),$(((k + 1) * n))p" "$dir/bodies.txt" >"$dir/bodies$w.txt"
+  k=$((k + 1))
+done
+# Verification on the event loop (--workers 0) and on two worker threads, one after the other
+# in this run; both with the group commit. Load average and commit batches beside each.
+for w in $configs; do
+  if [ "$w" = baseline ]; then
+    steward_bin=$STEWARD_BASELINE serve
+  else
+    steward_bin= serve --workers "$w"
+  fi
+  echo "wrk --workers $w: load average $(cut -d' ' -f1-3 /proc/loadavg)"
+  wrk -t2 -c16 -d"${seconds}s" --latency -s "$src/bench/steward_wrk.lua" "https://127.0.0.1:$port" \
+    -- "$dir/bodies$w.txt" 2 >"$dir/wrk.txt"
+  grep -E "Requests/sec|99%|Non-2xx|requests in" "$dir/wrk.txt" | sed "s/^/wrk --workers $w: /"
+  used=$(grep -Eo '^ *[0-9]+ requests in' "$dir/wrk.txt" | grep -Eo '[0-9]+')
+  [ "$used" -le "$n" ] || echo "wrk: (more requests than prepared bodies: the extra reused nonces)"
+  curl -sS --cacert "$dir/state/ca.pem" "https://127.0.0.1:$port/metrics" |
+    { grep -E '^keep_steward_(commit_batch|batched)' || true; } | tr '\n' ' ' | sed "s/^/wrk --workers $w: /"
+  echo
+done
 "$build/bench/bench_steward" | sed 's/^/in-process: /'
 
 # Secret fetches over mutual TLS: new connections with full TLS 1.3 handshakes beside new

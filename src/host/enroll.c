@@ -190,6 +190,14 @@ int keep_config_finish_steward(struct keep_config *cfg, struct keep_error *err)
         return keep_fail(err, KEEP_E_RUN_BAD_STEWARD,
                          "--steward needs --steward-ca FILE: without a pinned CA the host could "
                          "answer for the service and feed the Keep false secrets");
+    for (size_t i = 0; i < cfg->volume_count; i++) {
+        const char *g = cfg->volumes[i].guest_dir;
+        if (strcmp(g, "/run/keep") == 0 || strncmp(g, RUN_KEEP, strlen(RUN_KEEP)) == 0)
+            return keep_fail(err, KEEP_E_RUN_BAD_STEWARD,
+                             "--volume at %s: with --steward, /run/keep is the Keep-private "
+                             "directory the shim holds; a volume there would be hidden",
+                             g);
+    }
     char path[PATH_MAX + 16];
     int rc = enroller_path(path, sizeof(path), err);
     if (rc)

@@ -6,6 +6,7 @@
 #include <openssl/ec.h>
 #include <openssl/hmac.h>
 #include <openssl/rsa.h>
+#include <stdlib.h>
 #include <string.h>
 
 const EVP_MD *hsm_crypto_md(CK_MECHANISM_TYPE type)
@@ -527,4 +528,158 @@ CK_RV hsm_crypto_hmac(const struct hsm_mech *m, const uint8_t *key, size_t key_s
         return CKR_FUNCTION_FAILED;
     hsm_put(out, mac, n);
     return CKR_OK;
+}
+
+/* ---- key wrap and key agreement ------------------------------------------ */
+
+static const EVP_CIPHER *wrap_cipher(CK_MECHANISM_TYPE type, size_t key_size)
+{
+    bool kwp = type == HSM_CKM_AES_KEY_WRAP_KWP;
+    if (type != CKM_AES_KEY_WRAP && !kwp)
+        return NULL;
+    switch (key_size) {
+    case 16:
+        return kwp ? EVP_aes_128_wrap_pad() : EVP_aes_128_wrap();
+    case 24:
+        return kwp ? EVP_aes_192_wrap_pad() : EVP_aes_192_wrap();
+    case 32:
+        return kwp ? EVP_aes_256_wrap_pad() : EVP_aes_256_wrap();
+    default:
+        return NULL;
+    }
+}
+
+/*
+ * RFC 3394 (KW) input is whole 64-bit blocks, at least two; RFC 5649 (KWP)
+ * takes any non-empty input. Unwrapping: KW output is 8 bytes longer than
+ * its input, KWP a multiple of 8 at least 16 long.
+ */
+static CK_RV wrap_size_check(CK_MECHANISM_TYPE type, size_t size, bool unwrap)
+{
+    bool kwp = type == HSM_CKM_AES_KEY_WRAP_KWP;
+    if (size > HSM_ATTR_MAX)
+        return unwrap ? CKR_WRAPPED_KEY_LEN_RANGE : CKR_KEY_SIZE_RANGE;
+    if (unwrap)
+        return size % 8 || size < (kwp ? 16u : 24u) ? CKR_WRAPPED_KEY_LEN_RANGE : CKR_OK;
+    return size == 0 || (!kwp && (size % 8 || size < 16)) ? CKR_KEY_SIZE_RANGE : CKR_OK;
+}
+
+CK_RV hsm_crypto_key_wrap(const struct hsm_mech *m, const uint8_t *key, size_t key_size,
+                          const uint8_t *in, size_t size, bool unwrap, struct hsm_buf *out)
+{
+    const EVP_CIPHER *cipher = wrap_cipher(m->type, key_size);
+    if (!cipher)
+        return m->type == CKM_AES_KEY_WRAP || m->type == HSM_CKM_AES_KEY_WRAP_KWP
+                   ? (unwrap ? CKR_UNWRAPPING_KEY_SIZE_RANGE : CKR_WRAPPING_KEY_SIZE_RANGE)
+                   : CKR_MECHANISM_INVALID;
+    /* The optional initial value: 8 bytes for KW (RFC 3394 2.2.3), 4 for KWP (RFC 5649 3). */
+    struct keep_cursor c;
+    const uint8_t *iv = NULL;
+    uint32_t iv_size = 0;
+    size_t want_iv = m->type == CKM_AES_KEY_WRAP ? 8 : 4;
+    keep_cursor_init(&c, m->param, m->param_size);
+    if (m->param_size && (hsm_get_bytes(&c, "wrap.iv", 8, &iv, &iv_size, NULL) ||
+                          !keep_cursor_at_end(&c) || (iv_size && iv_size != want_iv)))
+        return CKR_MECHANISM_PARAM_INVALID;
+    CK_RV rv = wrap_size_check(m->type, size, unwrap);
+    if (rv)
+        return rv;
+    uint8_t *buf = malloc(size + 16);
+    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    int n = 0, fin = 0;
+    bool ok = buf && ctx;
+    if (ok) {
+        EVP_CIPHER_CTX_set_flags(ctx, EVP_CIPHER_CTX_FLAG_WRAP_ALLOW);
+        ok = EVP_CipherInit_ex(ctx, cipher, NULL, key, iv_size ? iv : NULL, unwrap ? 0 : 1) == 1;
+    }
+    if (ok) /* a failed integrity check (the IV or the length) fails here */
+        rv = EVP_CipherUpdate(ctx, buf, &n, in, (int)size) == 1 &&
+                     EVP_CipherFinal_ex(ctx, buf + n, &fin) == 1
+                 ? CKR_OK
+                 : (unwrap ? CKR_WRAPPED_KEY_INVALID : CKR_FUNCTION_FAILED);
+    else
+        rv = CKR_HOST_MEMORY;
+    if (rv == CKR_OK)
+        hsm_put(out, buf, (size_t)n + (size_t)fin);
+    if (buf)
+        OPENSSL_clear_free(buf, size + 16);
+    EVP_CIPHER_CTX_free(ctx);
+    return rv;
+}
+
+/* The peer's point as the raw uncompressed X9.62 octets, or NULL. */
+static const uint8_t *raw_point(const uint8_t *p, size_t n, size_t want, size_t *out_n)
+{
+    *out_n = want;
+    if (n == want && p[0] == 0x04)
+        return p;
+    /* Some clients send the DER OCTET STRING of CKA_EC_POINT (pkcs11-tool --derive-pass-der). */
+    if (want < 128 && n == want + 2 && p[0] == 0x04 && p[1] == want && p[2] == 0x04)
+        return p + 2;
+    return NULL;
+}
+
+static EVP_PKEY *peer_key(char *group, const uint8_t *pt, size_t n)
+{
+    uint8_t point[133]; /* P-521's 133 is the largest uncompressed point */
+    if (n > sizeof(point))
+        return NULL;
+    memcpy(point, pt, n); /* OSSL_PARAM takes a non-const pointer */
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, group, 0),
+                           OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, point, n),
+                           OSSL_PARAM_construct_end()};
+    EVP_PKEY *peer = NULL;
+    EVP_PKEY_CTX *fc = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+    if (!fc || EVP_PKEY_fromdata_init(fc) != 1 ||
+        EVP_PKEY_fromdata(fc, &peer, EVP_PKEY_PUBLIC_KEY, params) != 1)
+        peer = NULL;
+    EVP_PKEY_CTX_free(fc);
+    /* SP 800-56A 5.6.2.3.3: the point must be on the curve and not the identity. */
+    EVP_PKEY_CTX *cc = peer ? EVP_PKEY_CTX_new(peer, NULL) : NULL;
+    bool valid = cc && EVP_PKEY_public_check(cc) == 1;
+    EVP_PKEY_CTX_free(cc);
+    if (!valid) {
+        EVP_PKEY_free(peer);
+        return NULL;
+    }
+    return peer;
+}
+
+CK_RV hsm_crypto_ecdh(EVP_PKEY *priv, const struct hsm_mech *m, struct hsm_buf *out)
+{
+    struct keep_cursor c;
+    uint64_t kdf;
+    const uint8_t *shared, *pub;
+    uint32_t shared_n, pub_n;
+    if (m->type != CKM_ECDH1_DERIVE)
+        return CKR_MECHANISM_INVALID;
+    keep_cursor_init(&c, m->param, m->param_size);
+    if (keep_cursor_u64(&c, "ecdh.kdf", &kdf, NULL) ||
+        hsm_get_bytes(&c, "ecdh.shared_data", 1024, &shared, &shared_n, NULL) ||
+        hsm_get_bytes(&c, "ecdh.public_data", 256, &pub, &pub_n, NULL) || !keep_cursor_at_end(&c))
+        return CKR_MECHANISM_PARAM_INVALID;
+    /* 2.40 Mechanisms 2.3.15: with CKD_NULL there is no shared data; other KDFs: not offered. */
+    if (kdf != CKD_NULL || shared_n != 0 || pub_n == 0)
+        return CKR_MECHANISM_PARAM_INVALID;
+    char group[32];
+    size_t gl = 0;
+    if (EVP_PKEY_get_utf8_string_param(priv, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
+                                       &gl) != 1)
+        return CKR_KEY_TYPE_INCONSISTENT;
+    size_t field = (size_t)(EVP_PKEY_get_bits(priv) + 7) / 8, raw_n;
+    const uint8_t *raw = raw_point(pub, pub_n, 1 + 2 * field, &raw_n);
+    EVP_PKEY *peer = raw ? peer_key(group, raw, raw_n) : NULL;
+    if (!peer)
+        return CKR_MECHANISM_PARAM_INVALID;
+    uint8_t secret[66];
+    size_t n = sizeof(secret);
+    EVP_PKEY_CTX *dc = EVP_PKEY_CTX_new(priv, NULL);
+    bool ok = dc && EVP_PKEY_derive_init(dc) == 1 && EVP_PKEY_derive_set_peer(dc, peer) == 1 &&
+              EVP_PKEY_derive(dc, secret, &n) == 1;
+    EVP_PKEY_CTX_free(dc);
+    EVP_PKEY_free(peer);
+    if (ok)
+        hsm_put(out, secret, n);
+    OPENSSL_cleanse(secret, sizeof(secret));
+    return ok ? CKR_OK : CKR_FUNCTION_FAILED;
 }

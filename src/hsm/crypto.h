@@ -6,6 +6,7 @@
 #include <openssl/evp.h>
 #include <p11-kit/pkcs11.h>
 
+#include "hsm/mechs.h"
 #include "hsm/wire.h"
 
 CK_RV hsm_crypto_sign(EVP_PKEY *key, const struct hsm_mech *m, const uint8_t *data, size_t size,
@@ -39,4 +40,19 @@ CK_RV hsm_crypto_aes(const struct hsm_mech *m, const uint8_t *key, size_t key_si
 /* CKM_SHA256_HMAC, CKM_SHA384_HMAC, CKM_SHA512_HMAC (full-length MACs). */
 CK_RV hsm_crypto_hmac(const struct hsm_mech *m, const uint8_t *key, size_t key_size,
                       const uint8_t *data, size_t size, struct hsm_buf *out);
+
+/*
+ * CKM_AES_KEY_WRAP (RFC 3394) and HSM_CKM_AES_KEY_WRAP_KWP (RFC 5649) with an
+ * AES key. Parameter on the wire: none, or bytes iv (empty, 8 bytes for KW, 4
+ * for KWP). A failed integrity check on unwrap is CKR_WRAPPED_KEY_INVALID.
+ */
+CK_RV hsm_crypto_key_wrap(const struct hsm_mech *m, const uint8_t *key, size_t key_size,
+                          const uint8_t *in, size_t size, bool unwrap, struct hsm_buf *out);
+/*
+ * CKM_ECDH1_DERIVE with an EC private key: the raw shared secret (the x
+ * coordinate, SEC 1 3.3.1). Parameter on the wire: u64 kdf (CKD_NULL only),
+ * bytes shared data (empty), bytes the peer's point (raw uncompressed or its
+ * DER OCTET STRING), checked to be on the key's curve.
+ */
+CK_RV hsm_crypto_ecdh(EVP_PKEY *priv, const struct hsm_mech *m, struct hsm_buf *out);
 #endif /* KEEP_HSM_CRYPTO_H */

@@ -745,6 +745,21 @@ static CK_RV encode_mech(const CK_MECHANISM *m, struct op_state *op)
             return CKR_MECHANISM_PARAM_INVALID;
         hsm_put_u64(&p, c->ulCounterBits);
         hsm_put_bytes(&p, c->cb, 16);
+    } else if (m->mechanism == CKM_ECDH1_DERIVE) {
+        const CK_ECDH1_DERIVE_PARAMS *e = m->pParameter;
+        if (!e || m->ulParameterLen != sizeof(*e) || (e->ulSharedDataLen && !e->pSharedData) ||
+            (e->ulPublicDataLen && !e->pPublicData) || e->ulSharedDataLen > 1024 ||
+            e->ulPublicDataLen > 256)
+            return CKR_MECHANISM_PARAM_INVALID;
+        hsm_put_u64(&p, e->kdf);
+        hsm_put_bytes(&p, e->pSharedData, e->ulSharedDataLen);
+        hsm_put_bytes(&p, e->pPublicData, e->ulPublicDataLen);
+    } else if (m->mechanism == CKM_AES_KEY_WRAP || m->mechanism == HSM_CKM_AES_KEY_WRAP_KWP) {
+        /* The optional initial value (2.40 Mechanisms 2.14.3): none or 8 (KW) / 4 (KWP) bytes. */
+        if (m->ulParameterLen > 8 || (m->ulParameterLen && !m->pParameter))
+            return CKR_MECHANISM_PARAM_INVALID;
+        if (m->ulParameterLen)
+            hsm_put_bytes(&p, m->pParameter, m->ulParameterLen);
     } else if (m->ulParameterLen) {
         return CKR_MECHANISM_PARAM_INVALID;
     }
@@ -1090,6 +1105,93 @@ API CK_RV C_SeedRandom(CK_SESSION_HANDLE h, CK_BYTE_PTR seed, CK_ULONG n)
     return rv ? rv : CKR_RANDOM_SEED_NOT_SUPPORTED;
 }
 
+/* ---- derive, wrap, unwrap (2.40 5.16) ----------------------------------- */
+
+/* Encode m for a key management op; false with *rv set when it is not one of ours. */
+static bool key_mech(const CK_MECHANISM *m, struct op_state *tmp, CK_RV *rv)
+{
+    bool known = false;
+    for (size_t i = 0; m && i < HSM_MECH_COUNT; i++)
+        known |= hsm_mechs[i].type == m->mechanism;
+    *rv = !m ? CKR_ARGUMENTS_BAD : !known ? CKR_MECHANISM_INVALID : encode_mech(m, tmp);
+    return *rv == CKR_OK;
+}
+
+API CK_RV C_DeriveKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE base,
+                      CK_ATTRIBUTE_PTR t, CK_ULONG n, CK_OBJECT_HANDLE_PTR out)
+{
+    struct op_state tmp = {0};
+    CK_RV rv;
+    if ((!t && n) || !out)
+        return CKR_ARGUMENTS_BAD;
+    if (!key_mech(m, &tmp, &rv))
+        return rv;
+    struct hsm_buf req = {0}, reply = {0};
+    hsm_put_u64(&req, h);
+    hsm_put_mech(&req, &tmp.mech);
+    hsm_put_u64(&req, base);
+    put_template(&req, t, n);
+    rv = session_call(h, HSM_OP_DERIVE_KEY, &req, &reply);
+    if (rv == CKR_OK)
+        rv = reply_handle(&reply, out, 1);
+    op_reset(&tmp);
+    hsm_buf_free(&req);
+    hsm_buf_free(&reply);
+    return rv;
+}
+
+API CK_RV C_WrapKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE wrapping,
+                    CK_OBJECT_HANDLE key, CK_BYTE_PTR out, CK_ULONG_PTR out_len)
+{
+    struct op_state tmp = {0};
+    CK_RV rv;
+    if (!out_len)
+        return CKR_ARGUMENTS_BAD;
+    if (!key_mech(m, &tmp, &rv))
+        return rv;
+    struct hsm_buf req = {0}, reply = {0};
+    hsm_put_u64(&req, h);
+    hsm_put_mech(&req, &tmp.mech);
+    hsm_put_u64(&req, wrapping);
+    hsm_put_u64(&req, key);
+    rv = session_call(h, HSM_OP_WRAP_KEY, &req, &reply);
+    const uint8_t *p;
+    uint32_t pn;
+    if (rv == CKR_OK && (rv = reply_bytes(&reply, &p, &pn)) == CKR_OK)
+        rv = give_bytes(p, pn, out, out_len); /* KW and KWP are deterministic: a size query */
+    op_reset(&tmp);                           /* then the call give the same bytes */
+    hsm_buf_free(&req);
+    hsm_buf_free(&reply);
+    return rv;
+}
+
+API CK_RV C_UnwrapKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE unwrapping,
+                      CK_BYTE_PTR wrapped, CK_ULONG wrapped_len, CK_ATTRIBUTE_PTR t, CK_ULONG n,
+                      CK_OBJECT_HANDLE_PTR out)
+{
+    struct op_state tmp = {0};
+    CK_RV rv;
+    if ((!t && n) || !out || (!wrapped && wrapped_len))
+        return CKR_ARGUMENTS_BAD;
+    if (wrapped_len > HSM_ATTR_MAX)
+        return CKR_WRAPPED_KEY_LEN_RANGE;
+    if (!key_mech(m, &tmp, &rv))
+        return rv;
+    struct hsm_buf req = {0}, reply = {0};
+    hsm_put_u64(&req, h);
+    hsm_put_mech(&req, &tmp.mech);
+    hsm_put_u64(&req, unwrapping);
+    hsm_put_bytes(&req, wrapped, wrapped_len);
+    put_template(&req, t, n);
+    rv = session_call(h, HSM_OP_UNWRAP_KEY, &req, &reply);
+    if (rv == CKR_OK)
+        rv = reply_handle(&reply, out, 1);
+    op_reset(&tmp);
+    hsm_buf_free(&req);
+    hsm_buf_free(&reply);
+    return rv;
+}
+
 /* ---- not offered (docs/HSM.md lists what is missing) -------------------- */
 
 #define NOT_SUPPORTED(name, ...)           \
@@ -1121,12 +1223,6 @@ NOT_SUPPORTED(C_SignEncryptUpdate, CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG 
               CK_ULONG_PTR e)
 NOT_SUPPORTED(C_DecryptVerifyUpdate, CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_BYTE_PTR d,
               CK_ULONG_PTR e)
-NOT_SUPPORTED(C_WrapKey, CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_OBJECT_HANDLE c,
-              CK_OBJECT_HANDLE d, CK_BYTE_PTR e, CK_ULONG_PTR f)
-NOT_SUPPORTED(C_UnwrapKey, CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_OBJECT_HANDLE c,
-              CK_BYTE_PTR d, CK_ULONG e, CK_ATTRIBUTE_PTR f, CK_ULONG g, CK_OBJECT_HANDLE_PTR i)
-NOT_SUPPORTED(C_DeriveKey, CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_OBJECT_HANDLE c,
-              CK_ATTRIBUTE_PTR d, CK_ULONG e, CK_OBJECT_HANDLE_PTR f)
 NOT_SUPPORTED(C_GetFunctionStatus, CK_SESSION_HANDLE a)
 NOT_SUPPORTED(C_CancelFunction, CK_SESSION_HANDLE a)
 NOT_SUPPORTED(C_WaitForSlotEvent, CK_FLAGS a, CK_SLOT_ID_PTR b, CK_VOID_PTR c)

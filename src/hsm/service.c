@@ -64,6 +64,10 @@ struct hsm_service {
     uint8_t *evidence;
     size_t evidence_size;
     hsm_evidence_fn evidence_fn;
+    bool counted;               /* hsm_service_set_counter was called */
+    struct hsm_counter counter; /* where the store's generation is also held */
+    uint64_t counter_value;     /* its value, as last read or set */
+    bool counter_lost;          /* a move failed: no more writes until a restart repairs it */
 };
 
 /* ---- small helpers ----------------------------------------------------- */
@@ -268,10 +272,49 @@ static CK_RV save_store(struct hsm_service *s, const struct hsm_store *st)
     return CKR_OK;
 }
 
-/* Header-only save (fail counters, flags): the records and their generation stay. */
+static CK_RV save_objects(struct hsm_service *s);
+
+/*
+ * Header-only save (fail counters, flags). With the master key loaded every
+ * save reseals under a new generation, so that a counted token (rollback
+ * detection) protects PIN changes too; before any login only the header can
+ * be written, under the same generation.
+ */
 static CK_RV save_header(struct hsm_service *s)
 {
+    if (s->mk_loaded)
+        return save_objects(s);
+    if (s->counter_lost)
+        return CKR_DEVICE_ERROR;
     return save_store(s, &s->st);
+}
+
+/*
+ * After generation gen reached the store: move the counter to it, and only
+ * then may the write be acknowledged. A failed move stops further writes:
+ * the store is one generation ahead, which the next start repairs.
+ */
+static CK_RV count_write(struct hsm_service *s, uint64_t gen)
+{
+    if (!s->counted)
+        return CKR_OK;
+    char msg[256] = "";
+    uint64_t now = s->counter_value;
+    int rc = s->counter.cas(s->counter.ctx, s->counter_value, gen, &now, msg, sizeof(msg));
+    if (rc == 0) {
+        s->counter_value = gen;
+        return CKR_OK;
+    }
+    s->counter_lost = true;
+    if (rc == 1)
+        fprintf(stderr,
+                "keep-hsm: the version counter moved under us: expected %llu, it holds %llu; "
+                "refusing writes\n",
+                (unsigned long long)s->counter_value, (unsigned long long)now);
+    else
+        fprintf(stderr, "keep-hsm: cannot move the version counter to %llu: %s; refusing writes\n",
+                (unsigned long long)gen, msg);
+    return CKR_DEVICE_ERROR;
 }
 
 /* Reseal every token object under a new generation and replace the file. */
@@ -284,7 +327,7 @@ static CK_RV save_objects(struct hsm_service *s)
     if (!recs)
         return CKR_HOST_MEMORY;
     uint64_t gen = s->st.generation + 1;
-    CK_RV rv = CKR_OK;
+    CK_RV rv = s->counter_lost ? CKR_DEVICE_ERROR : CKR_OK;
     uint32_t idx = 0;
     for (size_t i = 0; i < s->obj_count && rv == CKR_OK; i++) {
         if (!s->objs[i].token)
@@ -307,6 +350,7 @@ static CK_RV save_objects(struct hsm_service *s)
     if (rv == CKR_OK) {
         hsm_store_free(&s->st);
         s->st = next;
+        rv = count_write(s, gen); /* the file is the new one whatever the counter says */
     } else {
         hsm_store_free(&next);
     }
@@ -380,6 +424,47 @@ int hsm_service_open(const char *store_path, uint32_t kdf_iterations, struct hsm
     if (!exists)
         memset(s->st.label, ' ', HSM_LABEL_SIZE);
     *out = s;
+    return KEEP_OK;
+}
+
+int hsm_service_set_counter(struct hsm_service *s, const struct hsm_counter *counter,
+                            struct keep_error *err)
+{
+    char msg[256] = "";
+    uint64_t c = 0, g = s->st.generation;
+    if (counter->get(counter->ctx, &c, msg, sizeof(msg)) != 0)
+        return keep_fail(err, KEEP_E_HSM_COUNTER, "cannot read the token's version counter: %s",
+                         msg);
+    if (g < c)
+        return keep_fail(err, KEEP_E_HSM_ROLLBACK,
+                         "token rolled back: store generation %llu, service counter %llu",
+                         (unsigned long long)g, (unsigned long long)c);
+    if (g > c + 1 || g == UINT64_MAX)
+        return keep_fail(err, KEEP_E_HSM_COUNTER,
+                         "store generation %llu is ahead of service counter %llu by more than "
+                         "the one write a kill can leave",
+                         (unsigned long long)g, (unsigned long long)c);
+    if (g == c + 1) { /* written, killed before the counter moved: finish the write */
+        uint64_t now = c;
+        int rc = counter->cas(counter->ctx, c, g, &now, msg, sizeof(msg));
+        if (rc == 1)
+            return keep_fail(err, KEEP_E_HSM_COUNTER,
+                             "repairing the version counter: expected %llu, it holds %llu",
+                             (unsigned long long)c, (unsigned long long)now);
+        if (rc != 0)
+            return keep_fail(err, KEEP_E_HSM_COUNTER,
+                             "cannot move the version counter from %llu to %llu: %s",
+                             (unsigned long long)c, (unsigned long long)g, msg);
+        fprintf(stderr,
+                "keep-hsm: store generation %llu was written but not counted (a stop between "
+                "the two); the counter now holds it\n",
+                (unsigned long long)g);
+        c = g;
+    }
+    s->counter = *counter;
+    s->counter_value = c;
+    s->counted = true;
+    s->counter_lost = false;
     return KEEP_OK;
 }
 
@@ -805,7 +890,8 @@ static CK_RV check_template_values(const struct hsm_template *t)
         bool is_bool = type == CKA_TOKEN || type == CKA_PRIVATE || type == CKA_MODIFIABLE ||
                        type == CKA_SENSITIVE || type == CKA_EXTRACTABLE || type == CKA_SIGN ||
                        type == CKA_VERIFY || type == CKA_DECRYPT || type == CKA_ENCRYPT ||
-                       type == CKA_DERIVE || type == CKA_WRAP || type == CKA_UNWRAP;
+                       type == CKA_DERIVE || type == CKA_WRAP || type == CKA_UNWRAP ||
+                       type == CKA_TRUSTED || type == CKA_WRAP_WITH_TRUSTED;
         bool is_ulong = type == CKA_CLASS || type == CKA_KEY_TYPE || type == CKA_MODULUS_BITS ||
                         type == CKA_CERTIFICATE_TYPE;
         if ((is_bool && t->a[i].size != 1) || (is_ulong && t->a[i].size != sizeof(CK_ULONG)))
@@ -814,12 +900,23 @@ static CK_RV check_template_values(const struct hsm_template *t)
     return CKR_OK;
 }
 
+/*
+ * Attributes whose rules keep-hsm does not enforce (2.40 4.8-4.10 templates
+ * for wrap, unwrap and derive, allowed mechanisms): refused rather than stored,
+ * so no client believes it is protected by them.
+ */
+static bool unenforced_attr(uint64_t type)
+{
+    return type == CKA_WRAP_TEMPLATE || type == CKA_UNWRAP_TEMPLATE ||
+           type == CKA_DERIVE_TEMPLATE || type == CKA_ALLOWED_MECHANISMS;
+}
+
 /* Copy a client template into o; refuses attributes only the token sets. */
 static CK_RV copy_template(struct object *o, const struct hsm_template *t)
 {
     CK_RV rv = check_template_values(t);
     for (uint32_t i = 0; i < t->count && rv == CKR_OK; i++) {
-        if (internal_attr(t->a[i].type))
+        if (internal_attr(t->a[i].type) || unenforced_attr(t->a[i].type))
             return CKR_ATTRIBUTE_TYPE_INVALID;
         if (token_set_attr(t->a[i].type))
             return CKR_ATTRIBUTE_READ_ONLY;
@@ -843,6 +940,9 @@ static CK_RV place_object(struct req *r, struct object *o)
         return CKR_USER_NOT_LOGGED_IN;
     if (o->token && !r->s->mk_loaded)
         return CKR_USER_NOT_LOGGED_IN; /* nothing can be sealed before a login unwraps the key */
+    /* 2.40 4.8: "CKA_TRUSTED ... can only be set to CK_TRUE by the SO user". */
+    if (attr_bool(o, CKA_TRUSTED, false) && r->c->login != CKU_SO)
+        return CKR_ATTRIBUTE_READ_ONLY;
     o->session = o->token ? 0 : r->sess->handle;
     o->handle = r->s->next_handle++;
     return CKR_OK;
@@ -1039,6 +1139,11 @@ static CK_RV check_change(const struct object *o, const struct hsm_attr *a)
             return CKR_ATTRIBUTE_VALUE_INVALID;
         return a->value[0] || !attr_bool(o, CKA_SENSITIVE, false) ? CKR_OK
                                                                   : CKR_ATTRIBUTE_READ_ONLY;
+    case CKA_WRAP_WITH_TRUSTED: /* 2.40 4.9 table 36 footnote 11: may only become true */
+        if (a->size != 1)
+            return CKR_ATTRIBUTE_VALUE_INVALID;
+        return a->value[0] || !attr_bool(o, CKA_WRAP_WITH_TRUSTED, false) ? CKR_OK
+                                                                          : CKR_ATTRIBUTE_READ_ONLY;
     case CKA_EXTRACTABLE: /* may only become false */
         if (a->size != 1)
             return CKR_ATTRIBUTE_VALUE_INVALID;
@@ -1470,6 +1575,201 @@ static CK_RV op_random(struct req *r)
     return rv;
 }
 
+/* ---- key management: derive, wrap, unwrap (2.40 5.16) -------------------- */
+
+static bool is_aes_secret(const struct object *o)
+{
+    return attr_ulong(o, CKA_CLASS, CKO_DATA) == CKO_SECRET_KEY &&
+           attr_ulong(o, CKA_KEY_TYPE, CKK_VENDOR_DEFINED) == CKK_AES && obj_attr(o, CKA_VALUE);
+}
+
+/*
+ * The length of a key made from n bytes (derived or unwrapped): CKA_VALUE_LEN
+ * when the template has it, else n. Unwrapping needs it to equal n; deriving
+ * keeps the leading len bytes of the shared secret (PKCS#11 2.40 does not fix
+ * which bytes; docs/HSM.md states ours). AES: 16, 24 or 32 bytes.
+ */
+static CK_RV made_length(const struct object *o, CK_KEY_TYPE kt, size_t n, bool unwrap, size_t *len)
+{
+    bool given = obj_attr(o, CKA_VALUE_LEN) != NULL;
+    CK_ULONG want = given ? attr_ulong(o, CKA_VALUE_LEN, 0) : n;
+    if (given && (unwrap ? want != n : want == 0 || want > n))
+        return CKR_TEMPLATE_INCONSISTENT;
+    if (kt == CKK_AES && want != 16 && want != 24 && want != 32)
+        return unwrap ? CKR_WRAPPED_KEY_INVALID
+                      : (given ? CKR_TEMPLATE_INCONSISTENT : CKR_TEMPLATE_INCOMPLETE);
+    if (want > 64)
+        return CKR_KEY_SIZE_RANGE;
+    *len = want;
+    return CKR_OK;
+}
+
+/*
+ * A secret key object from a value the token computed (2.40 4.9 and 5.16):
+ * the template names the class (CKO_SECRET_KEY) and type (AES or generic
+ * secret) and may not give CKA_VALUE. CKA_LOCAL is false; CKA_ALWAYS_SENSITIVE
+ * and CKA_NEVER_EXTRACTABLE hold only if they held for the base key
+ * (always_sensitive, never_extractable; both false for an unwrapped key) and
+ * hold for the new one.
+ */
+static CK_RV made_secret(struct object *o, const struct hsm_template *t, const uint8_t *value,
+                         size_t n, bool unwrap, bool always_sensitive, bool never_extractable)
+{
+    CK_RV rv = copy_template(o, t);
+    if (rv)
+        return rv;
+    if (obj_attr(o, CKA_VALUE))
+        return CKR_TEMPLATE_INCONSISTENT;
+    if (!obj_attr(o, CKA_KEY_TYPE))
+        return CKR_TEMPLATE_INCOMPLETE;
+    CK_KEY_TYPE kt = attr_ulong(o, CKA_KEY_TYPE, 0);
+    if (attr_ulong(o, CKA_CLASS, CKO_SECRET_KEY) != CKO_SECRET_KEY ||
+        (kt != CKK_AES && kt != CKK_GENERIC_SECRET))
+        return CKR_TEMPLATE_INCONSISTENT;
+    size_t len;
+    if ((rv = made_length(o, kt, n, unwrap, &len)) != CKR_OK)
+        return rv;
+    bool aes = kt == CKK_AES;
+    bool sensitive = attr_bool(o, CKA_SENSITIVE, true);
+    bool extractable = attr_bool(o, CKA_EXTRACTABLE, false);
+    bool ok = set_attr(o, CKA_VALUE, value, len) && set_ulong(o, CKA_CLASS, CKO_SECRET_KEY) &&
+              set_ulong(o, CKA_VALUE_LEN, len) && set_bool(o, CKA_LOCAL, false) &&
+              set_ulong(o, CKA_KEY_GEN_MECHANISM, CK_UNAVAILABLE_INFORMATION) &&
+              set_bool(o, CKA_SENSITIVE, sensitive) && set_bool(o, CKA_EXTRACTABLE, extractable) &&
+              set_bool(o, CKA_ALWAYS_SENSITIVE, always_sensitive && sensitive) &&
+              set_bool(o, CKA_NEVER_EXTRACTABLE, never_extractable && !extractable) &&
+              set_default_bool(o, CKA_ENCRYPT, aes) && set_default_bool(o, CKA_DECRYPT, aes) &&
+              set_default_bool(o, CKA_SIGN, !aes) && set_default_bool(o, CKA_VERIFY, !aes) &&
+              set_default_bool(o, CKA_WRAP, false) && set_default_bool(o, CKA_UNWRAP, false) &&
+              set_default_bool(o, CKA_DERIVE, false) && set_default_bool(o, CKA_TRUSTED, false) &&
+              set_default_bool(o, CKA_WRAP_WITH_TRUSTED, false) &&
+              set_default_bool(o, CKA_ALWAYS_AUTHENTICATE, false);
+    return ok ? CKR_OK : CKR_HOST_MEMORY;
+}
+
+/* Place and store a made key and answer its handle; on failure free it. */
+static CK_RV finish_made_key(struct req *r, struct object *o, CK_RV rv)
+{
+    if (rv == CKR_OK && (rv = place_object(r, o)) == CKR_OK)
+        rv = commit_objects(r, o, 1);
+    if (rv) {
+        free_object(o);
+        return rv;
+    }
+    hsm_put_u64(r->out, o->handle);
+    return CKR_OK;
+}
+
+static CK_RV op_derive_key(struct req *r)
+{
+    struct hsm_mech m;
+    struct hsm_template t;
+    struct object o = {0}, *base;
+    uint64_t h;
+    CK_RV rv = get_session(r);
+    if (rv || hsm_get_mech(r->cur, &m, NULL) || get_u64(r, "base", &h) ||
+        hsm_get_template(r->cur, "template", &t, NULL) || at_end(r))
+        return rv ? rv : CKR_ARGUMENTS_BAD;
+    if (m.type != CKM_ECDH1_DERIVE)
+        return CKR_MECHANISM_INVALID;
+    if ((rv = op_key(r, h, CKO_PRIVATE_KEY, CKA_DERIVE, &base)) != CKR_OK)
+        return rv;
+    if (attr_ulong(base, CKA_KEY_TYPE, CKK_VENDOR_DEFINED) != CKK_EC || !base->key)
+        return CKR_KEY_TYPE_INCONSISTENT;
+    struct hsm_buf secret = {0};
+    rv = hsm_crypto_ecdh(base->key, &m, &secret);
+    if (rv == CKR_OK)
+        rv = secret.failed ? CKR_HOST_MEMORY
+                           : made_secret(&o, &t, secret.data, secret.size, false,
+                                         attr_bool(base, CKA_ALWAYS_SENSITIVE, false),
+                                         attr_bool(base, CKA_NEVER_EXTRACTABLE, false));
+    OPENSSL_cleanse(secret.data, secret.size);
+    hsm_buf_free(&secret);
+    return finish_made_key(r, &o, rv);
+}
+
+static bool is_wrap_mech(uint64_t type)
+{
+    return type == CKM_AES_KEY_WRAP || type == HSM_CKM_AES_KEY_WRAP_KWP;
+}
+
+/* The AES key that wraps or unwraps: visible, AES, with CKA_WRAP or CKA_UNWRAP. */
+static CK_RV wrapping_key(struct req *r, uint64_t h, bool unwrap, const struct object **out)
+{
+    const struct object *w = visible_object(r->s, r->c, h);
+    if (!w)
+        return unwrap ? CKR_UNWRAPPING_KEY_HANDLE_INVALID : CKR_WRAPPING_KEY_HANDLE_INVALID;
+    if (!is_aes_secret(w))
+        return unwrap ? CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT : CKR_WRAPPING_KEY_TYPE_INCONSISTENT;
+    if (!attr_bool(w, unwrap ? CKA_UNWRAP : CKA_WRAP, false))
+        return CKR_KEY_FUNCTION_NOT_PERMITTED;
+    *out = w;
+    return CKR_OK;
+}
+
+static CK_RV op_wrap_key(struct req *r)
+{
+    struct hsm_mech m;
+    uint64_t wh, kh;
+    const struct object *w;
+    CK_RV rv = get_session(r);
+    if (rv || hsm_get_mech(r->cur, &m, NULL) || get_u64(r, "wrapping", &wh) ||
+        get_u64(r, "key", &kh) || at_end(r))
+        return rv ? rv : CKR_ARGUMENTS_BAD;
+    if (!is_wrap_mech(m.type))
+        return CKR_MECHANISM_INVALID;
+    if ((rv = wrapping_key(r, wh, false, &w)) != CKR_OK)
+        return rv;
+    const struct object *k = visible_object(r->s, r->c, kh);
+    if (!k)
+        return CKR_KEY_HANDLE_INVALID;
+    const struct owned_attr *v = secret_value(k);
+    if (!v) /* private keys are not wrapped (docs/HSM.md) */
+        return CKR_KEY_NOT_WRAPPABLE;
+    /* 2.40 4.9 table 36 footnote: CKA_EXTRACTABLE false forbids wrapping. */
+    if (!attr_bool(k, CKA_EXTRACTABLE, false))
+        return CKR_KEY_UNEXTRACTABLE;
+    /* 2.40 4.9: CKA_WRAP_WITH_TRUSTED keys are wrapped only by CKA_TRUSTED keys. */
+    if (attr_bool(k, CKA_WRAP_WITH_TRUSTED, false) && !attr_bool(w, CKA_TRUSTED, false))
+        return CKR_KEY_NOT_WRAPPABLE;
+    const struct owned_attr *wv = secret_value(w);
+    struct hsm_buf tmp = {0};
+    rv = hsm_crypto_key_wrap(&m, wv->value, wv->size, v->value, v->size, false, &tmp);
+    if (rv == CKR_OK)
+        hsm_put_bytes(r->out, tmp.data, tmp.size);
+    hsm_buf_free(&tmp);
+    return rv;
+}
+
+static CK_RV op_unwrap_key(struct req *r)
+{
+    struct hsm_mech m;
+    struct hsm_template t;
+    struct object o = {0};
+    uint64_t uh;
+    const uint8_t *wrapped;
+    uint32_t wn;
+    const struct object *u;
+    CK_RV rv = get_session(r);
+    if (rv || hsm_get_mech(r->cur, &m, NULL) || get_u64(r, "unwrapping", &uh) ||
+        hsm_get_bytes(r->cur, "wrapped", HSM_ATTR_MAX, &wrapped, &wn, NULL) ||
+        hsm_get_template(r->cur, "template", &t, NULL) || at_end(r))
+        return rv ? rv : CKR_ARGUMENTS_BAD;
+    if (!is_wrap_mech(m.type))
+        return CKR_MECHANISM_INVALID;
+    if ((rv = wrapping_key(r, uh, true, &u)) != CKR_OK)
+        return rv;
+    const struct owned_attr *uv = secret_value(u);
+    struct hsm_buf plain = {0};
+    rv = hsm_crypto_key_wrap(&m, uv->value, uv->size, wrapped, wn, true, &plain);
+    if (rv == CKR_OK)
+        rv = plain.failed ? CKR_HOST_MEMORY
+                          : made_secret(&o, &t, plain.data, plain.size, true, false, false);
+    OPENSSL_cleanse(plain.data, plain.size);
+    hsm_buf_free(&plain);
+    return finish_made_key(r, &o, rv);
+}
+
 /* ---- dispatch ---------------------------------------------------------- */
 
 typedef CK_RV (*op_fn)(struct req *);
@@ -1526,6 +1826,21 @@ static op_fn op_handler(uint8_t op)
     }
 }
 
+/* The key management ops (their own block: wire.h). */
+static op_fn key_op_handler(uint8_t op)
+{
+    switch (op) {
+    case HSM_OP_DERIVE_KEY:
+        return op_derive_key;
+    case HSM_OP_WRAP_KEY:
+        return op_wrap_key;
+    case HSM_OP_UNWRAP_KEY:
+        return op_unwrap_key;
+    default:
+        return NULL;
+    }
+}
+
 /*
  * Ops whose handlers only read the service's state (connections, sessions, objects) and write
  * only their reply: hsm_pool runs these side by side. Key use reads shared EVP_PKEYs, which
@@ -1572,6 +1887,8 @@ int hsm_service_handle(struct hsm_service *s, uint64_t conn, const uint8_t *fram
     hsm_put_u64(out, 0);
     struct req r = {.s = s, .c = c, .cur = &cur, .out = out};
     op_fn fn = op_handler(h.op);
+    if (!fn)
+        fn = key_op_handler(h.op);
     CK_RV rv = fn ? fn(&r) : CKR_FUNCTION_NOT_SUPPORTED;
     if (out->failed)
         return keep_fail(err, KEEP_E_NOMEM, "no memory for a reply");

@@ -32,6 +32,32 @@ int hsm_service_set_evidence(struct hsm_service *s, const uint8_t *evidence, siz
 typedef long (*hsm_evidence_fn)(const uint8_t report_data[64], void *buf, size_t cap);
 void hsm_service_set_evidence_fn(struct hsm_service *s, hsm_evidence_fn fn);
 
+/*
+ * Rollback detection (docs/HSM.md "Rollback"): a version counter held
+ * outside the host (keep-steward's /v1/counters/NAME, keep_steward_counter).
+ * get reads it; cas moves it from expect to set: 0 done, 1 it held another
+ * value (now in *value), -1 failure (msg). Each returns as
+ * include/keep/steward_client.h's functions do.
+ */
+struct hsm_counter {
+    void *ctx;
+    int (*get)(void *ctx, uint64_t *value, char *msg, size_t msg_size);
+    int (*cas)(void *ctx, uint64_t expect, uint64_t set, uint64_t *value, char *msg,
+               size_t msg_size);
+};
+
+/*
+ * Bind the token to counter (copied) and check the store against it, before
+ * any client is served. Store generation G, counter C: G == C is current;
+ * G == C + 1 is a write that reached the store but not the counter (a kill
+ * between the two): the counter is moved to G and the store accepted; G < C
+ * is a rollback (KEEP_E_HSM_ROLLBACK); G > C + 1 cannot come from this
+ * service (KEEP_E_HSM_COUNTER). From then on every write of the store moves
+ * the counter to the store's new generation before it is acknowledged.
+ */
+int hsm_service_set_counter(struct hsm_service *s, const struct hsm_counter *counter,
+                            struct keep_error *err);
+
 /* A client connection (one PKCS#11 application): login state and its sessions. */
 uint64_t hsm_service_connect(struct hsm_service *s);
 void hsm_service_disconnect(struct hsm_service *s, uint64_t conn);

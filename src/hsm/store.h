@@ -8,8 +8,9 @@
  * master key with a fresh random nonce, and its additional data binds the
  * file generation, the record's index, the record count and the object
  * handle, so a host that edits, drops, reorders or mixes records from two
- * files is caught. A host replaying a whole older file is NOT caught
- * (that needs a counter held outside the host: docs/HSM.md "Rollback").
+ * files is caught. A host replaying a whole older file is caught only by
+ * comparing generation with a counter held outside the host
+ * (hsm_service_set_counter in hsm/service.h; docs/HSM.md "Rollback").
  *
  * The file is replaced atomically: written to PATH.tmp, fsync, rename over
  * PATH, fsync of the directory; a kill at any point leaves the old or the

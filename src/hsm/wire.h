@@ -56,6 +56,11 @@ enum hsm_op {
     HSM_OP_RANDOM,            /* u64 session, u32 size -> bytes */
     HSM_OP_CERTIFY_KEY, /* u64 session, u64 key, bytes nonce -> bytes statement, bytes sig, bytes
                            evidence */
+    /* Key management (docs/HSM.md "PKCS#11 coverage"): */
+    HSM_OP_DERIVE_KEY, /* u64 session, mech, u64 base key, attrs -> u64 handle */
+    HSM_OP_WRAP_KEY,   /* u64 session, mech, u64 wrapping key, u64 key -> bytes wrapped */
+    HSM_OP_UNWRAP_KEY, /* u64 session, mech, u64 unwrapping key, bytes wrapped, attrs -> u64 handle
+                        */
     HSM_OP_COUNT_
 };
 

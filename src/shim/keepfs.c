@@ -13,8 +13,8 @@
  * newfstatat, statx, access/faccessat/faccessat2, getdents64, close,
  * mkdir (enrolment), ioctl (ENOTTY), fcntl F_GETFD/F_SETFD/F_GETFL, and
  * mmap of a file here (a private copy, as mmap_file.c makes of host files).
- * What does not work, and fails cleanly instead: dup/dup2/dup3/F_DUPFD of
- * such an fd (EPERM), sendfile from it (EINVAL, so busybox falls back to
+ * dup/dup2/dup3/F_DUPFD share the open file description (offset included).
+ * What does not work, and fails cleanly instead: sendfile from it (EINVAL, so busybox falls back to
  * read), any other call on its fd (EBADF),
  * changes to /run/keep after enrolment (EROFS), paths reaching /run/keep
  * through a relative path or the cwd (they go to the host, where /run/keep
@@ -45,6 +45,7 @@
 #define F_GETFD     1
 #define F_SETFD     2
 #define F_GETFL     3
+#define F_SETFL     4
 #define F_DUPFD_CLO 1030
 #define PROT_WRITE  2
 #define MAP_SHARED  1
@@ -60,18 +61,22 @@ struct kfile {
     bool dir, used;
 };
 
+/* An open file description: what dup'd fds share (open(2)), the offset included. */
 struct kfd {
-    int16_t file; /* index + 1 into files; 0: not a /run/keep fd */
+    int16_t file; /* index + 1 into files; 0: free */
     bool writable;
-    uint64_t pos; /* file offset; for a directory, the next entry's index */
+    uint16_t refs; /* fds naming it */
+    uint64_t pos;  /* file offset; for a directory, the next entry's index */
 };
+#define KEEPFS_OPEN 128 /* open file descriptions */
 
 static struct {
     struct kfile files[KEEPFS_FILES];
     uint8_t data[KEEPFS_BYTES];
     uint32_t data_used;
-    struct kfd fds[KEEP_CHAN_MAX_FDS];
-    uint32_t open_count;
+    struct kfd open[KEEPFS_OPEN];
+    uint8_t fd_open[KEEP_CHAN_MAX_FDS]; /* per fd: index + 1 into open; 0: not a /run/keep fd */
+    uint32_t open_count;                /* fds naming a /run/keep file */
     bool active, writable;
     volatile uint32_t lock;
 } fs;
@@ -99,8 +104,8 @@ void shim_keepfs_seal(void)
     lock();
     fs.writable = false;
     /* The host closes every fd the enroller left open: forget them too. */
-    for (int i = 0; i < (int)KEEP_CHAN_MAX_FDS; i++)
-        fs.fds[i] = (struct kfd){0};
+    memset(fs.open, 0, sizeof(fs.open));
+    memset(fs.fd_open, 0, sizeof(fs.fd_open));
     fs.open_count = 0;
     unlock();
 }
@@ -174,7 +179,30 @@ static int new_entry(const char *name, bool dir, uint32_t mode)
 
 static struct kfd *kfd_of(uint64_t fd)
 {
-    return fd < KEEP_CHAN_MAX_FDS && fs.fds[fd].file ? &fs.fds[fd] : NULL;
+    return fd < KEEP_CHAN_MAX_FDS && fs.fd_open[fd] ? &fs.open[fs.fd_open[fd] - 1] : NULL;
+}
+
+/* fd (a placeholder the host just gave) now names open description d. */
+static void attach(uint64_t fd, struct kfd *d)
+{
+    /* A host that hands out a number the Keep still holds for /run/keep would alias two files. */
+    if (fd >= KEEP_CHAN_MAX_FDS || fs.fd_open[fd])
+        shim_panic("the host gave a /run/keep placeholder an fd out of range or in use:", fd);
+    fs.fd_open[fd] = (uint8_t)(d - fs.open + 1);
+    d->refs++;
+    fs.open_count++;
+}
+
+/* fd no longer names a /run/keep file (closed, or replaced by dup2); the last fd frees it. */
+static void detach(uint64_t fd)
+{
+    struct kfd *d = kfd_of(fd);
+    if (!d)
+        return;
+    fs.fd_open[fd] = 0;
+    fs.open_count--;
+    if (--d->refs == 0)
+        *d = (struct kfd){0};
 }
 
 static long forward1(uint64_t nr, uint64_t a, uint64_t b)
@@ -215,13 +243,17 @@ static long open_name(const char *name, bool slash, uint64_t flags, uint64_t mod
             k->size = 0;
         }
     }
+    struct kfd *d = NULL;
+    for (int o = 0; o < KEEPFS_OPEN && !d; o++)
+        if (!fs.open[o].file)
+            d = &fs.open[o];
+    if (!d)
+        return -23; /* ENFILE: the open file table is full (open(2)) */
     long fd = forward1(KEEP_HC_PLACEHOLDER, flags & O_CLOEXEC, 0);
     if (fd < 0)
         return fd;
-    if ((uint64_t)fd >= KEEP_CHAN_MAX_FDS)
-        shim_panic("KEEP_HC_PLACEHOLDER returned an fd out of range:", (uint64_t)fd);
-    fs.fds[fd] = (struct kfd){.file = (int16_t)(i + 1), .writable = wants_write};
-    fs.open_count++;
+    *d = (struct kfd){.file = (int16_t)(i + 1), .writable = wants_write};
+    attach((uint64_t)fd, d);
     return fd;
 }
 
@@ -449,9 +481,30 @@ static long do_mmap(struct kfd *d, const struct shim_frame *f)
 
 static long do_close(uint64_t fd)
 {
-    fs.fds[fd] = (struct kfd){0};
-    fs.open_count--;
+    detach(fd);
     return forward1(KEEP_NR_close, fd, 0); /* the placeholder */
+}
+
+/*
+ * dup, dup2, dup3, F_DUPFD(_CLOEXEC) of a /run/keep fd: the host dups the
+ * placeholder (so it picks the number, and applies the target and the
+ * minimum as Linux does), and the new fd shares the open description, its
+ * offset included (dup(2)).
+ */
+static long do_dup(struct kfd *d, const struct shim_frame *f, uint64_t fd)
+{
+    bool onto = f->nr == KEEP_NR_dup2 || f->nr == KEEP_NR_dup3;
+    if (onto && f->rsi == fd)
+        return shim_forward(f); /* dup2(fd, fd) changes nothing; dup3 says EINVAL */
+    long r = shim_forward(f);
+    if (r < 0)
+        return r;
+    if (onto && (uint64_t)r != f->rsi)
+        shim_panic("dup2/dup3 of a /run/keep fd returned another fd than asked:", (uint64_t)r);
+    if (onto)
+        detach((uint64_t)r); /* the host closed whatever the target was */
+    attach((uint64_t)r, d);
+    return r;
 }
 
 /* A call whose fd argument is a /run/keep fd. */
@@ -488,13 +541,22 @@ static long fd_call(struct kfd *d, const struct shim_frame *f, uint64_t fd)
             return d->writable ? O_WRONLY : 0;
         if (f->rsi == F_GETFD || f->rsi == F_SETFD)
             return shim_forward(f); /* close-on-exec is the placeholder's */
-        return f->rsi == F_DUPFD || f->rsi == F_DUPFD_CLO ? -SHIM_EPERM : -SHIM_EINVAL;
+        if (f->rsi == F_SETFL)
+            return 0; /* O_NONBLOCK and O_APPEND change nothing for a file read from memory */
+        return f->rsi == F_DUPFD || f->rsi == F_DUPFD_CLO ? do_dup(d, f, fd) : -SHIM_EINVAL;
     case KEEP_NR_dup:
     case KEEP_NR_dup2:
     case KEEP_NR_dup3:
-        return -SHIM_EPERM;
+        return do_dup(d, f, fd);
     case KEEP_NR_sendfile:
         return -SHIM_EINVAL;
+    case KEEP_NR_fchmod:
+    case KEEP_NR_fchown:
+        return -SHIM_EROFS; /* chmod(2), chown(2): EROFS on a read-only file system */
+    case KEEP_NR_ftruncate:
+    case KEEP_NR_pwrite64:
+    case KEEP_NR_writev:
+        return d->writable ? -SHIM_EINVAL : -SHIM_EBADF; /* not open for writing: EBADF */
     case KEEP_NR_fchdir:
         return -SHIM_EACCES;
     default:
@@ -633,10 +695,8 @@ static bool dup_onto(const struct shim_frame *f, long *r)
     if ((f->nr != KEEP_NR_dup2 && f->nr != KEEP_NR_dup3) || !kfd_of(f->rsi) || kfd_of(f->rdi))
         return false;
     *r = shim_forward(f);
-    if (*r >= 0 && (uint64_t)*r == f->rsi) {
-        fs.fds[f->rsi] = (struct kfd){0};
-        fs.open_count--;
-    }
+    if (*r >= 0 && (uint64_t)*r == f->rsi)
+        detach(f->rsi);
     return true;
 }
 

@@ -5,6 +5,7 @@
  *   keep-steward serve [--state DIR] [--listen HOST:PORT] [--admin-socket PATH]
  *                      [--dns NAME]... [--public-url URL] [--lifetime SECONDS]
  *                      [--roots DIR] [--max-conns-per-client N] [--insecure-kvm]
+ *                      [--workers N]
  *   keep-steward admin [--socket PATH | --state DIR] COMMAND ...
  *
  * A separate program from `keep` so that `keep run` never links libevent or SQLite.
@@ -35,6 +36,7 @@ static void usage(FILE *out)
             "                          [--dns NAME]... [--public-url URL] [--lifetime SECONDS]\n"
             "                          [--roots DIR] [--max-conns-per-client N] [--insecure-kvm]\n"
             "                          [--kds URL [--kds-product Milan|Genoa|Turin]]\n"
+            "                          [--workers N]  (verifying threads, 0..16; default 2)\n"
             "       keep-steward admin [--socket PATH | --state DIR] COMMAND\n"
             "\nadmin commands:\n"
             "  policy-put NAME FILE       store workload NAME's policy (JSON; '-' reads stdin)\n"
@@ -90,7 +92,7 @@ static int serve(int argc, char **argv)
     size_t dns_count = 0;
     struct steward_config cfg = {.lifetime = STEWARD_MAX_LIFETIME};
     struct steward_server_config scfg = {
-        .max_conns_per_client = 64, .max_conns = 1024, .max_body = 1 << 20};
+        .max_conns_per_client = 64, .max_conns = 1024, .max_body = 1 << 20, .workers = 2};
     for (int i = 1; i < argc; i++) {
         if ((v = opt_value(argc, argv, &i, "--state")))
             state = v;
@@ -112,6 +114,8 @@ static int serve(int argc, char **argv)
             cfg.lifetime = strtoll(v, NULL, 10);
         else if ((v = opt_value(argc, argv, &i, "--max-conns-per-client")))
             scfg.max_conns_per_client = atoi(v);
+        else if ((v = opt_value(argc, argv, &i, "--workers")))
+            scfg.workers = atoi(v);
         else if (strcmp(argv[i], "--insecure-kvm") == 0)
             cfg.insecure_kvm = true;
         else {
@@ -120,10 +124,13 @@ static int serve(int argc, char **argv)
             return EXIT_USAGE;
         }
     }
-    if (cfg.lifetime < 60 || cfg.lifetime > STEWARD_MAX_LIFETIME || scfg.max_conns_per_client < 1) {
+    if (cfg.lifetime < 60 || cfg.lifetime > STEWARD_MAX_LIFETIME || scfg.max_conns_per_client < 1 ||
+        scfg.workers < 0 || scfg.workers > STEWARD_MAX_WORKERS) {
         fprintf(stderr,
-                "keep-steward serve: --lifetime must be 60..%d, --max-conns-per-client >= 1\n",
-                STEWARD_MAX_LIFETIME);
+                "keep-steward serve: --lifetime must be 60..%d, --max-conns-per-client >= 1, "
+                "--workers 0..%d (got %lld, %d, %d)\n",
+                STEWARD_MAX_LIFETIME, STEWARD_MAX_WORKERS, (long long)cfg.lifetime,
+                scfg.max_conns_per_client, scfg.workers);
         return EXIT_USAGE;
     }
     char host[256], admin_path[4200];

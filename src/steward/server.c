@@ -3,6 +3,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
@@ -24,13 +26,68 @@
 #include <unistd.h>
 
 #include "common/util.h"
+#include "steward/fetch.h"
 
 #define CLIENT_SLOTS 1024
+
+struct server;
 
 /* Concurrent connections per client address, counted from the TLS ClientHello to SSL_free. */
 struct client_slot {
     char addr[INET6_ADDRSTRLEN];
     int count;
+};
+
+/*
+ * Group commit: a request that writes (nonce, certificate, secret release, counter set) is
+ * queued as a job; once the loop has read what arrived (the flush event has the lowest
+ * priority), one transaction runs the queued jobs, each in its own savepoint, and commits
+ * once; only then, durable, are their replies sent. One fdatasync serves the whole batch.
+ */
+#define GROUP_MAX 64
+
+#define FETCH_MAX 16 /* collateral fetches in flight (each on its own thread) */
+
+struct job;
+typedef void (*handler_fn)(struct server *sv, struct job *j);
+
+struct job {
+    struct evhttp_request *req;
+    handler_fn handle;
+    int status; /* 0 until the handler replied */
+    char type[64];
+    struct evbuffer *body;
+    struct job *next;
+    /* a certificate request, parsed on arrival */
+    bool has_creq, enarx;
+    struct steward_cert_request creq;
+    /* its VCEK fetch, run on a thread outside any transaction */
+    struct server *sv;
+    char url[1024];
+    int fetch_rc;
+    struct steward_bytes fetched;
+    struct keep_error fetch_err;
+    /* the evidence verified in advance by a worker, against the policies of the moment */
+    int64_t now;
+    struct steward_prechecks pre;
+};
+
+/*
+ * Workers: verifying evidence is the CPU-heavy step (a P-384 signature and its chain), so it
+ * runs on --workers threads (default 2), each with a libkeep-attest verifier of its own, while the
+ * loop goes on with TLS, parsing and the group commit. A job goes loop -> work queue -> worker ->
+ * done pipe -> loop -> group commit.
+ */
+struct workers {
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    struct job *queue, **tail;
+    bool stop;
+    int done_pipe[2];
+    pthread_t threads[STEWARD_MAX_WORKERS];
+    struct keep_attest_verifier *verifiers[STEWARD_MAX_WORKERS];
+    int started;
+    const struct steward *s;
 };
 
 struct server {
@@ -41,7 +98,19 @@ struct server {
     struct client_slot clients[CLIENT_SLOTS];
     int total;
     uint64_t requests, limited;
+    struct event *flush;
+    struct job *queue, **queue_tail;
+    uint64_t batches, batched, batch_max;
+    int fetch_pipe[2]; /* fetch threads hand finished jobs back to the loop here */
+    struct event *fetch_event;
+    int fetching;
+    struct workers workers;
+    struct event *verified_event;
+    int verifying;
 };
+
+/* The job whose reply the running handler makes: held until its batch has committed. */
+static struct job *held_job;
 
 static int conn_ex_index = -1;
 static struct server *the_server; /* for the ex_data free callback */
@@ -122,6 +191,13 @@ static const char *reason_of(int status)
 static void reply(struct evhttp_request *req, int status, const char *type, const void *data,
                   size_t size)
 {
+    if (held_job && held_job->req == req) {
+        held_job->status = status;
+        snprintf(held_job->type, sizeof(held_job->type), "%s", type);
+        evbuffer_drain(held_job->body, evbuffer_get_length(held_job->body));
+        evbuffer_add(held_job->body, data, size);
+        return;
+    }
     struct evbuffer *buf = evbuffer_new();
     evbuffer_add(buf, data, size);
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
@@ -213,46 +289,18 @@ static char *chain_pem(struct steward *s, X509 *leaf)
     return out;
 }
 
-static void handle_certificates(struct server *sv, struct evhttp_request *req)
+static void reply_issued(struct server *sv, struct evhttp_request *req,
+                         const struct steward_issued *issued)
 {
-    uint8_t *body;
-    size_t size;
-    struct keep_error err;
-    if (!content_type_is(req, "application/json")) {
-        problem(req, KEEP_E_STEWARD_REQUEST, "Content-Type must be application/json", NULL);
-        return;
-    }
-    int rc = body_of(req, sv->cfg->max_body, &body, &size);
-    if (rc) {
-        problem(req, rc, "request body too large", NULL);
-        return;
-    }
-    struct steward_cert_request creq;
-    rc = steward_request_parse_json((const char *)body, size, &creq, &err);
-    free(body);
-    if (rc) {
-        problem(req, rc, err.message, NULL);
-        return;
-    }
-    struct steward_issued issued;
-    json_t *errors = NULL;
-    rc = steward_issue(sv->s, &creq, time(NULL), &issued, &errors, &err);
-    steward_request_free(&creq);
-    if (rc) {
-        problem(req, rc, err.message, errors);
-        json_decref(errors);
-        return;
-    }
-    char *leaf = steward_x509_pem(issued.cert), *chain = chain_pem(sv->s, issued.cert);
-    json_t *claims = json_loads(issued.claims_json, 0, NULL);
+    char *leaf = steward_x509_pem(issued->cert), *chain = chain_pem(sv->s, issued->cert);
+    json_t *claims = json_loads(issued->claims_json, 0, NULL);
     reply_json(req, 201,
                json_pack("{s:s,s:s,s:s,s:s,s:s,s:o}", "certificate", leaf ? leaf : "", "chain",
-                         chain ? chain : "", "ca", sv->s->ca.cert_pem, "serial", issued.serial,
-                         "workload", issued.workload, "claims", claims ? claims : json_null()),
+                         chain ? chain : "", "ca", sv->s->ca.cert_pem, "serial", issued->serial,
+                         "workload", issued->workload, "claims", claims ? claims : json_null()),
                "application/json");
     free(leaf);
     free(chain);
-    steward_issued_free(&issued);
 }
 
 /* DER of SEQUENCE OF Certificate: what Enarx Steward answers a PKCS#10 request with. */
@@ -279,45 +327,37 @@ static int der_sequence(X509 *const *certs, size_t count, uint8_t **out, size_t 
     return 0;
 }
 
-static void handle_enarx(struct server *sv, struct evhttp_request *req)
+static void reply_enarx(struct server *sv, struct evhttp_request *req,
+                        const struct steward_issued *issued)
 {
-    uint8_t *body;
-    size_t size;
-    struct keep_error err;
-    if (!content_type_is(req, "application/pkcs10")) {
-        problem(req, KEEP_E_STEWARD_REQUEST,
-                "POST / takes Content-Type application/pkcs10 (Enarx Steward)", NULL);
-        return;
-    }
-    int rc = body_of(req, sv->cfg->max_body, &body, &size);
-    if (rc) {
-        problem(req, rc, "request body too large", NULL);
-        return;
-    }
-    struct steward_cert_request creq;
-    rc = steward_request_parse_enarx(body, size, &creq, &err);
-    free(body);
-    if (rc) {
-        problem(req, rc, err.message, NULL);
-        return;
-    }
-    struct steward_issued issued;
-    json_t *errors = NULL;
-    rc = steward_issue(sv->s, &creq, time(NULL), &issued, &errors, &err);
-    steward_request_free(&creq);
-    if (rc) {
-        problem(req, rc, err.message, errors);
-        json_decref(errors);
-        return;
-    }
-    X509 *certs[2] = {sv->s->ca.cert, issued.cert};
+    X509 *certs[2] = {sv->s->ca.cert, issued->cert};
     uint8_t *der;
+    size_t size;
     if (der_sequence(certs, 2, &der, &size) == 0) {
+        /* As Enarx Steward's axum handler answers a Vec<u8>: 200, application/octet-stream. */
         reply(req, 200, "application/octet-stream", der, size);
         free(der);
     } else {
         problem(req, KEEP_E_STEWARD_CRYPTO, "encoding the reply failed", NULL);
     }
+}
+
+/* In the group commit: nonce, appraisal, leaf, records, audit (steward_issue). */
+static void issue_job(struct server *sv, struct job *j)
+{
+    struct steward_issued issued;
+    json_t *errors = NULL;
+    struct keep_error err;
+    int rc = steward_issue_prechecked(sv->s, &j->creq, j->now, &j->pre, &issued, &errors, &err);
+    if (rc) {
+        problem(j->req, rc, err.message, errors);
+        json_decref(errors);
+        return;
+    }
+    if (j->enarx)
+        reply_enarx(sv, j->req, &issued);
+    else
+        reply_issued(sv, j->req, &issued);
     steward_issued_free(&issued);
 }
 
@@ -399,25 +439,373 @@ static void handle_metrics(struct server *sv, struct evhttp_request *req)
 {
     char text[2048];
     struct steward *s = sv->s;
-    int n = snprintf(text, sizeof(text),
-                     "# TYPE keep_steward_requests_total counter\n"
-                     "keep_steward_requests_total %llu\n"
-                     "keep_steward_certificates_issued_total %llu\n"
-                     "keep_steward_certificates_refused_total %llu\n"
-                     "keep_steward_secrets_released_total %llu\n"
-                     "keep_steward_secrets_refused_total %llu\n"
-                     "keep_steward_nonces_issued_total %llu\n"
-                     "keep_steward_connections_limited_total %llu\n"
-                     "keep_steward_connections %d\n"
-                     "keep_steward_certificates_stored %lld\n"
-                     "keep_steward_audit_entries %lld\n",
-                     (unsigned long long)sv->requests, (unsigned long long)s->issued,
-                     (unsigned long long)s->refused, (unsigned long long)s->secrets_released,
-                     (unsigned long long)s->secrets_refused, (unsigned long long)s->nonces,
-                     (unsigned long long)sv->limited, sv->total,
-                     (long long)steward_store_count(s->store, "certificates"),
-                     (long long)steward_store_count(s->store, "audit"));
+    int n =
+        snprintf(text, sizeof(text),
+                 "# TYPE keep_steward_requests_total counter\n"
+                 "keep_steward_requests_total %llu\n"
+                 "keep_steward_certificates_issued_total %llu\n"
+                 "keep_steward_certificates_refused_total %llu\n"
+                 "keep_steward_secrets_released_total %llu\n"
+                 "keep_steward_secrets_refused_total %llu\n"
+                 "keep_steward_nonces_issued_total %llu\n"
+                 "keep_steward_connections_limited_total %llu\n"
+                 "keep_steward_connections %d\n"
+                 "keep_steward_certificates_stored %lld\n"
+                 "keep_steward_audit_entries %lld\n"
+                 "keep_steward_commit_batches_total %llu\n"
+                 "keep_steward_batched_requests_total %llu\n"
+                 "keep_steward_commit_batch_max %llu\n",
+                 (unsigned long long)sv->requests, (unsigned long long)s->issued,
+                 (unsigned long long)s->refused, (unsigned long long)s->secrets_released,
+                 (unsigned long long)s->secrets_refused, (unsigned long long)s->nonces,
+                 (unsigned long long)sv->limited, sv->total,
+                 (long long)steward_store_count(s->store, "certificates"),
+                 (long long)steward_store_count(s->store, "audit"), (unsigned long long)sv->batches,
+                 (unsigned long long)sv->batched, (unsigned long long)sv->batch_max);
     reply(req, 200, "text/plain; version=0.0.4", text, (size_t)n);
+}
+
+/* ---- group commit ---------------------------------------------------------------- */
+
+static const char *request_path(struct evhttp_request *req)
+{
+    const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+    return path ? path : "/";
+}
+
+static void secret_job(struct server *sv, struct job *j)
+{
+    handle_secret(sv, j->req, request_path(j->req) + 12);
+}
+
+static void counter_set_job(struct server *sv, struct job *j)
+{
+    handle_counter(sv, j->req, request_path(j->req) + 13, true);
+}
+
+static struct job *job_new(struct evhttp_request *req, handler_fn handle)
+{
+    struct job *j = calloc(1, sizeof(*j));
+    struct evbuffer *body = j ? evbuffer_new() : NULL;
+    if (!body) {
+        free(j);
+        problem(req, KEEP_E_NOMEM, "out of memory queueing the request", NULL);
+        return NULL;
+    }
+    j->req = req;
+    j->handle = handle;
+    j->body = body;
+    return j;
+}
+
+static void job_free(struct job *j)
+{
+    steward_prechecks_free(&j->pre);
+    if (j->has_creq)
+        steward_request_free(&j->creq);
+    free(j->fetched.data);
+    evbuffer_free(j->body);
+    free(j);
+}
+
+static void job_queue(struct server *sv, struct job *j)
+{
+    *sv->queue_tail = j;
+    sv->queue_tail = &j->next;
+    event_active(sv->flush, EV_TIMEOUT, 1); /* no-op while already active */
+}
+
+static void enqueue(struct server *sv, struct evhttp_request *req, handler_fn handle)
+{
+    struct job *j = job_new(req, handle);
+    if (j)
+        job_queue(sv, j);
+}
+
+static void nonce_job(struct server *sv, struct job *j)
+{
+    handle_nonce(sv, j->req);
+}
+
+static void hand_back(int fd, struct job *j)
+{
+    ssize_t n;
+    do /* a pointer is far below PIPE_BUF: the write is atomic (pipe(7)) */
+        n = write(fd, &j, sizeof(j));
+    while (n < 0 && errno == EINTR);
+}
+
+struct worker_arg {
+    struct workers *w;
+    int index;
+};
+
+static void *worker_main(void *arg)
+{
+    struct workers *w = ((struct worker_arg *)arg)->w;
+    struct keep_attest_verifier *verifier = w->verifiers[((struct worker_arg *)arg)->index];
+    free(arg);
+    for (;;) {
+        pthread_mutex_lock(&w->lock);
+        while (!w->queue && !w->stop)
+            pthread_cond_wait(&w->wake, &w->lock);
+        struct job *j = w->queue;
+        if (j && !(w->queue = j->next))
+            w->tail = &w->queue;
+        pthread_mutex_unlock(&w->lock);
+        if (!j)
+            return NULL; /* stopping, queue empty */
+        j->next = NULL;
+        steward_precheck_run(w->s, verifier, &j->creq, j->now, &j->pre);
+        hand_back(w->done_pipe[1], j);
+    }
+}
+
+static int workers_start(struct workers *w, const struct steward *s, int count,
+                         struct keep_error *err)
+{
+    *w = (struct workers){.s = s};
+    w->tail = &w->queue;
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_cond_init(&w->wake, NULL);
+    if (pipe2(w->done_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
+        return keep_fail(err, KEEP_E_STEWARD_LISTEN, "pipe2: %s", strerror(errno));
+    for (int i = 0; i < count; i++) {
+        int rc = keep_attest_verifier_new(s->cfg.roots_dir, &w->verifiers[i], err);
+        struct worker_arg *a = rc == KEEP_OK ? malloc(sizeof(*a)) : NULL;
+        if (a)
+            *a = (struct worker_arg){.w = w, .index = i};
+        if (!a || pthread_create(&w->threads[i], NULL, worker_main, a) != 0) {
+            free(a);
+            keep_attest_verifier_free(w->verifiers[i]);
+            w->verifiers[i] = NULL;
+            return rc ? rc : keep_fail(err, KEEP_E_STEWARD_LISTEN, "cannot start worker %d", i);
+        }
+        w->started++;
+    }
+    return KEEP_OK;
+}
+
+/* Workers finish the job in hand; jobs still queued or handed back are dropped unanswered. */
+static void workers_stop(struct workers *w)
+{
+    pthread_mutex_lock(&w->lock);
+    w->stop = true;
+    struct job *j = w->queue;
+    w->queue = NULL;
+    w->tail = &w->queue;
+    pthread_cond_broadcast(&w->wake);
+    pthread_mutex_unlock(&w->lock);
+    for (int i = 0; i < w->started; i++)
+        pthread_join(w->threads[i], NULL);
+    while (j) {
+        struct job *next = j->next;
+        job_free(j);
+        j = next;
+    }
+    for (struct job *done; read(w->done_pipe[0], &done, sizeof(done)) == sizeof(done);)
+        job_free(done);
+    for (int i = 0; i < STEWARD_MAX_WORKERS; i++)
+        keep_attest_verifier_free(w->verifiers[i]);
+    if (w->done_pipe[0] > 0) {
+        close(w->done_pipe[0]);
+        close(w->done_pipe[1]);
+    }
+    pthread_cond_destroy(&w->wake);
+    pthread_mutex_destroy(&w->lock);
+}
+
+/* On the loop: copy the policies to try, then hand the job to a worker. */
+static void verify_start(struct server *sv, struct job *j)
+{
+    struct keep_error err;
+    j->now = time(NULL);
+    if (sv->workers.started == 0 ||
+        steward_precheck_plan(sv->s, &j->creq, &j->pre, &err) != KEEP_OK) {
+        job_queue(sv, j); /* steward_issue verifies inline and reports what failed */
+        return;
+    }
+    struct workers *w = &sv->workers;
+    pthread_mutex_lock(&w->lock);
+    *w->tail = j;
+    w->tail = &j->next;
+    pthread_cond_signal(&w->wake);
+    pthread_mutex_unlock(&w->lock);
+    sv->verifying++;
+}
+
+static void verified_ready(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    struct server *sv = arg;
+    struct job *j;
+    while (read(fd, &j, sizeof(j)) == (ssize_t)sizeof(j)) {
+        sv->verifying--;
+        job_queue(sv, j);
+    }
+}
+
+static void *fetch_thread(void *arg)
+{
+    struct job *j = arg;
+    j->fetch_rc = steward_fetch(j->url, STEWARD_FETCH_TIMEOUT, &j->fetched, &j->fetch_err);
+    hand_back(j->sv->fetch_pipe[1], j);
+    return NULL;
+}
+
+/* The VCEK is fetched on a thread, never on the loop nor inside a transaction; the request
+ * joins the group commit once it is there. */
+static void fetch_start(struct server *sv, struct job *j, const char *url)
+{
+    pthread_t t;
+    pthread_attr_t attr;
+    snprintf(j->url, sizeof(j->url), "%s", url);
+    j->sv = sv;
+    if (sv->fetching >= FETCH_MAX) {
+        problem(j->req, KEEP_E_STEWARD_COLLATERAL_FETCH,
+                "collateral fetch not started: FETCH_MAX fetches are in flight", NULL);
+        job_free(j);
+        return;
+    }
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    int rc = pthread_create(&t, &attr, fetch_thread, j);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
+        problem(j->req, KEEP_E_STEWARD_COLLATERAL_FETCH, "cannot start a fetch thread", NULL);
+        job_free(j);
+        return;
+    }
+    sv->fetching++;
+}
+
+static void fetch_finished(struct server *sv, struct job *j)
+{
+    struct keep_error err;
+    sv->fetching--;
+    int rc = j->fetch_rc;
+    if (rc)
+        err = j->fetch_err;
+    else
+        rc = steward_vcek_fetched(sv->s, j->url, &j->fetched, time(NULL), &err);
+    if (rc) {
+        /* Nothing was verified and the nonce is unspent: the Keep may retry with it. */
+        problem(j->req, rc, err.message, NULL);
+        job_free(j);
+        return;
+    }
+    free(j->creq.vcek.data);
+    j->creq.vcek = j->fetched;
+    j->fetched = (struct steward_bytes){0};
+    verify_start(sv, j);
+}
+
+static void fetch_ready(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    struct job *j;
+    while (read(fd, &j, sizeof(j)) == (ssize_t)sizeof(j))
+        fetch_finished(arg, j);
+}
+
+/* POST /v1/certificates and POST /: parsed on arrival, then queued (after a VCEK fetch when
+ * the request needs one). */
+static void certificates_arrive(struct server *sv, struct evhttp_request *req, bool enarx)
+{
+    uint8_t *body;
+    size_t size;
+    struct keep_error err;
+    if (!content_type_is(req, enarx ? "application/pkcs10" : "application/json")) {
+        problem(req, KEEP_E_STEWARD_REQUEST,
+                enarx ? "POST / takes Content-Type application/pkcs10 (Enarx Steward)"
+                      : "Content-Type must be application/json",
+                NULL);
+        return;
+    }
+    int rc = body_of(req, sv->cfg->max_body, &body, &size);
+    if (rc) {
+        problem(req, rc, "request body too large", NULL);
+        return;
+    }
+    struct job *j = job_new(req, issue_job);
+    if (!j) {
+        free(body);
+        return;
+    }
+    j->enarx = enarx;
+    rc = enarx ? steward_request_parse_enarx(body, size, &j->creq, &err)
+               : steward_request_parse_json((const char *)body, size, &j->creq, &err);
+    free(body);
+    if (rc) {
+        problem(req, rc, err.message, NULL);
+        job_free(j);
+        return;
+    }
+    j->has_creq = true;
+    char url[1024];
+    struct steward_bytes cached;
+    switch (steward_vcek_plan(sv->s, &j->creq, time(NULL), url, sizeof(url), &cached)) {
+    case STEWARD_VCEK_CACHED:
+        j->creq.vcek = cached;
+        verify_start(sv, j);
+        break;
+    case STEWARD_VCEK_FETCH:
+        fetch_start(sv, j, url);
+        break;
+    default:
+        verify_start(sv, j);
+    }
+}
+
+static void job_send(struct job *j)
+{
+    struct evkeyvalq *h = evhttp_request_get_output_headers(j->req);
+    evhttp_add_header(h, "Content-Type", j->type);
+    evhttp_add_header(h, "Cache-Control", "no-store");
+    evhttp_send_reply(j->req, j->status, reason_of(j->status), j->body);
+}
+
+static void flush_jobs(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    struct server *sv = arg;
+    struct job *batch = sv->queue, **tail = &batch;
+    size_t n = 0;
+    while (*tail && n < GROUP_MAX) {
+        tail = &(*tail)->next;
+        n++;
+    }
+    sv->queue = *tail;
+    *tail = NULL;
+    if (!sv->queue)
+        sv->queue_tail = &sv->queue;
+    struct keep_error err = {0};
+    struct steward_store *store = sv->s->store;
+    int rc = steward_store_begin(store, &err);
+    for (struct job *j = batch; j && rc == KEEP_OK; j = j->next) {
+        held_job = j;
+        j->handle(sv, j);
+        held_job = NULL;
+    }
+    /* The one durable commit (synchronous=FULL) for the batch; nothing is answered before. */
+    if (rc == KEEP_OK && (rc = steward_store_commit(store, &err)) != KEEP_OK)
+        steward_store_rollback(store);
+    while (batch) {
+        struct job *j = batch;
+        batch = j->next;
+        if (rc)
+            problem(j->req, rc, err.message, NULL);
+        else if (j->status)
+            job_send(j);
+        else
+            problem(j->req, KEEP_E_STEWARD_STORE, "the request was not answered", NULL);
+        job_free(j);
+    }
+    sv->batches++;
+    sv->batched += n;
+    sv->batch_max = n > sv->batch_max ? n : sv->batch_max;
+    if (sv->queue)
+        event_active(sv->flush, EV_TIMEOUT, 1);
 }
 
 static void route(struct evhttp_request *req, void *arg)
@@ -427,17 +815,19 @@ static void route(struct evhttp_request *req, void *arg)
     const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
     enum evhttp_cmd_type m = evhttp_request_get_command(req);
     path = path ? path : "/";
+    /* Requests that write go through the group commit; reads are answered at once. */
     if (m == EVHTTP_REQ_POST && strcmp(path, "/v1/nonce") == 0)
-        handle_nonce(sv, req);
+        enqueue(sv, req, nonce_job);
     else if (m == EVHTTP_REQ_POST && strcmp(path, "/v1/certificates") == 0)
-        handle_certificates(sv, req);
+        certificates_arrive(sv, req, false);
     else if (m == EVHTTP_REQ_POST && strcmp(path, "/") == 0)
-        handle_enarx(sv, req);
+        certificates_arrive(sv, req, true);
     else if (m == EVHTTP_REQ_GET && strncmp(path, "/v1/secrets/", 12) == 0)
-        handle_secret(sv, req, path + 12);
-    else if ((m == EVHTTP_REQ_GET || m == EVHTTP_REQ_POST) &&
-             strncmp(path, "/v1/counters/", 13) == 0)
-        handle_counter(sv, req, path + 13, m == EVHTTP_REQ_POST);
+        enqueue(sv, req, secret_job); /* its audit entry is a write */
+    else if (m == EVHTTP_REQ_POST && strncmp(path, "/v1/counters/", 13) == 0)
+        enqueue(sv, req, counter_set_job);
+    else if (m == EVHTTP_REQ_GET && strncmp(path, "/v1/counters/", 13) == 0)
+        handle_counter(sv, req, path + 13, false);
     else if (m == EVHTTP_REQ_GET && strcmp(path, "/ca.pem") == 0)
         reply(req, 200, "application/x-pem-file", sv->s->ca.cert_pem, strlen(sv->s->ca.cert_pem));
     else if (m == EVHTTP_REQ_GET && strcmp(path, "/crl.der") == 0)
@@ -663,6 +1053,25 @@ int steward_serve(struct steward *s, const struct steward_server_config *cfg,
     if (rc)
         return rc;
     sv.base = event_base_new();
+    sv.queue_tail = &sv.queue;
+    /* Three priorities: signals and I/O at the default (1), the group commit last (2), so a
+     * batch takes every request the loop has read before it runs. */
+    event_base_priority_init(sv.base, 3);
+    sv.flush = event_new(sv.base, -1, 0, flush_jobs, &sv);
+    event_priority_set(sv.flush, 2);
+    if (pipe2(sv.fetch_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
+        event_free(sv.flush);
+        event_base_free(sv.base);
+        SSL_CTX_free(sv.tls);
+        return keep_fail(err, KEEP_E_STEWARD_LISTEN, "pipe2: %s", strerror(errno));
+    }
+    sv.fetch_event = event_new(sv.base, sv.fetch_pipe[0], EV_READ | EV_PERSIST, fetch_ready, &sv);
+    event_add(sv.fetch_event, NULL);
+    if ((rc = workers_start(&sv.workers, s, cfg->workers, err)) == KEEP_OK) {
+        sv.verified_event =
+            event_new(sv.base, sv.workers.done_pipe[0], EV_READ | EV_PERSIST, verified_ready, &sv);
+        event_add(sv.verified_event, NULL);
+    }
     struct evhttp *http = evhttp_new(sv.base), *admin = evhttp_new(sv.base);
     limits(http, cfg);
     limits(admin, cfg);
@@ -672,7 +1081,9 @@ int steward_serve(struct steward *s, const struct steward_server_config *cfg,
     struct evhttp_bound_socket *bound =
         evhttp_bind_socket_with_handle(http, cfg->listen_host, (ev_uint16_t)cfg->listen_port);
     struct evconnlistener *al = NULL;
-    if (!bound) {
+    if (rc) {
+        /* the workers did not start: err says why */
+    } else if (!bound) {
         rc = keep_fail(err, KEEP_E_STEWARD_LISTEN, "cannot listen on %s:%d: %s", cfg->listen_host,
                        cfg->listen_port, strerror(errno));
     } else if (!(al = admin_listener(&sv, err))) {
@@ -703,6 +1114,25 @@ int steward_serve(struct steward *s, const struct steward_server_config *cfg,
         event_free(intr);
         unlink(cfg->admin_socket);
     }
+    workers_stop(&sv.workers);
+    if (sv.verified_event)
+        event_free(sv.verified_event);
+    /* Fetches in flight end within their timeout; their jobs, like those still queued, were
+     * never committed and get no answer. */
+    fcntl(sv.fetch_pipe[0], F_SETFL, 0);
+    for (struct job *j; sv.fetching > 0 && read(sv.fetch_pipe[0], &j, sizeof(j)) == sizeof(j);) {
+        sv.fetching--;
+        job_free(j);
+    }
+    while (sv.queue) {
+        struct job *j = sv.queue;
+        sv.queue = j->next;
+        job_free(j);
+    }
+    event_free(sv.fetch_event);
+    close(sv.fetch_pipe[0]);
+    close(sv.fetch_pipe[1]);
+    event_free(sv.flush);
     evhttp_free(admin);
     evhttp_free(http);
     event_base_free(sv.base);

@@ -18,7 +18,10 @@ struct steward_server_config {
     int max_conns_per_client; /* concurrent TLS connections per client address */
     int max_conns;            /* in all */
     size_t max_body;          /* bytes */
+    int workers;              /* threads verifying evidence; 0: on the event loop */
 };
+
+#define STEWARD_MAX_WORKERS 16
 
 /* Serve until SIGTERM/SIGINT. Prints "keep-steward: listening on https://HOST:PORT" when ready. */
 int steward_serve(struct steward *s, const struct steward_server_config *cfg,

@@ -188,31 +188,21 @@ void steward_issued_free(struct steward_issued *i)
 
 /* ---- issuance -------------------------------------------------------------- */
 
-static void audit(struct steward *s, int64_t now, const char *event, json_t *detail)
-{
-    char *text = json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS);
-    struct keep_error e;
-    if (!text || steward_audit_append(s->store, now, event, text, &e) != KEEP_OK)
-        keep_log(KEEP_LOG_ERROR, "steward: audit append failed for %s", event);
-    free(text);
-    json_decref(detail);
-}
-
 /* An audit entry that must be written for the operation to count: its failure is the
  * operation's failure (within the caller's transaction, which then rolls back). */
-static int audit_checked(struct steward *s, int64_t now, const char *event, json_t *detail,
-                         struct keep_error *err)
+static int audit(struct steward *s, int64_t now, const char *event, json_t *detail,
+                 struct keep_error *err)
 {
     char *text = json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(detail);
     int rc = text ? steward_audit_append(s->store, now, event, text, err)
-                  : keep_fail(err, KEEP_E_NOMEM, "audit %s: out of memory", event);
+                  : keep_fail(err, KEEP_E_STEWARD_STORE, "audit %s: out of memory", event);
     free(text);
     return rc;
 }
 
 /* The attest policy with the service's report_data binding and insecure switch. */
-static int bound_policy(struct steward *s, const struct steward_cert_request *req,
+static int bound_policy(const struct steward *s, const struct steward_cert_request *req,
                         const char *attest_json, struct keep_attest_policy **out,
                         struct keep_error *err)
 {
@@ -258,10 +248,12 @@ static json_t *result_errors(const struct keep_attest_result *r)
     return list;
 }
 
-static int verify_input(struct steward *s, const struct steward_cert_request *req, int64_t now,
+static int verify_input(const struct steward *s, struct keep_attest_verifier *verifier,
+                        const struct steward_cert_request *req, int64_t now,
                         const struct keep_attest_policy *policy, struct keep_attest_result **r,
                         struct keep_error *err)
 {
+    (void)s;
 #define BLOB(f)                  \
     {                            \
         req->f.data, req->f.size \
@@ -283,14 +275,31 @@ static int verify_input(struct steward *s, const struct steward_cert_request *re
         .time = now,
     };
 #undef BLOB
-    return keep_attest_verify(s->verifier, &in, policy, r, err);
+    return keep_attest_verify(verifier, &in, policy, r, err);
 }
 
 struct appraisal {
     struct keep_attest_result *result; /* of the accepting policy */
     char workload[STEWARD_WORKLOAD_MAX + 1];
     struct steward_workload policy;
+    struct steward_prechecks *pre; /* verdicts computed before, off the event loop (or NULL) */
 };
+
+/* A verdict computed in advance for this workload under exactly this policy document: taken
+ * (the caller owns it) so the evidence is not verified twice. */
+static struct keep_attest_result *precheck_take(struct steward_prechecks *pre, const char *name,
+                                                const char *doc)
+{
+    for (size_t i = 0; pre && i < pre->count; i++) {
+        struct steward_precheck *c = &pre->items[i];
+        if (c->result && strcmp(c->name, name) == 0 && strcmp(c->doc, doc) == 0) {
+            struct keep_attest_result *r = c->result;
+            c->result = NULL;
+            return r;
+        }
+    }
+    return NULL;
+}
 
 /* Try one workload: KEEP_OK when it accepts; *rejected gets the errors when it rejects. */
 static int try_workload(struct steward *s, const struct steward_cert_request *req, int64_t now,
@@ -304,15 +313,18 @@ static int try_workload(struct steward *s, const struct steward_cert_request *re
     int rc = steward_policy_get(s->store, name, &doc, err);
     if (rc == KEEP_OK)
         rc = steward_workload_parse(doc, &w, err);
+    if (rc == KEEP_OK)
+        r = precheck_take(a->pre, name, doc);
     free(doc);
     if (rc)
         return rc;
-    if ((rc = bound_policy(s, req, w.attest_json, &policy, err)) ||
-        (rc = verify_input(s, req, now, policy, &r, err)))
+    if (!r && ((rc = bound_policy(s, req, w.attest_json, &policy, err)) ||
+               (rc = verify_input(s, s->verifier, req, now, policy, &r, err))))
         goto out;
     enum keep_attest_verdict v = keep_attest_result_verdict(r);
     if (v == KEEP_ATTEST_INVALID) {
         const struct keep_error *first = keep_attest_result_error(r, 0);
+        json_decref(*rejected); /* an earlier policy's rejection, when trying each in turn */
         *rejected = result_errors(r);
         rc = keep_fail(err, KEEP_E_STEWARD_EVIDENCE_INVALID, "evidence is not genuine: %s: %s",
                        first ? keep_err_name(first->code) : "?", first ? first->message : "");
@@ -465,10 +477,11 @@ static int issue_accepted(struct steward *s, const struct steward_cert_request *
     OPENSSL_free(der);
     snprintf(out->workload, sizeof(out->workload), "%s", a->workload);
     if (rc == KEEP_OK)
-        audit(s, now, "certificate.issued",
-              json_pack("{s:s,s:s,s:s,s:s,s:b,s:I}", "serial", out->serial, "workload", a->workload,
-                        "tee", rec.tee, "measurement", measurement, "insecure", insecure,
-                        "not_after", (json_int_t)leaf.not_after));
+        rc = audit(s, now, "certificate.issued",
+                   json_pack("{s:s,s:s,s:s,s:s,s:b,s:I}", "serial", out->serial, "workload",
+                             a->workload, "tee", rec.tee, "measurement", measurement, "insecure",
+                             insecure, "not_after", (json_int_t)leaf.not_after),
+                   err);
     return rc;
 }
 
@@ -501,23 +514,28 @@ static int vcek_url(struct steward *s, const struct steward_cert_request *req, c
     return n > 0 && (size_t)n < size ? 0 : -1;
 }
 
-/* An SNP request without VCEK or chain gets the VCEK from the KDS, cached until it expires. */
-static int supply_vcek(struct steward *s, const struct steward_cert_request *req, int64_t now,
-                       struct steward_bytes *vcek, struct keep_error *err)
+enum steward_vcek_plan steward_vcek_plan(struct steward *s, const struct steward_cert_request *req,
+                                         int64_t now, char *url, size_t url_size,
+                                         struct steward_bytes *cached)
 {
-    char url[1024];
+    memset(cached, 0, sizeof(*cached));
     if (!s->cfg.kds_url || req->vcek.data || req->cert_chain.data ||
-        vcek_url(s, req, url, sizeof(url)))
-        return KEEP_OK;
+        vcek_url(s, req, url, url_size))
+        return STEWARD_VCEK_NONE;
     struct keep_error miss;
-    if (steward_collateral_get(s->store, url, now, &vcek->data, &vcek->size, &miss) == KEEP_OK) {
+    if (steward_collateral_get(s->store, url, now, &cached->data, &cached->size, &miss) ==
+        KEEP_OK) {
         s->fetch_cached++;
-        return KEEP_OK;
+        return STEWARD_VCEK_CACHED;
     }
-    int rc = steward_fetch(url, 10, vcek, err);
-    if (rc)
-        return rc;
-    /* Cache only what parses as a certificate, for as long as it is valid. */
+    return STEWARD_VCEK_FETCH;
+}
+
+/* A fetched VCEK: cached (only what parses as a certificate, for as long as it is valid) and
+ * audited, in the caller's transaction. */
+static int vcek_record(struct steward *s, const char *url, const struct steward_bytes *vcek,
+                       int64_t now, struct keep_error *err)
+{
     const unsigned char *p = vcek->data;
     X509 *cert = d2i_X509(NULL, &p, (long)vcek->size);
     int days = 0, secs = 0;
@@ -528,20 +546,115 @@ static int supply_vcek(struct steward *s, const struct steward_cert_request *req
     ASN1_TIME_free(t);
     X509_free(cert);
     s->fetched++;
-    if (not_after > now)
-        steward_collateral_put(s->store, url, vcek->data, vcek->size, now, not_after, NULL);
-    audit(s, now, "collateral.fetched",
-          json_pack("{s:s,s:I,s:b}", "url", url, "size", (json_int_t)vcek->size, "cached",
-                    not_after > now));
-    return KEEP_OK;
+    int rc = not_after > now ? steward_collateral_put(s->store, url, vcek->data, vcek->size, now,
+                                                      not_after, err)
+                             : KEEP_OK;
+    if (rc == KEEP_OK)
+        rc = audit(s, now, "collateral.fetched",
+                   json_pack("{s:s,s:I,s:b}", "url", url, "size", (json_int_t)vcek->size, "cached",
+                             not_after > now),
+                   err);
+    return rc;
+}
+
+int steward_vcek_fetched(struct steward *s, const char *url, const struct steward_bytes *vcek,
+                         int64_t now, struct keep_error *err)
+{
+    int rc = steward_store_begin(s->store, err);
+    if (rc)
+        return rc;
+    if ((rc = vcek_record(s, url, vcek, now, err)) == KEEP_OK &&
+        (rc = steward_store_commit(s->store, err)) == KEEP_OK)
+        return KEEP_OK;
+    steward_store_rollback(s->store);
+    return rc;
+}
+
+/* An SNP request without VCEK or chain gets the VCEK from the KDS, cached until it expires.
+ * This fetch blocks; the server fetches before it queues the request (steward_vcek_plan), so
+ * only library callers get here with a VCEK to fetch. */
+static int supply_vcek(struct steward *s, const struct steward_cert_request *req, int64_t now,
+                       struct steward_bytes *vcek, struct keep_error *err)
+{
+    char url[1024];
+    if (steward_vcek_plan(s, req, now, url, sizeof(url), vcek) != STEWARD_VCEK_FETCH)
+        return KEEP_OK;
+    int rc = steward_fetch(url, STEWARD_FETCH_TIMEOUT, vcek, err);
+    return rc ? rc : vcek_record(s, url, vcek, now, err);
 }
 
 int steward_issue(struct steward *s, const struct steward_cert_request *req, int64_t now,
                   struct steward_issued *out, json_t **errors, struct keep_error *err)
 {
+    return steward_issue_prechecked(s, req, now, NULL, out, errors, err);
+}
+
+/* ---- verification in advance (worker threads) ------------------------------ */
+
+void steward_prechecks_free(struct steward_prechecks *p)
+{
+    for (size_t i = 0; i < p->count; i++) {
+        free(p->items[i].doc);
+        keep_attest_result_free(p->items[i].result);
+    }
+    free(p->items);
+    memset(p, 0, sizeof(*p));
+}
+
+int steward_precheck_plan(struct steward *s, const struct steward_cert_request *req,
+                          struct steward_prechecks *out, struct keep_error *err)
+{
+    memset(out, 0, sizeof(*out));
+    char **names = NULL;
+    size_t count = 1;
+    int rc = KEEP_OK;
+    if (!req->workload[0] && (rc = steward_policy_names(s->store, &names, &count, err)))
+        return rc;
+    out->items = calloc(count ? count : 1, sizeof(*out->items));
+    for (size_t i = 0; out->items && i < count; i++) {
+        const char *name = names ? names[i] : req->workload;
+        char *doc = NULL;
+        if (steward_policy_get(s->store, name, &doc, err) != KEEP_OK)
+            continue; /* unknown or gone: steward_issue says so */
+        snprintf(out->items[out->count].name, sizeof(out->items[0].name), "%s", name);
+        out->items[out->count++].doc = doc;
+    }
+    if (names)
+        steward_names_free(names, count);
+    return out->items ? KEEP_OK : keep_fail(err, KEEP_E_NOMEM, "out of memory");
+}
+
+void steward_precheck_run(const struct steward *s, struct keep_attest_verifier *verifier,
+                          const struct steward_cert_request *req, int64_t now,
+                          struct steward_prechecks *p)
+{
+    for (size_t i = 0; i < p->count; i++) {
+        struct steward_workload w;
+        struct keep_attest_policy *policy = NULL;
+        struct keep_error e;
+        if (steward_workload_parse(p->items[i].doc, &w, &e) != KEEP_OK)
+            continue;
+        if (bound_policy(s, req, w.attest_json, &policy, &e) == KEEP_OK &&
+            verify_input(s, verifier, req, now, policy, &p->items[i].result, &e) != KEEP_OK)
+            p->items[i].result = NULL;
+        keep_attest_policy_free(policy);
+        steward_workload_free(&w);
+        /* appraise() stops at the first accepting policy or at invalid evidence. */
+        enum keep_attest_verdict v = p->items[i].result
+                                         ? keep_attest_result_verdict(p->items[i].result)
+                                         : KEEP_ATTEST_REJECT;
+        if (v != KEEP_ATTEST_REJECT)
+            break;
+    }
+}
+
+int steward_issue_prechecked(struct steward *s, const struct steward_cert_request *req, int64_t now,
+                             struct steward_prechecks *pre, struct steward_issued *out,
+                             json_t **errors, struct keep_error *err)
+{
     memset(out, 0, sizeof(*out));
     json_t *rejected = NULL;
-    struct appraisal a = {0};
+    struct appraisal a = {.pre = pre};
     int rc = steward_store_begin(s->store, err);
     if (rc)
         return rc;
@@ -557,23 +670,34 @@ int steward_issue(struct steward *s, const struct steward_cert_request *req, int
     if (rc == KEEP_OK)
         rc = issue_accepted(s, &with_vcek, now, &a, out, err);
     free(fetched.data);
+    /* The database failing (an audit entry not written among them) undoes the whole request:
+     * nothing is issued or refused unaudited. A refusal is committed with its audit entry and
+     * the spent nonce. */
+    bool commit = rc != KEEP_E_STEWARD_STORE;
+    if (rc && commit) {
+        struct keep_error aerr;
+        int arc = audit(s, now, "certificate.refused",
+                        json_pack("{s:s,s:s,s:s,s:O?}", "code", keep_err_name(err ? err->code : rc),
+                                  "message", err ? err->message : "", "workload", req->workload,
+                                  "errors", rejected),
+                        &aerr);
+        if (arc) {
+            rc = keep_fail(err, arc, "refusing the request: %s", aerr.message);
+            commit = false;
+        }
+    }
+    struct keep_error cerr;
+    if (commit && steward_store_commit(s->store, &cerr) != KEEP_OK) {
+        rc = keep_fail(err, cerr.code, "%s", cerr.message);
+        commit = false;
+    }
+    if (!commit)
+        steward_store_rollback(s->store);
     if (rc) {
-        audit(s, now, "certificate.refused",
-              json_pack("{s:s,s:s,s:s,s:O?}", "code", keep_err_name(err ? err->code : rc),
-                        "message", err ? err->message : "", "workload", req->workload, "errors",
-                        rejected));
         steward_issued_free(out);
         s->refused++;
     } else {
         s->issued++;
-    }
-    struct keep_error cerr;
-    if (steward_store_commit(s->store, &cerr) != KEEP_OK) {
-        steward_store_rollback(s->store);
-        if (rc == KEEP_OK) {
-            steward_issued_free(out);
-            rc = keep_fail(err, cerr.code, "%s", cerr.message);
-        }
     }
     keep_attest_result_free(a.result);
     steward_workload_free(&a.policy);
@@ -674,13 +798,25 @@ int steward_secret_release(struct steward *s, X509 *peer, const char *name, int6
     if (rc == KEEP_OK)
         rc = steward_kek_unwrap(s->ca.kek, name, wrapped, wrapped_size, value, size, err);
     free(wrapped);
+    /* No secret leaves unaudited: a failed audit write withholds it. */
+    struct keep_error aerr;
+    int arc =
+        audit(s, now, rc ? "secret.refused" : "secret.released",
+              json_pack("{s:s,s:s,s:s,s:s}", "secret", steward_name_ok(name) ? name : "(bad name)",
+                        "serial", rec.serial, "workload", rec.workload, "code", keep_err_name(rc)),
+              &aerr);
+    if (arc) {
+        if (rc == KEEP_OK) {
+            OPENSSL_cleanse(*value, *size);
+            free(*value);
+            *value = NULL;
+        }
+        rc = keep_fail(err, arc, "auditing the secret release: %s", aerr.message);
+    }
     if (rc == KEEP_OK)
         s->secrets_released++;
     else
         s->secrets_refused++;
-    audit(s, now, rc ? "secret.refused" : "secret.released",
-          json_pack("{s:s,s:s,s:s,s:s}", "secret", steward_name_ok(name) ? name : "(bad name)",
-                    "serial", rec.serial, "workload", rec.workload, "code", keep_err_name(rc)));
     return rc;
 }
 
@@ -736,11 +872,11 @@ static int counter_swap_locked(struct steward *s, const struct steward_counter_k
     if (rc == KEEP_OK)
         rc = steward_counter_put(s->store, key, u->set, now, err);
     if (rc == KEEP_OK)
-        rc = audit_checked(s, now, "counter.set",
-                           json_pack("{s:s,s:s,s:s,s:I,s:I}", "tee", key->tee, "measurement",
-                                     key->measurement, "counter", key->name, "from",
-                                     (json_int_t)u->expect, "to", (json_int_t)u->set),
-                           err);
+        rc = audit(s, now, "counter.set",
+                   json_pack("{s:s,s:s,s:s,s:I,s:I}", "tee", key->tee, "measurement",
+                             key->measurement, "counter", key->name, "from", (json_int_t)u->expect,
+                             "to", (json_int_t)u->set),
+                   err);
     if (rc == KEEP_OK)
         *value = u->set;
     return rc;
@@ -781,15 +917,14 @@ static int admin_done(struct steward *s, int rc, int64_t now, const char *event,
                       struct keep_error *err)
 {
     if (rc == KEEP_OK)
-        audit(s, now, event, detail);
+        rc = audit(s, now, event, detail, err); /* no change stays unaudited */
     else
         json_decref(detail);
     struct keep_error cerr;
-    if (steward_store_commit(s->store, &cerr) != KEEP_OK) {
+    if (rc == KEEP_OK && steward_store_commit(s->store, &cerr) != KEEP_OK)
+        rc = keep_fail(err, cerr.code, "%s", cerr.message);
+    if (rc)
         steward_store_rollback(s->store);
-        if (rc == KEEP_OK)
-            rc = keep_fail(err, cerr.code, "%s", cerr.message);
-    }
     return rc;
 }
 

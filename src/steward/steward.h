@@ -68,6 +68,48 @@ void steward_issued_free(struct steward_issued *i);
 int steward_issue(struct steward *s, const struct steward_cert_request *req, int64_t now,
                   struct steward_issued *out, json_t **errors, struct keep_error *err);
 
+/*
+ * Collateral fetched without blocking (server.c): before a request is queued, the server asks
+ * whether its VCEK must come from the KDS. NONE: nothing to fetch (no --kds, not SNP, or the
+ * request carries its VCEK or chain); CACHED: *cached (malloc'd) holds it, put it in the
+ * request's vcek; FETCH: GET url off the event loop, then steward_vcek_fetched() caches and
+ * audits the reply (its own transaction) before the request, with that VCEK, is queued.
+ */
+enum steward_vcek_plan { STEWARD_VCEK_NONE, STEWARD_VCEK_CACHED, STEWARD_VCEK_FETCH };
+#define STEWARD_FETCH_TIMEOUT 10 /* seconds */
+enum steward_vcek_plan steward_vcek_plan(struct steward *s, const struct steward_cert_request *req,
+                                         int64_t now, char *url, size_t url_size,
+                                         struct steward_bytes *cached);
+int steward_vcek_fetched(struct steward *s, const char *url, const struct steward_bytes *vcek,
+                         int64_t now, struct keep_error *err);
+
+/*
+ * Verification off the event loop (server.c's workers). On the loop, steward_precheck_plan
+ * copies the policy documents the request will be tried against (the named one, or all in
+ * name order); on any thread, steward_precheck_run verifies the evidence against each with a
+ * verifier of that thread's own (a verifier's caches are not shared between threads); then, on
+ * the loop, steward_issue_prechecked is steward_issue using those verdicts for each policy
+ * whose document is still the same (and verifying again for any other).
+ */
+struct steward_precheck {
+    char name[STEWARD_WORKLOAD_MAX + 1];
+    char *doc;
+    struct keep_attest_result *result; /* NULL: not verified */
+};
+struct steward_prechecks {
+    struct steward_precheck *items;
+    size_t count;
+};
+int steward_precheck_plan(struct steward *s, const struct steward_cert_request *req,
+                          struct steward_prechecks *out, struct keep_error *err);
+void steward_precheck_run(const struct steward *s, struct keep_attest_verifier *verifier,
+                          const struct steward_cert_request *req, int64_t now,
+                          struct steward_prechecks *p);
+void steward_prechecks_free(struct steward_prechecks *p);
+int steward_issue_prechecked(struct steward *s, const struct steward_cert_request *req, int64_t now,
+                             struct steward_prechecks *pre, struct steward_issued *out,
+                             json_t **errors, struct keep_error *err);
+
 /* The secret `name` for the holder of peer (verified by TLS against our CA). */
 int steward_secret_release(struct steward *s, X509 *peer, const char *name, int64_t now,
                            uint8_t **value, size_t *size, struct keep_error *err);

@@ -10,7 +10,16 @@ struct steward_store {
     sqlite3 *db;
     uint8_t audit_head[32]; /* hash of the last audit entry */
     int64_t audit_seq;      /* its number; 0 when the log is empty */
-    int64_t begin_seq;      /* audit_seq when the open transaction began */
+    int64_t begin_seq;      /* audit_seq when the outermost transaction began */
+    /* Open levels: 1 is the transaction (BEGIN IMMEDIATE ... COMMIT), each deeper one a
+     * SAVEPOINT, so a group commit (server.c) wraps several requests' own transactions in one
+     * and a failing request undoes only its own records. Each level keeps the audit head it
+     * started from, restored when it rolls back. */
+    int depth;
+    struct {
+        int64_t seq;
+        uint8_t head[32];
+    } saved[STEWARD_STORE_MAX_DEPTH];
 };
 
 static const char schema[] =
@@ -155,17 +164,47 @@ static int exec_simple(struct steward_store *s, const char *sql, struct keep_err
 
 int steward_store_begin(struct steward_store *s, struct keep_error *err)
 {
-    s->begin_seq = s->audit_seq;
-    return exec_simple(s, "BEGIN IMMEDIATE", err);
+    if (s->depth >= STEWARD_STORE_MAX_DEPTH)
+        return keep_fail(err, KEEP_E_STEWARD_STORE, "transactions nested deeper than %d",
+                         STEWARD_STORE_MAX_DEPTH);
+    int rc = exec_simple(s, s->depth ? "SAVEPOINT request" : "BEGIN IMMEDIATE", err);
+    if (rc)
+        return rc;
+    if (s->depth == 0)
+        s->begin_seq = s->audit_seq;
+    s->saved[s->depth].seq = s->audit_seq;
+    memcpy(s->saved[s->depth].head, s->audit_head, 32);
+    s->depth++;
+    return KEEP_OK;
 }
 
 int steward_store_commit(struct steward_store *s, struct keep_error *err)
 {
-    return exec_simple(s, "COMMIT", err);
+    if (s->depth == 0)
+        return keep_fail(err, KEEP_E_STEWARD_STORE, "commit without a transaction");
+    /* On failure the level stays open: the caller rolls it back. */
+    int rc = exec_simple(s, s->depth > 1 ? "RELEASE request" : "COMMIT", err);
+    if (rc == KEEP_OK)
+        s->depth--;
+    return rc;
+}
+
+bool steward_store_in_transaction(const struct steward_store *s)
+{
+    return s->depth > 0;
 }
 
 void steward_store_rollback(struct steward_store *s)
 {
+    if (s->depth > 1) {
+        /* ROLLBACK TO keeps the savepoint open; RELEASE then ends it (SQLite "SAVEPOINT"). */
+        sqlite3_exec(s->db, "ROLLBACK TO request; RELEASE request", NULL, NULL, NULL);
+        s->depth--;
+        s->audit_seq = s->saved[s->depth].seq;
+        memcpy(s->audit_head, s->saved[s->depth].head, 32);
+        return;
+    }
+    s->depth = 0;
     if (!sqlite3_get_autocommit(s->db))
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     /* The in-memory head may be ahead of the database now: reload it (a full pass over the

@@ -19,9 +19,17 @@ struct steward_store;
 int steward_store_open(const char *path, struct steward_store **out, struct keep_error *err);
 void steward_store_close(struct steward_store *s);
 
+/*
+ * Transactions nest: the outermost begin is BEGIN IMMEDIATE and its commit the durable COMMIT
+ * (synchronous=FULL); a begin inside it is a SAVEPOINT whose commit releases it into the outer
+ * transaction and whose rollback undoes only its own records (and restores the audit head).
+ * A failed commit leaves its level open for steward_store_rollback.
+ */
+#define STEWARD_STORE_MAX_DEPTH 8
 int steward_store_begin(struct steward_store *s, struct keep_error *err);
 int steward_store_commit(struct steward_store *s, struct keep_error *err);
 void steward_store_rollback(struct steward_store *s);
+bool steward_store_in_transaction(const struct steward_store *s);
 
 /* Nonces: issued with an expiry; used once. */
 int steward_nonce_add(struct steward_store *s, const uint8_t *nonce, size_t size, int64_t expires,

@@ -12,6 +12,7 @@ set -eu
 HSM=${KEEP_HSM_BIN:?KEEP_HSM_BIN must point at keep-hsm}
 MOD=${KEEP_PKCS11_MODULE:?KEEP_PKCS11_MODULE must point at libkeep-pkcs11.so}
 KEEP_HSM_CERTIFY=${KEEP_HSM_CERTIFY:?KEEP_HSM_CERTIFY must point at hsm_certify}
+KEEP_HSM_LOAD=${KEEP_HSM_LOAD:?KEEP_HSM_LOAD must point at hsm_load (bench/bench_pkcs11.c)}
 for tool in pkcs11-tool p11tool openssl ssh-keygen; do
   command -v $tool >/dev/null || skip_all "$tool is not installed (scripts/setup installs it)"
 done
@@ -122,6 +123,34 @@ run_backend() { # backend
   expect_status 0 "$B: HMAC-SHA256 verify" p11 --login --pin 1234 --verify --id 11 \
     -m SHA256-HMAC -i "$d/blob" --signature-file "$d/blob.mac"
 
+  # ECDH (C_DeriveKey): pkcs11-tool's secret equals plain openssl's from the other side.
+  expect_status 0 "$B: EC P-256 key with CKA_DERIVE" p11 --login --pin 1234 --keypairgen \
+    --key-type EC:prime256v1 --id 20 --label dh1 --usage-derive
+  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$d/peer.pem" 2>/dev/null
+  openssl pkey -in "$d/peer.pem" -pubout -outform DER -out "$d/peer.der"
+  expect_status 0 "$B: pkcs11-tool --derive (ECDH1)" p11 --login --pin 1234 --derive --id 20 \
+    -i "$d/peer.der" -o "$d/dh.bin"
+  p11 --read-object --type pubkey --id 20 -o "$d/dh.der" >/dev/null 2>&1
+  openssl pkeyutl -derive -inkey "$d/peer.pem" -peerkey "$d/dh.der" -peerform DER \
+    -out "$d/dh.expect"
+  check "$B: the Keep's ECDH secret equals openssl's" cmp -s "$d/dh.bin" "$d/dh.expect"
+
+  # AES key wrap (RFC 3394): wrap an extractable key, unwrap it as a new key, same value.
+  expect_status 0 "$B: AES KEK with CKA_WRAP/UNWRAP" p11 --login --pin 1234 --keygen \
+    --key-type AES:32 --id 30 --label kek1 --usage-wrap
+  expect_status 0 "$B: extractable AES key" p11 --login --pin 1234 --keygen --key-type AES:16 \
+    --id 31 --label tgt1 --extractable
+  expect_status 0 "$B: pkcs11-tool --wrap AES-KEY-WRAP" p11 --login --pin 1234 --wrap \
+    -m AES-KEY-WRAP --id 30 --application-id 31 -o "$d/wrapped"
+  check "$B: 16 bytes wrap into 24" test "$(stat -c %s "$d/wrapped")" = 24
+  expect_status 0 "$B: pkcs11-tool --unwrap" p11 --login --pin 1234 --unwrap -m AES-KEY-WRAP \
+    --id 30 -i "$d/wrapped" --key-type AES: --application-id 32 --extractable
+  p11 --login --pin 1234 --read-object --type secrkey --id 31 -o "$d/k31" >/dev/null 2>&1
+  p11 --login --pin 1234 --read-object --type secrkey --id 32 -o "$d/k32" >/dev/null 2>&1
+  check "$B: the unwrapped key is the wrapped one" sh -c "test -s '$d/k31' && cmp -s '$d/k31' '$d/k32'"
+  expect_status 1 "$B: the never-extractable KEK does not wrap" p11 --login --pin 1234 --wrap \
+    -m AES-KEY-WRAP --id 30 --application-id 30 -o "$d/wrapped2"
+
   # Sensitive keys do not leave: pkcs11-tool cannot even ask (CKA_VALUE is refused in
   # tests/unit/test_hsm_service.c); the attributes say so.
   expect_status 0 "$B: the private key's attributes" p11 --login --pin 1234 -O --type privkey --id 01
@@ -146,6 +175,7 @@ run_backend() { # backend
 
   p11kit_case
   certify_case
+  load_case
 
   ssh_case
 
@@ -161,6 +191,22 @@ run_backend() { # backend
   crash_case
   tamper_case
   stop_hsm TERM
+}
+
+# Eight threads of one process share the connection: their requests and replies are pipelined
+# and batched (docs/HSM.md "Transport"); 64 KiB AES-GCM messages span several TLS records and
+# socket writes. Every reply must reach its own thread (hsm_load exits 1 on any error). Before
+# the module queued whole frames for one writer, a thread waiting to write released the lock in
+# mid-frame and another thread's frame cut into it: keep-hsm saw "frame.length is 0" and closed
+# the connection, and the client died of SIGPIPE (exit 141) or hung (the timeout's 124).
+load_case() {
+  local secs=1
+  expect_status 0 "$B: 8 threads seal 64 KiB messages side by side" \
+    timeout 120 "$KEEP_HSM_LOAD" "$MOD" 1234 aes 8 $secs
+  check "$B: and report a rate" out_has "MB/s"
+  expect_status 0 "$B: 8 threads sign side by side" \
+    timeout 120 "$KEEP_HSM_LOAD" "$MOD" 1234 ecdsa 8 $secs
+  check "$B: and report a rate" out_has "signs/s"
 }
 
 # Key attestation: the statement that ec1 was made in this Keep, checked with keep attest.

@@ -66,6 +66,25 @@ same "--memory 64M written as 65536K" --volume "$TMP/d1:/data" --listen 127.0.0.
 cp "$prog" "$TMP/copy"
 differs "the program path (argv[0])" --volume "$TMP/d1:/data" --listen 127.0.0.1:8080 \
   --connect 127.0.0.1:9090 --env A=1 --memory 64M "$TMP/copy" x y
+# keep run --steward (docs/KEEP.md, "Enrolment", field 11): the enroller, the service, the
+# pinned CA and where each secret goes are measured.
+printf -- '-----BEGIN CERTIFICATE-----\nMA==\n-----END CERTIFICATE-----\n' >"$TMP/ca1.pem"
+printf -- '-----BEGIN CERTIFICATE-----\nMQ==\n-----END CERTIFICATE-----\n' >"$TMP/ca2.pem"
+st=(--steward https://127.0.0.1:8443 --steward-ca "$TMP/ca1.pem")
+s1=$(m "${st[@]}" "$prog")
+s2=$(m "${st[@]}" "$prog")
+check "--steward measures the same twice" test -n "$s1" -a "$s1" = "$s2"
+check "--steward changes it" [ "$s1" != "$(m "$prog")" ]
+check "another pinned CA changes it" [ "$s1" != "$(m --steward https://127.0.0.1:8443 \
+  --steward-ca "$TMP/ca2.pem" "$prog")" ]
+check "another service address changes it" [ "$s1" != "$(m --steward https://127.0.0.1:8444 \
+  --steward-ca "$TMP/ca1.pem" "$prog")" ]
+s3=$(m "${st[@]}" --secret db "$prog")
+check "a --secret changes it" [ "$s1" != "$s3" ]
+check "the secret's guest path changes it" [ "$s3" != "$(m "${st[@]}" --secret db:/run/keep/db "$prog")" ]
+cp "$(dirname "$KEEP")/keep-enroll" "$TMP/enroll2"
+printf 'x' >>"$TMP/enroll2"
+check "another enroller image changes it" [ "$s1" != "$(KEEP_ENROLLER=$TMP/enroll2 m "${st[@]}" "$prog")" ]
 # keep run computes the same value before it starts the Keep (--log info prints it).
 want=$(m --memory 64M "$WL/wl_hello")
 capture "$KEEP" run --log info --memory 64M "$WL/wl_hello"

@@ -94,14 +94,17 @@ if [ -f "$vectors/snp/milan-release/report.bin" ]; then
   echo '{}' >"$TMP/any.json"
   admin policy-put any "$TMP/any.json"
   kport=$(free_port)
-  python3 - "$kport" "$vectors/snp/milan-release/vcek.der" "$TMP/kds.log" <<'PY' &
-import http.server, sys
-port, vcek, log = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+  python3 - "$kport" "$vectors/snp/milan-release/vcek.der" "$TMP/kds.log" "$TMP/kds.hold" <<'PY' &
+import http.server, os, sys, time
+port, vcek, log, hold = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 class KDS(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         with open(log, "a") as f:
             f.write(self.path + "\n")
-        if not self.path.startswith("/vcek/v1/Milan/"):
+        t0 = time.monotonic()  # while the hold file exists, the reply waits (at most 60 s)
+        while os.path.exists(hold) and time.monotonic() - t0 < 60:
+            time.sleep(0.05)
+        if "/vcek/v1/Milan/" not in self.path:
             self.send_error(404)
             return
         body = open(vcek, "rb").read()
@@ -115,7 +118,7 @@ class KDS(http.server.BaseHTTPRequestHandler):
 http.server.HTTPServer(("127.0.0.1", port), KDS).serve_forever()
 PY
   kds=$!
-  snp_request() { # -> HTTP status; body in $TMP/body
+  snp_body() { # a fresh request body in $TMP/snp.json
     local nonce
     nonce=$(curl -sS --cacert "$STATE/ca.pem" -X POST "$URL/v1/nonce" | python3 -c 'import json,sys; print(json.load(sys.stdin)["nonce"])')
     python3 -c '
@@ -124,6 +127,9 @@ csr = open(sys.argv[3]).read()
 print(json.dumps({"nonce": sys.argv[1], "csr": csr, "workload": "any",
                   "evidence": base64.b64encode(open(sys.argv[2], "rb").read()).decode()}))' \
       "$nonce" "$vectors/snp/milan-release/report.bin" "$TMP/req.pem" >"$TMP/snp.json"
+  }
+  snp_request() { # -> HTTP status; body in $TMP/body
+    snp_body
     call -X POST -H 'Content-Type: application/json' --data-binary @"$TMP/snp.json" "$URL/v1/certificates" >/dev/null
   }
   openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null \
@@ -141,6 +147,23 @@ assert [e["code"] for e in b["errors"]] == ["policy.report_data"], b' "$TMP/body
   snp_request
   check "a second report from the chip uses the cached VCEK (one KDS request)" test "$(wc -l <"$TMP/kds.log")" = 1
   check "the fetch is in the audit log" test "$(sqlite3 "$STATE/steward.db" "SELECT count(*) FROM audit WHERE event = 'collateral.fetched'")" = 1
+  # The fetch runs off the event loop: while the KDS holds its reply, the service answers others.
+  touch "$TMP/kds.hold"
+  check "restart with a KDS (another base URL: not cached) that holds its reply" \
+    start --insecure-kvm --kds "http://127.0.0.1:$kport/held" --kds-product Milan
+  snp_body
+  curl -sS --cacert "$STATE/ca.pem" -H 'Content-Type: application/json' --data-binary @"$TMP/snp.json" \
+    -o "$TMP/held.body" "$URL/v1/certificates" &
+  held=$!
+  for _ in $(seq 600); do grep -q '^/held/vcek/' "$TMP/kds.log" && break; sleep 0.05; done
+  check "the KDS was asked (the reply is held)" grep -q '^/held/vcek/v1/Milan/' "$TMP/kds.log"
+  check "meanwhile POST /v1/nonce is answered (201 within 5 s)" \
+    test "$(curl -sS --max-time 5 --cacert "$STATE/ca.pem" -X POST -o /dev/null -w '%{http_code}' "$URL/v1/nonce")" = 201
+  rm -f "$TMP/kds.hold"
+  wait "$held" || true
+  check "once the KDS answers, the held request is verified with the fetched VCEK" python3 -c '
+import json, sys; b = json.load(open(sys.argv[1]))
+assert [e["code"] for e in b["errors"]] == ["policy.report_data"], b' "$TMP/held.body"
   kill "$kds"
   wait "$kds" 2>/dev/null || true
   start --insecure-kvm
@@ -265,14 +288,21 @@ check "CRL is signed by the CA" bash -c "openssl crl -inform DER -in '$TMP/crl.d
 openssl crl -inform DER -in "$TMP/crl.der" -noout -text | tr A-F a-f >"$TMP/crl.txt"
 check "CRL lists the revoked serial" grep -Eiq "serial number: 0*$serial" "$TMP/crl.txt"
 
-# kill -9 while Keeps enroll: every acknowledged certificate is in the database.
-for i in 1 2 3 4 5 6; do enroll "k$i" app >/dev/null 2>&1 || true; done &
-loop=$!
-sleep 0.6
+# kill -9 while Keeps enroll, three at a time (so the group commit has batches of several):
+# every acknowledged certificate is in the database.
+loops=
+for j in a b c; do
+  (for i in 1 2 3 4; do enroll "k$j$i" app >/dev/null 2>&1 || true; done) &
+  loops="$loops $!"
+done
+for _ in $(seq 600); do # until some are acknowledged, but not all
+  [ "$(ls "$TMP"/w/k*/cert.pem 2>/dev/null | wc -l)" -ge 3 ] && break
+  sleep 0.05
+done
 kill -9 "$pid"
 wait "$pid" 2>/dev/null || true
 pid=
-wait "$loop" 2>/dev/null || true
+for l in $loops; do wait "$l" 2>/dev/null || true; done
 check "integrity_check after kill -9" test "$(sqlite3 "$STATE/steward.db" 'PRAGMA integrity_check')" = ok
 lost=0
 acked=0

@@ -148,6 +148,11 @@ expect_status 125 "a secret the policy does not list stops the Keep" \
   "$KEEP" run "${S[@]}" --secret other "${W[@]}"
 check "  naming GET /v1/secrets/other, and the workload never ran" bash -c \
   "grep -q 'enrolment failed: GET /v1/secrets/other: HTTP 403' '$TMP/err' && ! grep -q WORKLOAD-RAN '$TMP/out'"
+dead=$(free_port)
+expect_status 125 "a service nobody answers at stops the Keep" \
+  "$KEEP" run --steward "https://127.0.0.1:$dead" --steward-ca "$CA" "${W[@]}"
+check "  naming the connect, and the workload never ran" bash -c \
+  "grep -q 'enrolment failed: connect 127.0.0.1:$dead' '$TMP/err' && ! grep -q WORKLOAD-RAN '$TMP/out'"
 expect_status 125 "a measurement no policy lists gets no certificate" \
   "$KEEP" run "${S[@]}" $BB echo unlisted
 check "  naming POST /v1/certificates" err_has 'enrolment failed: POST /v1/certificates: HTTP 4'

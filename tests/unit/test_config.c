@@ -387,6 +387,14 @@ static void test_steward(void)
            bad[i].needle);
         keep_config_free(&cfg);
     }
+    char vol[700];
+    snprintf(vol, sizeof(vol), "%s:/run/keep/x", tmp_root);
+    const char *shadow[] = {"run",          "--volume", vol,  "--steward", "https://127.0.0.1:1",
+                            "--steward-ca", ca,         "/p", NULL};
+    is_int(parse(&cfg, &ex, &err, 8, shadow), KEEP_E_RUN_BAD_STEWARD,
+           "a volume inside /run/keep is refused with --steward");
+    ok(strstr(err.message, "Keep-private") != NULL, "message says why: %s", err.message);
+    keep_config_free(&cfg);
     setenv("KEEP_ENROLLER", notpem, 1);
     unlink(notpem);
     const char *missing[] = {"run", "--steward", "https://127.0.0.1:1", "--steward-ca", ca,

@@ -755,6 +755,183 @@ static void test_counters(const char *dir)
     client_free(&c);
 }
 
+static void db_exec(const char *dir, const char *sql)
+{
+    char db[700];
+    snprintf(db, sizeof(db), "%s/steward.db", dir);
+    sqlite3 *h;
+    char *msg = NULL;
+    if (sqlite3_open(db, &h) != SQLITE_OK || sqlite3_exec(h, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        printf("Bail out! %s: %s\n", sql, msg ? msg : sqlite3_errmsg(h));
+        exit(1);
+    }
+    sqlite3_close(h);
+}
+
+/* An audit entry that cannot be written fails the operation it records: nothing is issued,
+ * released, set or changed unaudited. A trigger makes every audit insert fail. */
+static void test_audit_failure(const char *dir)
+{
+    struct steward_config cfg = {.insecure_kvm = true};
+    struct steward *s;
+    struct keep_error err;
+    if (steward_open(dir, &cfg, &s, &err) != KEEP_OK) {
+        printf("Bail out! steward_open: %s\n", err.message);
+        exit(1);
+    }
+    struct client c;
+    client_new(&c, "P-256");
+    struct steward_issued issued, none;
+    if (steward_admin_policy_put(s, "web", kvm_policy, NOW, &err) ||
+        steward_admin_secret_put(s, "db", (const uint8_t *)"hunter2", 7, NOW, &err) ||
+        issue_kvm(s, &c, measurement_kvm, "web", NOW, &issued, NULL, 0)) {
+        printf("Bail out! audit failure setup: %s\n", err.message);
+        exit(1);
+    }
+    int64_t certs = steward_store_count(s->store, "certificates");
+    int64_t entries = steward_store_count(s->store, "audit");
+    db_exec(dir, "CREATE TRIGGER audit_full BEFORE INSERT ON audit"
+                 " BEGIN SELECT RAISE(FAIL, 'audit disk full'); END;");
+    is_int(issue_kvm(s, &c, measurement_kvm, "web", NOW, &none, NULL, 0), KEEP_E_STEWARD_STORE,
+           "issuance whose audit entry fails is refused as the service's failure");
+    ok(steward_store_count(s->store, "certificates") == certs, "... and no certificate is stored");
+    is_int(issue_kvm(s, &c, measurement_snp, "web", NOW, &none, NULL, 0), KEEP_E_STEWARD_STORE,
+           "a refusal whose audit entry fails: the service's failure too");
+    uint8_t *value = NULL;
+    size_t size = 0;
+    is_int(steward_secret_release(s, issued.cert, "db", NOW, &value, &size, &err),
+           KEEP_E_STEWARD_STORE, "a secret release whose audit fails is withheld: %s", err.message);
+    ok(value == NULL, "... no secret bytes returned");
+    is_int(steward_admin_policy_put(s, "web2", "{}", NOW, &err), KEEP_E_STEWARD_STORE,
+           "an admin change whose audit fails is refused");
+    char *doc = NULL;
+    is_int(steward_policy_get(s->store, "web2", &doc, &err), KEEP_E_STEWARD_WORKLOAD_UNKNOWN,
+           "... and not stored");
+    free(doc);
+    struct steward_counter_update u = {.expect = 0, .set = 1};
+    uint64_t v = 0;
+    is_int(steward_counter_swap(s, issued.cert, "gen", &u, NOW, &v, &err), KEEP_E_STEWARD_STORE,
+           "a counter set whose audit fails is refused");
+    ok(steward_counter_read(s, issued.cert, "gen", NOW, &v, &err) == KEEP_OK && v == 0,
+       "... and the counter did not move");
+    db_exec(dir, "DROP TRIGGER audit_full");
+    ok(steward_store_count(s->store, "audit") == entries, "no audit entry was written meanwhile");
+    ok(steward_counter_swap(s, issued.cert, "gen", &u, NOW, &v, &err) == KEEP_OK && v == 1,
+       "with the audit log writable again, the same set succeeds");
+    int64_t count = 0;
+    ok(steward_audit_verify(s->store, &count, &err) == KEEP_OK && count == entries + 1,
+       "the chain verifies with the one new entry");
+    steward_issued_free(&issued);
+    client_free(&c);
+    steward_close(s);
+}
+
+/* The group commit's nesting (server.c): requests run in savepoints of one transaction; one
+ * failing undoes only its own records, and the batch is durable only at the outer commit. */
+static void test_group_commit(const char *dir)
+{
+    struct steward_config cfg = {.insecure_kvm = true};
+    struct steward *s;
+    struct keep_error err;
+    if (steward_open(dir, &cfg, &s, &err) != KEEP_OK) {
+        printf("Bail out! steward_open: %s\n", err.message);
+        exit(1);
+    }
+    struct client c;
+    client_new(&c, "P-256");
+    struct steward_issued a, b, none;
+    if (steward_admin_policy_put(s, "web", kvm_policy, NOW, &err)) {
+        printf("Bail out! policy: %s\n", err.message);
+        exit(1);
+    }
+    int64_t entries = steward_store_count(s->store, "audit");
+    ok(steward_store_begin(s->store, &err) == KEEP_OK, "a batch transaction begins");
+    is_int(issue_kvm(s, &c, measurement_kvm, "web", NOW, &a, NULL, 0), KEEP_OK,
+           "request 1 of the batch issues");
+    struct steward_counter_update u = {.expect = 7, .set = 8};
+    uint64_t v;
+    is_int(steward_counter_swap(s, a.cert, "gen", &u, NOW, &v, &err),
+           KEEP_E_STEWARD_COUNTER_CONFLICT, "request 2 (a conflicting counter set) fails alone");
+    is_int(issue_kvm(s, &c, measurement_kvm, "web", NOW, &b, NULL, 0), KEEP_OK,
+           "request 3 issues after it");
+    ok(steward_store_commit(s->store, &err) == KEEP_OK, "the batch commits once");
+    ok(steward_store_count(s->store, "certificates") == 2, "both certificates are stored");
+    int64_t count = 0;
+    ok(steward_audit_verify(s->store, &count, &err) == KEEP_OK && count == entries + 2,
+       "the audit chain verifies with the two certificate.issued entries");
+    /* A batch whose outer transaction rolls back (its commit failed) leaves nothing behind, and
+     * the audit head in memory follows the database again. */
+    ok(steward_store_begin(s->store, &err) == KEEP_OK, "a second batch begins");
+    is_int(issue_kvm(s, &c, measurement_kvm, "web", NOW, &none, NULL, 0), KEEP_OK,
+           "a request in it issues");
+    steward_store_rollback(s->store);
+    ok(steward_store_count(s->store, "certificates") == 2, "rolled back: still 2 certificates");
+    ok(steward_admin_policy_put(s, "web2", "{}", NOW, &err) == KEEP_OK &&
+           steward_audit_verify(s->store, &count, &err) == KEEP_OK,
+       "the next audited change chains onto the committed head");
+    steward_issued_free(&a);
+    steward_issued_free(&b);
+    steward_issued_free(&none);
+    client_free(&c);
+    steward_close(s);
+}
+
+/* Verification in advance (the server's workers): a verdict is used only for the policy
+ * document it was computed under; a policy changed meanwhile is verified again. */
+static void test_precheck(const char *dir)
+{
+    struct steward_config cfg = {.insecure_kvm = true};
+    struct steward *s;
+    struct keep_error err;
+    struct keep_attest_verifier *worker = NULL;
+    if (steward_open(dir, &cfg, &s, &err) != KEEP_OK ||
+        keep_attest_verifier_new(NULL, &worker, &err) != KEEP_OK ||
+        steward_admin_policy_put(s, "web", kvm_policy, NOW, &err) != KEEP_OK) {
+        printf("Bail out! precheck setup: %s\n", err.message);
+        exit(1);
+    }
+    struct client c;
+    client_new(&c, "P-256");
+    for (int changed = 0; changed <= 1; changed++) {
+        char nonce[65];
+        int64_t expires;
+        uint8_t ev[KEEP_KVM_EVIDENCE_SIZE];
+        struct steward_cert_request req;
+        struct steward_prechecks pre;
+        struct steward_issued out;
+        steward_nonce_new(s, NOW, nonce, &expires, &err);
+        kvm_evidence(&c, nonce, measurement_kvm, ev);
+        request(&c, nonce, ev, sizeof(ev), "web", NULL, &req, &err);
+        ok(steward_precheck_plan(s, &req, &pre, &err) == KEEP_OK && pre.count == 1,
+           "plan: the named policy's document is copied");
+        steward_precheck_run(s, worker, &req, NOW, &pre);
+        ok(pre.items[0].result &&
+               keep_attest_result_verdict(pre.items[0].result) == KEEP_ATTEST_ACCEPT,
+           "run (another verifier, as a worker has): the evidence is accepted");
+        if (changed) {
+            char other[512];
+            snprintf(other, sizeof(other), "{\"attest\": {\"measurement\": [\"%s\"]}}",
+                     measurement_snp);
+            steward_admin_policy_put(s, "web", other, NOW, &err);
+        }
+        int rc = steward_issue_prechecked(s, &req, NOW, &pre, &out, NULL, &err);
+        if (!changed) {
+            is_int(rc, KEEP_OK, "issued on the verdict computed in advance");
+            ok(pre.items[0].result == NULL, "... which was taken, not verified again");
+        } else {
+            is_int(rc, KEEP_E_STEWARD_EVIDENCE_REJECTED,
+                   "policy changed after the verdict: verified again under the new one: %s",
+                   err.message);
+        }
+        steward_issued_free(&out);
+        steward_prechecks_free(&pre);
+        steward_request_free(&req);
+    }
+    client_free(&c);
+    keep_attest_verifier_free(worker);
+    steward_close(s);
+}
+
 static void test_counter_request(void)
 {
     struct steward_counter_update u;
@@ -808,6 +985,12 @@ int main(void)
     test_counter_request();
     snprintf(state, sizeof(state), "%s/counters", dir);
     test_counters(state);
+    snprintf(state, sizeof(state), "%s/audit", dir);
+    test_audit_failure(state);
+    snprintf(state, sizeof(state), "%s/group", dir);
+    test_group_commit(state);
+    snprintf(state, sizeof(state), "%s/precheck", dir);
+    test_precheck(state);
     remove_state(dir);
     return done_testing();
 }

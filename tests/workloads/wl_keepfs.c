@@ -5,7 +5,8 @@
  * with the same files in a host directory run natively: open/read/pread/readv,
  * lseek (SET, CUR, END, DATA, HOLE, errors), fstat/stat/newfstatat/statx sizes
  * and types, access, getdents64 names, mmap MAP_PRIVATE, and the errno of
- * each misuse (ENOENT, ENOTDIR, EISDIR, EINVAL, ENXIO, EBADF after close).
+ * each misuse (ENOENT, ENOTDIR, EISDIR, EINVAL, ENXIO, EBADF after close and for a
+ * write), fcntl F_GETFD/F_SETFL, dup/dup2/dup3/F_DUPFD_CLOEXEC sharing the offset.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -95,6 +96,24 @@ int main(int argc, char **argv)
     printf("mmap: %s %.4s tail %d\n", m == MAP_FAILED ? "failed" : "ok",
            m == MAP_FAILED ? "" : (char *)m, m == MAP_FAILED ? -1 : ((char *)m)[100]);
     result("mmap offset 1", mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, fd, 1) == MAP_FAILED ? -1 : 0);
+    lseek(fd, 0, SEEK_SET);
+    int fd2 = dup(fd);
+    result("dup", fd2 >= 0 ? 0 : -1);
+    n = read(fd, buf, 3);
+    result("  read 3 via the first, then the dup's offset", lseek(fd2, 0, SEEK_CUR));
+    result("dup2 onto 100", dup2(fd2, 100));
+    n = read(100, buf, 2);
+    printf("  read via 100: %zd %.2s\n", n, buf);
+    result("  close 100", close(100));
+    int fd3 = fcntl(fd, F_DUPFD_CLOEXEC, 50);
+    result("F_DUPFD_CLOEXEC from 50 gives >= 50", fd3 >= 50 ? 0 : -1);
+    result("  its F_GETFD", fcntl(fd3, F_GETFD));
+    result("  dup3(fd3, fd3)", dup3(fd3, fd3, 0));
+    close(fd3);
+    close(fd2);
+    result("fcntl F_GETFD", fcntl(fd, F_GETFD));
+    result("fcntl F_SETFL O_NONBLOCK", fcntl(fd, F_SETFL, O_NONBLOCK));
+    result("write to an O_RDONLY fd", write(fd, "x", 1));
     result("close", close(fd));
     result("read after close", read(fd, buf, 1));
     result("stat db/", stat(at(dir, "db/"), &st));
