@@ -507,7 +507,7 @@ static long do_rt_sigaction(uint64_t sig, uint64_t act, uint64_t old, uint64_t s
 
 static long do_rt_sigprocmask(uint64_t how, uint64_t set, uint64_t old, uint64_t size)
 {
-    if (size != 8 || how > 2)
+    if (size != 8 || (set && how > 2)) /* kernel/signal.c: how is read only with a new set */
         return -SHIM_EINVAL;
     if ((old && !shim_user_ok(old, 8)) || (set && !shim_user_ok(set, 8)))
         return -SHIM_EFAULT;

@@ -108,6 +108,12 @@ static void test_mask(void)
     wl_check(sigpending(&pending) == 0 && sigismember(&pending, SIGUSR1), "  sigpending shows it");
     sigprocmask(SIG_UNBLOCK, &set, NULL);
     wl_check(hits == 1, "  unblocking delivers it once, at once (%d hits)", (int)hits);
+    /* rt_sigprocmask(2) reads how only with a new set: a query with any how succeeds. */
+    uint64_t old = 0;
+    wl_check(syscall(SYS_rt_sigprocmask, 99, NULL, &old, 8) == 0,
+             "  rt_sigprocmask(99, NULL, &old) only reads the mask");
+    wl_check(syscall(SYS_rt_sigprocmask, 99, &set, NULL, 8) == -1 && errno == EINVAL,
+             "  rt_sigprocmask(99, set, NULL): EINVAL");
     sigpending(&pending);
     wl_check(!sigismember(&pending, SIGUSR1), "  and it is no longer pending");
     signal(SIGUSR1, SIG_IGN);
