@@ -421,7 +421,8 @@ static void setup_frame(struct keep_shim_regs *r, int sig, const struct sig_info
         info[5] = si->pid ? 1000 : 0; /* si_uid: the Keep's uid (AT_UID) */
     }
     fpu_save(fp);
-    if ((act->flags & SA_ONSTACK) && (stack_flags & SS_AUTODISARM) && !(stack_flags & SS_ONSTACK))
+    /* Every delivery disarms it, SA_ONSTACK or not (kernel/signal.c, signal_delivered). */
+    if (stack_flags & SS_AUTODISARM)
         set_alt(0, 0, 0);
     blocked |= act->mask | ((act->flags & SA_NODEFER) ? 0 : BIT(sig));
     blocked &= ~UNBLOCKABLE;
