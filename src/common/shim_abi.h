@@ -83,8 +83,11 @@ enum keep_port_request {
     /* Enrolment (keep run --steward, src/shim/enroll.c): the enroller exited with report.status;
      * 0: the host closes its fds and ends its network grant, then the workload starts. */
     KEEP_REQ_ENROLLED = 15,
+    /* A signal was raised for the thread of vCPU report.vector (tgkill): the host gets that
+     * vCPU out of KVM_RUN or the host call it waits in, so it sees the signal (issue 8). */
+    KEEP_REQ_KICK = 16,
     /* Threads: this vCPU changed page tables; every other vCPU flushes its TLB (NMI) first. */
-    KEEP_REQ_TLB_SHOOTDOWN = 16,
+    KEEP_REQ_TLB_SHOOTDOWN = 17,
 };
 
 /*

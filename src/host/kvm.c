@@ -280,9 +280,9 @@ struct vm {
     struct keep_executor *exec;
     struct vcpu vcpus[KEEP_MAX_VCPUS];
     /*
-     * One batch at a time: the executor's fd table, cwd and scratch space are
-     * shared (a call that blocks in the host holds the others up; futex waits
-     * do not take this lock).
+     * The executor's state (fd table, cwd): held around each batch, released
+     * by the executor around every host call that may block (docs/HACKING.md,
+     * "The executor lock"); futex waits do not take it.
      */
     pthread_mutex_t exec_lock;
     pthread_mutex_t lock; /* the fields below */
@@ -295,7 +295,7 @@ struct vm {
     int last_status; /* status of the last thread's exit() */
 };
 
-/* The executor's waits (poll, epoll_wait, nanosleep, pause) run without the batch lock. */
+/* The executor's host calls that may block run without the batch lock. */
 static void exec_unlock_while_waiting(void *ctx, bool begin)
 {
     struct vm *vm = ctx;
@@ -949,6 +949,34 @@ static void handle_futex(struct vcpu *c, const struct keep_shim_report *r)
     set_status(c, result);
 }
 
+/*
+ * KEEP_REQ_KICK: a thread sent a signal to the thread of vCPU index. Its
+ * host thread leaves KVM_RUN (then redirect_to_signal sends workload code
+ * to the shim's signal entry) or the host call it waits in (EINTR; the
+ * shim delivers, or runs the call again where Linux would not have
+ * interrupted it). A kick that lands just before the target enters
+ * KVM_RUN or its host call is seen at its next exit. Any index: a guest
+ * that names a vCPU with no thread kicks nothing.
+ */
+static void kick_vcpu(struct vcpu *from, uint64_t index)
+{
+    struct vm *vm = from->vm;
+    if (index >= KEEP_MAX_VCPUS || (int)index == from->index) {
+        set_status(from, -22 /* EINVAL */);
+        return;
+    }
+    struct vcpu *o = &vm->vcpus[index];
+    pthread_mutex_lock(&vm->lock);
+    bool running = index == 0 ? !__atomic_load_n(&o->left, __ATOMIC_SEQ_CST) : o->thread_running;
+    if (running) {
+        if (o->run && o->run != MAP_FAILED)
+            o->run->immediate_exit = 1;
+        pthread_kill(o->thread, KICK_SIGNAL);
+    }
+    pthread_mutex_unlock(&vm->lock);
+    set_status(from, running ? 0 : -3 /* ESRCH */);
+}
+
 /* This vCPU's thread called exit(2): its vCPU stops; the last thread's exit ends the Keep. */
 static void thread_exit(struct vcpu *c, int status)
 {
@@ -1070,6 +1098,10 @@ static int handle_port(struct vcpu *c, uint32_t request, int *exit_status, enum 
     case KEEP_REQ_NOP:
         *step = STEP_CONTINUE;
         return KEEP_OK;
+    case KEEP_REQ_KICK:
+        *step = STEP_CONTINUE;
+        kick_vcpu(c, r.vector);
+        return KEEP_OK;
     case KEEP_REQ_LOG:
         keep_log(KEEP_LOG_DEBUG, "shim: %s %llu", r.message, (unsigned long long)r.addr);
         *step = STEP_CONTINUE;
@@ -1123,6 +1155,33 @@ static volatile struct keep_shim_signals *guest_signals(const struct vm *vm)
  * other vCPUs may be taking bits). immediate_exit is cleared first: a
  * signal between here and KVM_RUN sets it again and is moved next round.
  */
+static void kick_vcpu(struct vcpu *from, uint64_t index);
+
+/*
+ * POSIX: a process-directed signal goes to a thread that does not block it.
+ * When the first thread blocks some of got, the first other thread that
+ * does not is kicked; its vCPU takes the signal from the process's set
+ * (redirect_to_signal, or the shim when its host call returns). The masks
+ * are the guest's own words: a lie only moves the kick to another vCPU.
+ */
+static void kick_unblocked_thread(struct vcpu *first, uint64_t got)
+{
+    uint64_t blocked_here = got & __atomic_load_n(&cpu_of(first)->blocked, __ATOMIC_SEQ_CST);
+    if (!blocked_here)
+        return;
+    for (int i = 1; i < KEEP_MAX_VCPUS; i++) {
+        struct vcpu *o = &first->vm->vcpus[i];
+        const struct keep_shim_cpu *b = cpu_of(o);
+        if (__atomic_load_n(&b->in_use, __ATOMIC_SEQ_CST) &&
+            (blocked_here & ~__atomic_load_n(&b->blocked, __ATOMIC_SEQ_CST))) {
+            uint64_t saved = cpu_of(first)->report.status; /* kick_vcpu answers in it */
+            kick_vcpu(first, (uint64_t)i);
+            cpu_of(first)->report.status = saved;
+            return;
+        }
+    }
+}
+
 static void move_signals_in(struct vcpu *c)
 {
     c->run->immediate_exit = stop_requested || keep_ended(c->vm);
@@ -1133,6 +1192,7 @@ static void move_signals_in(struct vcpu *c)
         volatile struct keep_shim_signals *s = guest_signals(c->vm);
         __atomic_fetch_or(&s->pending, got, __ATOMIC_SEQ_CST);
         s->host_seq = keep_exec_signal_seq();
+        kick_unblocked_thread(c, got);
     }
 }
 
@@ -1150,7 +1210,10 @@ static int redirect_to_signal(struct vcpu *c, struct keep_error *err)
     struct vm *vm = c->vm;
     struct keep_shim_cpu *b = cpu_of(c);
     struct kvm_regs r;
-    if (!guest_signals(vm)->pending || b->from != KEEP_SIG_FROM_NONE)
+    /* vCPU 0 takes the process's signals, the others those they do not block; each its own. */
+    uint64_t mine = __atomic_load_n(&b->pending, __ATOMIC_SEQ_CST) & ~b->blocked;
+    uint64_t process = guest_signals(vm)->pending & (c->index == 0 ? ~0ull : ~b->blocked);
+    if (!(mine | process) || b->from != KEEP_SIG_FROM_NONE)
         return KEEP_OK;
     if (ioctl(c->fd, KVM_GET_REGS, &r) < 0)
         return ioctl_fail("KVM_GET_REGS", errno, NULL, err);
@@ -1200,8 +1263,9 @@ static int run_loop(struct vcpu *c, int *exit_status, enum step *how, struct kee
             *how = STEP_DONE;
             return rc_tlb;
         }
-        int run_rc = ioctl(c->fd, KVM_RUN, 0);
+        int run_rc = ioctl(c->fd, KVM_RUN, 0), run_errno = errno;
         tlb_leave(c);
+        errno = run_errno;
         if (run_rc < 0) {
             if (errno == EINTR || errno == EAGAIN) {
                 if (stop_requested) {
@@ -1215,7 +1279,7 @@ static int run_loop(struct vcpu *c, int *exit_status, enum step *how, struct kee
                     return KEEP_OK;
                 }
                 move_signals_in(c);
-                int rc = c->index == 0 ? redirect_to_signal(c, err) : KEEP_OK;
+                int rc = redirect_to_signal(c, err);
                 if (rc)
                     return rc;
                 continue;

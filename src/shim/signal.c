@@ -580,6 +580,11 @@ static long do_tkill(uint64_t tgid, uint64_t tid, uint64_t sig)
         if (__atomic_load_n(&c->in_use, __ATOMIC_SEQ_CST) && c->tid == tid) {
             if (sig)
                 raise_sig((int)sig, SI_TKILL, 1, c);
+            if (sig && c != shim_cpu()) {
+                /* It may be blocked in a host call or spinning in its own code. */
+                REPORT->vector = (uint64_t)(c - shim_cpus);
+                shim_port(KEEP_REQ_KICK);
+            }
             return 0;
         }
     }

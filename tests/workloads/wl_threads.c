@@ -6,7 +6,7 @@
  * per thread (FS base per vCPU).
  *
  * wl_threads hostile (kvm only): the thread requests the shim sends the
- * host (KEEP_REQ_CLONE, KEEP_REQ_FUTEX), sent by the workload itself with
+ * host (KEEP_REQ_CLONE, KEEP_REQ_FUTEX, KEEP_REQ_KICK), sent by the workload itself with
  * impossible values: the host refuses each and the Keep runs on.
  */
 #define _GNU_SOURCE
@@ -163,6 +163,12 @@ static int hostile(void)
              "clone onto vCPU %d (past the last): EINVAL", KEEP_MAX_VCPUS);
     wl_check(request(KEEP_REQ_CLONE, 1, 1ull << 63, 1, 0) == -EINVAL,
              "clone with a non-canonical FS base: EINVAL");
+    /* KEEP_REQ_KICK (issue 8): only another vCPU that runs a thread is kicked. */
+    wl_check(request(KEEP_REQ_KICK, 0, 0, 0, 0) == -EINVAL, "kick of its own vCPU: EINVAL");
+    wl_check(request(KEEP_REQ_KICK, KEEP_MAX_VCPUS, 0, 0, 0) == -EINVAL,
+             "kick of vCPU %d (past the last): EINVAL", KEEP_MAX_VCPUS);
+    wl_check(request(KEEP_REQ_KICK, ~0ull, 0, 0, 0) == -EINVAL, "kick of vCPU 2^64-1: EINVAL");
+    wl_check(request(KEEP_REQ_KICK, 5, 0, 0, 0) == -ESRCH, "kick of a vCPU with no thread: ESRCH");
     clone_race();
     printf("still running\n");
     return wl_done();
