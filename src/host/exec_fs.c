@@ -41,39 +41,61 @@ static int64_t hostile_read(const struct exec_call *c, int64_t r)
     return r;
 }
 
+/*
+ * Reads and writes of a pipe, socket or terminal may block: each runs
+ * unlocked (keep_exec_unlock), so other threads' calls go on meanwhile.
+ */
 static int64_t do_read(struct exec_call *c)
 {
     /* Direct path: the kernel reads straight into workload memory. */
-    return hostile_read(c, neg_errno(read(c->hfd[0], c->p[1], c->n[1])));
+    keep_exec_unlock(c, NULL, 0);
+    int64_t r = neg_errno(read(c->hfd[0], c->p[1], c->n[1]));
+    keep_exec_relock(c);
+    return hostile_read(c, r);
 }
 
 static int64_t do_write(struct exec_call *c)
 {
     if (keep_exec_udp_unconnected(keep_exec_fd(c->x, c->gfd[0])))
         return -EDESTADDRREQ;
-    return neg_errno(write(c->hfd[0], c->p[1], c->n[1]));
+    keep_exec_unlock(c, NULL, 0);
+    int64_t r = neg_errno(write(c->hfd[0], c->p[1], c->n[1]));
+    keep_exec_relock(c);
+    return r;
 }
 
 static int64_t do_pread64(struct exec_call *c)
 {
-    return hostile_read(c, neg_errno(pread(c->hfd[0], c->p[1], c->n[1], (off_t)c->a[3])));
+    keep_exec_unlock(c, NULL, 0);
+    int64_t r = neg_errno(pread(c->hfd[0], c->p[1], c->n[1], (off_t)c->a[3]));
+    keep_exec_relock(c);
+    return hostile_read(c, r);
 }
 
 static int64_t do_pwrite64(struct exec_call *c)
 {
-    return neg_errno(pwrite(c->hfd[0], c->p[1], c->n[1], (off_t)c->a[3]));
+    keep_exec_unlock(c, NULL, 0);
+    int64_t r = neg_errno(pwrite(c->hfd[0], c->p[1], c->n[1], (off_t)c->a[3]));
+    keep_exec_relock(c);
+    return r;
 }
 
 static int64_t do_readv(struct exec_call *c)
 {
-    return neg_errno(readv(c->hfd[0], c->x->iov, (int)c->iov_count));
+    keep_exec_unlock(c, NULL, 0);
+    int64_t r = neg_errno(readv(c->hfd[0], c->s->iov, (int)c->iov_count));
+    keep_exec_relock(c);
+    return r;
 }
 
 static int64_t do_writev(struct exec_call *c)
 {
     if (keep_exec_udp_unconnected(keep_exec_fd(c->x, c->gfd[0])))
         return -EDESTADDRREQ;
-    return neg_errno(writev(c->hfd[0], c->x->iov, (int)c->iov_count));
+    keep_exec_unlock(c, NULL, 0);
+    int64_t r = neg_errno(writev(c->hfd[0], c->s->iov, (int)c->iov_count));
+    keep_exec_relock(c);
+    return r;
 }
 
 static int64_t do_fsync(struct exec_call *c)
@@ -195,26 +217,26 @@ static int resolve(struct exec_call *c, int dirfd_arg, int path_arg, int slot, c
             return -ENOTDIR;
         base = f->guest_path;
     }
-    int rc = keep_guest_path_normalise(base, path, c->x->abs[slot], KEEP_CHAN_PATH_MAX);
+    int rc = keep_guest_path_normalise(base, path, c->s->abs[slot], KEEP_CHAN_PATH_MAX);
     if (rc == 0 && keep_guest_path_has_dotdot(path))
         rc = keep_volumes_check_dotdot(&c->x->vols, base, path);
     if (rc) {
         /* Names nothing: no caller may take it (or a previous call's path) for "/" or a
          * synthetic directory ("" and "gone/.." are ENOENT on Linux). */
-        c->x->abs[slot][0] = '\0';
+        c->s->abs[slot][0] = '\0';
         return rc;
     }
-    int vol = keep_volumes_lookup(&c->x->vols, c->x->abs[slot], rel);
+    int vol = keep_volumes_lookup(&c->x->vols, c->s->abs[slot], rel);
     if (vol < 0) {
-        log_outside(c, c->x->abs[slot]);
+        log_outside(c, c->s->abs[slot]);
         return vol;
     }
     /* The kernel gets the path's tail back ("f/", "d/."): Linux's rules for it are its own. */
-    rc = keep_guest_rel_with_tail(*rel, keep_guest_path_tail(path), c->x->rel[slot],
+    rc = keep_guest_rel_with_tail(*rel, keep_guest_path_tail(path), c->s->rel[slot],
                                   KEEP_CHAN_PATH_MAX);
     if (rc)
         return rc;
-    *rel = c->x->rel[slot];
+    *rel = c->s->rel[slot];
     return vol;
 }
 
@@ -225,7 +247,7 @@ static void log_read_only(const struct exec_call *c, int vol, int slot)
     char path[4 * KEEP_CHAN_PATH_MAX];
     if (!keep_exec_may_log_denial(c->x))
         return;
-    log_text(c->x->abs[slot], SIZE_MAX, path, sizeof(path));
+    log_text(c->s->abs[slot], SIZE_MAX, path, sizeof(path));
     keep_log(KEEP_LOG_INFO,
              "%s %s denied: volume %s is read-only; allow with --volume HOST_DIR:%s (without :ro)",
              c->desc->name, path, r->guest_dir, r->guest_dir);
@@ -337,7 +359,7 @@ static int64_t open_common(struct exec_call *c, int dirfd_arg, int path_arg, uin
     struct stat st;
     bool dir = fstat(h, &st) == 0 && S_ISDIR(st.st_mode);
     char *guest_path = NULL;
-    if (dir && !(guest_path = strdup(c->x->abs[0]))) {
+    if (dir && !(guest_path = strdup(c->s->abs[0]))) {
         close(h);
         return -ENOMEM;
     }
@@ -411,7 +433,7 @@ static int64_t stat_common(struct exec_call *c, int dirfd_arg, int path_arg, uin
         return stat_result(c, &st, out);
     }
     int h = open_path_only(c, dirfd_arg, path_arg, !(flags & AT_SYMLINK_NOFOLLOW));
-    if (h == -ENOENT && keep_volumes_is_synthetic_dir(&c->x->vols, c->x->abs[0]))
+    if (h == -ENOENT && keep_volumes_is_synthetic_dir(&c->x->vols, c->s->abs[0]))
         return synthetic_dir_stat(c, out);
     if (h < 0)
         return h;
@@ -535,7 +557,7 @@ static int64_t do_chdir(struct exec_call *c)
 {
     const char *rel;
     int vol = resolve(c, -1, 0, 0, &rel);
-    if (vol == -ENOENT && strcmp(c->x->abs[0], "/") == 0) {
+    if (vol == -ENOENT && strcmp(c->s->abs[0], "/") == 0) {
         strcpy(c->x->cwd, "/"); /* the root exists (empty but for the volumes) */
         return 0;
     }
@@ -545,7 +567,7 @@ static int64_t do_chdir(struct exec_call *c)
     if (h < 0)
         return h;
     close(h);
-    memcpy(c->x->cwd, c->x->abs[0], strlen(c->x->abs[0]) + 1);
+    memcpy(c->x->cwd, c->s->abs[0], strlen(c->s->abs[0]) + 1);
     return 0;
 }
 
@@ -738,7 +760,7 @@ static int64_t do_unlinkat(struct exec_call *c)
  */
 static int64_t mkdir_exists_first(struct exec_call *c, int vol, const char *rel)
 {
-    if (vol == -ENOENT && keep_volumes_is_synthetic_dir(&c->x->vols, c->x->abs[0]))
+    if (vol == -ENOENT && keep_volumes_is_synthetic_dir(&c->x->vols, c->s->abs[0]))
         return -EEXIST;
     if (vol < 0 || !c->x->vols.roots[vol].read_only)
         return vol;
@@ -836,7 +858,7 @@ static int64_t dup_guest(struct keep_executor *x, int old, int new_guest, int mi
     int g;
     if (new_guest >= 0) {
         if (x->fds[new_guest].kind != FD_FREE) {
-            close(x->fds[new_guest].host);
+            keep_exec_close_host(x, x->fds[new_guest].host); /* dup2(2): errors are ignored */
             keep_exec_fd_release(x, new_guest);
         }
         g = keep_exec_fd_install(x, h, (enum exec_fd_kind)of->kind, new_guest);
@@ -888,7 +910,7 @@ static int64_t do_dup2(struct exec_call *c)
 
 static int64_t do_close(struct exec_call *c)
 {
-    int r = close(c->hfd[0]);
+    int r = keep_exec_close_host(c->x, c->hfd[0]);
     int saved = errno;
     keep_exec_fd_release(c->x, c->gfd[0]);
     /* close(2): the fd is released even when close reports an error. */
@@ -1003,8 +1025,8 @@ static int64_t poll_common(struct exec_call *c, const struct timespec *timeout)
     uint64_t nfds = c->a[1];
     uint8_t *arr = c->p[0];
     int nval = 0;
-    /* On this thread's stack, not the executor's: the wait runs unlocked (keep_exec_blocking). */
-    struct pollfd pfd[KEEP_CHAN_POLLFD_MAX];
+    /* The batch's, not the executor's: the wait runs unlocked (keep_exec_unlock). */
+    struct pollfd *pfd = c->s->pfd;
     bool pnval[KEEP_CHAN_POLLFD_MAX];
     if (nfds > KEEP_CHAN_POLLFD_MAX)
         return -EINVAL;
@@ -1028,11 +1050,9 @@ static int64_t poll_common(struct exec_call *c, const struct timespec *timeout)
         nval += pnval[i];
     }
     static const struct timespec zero = {0, 0};
-    keep_exec_blocking(c->x, true);
+    keep_exec_unlock(c, pfd, (size_t)nfds);
     int r = ppoll(pfd, (nfds_t)nfds, nval ? &zero : timeout, NULL);
-    int saved = errno;
-    keep_exec_blocking(c->x, false);
-    errno = saved;
+    keep_exec_relock(c);
     if (r < 0)
         return -errno;
     for (uint64_t i = 0; i < nfds; i++) {
@@ -1115,10 +1135,10 @@ static int64_t do_epoll_wait(struct exec_call *c)
     struct epoll_event ev[KEEP_CHAN_EPOLL_MAX]; /* this thread's: the wait runs unlocked */
     if (max > (int)KEEP_CHAN_EPOLL_MAX || max < 0)
         max = KEEP_CHAN_EPOLL_MAX;
-    keep_exec_blocking(c->x, true);
+    keep_exec_unlock(c, NULL, 0);
     int n = epoll_wait(c->hfd[0], ev, max, (int)(int32_t)c->a[3]);
     int saved = errno;
-    keep_exec_blocking(c->x, false);
+    keep_exec_relock(c);
     if (n < 0)
         return -saved;
     for (int i = 0; i < n; i++) {
@@ -1167,10 +1187,10 @@ static int64_t do_nanosleep(struct exec_call *c)
     int rc = keep_exec_read_timespec(c->p[0], &req);
     if (rc)
         return rc;
-    keep_exec_blocking(c->x, true);
+    keep_exec_unlock(c, NULL, 0);
     int slept = nanosleep(&req, &rem);
     int saved = errno;
-    keep_exec_blocking(c->x, false);
+    keep_exec_relock(c);
     if (slept < 0) {
         if (c->p[1])
             write_timespec(c->p[1], &rem);
@@ -1187,9 +1207,9 @@ static int64_t do_clock_nanosleep(struct exec_call *c)
     int rc = keep_exec_read_timespec(c->p[2], &req);
     if (rc)
         return rc;
-    keep_exec_blocking(c->x, true);
+    keep_exec_unlock(c, NULL, 0);
     int r = clock_nanosleep((clockid_t)c->a[0], (int)c->a[1], &req, &rem);
-    keep_exec_blocking(c->x, false);
+    keep_exec_relock(c);
     if (r && c->p[3] && !(c->a[1] & TIMER_ABSTIME))
         write_timespec(c->p[3], &rem);
     return -r; /* clock_nanosleep(3) returns the error number itself */

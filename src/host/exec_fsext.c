@@ -104,7 +104,10 @@ int64_t keep_exec_fcntl_lock(struct exec_call *c)
                        .l_start = (off_t)g.start,
                        .l_len = (off_t)g.len,
                        .l_pid = 0};
-    if (fcntl(c->hfd[0], host_lock_cmd(cmd), &fl) < 0)
+    keep_exec_unlock(c, NULL, 0); /* F_SETLKW waits for the lock */
+    int r = fcntl(c->hfd[0], host_lock_cmd(cmd), &fl);
+    keep_exec_relock(c);
+    if (r < 0)
         return -errno;
     if (cmd != KEEP_F_GETLK && cmd != KEEP_F_OFD_GETLK)
         return 0;
@@ -348,7 +351,9 @@ static int64_t do_sendfile(struct exec_call *c)
         offp = &off;
     }
     size_t count = c->a[3] > MAX_RW_COUNT ? MAX_RW_COUNT : (size_t)c->a[3];
+    keep_exec_unlock(c, NULL, 0); /* out_fd may be a full pipe or socket */
     ssize_t r = sendfile(c->hfd[0], c->hfd[1], offp, count);
+    keep_exec_relock(c);
     if (r < 0)
         return -errno;
     if (offp)
@@ -409,7 +414,7 @@ static void time_left(const struct timespec *start, const struct timespec *timeo
  */
 static int64_t do_pselect6(struct exec_call *c)
 {
-    int guest_of[KEEP_CHAN_POLLFD_MAX]; /* the guest fd of each x->pfd entry */
+    int guest_of[KEEP_CHAN_POLLFD_MAX]; /* the guest fd of each c->s->pfd entry */
     uint8_t *sets[3] = {c->p[1], c->p[2], c->p[3]};
     struct timespec timeout, start;
     if (c->a[0] > KEEP_CHAN_MAX_FDS)
@@ -430,10 +435,12 @@ static int64_t do_pselect6(struct exec_call *c)
         const struct exec_fd *f = keep_exec_fd(c->x, (int)fd);
         if (!f)
             return -EBADF;
-        c->x->pfd[n] = (struct pollfd){.fd = f->host, .events = events};
+        c->s->pfd[n] = (struct pollfd){.fd = f->host, .events = events};
         guest_of[n++] = (int)fd;
     }
-    int r = ppoll(c->x->pfd, n, c->p[4] ? &timeout : NULL, NULL);
+    keep_exec_unlock(c, c->s->pfd, n);
+    int r = ppoll(c->s->pfd, n, c->p[4] ? &timeout : NULL, NULL);
+    keep_exec_relock(c);
     if (r < 0)
         return -errno;
     for (int s = 0; s < 3; s++)
@@ -444,7 +451,7 @@ static int64_t do_pselect6(struct exec_call *c)
     int64_t count = 0;
     for (unsigned i = 0; i < n; i++) {
         for (int s = 0; s < 3; s++) {
-            if ((c->x->pfd[i].events & asked[s]) && (c->x->pfd[i].revents & ready[s])) {
+            if ((c->s->pfd[i].events & asked[s]) && (c->s->pfd[i].revents & ready[s])) {
                 fdset_add(sets[s], (unsigned)guest_of[i]);
                 count++;
             }

@@ -93,46 +93,78 @@ struct keep_executor {
     uint8_t enosys_logged[KEEP_CHAN_MAX_FDS / 8]; /* one bit per syscall nr < 1024 */
     bool enosys_logged_big;
     unsigned long denials; /* denial lines asked for (keep_exec_may_log_denial) */
-    /* Scratch space reused by every call: nothing is allocated per call. */
-    char paths[2][KEEP_CHAN_PATH_MAX]; /* copied path arguments */
-    char abs[2][KEEP_CHAN_PATH_MAX];   /* the same, made absolute and normalised */
-    char rel[2][KEEP_CHAN_PATH_MAX];   /* below its volume, its tail ("/", "/.") put back */
-    struct iovec iov[KEEP_CHAN_IOV_MAX];
-    struct pollfd pfd[KEEP_CHAN_POLLFD_MAX];
-    bool pnval[KEEP_CHAN_POLLFD_MAX]; /* entry names a guest fd that is not open */
-    struct epoll_event ev[KEEP_CHAN_EPOLL_MAX];
-    /* keep_executor_set_blocking(): released around waits so other vCPUs' batches run. */
+    /* keep_executor_set_blocking(): the backend's lock, released around host calls that wait. */
     void (*blocking)(void *ctx, bool begin);
     void *blocking_ctx;
+    /* Under that lock (docs/HACKING.md, "The executor lock"): */
+    struct exec_inflight *inflight; /* items running their host call unlocked */
+    int *deferred;                  /* host fds closed by the guest while an item used them */
+    size_t deferred_count, deferred_cap;
     /* keep run --steward: while the enroller runs, it may also connect to the service. */
     const struct keep_net_rule *enroll_connect;
     bool enrolling;
 };
 
 /*
- * Around a call that may wait (poll, epoll_wait, nanosleep, pause): the
- * backend's lock is released so other threads' batches run meanwhile. The
- * call then touches only its own arguments and this thread's stack, never
- * the executor's shared scratch space.
+ * Scratch space of one batch, on the stack of the thread running it
+ * (keep_executor_run_batch): a call that runs its host call unlocked keeps
+ * using it while other threads' batches run, so it is never shared.
  */
-static inline void keep_exec_blocking(struct keep_executor *x, bool begin)
-{
-    if (x->blocking)
-        x->blocking(x->blocking_ctx, begin);
-}
+struct exec_scratch {
+    char paths[2][KEEP_CHAN_PATH_MAX]; /* copied path arguments */
+    char abs[2][KEEP_CHAN_PATH_MAX];   /* the same, made absolute and normalised */
+    char rel[2][KEEP_CHAN_PATH_MAX];   /* below its volume, its tail ("/", "/.") put back */
+    struct iovec iov[KEEP_CHAN_IOV_MAX];
+    struct pollfd pfd[KEEP_CHAN_POLLFD_MAX];
+};
+
+/*
+ * An item whose host call runs without the executor lock
+ * (keep_exec_unlock): the host fds it uses stay open until it is done,
+ * whatever another thread closes meanwhile, so no host fd number is reused
+ * under it (keep_exec_close_host).
+ */
+struct exec_inflight {
+    struct exec_inflight *next;
+    int hfd[6];               /* its FD/DIRFD arguments' host fds, -1 for none */
+    const struct pollfd *pfd; /* poll/select: the host fds polled */
+    size_t pfd_count;
+};
+
+/*
+ * Around a host call that may block (read of a pipe or socket, accept,
+ * connect, poll, a lock wait, nanosleep...): the executor lock is released
+ * so other threads' batches run meanwhile (docs/HACKING.md, "The executor
+ * lock"). Between the two the call touches only its own arguments, guest
+ * memory, its batch's scratch (c->s) and its thread's stack: never the fd
+ * table, the cwd or other executor state. pfd (may be NULL) lists further
+ * host fds the call uses, which stay open until keep_exec_relock.
+ */
+void keep_exec_unlock(struct exec_call *c, const struct pollfd *pfd, size_t pfd_count);
+void keep_exec_relock(struct exec_call *c);
+
+/*
+ * Close host fd host, which the guest just gave up (close, dup2 over it):
+ * at once, or, while an unlocked item still uses it, when the last such
+ * item is done (as Linux keeps a file open for a call already running on
+ * it). Returns close's result (0 when deferred).
+ */
+int keep_exec_close_host(struct keep_executor *x, int host);
 
 /* One item being run, its arguments checked and mapped by the description. */
 struct exec_call {
     struct keep_executor *x;
     const struct exec_space *space;
     const struct keep_chan_call *desc;
-    uint64_t a[6];       /* raw arguments, copied out of the channel */
-    uint8_t *p[6];       /* BUF/MSGHDR/IOCTL: host address, NULL for a NULL argument */
-    uint64_t n[6];       /* BUF: bytes at p[i] */
-    int hfd[6];          /* FD/DIRFD: host fd (AT_FDCWD for the guest cwd) */
-    int gfd[6];          /* FD/DIRFD: the guest fd number */
-    const char *path[6]; /* PATH: the copied string */
-    size_t iov_count;    /* IOVEC: entries in x->iov */
+    uint64_t a[6];                 /* raw arguments, copied out of the channel */
+    uint8_t *p[6];                 /* BUF/MSGHDR/IOCTL: host address, NULL for a NULL argument */
+    uint64_t n[6];                 /* BUF: bytes at p[i] */
+    int hfd[6];                    /* FD/DIRFD: host fd (AT_FDCWD for the guest cwd) */
+    int gfd[6];                    /* FD/DIRFD: the guest fd number */
+    const char *path[6];           /* PATH: the copied string */
+    size_t iov_count;              /* IOVEC: entries in s->iov */
+    struct exec_scratch *s;        /* this batch's scratch space */
+    struct exec_inflight inflight; /* while unlocked (keep_exec_unlock) */
 };
 
 /* Handlers, by syscall number (exec_fs.c, exec_net.c, executor.c). */
@@ -144,7 +176,7 @@ exec_handler keep_exec_fsext_handler(uint64_t nr);
 /*
  * Resolve path argument path_arg against dirfd argument dirfd_arg (-1: the
  * guest cwd) into a volume index (the path below its root in *rel, the
- * absolute guest path in x->abs[slot]), or -errno; with change, -EROFS in a
+ * absolute guest path in c->s->abs[slot]), or -errno; with change, -EROFS in a
  * read-only volume (exec_fs.c).
  */
 int keep_exec_resolve(struct exec_call *c, int dirfd_arg, int path_arg, int slot, bool change,
@@ -182,7 +214,7 @@ void keep_exec_fd_release(struct keep_executor *x, int guest);
 /* Map [addr, addr + len) of the batch's space; -EFAULT when outside. */
 KEEP_WARN_UNUSED int keep_exec_map(const struct exec_space *s, uint64_t addr, uint64_t len,
                                    uint8_t **out);
-/* Map and read an iovec array of count entries at addr into x->iov (cursor-checked). */
+/* Map and read an iovec array of count entries at addr into c->s->iov (cursor-checked). */
 KEEP_WARN_UNUSED int keep_exec_map_iovec(struct exec_call *c, uint64_t addr, uint64_t count);
 
 static inline uint32_t load_u32(const uint8_t *p)

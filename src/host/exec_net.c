@@ -301,8 +301,10 @@ static int64_t accept_common(struct exec_call *c, uint64_t flags)
         return -ENOTSOCK;
     if (flags & ~(uint64_t)(SOCK_NONBLOCK | SOCK_CLOEXEC))
         return -EINVAL;
+    keep_exec_unlock(c, NULL, 0);
     int h = accept4(c->hfd[0], (struct sockaddr *)&ss, &sl,
                     (int)(flags & SOCK_NONBLOCK) | SOCK_CLOEXEC);
+    keep_exec_relock(c);
     if (h < 0)
         return -errno;
     int g = keep_exec_fd_install(c->x, h, FD_SOCKET, 0);
@@ -345,8 +347,19 @@ static int64_t do_connect(struct exec_call *c)
     int rc = connect_addr(c, c->p[1], c->n[1], &ss, &sl);
     if (rc)
         return rc;
-    if (connect(c->hfd[0], (struct sockaddr *)&ss, sl) < 0)
+    keep_exec_unlock(c, NULL, 0); /* a TCP connect waits for the handshake */
+    int r = connect(c->hfd[0], (struct sockaddr *)&ss, sl);
+    keep_exec_relock(c);
+    if (r < 0)
         return -errno;
+    /*
+     * Another thread may have closed the guest fd meanwhile (its host fd
+     * stayed open for this call, so no other file has its number): the
+     * association belongs to the entry only if it still names that fd.
+     */
+    f = keep_exec_fd(c->x, c->gfd[0]);
+    if (!f || f->host != c->hfd[0])
+        return 0;
     f->udp.guest_connected = true;
     f->udp.host_connected = false;
     return 0;
@@ -397,8 +410,11 @@ static int64_t do_sendto(struct exec_call *c)
     } else if (keep_exec_udp_unconnected(f)) {
         return -EDESTADDRREQ;
     }
-    return neg_errno(sendto(c->hfd[0], c->p[1], c->n[1], (int)c->a[3] | MSG_NOSIGNAL,
-                            c->p[4] ? (struct sockaddr *)&ss : NULL, sl));
+    keep_exec_unlock(c, NULL, 0);
+    int64_t r = neg_errno(sendto(c->hfd[0], c->p[1], c->n[1], (int)c->a[3] | MSG_NOSIGNAL,
+                                 c->p[4] ? (struct sockaddr *)&ss : NULL, sl));
+    keep_exec_relock(c);
+    return r;
 }
 
 static int64_t do_recvfrom(struct exec_call *c)
@@ -409,7 +425,9 @@ static int64_t do_recvfrom(struct exec_call *c)
         return -ENOTSOCK;
     if (c->a[3] & ~(uint64_t)MSG_FLAGS_ALLOWED)
         return -EINVAL;
+    keep_exec_unlock(c, NULL, 0);
     ssize_t r = recvfrom(c->hfd[0], c->p[1], c->n[1], (int)c->a[3], (struct sockaddr *)&ss, &sl);
+    keep_exec_relock(c);
     if (r < 0)
         return -errno;
     put_sockaddr(c, c->p[4], c->n[4], c->p[5], &ss, sl);
@@ -488,9 +506,12 @@ static int64_t do_sendmsg(struct exec_call *c)
         return rc;
     struct msghdr m = {.msg_name = gm.name ? &ss : NULL,
                        .msg_namelen = sl,
-                       .msg_iov = c->x->iov,
+                       .msg_iov = c->s->iov,
                        .msg_iovlen = c->iov_count};
-    return neg_errno(sendmsg(c->hfd[0], &m, (int)c->a[2] | MSG_NOSIGNAL));
+    keep_exec_unlock(c, NULL, 0);
+    int64_t r = neg_errno(sendmsg(c->hfd[0], &m, (int)c->a[2] | MSG_NOSIGNAL));
+    keep_exec_relock(c);
+    return r;
 }
 
 static int64_t do_recvmsg(struct exec_call *c)
@@ -509,9 +530,11 @@ static int64_t do_recvmsg(struct exec_call *c)
         return rc;
     struct msghdr m = {.msg_name = name ? &ss : NULL,
                        .msg_namelen = name ? sizeof(ss) : 0,
-                       .msg_iov = c->x->iov,
+                       .msg_iov = c->s->iov,
                        .msg_iovlen = c->iov_count};
+    keep_exec_unlock(c, NULL, 0);
     ssize_t r = recvmsg(c->hfd[0], &m, (int)c->a[2]);
+    keep_exec_relock(c);
     if (r < 0)
         return -errno;
     /* Write back the fields recvmsg(2) updates: namelen, controllen (none delivered), flags. */

@@ -120,9 +120,9 @@ static int64_t do_pause(struct exec_call *c)
     sigaddset(&block, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &block, &old);
     if (!__atomic_load_n(&waiting, __ATOMIC_SEQ_CST) && c->a[0] == keep_exec_signal_seq()) {
-        keep_exec_blocking(c->x, true);
+        keep_exec_unlock(c, NULL, 0);
         sigsuspend(&old); /* returns once a handler ran: EINTR */
-        keep_exec_blocking(c->x, false);
+        keep_exec_relock(c);
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return -EINTR;

@@ -17,6 +17,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -55,6 +56,92 @@ void keep_exec_fd_release(struct keep_executor *x, int guest)
     struct exec_fd *f = &x->fds[guest];
     free(f->guest_path);
     *f = (struct exec_fd){.host = -1, .kind = FD_FREE, .volume = -1};
+}
+
+/* ---- host calls without the lock (docs/HACKING.md, "The executor lock") -- */
+
+static bool inflight_uses(const struct exec_inflight *f, int host)
+{
+    for (int i = 0; i < 6; i++)
+        if (f->hfd[i] == host)
+            return true;
+    for (size_t i = 0; i < f->pfd_count; i++)
+        if (f->pfd[i].fd == host)
+            return true;
+    return false;
+}
+
+static bool host_fd_in_use(const struct keep_executor *x, int host)
+{
+    for (const struct exec_inflight *f = x->inflight; f; f = f->next)
+        if (inflight_uses(f, host))
+            return true;
+    return false;
+}
+
+void keep_exec_unlock(struct exec_call *c, const struct pollfd *pfd, size_t pfd_count)
+{
+    struct exec_inflight *f = &c->inflight;
+    for (int i = 0; i < 6; i++) {
+        uint8_t kind = c->desc->args[i].kind;
+        bool fd_arg = kind == KEEP_ARG_FD || kind == KEEP_ARG_DIRFD;
+        f->hfd[i] = fd_arg && c->hfd[i] >= 0 ? c->hfd[i] : -1;
+    }
+    f->pfd = pfd;
+    f->pfd_count = pfd ? pfd_count : 0;
+    f->next = c->x->inflight;
+    c->x->inflight = f;
+    if (c->x->blocking)
+        c->x->blocking(c->x->blocking_ctx, true);
+}
+
+/* Close the deferred host fds no unlocked item uses any more. */
+static void close_deferred(struct keep_executor *x)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < x->deferred_count; i++) {
+        if (host_fd_in_use(x, x->deferred[i]))
+            x->deferred[kept++] = x->deferred[i];
+        else
+            close(x->deferred[i]);
+    }
+    x->deferred_count = kept;
+}
+
+void keep_exec_relock(struct exec_call *c)
+{
+    struct keep_executor *x = c->x;
+    int saved = errno; /* the handler reads its host call's errno afterwards */
+    if (x->blocking)
+        x->blocking(x->blocking_ctx, false);
+    for (struct exec_inflight **p = &x->inflight; *p; p = &(*p)->next) {
+        if (*p == &c->inflight) {
+            *p = c->inflight.next;
+            break;
+        }
+    }
+    if (x->deferred_count)
+        close_deferred(x);
+    errno = saved;
+}
+
+int keep_exec_close_host(struct keep_executor *x, int host)
+{
+    if (!host_fd_in_use(x, host))
+        return close(host);
+    if (x->deferred_count == x->deferred_cap) {
+        size_t cap = x->deferred_cap ? 2 * x->deferred_cap : 16;
+        int *grown = realloc(x->deferred, cap * sizeof(*grown));
+        if (!grown) {
+            /* Rather a host fd number reused under a running call than one leaked. */
+            keep_log(KEEP_LOG_WARN, "executor: no memory to defer closing host fd %d", host);
+            return close(host);
+        }
+        x->deferred = grown;
+        x->deferred_cap = cap;
+    }
+    x->deferred[x->deferred_count++] = host;
+    return 0;
 }
 
 /* ---- new / free --------------------------------------------------------- */
@@ -275,6 +362,9 @@ void keep_executor_free(struct keep_executor *x)
             keep_exec_fd_release(x, g);
         }
     }
+    for (size_t i = 0; i < x->deferred_count; i++)
+        close(x->deferred[i]);
+    free(x->deferred);
     keep_volumes_close(&x->vols);
     free(x);
     give_back_umask();
@@ -424,8 +514,8 @@ int keep_exec_map_iovec(struct exec_call *c, uint64_t addr, uint64_t count)
             return -EINVAL;
         if (len && (rc = keep_exec_map(c->space, base, len, &p)) != 0)
             return rc;
-        c->x->iov[i].iov_base = p;
-        c->x->iov[i].iov_len = (size_t)len;
+        c->s->iov[i].iov_base = p;
+        c->s->iov[i].iov_len = (size_t)len;
     }
     c->iov_count = (size_t)count;
     return 0;
@@ -528,7 +618,7 @@ static int map_arg(struct exec_call *c, int i, int *path_slot)
             c->path[i] = NULL; /* utimensat(fd, NULL, ...) */
             return 0;
         }
-        char *dst = c->x->paths[(*path_slot)++];
+        char *dst = c->s->paths[(*path_slot)++];
         int rc = copy_path(c->space, c->a[i], dst);
         c->path[i] = dst;
         return rc;
@@ -692,8 +782,9 @@ static exec_handler handler_for(uint64_t nr)
 }
 
 /* Run one item whose fields were already copied out of shared memory. */
-static int64_t run_item(struct keep_executor *x, const struct exec_space *space, uint64_t nr,
-                        const uint64_t args[6], struct keep_exec_outcome *outcome)
+static int64_t run_item(struct keep_executor *x, const struct exec_space *space,
+                        struct exec_scratch *scratch, uint64_t nr, const uint64_t args[6],
+                        struct keep_exec_outcome *outcome)
 {
     switch (nr) {
     case KEEP_HC_EXIT:
@@ -728,7 +819,7 @@ static int64_t run_item(struct keep_executor *x, const struct exec_space *space,
         log_enosys(x, nr, "Keep");
         return -ENOSYS;
     }
-    struct exec_call c = {.x = x, .space = space, .desc = desc};
+    struct exec_call c = {.x = x, .space = space, .desc = desc, .s = scratch};
     memcpy(c.a, args, sizeof(c.a));
     int rc = map_args(&c);
     if (rc)
@@ -749,28 +840,47 @@ static volatile sig_atomic_t stop_requested;
  * SA_RESTART, so whichever call blocks next fails with EINTR (signal(7),
  * "Interruption of system calls") and the loop cancels the rest.
  * timer_settime is async-signal-safe (signal-safety(7)); the timer and the
- * handler are made once, before any batch, in keep_executor_new. The timer
- * signals the process: a multi-threaded host must block STOP_KICK_SIGNAL in
- * threads that run no batch.
+ * handler are made once, before any batch, in keep_executor_new.
+ *
+ * Several threads may be in a batch at once, each blocked in its own host
+ * call (the executor lock is released around those). The timer's signal
+ * reaches one thread of the process; its handler passes it on with tgkill
+ * to every other thread registered in batch_threads, so each blocked item
+ * gets its EINTR. The forwarded copies are SI_TKILL, not SI_TIMER, and are
+ * not passed on again.
  */
-#define STOP_KICK_SIGNAL (SIGRTMIN + 5)
-#define STOP_KICK_NS     (10 * 1000 * 1000)
+#define STOP_KICK_SIGNAL  (SIGRTMIN + 5)
+#define STOP_KICK_NS      (10 * 1000 * 1000)
+#define BATCH_THREADS_MAX 64
 
-static volatile sig_atomic_t in_batch;
+static int batches_running;                    /* atomic */
+static pid_t batch_threads[BATCH_THREADS_MAX]; /* atomic; tids of threads in a batch, 0: free */
+static _Thread_local pid_t this_tid;
 static timer_t stop_kick_timer;
 static bool stop_kick_ready;
 static pthread_once_t stop_kick_once = PTHREAD_ONCE_INIT;
 
-static void on_stop_kick(int sig)
+static void on_stop_kick(int sig, siginfo_t *info, void *uc)
 {
-    (void)sig; /* its only job is the EINTR */
+    (void)uc; /* its job is the EINTR, here and in the other threads in a batch */
+    if (info->si_code != SI_TIMER)
+        return;
+    int saved = errno;
+    pid_t self = (pid_t)syscall(SYS_gettid), pid = getpid();
+    for (int i = 0; i < BATCH_THREADS_MAX; i++) {
+        pid_t t = __atomic_load_n(&batch_threads[i], __ATOMIC_SEQ_CST);
+        if (t && t != self)
+            syscall(SYS_tgkill, pid, t, sig);
+    }
+    errno = saved;
 }
 
 static void make_stop_kick(void)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_stop_kick;
+    sa.sa_sigaction = on_stop_kick;
+    sa.sa_flags = SA_SIGINFO; /* no SA_RESTART */
     sigemptyset(&sa.sa_mask);
     struct sigevent ev;
     memset(&ev, 0, sizeof(ev));
@@ -802,9 +912,33 @@ void keep_executor_request_stop(void)
 {
     int saved = errno; /* runs in signal handlers */
     stop_requested = 1;
-    if (in_batch)
+    if (__atomic_load_n(&batches_running, __ATOMIC_SEQ_CST))
         set_stop_kick(true);
     errno = saved;
+}
+
+/* This thread runs a batch: a stop from now on arms the kick, which reaches it. */
+static int enter_batch(void)
+{
+    if (!this_tid)
+        this_tid = (pid_t)syscall(SYS_gettid);
+    __atomic_add_fetch(&batches_running, 1, __ATOMIC_SEQ_CST);
+    for (int i = 0; i < BATCH_THREADS_MAX; i++) {
+        pid_t free_slot = 0;
+        if (__atomic_compare_exchange_n(&batch_threads[i], &free_slot, this_tid, false,
+                                        __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+            return i;
+    }
+    return -1; /* more threads than slots: the timer's own signal may still reach this one */
+}
+
+static void leave_batch(int slot)
+{
+    if (slot >= 0)
+        __atomic_store_n(&batch_threads[slot], 0, __ATOMIC_SEQ_CST);
+    /* A stop after the count reaches 0 arms nothing; one before it is disarmed here. */
+    if (__atomic_sub_fetch(&batches_running, 1, __ATOMIC_SEQ_CST) == 0 && stop_requested)
+        set_stop_kick(false);
 }
 
 void keep_executor_clear_stop(void)
@@ -884,7 +1018,9 @@ int keep_executor_run_batch(struct keep_executor *x, volatile void *chan_v, size
 
     volatile struct keep_chan_item *items =
         (volatile struct keep_chan_item *)(chan + KEEP_CHAN_ITEMS_OFFSET);
-    in_batch = 1; /* before the first stop check: a later stop arms the kick */
+    /* Here, not on the executor: the lock is released around blocking host calls. */
+    struct exec_scratch scratch;
+    int slot = enter_batch(); /* before the first stop check: a later stop arms the kick */
     for (uint32_t i = 0; i < h.item_count; i++) {
         volatile struct keep_chan_item *it = &items[i];
         if (outcome->ended || stop_requested) {
@@ -895,11 +1031,8 @@ int keep_executor_run_batch(struct keep_executor *x, volatile void *chan_v, size
         uint64_t nr = it->nr, args[6];
         for (int k = 0; k < 6; k++)
             args[k] = it->args[k];
-        it->result = run_item(x, &space, nr, args, outcome);
+        it->result = run_item(x, &space, &scratch, nr, args, outcome);
     }
-    /* A stop after in_batch = 0 arms nothing; one before it is seen here. */
-    in_batch = 0;
-    if (stop_requested)
-        set_stop_kick(false);
+    leave_batch(slot);
     return KEEP_OK;
 }

@@ -51,7 +51,9 @@ struct keep_executor;
  * (its --listen/--connect rules are consulted on every bind and connect).
  * Guest fds 0, 1 and 2 become duplicates of the host's stdio; SIGPIPE is
  * ignored from here on, so a write to a closed pipe is -EPIPE for the guest.
- * One executor serves one vCPU: calls on it must not run concurrently.
+ * Several threads may run batches on one executor when they hold one lock
+ * around each batch and give the executor its release function
+ * (keep_executor_set_blocking): it runs the host calls that may block unlocked.
  */
 KEEP_WARN_UNUSED int keep_executor_new(const struct keep_config *cfg, const uint8_t measurement[48],
                                        struct keep_executor **out, struct keep_error *err);
@@ -133,8 +135,8 @@ void keep_exec_outcome_violation(struct keep_exec_outcome *o, uint64_t nr, uint6
 /*
  * A backend that runs batches from several threads under one lock gives
  * the executor the function that releases (begin) and retakes (end) it
- * around a call that waits (poll, ppoll, epoll_wait, epoll_pwait,
- * nanosleep, clock_nanosleep, pause).
+ * around a host call that may block (read, write, accept, connect, poll,
+ * a sleep, a lock wait...; docs/HACKING.md, "The executor lock").
  */
 void keep_executor_set_blocking(struct keep_executor *exec, void (*fn)(void *ctx, bool begin),
                                 void *ctx);

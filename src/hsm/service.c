@@ -11,6 +11,7 @@
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 #include <p11-kit/pkcs11.h>
@@ -48,6 +49,23 @@ struct conn {
 };
 #define NOT_LOGGED_IN ((CK_USER_TYPE)~0ul)
 
+/*
+ * An index of the objects (rebuilt by reindex after every request that may change them, so
+ * that C_FindObjects and handle lookups do not scan every object): one hash chain table per
+ * key. Chains hold positions in objs[], built so that a chain lists them in objs[] order, and
+ * a search by index returns exactly what a scan would, in the same order. A reader never
+ * trusts the index alone: it checks the object it points at, and a handle lookup that misses
+ * falls back to a scan (the index may lag within one request, between an add and reindex).
+ */
+enum { IDX_HANDLE, IDX_CLASS, IDX_ID, IDX_LABEL, IDX_KEYS };
+#define IDX_END UINT32_MAX
+
+struct obj_index {
+    uint32_t *heads; /* IDX_KEYS x buckets */
+    uint32_t *next;  /* IDX_KEYS x count */
+    size_t buckets, count, cap;
+};
+
 struct hsm_service {
     char *path;
     uint32_t kdf_iterations;
@@ -68,6 +86,9 @@ struct hsm_service {
     struct hsm_counter counter; /* where the store's generation is also held */
     uint64_t counter_value;     /* its value, as last read or set */
     bool counter_lost;          /* a move failed: no more writes until a restart repairs it */
+    struct obj_index index;     /* objs by handle, CKA_CLASS, CKA_ID, CKA_LABEL */
+    bool service_key_set;       /* hsm_service_set_master_secret gave a secret */
+    uint8_t service_key[HSM_KEY_SIZE];
 };
 
 /* ---- small helpers ----------------------------------------------------- */
@@ -186,20 +207,119 @@ static uint64_t session_conn(const struct hsm_service *s, uint64_t h)
     return 0;
 }
 
-/* An object the session may see (2.40 4.4: private objects only when the user is logged in). */
+/* Whether c may see o (2.40 4.4: private objects only when the user is logged in; session
+ * objects only from the application that made them). */
+static bool can_see(const struct hsm_service *s, const struct conn *c, const struct object *o)
+{
+    if (o->priv && c->login != CKU_USER)
+        return false;
+    return o->token || session_conn(s, o->session) == c->id;
+}
+
+/* ---- the object index (struct obj_index) -------------------------------- */
+
+static const uint64_t index_types[IDX_KEYS] = {0, CKA_CLASS, CKA_ID, CKA_LABEL};
+
+/* FNV-1a over the key's bytes, seeded with the key kind (a hash for buckets, not a MAC). */
+static uint64_t index_hash(int kind, const uint8_t *p, size_t n)
+{
+    uint64_t h = 14695981039346656037ull ^ (uint64_t)kind;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 1099511628211ull;
+    return h;
+}
+
+/* The bytes o is filed under for kind; false when o has no such attribute. */
+static bool index_key(const struct object *o, int kind, const uint8_t **p, size_t *n)
+{
+    if (kind == IDX_HANDLE) {
+        *p = (const uint8_t *)&o->handle;
+        *n = sizeof(o->handle);
+        return true;
+    }
+    const struct owned_attr *a = obj_attr(o, index_types[kind]);
+    if (!a)
+        return false;
+    *p = a->value;
+    *n = a->size;
+    return true;
+}
+
+static size_t index_bucket(const struct obj_index *x, int kind, const uint8_t *p, size_t n)
+{
+    return (size_t)(index_hash(kind, p, n) & (x->buckets - 1));
+}
+
+/* Rebuild the index over s->objs; on no memory the index is left empty (searches then scan). */
+static void reindex(struct hsm_service *s)
+{
+    struct obj_index *x = &s->index;
+    size_t buckets = 64;
+    while (buckets < 2 * s->obj_count)
+        buckets *= 2;
+    if (buckets != x->buckets || s->obj_count > x->cap) {
+        size_t cap = s->obj_count > x->cap ? s->obj_count : x->cap;
+        uint32_t *heads = realloc(x->heads, IDX_KEYS * buckets * sizeof(*heads));
+        if (heads)
+            x->heads = heads;
+        uint32_t *next =
+            heads ? realloc(x->next, IDX_KEYS * (cap ? cap : 1) * sizeof(*next)) : NULL;
+        if (next)
+            x->next = next;
+        if (!heads || !next) {
+            x->count = 0;
+            x->buckets = 0;
+            return;
+        }
+        x->buckets = buckets;
+        x->cap = cap;
+    }
+    memset(x->heads, 0xff, IDX_KEYS * x->buckets * sizeof(*x->heads));
+    for (size_t i = s->obj_count; i-- > 0;) /* prepend from the end: chains in objs[] order */
+        for (int k = 0; k < IDX_KEYS; k++) {
+            const uint8_t *p;
+            size_t n;
+            x->next[k * x->cap + i] = IDX_END;
+            if (!index_key(&s->objs[i], k, &p, &n))
+                continue;
+            uint32_t *head = &x->heads[k * x->buckets + index_bucket(x, k, p, n)];
+            x->next[k * x->cap + i] = *head;
+            *head = (uint32_t)i;
+        }
+    x->count = s->obj_count;
+}
+
+/* The first position in the chain of kind for key p[0..n), or IDX_END; index_next goes on. */
+static uint32_t index_first(const struct hsm_service *s, int kind, const void *p, size_t n)
+{
+    const struct obj_index *x = &s->index;
+    if (!x->buckets || x->count != s->obj_count)
+        return IDX_END;
+    return x->heads[kind * x->buckets + index_bucket(x, kind, p, n)];
+}
+
+static uint32_t index_next(const struct hsm_service *s, int kind, uint32_t at)
+{
+    return s->index.next[kind * s->index.cap + at];
+}
+
+static struct object *object_by_handle(struct hsm_service *s, uint64_t h)
+{
+    for (uint32_t i = index_first(s, IDX_HANDLE, &h, sizeof(h)); i != IDX_END;
+         i = index_next(s, IDX_HANDLE, i))
+        if (i < s->obj_count && s->objs[i].handle == h)
+            return &s->objs[i];
+    for (size_t i = 0; i < s->obj_count; i++) /* not indexed yet (or no such handle) */
+        if (s->objs[i].handle == h)
+            return &s->objs[i];
+    return NULL;
+}
+
+/* An object the session may see, by handle. */
 static struct object *visible_object(struct hsm_service *s, const struct conn *c, uint64_t h)
 {
-    for (size_t i = 0; i < s->obj_count; i++) {
-        struct object *o = &s->objs[i];
-        if (o->handle != h)
-            continue;
-        if (o->priv && c->login != CKU_USER)
-            return NULL;
-        if (!o->token && session_conn(s, o->session) != c->id)
-            return NULL;
-        return o;
-    }
-    return NULL;
+    struct object *o = object_by_handle(s, h);
+    return o && can_see(s, c, o) ? o : NULL;
 }
 
 /* ---- key material ------------------------------------------------------ */
@@ -427,6 +547,33 @@ int hsm_service_open(const char *store_path, uint32_t kdf_iterations, struct hsm
     return KEEP_OK;
 }
 
+int hsm_service_set_master_secret(struct hsm_service *s, const uint8_t *secret, size_t size,
+                                  struct keep_error *err)
+{
+    bool sealed_by_service = s->st.flags & HSM_STORE_SERVICE_KEY;
+    if (!secret && sealed_by_service)
+        return keep_fail(err, KEEP_E_HSM_CONFIG,
+                         "the token store is sealed under a master key secret from the "
+                         "attestation service: start keep-hsm with --master-key-secret");
+    if (!secret)
+        return KEEP_OK;
+    if (size < HSM_KEY_SIZE)
+        return keep_fail(err, KEEP_E_HSM_CONFIG, "master key secret: %zu bytes, at least %d needed",
+                         size, HSM_KEY_SIZE);
+    if ((s->st.flags & HSM_STORE_INITIALIZED) && !sealed_by_service)
+        return keep_fail(err, KEEP_E_HSM_CONFIG,
+                         "the token store was sealed under the PINs alone; --master-key-secret "
+                         "applies to a token initialised with it (C_InitToken)");
+    unsigned int out_size = 0;
+    static const char info[] = "keep-hsm service sealing key v1";
+    if (!HMAC(EVP_sha256(), secret, (int)size, (const uint8_t *)info, sizeof(info) - 1,
+              s->service_key, &out_size) ||
+        out_size != HSM_KEY_SIZE)
+        return keep_fail(err, KEEP_E_HSM_CONFIG, "master key secret: HMAC-SHA256 failed");
+    s->service_key_set = true;
+    return KEEP_OK;
+}
+
 int hsm_service_set_counter(struct hsm_service *s, const struct hsm_counter *counter,
                             struct keep_error *err)
 {
@@ -481,10 +628,13 @@ void hsm_service_free(struct hsm_service *s)
         return;
     drop_objects(s);
     free(s->objs);
+    free(s->index.heads);
+    free(s->index.next);
     free(s->sessions);
     free(s->conns);
     hsm_store_free(&s->st);
     OPENSSL_cleanse(s->mk, sizeof(s->mk));
+    OPENSSL_cleanse(s->service_key, sizeof(s->service_key));
     free(s->evidence);
     free(s->path);
     free(s);
@@ -564,6 +714,7 @@ void hsm_service_disconnect(struct hsm_service *s, uint64_t id)
             s->conns[i] = s->conns[--s->conn_count];
             break;
         }
+    reindex(s); /* its session objects are gone */
 }
 
 /* ---- request context --------------------------------------------------- */
@@ -645,6 +796,32 @@ static CK_RV op_token_info(struct req *r)
     return CKR_OK;
 }
 
+/*
+ * The key that wraps the master key in the slot of who: PBKDF2 of the PIN and, for a token
+ * sealed under the service's secret, HMAC-SHA256(service key, PBKDF2 key || who) of it, so
+ * unwrapping needs both the PIN and the secret only a Keep with the right measurement gets.
+ */
+static bool slot_key(const struct hsm_service *s, const char *who, const uint8_t *pin, uint32_t n,
+                     const uint8_t *salt, uint8_t kek[HSM_KEY_SIZE])
+{
+    if (hsm_store_kek(pin, n, salt, s->st.kdf_iterations, kek) != 0)
+        return false;
+    if (!(s->st.flags & HSM_STORE_SERVICE_KEY))
+        return true;
+    uint8_t in[HSM_KEY_SIZE + 8];
+    size_t who_size = strlen(who);
+    unsigned int out_size = 0;
+    if (!s->service_key_set || who_size > sizeof(in) - HSM_KEY_SIZE)
+        return false;
+    memcpy(in, kek, HSM_KEY_SIZE);
+    memcpy(in + HSM_KEY_SIZE, who, who_size);
+    bool ok = HMAC(EVP_sha256(), s->service_key, HSM_KEY_SIZE, in, HSM_KEY_SIZE + who_size, kek,
+                   &out_size) != NULL &&
+              out_size == HSM_KEY_SIZE;
+    OPENSSL_cleanse(in, sizeof(in));
+    return ok;
+}
+
 /* Check a PIN against a wrapped master key; counts failures and locks (2.40 5.6). */
 static CK_RV check_pin(struct hsm_service *s, const char *who, const uint8_t *pin, uint32_t n,
                        const uint8_t *salt, const uint8_t *wrapped, uint32_t *fails)
@@ -652,8 +829,7 @@ static CK_RV check_pin(struct hsm_service *s, const char *who, const uint8_t *pi
     uint8_t kek[HSM_KEY_SIZE], mk[HSM_KEY_SIZE];
     if (*fails >= HSM_MAX_PIN_FAILS)
         return CKR_PIN_LOCKED;
-    bool ok = hsm_store_kek(pin, n, salt, s->st.kdf_iterations, kek) == 0 &&
-              hsm_store_unwrap(kek, who, wrapped, mk);
+    bool ok = slot_key(s, who, pin, n, salt, kek) && hsm_store_unwrap(kek, who, wrapped, mk);
     OPENSSL_cleanse(kek, sizeof(kek));
     if (!ok) {
         (*fails)++;
@@ -686,8 +862,7 @@ static CK_RV wrap_for(struct hsm_service *s, const char *who, const uint8_t *pin
                       uint8_t *salt, uint8_t *wrapped)
 {
     uint8_t kek[HSM_KEY_SIZE];
-    bool ok = RAND_bytes(salt, HSM_SALT_SIZE) == 1 &&
-              hsm_store_kek(pin, n, salt, s->st.kdf_iterations, kek) == 0 &&
+    bool ok = RAND_bytes(salt, HSM_SALT_SIZE) == 1 && slot_key(s, who, pin, n, salt, kek) &&
               hsm_store_wrap(kek, who, s->mk, wrapped) == 0;
     OPENSSL_cleanse(kek, sizeof(kek));
     return ok ? CKR_OK : CKR_FUNCTION_FAILED;
@@ -722,11 +897,16 @@ static CK_RV op_init_token(struct req *r)
     if (RAND_bytes(s->mk, HSM_KEY_SIZE) != 1)
         return CKR_FUNCTION_FAILED;
     s->mk_loaded = true;
+    s->st.flags = s->service_key_set ? HSM_STORE_SERVICE_KEY : 0; /* slot_key reads it */
     if ((rv = wrap_for(s, "so", pin, n, s->st.so_salt, s->st.so_wrapped)) != CKR_OK)
         return rv;
-    s->st.flags = HSM_STORE_INITIALIZED;
-    fprintf(stderr, "keep-hsm: WARNING: the token store is sealed under keys derived from the "
-                    "PINs (PBKDF2); a weak PIN makes the stored keys guessable offline\n");
+    s->st.flags |= HSM_STORE_INITIALIZED;
+    if (s->service_key_set)
+        fprintf(stderr, "keep-hsm: the token store is sealed under keys derived from the PINs "
+                        "and the master key secret the attestation service released\n");
+    else
+        fprintf(stderr, "keep-hsm: WARNING: the token store is sealed under keys derived from the "
+                        "PINs (PBKDF2); a weak PIN makes the stored keys guessable offline\n");
     return save_objects(s);
 }
 
@@ -1189,21 +1369,47 @@ static bool matches(const struct object *o, const struct hsm_template *t)
     return true;
 }
 
+/* Append o's handle to a FIND reply when c may see it and it matches t. */
+static void find_one(struct req *r, const struct object *o, const struct hsm_template *t,
+                     uint32_t *n)
+{
+    if (*n < HSM_HANDLES_MAX && can_see(r->s, r->c, o) && matches(o, t)) {
+        hsm_put_u64(r->out, o->handle);
+        (*n)++;
+    }
+}
+
+/*
+ * The most selective indexed attribute the template names (CKA_ID, then CKA_LABEL, then
+ * CKA_CLASS), or -1: a template without any of them is answered by a scan.
+ */
+static int find_key(const struct hsm_template *t, const struct hsm_attr **a)
+{
+    static const int order[] = {IDX_ID, IDX_LABEL, IDX_CLASS};
+    for (size_t k = 0; k < sizeof(order) / sizeof(order[0]); k++)
+        if ((*a = hsm_template_find(t, index_types[order[k]])) != NULL)
+            return order[k];
+    return -1;
+}
+
 static CK_RV op_find(struct req *r)
 {
     struct hsm_template t;
+    const struct hsm_attr *key;
     CK_RV rv = get_session(r);
     if (rv || hsm_get_template(r->cur, "template", &t, NULL) || at_end(r))
         return rv ? rv : CKR_ARGUMENTS_BAD;
     size_t count_at = r->out->size;
     uint32_t n = 0;
     hsm_put_u32(r->out, 0);
-    for (size_t i = 0; i < r->s->obj_count && n < HSM_HANDLES_MAX; i++) {
-        const struct object *o = &r->s->objs[i];
-        if (visible_object(r->s, r->c, o->handle) == o && matches(o, &t)) {
-            hsm_put_u64(r->out, o->handle);
-            n++;
-        }
+    int kind = find_key(&t, &key);
+    uint32_t i = kind < 0 ? IDX_END : index_first(r->s, kind, key->value, key->size);
+    if (kind >= 0 && r->s->index.count == r->s->obj_count && r->s->index.buckets) {
+        for (; i != IDX_END; i = index_next(r->s, kind, i)) /* the chain, in objs[] order */
+            find_one(r, &r->s->objs[i], &t, &n);
+    } else {
+        for (size_t j = 0; j < r->s->obj_count; j++)
+            find_one(r, &r->s->objs[j], &t, &n);
     }
     if (r->out->failed)
         return CKR_HOST_MEMORY;
@@ -1870,6 +2076,25 @@ static bool keeps_output(uint8_t op, CK_RV rv)
             rv == CKR_BUFFER_TOO_SMALL);
 }
 
+/*
+ * Ops that never add, remove or change an object: the rest are followed by reindex. (The
+ * concurrent ops must be here: they run side by side and only read the index.)
+ */
+static bool may_change_objects(uint8_t op)
+{
+    switch (op) {
+    case HSM_OP_HELLO:
+    case HSM_OP_TOKEN_INFO:
+    case HSM_OP_OPEN_SESSION:
+    case HSM_OP_GET_ATTRS:
+    case HSM_OP_FIND:
+    case HSM_OP_WRAP_KEY:
+        return false;
+    default:
+        return !hsm_service_concurrent(op);
+    }
+}
+
 int hsm_service_handle(struct hsm_service *s, uint64_t conn, const uint8_t *frame, size_t size,
                        struct hsm_buf *out, struct keep_error *err)
 {
@@ -1890,6 +2115,8 @@ int hsm_service_handle(struct hsm_service *s, uint64_t conn, const uint8_t *fram
     if (!fn)
         fn = key_op_handler(h.op);
     CK_RV rv = fn ? fn(&r) : CKR_FUNCTION_NOT_SUPPORTED;
+    if (may_change_objects(h.op))
+        reindex(s);
     if (out->failed)
         return keep_fail(err, KEEP_E_NOMEM, "no memory for a reply");
     if (rv != CKR_OK && !keeps_output(h.op, rv))

@@ -590,6 +590,63 @@ suite_threads() {
   fi
 }
 
+# Cross-thread TLB shootdown: one thread touches a page while another
+# munmaps it, mprotects it (PROT_NONE, PROT_READ) or discards it
+# (MADV_DONTNEED). After the call returns the toucher must fault (or read
+# zero), as in the native run of the same program.
+suite_tlb() {
+  local v
+  for v in wl_tlb wl_tlb-musl; do
+    [ -x "$WL/$v" ] || continue
+    expect_status 0 "$P $v natively: the same checks pass on Linux" "$WL/$v"
+    expect_status 0 "$P $v: no thread touches a page after munmap/mprotect/madvise returned" \
+      kr "$WL/$v"
+    grep '^not ok' "$TMP/out" | sed 's/^/#   /' || true
+  done
+  if [ "$SUITE_BACKEND" = kvm ] && [ -x "$WL/wl_tlb" ]; then
+    expect_status 0 "$P wl_tlb at --log debug" kr --log debug "$WL/wl_tlb"
+    check "$P   another vCPU took an NMI for the shootdown" err_has 'NMI injected: a TLB shootdown'
+  fi
+}
+
+# A thread blocked in a host call does not block the others (issue 8): in
+# each mode thread A waits in read of an empty pipe, write to a full pipe or
+# accept, until thread B, after printing, ends its wait (tgkill: B's
+# SIGUSR1 runs its handler on A, in the read and spinning). Compared line by
+# line with the same program run natively. The timeout makes a Keep where
+# A's wait holds up B (all threads stopped) a failure, not a hang.
+suite_blocking() {
+  local v mode port
+  for v in wl_blocking wl_blocking-musl; do
+    [ -x "$WL/$v" ] || continue
+    for mode in pipe full-pipe tgkill accept; do
+      local args=("$mode") opts=()
+      if [ "$mode" = accept ]; then
+        port=$(free_port)
+        args=(accept 127.0.0.1 "$port")
+        opts=(--listen "127.0.0.1:$port" --connect "127.0.0.1:$port")
+      fi
+      # The same port for both runs: the workload sets SO_REUSEADDR.
+      timeout -s KILL 120 "$WL/$v" "${args[@]}" >"$TMP/blocking-native.out" 2>/dev/null || true
+      expect_status 0 "$P $v $mode: thread A waits in the host, thread B runs and ends the wait" \
+        timeout -s KILL 120 "$KEEP" run --backend "$SUITE_BACKEND" --channel "$SUITE_CHANNEL" \
+        "${opts[@]}" "$WL/$v" "${args[@]}"
+      check "$P   every line equals the native run's" cmp -s "$TMP/blocking-native.out" "$TMP/out"
+      diff "$TMP/blocking-native.out" "$TMP/out" | sed 's/^/#   /' || true
+    done
+  done
+  # A SIGINT to keep, with the first thread blocking SIGINT and thread A
+  # spinning with it unblocked: its handler runs on A (POSIX's
+  # process-directed rule), which only then leaves its loop.
+  kr_bg "$TMP/sigint-thread" "$WL/wl_blocking" sigint
+  local pid=$! st=0
+  check "$P wl_blocking sigint: the Keep is ready" wait_line "$TMP/sigint-thread.out" '^ready' $pid
+  kill -INT "$(pgrep -P $pid -x keep || echo $pid)" 2>/dev/null || true
+  wait $pid || st=$?
+  check "$P   the SIGINT handler ran on the thread that does not block it (exit $st)" \
+    bash -c "[ $st -eq 0 ] && grep -q '^ok - the process.s SIGINT ran its handler on A' '$TMP/sigint-thread.out'"
+}
+
 # A workload that exits with SO_LINGER {1, 3600} on a socket whose send queue
 # is full: keep must not wait in close(), and the peer must get what Linux
 # gives it when the process dies: every byte, then EOF (checked against the
@@ -787,6 +844,8 @@ run_suite() { # backend channel
   suite_signals
   suite_processes
   suite_threads
+  suite_tlb
+  suite_blocking
   suite_linger
   suite_escape
   suite_fscalls

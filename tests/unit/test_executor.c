@@ -11,6 +11,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <sys/time.h>
 #include <time.h>
@@ -29,6 +31,7 @@
 #include "attest/kvm_evidence.h"
 #include "common/channel.h"
 #include "common/util.h"
+#include "host/exec_internal.h"
 #include "host/executor.h"
 #include "host/measure.h"
 #include "tap.h"
@@ -2135,6 +2138,126 @@ static void test_unix_listen(const struct keep_config *base)
     rmdir(dir);
 }
 
+/*
+ * Issue 8: a read blocked in the host runs without the backend's lock (as
+ * kvm.c gives it), so another thread's calls go on; a close of the fd it
+ * reads defers the host close until the read is done (Linux keeps the file
+ * for a call already running on it), so a new open cannot reuse its host
+ * number meanwhile.
+ */
+static pthread_mutex_t backend_lock = PTHREAD_MUTEX_INITIALIZER;
+static void backend_unlock_while_waiting(void *ctx, bool begin)
+{
+    (void)ctx;
+    if (begin)
+        pthread_mutex_unlock(&backend_lock);
+    else
+        pthread_mutex_lock(&backend_lock);
+}
+
+static uint8_t chan2[CHAN_SIZE] __attribute__((aligned(4096)));
+struct blocked_reader {
+    struct keep_executor *x;
+    int64_t guest_fd;
+    uint64_t buf;
+    int64_t result;
+    atomic_int tid;
+};
+
+static void *blocked_read(void *arg)
+{
+    struct blocked_reader *r = arg;
+    struct keep_error err;
+    struct keep_exec_outcome out;
+    struct keep_chan_header h = {.magic = KEEP_CHAN_MAGIC,
+                                 .version = KEEP_CHAN_VERSION,
+                                 .item_count = 1,
+                                 .path = KEEP_CHAN_PATH_DIRECT};
+    memcpy(chan2, &h, sizeof(h));
+    struct keep_chan_item *it = (struct keep_chan_item *)(chan2 + KEEP_CHAN_ITEMS_OFFSET);
+    it->nr = KEEP_NR_read;
+    it->args[0] = (uint64_t)r->guest_fd;
+    it->args[1] = r->buf;
+    it->args[2] = 16;
+    atomic_store(&r->tid, (int)syscall(SYS_gettid));
+    pthread_mutex_lock(&backend_lock);
+    int rc = keep_executor_run_batch(r->x, chan2, CHAN_SIZE, &gmem, &out, &err);
+    pthread_mutex_unlock(&backend_lock);
+    r->result = rc ? INT64_MIN : it->result;
+    return NULL;
+}
+
+/* Wait for a state, not a time: the thread sits in read(2) (syscall 0). */
+static bool in_read_syscall(int tid)
+{
+    char path[64], line[64] = "";
+    for (int tries = 0; tries < 6000; tries++) {
+        snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", tid);
+        FILE *f = fopen(path, "r");
+        if (f) {
+            bool got = fgets(line, sizeof(line), f) != NULL;
+            fclose(f);
+            if (got && strncmp(line, "0 ", 2) == 0)
+                return true;
+        }
+        usleep(10000);
+    }
+    return false;
+}
+
+static int64_t locked_call(struct keep_executor *x, uint64_t nr, const uint64_t a[6])
+{
+    pthread_mutex_lock(&backend_lock);
+    int64_t r = call6(x, nr, a);
+    pthread_mutex_unlock(&backend_lock);
+    return r;
+}
+#define LCALL(x, nr, ...) locked_call((x), (nr), (const uint64_t[6]){__VA_ARGS__})
+
+static void test_blocked_call_unlocked(const struct keep_config *base)
+{
+    struct keep_executor *x;
+    struct keep_error err;
+    if (keep_executor_new(base, measurement, &x, &err) != KEEP_OK) {
+        ok(0, "executor: %s", err.message);
+        return;
+    }
+    keep_executor_set_blocking(x, backend_unlock_while_waiting, NULL);
+    uint64_t fds = galloc(8);
+    is_int(LCALL(x, KEEP_NR_pipe2, fds, 0), 0, "unlocked read: pipe2");
+    int32_t gfd[2];
+    memcpy(gfd, host(fds), 8);
+    int old_host = x->fds[gfd[0]].host;
+    struct blocked_reader r = {.x = x, .guest_fd = gfd[0], .buf = galloc(16)};
+    pthread_t t;
+    pthread_create(&t, NULL, blocked_read, &r);
+    while (!atomic_load(&r.tid))
+        sched_yield();
+    ok(in_read_syscall(atomic_load(&r.tid)), "a thread blocks in the host read of an empty pipe");
+    /* Under the old single lock every call below waited for that read: this would hang. */
+    still_healthy(x, "a read blocked on another thread (the lock is free)");
+    is_int(LCALL(x, KEEP_NR_close, gfd[0]), 0, "close of the fd the blocked read uses");
+    ok(x->deferred_count == 1 && fcntl(old_host, F_GETFD) >= 0,
+       "its host fd stays open while the read runs (deferred %zu)", x->deferred_count);
+    uint64_t fds2 = galloc(8);
+    is_int(LCALL(x, KEEP_NR_pipe2, fds2, 0), 0, "a new pipe meanwhile");
+    int32_t gfd2[2];
+    memcpy(gfd2, host(fds2), 8);
+    ok(gfd2[0] == gfd[0] && x->fds[gfd2[0]].host != old_host,
+       "the guest number is reused (%d), the host number is not (%d vs %d)", gfd2[0],
+       x->fds[gfd2[0]].host, old_host);
+    is_int(LCALL(x, KEEP_NR_write, gfd[1], gput("wake", 4), 4), 4,
+           "write to the pipe whose read end the guest closed");
+    pthread_join(t, NULL);
+    is_int(r.result, 4, "the blocked read goes on on its file and returns the 4 bytes");
+    ok(x->deferred_count == 0 && fcntl(old_host, F_GETFD) < 0 && errno == EBADF,
+       "the deferred host fd is closed once the read is done");
+    LCALL(x, KEEP_NR_close, gfd[1]);
+    LCALL(x, KEEP_NR_close, gfd2[0]);
+    LCALL(x, KEEP_NR_close, gfd2[1]);
+    keep_executor_free(x);
+}
+
 int main(void)
 {
     mem = aligned_alloc(4096, MEM_SIZE);
@@ -2198,6 +2321,7 @@ int main(void)
     test_denial_log_bound(&cfg, lport);
     test_denial_log_escapes(&cfg);
     test_unix_listen(&cfg);
+    test_blocked_call_unlocked(&cfg);
     remove_tree();
     free(mem);
     return done_testing();
