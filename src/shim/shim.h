@@ -127,6 +127,10 @@ long shim_clone(const struct shim_frame *f);
 long shim_futex(uint64_t uaddr, uint64_t op, uint64_t val, uint64_t timeout, uint64_t uaddr2,
                 uint64_t val3);
 __attribute__((noreturn)) void shim_thread_exit(int status);
+/* 0, or -EFAULT when memory futex op reads or writes is not mapped (it is paged in). */
+/* At a new thread's first entry: take the floating-point environment its parent had. */
+void shim_thread_start(void);
+long shim_futex_memory(uint64_t op, uint64_t uaddr, uint64_t timeout, uint64_t uaddr2);
 
 /* Forwarding to the host through the channel (forward.c); returns the checked result. */
 long shim_forward(const struct shim_frame *f);
