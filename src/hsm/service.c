@@ -14,7 +14,7 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
-#include <p11-kit/pkcs11.h>
+#include "hsm/cryptoki.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1896,7 +1896,7 @@ static CK_RV op_derive_key(struct req *r)
 
 static bool is_wrap_mech(uint64_t type)
 {
-    return type == CKM_AES_KEY_WRAP || type == HSM_CKM_AES_KEY_WRAP_KWP;
+    return type == CKM_AES_KEY_WRAP || type == CKM_AES_KEY_WRAP_KWP;
 }
 
 /* The AES key that wraps or unwraps: visible, AES, with CKA_WRAP or CKA_UNWRAP. */

@@ -6,11 +6,11 @@
  * token does not start without a secret, a PIN-only token refuses one, and
  * the PIN still gates login.
  */
-#include <p11-kit/pkcs11.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "hsm/cryptoki.h"
 #include "hsm/service.h"
 #include "hsm/store.h"
 #include "tap.h"
