@@ -215,13 +215,17 @@ static int check_documents(const struct steward_pcs_target *t, const struct stew
 {
     struct keep_tcb_info *info = NULL;
     struct keep_qe_identity *qeid = NULL;
-    int rc = keep_tcb_info_parse((const char *)tcb->data, tcb->size, &info, err);
-    if (rc == KEEP_OK)
-        rc = keep_qe_identity_parse((const char *)qe->data, qe->size, &qeid, err);
+    struct keep_error why = {0};
+    const char *what = "TCB Info";
+    int rc = keep_tcb_info_parse((const char *)tcb->data, tcb->size, &info, &why);
+    if (rc == KEEP_OK) {
+        what = "QE Identity";
+        rc = keep_qe_identity_parse((const char *)qe->data, qe->size, &qeid, &why);
+    }
     if (rc) {
         keep_tcb_info_free(info);
-        return keep_fail(err, KEEP_E_STEWARD_PCS_REPLY, "PCS reply does not parse: %s",
-                         err ? err->message : "");
+        return keep_fail(err, KEEP_E_STEWARD_PCS_REPLY, "the PCS's %s does not parse: %s: %s", what,
+                         keep_err_name(rc), why.message);
     }
     char fmspc[13];
     keep_hex_encode(info->fmspc, sizeof(info->fmspc), fmspc);

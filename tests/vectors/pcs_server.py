@@ -7,7 +7,8 @@ as DER, each issuer chain percent-encoded in its response header.
 
 usage: pcs_server.py VECTORS_DIR PORT_FILE LOG_FILE
 The first path segment picks the set: /sgx/..., /tdx/... ; /broken/... serves the SGX set with
-a TCB-Info-Issuer-Chain that decodes to a truncated certificate. Every request path is
+a TCB-Info-Issuer-Chain that decodes to a truncated certificate; /badtcb/... serves it with a
+TCB Info body that is not a TCB Info ({"tcbInfo":{},...}). Every request path is
 appended to LOG_FILE (one line each), so a test counts the PCS hits."""
 import http.server
 import json
@@ -43,7 +44,7 @@ class PCS(http.server.BaseHTTPRequestHandler):
         parts = urllib.parse.urlsplit(self.path)
         segs = parts.path.split("/")  # ['', set, tee, 'certification', 'v4', item...]
         name = segs[1] if len(segs) > 1 else ""
-        c = sets.get("sgx" if name == "broken" else name)
+        c = sets.get("sgx" if name in ("broken", "badtcb") else name)
         item = "/".join(segs[5:]) if len(segs) > 5 else ""
         if c is None:
             self.send_error(404)
@@ -53,6 +54,8 @@ class PCS(http.server.BaseHTTPRequestHandler):
             if name == "broken":  # cut inside the first certificate's base64
                 chain = chain_header(c["tcb_info_issuer_chain"][:200])
             body = '{"tcbInfo":' + c["tcb_info"] + ',"signature":"' + c["tcb_info_signature"] + '"}'
+            if name == "badtcb":
+                body = '{"tcbInfo":{},"signature":"' + c["tcb_info_signature"] + '"}'
             self.reply(body.encode(), "TCB-Info-Issuer-Chain", chain, "application/json")
         elif item == "qe/identity":
             body = ('{"enclaveIdentity":' + c["qe_identity"] + ',"signature":"'

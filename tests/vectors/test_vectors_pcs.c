@@ -168,6 +168,10 @@ static void broken_chain(struct steward *s, const char *dir, int port)
     is_int(rc, KEEP_E_STEWARD_PCS_HEADER, "a truncated TCB-Info-Issuer-Chain is refused");
     ok(strstr(err.message, "TCB-Info-Issuer-Chain") != NULL, "the error names the header: %s",
        err.message);
+    snprintf(base, sizeof(base), "http://127.0.0.1:%d/badtcb", port);
+    rc = issue_bare(s, dir, "sgx/full-collateral/quote.bin", t, "sgx", got, sizeof(got), &err);
+    is_int(rc, KEEP_E_STEWARD_PCS_REPLY, "a TCB Info reply that is not a TCB Info is refused");
+    ok(strstr(err.message, "TCB Info") != NULL, "the error names the item: %s", err.message);
 }
 
 int main(int argc, char **argv)
