@@ -16,7 +16,7 @@
 #include <dlfcn.h>
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
-#include <p11-kit/pkcs11.h>
+#include "hsm/cryptoki.h"
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>

@@ -13,6 +13,7 @@
  *   0x0000_2000  IDT                     supervisor, read-only
  *   0x0000_3000  TSS + I/O bitmap        supervisor (3 pages)
  *   0x0000_6000  boot page               user read-write (host -> shim, shim -> host reports)
+ *   0x0000_7000  NMI stacks (4 KiB)      supervisor: IST2, the TLB shootdown's NMI
  *   0x0000_8000  CPL0 stack (32 KiB)     supervisor: exceptions
  *   0x0001_0000  channel (64 KiB)        user read-write, shared with the host
  *   0x0002_0000  shim syscall stack      user read-write (128 KiB)
@@ -37,6 +38,7 @@
 #define KEEP_GUEST_TSS             KEEP_U64(0x3000)
 #define KEEP_GUEST_TSS_SIZE        KEEP_U64(0x3000)
 #define KEEP_GUEST_BOOT            KEEP_U64(0x6000)
+#define KEEP_GUEST_NMI_STACK       KEEP_U64(0x7000) /* 256 bytes per vCPU (IST2), supervisor */
 #define KEEP_GUEST_STACK0          KEEP_U64(0x8000)
 #define KEEP_GUEST_STACK0_SIZE     KEEP_U64(0x8000)
 #define KEEP_GUEST_CHANNEL         KEEP_U64(0x10000)
@@ -84,6 +86,8 @@ enum keep_port_request {
     /* A signal was raised for the thread of vCPU report.vector (tgkill): the host gets that
      * vCPU out of KVM_RUN or the host call it waits in, so it sees the signal (issue 8). */
     KEEP_REQ_KICK = 16,
+    /* Threads: this vCPU changed page tables; every other vCPU flushes its TLB (NMI) first. */
+    KEEP_REQ_TLB_SHOOTDOWN = 17,
 };
 
 /*
@@ -113,6 +117,7 @@ struct keep_mm_state {
     uint64_t page_limit;   /* --memory / 4096 */
     uint64_t guest_size;   /* bytes of guest physical memory: the slots' bound */
     uint64_t backed[160];  /* bit i: slot i (KEEP_GUEST_SLOT bytes at i * KEEP_GUEST_SLOT) exists */
+    uint64_t vcpus_running; /* host: vCPUs running threads; above 1, changes need a shootdown */
 };
 
 #endif
@@ -284,7 +289,10 @@ struct keep_shim_cpu {
     uint64_t alt_sp, alt_size;
     uint32_t alt_flags, suspended;
     uint64_t suspend_old, clear_child_tid;
-    uint8_t pad[1024 - 568];
+    /* A new thread's floating-point environment, the parent's at clone (shim_thread_start). */
+    uint32_t start_mxcsr;
+    uint16_t start_fcw, start_fp;
+    uint8_t pad[1024 - 576];
 };
 #endif /* __ASSEMBLER__ */
 

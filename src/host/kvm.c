@@ -270,7 +270,10 @@ struct vcpu {
     struct kvm_run *run;
     pthread_t thread;
     bool started, thread_running;
-    bool left; /* its run loop returned (atomic) */
+    bool starting;   /* a clone request claimed it (vm->lock): a second one gets EAGAIN */
+    int in_run;      /* atomic: between the TLB check before KVM_RUN and its return */
+    int tlb_pending; /* atomic: another vCPU changed page tables; inject an NMI before running */
+    bool left;       /* its run loop returned (atomic) */
 };
 
 struct vm {
@@ -773,6 +776,94 @@ static bool keep_ended(struct vm *vm)
     return ended;
 }
 
+/* ---- cross-vCPU TLB shootdown (docs/KEEP.md, "Threads and processes") ---- */
+
+/* The shim asks for a shootdown only while more than one thread runs (vm->lock held). */
+static void publish_threads(struct vm *vm)
+{
+    keep_kvm_layout_state(&vm->layout, vm->mem)->vcpus_running = (uint64_t)vm->threads;
+}
+
+/*
+ * KEEP_REQ_TLB_SHOOTDOWN: every other vCPU takes an NMI (its handler reloads
+ * CR3, src/shim/entry.S) before it runs guest code again. A vCPU outside
+ * KVM_RUN (in a host call, or stopped) gets it at its next entry and is not
+ * waited for; one inside is kicked out, and the call returns once it is out.
+ */
+static void tlb_shootdown(struct vcpu *self)
+{
+    struct vm *vm = self->vm;
+    pthread_mutex_lock(&vm->lock);
+    for (int i = 0; i < KEEP_MAX_VCPUS; i++) {
+        struct vcpu *o = &vm->vcpus[i];
+        if (o == self || o->fd < 0 || !o->run || o->run == MAP_FAILED)
+            continue;
+        __atomic_store_n(&o->tlb_pending, 1, __ATOMIC_SEQ_CST);
+        if (__atomic_load_n(&o->in_run, __ATOMIC_SEQ_CST)) {
+            o->run->immediate_exit = 1;
+            pthread_kill(o->thread, KICK_SIGNAL);
+        }
+    }
+    for (;;) {
+        bool waiting = false;
+        for (int i = 0; i < KEEP_MAX_VCPUS; i++) {
+            struct vcpu *o = &vm->vcpus[i];
+            waiting |= o != self && __atomic_load_n(&o->tlb_pending, __ATOMIC_SEQ_CST) &&
+                       __atomic_load_n(&o->in_run, __ATOMIC_SEQ_CST);
+        }
+        if (!waiting || vm->ended)
+            break;
+        pthread_cond_wait(&vm->changed, &vm->lock);
+    }
+    pthread_mutex_unlock(&vm->lock);
+}
+
+/* Before KVM_RUN: a shootdown asked for while this vCPU was out is an NMI now. */
+static int tlb_enter(struct vcpu *c, struct keep_error *err)
+{
+    __atomic_store_n(&c->in_run, 1, __ATOMIC_SEQ_CST);
+    if (!__atomic_exchange_n(&c->tlb_pending, 0, __ATOMIC_SEQ_CST))
+        return KEEP_OK;
+    if (ioctl(c->fd, KVM_NMI) < 0)
+        return ioctl_fail("KVM_NMI", errno, "the TLB shootdown needs NMI injection", err);
+    keep_log(KEEP_LOG_DEBUG, "vCPU %d: NMI injected: a TLB shootdown", c->index);
+    return KEEP_OK;
+}
+
+/* After KVM_RUN: out of the guest; a shooter waiting for this vCPU goes on. */
+static void tlb_leave(struct vcpu *c)
+{
+    __atomic_store_n(&c->in_run, 0, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&c->tlb_pending, __ATOMIC_SEQ_CST)) {
+        pthread_mutex_lock(&c->vm->lock);
+        pthread_cond_broadcast(&c->vm->changed);
+        pthread_mutex_unlock(&c->vm->lock);
+    }
+}
+
+/*
+ * Claim vCPU c for a new thread: false when a thread runs on it or another
+ * clone request has it (two vCPUs of a hostile guest may ask for the same
+ * slot at once: both would start it, and one host thread would be lost,
+ * never joined, running on after vm_close). A slot whose last thread said
+ * exit is joined here, by the one claimer, before the vCPU runs again.
+ */
+static bool claim_vcpu(struct vcpu *c)
+{
+    struct vm *vm = c->vm;
+    pthread_mutex_lock(&vm->lock);
+    bool free_slot = !c->thread_running && !c->starting && !vm->ended;
+    bool joinable = free_slot && c->started;
+    if (free_slot) {
+        c->starting = true;
+        c->started = false;
+    }
+    pthread_mutex_unlock(&vm->lock);
+    if (joinable)
+        pthread_join(c->thread, NULL);
+    return free_slot;
+}
+
 /*
  * clone(CLONE_VM | CLONE_THREAD | ...): the shim filled the child's block
  * (registers, tid, stack); the host starts its vCPU at shim_signal_entry,
@@ -789,45 +880,42 @@ static int handle_clone(struct vcpu *parent, const struct keep_shim_report *r,
         return KEEP_OK;
     }
     struct vcpu *c = &vm->vcpus[index];
-    /*
-     * A slot the shim reuses: its last thread said exit and freed the slot
-     * on its way out of its host thread, which is joined here before the
-     * vCPU runs again. A slot still running is a lie of the guest's.
-     */
-    pthread_mutex_lock(&vm->lock);
-    bool busy = c->thread_running, joinable = c->started;
-    c->started = false;
-    pthread_mutex_unlock(&vm->lock);
-    if (busy) {
+    if (!claim_vcpu(c)) {
         set_status(parent, -11 /* EAGAIN */);
         return KEEP_OK;
     }
-    if (joinable)
-        pthread_join(c->thread, NULL);
+    int rc = KEEP_OK, e = EAGAIN;
     if (!r->status) { /* no CLONE_SETTLS: the parent's FS base */
         struct kvm_sregs s;
         if (ioctl(parent->fd, KVM_GET_SREGS, &s) < 0)
-            return ioctl_fail("KVM_GET_SREGS", errno, NULL, err);
+            rc = ioctl_fail("KVM_GET_SREGS", errno, NULL, err);
         fs = s.fs.base;
     }
-    int rc = start_vcpu(c, vm->signal_entry,
+    if (!rc)
+        rc = start_vcpu(c, vm->signal_entry,
                         KEEP_GUEST_SHIM_STACK + (index + 1) * KEEP_VCPU_SHIM_STACK_SIZE, fs, err);
-    if (rc)
-        return rc;
-    init_cpu_block(c, 0);
+    if (!rc)
+        init_cpu_block(c, 0);
     pthread_mutex_lock(&vm->lock);
-    c->thread_running = true;
-    vm->threads++;
-    int e = pthread_create(&c->thread, NULL, vcpu_thread, c);
-    if (e) {
-        c->thread_running = false;
-        vm->threads--;
-    } else {
-        c->started = true;
+    /* Never after end_keep: run_keep joins only the threads started before it ended. */
+    if (!rc && !vm->ended) {
+        c->thread_running = true;
+        vm->threads++;
+        publish_threads(vm);
+        e = pthread_create(&c->thread, NULL, vcpu_thread, c);
+        if (e) {
+            c->thread_running = false;
+            vm->threads--;
+            publish_threads(vm);
+        } else {
+            c->started = true;
+        }
     }
+    c->starting = false;
     pthread_mutex_unlock(&vm->lock);
-    set_status(parent, e ? -11 /* EAGAIN */ : 0);
-    return KEEP_OK;
+    if (!rc)
+        set_status(parent, e ? -11 /* EAGAIN */ : 0);
+    return rc;
 }
 
 /* futex(2) on the host's own mapping of the guest word: a wait blocks only this vCPU's thread. */
@@ -856,6 +944,13 @@ static void handle_futex(struct vcpu *c, const struct keep_shim_report *r)
     } else if (uaddr % 4 || uaddr < lo || !keep_range_ok(uaddr - lo, 4, size) ||
                (two && (uaddr2 % 4 || uaddr2 < lo || !keep_range_ok(uaddr2 - lo, 4, size))) ||
                (timed && (arg4 < lo || !keep_range_ok(arg4 - lo, 16, size)))) {
+        result = -14; /* EFAULT */
+    } else if (cmd == WAKE_OP && !keep_kvm_layout_in_use(&vm->layout, vm->mem, uaddr2, 4)) {
+        /*
+         * WAKE_OP stores to uaddr2: a page the guest has not in use would be
+         * filled by the host kernel, past the --memory count (the shim pages
+         * it in first, so only a forged request gets here).
+         */
         result = -14; /* EFAULT */
     } else {
         void *p4 = timed ? (void *)(vm->mem + arg4) : (void *)(uintptr_t)arg4;
@@ -900,6 +995,7 @@ static void thread_exit(struct vcpu *c, int status)
     struct vm *vm = c->vm;
     pthread_mutex_lock(&vm->lock);
     vm->threads--;
+    publish_threads(vm);
     vm->last_status = status & 0xff;
     c->thread_running = false;
     __atomic_store_n(&cpu_of(c)->in_use, 0, __ATOMIC_SEQ_CST); /* the shim may reuse the slot */
@@ -987,6 +1083,10 @@ static int handle_port(struct vcpu *c, uint32_t request, int *exit_status, enum 
     case KEEP_REQ_CLONE:
         *step = STEP_CONTINUE;
         return handle_clone(c, &r, err);
+    case KEEP_REQ_TLB_SHOOTDOWN:
+        *step = STEP_CONTINUE;
+        tlb_shootdown(c);
+        return KEEP_OK;
     case KEEP_REQ_FUTEX:
         *step = STEP_CONTINUE;
         handle_futex(c, &r);
@@ -1021,7 +1121,7 @@ static int handle_port(struct vcpu *c, uint32_t request, int *exit_status, enum 
     default:
         return keep_fail(err, KEEP_E_KVM_EXIT_UNEXPECTED,
                          "the guest wrote %#x to port %#x; requests are 1..%d", request, KEEP_PORT,
-                         KEEP_REQ_KICK);
+                         KEEP_REQ_TLB_SHOOTDOWN);
     }
 }
 
@@ -1175,7 +1275,16 @@ static int run_loop(struct vcpu *c, int *exit_status, enum step *how, struct kee
     struct kvm_run *run = c->run;
     for (;;) {
         move_signals_in(c);
-        if (ioctl(c->fd, KVM_RUN, 0) < 0) {
+        int rc_tlb = tlb_enter(c, err);
+        if (rc_tlb) {
+            tlb_leave(c);
+            *how = STEP_DONE;
+            return rc_tlb;
+        }
+        int run_rc = ioctl(c->fd, KVM_RUN, 0), run_errno = errno;
+        tlb_leave(c);
+        errno = run_errno;
+        if (run_rc < 0) {
             if (errno == EINTR || errno == EAGAIN) {
                 if (stop_requested) {
                     *exit_status = 128 + SIGINT;

@@ -194,6 +194,7 @@ static void build_page_tables(const struct keep_kvm_layout *l, uint8_t *mem,
     map_4k(l, mem, KEEP_GUEST_TSS, KEEP_GUEST_TSS_SIZE, sup_rw);
     map_4k(l, mem, KEEP_GUEST_BOOT, PAGE, user_rw);
     map_4k(l, mem, KEEP_GUEST_STACK0, KEEP_GUEST_STACK0_SIZE, sup_rw);
+    map_4k(l, mem, KEEP_GUEST_NMI_STACK, PAGE, sup_rw);
     map_4k(l, mem, KEEP_GUEST_CHANNEL, KEEP_GUEST_CHANNEL_SIZE, user_rw);
     map_4k(l, mem, KEEP_GUEST_SHIM_STACK, KEEP_GUEST_SHIM_STACK_SIZE, user_rw);
     /* The channels of vCPUs 1.. (vCPU 0's is KEEP_GUEST_CHANNEL). */
@@ -249,7 +250,8 @@ static void build_idt(uint8_t *mem, const struct keep_shim_header *hdr)
     for (int v = 0; v < 32; v++) {
         /* #BP and #OF are raised by int3/into at CPL3, so their gates allow DPL3. */
         int dpl = (v == 3 || v == 4) ? 3 : 0;
-        idt_gate(mem, v, hdr->exception_entry[v], dpl, 1);
+        /* The NMI (a TLB shootdown) may arrive inside another handler: its own stack, IST2. */
+        idt_gate(mem, v, hdr->exception_entry[v], dpl, v == 2 ? 2 : 1);
     }
 }
 
@@ -263,6 +265,8 @@ static void build_tss(uint8_t *mem)
             KEEP_GUEST_STACK0 + KEEP_GUEST_STACK0_SIZE - (uint64_t)v * KEEP_VCPU_STACK0_SIZE;
         memcpy(t + 4, &stack0_top, 8);  /* RSP0: stack for CPL3 -> CPL0 */
         memcpy(t + 36, &stack0_top, 8); /* IST1: exceptions, whatever the stack was */
+        uint64_t nmi_top = KEEP_GUEST_NMI_STACK + (uint64_t)(v + 1) * (PAGE / KEEP_MAX_VCPUS);
+        memcpy(t + 44, &nmi_top, 8); /* IST2: the NMI (SDM vol 3, 8.7 64-bit TSS) */
         uint16_t iopb = (uint16_t)(KEEP_GUEST_TSS + KEEP_TSS_IOPB_OFFSET - keep_kvm_tss_base(v));
         memcpy(t + 102, &iopb, 2);
     }

@@ -14,8 +14,7 @@
 #ifndef KEEP_HSM_CLIENT_H
 #define KEEP_HSM_CLIENT_H
 
-#include <p11-kit/pkcs11.h>
-
+#include "hsm/cryptoki.h"
 #include "hsm/wire.h"
 #include "keep/error.h"
 

@@ -534,7 +534,7 @@ CK_RV hsm_crypto_hmac(const struct hsm_mech *m, const uint8_t *key, size_t key_s
 
 static const EVP_CIPHER *wrap_cipher(CK_MECHANISM_TYPE type, size_t key_size)
 {
-    bool kwp = type == HSM_CKM_AES_KEY_WRAP_KWP;
+    bool kwp = type == CKM_AES_KEY_WRAP_KWP;
     if (type != CKM_AES_KEY_WRAP && !kwp)
         return NULL;
     switch (key_size) {
@@ -556,7 +556,7 @@ static const EVP_CIPHER *wrap_cipher(CK_MECHANISM_TYPE type, size_t key_size)
  */
 static CK_RV wrap_size_check(CK_MECHANISM_TYPE type, size_t size, bool unwrap)
 {
-    bool kwp = type == HSM_CKM_AES_KEY_WRAP_KWP;
+    bool kwp = type == CKM_AES_KEY_WRAP_KWP;
     if (size > HSM_ATTR_MAX)
         return unwrap ? CKR_WRAPPED_KEY_LEN_RANGE : CKR_KEY_SIZE_RANGE;
     if (unwrap)
@@ -569,7 +569,7 @@ CK_RV hsm_crypto_key_wrap(const struct hsm_mech *m, const uint8_t *key, size_t k
 {
     const EVP_CIPHER *cipher = wrap_cipher(m->type, key_size);
     if (!cipher)
-        return m->type == CKM_AES_KEY_WRAP || m->type == HSM_CKM_AES_KEY_WRAP_KWP
+        return m->type == CKM_AES_KEY_WRAP || m->type == CKM_AES_KEY_WRAP_KWP
                    ? (unwrap ? CKR_UNWRAPPING_KEY_SIZE_RANGE : CKR_WRAPPING_KEY_SIZE_RANGE)
                    : CKR_MECHANISM_INVALID;
     /* The optional initial value: 8 bytes for KW (RFC 3394 2.2.3), 4 for KWP (RFC 5649 3). */

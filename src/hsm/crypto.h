@@ -4,8 +4,8 @@
 #define KEEP_HSM_CRYPTO_H
 
 #include <openssl/evp.h>
-#include <p11-kit/pkcs11.h>
 
+#include "hsm/cryptoki.h"
 #include "hsm/mechs.h"
 #include "hsm/wire.h"
 
@@ -42,7 +42,7 @@ CK_RV hsm_crypto_hmac(const struct hsm_mech *m, const uint8_t *key, size_t key_s
                       const uint8_t *data, size_t size, struct hsm_buf *out);
 
 /*
- * CKM_AES_KEY_WRAP (RFC 3394) and HSM_CKM_AES_KEY_WRAP_KWP (RFC 5649) with an
+ * CKM_AES_KEY_WRAP (RFC 3394) and CKM_AES_KEY_WRAP_KWP (RFC 5649) with an
  * AES key. Parameter on the wire: none, or bytes iv (empty, 8 bytes for KW, 4
  * for KWP). A failed integrity check on unwrap is CKR_WRAPPED_KEY_INVALID.
  */

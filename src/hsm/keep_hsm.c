@@ -35,6 +35,7 @@
 #include "hsm/service.h"
 #include "hsm/store.h"
 #include "keep/keep.h"
+#include "keep/steward_client.h"
 
 #define MAX_CONNS 64
 
@@ -59,7 +60,10 @@ struct client {
 static void usage(void)
 {
     fprintf(stderr, "usage: keep-hsm --listen SOCKET_PATH --store TOKEN_FILE "
-                    "[--kdf-iterations N] [--threads N]\n");
+                    "[--kdf-iterations N] [--threads N]\n"
+                    "       [--counter-steward https://IPV4:PORT [--steward-dir DIR] "
+                    "[--counter-name NAME]]\n"
+                    "       [--master-key-secret PATH]\n");
     exit(64);
 }
 
@@ -436,9 +440,111 @@ static int event_loop(int lfd, SSL_CTX *ctx, struct hsm_service *svc, struct hsm
     }
 }
 
+/* ---- rollback detection: the store's generation held by keep-steward (docs/HSM.md) ---- */
+
+struct steward_counter {
+    char host[16]; /* dotted IPv4, as keep_steward_counter wants it */
+    char ca[4096], cert[4096], key[4096];
+    struct keep_steward_session session;
+    const char *name;
+};
+
+static int steward_get(void *ctx, uint64_t *value, char *msg, size_t msg_size)
+{
+    struct steward_counter *sc = ctx;
+    return keep_steward_counter_get(&sc->session, sc->name, value, msg, msg_size);
+}
+
+static int steward_cas(void *ctx, uint64_t expect, uint64_t set, uint64_t *value, char *msg,
+                       size_t msg_size)
+{
+    struct steward_counter *sc = ctx;
+    return keep_steward_counter(&sc->session, sc->name, expect, set, value, msg, msg_size);
+}
+
+/* "https://IPV4:PORT" (the form keep run --steward takes) into sc; 0 or -1 with a message. */
+static int parse_steward_url(const char *url, struct steward_counter *sc)
+{
+    const char *prefix = "https://";
+    const char *hp = strncmp(url, prefix, strlen(prefix)) ? NULL : url + strlen(prefix);
+    const char *colon = hp ? strrchr(hp, ':') : NULL;
+    char *end = NULL;
+    long port = colon ? strtol(colon + 1, &end, 10) : 0;
+    if (!colon || (size_t)(colon - hp) >= sizeof(sc->host) || colon == hp || *end ||
+        end == colon + 1 || port < 1 || port > 65535) {
+        fprintf(stderr, "keep-hsm: --counter-steward %s: not https://IPV4:PORT\n", url);
+        return -1;
+    }
+    memcpy(sc->host, hp, (size_t)(colon - hp));
+    sc->host[colon - hp] = 0;
+    sc->session.host = sc->host;
+    sc->session.port = (int)port;
+    return 0;
+}
+
+/* Bind the store to the service's counter: refuses a rolled-back store before serving. */
+static int bind_steward_counter(struct hsm_service *svc, const char *url, const char *dir,
+                                const char *name)
+{
+    static struct steward_counter sc; /* lives as long as the service */
+    if (parse_steward_url(url, &sc) != 0)
+        return -1;
+    snprintf(sc.ca, sizeof(sc.ca), "%s/ca.pem", dir);
+    snprintf(sc.cert, sizeof(sc.cert), "%s/cert.pem", dir);
+    snprintf(sc.key, sizeof(sc.key), "%s/key.pem", dir);
+    sc.session.ca_file = sc.ca;
+    sc.session.cert_file = sc.cert;
+    sc.session.key_file = sc.key;
+    sc.name = name;
+    struct hsm_counter counter = {.ctx = &sc, .get = steward_get, .cas = steward_cas};
+    struct keep_error err;
+    if (hsm_service_set_counter(svc, &counter, &err) != KEEP_OK) {
+        fprintf(stderr, "keep-hsm: %s (counter %s at %s)\n", err.message, name, url);
+        return -1;
+    }
+    fprintf(stderr, "keep-hsm: token bound to version counter %s at %s\n", name, url);
+    return 0;
+}
+
+/*
+ * --master-key-secret PATH (e.g. /run/keep/secrets/hsm-master, written by keep run --secret):
+ * the secret the service releases only to this measurement; NULL path: none.
+ */
+static int use_master_secret(struct hsm_service *svc, const char *path)
+{
+    static uint8_t secret[4096];
+    size_t n = 0;
+    struct keep_error err;
+    if (path) {
+        FILE *f = fopen(path, "rb");
+        if (!f) {
+            fprintf(stderr, "keep-hsm: --master-key-secret %s: %s\n", path, strerror(errno));
+            return -1;
+        }
+        n = fread(secret, 1, sizeof(secret), f);
+        bool bad = ferror(f) || !feof(f);
+        fclose(f);
+        if (bad) {
+            fprintf(stderr, "keep-hsm: --master-key-secret %s: unreadable or over %zu bytes\n",
+                    path, sizeof(secret));
+            OPENSSL_cleanse(secret, sizeof(secret));
+            return -1;
+        }
+    }
+    int rc = hsm_service_set_master_secret(svc, path ? secret : NULL, n, &err);
+    OPENSSL_cleanse(secret, sizeof(secret));
+    if (rc != KEEP_OK) {
+        fprintf(stderr, "keep-hsm: %s\n", err.message);
+        return -1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *sock = NULL, *store = NULL;
+    const char *master_secret = NULL;
+    const char *counter_url = NULL, *steward_dir = "/run/keep", *counter_name = "keep-hsm-token";
     unsigned long iterations = 200000, threads = 2;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--listen") && i + 1 < argc)
@@ -449,6 +555,14 @@ int main(int argc, char **argv)
             iterations = strtoul(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
             threads = strtoul(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--counter-steward") && i + 1 < argc)
+            counter_url = argv[++i];
+        else if (!strcmp(argv[i], "--steward-dir") && i + 1 < argc)
+            steward_dir = argv[++i];
+        else if (!strcmp(argv[i], "--counter-name") && i + 1 < argc)
+            counter_name = argv[++i];
+        else if (!strcmp(argv[i], "--master-key-secret") && i + 1 < argc)
+            master_secret = argv[++i];
         else
             usage();
     }
@@ -467,6 +581,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "keep-hsm: %s\n", err.message);
         return 1;
     }
+    if (use_master_secret(svc, master_secret) != 0)
+        return 1;
+    if (counter_url && bind_steward_counter(svc, counter_url, steward_dir, counter_name) != 0)
+        return 1;
     hsm_service_set_evidence_fn(svc, keep_evidence);
     EVP_PKEY *key = NULL;
     SSL_CTX *ctx = tls_context(&key);

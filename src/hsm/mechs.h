@@ -6,7 +6,7 @@
 #ifndef KEEP_HSM_MECHS_H
 #define KEEP_HSM_MECHS_H
 
-#include <p11-kit/pkcs11.h>
+#include "hsm/cryptoki.h"
 
 struct hsm_mech_info {
     CK_MECHANISM_TYPE type;
@@ -15,13 +15,11 @@ struct hsm_mech_info {
 };
 
 /*
- * RFC 5649 AES key wrap with padding: PKCS#11 3.0's CKM_AES_KEY_WRAP_KWP
- * (the same value in libnss3-dev's 3.0 pkcs11t.h). p11-kit's 2.40 pkcs11.h,
- * which this code builds on, lacks it, so the one constant is defined here.
- * (2.40's CKM_AES_KEY_WRAP_PAD is KW over PKCS#7-padded input, a different
- * algorithm, not offered.)
+ * CKM_AES_KEY_WRAP_KWP (PKCS#11 3.0 Current Mechanisms, "AES Key Wrap") is RFC 5649
+ * AES key wrap with padding, from the 3.0 header (cryptoki.h). 2.40's
+ * CKM_AES_KEY_WRAP_PAD is KW over PKCS#7-padded input, a different
+ * algorithm, not offered.
  */
-#define HSM_CKM_AES_KEY_WRAP_KWP 0x210bUL
 
 #define HSM_EC_FLAGS (CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS)
 
@@ -48,7 +46,7 @@ static const struct hsm_mech_info hsm_mechs[] = {
     {CKM_AES_CTR, 16, 32, CKF_HW | CKF_ENCRYPT | CKF_DECRYPT},
     {CKM_ECDH1_DERIVE, 256, 384, CKF_HW | CKF_DERIVE | HSM_EC_FLAGS},
     {CKM_AES_KEY_WRAP, 16, 32, CKF_HW | CKF_WRAP | CKF_UNWRAP},
-    {HSM_CKM_AES_KEY_WRAP_KWP, 16, 32, CKF_HW | CKF_WRAP | CKF_UNWRAP},
+    {CKM_AES_KEY_WRAP_KWP, 16, 32, CKF_HW | CKF_WRAP | CKF_UNWRAP},
     {CKM_GENERIC_SECRET_KEY_GEN, 16, 64, CKF_HW | CKF_GENERATE},
     {CKM_SHA256_HMAC, 16, 64, CKF_HW | CKF_SIGN | CKF_VERIFY},
     {CKM_SHA384_HMAC, 16, 64, CKF_HW | CKF_SIGN | CKF_VERIFY},

@@ -16,8 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <p11-kit/pkcs11.h>
-
+#include "hsm/cryptoki.h"
 #include "hsm/client.h"
 #include "hsm/mechs.h"
 #include "hsm/wire.h"
@@ -55,6 +54,7 @@ static struct session *sessions;
 static CK_USER_TYPE logged_in = (CK_USER_TYPE)~0ul;
 
 static CK_FUNCTION_LIST function_list;
+static CK_FUNCTION_LIST_3_0 function_list_3_0;
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -147,8 +147,15 @@ static CK_RV reply_bytes(const struct hsm_buf *reply, const uint8_t **p, uint32_
 
 API CK_RV C_Initialize(CK_VOID_PTR init_args)
 {
+    /*
+     * PKCS#11 3.0 CK_C_INITIALIZE_ARGS ends with pReserved, which must be
+     * NULL. NSS's header names that same slot LibraryParameters and appends
+     * a pReserved of its own that a caller built on the OASIS header does
+     * not have: reading it reads past the caller's struct (p11-kit's
+     * arguments failed so). So the spec's pReserved is read here.
+     */
     CK_C_INITIALIZE_ARGS *a = init_args;
-    if (a && a->pReserved)
+    if (a && a->LibraryParameters)
         return CKR_ARGUMENTS_BAD;
     pthread_mutex_lock(&module_lock);
     CK_RV rv = CKR_OK;
@@ -754,7 +761,7 @@ static CK_RV encode_mech(const CK_MECHANISM *m, struct op_state *op)
         hsm_put_u64(&p, e->kdf);
         hsm_put_bytes(&p, e->pSharedData, e->ulSharedDataLen);
         hsm_put_bytes(&p, e->pPublicData, e->ulPublicDataLen);
-    } else if (m->mechanism == CKM_AES_KEY_WRAP || m->mechanism == HSM_CKM_AES_KEY_WRAP_KWP) {
+    } else if (m->mechanism == CKM_AES_KEY_WRAP || m->mechanism == CKM_AES_KEY_WRAP_KWP) {
         /* The optional initial value (2.40 Mechanisms 2.14.3): none or 8 (KW) / 4 (KWP) bytes. */
         if (m->ulParameterLen > 8 || (m->ulParameterLen && !m->pParameter))
             return CKR_MECHANISM_PARAM_INVALID;
@@ -1251,3 +1258,194 @@ static CK_FUNCTION_LIST function_list = {
                                                     F(C_WaitForSlotEvent)
 #undef F
 };
+
+/* ---- PKCS#11 3.0 (docs/HSM.md "PKCS#11 3.0") ------------------------------ */
+
+/* C_GetInfo through the 3.0 list: the same library, the version that list speaks. */
+static CK_RV get_info_3_0(CK_INFO_PTR info)
+{
+    CK_RV rv = C_GetInfo(info);
+    if (rv == CKR_OK)
+        info->cryptokiVersion = function_list_3_0.version;
+    return rv;
+}
+
+/*
+ * PKCS#11 3.0 base specification, C_LoginUser: C_Login plus a user name. The token has one
+ * unnamed user and one unnamed SO, so no name is given: a name is refused
+ * (CKR_ARGUMENTS_BAD) rather than ignored, so a client never believes it
+ * logged in as someone the token does not know.
+ */
+API CK_RV C_LoginUser(CK_SESSION_HANDLE h, CK_USER_TYPE user, CK_CHAR_PTR pin, CK_ULONG n,
+                      CK_UTF8CHAR_PTR name, CK_ULONG name_len)
+{
+    if (name && name_len)
+        return CKR_ARGUMENTS_BAD;
+    return C_Login(h, user, pin, n);
+}
+
+/*
+ * PKCS#11 3.0 base specification, C_SessionCancel: ends the session's active operations
+ * named by flags (CKF_SIGN, CKF_FIND_OBJECTS, ...). Each operation's state
+ * lives here in the module until its final call, so cancelling is local.
+ * Message-based operations are never active (not offered), so their flags
+ * have nothing to cancel.
+ */
+API CK_RV C_SessionCancel(CK_SESSION_HANDLE h, CK_FLAGS flags)
+{
+    static const struct {
+        CK_FLAGS flag;
+        enum op_kind kind;
+    } by_flag[] = {{CKF_SIGN, OP_SIGN},
+                   {CKF_VERIFY, OP_VERIFY},
+                   {CKF_ENCRYPT, OP_ENCRYPT},
+                   {CKF_DECRYPT, OP_DECRYPT},
+                   {CKF_DIGEST, OP_DIGEST}};
+    struct session *s;
+    CK_RV rv = session_of(h, &s);
+    if (rv)
+        return rv;
+    for (size_t i = 0; i < sizeof(by_flag) / sizeof(by_flag[0]); i++)
+        if (flags & by_flag[i].flag)
+            op_reset(&s->ops[by_flag[i].kind - 1]);
+    if (flags & CKF_FIND_OBJECTS)
+        s->finding = false;
+    return CKR_OK;
+}
+
+/* The message-based API (PKCS#11 3.0 C_Message*, C_*Message*) is not offered. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+NOT_SUPPORTED(C_MessageEncryptInit, CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_OBJECT_HANDLE c)
+NOT_SUPPORTED(C_EncryptMessage, CK_SESSION_HANDLE a, CK_VOID_PTR b, CK_ULONG c, CK_BYTE_PTR d,
+              CK_ULONG e, CK_BYTE_PTR f, CK_ULONG g, CK_BYTE_PTR i, CK_ULONG_PTR j)
+NOT_SUPPORTED(C_EncryptMessageBegin, CK_SESSION_HANDLE a, CK_VOID_PTR b, CK_ULONG c, CK_BYTE_PTR d,
+              CK_ULONG e)
+NOT_SUPPORTED(C_EncryptMessageNext, CK_SESSION_HANDLE a, CK_VOID_PTR b, CK_ULONG c, CK_BYTE_PTR d,
+              CK_ULONG e, CK_BYTE_PTR f, CK_ULONG_PTR g, CK_FLAGS i)
+NOT_SUPPORTED(C_MessageEncryptFinal, CK_SESSION_HANDLE a)
+NOT_SUPPORTED(C_MessageDecryptInit, CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_OBJECT_HANDLE c)
+NOT_SUPPORTED(C_DecryptMessage, CK_SESSION_HANDLE a, CK_VOID_PTR b, CK_ULONG c, CK_BYTE_PTR d,
+              CK_ULONG e, CK_BYTE_PTR f, CK_ULONG g, CK_BYTE_PTR i, CK_ULONG_PTR j)
+NOT_SUPPORTED(C_DecryptMessageBegin, CK_SESSION_HANDLE a, CK_VOID_PTR b, CK_ULONG c, CK_BYTE_PTR d,
+              CK_ULONG e)
+NOT_SUPPORTED(C_DecryptMessageNext, CK_SESSION_HANDLE a, CK_VOID_PTR b, CK_ULONG c, CK_BYTE_PTR d,
+              CK_ULONG e, CK_BYTE_PTR f, CK_ULONG_PTR g, CK_FLAGS i)
+NOT_SUPPORTED(C_MessageDecryptFinal, CK_SESSION_HANDLE a)
+NOT_SUPPORTED(C_MessageSignInit, CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_OBJECT_HANDLE c)
+NOT_SUPPORTED(C_SignMessage, CK_SESSION_HANDLE a, CK_VOID_PTR b, CK_ULONG c, CK_BYTE_PTR d,
+              CK_ULONG e, CK_BYTE_PTR f, CK_ULONG_PTR g)
+NOT_SUPPORTED(C_SignMessageBegin, CK_SESSION_HANDLE a, CK_VOID_PTR b, CK_ULONG c)
+NOT_SUPPORTED(C_SignMessageNext, CK_SESSION_HANDLE a, CK_VOID_PTR b, CK_ULONG c, CK_BYTE_PTR d,
+              CK_ULONG e, CK_BYTE_PTR f, CK_ULONG_PTR g)
+NOT_SUPPORTED(C_MessageSignFinal, CK_SESSION_HANDLE a)
+NOT_SUPPORTED(C_MessageVerifyInit, CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_OBJECT_HANDLE c)
+NOT_SUPPORTED(C_VerifyMessage, CK_SESSION_HANDLE a, CK_VOID_PTR b, CK_ULONG c, CK_BYTE_PTR d,
+              CK_ULONG e, CK_BYTE_PTR f, CK_ULONG g)
+NOT_SUPPORTED(C_VerifyMessageBegin, CK_SESSION_HANDLE a, CK_VOID_PTR b, CK_ULONG c)
+NOT_SUPPORTED(C_VerifyMessageNext, CK_SESSION_HANDLE a, CK_VOID_PTR b, CK_ULONG c, CK_BYTE_PTR d,
+              CK_ULONG e, CK_BYTE_PTR f, CK_ULONG g)
+NOT_SUPPORTED(C_MessageVerifyFinal, CK_SESSION_HANDLE a)
+#pragma GCC diagnostic pop
+
+/* The 2.40 list's functions, then 3.0's (the order of CK_FUNCTION_LIST_3_0). */
+static CK_FUNCTION_LIST_3_0 function_list_3_0 = {
+    .version = {3, 0},
+#define F(name) .name = name,
+    F(C_Initialize) F(C_Finalize) F(C_GetFunctionList) F(C_GetSlotList) F(C_GetSlotInfo) F(
+        C_GetTokenInfo) F(C_GetMechanismList) F(C_GetMechanismInfo) F(C_InitToken) F(C_InitPIN)
+        F(C_SetPIN) F(C_OpenSession) F(C_CloseSession) F(C_CloseAllSessions) F(C_GetSessionInfo) F(
+            C_GetOperationState) F(C_SetOperationState) F(C_Login) F(C_Logout) F(C_CreateObject)
+            F(C_CopyObject) F(C_DestroyObject) F(C_GetObjectSize) F(C_GetAttributeValue) F(
+                C_SetAttributeValue) F(C_FindObjectsInit) F(C_FindObjects) F(C_FindObjectsFinal)
+                F(C_EncryptInit) F(C_Encrypt) F(C_EncryptUpdate) F(C_EncryptFinal) F(
+                    C_DecryptInit) F(C_Decrypt) F(C_DecryptUpdate) F(C_DecryptFinal) F(C_DigestInit)
+                    F(C_Digest) F(C_DigestUpdate) F(C_DigestKey) F(C_DigestFinal) F(C_SignInit) F(
+                        C_Sign) F(C_SignUpdate) F(C_SignFinal) F(C_SignRecoverInit) F(C_SignRecover)
+                        F(C_VerifyInit) F(C_Verify) F(C_VerifyUpdate) F(C_VerifyFinal) F(
+                            C_VerifyRecoverInit) F(C_VerifyRecover) F(C_DigestEncryptUpdate)
+                            F(C_DecryptDigestUpdate) F(
+                                C_SignEncryptUpdate) F(C_DecryptVerifyUpdate) F(C_GenerateKey)
+                                F(C_GenerateKeyPair) F(C_WrapKey) F(C_UnwrapKey) F(C_DeriveKey) F(
+                                    C_SeedRandom) F(C_GenerateRandom)
+                                    F(C_GetFunctionStatus) F(C_CancelFunction) F(C_WaitForSlotEvent)
+                                        F(C_GetInterfaceList) F(C_GetInterface) F(C_LoginUser)
+                                            F(C_SessionCancel) F(C_MessageEncryptInit) F(
+                                                C_EncryptMessage)
+                                                F(C_EncryptMessageBegin) F(C_EncryptMessageNext) F(
+                                                    C_MessageEncryptFinal) F(C_MessageDecryptInit)
+                                                    F(C_DecryptMessage) F(C_DecryptMessageBegin)
+                                                        F(C_DecryptMessageNext) F(
+                                                            C_MessageDecryptFinal)
+                                                            F(C_MessageSignInit) F(C_SignMessage) F(
+                                                                C_SignMessageBegin)
+                                                                F(C_SignMessageNext) F(
+                                                                    C_MessageSignFinal)
+                                                                    F(C_MessageVerifyInit) F(
+                                                                        C_VerifyMessage)
+                                                                        F(C_VerifyMessageBegin) F(
+                                                                            C_VerifyMessageNext)
+                                                                            F(C_MessageVerifyFinal)
+#undef F
+                                                                                .C_GetInfo =
+        get_info_3_0,
+};
+
+/*
+ * PKCS#11 3.0 CK_INTERFACE: the "PKCS 11" interface at 3.0 (the default,
+ * first) and at 2.40. flags stay 0: CKF_INTERFACE_FORK_SAFE is not claimed,
+ * because a forked child shares the parent's connection to keep-hsm.
+ */
+static CK_UTF8CHAR interface_name[] = "PKCS 11";
+static CK_INTERFACE interfaces[] = {
+    {interface_name, &function_list_3_0, 0},
+    {interface_name, &function_list, 0},
+};
+#define INTERFACE_COUNT (sizeof(interfaces) / sizeof(interfaces[0]))
+
+/* PKCS#11 3.0 C_GetInterfaceList: callable before C_Initialize, like C_GetFunctionList. */
+API CK_RV C_GetInterfaceList(CK_INTERFACE_PTR list, CK_ULONG_PTR count)
+{
+    if (!count)
+        return CKR_ARGUMENTS_BAD;
+    if (!list) {
+        *count = INTERFACE_COUNT;
+        return CKR_OK;
+    }
+    CK_ULONG room = *count;
+    *count = INTERFACE_COUNT;
+    if (room < INTERFACE_COUNT)
+        return CKR_BUFFER_TOO_SMALL;
+    memcpy(list, interfaces, sizeof(interfaces));
+    return CKR_OK;
+}
+
+static bool interface_matches(const CK_INTERFACE *i, const CK_UTF8CHAR *name,
+                              const CK_VERSION *version, CK_FLAGS flags)
+{
+    const CK_VERSION *has = i->pFunctionList; /* every function list starts with its version */
+    if (name && strcmp((const char *)name, (const char *)i->pInterfaceName) != 0)
+        return false;
+    if (version && (version->major != has->major || version->minor != has->minor))
+        return false;
+    return (i->flags & flags) == flags;
+}
+
+/*
+ * PKCS#11 3.0 C_GetInterface: the first interface matching the name
+ * (NULL: any), the version (NULL: any) and all of flags; none matching is
+ * CKR_ARGUMENTS_BAD.
+ */
+API CK_RV C_GetInterface(CK_UTF8CHAR_PTR name, CK_VERSION_PTR version, CK_INTERFACE_PTR_PTR out,
+                         CK_FLAGS flags)
+{
+    if (!out)
+        return CKR_ARGUMENTS_BAD;
+    for (size_t i = 0; i < INTERFACE_COUNT; i++)
+        if (interface_matches(&interfaces[i], name, version, flags)) {
+            *out = &interfaces[i];
+            return CKR_OK;
+        }
+    *out = NULL;
+    return CKR_ARGUMENTS_BAD;
+}

@@ -11,9 +11,10 @@
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
-#include <p11-kit/pkcs11.h>
+#include "hsm/cryptoki.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +87,8 @@ struct hsm_service {
     uint64_t counter_value;     /* its value, as last read or set */
     bool counter_lost;          /* a move failed: no more writes until a restart repairs it */
     struct obj_index index;     /* objs by handle, CKA_CLASS, CKA_ID, CKA_LABEL */
+    bool service_key_set;       /* hsm_service_set_master_secret gave a secret */
+    uint8_t service_key[HSM_KEY_SIZE];
 };
 
 /* ---- small helpers ----------------------------------------------------- */
@@ -544,6 +547,33 @@ int hsm_service_open(const char *store_path, uint32_t kdf_iterations, struct hsm
     return KEEP_OK;
 }
 
+int hsm_service_set_master_secret(struct hsm_service *s, const uint8_t *secret, size_t size,
+                                  struct keep_error *err)
+{
+    bool sealed_by_service = s->st.flags & HSM_STORE_SERVICE_KEY;
+    if (!secret && sealed_by_service)
+        return keep_fail(err, KEEP_E_HSM_CONFIG,
+                         "the token store is sealed under a master key secret from the "
+                         "attestation service: start keep-hsm with --master-key-secret");
+    if (!secret)
+        return KEEP_OK;
+    if (size < HSM_KEY_SIZE)
+        return keep_fail(err, KEEP_E_HSM_CONFIG, "master key secret: %zu bytes, at least %d needed",
+                         size, HSM_KEY_SIZE);
+    if ((s->st.flags & HSM_STORE_INITIALIZED) && !sealed_by_service)
+        return keep_fail(err, KEEP_E_HSM_CONFIG,
+                         "the token store was sealed under the PINs alone; --master-key-secret "
+                         "applies to a token initialised with it (C_InitToken)");
+    unsigned int out_size = 0;
+    static const char info[] = "keep-hsm service sealing key v1";
+    if (!HMAC(EVP_sha256(), secret, (int)size, (const uint8_t *)info, sizeof(info) - 1,
+              s->service_key, &out_size) ||
+        out_size != HSM_KEY_SIZE)
+        return keep_fail(err, KEEP_E_HSM_CONFIG, "master key secret: HMAC-SHA256 failed");
+    s->service_key_set = true;
+    return KEEP_OK;
+}
+
 int hsm_service_set_counter(struct hsm_service *s, const struct hsm_counter *counter,
                             struct keep_error *err)
 {
@@ -604,6 +634,7 @@ void hsm_service_free(struct hsm_service *s)
     free(s->conns);
     hsm_store_free(&s->st);
     OPENSSL_cleanse(s->mk, sizeof(s->mk));
+    OPENSSL_cleanse(s->service_key, sizeof(s->service_key));
     free(s->evidence);
     free(s->path);
     free(s);
@@ -765,6 +796,32 @@ static CK_RV op_token_info(struct req *r)
     return CKR_OK;
 }
 
+/*
+ * The key that wraps the master key in the slot of who: PBKDF2 of the PIN and, for a token
+ * sealed under the service's secret, HMAC-SHA256(service key, PBKDF2 key || who) of it, so
+ * unwrapping needs both the PIN and the secret only a Keep with the right measurement gets.
+ */
+static bool slot_key(const struct hsm_service *s, const char *who, const uint8_t *pin, uint32_t n,
+                     const uint8_t *salt, uint8_t kek[HSM_KEY_SIZE])
+{
+    if (hsm_store_kek(pin, n, salt, s->st.kdf_iterations, kek) != 0)
+        return false;
+    if (!(s->st.flags & HSM_STORE_SERVICE_KEY))
+        return true;
+    uint8_t in[HSM_KEY_SIZE + 8];
+    size_t who_size = strlen(who);
+    unsigned int out_size = 0;
+    if (!s->service_key_set || who_size > sizeof(in) - HSM_KEY_SIZE)
+        return false;
+    memcpy(in, kek, HSM_KEY_SIZE);
+    memcpy(in + HSM_KEY_SIZE, who, who_size);
+    bool ok = HMAC(EVP_sha256(), s->service_key, HSM_KEY_SIZE, in, HSM_KEY_SIZE + who_size, kek,
+                   &out_size) != NULL &&
+              out_size == HSM_KEY_SIZE;
+    OPENSSL_cleanse(in, sizeof(in));
+    return ok;
+}
+
 /* Check a PIN against a wrapped master key; counts failures and locks (2.40 5.6). */
 static CK_RV check_pin(struct hsm_service *s, const char *who, const uint8_t *pin, uint32_t n,
                        const uint8_t *salt, const uint8_t *wrapped, uint32_t *fails)
@@ -772,8 +829,7 @@ static CK_RV check_pin(struct hsm_service *s, const char *who, const uint8_t *pi
     uint8_t kek[HSM_KEY_SIZE], mk[HSM_KEY_SIZE];
     if (*fails >= HSM_MAX_PIN_FAILS)
         return CKR_PIN_LOCKED;
-    bool ok = hsm_store_kek(pin, n, salt, s->st.kdf_iterations, kek) == 0 &&
-              hsm_store_unwrap(kek, who, wrapped, mk);
+    bool ok = slot_key(s, who, pin, n, salt, kek) && hsm_store_unwrap(kek, who, wrapped, mk);
     OPENSSL_cleanse(kek, sizeof(kek));
     if (!ok) {
         (*fails)++;
@@ -806,8 +862,7 @@ static CK_RV wrap_for(struct hsm_service *s, const char *who, const uint8_t *pin
                       uint8_t *salt, uint8_t *wrapped)
 {
     uint8_t kek[HSM_KEY_SIZE];
-    bool ok = RAND_bytes(salt, HSM_SALT_SIZE) == 1 &&
-              hsm_store_kek(pin, n, salt, s->st.kdf_iterations, kek) == 0 &&
+    bool ok = RAND_bytes(salt, HSM_SALT_SIZE) == 1 && slot_key(s, who, pin, n, salt, kek) &&
               hsm_store_wrap(kek, who, s->mk, wrapped) == 0;
     OPENSSL_cleanse(kek, sizeof(kek));
     return ok ? CKR_OK : CKR_FUNCTION_FAILED;
@@ -842,11 +897,16 @@ static CK_RV op_init_token(struct req *r)
     if (RAND_bytes(s->mk, HSM_KEY_SIZE) != 1)
         return CKR_FUNCTION_FAILED;
     s->mk_loaded = true;
+    s->st.flags = s->service_key_set ? HSM_STORE_SERVICE_KEY : 0; /* slot_key reads it */
     if ((rv = wrap_for(s, "so", pin, n, s->st.so_salt, s->st.so_wrapped)) != CKR_OK)
         return rv;
-    s->st.flags = HSM_STORE_INITIALIZED;
-    fprintf(stderr, "keep-hsm: WARNING: the token store is sealed under keys derived from the "
-                    "PINs (PBKDF2); a weak PIN makes the stored keys guessable offline\n");
+    s->st.flags |= HSM_STORE_INITIALIZED;
+    if (s->service_key_set)
+        fprintf(stderr, "keep-hsm: the token store is sealed under keys derived from the PINs "
+                        "and the master key secret the attestation service released\n");
+    else
+        fprintf(stderr, "keep-hsm: WARNING: the token store is sealed under keys derived from the "
+                        "PINs (PBKDF2); a weak PIN makes the stored keys guessable offline\n");
     return save_objects(s);
 }
 
@@ -1836,7 +1896,7 @@ static CK_RV op_derive_key(struct req *r)
 
 static bool is_wrap_mech(uint64_t type)
 {
-    return type == CKM_AES_KEY_WRAP || type == HSM_CKM_AES_KEY_WRAP_KWP;
+    return type == CKM_AES_KEY_WRAP || type == CKM_AES_KEY_WRAP_KWP;
 }
 
 /* The AES key that wraps or unwraps: visible, AES, with CKA_WRAP or CKA_UNWRAP. */

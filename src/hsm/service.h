@@ -58,6 +58,15 @@ struct hsm_counter {
 int hsm_service_set_counter(struct hsm_service *s, const struct hsm_counter *counter,
                             struct keep_error *err);
 
+/*
+ * The token's master key secret released by the attestation service (docs/HSM.md "Sealing
+ * key"), or NULL for none. With a secret, a token initialised from now on is sealed under the
+ * PINs and the secret together; a token already sealed one way must be opened the same way
+ * (KEEP_E_HSM_CONFIG otherwise). Call before any client is served.
+ */
+int hsm_service_set_master_secret(struct hsm_service *s, const uint8_t *secret, size_t size,
+                                  struct keep_error *err);
+
 /* A client connection (one PKCS#11 application): login state and its sessions. */
 uint64_t hsm_service_connect(struct hsm_service *s);
 void hsm_service_disconnect(struct hsm_service *s, uint64_t conn);

@@ -49,7 +49,8 @@ int hsm_store_parse(const uint8_t *data, size_t size, struct hsm_store *out, str
         keep_cursor_copy(&c, "user_wrapped", out->user_wrapped, HSM_WRAPPED_SIZE, &ce) ||
         keep_cursor_u32(&c, "record_count", &out->record_count, &ce))
         return format_error(err, &ce);
-    if (out->flags & ~(uint32_t)(HSM_STORE_INITIALIZED | HSM_STORE_USER_PIN))
+    if (out->flags &
+        ~(uint32_t)(HSM_STORE_INITIALIZED | HSM_STORE_USER_PIN | HSM_STORE_SERVICE_KEY))
         return keep_fail(err, KEEP_E_HSM_STORE_FORMAT, "token store: flags 0x%x has unknown bits",
                          out->flags);
     if (out->kdf_iterations < HSM_KDF_ITERATIONS_MIN)

@@ -37,6 +37,9 @@
 
 #define HSM_STORE_INITIALIZED 1u /* C_InitToken was called */
 #define HSM_STORE_USER_PIN    2u /* C_InitPIN was called */
+/* The slot keys also need the master key secret released by the attestation service
+ * (keep-hsm --master-key-secret; docs/HSM.md "Sealing key"). */
+#define HSM_STORE_SERVICE_KEY 4u
 
 /* One sealed object record as stored (nonce || ciphertext || tag). */
 struct hsm_record {

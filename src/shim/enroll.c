@@ -57,6 +57,7 @@ void shim_enroll_exit(int status)
     /* The workload's own frame (argc, argv, envp, auxv) is on the page at its %rsp and above. */
     shim_mm_reset_for_workload(en.stack_low, en.workload_rsp & ~4095ull);
     shim_signal_reset();
+    shim_fpu_reset();
     struct keep_shim_cpu *c = shim_cpu();
     c->clear_child_tid = 0;
     if (BOOT->in.have_fsgsbase)

@@ -8,7 +8,7 @@
  * except for one placeholder fd per open file (KEEP_HC_PLACEHOLDER, the
  * host's /dev/null) so fd numbers stay the host's to allocate.
  *
- * Answered here: open/openat (O_RDONLY; O_WRONLY|O_CREAT during enrolment),
+ * Answered here: open/openat/creat (O_RDONLY; O_WRONLY|O_CREAT during enrolment),
  * read, readv, pread64, write (enrolment), lseek, fstat, stat/lstat,
  * newfstatat, statx, access/faccessat/faccessat2, getdents64, close,
  * mkdir (enrolment), ioctl (ENOTTY), fcntl F_GETFD/F_SETFD/F_GETFL, and
@@ -572,6 +572,7 @@ static bool path_args(uint64_t nr, int *dirfd_arg, int *path_arg)
     *path_arg = 0;
     switch (nr) {
     case KEEP_NR_open:
+    case KEEP_NR_creat: /* calls.c would forward it as an open: it must not reach the host */
     case KEEP_NR_stat:
     case KEEP_NR_lstat:
     case KEEP_NR_access:
@@ -611,6 +612,8 @@ static long named_call(const struct shim_frame *f, const char *name, bool slash,
     case KEEP_NR_open:
     case KEEP_NR_openat:
         return open_name(name, slash, a1, a2);
+    case KEEP_NR_creat: /* creat(2): open with O_CREAT|O_WRONLY|O_TRUNC; a1 is the mode */
+        return open_name(name, slash, O_CREAT | O_WRONLY | O_TRUNC, a1);
     case KEEP_NR_stat:
     case KEEP_NR_lstat:
     case KEEP_NR_newfstatat:

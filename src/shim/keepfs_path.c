@@ -18,9 +18,9 @@ static bool equal(const char *a, const char *b)
 }
 
 struct comps {
-    char c[KEEPFS_DEPTH][KEEPFS_NAME_MAX];
+    char c[KEEPFS_DEPTH][KEEPFS_NAME_MAX]; /* "" for a name too long to exist in /run/keep */
     int depth;
-    bool deep; /* a component went past KEEPFS_DEPTH or KEEPFS_NAME_MAX */
+    int beyond; /* components past KEEPFS_DEPTH, still there for ".." to climb out of */
 };
 
 static bool ours(const struct comps *p)
@@ -28,22 +28,39 @@ static bool ours(const struct comps *p)
     return p->depth >= 2 && equal(p->c[0], "run") && equal(p->c[1], "keep");
 }
 
-/* Apply one component of n bytes at s. */
+/* A name no file in /run/keep has: a component past KEEPFS_DEPTH or too long. */
+static bool impossible(const struct comps *p)
+{
+    if (p->beyond)
+        return true;
+    for (int i = 0; i < p->depth; i++)
+        if (!p->c[i][0])
+            return true;
+    return false;
+}
+
+/*
+ * Apply one component of n bytes at s. A component that cannot be kept still
+ * counts, so that ".." climbs out of exactly it (path_resolution(7)): the
+ * path "/A/B/.../../../run/keep/key.pem" names /run/keep however deep it went.
+ */
 static void step(struct comps *p, const char *s, size_t n)
 {
     if (n == 1 && s[0] == '.')
         return;
     if (n == 2 && s[0] == '.' && s[1] == '.') {
-        if (p->deep) /* climbing out of a place that cannot exist in /run/keep */
-            return;
-        if (p->depth > 0)
+        if (p->beyond)
+            p->beyond--;
+        else if (p->depth > 0)
             p->depth--;
         return;
     }
-    if (p->deep || p->depth == KEEPFS_DEPTH || n >= KEEPFS_NAME_MAX) {
-        p->deep = true;
+    if (p->depth == KEEPFS_DEPTH) {
+        p->beyond++; /* at most one per byte of a path: no overflow */
         return;
     }
+    if (n >= KEEPFS_NAME_MAX)
+        n = 0; /* kept as "", which no name below /run/keep is */
     for (size_t i = 0; i < n; i++)
         p->c[p->depth][i] = s[i];
     p->c[p->depth++][n] = 0;
@@ -80,7 +97,7 @@ int keepfs_path_name(const char *path, const char *base, char name[KEEPFS_NAME_M
         walk(&p, base, NULL);
     }
     walk(&p, path, slash);
-    if (p.deep) /* a name too deep or too long for /run/keep: none exists there */
+    if (impossible(&p)) /* a name too deep or too long for /run/keep: none exists there */
         return ours(&p) ? -KEEPFS_ENOENT : KEEPFS_ELSEWHERE;
     if (p.depth == 1 && equal(p.c[0], "run"))
         return KEEPFS_RUN;

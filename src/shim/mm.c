@@ -138,10 +138,19 @@ static struct tables tables(void)
     };
 }
 
-static void flush_tlb(void)
+/*
+ * After a page-table change: this vCPU's TLB, then, when other threads run,
+ * every other vCPU's (the host injects an NMI into each, entry.S, and
+ * returns once none of them can run on without it). Without that another
+ * thread could go on using a page this one unmapped or protected (SDM vol 3,
+ * 4.10.5, "Propagation of paging-structure changes to multiple processors").
+ */
+static void flush_tlb(const struct tables *t)
 {
     uint64_t cr3;
     __asm__ volatile("mov %%cr3, %0; mov %0, %%cr3" : "=r"(cr3) : : "memory");
+    if (t->st->vcpus_running > 1)
+        shim_port(KEEP_REQ_TLB_SHOOTDOWN);
 }
 
 /* Before the guest first uses a slot of its physical memory, the host registers it. */
@@ -384,7 +393,7 @@ long shim_mm_protect_at_cpl0(uint64_t addr, uint64_t size, uint64_t flags)
         }
     }
     if (changed)
-        flush_tlb();
+        flush_tlb(&t);
     return 0;
 }
 
@@ -425,7 +434,7 @@ long shim_mm_unmap_at_cpl0(uint64_t addr, uint64_t size)
     }
     if (freed) {
         mm.pages_in_use_hint = t.st->pages_in_use -= freed;
-        flush_tlb();
+        flush_tlb(&t);
         /*
          * The host drops the frames here, at CPL0, not after the gate returns:
          * a workload calling the gate itself would skip that and hold host

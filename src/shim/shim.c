@@ -269,15 +269,15 @@ static long do_futex(const struct shim_frame *f)
 {
     enum { FUTEX_WAIT = 0, FUTEX_WAIT_BITSET = 9 };
     uint64_t uaddr = f->rdi, cmd = f->rsi & 127;
-    if (!shim_user_ok(uaddr, 4))
-        return -SHIM_EFAULT;
+    if (!shim_user_ok(uaddr, 4) || shim_futex_memory(f->rsi, uaddr, f->r10, f->r8))
+        return -SHIM_EFAULT; /* before the word is read below: an unmapped one faulted the shim */
     /*
      * The only thread waiting, for ever, on a word nobody else can change:
      * Linux would hang; a Keep ends instead (no timer may wake it either:
      * a signal handler would, which this does not foresee).
      */
-    if ((cmd == FUTEX_WAIT || cmd == FUTEX_WAIT_BITSET) && !f->r10 && !other_threads() &&
-        *(volatile uint32_t *)uaddr == (uint32_t)f->rdx)
+    if ((cmd == FUTEX_WAIT || cmd == FUTEX_WAIT_BITSET) && uaddr % 4 == 0 && !f->r10 &&
+        !other_threads() && *(volatile uint32_t *)uaddr == (uint32_t)f->rdx)
         shim_panic("futex wait with no other thread to wake it (deadlock) at", uaddr);
     return shim_futex(uaddr, f->rsi, f->rdx, f->r10, f->r8, f->r9);
 }

@@ -127,6 +127,10 @@ long shim_clone(const struct shim_frame *f);
 long shim_futex(uint64_t uaddr, uint64_t op, uint64_t val, uint64_t timeout, uint64_t uaddr2,
                 uint64_t val3);
 __attribute__((noreturn)) void shim_thread_exit(int status);
+/* 0, or -EFAULT when memory futex op reads or writes is not mapped (it is paged in). */
+/* At a new thread's first entry: take the floating-point environment its parent had. */
+void shim_thread_start(void);
+long shim_futex_memory(uint64_t op, uint64_t uaddr, uint64_t timeout, uint64_t uaddr2);
 
 /* Forwarding to the host through the channel (forward.c); returns the checked result. */
 long shim_forward(const struct shim_frame *f);
@@ -146,6 +150,7 @@ bool shim_keepfs_call(const struct shim_frame *f, long *r);
 void shim_keepfs_init(bool writable);
 void shim_keepfs_seal(void);
 void shim_signal_reset(void);
+void shim_fpu_reset(void);
 /* Free what the enroller mapped: everything but the workload's image and its stack page(s) at
  * and above stack_keep; the break back at its start. */
 void shim_mm_reset_for_workload(uint64_t stack_low, uint64_t stack_keep);

@@ -448,7 +448,8 @@ static void setup_frame(struct keep_shim_regs *r, int sig, const struct sig_info
         info[5] = si->pid ? 1000 : 0; /* si_uid: the Keep's uid (AT_UID) */
     }
     fpu_save(fp);
-    if ((act->flags & SA_ONSTACK) && (stack_flags & SS_AUTODISARM) && !(stack_flags & SS_ONSTACK))
+    /* Every delivery disarms it, SA_ONSTACK or not (kernel/signal.c, signal_delivered). */
+    if (stack_flags & SS_AUTODISARM)
         set_alt(0, 0, 0);
     blocked |= act->mask | ((act->flags & SA_NODEFER) ? 0 : BIT(sig));
     blocked &= ~UNBLOCKABLE;
@@ -540,7 +541,7 @@ static long do_rt_sigaction(uint64_t sig, uint64_t act, uint64_t old, uint64_t s
 
 static long do_rt_sigprocmask(uint64_t how, uint64_t set, uint64_t old, uint64_t size)
 {
-    if (size != 8 || how > 2)
+    if (size != 8 || (set && how > 2)) /* kernel/signal.c: how is read only with a new set */
         return -SHIM_EINVAL;
     if ((old && !shim_user_ok(old, 8)) || (set && !shim_user_ok(set, 8)))
         return -SHIM_EFAULT;
@@ -890,6 +891,7 @@ void shim_signal_interrupted(void)
     struct keep_shim_regs *r = SIGREGS;
     uint64_t from = shim_cpu()->from;
     shim_cpu()->from = KEEP_SIG_FROM_NONE;
+    shim_thread_start();
     if (from == KEEP_SIG_FROM_FAULT) {
         struct sig_info si;
         uint64_t vector = shim_cpu()->vector, err = shim_cpu()->error_code, addr = shim_cpu()->addr;
@@ -901,6 +903,28 @@ void shim_signal_interrupted(void)
         return;
     }
     deliver(r, -1); /* from the host: nothing ready (all blocked) resumes as it was */
+}
+
+/*
+ * After enrolment (enroll.c): the x87/SSE/AVX registers as execve(2) leaves
+ * them (Linux fpu__clear_user_states: every component in its initial state),
+ * not holding what the enroller computed last (its TLS keys, its key.pem).
+ * XRSTOR initialises each component whose XSTATE_BV bit is 0 without reading
+ * its area (SDM vol 1, 13.8.1); MXCSR comes from the legacy region.
+ */
+void shim_fpu_reset(void)
+{
+    static _Alignas(64) uint8_t init[576]; /* legacy region and header: zero but FCW, MXCSR */
+    fpu_probe();
+    *(uint16_t *)(init + 0) = 0x37f;   /* FCW after FNINIT */
+    *(uint32_t *)(init + 24) = 0x1f80; /* MXCSR at power-up */
+    if (fpu.xsave)
+        __asm__ volatile("xrstor64 (%0)"
+                         :
+                         : "r"(init), "a"((uint32_t)fpu.xcr0), "d"((uint32_t)(fpu.xcr0 >> 32))
+                         : "memory");
+    else
+        __asm__ volatile("fxrstor64 (%0)" : : "r"(init) : "memory");
 }
 
 /* After enrolment (enroll.c): the workload starts with Linux's defaults at execve(2). */

@@ -27,6 +27,31 @@ enum {
 
 static uint64_t next_tid = 2;
 
+/*
+ * The memory a futex call reads or writes must be mapped, or it is EFAULT
+ * (futex(2), ERRORS): the word a wait or CMP_REQUEUE compares, the word
+ * WAKE_OP changes (writable), the timeout a wait reads. Each is paged in
+ * here, so the host touches only pages the frame pool counted. A private
+ * WAKE or REQUEUE reads nothing (kernel/futex/core.c, get_futex_key), as
+ * on Linux. Unaligned words are the host's EINVAL, checked before this.
+ */
+long shim_futex_memory(uint64_t op, uint64_t uaddr, uint64_t timeout, uint64_t uaddr2)
+{
+    enum { WAIT = 0, CMP_REQUEUE = 4, WAKE_OP = 5, WAIT_BITSET = 9, PRIVATE = 128 };
+    uint64_t cmd = op & 127;
+    bool waits = cmd == WAIT || cmd == WAIT_BITSET;
+    if (uaddr % 4)
+        return 0;
+    if ((waits || cmd == CMP_REQUEUE || cmd == WAKE_OP || !(op & PRIVATE)) &&
+        shim_mm_populate(uaddr, 4))
+        return -SHIM_EFAULT;
+    if (cmd == WAKE_OP && (uaddr2 % 4 == 0) && shim_mm_populate_writable(uaddr2, 4))
+        return -SHIM_EFAULT;
+    if (waits && timeout && shim_mm_populate(timeout, 16))
+        return -SHIM_EFAULT;
+    return 0;
+}
+
 long shim_futex(uint64_t uaddr, uint64_t op, uint64_t val, uint64_t timeout, uint64_t uaddr2,
                 uint64_t val3)
 {
@@ -71,6 +96,13 @@ long shim_clone(const struct shim_frame *f)
     child->alt_sp = child->alt_size = 0;
     child->alt_flags = child->suspended = 0;
     child->clear_child_tid = (flags & CLONE_CHILD_CLEARTID) ? ctid : 0;
+    /*
+     * The floating-point environment (rounding, exception masks) is the
+     * parent's, as clone(2) copies the FPU state and pthread_create(3p)
+     * requires; a vCPU starts with the reset state or a dead thread's.
+     */
+    __asm__ volatile("stmxcsr %0; fnstcw %1" : "=m"(child->start_mxcsr), "=m"(child->start_fcw));
+    child->start_fp = 1;
     /* The child returns from the same syscall with 0, on its own stack. */
     shim_frame_to_regs(f, 0, &child->regs);
     child->regs.rsp = stack;
@@ -91,12 +123,25 @@ long shim_clone(const struct shim_frame *f)
     return (long)tid;
 }
 
+void shim_thread_start(void)
+{
+    struct keep_shim_cpu *self = shim_cpu();
+    if (!self->start_fp)
+        return;
+    self->start_fp = 0;
+    /* Bits above 15 are reserved (#GP in LDMXCSR); the block is a user page. */
+    uint32_t mxcsr = self->start_mxcsr & 0xffff;
+    uint16_t fcw = self->start_fcw;
+    __asm__ volatile("ldmxcsr %0; fldcw %1" : : "m"(mxcsr), "m"(fcw));
+}
+
 /* exit(2) of one thread: clear_child_tid is cleared and woken (set_tid_address(2)). */
 __attribute__((noreturn)) void shim_thread_exit(int status)
 {
     struct keep_shim_cpu *self = shim_cpu();
     uint64_t ctid = self->clear_child_tid;
-    if (ctid && shim_user_ok(ctid, 4)) {
+    /* Linux ignores a failed store here (kernel/fork.c, mm_release): a freed word is skipped. */
+    if (ctid && shim_user_ok(ctid, 4) && !shim_mm_populate_writable(ctid, 4)) {
         *(volatile uint32_t *)ctid = 0;
         shim_futex(ctid, FUTEX_WAKE, 1, 0, 0, 0);
     }

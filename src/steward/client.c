@@ -3,7 +3,9 @@
  * keep_steward_enroll(): the Keep side of keep-steward. Runs inside a Keep
  * (static glibc + libssl.a/libcrypto.a); talks HTTP/1.1 over TLS 1.3 to the
  * service and verifies it with the CA given. One connection per request,
- * "Connection: close", bodies read to EOF: the simplest correct client.
+ * "Connection: close", bodies read to EOF and checked against Content-Length
+ * (the host carries the TCP stream and could cut it short): the simplest
+ * correct client.
  */
 #include "keep/steward_client.h"
 
@@ -22,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -35,7 +38,8 @@ struct enroll {
     char *msg;
     size_t msg_size;
     EVP_PKEY *key;
-    X509 *cert; /* once issued: the client certificate for mTLS */
+    X509 *cert;       /* once issued: the client certificate for mTLS */
+    size_t body_size; /* bytes of the last reply's body (a secret may hold NUL bytes) */
 };
 
 static int fail(struct enroll *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -76,7 +80,32 @@ static int load_ca(SSL_CTX *ctx, const struct keep_steward_enroll_opts *o)
     return ok ? 1 : 0;
 }
 
-/* One request; *body (malloc'd, NUL-terminated) gets the reply body; returns the status. */
+/*
+ * The Content-Length of the reply head [head, end) (RFC 9112 6.3: with
+ * "Connection: close" a body without it ends at EOF, which the host can
+ * forge by cutting the TCP stream: we require it), or -1.
+ */
+static long long content_length(const char *head, const char *end)
+{
+    static const char name[] = "\r\nContent-Length:";
+    for (const char *p = head; p < end; p++) {
+        if (strncasecmp(p, name, sizeof(name) - 1) != 0)
+            continue;
+        p += sizeof(name) - 1;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        char *stop;
+        errno = 0;
+        long long n = strtoll(p, &stop, 10);
+        return (stop == p || errno || n < 0 || (*stop != '\r' && *stop != ' ')) ? -1 : n;
+    }
+    return -1;
+}
+
+/*
+ * One request; *body (malloc'd, NUL-terminated) gets the reply body, e->body_size its
+ * length; returns the status.
+ */
 static int https(struct enroll *e, const char *method, const char *path, const char *type,
                  const char *payload, char **body)
 {
@@ -120,11 +149,24 @@ static int https(struct enroll *e, const char *method, const char *path, const c
                     got += (size_t)r;
                 buf[got] = '\0';
                 char *split = strstr(buf, "\r\n\r\n");
-                if (sscanf(buf, "HTTP/1.1 %d", &status) == 1 && split) {
-                    *body = strdup(split + 4);
-                } else {
+                size_t size = split ? got - (size_t)(split + 4 - buf) : 0;
+                long long declared = split ? content_length(buf, split) : -1;
+                if (sscanf(buf, "HTTP/1.1 %d", &status) != 1 || !split) {
                     status = fail(e, "%s %s: malformed reply", method, path);
+                } else if (declared < 0 || (unsigned long long)declared != size) {
+                    status = fail(e,
+                                  "%s %s: reply body of %zu bytes, Content-Length %lld: cut "
+                                  "short, too long or undeclared",
+                                  method, path, size, declared);
+                } else if ((*body = malloc(size + 1))) {
+                    memcpy(*body, split + 4, size);
+                    (*body)[size] = '\0';
+                    e->body_size = size;
+                } else {
+                    status =
+                        fail(e, "%s %s: no memory for a reply of %zu bytes", method, path, size);
                 }
+                OPENSSL_cleanse(buf, got); /* it held the secret */
             } else {
                 fail(e, "%s %s: write failed", method, path);
             }
@@ -299,11 +341,11 @@ static int fetch_secrets(struct enroll *e)
             return -1;
         }
         snprintf(name, sizeof(name), "secrets/%s", e->o->secrets[i]);
-        /* Binary secrets with NUL bytes would need Content-Length; ours are read to EOF. */
-        int rc = e->o->secret_paths
-                     ? write_secret_path(e, e->o->secret_paths[i], body, strlen(body))
-                     : write_file(e, name, body, strlen(body), 0600);
-        OPENSSL_cleanse(body, strlen(body));
+        /* e->body_size, not strlen: a binary secret holds NUL bytes (Content-Length says). */
+        size_t size = e->body_size;
+        int rc = e->o->secret_paths ? write_secret_path(e, e->o->secret_paths[i], body, size)
+                                    : write_file(e, name, body, size, 0600);
+        OPENSSL_cleanse(body, size);
         free(body);
         if (rc)
             return -1;

@@ -17,6 +17,8 @@ struct fetch {
     int status;
     struct steward_bytes body;
     bool too_large;
+    const char *header; /* a response header to keep (NULL: none) */
+    char *header_value;
 };
 
 static void done(struct evhttp_request *req, void *arg)
@@ -24,6 +26,10 @@ static void done(struct evhttp_request *req, void *arg)
     struct fetch *f = arg;
     if (req) {
         f->status = evhttp_request_get_response_code(req);
+        const char *h =
+            f->header ? evhttp_find_header(evhttp_request_get_input_headers(req), f->header) : NULL;
+        if (h)
+            f->header_value = strdup(h);
         struct evbuffer *in = evhttp_request_get_input_buffer(req);
         size_t n = evbuffer_get_length(in);
         if (n > STEWARD_FETCH_MAX) {
@@ -39,7 +45,15 @@ static void done(struct evhttp_request *req, void *arg)
 int steward_fetch(const char *url, int timeout_seconds, struct steward_bytes *out,
                   struct keep_error *err)
 {
+    return steward_fetch_header(url, timeout_seconds, NULL, out, NULL, err);
+}
+
+int steward_fetch_header(const char *url, int timeout_seconds, const char *header,
+                         struct steward_bytes *out, char **header_value, struct keep_error *err)
+{
     memset(out, 0, sizeof(*out));
+    if (header_value)
+        *header_value = NULL;
     struct evhttp_uri *uri = evhttp_uri_parse(url);
     const char *scheme = uri ? evhttp_uri_get_scheme(uri) : NULL;
     const char *host = uri ? evhttp_uri_get_host(uri) : NULL;
@@ -54,7 +68,7 @@ int steward_fetch(const char *url, int timeout_seconds, struct steward_bytes *ou
     snprintf(path, sizeof(path), "%s%s%s",
              *evhttp_uri_get_path(uri) ? evhttp_uri_get_path(uri) : "/", query ? "?" : "",
              query ? query : "");
-    struct fetch f = {.base = event_base_new()};
+    struct fetch f = {.base = event_base_new(), .header = header};
     SSL_CTX *ctx = NULL;
     struct bufferevent *bev = NULL;
     if (tls) {
@@ -83,6 +97,7 @@ int steward_fetch(const char *url, int timeout_seconds, struct steward_bytes *ou
     } else {
         evhttp_connection_set_timeout(conn, timeout_seconds);
         evhttp_connection_set_max_body_size(conn, STEWARD_FETCH_MAX);
+        evhttp_connection_set_max_headers_size(conn, STEWARD_FETCH_HEADERS_MAX);
         evhttp_connection_set_retries(conn, 0);
         evhttp_add_header(evhttp_request_get_output_headers(req), "Host", host);
         if (evhttp_make_request(conn, req, EVHTTP_REQ_GET, path) == 0)
@@ -96,12 +111,17 @@ int steward_fetch(const char *url, int timeout_seconds, struct steward_bytes *ou
             free(f.body.data);
         } else {
             *out = f.body;
+            if (header_value) {
+                *header_value = f.header_value;
+                f.header_value = NULL;
+            }
         }
     }
     if (conn)
         evhttp_connection_free(conn);
     else if (bev)
         bufferevent_free(bev);
+    free(f.header_value);
     event_base_free(f.base);
     SSL_CTX_free(ctx);
     evhttp_uri_free(uri);

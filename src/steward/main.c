@@ -36,6 +36,7 @@ static void usage(FILE *out)
             "                          [--dns NAME]... [--public-url URL] [--lifetime SECONDS]\n"
             "                          [--roots DIR] [--max-conns-per-client N] [--insecure-kvm]\n"
             "                          [--kds URL [--kds-product Milan|Genoa|Turin]]\n"
+            "                          [--intel-pcs URL]  (Intel PCS or PCCS, API v4)\n"
             "                          [--workers N]  (verifying threads, 0..16; default 2)\n"
             "       keep-steward admin [--socket PATH | --state DIR] COMMAND\n"
             "\nadmin commands:\n"
@@ -108,6 +109,8 @@ static int serve(int argc, char **argv)
             cfg.kds_url = v;
         else if ((v = opt_value(argc, argv, &i, "--kds-product")))
             cfg.kds_product = v;
+        else if ((v = opt_value(argc, argv, &i, "--intel-pcs")))
+            cfg.intel_pcs_url = v;
         else if ((v = opt_value(argc, argv, &i, "--roots")))
             cfg.roots_dir = v;
         else if ((v = opt_value(argc, argv, &i, "--lifetime")))

@@ -27,6 +27,7 @@
 
 #include "common/util.h"
 #include "steward/fetch.h"
+#include "steward/pcs.h"
 
 #define CLIENT_SLOTS 1024
 
@@ -67,6 +68,10 @@ struct job {
     int fetch_rc;
     struct steward_bytes fetched;
     struct keep_error fetch_err;
+    /* or its Intel collateral (url is then the cache key) */
+    bool intel;
+    struct steward_pcs_target target;
+    int64_t not_after;
     /* the evidence verified in advance by a worker, against the policies of the moment */
     int64_t now;
     struct steward_prechecks pre;
@@ -153,6 +158,9 @@ static int status_of(int code)
     case KEEP_E_STEWARD_NONCE_LIMIT:
     case KEEP_E_STEWARD_COUNTER_LIMIT:
         return 429;
+    case KEEP_E_STEWARD_PCS_HEADER: /* the upstream PCS/PCCS sent what does not parse */
+    case KEEP_E_STEWARD_PCS_REPLY:
+        return 502;
     default:
         return 500;
     }
@@ -183,6 +191,8 @@ static const char *reason_of(int status)
         return "Unsupported Media Type";
     case 429:
         return "Too Many Requests";
+    case 502:
+        return "Bad Gateway";
     default:
         return "Internal Server Error";
     }
@@ -648,7 +658,10 @@ static void verified_ready(evutil_socket_t fd, short what, void *arg)
 static void *fetch_thread(void *arg)
 {
     struct job *j = arg;
-    j->fetch_rc = steward_fetch(j->url, STEWARD_FETCH_TIMEOUT, &j->fetched, &j->fetch_err);
+    j->fetch_rc =
+        j->intel ? steward_pcs_fetch(j->sv->s->cfg.intel_pcs_url, &j->target, STEWARD_FETCH_TIMEOUT,
+                                     &j->fetched, &j->not_after, &j->fetch_err)
+                 : steward_fetch(j->url, STEWARD_FETCH_TIMEOUT, &j->fetched, &j->fetch_err);
     hand_back(j->sv->fetch_pipe[1], j);
     return NULL;
 }
@@ -659,7 +672,8 @@ static void fetch_start(struct server *sv, struct job *j, const char *url)
 {
     pthread_t t;
     pthread_attr_t attr;
-    snprintf(j->url, sizeof(j->url), "%s", url);
+    if (url != j->url) /* an Intel job's key is already there */
+        snprintf(j->url, sizeof(j->url), "%s", url);
     j->sv = sv;
     if (sv->fetching >= FETCH_MAX) {
         problem(j->req, KEEP_E_STEWARD_COLLATERAL_FETCH,
@@ -686,18 +700,53 @@ static void fetch_finished(struct server *sv, struct job *j)
     int rc = j->fetch_rc;
     if (rc)
         err = j->fetch_err;
+    else if (j->intel)
+        rc = steward_intel_fetched(sv->s, j->url, &j->fetched, j->not_after, time(NULL), &err);
     else
         rc = steward_vcek_fetched(sv->s, j->url, &j->fetched, time(NULL), &err);
+    if (rc == KEEP_OK && j->intel)
+        rc = steward_pcs_apply(&j->fetched, &j->creq, &err);
     if (rc) {
         /* Nothing was verified and the nonce is unspent: the Keep may retry with it. */
         problem(j->req, rc, err.message, NULL);
         job_free(j);
         return;
     }
-    free(j->creq.vcek.data);
-    j->creq.vcek = j->fetched;
+    if (j->intel) {
+        free(j->fetched.data);
+    } else {
+        free(j->creq.vcek.data);
+        j->creq.vcek = j->fetched;
+    }
     j->fetched = (struct steward_bytes){0};
     verify_start(sv, j);
+}
+
+/* No VCEK to fetch: an SGX/TDX request without collateral may need Intel's (--intel-pcs). */
+static void intel_or_verify(struct server *sv, struct job *j)
+{
+    struct keep_error err;
+    struct steward_bytes cached;
+    switch (steward_intel_plan(sv->s, &j->creq, time(NULL), j->url, sizeof(j->url), &j->target,
+                               &cached)) {
+    case STEWARD_VCEK_CACHED: {
+        int rc = steward_pcs_apply(&cached, &j->creq, &err);
+        free(cached.data);
+        if (rc) {
+            problem(j->req, rc, err.message, NULL);
+            job_free(j);
+            return;
+        }
+        verify_start(sv, j);
+        break;
+    }
+    case STEWARD_VCEK_FETCH:
+        j->intel = true;
+        fetch_start(sv, j, j->url);
+        break;
+    default:
+        verify_start(sv, j);
+    }
 }
 
 static void fetch_ready(evutil_socket_t fd, short what, void *arg)
@@ -753,7 +802,7 @@ static void certificates_arrive(struct server *sv, struct evhttp_request *req, b
         fetch_start(sv, j, url);
         break;
     default:
-        verify_start(sv, j);
+        intel_or_verify(sv, j);
     }
 }
 

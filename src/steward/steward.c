@@ -7,6 +7,7 @@
 
 #include "common/util.h"
 #include "steward/fetch.h"
+#include "steward/pcs.h"
 
 #ifndef KEEP_VERSION
 #define KEEP_VERSION "0"
@@ -583,6 +584,88 @@ static int supply_vcek(struct steward *s, const struct steward_cert_request *req
     return rc ? rc : vcek_record(s, url, vcek, now, err);
 }
 
+/* The client sent no Intel collateral in any of its forms. */
+static bool no_intel_collateral(const struct steward_cert_request *req)
+{
+    return !req->collateral_json.data && !req->tcb_info.data && !req->qe_identity.data &&
+           !req->tcb_signing_chain.data && !req->pck_crl.data && !req->pck_crl_issuer_chain.data &&
+           !req->root_ca_crl.data;
+}
+
+enum steward_vcek_plan steward_intel_plan(struct steward *s, const struct steward_cert_request *req,
+                                          int64_t now, char *key, size_t key_size,
+                                          struct steward_pcs_target *target,
+                                          struct steward_bytes *cached)
+{
+    memset(cached, 0, sizeof(*cached));
+    if (!s->cfg.intel_pcs_url || !no_intel_collateral(req) ||
+        steward_pcs_target_of(req->evidence.data, req->evidence.size, target) ||
+        steward_pcs_cache_key(s->cfg.intel_pcs_url, target, key, key_size))
+        return STEWARD_VCEK_NONE;
+    struct keep_error miss;
+    if (steward_collateral_get(s->store, key, now, &cached->data, &cached->size, &miss) ==
+        KEEP_OK) {
+        s->fetch_cached++;
+        return STEWARD_VCEK_CACHED;
+    }
+    return STEWARD_VCEK_FETCH;
+}
+
+/* Assembled Intel collateral: cached until its earliest nextUpdate, and audited. */
+static int intel_record(struct steward *s, const char *key, const struct steward_bytes *blob,
+                        int64_t not_after, int64_t now, struct keep_error *err)
+{
+    s->fetched++;
+    int rc = not_after > now ? steward_collateral_put(s->store, key, blob->data, blob->size, now,
+                                                      not_after, err)
+                             : KEEP_OK;
+    if (rc == KEEP_OK)
+        rc = audit(s, now, "collateral.fetched",
+                   json_pack("{s:s,s:I,s:b}", "url", key, "size", (json_int_t)blob->size, "cached",
+                             not_after > now),
+                   err);
+    return rc;
+}
+
+int steward_intel_fetched(struct steward *s, const char *key, const struct steward_bytes *blob,
+                          int64_t not_after, int64_t now, struct keep_error *err)
+{
+    int rc = steward_store_begin(s->store, err);
+    if (rc)
+        return rc;
+    if ((rc = intel_record(s, key, blob, not_after, now, err)) == KEEP_OK &&
+        (rc = steward_store_commit(s->store, err)) == KEEP_OK)
+        return KEEP_OK;
+    steward_store_rollback(s->store);
+    return rc;
+}
+
+/* An SGX/TDX request without collateral gets it from the PCS (library callers: blocking, as
+ * supply_vcek; the server fetched before queueing, so its requests carry it already). */
+static int supply_intel(struct steward *s, struct steward_cert_request *with, int64_t now,
+                        struct keep_error *err)
+{
+    char key[1024];
+    struct steward_pcs_target target;
+    struct steward_bytes blob;
+    enum steward_vcek_plan plan =
+        steward_intel_plan(s, with, now, key, sizeof(key), &target, &blob);
+    if (plan == STEWARD_VCEK_NONE)
+        return KEEP_OK;
+    int rc = KEEP_OK;
+    if (plan == STEWARD_VCEK_FETCH) {
+        int64_t not_after = 0;
+        rc = steward_pcs_fetch(s->cfg.intel_pcs_url, &target, STEWARD_FETCH_TIMEOUT, &blob,
+                               &not_after, err);
+        if (rc == KEEP_OK)
+            rc = intel_record(s, key, &blob, not_after, now, err);
+    }
+    if (rc == KEEP_OK)
+        rc = steward_pcs_apply(&blob, with, err);
+    free(blob.data);
+    return rc;
+}
+
 int steward_issue(struct steward *s, const struct steward_cert_request *req, int64_t now,
                   struct steward_issued *out, json_t **errors, struct keep_error *err)
 {
@@ -661,15 +744,20 @@ int steward_issue_prechecked(struct steward *s, const struct steward_cert_reques
     /* The nonce is spent whatever the outcome: one request per nonce. */
     if (req->binding == STEWARD_BIND_NONCE)
         rc = steward_nonce_use(s->store, req->nonce, sizeof(req->nonce), now, err);
-    struct steward_cert_request with_vcek = *req; /* shallow: only .vcek may differ */
+    struct steward_cert_request with_vcek = *req; /* shallow: .vcek and Intel fields may differ */
     struct steward_bytes fetched = {0};
     if (rc == KEEP_OK && (rc = supply_vcek(s, req, now, &fetched, err)) == KEEP_OK && fetched.data)
         with_vcek.vcek = fetched;
+    bool intel_supplied = rc == KEEP_OK && no_intel_collateral(req);
+    if (intel_supplied)
+        rc = supply_intel(s, &with_vcek, now, err);
     if (rc == KEEP_OK)
         rc = appraise(s, &with_vcek, now, &a, &rejected, err);
     if (rc == KEEP_OK)
         rc = issue_accepted(s, &with_vcek, now, &a, out, err);
     free(fetched.data);
+    if (intel_supplied) /* only what supply_intel allocated: the request had none of these */
+        steward_pcs_release(&with_vcek);
     /* The database failing (an audit entry not written among them) undoes the whole request:
      * nothing is issued or refused unaudited. A refusal is committed with its audit entry and
      * the spent nonce. */

@@ -23,13 +23,14 @@
 #define STEWARD_MAX_NONCES 100000
 
 struct steward_config {
-    bool insecure_kvm;       /* accept unsigned kvm evidence (the certificate says so) */
-    int64_t lifetime;        /* leaf lifetime, seconds (<= STEWARD_MAX_LIFETIME) */
-    const char *roots_dir;   /* vendor roots; NULL: the shipped ones */
-    const char *public_url;  /* https://host:port, for the CRL distribution point */
-    const char *kds_url;     /* AMD KDS base (https://kdsintf.amd.com): VCEKs not supplied */
-    const char *kds_product; /* KDS product name in the VCEK URL (Milan, Genoa, Turin) */
-    int64_t max_nonces;      /* outstanding nonces at most; 0: STEWARD_MAX_NONCES */
+    bool insecure_kvm;         /* accept unsigned kvm evidence (the certificate says so) */
+    int64_t lifetime;          /* leaf lifetime, seconds (<= STEWARD_MAX_LIFETIME) */
+    const char *roots_dir;     /* vendor roots; NULL: the shipped ones */
+    const char *public_url;    /* https://host:port, for the CRL distribution point */
+    const char *kds_url;       /* AMD KDS base (https://kdsintf.amd.com): VCEKs not supplied */
+    const char *kds_product;   /* KDS product name in the VCEK URL (Milan, Genoa, Turin) */
+    const char *intel_pcs_url; /* Intel PCS or PCCS base: SGX/TDX collateral not supplied */
+    int64_t max_nonces;        /* outstanding nonces at most; 0: STEWARD_MAX_NONCES */
 };
 
 struct steward {
@@ -80,6 +81,19 @@ enum steward_vcek_plan { STEWARD_VCEK_NONE, STEWARD_VCEK_CACHED, STEWARD_VCEK_FE
 enum steward_vcek_plan steward_vcek_plan(struct steward *s, const struct steward_cert_request *req,
                                          int64_t now, char *url, size_t url_size,
                                          struct steward_bytes *cached);
+/*
+ * The same for Intel collateral (src/steward/pcs.h): an SGX/TDX request carrying no collateral,
+ * with --intel-pcs set. CACHED: *cached is the assembled blob (steward_pcs_apply fills the
+ * request); FETCH: steward_pcs_fetch(cfg.intel_pcs_url, target) off the event loop, then
+ * steward_intel_fetched() caches it under key until its earliest nextUpdate.
+ */
+struct steward_pcs_target;
+enum steward_vcek_plan steward_intel_plan(struct steward *s, const struct steward_cert_request *req,
+                                          int64_t now, char *key, size_t key_size,
+                                          struct steward_pcs_target *target,
+                                          struct steward_bytes *cached);
+int steward_intel_fetched(struct steward *s, const char *key, const struct steward_bytes *blob,
+                          int64_t not_after, int64_t now, struct keep_error *err);
 int steward_vcek_fetched(struct steward *s, const char *url, const struct steward_bytes *vcek,
                          int64_t now, struct keep_error *err);
 

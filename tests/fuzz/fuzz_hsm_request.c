@@ -7,12 +7,12 @@
  * mechanism code. A malformed frame must fail cleanly; a reply must always
  * be a well-formed frame.
  */
-#include <p11-kit/pkcs11.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "hsm/cryptoki.h"
 #include "hsm/service.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

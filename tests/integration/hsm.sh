@@ -13,6 +13,7 @@ HSM=${KEEP_HSM_BIN:?KEEP_HSM_BIN must point at keep-hsm}
 MOD=${KEEP_PKCS11_MODULE:?KEEP_PKCS11_MODULE must point at libkeep-pkcs11.so}
 KEEP_HSM_CERTIFY=${KEEP_HSM_CERTIFY:?KEEP_HSM_CERTIFY must point at hsm_certify}
 KEEP_HSM_LOAD=${KEEP_HSM_LOAD:?KEEP_HSM_LOAD must point at hsm_load (bench/bench_pkcs11.c)}
+KEEP_HSM_V3=${KEEP_HSM_V3:?KEEP_HSM_V3 must point at hsm_v3}
 for tool in pkcs11-tool p11tool openssl ssh-keygen; do
   command -v $tool >/dev/null || skip_all "$tool is not installed (scripts/setup installs it)"
 done
@@ -175,6 +176,8 @@ run_backend() { # backend
 
   p11kit_case
   certify_case
+  expect_status 0 "$B: PKCS#11 3.0: C_GetInterface, both lists, sign through 3.0 checked by 2.40" \
+    "$KEEP_HSM_V3" "$MOD" 1234 ec1
   load_case
 
   ssh_case

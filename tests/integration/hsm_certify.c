@@ -10,11 +10,11 @@
  * has no evidence to give (nil backend), 1 on any other failure.
  */
 #include <dlfcn.h>
-#include <p11-kit/pkcs11.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "hsm/cryptoki.h"
 #include "hsm/mechs.h"
 
 static CK_FUNCTION_LIST_PTR f;

@@ -1,16 +1,20 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
 # Host client of tests/workloads/rust/echo_server.rs: opens CONNECTIONS
-# connections at once, so each server thread is blocked in read while the
-# main thread is blocked in accept, then sends on each in turn and checks
-# each echo. Prints one line per connection; exits 1 on any mismatch.
+# connections one at a time and, after each new one, exchanges a message on
+# every connection open so far. So the first exchanges happen while the
+# server's main thread is blocked in accept and the other connections'
+# threads are blocked in read: a Keep must let each thread's call proceed
+# while the others wait. Prints one line per connection; exits 1 on any
+# mismatch.
 import socket
 import sys
 
 port, count = int(sys.argv[1]), int(sys.argv[2])
-conns = [socket.create_connection(("127.0.0.1", port), timeout=20) for _ in range(count)]
+conns = []
 failed = 0
-for rnd in range(3):
+for rnd in range(count):
+    conns.append(socket.create_connection(("127.0.0.1", port), timeout=20))
     for i, c in enumerate(conns):
         msg = (f"round {rnd} connection {i} " + "x" * (1000 * i)).encode()
         c.sendall(msg)

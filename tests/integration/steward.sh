@@ -171,6 +171,58 @@ else
   diag "SKIP KDS fetch: no shared vectors at '$vectors'"
 fi
 
+# Intel collateral from a PCS: tests/vectors/pcs_server.py serves the recorded SGX collateral
+# as Intel PCS API v4 does (issuer chains in percent-encoded headers) for a quote sent without
+# any. At the real time it is past its nextUpdate (2025): the service fetches it off the loop,
+# verifies with it (expired CRLs or stale documents, not collateral.missing), and does not cache it.
+if [ -f "$vectors/sgx/full-collateral/quote.bin" ]; then
+  python3 "$(dirname "$0")/../vectors/pcs_server.py" "$vectors" "$TMP/pcs.port" "$TMP/pcs.log" &
+  pcs=$!
+  for _ in $(seq 600); do [ -s "$TMP/pcs.port" ] && break; sleep 0.05; done
+  pport=$(cat "$TMP/pcs.port")
+  [ -f "$TMP/req.pem" ] || openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout /dev/null -subj /CN=x -out "$TMP/req.pem" 2>/dev/null
+  echo '{}' >"$TMP/any.json"
+  admin policy-put any "$TMP/any.json"
+  sgx_request() { # -> HTTP status; body in $TMP/body
+    local nonce
+    nonce=$(curl -sS --cacert "$STATE/ca.pem" -X POST "$URL/v1/nonce" | python3 -c 'import json,sys; print(json.load(sys.stdin)["nonce"])')
+    python3 -c '
+import base64, json, sys
+print(json.dumps({"nonce": sys.argv[1], "csr": open(sys.argv[3]).read(), "workload": "any",
+                  "evidence": base64.b64encode(open(sys.argv[2], "rb").read()).decode()}))' \
+      "$nonce" "$vectors/sgx/full-collateral/quote.bin" "$TMP/req.pem" >"$TMP/sgx.json"
+    call -X POST -H 'Content-Type: application/json' --data-binary @"$TMP/sgx.json" "$URL/v1/certificates"
+  }
+  check "restart with --intel-pcs" start --insecure-kvm --intel-pcs "http://127.0.0.1:$pport/sgx"
+  r=$(sgx_request)
+  check "an SGX quote without collateral is verified with the PCS's (stale now: $r)" python3 -c '
+import json, sys; b = json.load(open(sys.argv[1]))
+codes = [e["code"] for e in b["errors"]]
+assert b["check"] == "steward.evidence_invalid" and "collateral.missing" not in codes, b
+assert any(c in ("collateral.stale", "x509.crl_expired") for c in codes), b' "$TMP/body"
+  check "the PCS was asked for TCB Info, QE Identity, PCK CRL and Root CA CRL" python3 -c '
+import re, sys; got = open(sys.argv[1]).read().split()
+want = [r"/sgx/sgx/certification/v4/tcb\?fmspc=[0-9A-F]{12}", "/sgx/sgx/certification/v4/qe/identity",
+        r"/sgx/sgx/certification/v4/pckcrl\?ca=(processor|platform)&encoding=der",
+        "/sgx/sgx/certification/v4/rootcacrl"]
+assert len(got) == 4 and all(re.fullmatch(w, g) for w, g in zip(want, got)), got' "$TMP/pcs.log"
+  sgx_request >/dev/null
+  check "collateral past its nextUpdate is not cached (asked again)" test "$(wc -l <"$TMP/pcs.log")" = 8
+  check "restart with a PCS whose TCB-Info-Issuer-Chain header is broken" \
+    start --insecure-kvm --intel-pcs "http://127.0.0.1:$pport/broken"
+  r=$(sgx_request)
+  check "a broken issuer-chain header: 502 problem+json steward.pcs_header naming it ($r)" python3 -c '
+import json, sys; b = json.load(open(sys.argv[1]))
+assert sys.argv[2] == "502 application/problem+json", sys.argv[2]
+assert b["check"] == "steward.pcs_header" and "TCB-Info-Issuer-Chain" in b["detail"], b' "$TMP/body" "$r"
+  kill "$pcs"
+  wait "$pcs" 2>/dev/null || true
+  start --insecure-kvm
+else
+  diag "SKIP Intel PCS fetch: no shared vectors at '$vectors'"
+fi
+
 if ! why=$(backend_status kvm); then
   diag "SKIP the in-Keep enrollment: kvm backend unavailable ($why); nil has no evidence"
   done_testing

@@ -80,6 +80,17 @@ for ch in direct bounce; do
   check "[$ch]   prints what it prints natively on the same files ($(wc -l <"$TMP/native.out") lines)" \
     cmp -s "$TMP/out" "$TMP/native.out"
 done
+# A binary secret: every byte, NUL included, as the admin stored it (it was cut at the first NUL).
+printf 'ab\0cd\377\0' >"$TMP/bin"
+"$STEWARD" admin --state "$STATE" secret-put bin "$TMP/bin" >/dev/null
+what="busybox od of a binary secret"
+launch=("${S[@]}" --secret bin $BB od -An -tx1 /run/keep/secrets/bin)
+m=$("$KEEP" measure "${launch[@]}")
+printf '{"attest": {"measurement": ["%s"]}, "secrets": ["bin"]}\n' "$m" >"$TMP/policy.json"
+"$STEWARD" admin --state "$STATE" policy-put bin "$TMP/policy.json" >/dev/null
+expect_status 0 "$what" "$KEEP" run "${launch[@]}"
+check "  its 7 bytes, NUL bytes included: $(od -An -tx1 "$TMP/bin")" \
+  test "$(tr -s ' ' <"$TMP/out")" = "$(od -An -tx1 "$TMP/bin" | tr -s ' ')"
 what="busybox ls /run/keep and /run/keep/secrets"
 run "${S[@]}" --secret db $BB ls -a /run/keep /run/keep/secrets
 check "  lists ., .., ca.pem, cert.pem, key.pem, secrets and secrets/db" test \
@@ -98,6 +109,13 @@ what="/run/keep is read-only once the workload runs"
 allow "${S[@]}" $BB touch /run/keep/new
 expect_status 1 "$what" "$KEEP" run "${S[@]}" $BB touch /run/keep/new
 check "  touch says Read-only file system (EROFS)" err_has 'Read-only file system'
+what="creat(2) of /run/keep/new (it once went to the host as an open)"
+run "${S[@]}" "$WL/wl_keepfs" creat /run/keep/new
+check "  says EROFS, as open(O_CREAT) does" grep -qx 'creat: -1 EROFS' "$TMP/out"
+what="wl_fpstate after the enroller (its registers held its TLS keys)"
+run "${S[@]}" "$WL/wl_fpstate"
+check "  starts with the x87/SSE state execve(2) gives: $("$WL/wl_fpstate")" \
+  test "$(cat "$TMP/out")" = "$("$WL/wl_fpstate")"
 port2=$(free_port)
 allow "${S[@]}" $BB nc -w 3 127.0.0.1 "$PORT"
 capture "$KEEP" run --log info "${S[@]}" $BB nc -w 3 127.0.0.1 "$PORT"

@@ -603,6 +603,25 @@ suite_threads() {
   fi
 }
 
+# Cross-thread TLB shootdown: one thread touches a page while another
+# munmaps it, mprotects it (PROT_NONE, PROT_READ) or discards it
+# (MADV_DONTNEED). After the call returns the toucher must fault (or read
+# zero), as in the native run of the same program.
+suite_tlb() {
+  local v
+  for v in wl_tlb wl_tlb-musl; do
+    [ -x "$WL/$v" ] || continue
+    expect_status 0 "$P $v natively: the same checks pass on Linux" "$WL/$v"
+    expect_status 0 "$P $v: no thread touches a page after munmap/mprotect/madvise returned" \
+      kr "$WL/$v"
+    grep '^not ok' "$TMP/out" | sed 's/^/#   /' || true
+  done
+  if [ "$SUITE_BACKEND" = kvm ] && [ -x "$WL/wl_tlb" ]; then
+    expect_status 0 "$P wl_tlb at --log debug" kr --log debug "$WL/wl_tlb"
+    check "$P   another vCPU took an NMI for the shootdown" err_has 'NMI injected: a TLB shootdown'
+  fi
+}
+
 # A thread blocked in a host call does not block the others (issue 8): in
 # each mode thread A waits in read of an empty pipe, write to a full pipe or
 # accept, until thread B, after printing, ends its wait (tgkill: B's
@@ -839,6 +858,7 @@ run_suite() { # backend channel
   suite_timers
   suite_processes
   suite_threads
+  suite_tlb
   suite_blocking
   suite_linger
   suite_escape

@@ -6,11 +6,11 @@
  * after objects are destroyed (positions move), relabelled, or belong to another application.
  * Results only, never time.
  */
-#include <p11-kit/pkcs11.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "hsm/cryptoki.h"
 #include "hsm/service.h"
 #include "tap.h"
 

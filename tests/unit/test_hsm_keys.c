@@ -9,11 +9,11 @@
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
-#include <p11-kit/pkcs11.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "hsm/cryptoki.h"
 #include "hsm/mechs.h"
 #include "hsm/service.h"
 #include "tap.h"
@@ -415,12 +415,12 @@ static void test_wrap(uint64_t s)
                             {CKA_SENSITIVE, &yes, 1},
                             {CKA_EXTRACTABLE, &yes, 1}};
     uint64_t g;
-    is_int(unwrap(s, HSM_CKM_AES_KEY_WRAP_KWP, kek, wrapped, kn, gt, 4, &g), CKR_OK,
+    is_int(unwrap(s, CKM_AES_KEY_WRAP_KWP, kek, wrapped, kn, gt, 4, &g), CKR_OK,
            "C_UnwrapKey with KWP");
     is_int(get_attr(s, g, CKA_VALUE, &len, &v), CKR_ATTRIBUTE_SENSITIVE,
            "unwrapped as sensitive: the value does not read");
     hsm_buf_free(&v);
-    is_int(wrap(s, HSM_CKM_AES_KEY_WRAP_KWP, kek, g, &w), CKR_OK,
+    is_int(wrap(s, CKM_AES_KEY_WRAP_KWP, kek, g, &w), CKR_OK,
            "a sensitive but extractable key wraps");
     size_t bn = openssl_wrap(EVP_aes_256_wrap_pad(), kv, w.data, w.size, back, true);
     ok(bn == 20 && memcmp(back, secret, 20) == 0, "OpenSSL unwraps the token's KWP output");
@@ -458,8 +458,8 @@ static void test_wrap(uint64_t s)
            "CKA_UNWRAP_TEMPLATE (not enforced) is refused");
     uint8_t kwp24[40];
     size_t k24 = openssl_wrap(EVP_aes_256_wrap_pad(), kv, secret, 20, kwp24, false);
-    is_int(unwrap(s, HSM_CKM_AES_KEY_WRAP_KWP, kek, kwp24, k24, ut, 4, &key),
-           CKR_WRAPPED_KEY_INVALID, "a 20-byte key is no AES key");
+    is_int(unwrap(s, CKM_AES_KEY_WRAP_KWP, kek, kwp24, k24, ut, 4, &key), CKR_WRAPPED_KEY_INVALID,
+           "a 20-byte key is no AES key");
     /* CKA_WRAP_WITH_TRUSTED: only a CKA_TRUSTED key wraps it; only the SO makes one trusted. */
     is_int(set_bool_attr(s, ukey, CKA_WRAP_WITH_TRUSTED, true), CKR_OK, "set WRAP_WITH_TRUSTED");
     is_int(set_bool_attr(s, ukey, CKA_WRAP_WITH_TRUSTED, false), CKR_ATTRIBUTE_READ_ONLY,

@@ -5,11 +5,11 @@
  * right one; verification side by side; a batch with an op that changes
  * the token, or a bad frame, runs in order on the caller; --threads bounds.
  */
-#include <p11-kit/pkcs11.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <unistd.h>
 
+#include "hsm/cryptoki.h"
 #include "hsm/pool.h"
 #include "hsm/service.h"
 #include "tap.h"

@@ -6,11 +6,11 @@
  * a replayed older store is refused at start; a stop between the store
  * write and the counter move is repaired, not reported as a rollback.
  */
-#include <p11-kit/pkcs11.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "hsm/cryptoki.h"
 #include "hsm/service.h"
 #include "hsm/store.h"
 #include "tap.h"

@@ -7,10 +7,10 @@
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
-#include <p11-kit/pkcs11.h>
 #include <stdint.h>
 #include <unistd.h>
 
+#include "hsm/cryptoki.h"
 #include "hsm/mechs.h"
 #include "hsm/service.h"
 #include "hsm/store.h"

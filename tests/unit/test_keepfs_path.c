@@ -45,12 +45,26 @@ int main(void)
     expect("..", "", KEEPFS_RUN, "", false);
     expect("/run/keep/a/b/c/d/e/f", NULL, KEEPFS_INSIDE, "a/b/c/d/e/f", false);
     expect("/run/keep/a/b/c/d/e/f/g", NULL, -KEEPFS_ENOENT, "", false);
-    expect("/run/keep/a/b/c/d/e/f/g/../../x", NULL, -KEEPFS_ENOENT, "", false);
+    /* Past KEEPFS_DEPTH, ".." climbs out of the components it did not keep, one by one. */
+    expect("/run/keep/a/b/c/d/e/f/g/../../x", NULL, KEEPFS_INSIDE, "a/b/c/d/e/x", false);
+    expect("/a/b/c/d/e/f/g/h/i/j/../../../../../../../../../../run/keep/key.pem", NULL,
+           KEEPFS_INSIDE, "key.pem", false);
+    expect("/a/b/c/d/e/f/g/h/i/j/../../../../../../../../../run/keep/key.pem", NULL,
+           KEEPFS_ELSEWHERE, "", false);
+    expect("../../../../../../../../../../../run/keep/ca.pem", "a/b/c/d/e/f", KEEPFS_INSIDE,
+           "ca.pem", false);
     char long_name[200] = "/run/keep/";
     memset(long_name + 10, 'a', 150);
     expect(long_name, NULL, -KEEPFS_ENOENT, "", false);
     memcpy(long_name + 1, "etc", 3);
     expect(long_name, NULL, KEEPFS_ELSEWHERE, "", false);
+    /* A component too long for /run/keep still counts for "..": this is /run/keep/key.pem. */
+    char climb[300] = "/";
+    memset(climb + 1, 'b', 150);
+    strcat(climb, "/../run/keep/key.pem");
+    expect(climb, NULL, KEEPFS_INSIDE, "key.pem", false);
+    memcpy(climb + 1, "run/keep/", 9);
+    expect(climb, NULL, KEEPFS_INSIDE, "run/keep/key.pem", false);
     /* Six components of 20 bytes: 125 bytes with slashes, more than a name holds. */
     char many[200] = "/run/keep";
     for (int i = 0; i < 6; i++)

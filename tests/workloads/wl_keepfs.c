@@ -7,6 +7,7 @@
  * and types, access, getdents64 names, mmap MAP_PRIVATE, and the errno of
  * each misuse (ENOENT, ENOTDIR, EISDIR, EINVAL, ENXIO, EBADF after close and for a
  * write), fcntl F_GETFD/F_SETFL, dup/dup2/dup3/F_DUPFD_CLOEXEC sharing the offset.
+ * wl_keepfs creat PATH: prints the result of creat(2).
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -64,6 +65,10 @@ static void list(const char *dir)
 
 int main(int argc, char **argv)
 {
+    if (argc == 3 && strcmp(argv[1], "creat") == 0) { /* wl_keepfs creat PATH */
+        result("creat", creat(argv[2], 0600));
+        return 0;
+    }
     if (argc != 2)
         return 2;
     const char *dir = argv[1];

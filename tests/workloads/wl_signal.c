@@ -108,6 +108,12 @@ static void test_mask(void)
     wl_check(sigpending(&pending) == 0 && sigismember(&pending, SIGUSR1), "  sigpending shows it");
     sigprocmask(SIG_UNBLOCK, &set, NULL);
     wl_check(hits == 1, "  unblocking delivers it once, at once (%d hits)", (int)hits);
+    /* rt_sigprocmask(2) reads how only with a new set: a query with any how succeeds. */
+    uint64_t old = 0;
+    wl_check(syscall(SYS_rt_sigprocmask, 99, NULL, &old, 8) == 0,
+             "  rt_sigprocmask(99, NULL, &old) only reads the mask");
+    wl_check(syscall(SYS_rt_sigprocmask, 99, &set, NULL, 8) == -1 && errno == EINVAL,
+             "  rt_sigprocmask(99, set, NULL): EINVAL");
     sigpending(&pending);
     wl_check(!sigismember(&pending, SIGUSR1), "  and it is no longer pending");
     signal(SIGUSR1, SIG_IGN);
@@ -151,6 +157,14 @@ static void on_alt(int sig, siginfo_t *si, void *ucv)
     blocked_inside = now.ss_flags == SS_ONSTACK;
 }
 
+static void on_alt_disarmed(int sig, siginfo_t *si, void *ucv)
+{
+    note(sig, si, ucv);
+    stack_t now;
+    sigaltstack(NULL, &now);
+    blocked_inside = now.ss_flags == SS_DISABLE && now.ss_size == 0;
+}
+
 static void test_altstack(void)
 {
     static char alt[64 * 1024] __attribute__((aligned(16)));
@@ -173,6 +187,16 @@ static void test_altstack(void)
     wl_check(hits == 1 &&
                  !(handler_sp > (uintptr_t)alt && handler_sp < (uintptr_t)alt + sizeof(alt)),
              "without SA_ONSTACK the handler runs on the normal stack");
+    /* SS_AUTODISARM disarms for every handler, on that stack or not (kernel/signal.c). */
+    ss.ss_flags = (int)(1u << 31); /* SS_AUTODISARM; musl's headers lack it */
+    wl_check(sigaltstack(&ss, NULL) == 0, "sigaltstack with SS_AUTODISARM");
+    reset();
+    install(SIGUSR1, on_alt_disarmed, 0);
+    raise(SIGUSR1);
+    wl_check(hits == 1 && blocked_inside, "  a handler without SA_ONSTACK sees it disabled");
+    sigaltstack(NULL, &got);
+    wl_check(got.ss_sp == alt && got.ss_size == sizeof(alt) && got.ss_flags == (int)(1u << 31),
+             "  and sigreturn re-arms it");
     ss.ss_flags = SS_DISABLE;
     sigaltstack(&ss, NULL);
 }
