@@ -87,7 +87,7 @@ static void defuse(struct keep_chan_item *it)
     case KEEP_NR_alarm:
     case KEEP_NR_setitimer:
     case KEEP_NR_timer_settime: /* an armed guest timer's SIGALRM would end the fuzzer */
-        it->nr = 39; /* getpid: not forwarded, -ENOSYS */
+        it->nr = 39;            /* getpid: not forwarded, -ENOSYS */
         break;
     case KEEP_NR_poll:
         it->args[2] = 0;
