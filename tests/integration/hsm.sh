@@ -21,7 +21,9 @@ done
 # the sanitizer runtime, and then ASan stops pkcs11-tool 0.23 on its own use-after-free when it
 # reads an EC public key (in EVP_PKEY_fromdata, none of our frames). The unit test and fuzzers
 # run the service under ASan; this test runs on the plain build.
-if ldd "$MOD" | grep -q 'libasan'; then
+# (ldd's whole output is read first: with pipefail, grep -q closing the pipe early
+# could make ldd die of SIGPIPE and the test run the ASan module after all.)
+if [[ $(ldd "$MOD" 2>/dev/null || true) == *libasan* ]]; then
   skip_all "the module is an ASan build; real clients are uninstrumented (run on build/)"
 fi
 ENGINE=$(openssl version -e | sed -n 's/^ENGINESDIR: "\(.*\)"/\1/p')/pkcs11.so
